@@ -1,0 +1,382 @@
+/**
+ * @file lightningdb.h
+ * @brief Lightning DB: an embedded, transactional key-value store.
+ *
+ * A copy-on-write B+tree in one memory-mapped file. One writer at a time
+ * (across every process that has the database open), any number of readers,
+ * each on a consistent snapshot, never blocked by the writer or each other.
+ *
+ * Conventions that hold for every function below:
+ *  - Every `int` function returns 0 on success, or a negative code: one of the
+ *    `LDB_*` codes, or `-errno` for an operating-system error (`-ENOENT`,
+ *    `-EACCES`, `-ENOSPC`, ...). ldb_strerror() names any of them.
+ *  - Handles are opaque. Passing NULL, or a handle of the wrong kind, gives
+ *    #LDB_INVALID where that is detectable.
+ *  - Keys are byte strings ordered by `memcmp`, a shorter key first on a tie.
+ *
+ * Thread rules: an ::ldb_env may be shared by any number of threads. A txn
+ * and its cursors are used by one thread at a time; a read txn may move
+ * between threads, a write txn stays on the thread that began it. A thread
+ * may hold read txns while it runs a write txn.
+ *
+ * Processes: any number of processes may open the same path at once. A
+ * process that forks must not use its parent's env in the child: every call
+ * on it there gives #LDB_INVALID. Open a new env in the child instead.
+ */
+#ifndef LIGHTNINGDB_H
+#define LIGHTNINGDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define LDB_API __attribute__((visibility("default")))
+#else
+#define LDB_API
+#endif
+
+/** @name Handles and values */
+/**@{*/
+typedef struct ldb_env ldb_env;       /**< an open database: data file + lock file */
+typedef struct ldb_txn ldb_txn;       /**< a read or write transaction */
+typedef struct ldb_cursor ldb_cursor; /**< an ordered position in one tree */
+typedef unsigned int ldb_dbi;         /**< a tree (named sub-database) handle */
+/** The main tree: always valid, never opened. */
+#define LDB_MAIN ((ldb_dbi)0)
+
+/** A byte string: a key or a value. */
+typedef struct ldb_val {
+    size_t size;      /**< length in bytes */
+    const void *data; /**< the bytes; never written through by the library */
+} ldb_val;
+/**@}*/
+
+/** @name Result codes
+ * Besides these, functions return `-errno` for operating-system errors. */
+/**@{*/
+#define LDB_NOTFOUND (-30001)  /**< no such key; cursor moved past either end */
+#define LDB_EXISTS (-30002)    /**< #LDB_NOOVERWRITE or #LDB_APPEND and the key is in the way */
+#define LDB_CORRUPTED (-30003) /**< a checksum or structural check failed */
+#define LDB_FULL (-30004)      /**< ldb_options.max_size reached */
+#define LDB_BUSY (-30005)      /**< writer held (#LDB_TXN_NOWAIT), or no reader slot free */
+#define LDB_INVALID (-30006)   /**< bad argument or misuse (wrong txn kind, bad flags) */
+#define LDB_TOOBIG (-30007)    /**< key or value over its limit */
+#define LDB_READONLY (-30008)  /**< write through a read-only env or txn */
+#define LDB_VERSION (-30009)   /**< file format this build cannot read */
+#define LDB_PANIC (-30010)     /**< fatal I/O error (e.g. fsync failed): close and reopen */
+/**@}*/
+
+/**
+ * @brief A description of a result code.
+ * @param rc any int: 0, an `LDB_*` code, `-errno`, or anything else.
+ * @return a static string, never NULL.
+ */
+LDB_API const char *ldb_strerror(int rc);
+
+/** @brief The library version, `"MAJOR.MINOR.PATCH"`, digits only. */
+LDB_API const char *ldb_version(void);
+
+/** @name Environment flags (ldb_options.flags) */
+/**@{*/
+/** This handle never writes the database; write txns give #LDB_READONLY. */
+#define LDB_RDONLY 0x1
+/** Fail with `-ENOENT` instead of creating a missing database. */
+#define LDB_NOCREATE 0x2
+/** A file nothing will change (a snapshot copy, read-only media): implies
+ *  #LDB_RDONLY; no lock file is created or used; any number of processes. */
+#define LDB_IMMUTABLE 0x4
+/**@}*/
+
+/** @name Durability (ldb_options.sync_mode) */
+/**@{*/
+/** Default. A commit that returned 0 survives a process crash, an OS crash
+ *  and power loss. */
+#define LDB_SYNC_FULL 0
+/** Commits are not synced to stable storage. A committed txn survives a
+ *  crash of the process. In this version, an OS crash or power loss can
+ *  leave the last commits' pages unwritten; call ldb_sync() to make every
+ *  committed txn durable. */
+#define LDB_SYNC_OFF 1
+/**@}*/
+
+/** @name Compression (ldb_options.compression)
+ * Only #LDB_COMPRESS_NONE is supported by this version; the others give
+ * #LDB_INVALID from ldb_open(). */
+/**@{*/
+#define LDB_COMPRESS_NONE 0
+#define LDB_COMPRESS_LZ4 1
+#define LDB_COMPRESS_ZSTD 2
+/**@}*/
+
+/**
+ * @brief Options for ldb_open(). All-zero means every default.
+ */
+typedef struct ldb_options {
+    unsigned flags;    /**< #LDB_RDONLY | #LDB_NOCREATE | #LDB_IMMUTABLE */
+    int sync_mode;     /**< #LDB_SYNC_FULL (0, default) or #LDB_SYNC_OFF */
+    unsigned page_size; /**< 0 = 4096; a power of two 4096..65536, fixed at creation
+                             (an existing database keeps its own) */
+    uint64_t max_size; /**< largest the data file may grow; 0 = 1 TiB */
+    size_t cache_size; /**< bytes of cache for decompressed values; 0 = 64 MiB.
+                            Unused while compression is unsupported. */
+    int compression;   /**< must be #LDB_COMPRESS_NONE in this version */
+    int compression_level; /**< must be 0 in this version */
+    unsigned max_readers;  /**< concurrent read txns, all processes; 0 = 126.
+                                The first process to open the database sets it. */
+    unsigned max_dbs;      /**< named trees open at once in this env; 0 = 128 */
+    uint64_t wal_max_bytes; /**< checkpoint threshold for the write-ahead log; 0 =
+                                 64 MiB. This version has no log: every commit
+                                 writes the data file directly. */
+    unsigned file_mode;    /**< permission bits for created files; 0 = 0644 */
+} ldb_options;
+
+/**
+ * @brief Open (and create, unless told not to) a database.
+ *
+ * @param path the data file. The side file `<path>-lock` is created beside it
+ *             (except with #LDB_IMMUTABLE); no other file is created.
+ * @param opts options, or NULL for every default.
+ * @param[out] env the new handle, set only on success.
+ * @retval 0 success.
+ * @retval LDB_INVALID NULL path or env; an option out of range (page_size not a
+ *         power of two in 4096..65536, unknown sync_mode, compression or flag bits).
+ * @retval -ENOENT missing database with #LDB_RDONLY, #LDB_IMMUTABLE or #LDB_NOCREATE.
+ * @retval LDB_CORRUPTED no valid meta page: the file is not a database, or is damaged.
+ * @retval LDB_VERSION a database of a format this build cannot read.
+ * @retval -errno the operating system refused (`-EACCES`, `-ENOSPC`, ...).
+ */
+LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_env **env);
+
+/**
+ * @brief Close a database and free the handle.
+ *
+ * Every txn of this env must have ended. With #LDB_SYNC_OFF the committed
+ * txns are made durable first.
+ * @retval 0 success (the handle is freed also when an error is returned).
+ * @retval LDB_INVALID NULL or not an env; txns still open (nothing is freed then).
+ */
+LDB_API int ldb_close(ldb_env *env);
+
+/**
+ * @brief Make every committed txn durable (useful with #LDB_SYNC_OFF).
+ * @retval 0 success; #LDB_PANIC the sync failed (the env refuses further writes).
+ */
+LDB_API int ldb_sync(ldb_env *env);
+
+/** @name Transactions */
+/**@{*/
+#define LDB_TXN_RDONLY 0x1 /**< a read-only snapshot */
+#define LDB_TXN_NOWAIT 0x2 /**< for a write txn: #LDB_BUSY instead of waiting for the writer */
+/**@}*/
+
+/**
+ * @brief Begin a transaction.
+ *
+ * A read txn (#LDB_TXN_RDONLY) sees the database exactly as of its begin and
+ * holds one reader slot until it is aborted or committed. A write txn waits
+ * for the one writer slot shared by every process (or gives #LDB_BUSY with
+ * #LDB_TXN_NOWAIT); it sees its own writes.
+ *
+ * @retval 0 success, *txn set.
+ * @retval LDB_BUSY writer held and #LDB_TXN_NOWAIT; or every reader slot taken.
+ * @retval LDB_READONLY a write txn on an env opened #LDB_RDONLY.
+ * @retval LDB_INVALID bad flags; env used in a forked child; this thread
+ *         already runs a write txn.
+ * @retval LDB_PANIC the env has had a fatal I/O error.
+ */
+LDB_API int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **txn);
+
+/**
+ * @brief Commit a txn and free it, whether or not it succeeds.
+ *
+ * For a read txn this just ends it. A write txn that met an error other than
+ * a refused put or del (see ldb_put()) does not commit: the error it met is
+ * returned and nothing of it is applied.
+ * @retval 0 committed (and durable with #LDB_SYNC_FULL).
+ * @retval LDB_FULL / -ENOSPC out of room; nothing applied, the env stays usable.
+ * @retval LDB_PANIC a sync failed; close and reopen.
+ */
+LDB_API int ldb_txn_commit(ldb_txn *txn);
+
+/** @brief Abandon a txn and free it (and its cursors' use of it). NULL is a no-op. */
+LDB_API void ldb_txn_abort(ldb_txn *txn);
+
+/**
+ * @brief The txn's id: for a write txn, the id it commits as (newest committed
+ * + 1); for a read txn, the id of the newest commit in its snapshot. 0 for NULL.
+ */
+LDB_API uint64_t ldb_txn_id(const ldb_txn *txn);
+
+/**
+ * @brief Read txn only: release the snapshot, keep the handle (and its reader
+ * slot) for ldb_txn_renew(). No syscall, no lock, no allocation. Cursors of the
+ * txn must be closed first.
+ */
+LDB_API void ldb_txn_reset(ldb_txn *txn);
+
+/**
+ * @brief Read txn only, after ldb_txn_reset(): take the newest snapshot.
+ * @retval 0 success; #LDB_INVALID not a reset read txn.
+ */
+LDB_API int ldb_txn_renew(ldb_txn *txn);
+
+/** @name Trees */
+/**@{*/
+#define LDB_CREATE 0x40000 /**< ldb_dbi_open(): create the tree if missing */
+/**@}*/
+
+/**
+ * @brief Open a named tree.
+ *
+ * The handle stays valid for the life of the env once the txn that opened it
+ * commits (a read txn's commit counts). Names are 1..255 bytes.
+ * @param name the tree's name; NULL for #LDB_MAIN.
+ * @retval LDB_NOTFOUND missing and no #LDB_CREATE.
+ * @retval LDB_READONLY #LDB_CREATE of a missing tree in a read txn.
+ * @retval LDB_FULL more than ldb_options.max_dbs trees opened in this env.
+ */
+LDB_API int ldb_dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi *dbi);
+
+/**
+ * @brief Empty a tree (@p delete_tree 0) or delete it (1), in a write txn.
+ * #LDB_MAIN can be emptied, not deleted. A deleted tree's handle is invalid.
+ */
+LDB_API int ldb_dbi_drop(ldb_txn *txn, ldb_dbi dbi, int delete_tree);
+
+/** Shape and size of one tree. */
+typedef struct ldb_tree_stat {
+    uint64_t entries;        /**< keys in the tree */
+    uint32_t depth;          /**< levels: 0 empty, 1 a single leaf */
+    uint64_t branch_pages, leaf_pages, overflow_pages;
+} ldb_tree_stat;
+
+/** @brief Statistics of one tree, as the txn sees it. */
+LDB_API int ldb_dbi_stat(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st);
+
+/** @name Put flags */
+/**@{*/
+#define LDB_NOOVERWRITE 0x10 /**< #LDB_EXISTS if the key is there */
+#define LDB_APPEND 0x20      /**< the key sorts after every key in the tree (bulk
+                                  load, pages filled fully); #LDB_EXISTS otherwise */
+/**@}*/
+
+/**
+ * @brief Look a key up.
+ *
+ * @param[out] val set on success. val->data points into read-only memory valid
+ *             until the txn ends or, in a write txn, until its next write.
+ * @retval LDB_NOTFOUND no such key.
+ * @retval LDB_INVALID empty key, bad handle.
+ * @retval LDB_TOOBIG key longer than ldb_max_key_size().
+ * @retval LDB_CORRUPTED a damaged page was met.
+ */
+LDB_API int ldb_get(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, ldb_val *val);
+
+/**
+ * @brief Insert or replace a key's value, in a write txn.
+ *
+ * Keys are 1..ldb_max_key_size() bytes; values 0 bytes to 2 GiB. A put refused
+ * with #LDB_EXISTS, #LDB_TOOBIG, #LDB_INVALID or #LDB_READONLY changes nothing
+ * and leaves the txn usable; any other error fails the txn (its commit then
+ * returns that error).
+ * @retval LDB_EXISTS #LDB_NOOVERWRITE and the key exists; #LDB_APPEND and the
+ *         key does not sort after the tree's last key.
+ * @retval LDB_TOOBIG key or value over its limit.
+ * @retval LDB_READONLY a read txn.
+ * @retval LDB_FULL the file would pass ldb_options.max_size.
+ */
+LDB_API int ldb_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *val,
+                    unsigned flags);
+
+/**
+ * @brief Delete a key, in a write txn.
+ * @retval LDB_NOTFOUND the key is absent (the txn stays usable).
+ */
+LDB_API int ldb_del(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key);
+
+/** @brief The longest key this env accepts (at least 511; depends on page size). */
+LDB_API size_t ldb_max_key_size(const ldb_env *env);
+
+/** @name Cursors */
+/**@{*/
+/** Cursor moves for ldb_cursor_get(). */
+typedef enum ldb_cursor_op {
+    LDB_FIRST,      /**< the first key */
+    LDB_LAST,       /**< the last key */
+    LDB_NEXT,       /**< the next key; on a fresh cursor, the first */
+    LDB_PREV,       /**< the previous key; on a fresh cursor, the last */
+    LDB_SEEK,       /**< the first key >= *key */
+    LDB_SEEK_EXACT, /**< exactly *key, else #LDB_NOTFOUND */
+    LDB_CURRENT     /**< the entry under the cursor again */
+} ldb_cursor_op;
+/**@}*/
+
+/** @brief Open a cursor on tree @p dbi; close it before its txn ends. */
+LDB_API int ldb_cursor_open(ldb_txn *txn, ldb_dbi dbi, ldb_cursor **cur);
+
+/** @brief Close a cursor. NULL is a no-op. */
+LDB_API void ldb_cursor_close(ldb_cursor *cur);
+
+/**
+ * @brief Move the cursor and return the entry it lands on.
+ *
+ * @param key in: the key sought (#LDB_SEEK, #LDB_SEEK_EXACT); out: the key found.
+ *            May be NULL for other ops.
+ * @param val out: the value (may be NULL). Same lifetime as ldb_get()'s.
+ * @retval LDB_NOTFOUND moved past either end, no key >= *key, or (#LDB_CURRENT)
+ *         the cursor is unpositioned or its entry was deleted. A cursor that
+ *         moved past an end stays on the entry it was on.
+ */
+LDB_API int ldb_cursor_get(ldb_cursor *cur, ldb_val *key, ldb_val *val, ldb_cursor_op op);
+
+/**
+ * @brief Delete the entry under the cursor, in a write txn. #LDB_NEXT then
+ * returns the entry after it, #LDB_PREV the one before it.
+ * @retval LDB_NOTFOUND the cursor is not on an entry.
+ */
+LDB_API int ldb_cursor_del(ldb_cursor *cur);
+
+/** @name Operations */
+/**@{*/
+/** Figures for a whole env, see ldb_stat_env(). */
+typedef struct ldb_stat {
+    uint64_t last_txn_id;           /**< the newest committed txn id */
+    uint32_t page_size;
+    uint64_t file_size, max_size;   /**< bytes */
+    uint64_t pages_used, pages_free; /**< pages in trees (and meta) / free for reuse */
+    uint64_t wal_size;              /**< always 0: this version has no log */
+    uint32_t readers_used, readers_max; /**< open read txns, all processes */
+    uint64_t oldest_reader_txn_id;  /**< snapshot of the oldest open reader; 0 when none */
+    uint64_t cache_hits, cache_misses, cache_bytes; /**< always 0 in this version */
+    uint64_t commits, checkpoints;  /**< write txns committed by this env; every
+                                         commit is a checkpoint in this version */
+} ldb_stat;
+
+/** @brief Fill @p st with the env's figures. */
+LDB_API int ldb_stat_env(ldb_env *env, ldb_stat *st);
+
+/**
+ * @brief Verify the newest snapshot: every page checksum, key order, tree
+ * shape and entry counts, and that every page is used or free exactly once.
+ * @param report where findings are written in words (may be NULL).
+ * @retval 0 all good; #LDB_CORRUPTED something is wrong (see the report).
+ */
+LDB_API int ldb_check(ldb_env *env, FILE *report);
+
+/**
+ * @brief Free the reader slots left by processes that died.
+ * @param[out] cleared how many were freed (may be NULL).
+ */
+LDB_API int ldb_reader_check(ldb_env *env, int *cleared);
+/**@}*/
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIGHTNINGDB_H */

@@ -1,0 +1,105 @@
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *tu_tmpdir(void)
+{
+    static char buf[4096];
+    const char *base = getenv("LDB_TEST_TMPDIR");
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    mkdir(base, 0755);
+    snprintf(buf, sizeof buf, "%s/ldbtest.XXXXXX", base);
+    ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp(%s): %s", buf, strerror(errno));
+    return buf;
+}
+
+const char *tu_path(const char *dir, const char *name)
+{
+    static char bufs[4][4096];
+    static int next;
+    char *b = bufs[next++ & 3];
+    snprintf(b, sizeof bufs[0], "%s/%s", dir, name);
+    return b;
+}
+
+ldb_env *tu_open(const char *path, const ldb_options *opts)
+{
+    ldb_env *env = NULL;
+    int rc = ldb_open(path, opts, &env);
+    ck_assert_msg(rc == 0, "ldb_open(%s): %s", path, ldb_strerror(rc));
+    ck_assert_ptr_nonnull(env);
+    return env;
+}
+
+void tu_check_env(ldb_env *env)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *report = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(report);
+    int rc = ldb_check(env, report);
+    fclose(report);
+    ck_assert_msg(rc == 0, "ldb_check: %s\n%s", ldb_strerror(rc), text ? text : "");
+    free(text);
+}
+
+ldb_val tu_str(const char *s)
+{
+    ldb_val v = {strlen(s), s};
+    return v;
+}
+
+uint64_t tu_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+int tu_copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY);
+    if (in < 0)
+        return -errno;
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out < 0) {
+        int e = errno;
+        close(in);
+        return -e;
+    }
+    char buf[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, buf, sizeof buf)) > 0) {
+        if (write(out, buf, (size_t)n) != n) {
+            rc = -EIO;
+            break;
+        }
+    }
+    if (n < 0)
+        rc = -errno;
+    close(in);
+    close(out);
+    return rc;
+}
+
+int tu_run_suites(Suite **suites, int n)
+{
+    SRunner *sr = srunner_create(suites[0]);
+    for (int i = 1; i < n; i++)
+        srunner_add_suite(sr, suites[i]);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

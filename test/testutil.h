@@ -1,0 +1,40 @@
+/*
+ * Helpers shared by the Check suites: a fresh directory per test, paths in it,
+ * and shorthands for the calls every test makes. Suites run each test in a
+ * forked child (Check's default), so a crash fails one test, not the run.
+ */
+#ifndef LDB_TESTUTIL_H
+#define LDB_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lightningdb.h"
+
+/* A new empty directory under $LDB_TEST_TMPDIR (or /tmp), unique per call.
+ * Returns a static-lifetime string owned by the helper (freed at exit). */
+const char *tu_tmpdir(void);
+
+/* "<dir>/<name>" in a buffer owned by the helper. */
+const char *tu_path(const char *dir, const char *name);
+
+/* Open with defaults (or opts) and fail the test on error. */
+ldb_env *tu_open(const char *path, const ldb_options *opts);
+
+/* ldb_check on env; fails the test (printing the report) if it is not clean. */
+void tu_check_env(ldb_env *env);
+
+/* An ldb_val over a NUL-terminated string (without the NUL). */
+ldb_val tu_str(const char *s);
+
+/* Deterministic PRNG (xorshift64*), seeded per test. */
+uint64_t tu_rand(uint64_t *state);
+
+/* Copy a file byte for byte; returns 0 or -errno. */
+int tu_copy_file(const char *from, const char *to);
+
+/* Run every suite in an SRunner; returns the process exit status. */
+int tu_run_suites(Suite **suites, int n);
+
+#endif
