@@ -1,0 +1,176 @@
+/*
+ * api.c: the data calls of the public API (get, put, del, trees): argument
+ * checks, then the txn layer. Every check that can refuse a call runs before
+ * anything changes, so a refused call leaves the txn as it was.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "btree.h"
+#include "env.h"
+#include "error.h"
+#include "txn.h"
+
+static int check_key(const ldb_env *env, const ldb_val *key)
+{
+    if (key == NULL || key->size == 0 || key->data == NULL)
+        return LDB_INVALID;
+    if (key->size > env->key_max)
+        return LDB_TOOBIG;
+    return 0;
+}
+
+int ldb_get(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, ldb_val *val)
+{
+    TRY(ldb__txn_check(txn, 0));
+    if (val == NULL)
+        return LDB_INVALID;
+    TRY(check_key(txn->env, key));
+    struct tree_desc *t;
+    TRY(ldb__txn_tree(txn, dbi, &t));
+    return ldb__btree_get(&txn->pager, t, key->data, (uint32_t)key->size, val);
+}
+
+int ldb_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *val, unsigned flags)
+{
+    TRY(ldb__txn_check(txn, 1));
+    if (flags & ~(unsigned)(LDB_NOOVERWRITE | LDB_APPEND))
+        return LDB_INVALID;
+    TRY(check_key(txn->env, key));
+    if (val == NULL || (val->data == NULL && val->size != 0))
+        return LDB_INVALID;
+    if (val->size > LDB_MAX_VALUE_SIZE)
+        return LDB_TOOBIG;
+    return ldb__txn_put(txn, dbi, key, val, flags);
+}
+
+int ldb_del(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key)
+{
+    TRY(ldb__txn_check(txn, 1));
+    TRY(check_key(txn->env, key));
+    return ldb__txn_del(txn, dbi, key);
+}
+
+/* The env's handle for name, adding it to the table if add is set. */
+static int dbi_slot(ldb_env *env, const char *name, int add, ldb_dbi *dbi)
+{
+    int rc = LDB_NOTFOUND;
+    pthread_mutex_lock(&env->mutex);
+    unsigned free_slot = 0;
+    for (unsigned i = 1; i < env->opts.max_dbs; i++) {
+        if (env->dbi_names[i] == NULL) {
+            if (free_slot == 0)
+                free_slot = i;
+        } else if (strcmp(env->dbi_names[i], name) == 0) {
+            *dbi = i;
+            rc = 0;
+            break;
+        }
+    }
+    if (rc != 0 && add) {
+        if (free_slot == 0) {
+            rc = LDB_FULL;
+        } else if ((env->dbi_names[free_slot] = strdup(name)) == NULL) {
+            rc = -ENOMEM;
+        } else {
+            *dbi = free_slot;
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&env->mutex);
+    return rc;
+}
+
+int ldb_dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi *dbi)
+{
+    TRY(ldb__txn_check(txn, 0));
+    if (dbi == NULL || (flags & ~(unsigned)LDB_CREATE))
+        return LDB_INVALID;
+    if (name == NULL) {
+        *dbi = LDB_MAIN;
+        return 0;
+    }
+    size_t len = strlen(name);
+    if (len == 0 || len > LDB_MAX_NAME)
+        return LDB_INVALID;
+    ldb_dbi slot;
+    struct tree_desc *t;
+    /* Known to this env and alive in this txn (perhaps created in it). */
+    if (dbi_slot(txn->env, name, 0, &slot) == 0 && ldb__txn_tree(txn, slot, &t) == 0) {
+        *dbi = slot;
+        return 0;
+    }
+    ldb_val v;
+    int rc = ldb__btree_get(&txn->pager, &txn->snap.catalog_tree, (const uint8_t *)name,
+                            (uint32_t)len, &v);
+    if (rc == 0) {
+        if (v.size != sizeof(struct tree_desc))
+            return LDB_CORRUPT();
+    } else if (rc == LDB_NOTFOUND) {
+        if (!(flags & LDB_CREATE))
+            return LDB_NOTFOUND;
+        if (txn->rdonly)
+            return LDB_READONLY;
+        if (txn->error)
+            return txn->error;
+    } else {
+        return rc;
+    }
+    TRY(dbi_slot(txn->env, name, 1, &slot));
+    rc = ldb__txn_tree(txn, slot, &t);
+    if (rc == LDB_INVALID && (flags & LDB_CREATE) && !txn->rdonly) {
+        /* Missing (or dropped in this txn): create it empty. */
+        struct txn_dbi *e = &txn->dbis[slot];
+        memset(&e->desc, 0, sizeof e->desc);
+        e->state = DBI_DIRTY;
+        e->generation = txn->dbi_generation;
+        txn->mods++;
+        rc = 0;
+    }
+    TRY(rc);
+    *dbi = slot;
+    return 0;
+}
+
+int ldb_dbi_drop(ldb_txn *txn, ldb_dbi dbi, int delete_tree)
+{
+    TRY(ldb__txn_check(txn, 1));
+    if (txn->error)
+        return txn->error;
+    if (delete_tree && dbi == LDB_MAIN)
+        return LDB_INVALID;
+    struct tree_desc *t;
+    TRY(ldb__txn_tree(txn, dbi, &t));
+    TRY(ldb__txn_fail(txn, ldb__btree_drop(&txn->pager, t)));
+    txn->mods++;
+    if (!delete_tree) {
+        ldb__txn_tree_dirty(txn, dbi);
+        return 0;
+    }
+    char name[LDB_MAX_NAME + 1];
+    pthread_mutex_lock(&txn->env->mutex);
+    strcpy(name, txn->env->dbi_names[dbi]);
+    pthread_mutex_unlock(&txn->env->mutex);
+    int rc = ldb__btree_del(&txn->pager, &txn->snap.catalog_tree, (const uint8_t *)name,
+                            (uint32_t)strlen(name));
+    if (rc < 0 && rc != LDB_NOTFOUND) /* NOTFOUND: created in this txn */
+        return ldb__txn_fail(txn, rc);
+    txn->dbis[dbi].state = DBI_DELETED;
+    return 0;
+}
+
+int ldb_dbi_stat(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st)
+{
+    TRY(ldb__txn_check(txn, 0));
+    if (st == NULL)
+        return LDB_INVALID;
+    struct tree_desc *t;
+    TRY(ldb__txn_tree(txn, dbi, &t));
+    st->entries = t->entries;
+    st->depth = t->depth;
+    st->branch_pages = t->branch_pages;
+    st->leaf_pages = t->leaf_pages;
+    st->overflow_pages = t->overflow_pages;
+    return 0;
+}

@@ -1,0 +1,626 @@
+/*
+ * btree.c: search, insert with splits, delete with merges, and drop, on the
+ * copy-on-write B+tree described in btree.h.
+ *
+ * Writes first locate the leaf (ldb__btree_seek), then touch the whole path
+ * (copy each page into the dirty table, release the old page number to the
+ * txn, repoint the parent), then edit the private copies. A split rebuilds
+ * the full page and a fresh right sibling from a list of entries and pushes
+ * a separator up, looping toward the root; a delete that leaves a page under
+ * a quarter full merges it with a sibling when the two fit in one page.
+ */
+#include "btree.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline uint32_t usable(uint32_t psize)
+{
+    return psize - PAGE_HEADER_SIZE;
+}
+
+/* Fetch a page of the tree at level (0 = root) and check it is the kind that
+ * level must hold (B1) and not empty (B3). */
+static int fetch(const struct ldb__pager *pg, const struct tree_desc *t, pgno_t pgno,
+                 unsigned level, const uint8_t **page)
+{
+    TRY(ldb__pager_get(pg, pgno, page));
+    enum ldb_page_type type = level + 1 == t->depth ? PAGE_LEAF : PAGE_BRANCH;
+    TRY(ldb__page_check_header(*page, pg->page_size, type));
+    if (LDB_UNLIKELY(PAGE_CHDR(*page)->count == 0))
+        return LDB_CORRUPT();
+    return 0;
+}
+
+static int check_desc(const struct tree_desc *t)
+{
+    if (LDB_UNLIKELY(t->depth == 0 || t->depth > LDB_MAX_DEPTH))
+        return LDB_CORRUPT();
+    return 0;
+}
+
+int ldb__btree_seek(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
+                    uint32_t klen, struct ldb__path *path, int *exact)
+{
+    path->depth = 0;
+    *exact = 0;
+    if (t->root == 0)
+        return 0;
+    TRY(check_desc(t));
+    pgno_t pgno = t->root;
+    unsigned leaf = t->depth - 1;
+    for (unsigned l = 0; l < leaf; l++) {
+        const uint8_t *p = NULL;
+        struct page_node n;
+        unsigned idx;
+        TRY(fetch(pg, t, pgno, l, &p));
+        TRY(ldb__branch_route(p, pg->page_size, key, klen, &idx));
+        TRY(ldb__page_node(p, pg->page_size, idx, &n));
+        path->pgno[l] = pgno;
+        path->page[l] = p;
+        path->idx[l] = idx;
+        pgno = n.child;
+    }
+    const uint8_t *p = NULL;
+    TRY(fetch(pg, t, pgno, leaf, &p));
+    path->pgno[leaf] = pgno;
+    path->page[leaf] = p;
+    TRY(ldb__page_search(p, pg->page_size, key, klen, &path->idx[leaf], exact));
+    path->depth = t->depth;
+    return 0;
+}
+
+int ldb__btree_node_value(const struct ldb__pager *pg, const struct page_node *n, ldb_val *val)
+{
+    if (!n->overflow) {
+        val->size = n->value_size;
+        val->data = n->value;
+        return 0;
+    }
+    pgno_t ov = ldb__page_overflow_pgno(n);
+    const uint8_t *p = NULL;
+    TRY(ldb__pager_get(pg, ov, &p));
+    const struct page_header *h = PAGE_CHDR(p);
+    if (LDB_UNLIKELY(h->type != PAGE_OVERFLOW || h->aux == 0 || ov + h->aux > pg->npages ||
+                     PAGE_HEADER_SIZE + (uint64_t)n->value_size >
+                         (uint64_t)h->aux * pg->page_size))
+        return LDB_CORRUPT();
+    val->size = n->value_size;
+    val->data = p + PAGE_HEADER_SIZE;
+    return 0;
+}
+
+int ldb__btree_get(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
+                   uint32_t klen, ldb_val *val)
+{
+    struct ldb__path path;
+    int exact;
+    TRY(ldb__btree_seek(pg, t, key, klen, &path, &exact));
+    if (!exact)
+        return LDB_NOTFOUND;
+    struct page_node n;
+    unsigned leaf = path.depth - 1;
+    TRY(ldb__page_node(path.page[leaf], pg->page_size, path.idx[leaf], &n));
+    return ldb__btree_node_value(pg, &n, val);
+}
+
+int ldb__btree_entry(const struct ldb__pager *pg, const struct ldb__path *path, ldb_val *key,
+                     ldb_val *val)
+{
+    if (path->depth == 0)
+        return LDB_NOTFOUND;
+    unsigned leaf = path->depth - 1;
+    struct page_node n;
+    TRY(ldb__page_node(path->page[leaf], pg->page_size, path->idx[leaf], &n));
+    if (key) {
+        key->size = n.key_size;
+        key->data = n.key;
+    }
+    if (val)
+        TRY(ldb__btree_node_value(pg, &n, val));
+    return 0;
+}
+
+/* Fill path from level down to the leaf, taking the first (or last) child
+ * at every level below. */
+static int descend_edge(const struct ldb__pager *pg, const struct tree_desc *t,
+                        struct ldb__path *path, unsigned level, pgno_t pgno, int last)
+{
+    for (unsigned l = level; l < t->depth; l++) {
+        const uint8_t *p = NULL;
+        TRY(fetch(pg, t, pgno, l, &p));
+        unsigned idx = last ? PAGE_CHDR(p)->count - 1u : 0;
+        path->pgno[l] = pgno;
+        path->page[l] = p;
+        path->idx[l] = idx;
+        if (l + 1 < t->depth) {
+            struct page_node n;
+            TRY(ldb__page_node(p, pg->page_size, idx, &n));
+            pgno = n.child;
+        }
+    }
+    path->depth = t->depth;
+    return 0;
+}
+
+int ldb__btree_first(const struct ldb__pager *pg, const struct tree_desc *t, struct ldb__path *p)
+{
+    p->depth = 0;
+    if (t->root == 0)
+        return LDB_NOTFOUND;
+    TRY(check_desc(t));
+    return descend_edge(pg, t, p, 0, t->root, 0);
+}
+
+int ldb__btree_last(const struct ldb__pager *pg, const struct tree_desc *t, struct ldb__path *p)
+{
+    p->depth = 0;
+    if (t->root == 0)
+        return LDB_NOTFOUND;
+    TRY(check_desc(t));
+    return descend_edge(pg, t, p, 0, t->root, 1);
+}
+
+/* Step to the neighbouring leaf entry. The tree's depth is the path's. */
+static int step(const struct ldb__pager *pg, struct ldb__path *p, int forward)
+{
+    if (p->depth == 0)
+        return LDB_NOTFOUND;
+    unsigned leaf = p->depth - 1;
+    unsigned count = PAGE_CHDR(p->page[leaf])->count;
+    if (forward ? p->idx[leaf] + 1 < count : p->idx[leaf] > 0) {
+        p->idx[leaf] += forward ? 1 : -1;
+        return 0;
+    }
+    /* Climb to the nearest level with a sibling in that direction. */
+    unsigned l = leaf;
+    while (l > 0) {
+        l--;
+        unsigned c = PAGE_CHDR(p->page[l])->count;
+        if (forward ? p->idx[l] + 1 < c : p->idx[l] > 0)
+            break;
+        if (l == 0)
+            return LDB_NOTFOUND;
+    }
+    if (leaf == 0)
+        return LDB_NOTFOUND;
+    struct tree_desc shape = {.depth = p->depth};
+    struct ldb__path np = *p;
+    np.idx[l] += forward ? 1 : -1;
+    struct page_node n;
+    TRY(ldb__page_node(np.page[l], pg->page_size, np.idx[l], &n));
+    TRY(descend_edge(pg, &shape, &np, l + 1, n.child, !forward));
+    *p = np;
+    return 0;
+}
+
+int ldb__btree_next(const struct ldb__pager *pg, struct ldb__path *p)
+{
+    return step(pg, p, 1);
+}
+
+int ldb__btree_prev(const struct ldb__pager *pg, struct ldb__path *p)
+{
+    return step(pg, p, 0);
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+/* Make the page at path level l writable (copy-on-write). The parent, if
+ * any, must already be writable. */
+static int touch(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *path, unsigned l)
+{
+    pgno_t old = path->pgno[l];
+    const uint8_t *d = pg->dirty ? ldb__dirty_find(pg->dirty, old) : NULL;
+    if (d != NULL) {
+        path->page[l] = d;
+        return 0;
+    }
+    const uint8_t *src = path->page[l];
+    /* Never carry damage into a new, freshly checksummed page. */
+    if (!ldb__page_checksum_ok(src, pg->page_size))
+        return LDB_CORRUPT();
+    TRY(ldb__page_validate(src, pg->page_size));
+    pgno_t np;
+    uint8_t *buf;
+    TRY(pg->alloc(pg->ctx, 1, &np, &buf));
+    memcpy(buf, src, pg->page_size);
+    PAGE_HDR(buf)->pgno = np;
+    PAGE_HDR(buf)->txnid = pg->txnid;
+    TRY(pg->release(pg->ctx, old, 1));
+    path->pgno[l] = np;
+    path->page[l] = buf;
+    if (l == 0)
+        t->root = np;
+    else
+        ldb__page_set_child((uint8_t *)path->page[l - 1], path->idx[l - 1], np);
+    return 0;
+}
+
+static int touch_path(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *path)
+{
+    for (unsigned l = 0; l < path->depth; l++)
+        TRY(touch(pg, t, path, l));
+    return 0;
+}
+
+static int new_page(struct ldb__pager *pg, enum ldb_page_type type, pgno_t *pgno, uint8_t **buf)
+{
+    TRY(pg->alloc(pg->ctx, 1, pgno, buf));
+    ldb__page_init(*buf, pg->page_size, type, pg->txnid);
+    PAGE_HDR(*buf)->pgno = *pgno;
+    return 0;
+}
+
+static int write_overflow(struct ldb__pager *pg, struct tree_desc *t, const void *val,
+                          uint32_t vlen, pgno_t *out)
+{
+    uint64_t n = (PAGE_HEADER_SIZE + (uint64_t)vlen + pg->page_size - 1) / pg->page_size;
+    uint8_t *buf;
+    TRY(pg->alloc(pg->ctx, (uint32_t)n, out, &buf));
+    struct page_header *h = PAGE_HDR(buf);
+    memset(h, 0, sizeof *h);
+    h->type = PAGE_OVERFLOW;
+    h->pgno = *out;
+    h->txnid = pg->txnid;
+    h->aux = (uint32_t)n;
+    if (vlen)
+        memcpy(buf + PAGE_HEADER_SIZE, val, vlen);
+    t->overflow_pages += n;
+    return 0;
+}
+
+static int free_overflow(struct ldb__pager *pg, struct tree_desc *t, const struct page_node *n)
+{
+    ldb_val v;
+    TRY(ldb__btree_node_value(pg, n, &v)); /* validates the run's header */
+    const uint8_t *p = (const uint8_t *)v.data - PAGE_HEADER_SIZE;
+    uint32_t npages = PAGE_CHDR(p)->aux;
+    TRY(pg->release(pg->ctx, ldb__page_overflow_pgno(n), npages));
+    t->overflow_pages -= npages;
+    return 0;
+}
+
+/* An entry of a page being rebuilt: a leaf or a branch node's parts. */
+struct entry {
+    const uint8_t *key;
+    uint32_t ksize;
+    const void *value; /* leaf: inline bytes or the overflow pgno */
+    uint32_t vsize;
+    int overflow;
+    pgno_t child;      /* branch */
+};
+
+static uint32_t entry_size(const struct entry *e, int leaf)
+{
+    return (leaf ? ldb__leaf_node_size(e->ksize, e->vsize, e->overflow)
+                 : ldb__branch_node_size(e->ksize)) +
+           (uint32_t)sizeof(struct page_slot);
+}
+
+static void append_entry(uint8_t *p, uint32_t psize, const struct entry *e, int leaf,
+                         int first_of_branch)
+{
+    unsigned at = PAGE_HDR(p)->count;
+    if (leaf)
+        ldb__page_insert_leaf(p, psize, at, e->key, e->ksize, e->value, e->vsize, e->overflow);
+    else if (first_of_branch)
+        ldb__page_insert_branch(p, psize, at, NULL, 0, e->child);
+    else
+        ldb__page_insert_branch(p, psize, at, e->key, e->ksize, e->child);
+}
+
+static struct entry node_entry(const struct page_node *n)
+{
+    struct entry e = {n->key, n->key_size, n->value, n->value_size, n->overflow, n->child};
+    return e;
+}
+
+/* Insert ins at idx of the full page at path level `level`, splitting it,
+ * and push separators up as far as needed. */
+static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *path,
+                        unsigned level, unsigned idx, struct entry ins, int append)
+{
+    uint32_t psize = pg->page_size;
+    uint8_t *copy = malloc(psize);
+    uint8_t *sep = malloc(psize);
+    struct entry *ents = malloc((psize / sizeof(struct page_slot) + 2) * sizeof *ents);
+    int rc = 0;
+    if (!copy || !sep || !ents) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        uint8_t *page = (uint8_t *)path->page[level];
+        int leaf = PAGE_HDR(page)->type == PAGE_LEAF;
+        enum ldb_page_type type = leaf ? PAGE_LEAF : PAGE_BRANCH;
+        unsigned n = PAGE_HDR(page)->count, total = n + 1;
+        memcpy(copy, page, psize);
+        for (unsigned i = 0; i < n; i++) {
+            struct page_node node;
+            CHECK_GOTO(rc, ldb__page_node(copy, psize, i, &node), out);
+            ents[i < idx ? i : i + 1] = node_entry(&node);
+        }
+        ents[idx] = ins;
+
+        /* Split point k: left keeps ents[0..k). Appending at the end of the
+         * rightmost page keeps the left page full (bulk loads). */
+        unsigned k;
+        if (append && idx == n) {
+            k = n;
+        } else {
+            uint64_t sum = 0, cum = 0;
+            for (unsigned i = 0; i < total; i++)
+                sum += entry_size(&ents[i], leaf);
+            for (k = 1; k < total - 1; k++) {
+                cum += entry_size(&ents[k - 1], leaf);
+                if (cum >= sum / 2)
+                    break;
+            }
+        }
+        pgno_t rpgno;
+        uint8_t *right;
+        CHECK_GOTO(rc, new_page(pg, type, &rpgno, &right), out);
+        if (leaf)
+            t->leaf_pages++;
+        else
+            t->branch_pages++;
+        pgno_t lpgno = path->pgno[level];
+        ldb__page_init(page, psize, type, pg->txnid);
+        PAGE_HDR(page)->pgno = lpgno;
+        for (unsigned i = 0; i < k; i++)
+            append_entry(page, psize, &ents[i], leaf, i == 0);
+        for (unsigned i = k; i < total; i++)
+            append_entry(right, psize, &ents[i], leaf, i == k);
+
+        /* The separator: for leaves the shortest prefix of the right page's
+         * first key that still sorts after the left page's last key. */
+        uint32_t slen = ents[k].ksize;
+        if (leaf) {
+            const struct entry *a = &ents[k - 1], *b = &ents[k];
+            uint32_t m = a->ksize < b->ksize ? a->ksize : b->ksize, l = 0;
+            while (l < m && a->key[l] == b->key[l])
+                l++;
+            slen = l + 1 <= b->ksize ? l + 1 : b->ksize;
+        }
+        memmove(sep, ents[k].key, slen);
+
+        if (level == 0) {
+            pgno_t root;
+            uint8_t *rp;
+            CHECK_GOTO(rc, new_page(pg, PAGE_BRANCH, &root, &rp), out);
+            ldb__page_insert_branch(rp, psize, 0, NULL, 0, lpgno);
+            ldb__page_insert_branch(rp, psize, 1, sep, slen, rpgno);
+            t->root = root;
+            t->depth++;
+            t->branch_pages++;
+            goto out;
+        }
+        uint8_t *parent = (uint8_t *)path->page[level - 1];
+        unsigned pidx = path->idx[level - 1] + 1;
+        struct entry up = {sep, slen, NULL, 0, 0, rpgno};
+        if (ldb__page_room(parent) >= entry_size(&up, 0)) {
+            ldb__page_insert_branch(parent, psize, pidx, sep, slen, rpgno);
+            goto out;
+        }
+        level--;
+        idx = pidx;
+        ins = up;
+    }
+out:
+    free(copy);
+    free(sep);
+    free(ents);
+    return rc;
+}
+
+int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen,
+                   const void *val, uint32_t vlen, unsigned flags)
+{
+    struct ldb__path path;
+    int exact = 0;
+    uint32_t psize = pg->page_size;
+    if (t->root == 0) {
+        pgno_t root;
+        uint8_t *rp;
+        TRY(new_page(pg, PAGE_LEAF, &root, &rp));
+        t->root = root;
+        t->depth = 1;
+        t->leaf_pages = 1;
+        path.depth = 1;
+        path.pgno[0] = root;
+        path.page[0] = rp;
+        path.idx[0] = 0;
+    } else {
+        TRY(ldb__btree_seek(pg, t, key, klen, &path, &exact));
+        if (exact && (flags & (LDB_NOOVERWRITE | LDB_APPEND)))
+            return LDB_EXISTS;
+        if (flags & LDB_APPEND) {
+            /* Must land past the last key: at the end of the rightmost leaf. */
+            for (unsigned l = 0; l < path.depth; l++) {
+                unsigned c = PAGE_CHDR(path.page[l])->count;
+                if (path.idx[l] != (l + 1 == path.depth ? c : c - 1))
+                    return LDB_EXISTS;
+            }
+        }
+        TRY(touch_path(pg, t, &path));
+    }
+    unsigned leafl = path.depth - 1, idx = path.idx[leafl];
+    uint8_t *leaf = (uint8_t *)path.page[leafl];
+    int overflow = ldb__leaf_node_size(klen, vlen, 0) > ldb__node_max(psize);
+    if (exact) {
+        struct page_node old;
+        TRY(ldb__page_node(leaf, psize, idx, &old));
+        if (!old.overflow && !overflow && old.value_size == vlen) {
+            if (vlen)
+                memcpy((uint8_t *)old.value, val, vlen); /* a dirty page: ours to write */
+            return 0;
+        }
+        if (old.overflow)
+            TRY(free_overflow(pg, t, &old));
+        ldb__page_remove(leaf, psize, idx);
+    }
+    pgno_t ov = 0;
+    if (overflow)
+        TRY(write_overflow(pg, t, val, vlen, &ov));
+    struct entry e = {key, klen, overflow ? (const void *)&ov : val, vlen, overflow, 0};
+    if (ldb__page_room(leaf) >= entry_size(&e, 1))
+        ldb__page_insert_leaf(leaf, psize, idx, key, klen, e.value, vlen, overflow);
+    else
+        TRY(split_insert(pg, t, &path, leafl, idx, e, (flags & LDB_APPEND) != 0));
+    if (!exact)
+        t->entries++;
+    return 0;
+}
+
+/* Remove child slot idx of a branch page; slot 0 must keep an empty key. */
+static void remove_child(uint8_t *parent, uint32_t psize, unsigned idx)
+{
+    ldb__page_remove(parent, psize, idx);
+    if (idx == 0 && PAGE_HDR(parent)->count > 0) {
+        struct page_node n;
+        (void)ldb__page_node(parent, psize, 0, &n);
+        pgno_t child = n.child;
+        ldb__page_remove(parent, psize, 0);
+        ldb__page_insert_branch(parent, psize, 0, NULL, 0, child);
+    }
+}
+
+static void count_page(struct tree_desc *t, const uint8_t *p, int delta)
+{
+    if (PAGE_CHDR(p)->type == PAGE_LEAF)
+        t->leaf_pages += (uint64_t)(int64_t)delta;
+    else
+        t->branch_pages += (uint64_t)(int64_t)delta;
+}
+
+/* Collapse an empty root, or a branch root with a single child. */
+static int shrink_root(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *root)
+{
+    for (;;) {
+        const struct page_header *h = PAGE_CHDR(root);
+        if (h->count > 1 || (h->type == PAGE_LEAF && h->count == 1))
+            return 0;
+        count_page(t, root, -1);
+        pgno_t old = t->root;
+        if (h->count == 0) {
+            t->root = 0;
+            t->depth = 0;
+        } else {
+            struct page_node n;
+            TRY(ldb__page_node(root, pg->page_size, 0, &n));
+            t->root = n.child;
+            t->depth--;
+        }
+        TRY(pg->release(pg->ctx, old, 1));
+        if (t->root == 0)
+            return 0;
+        TRY(fetch(pg, t, t->root, 0, &root));
+    }
+}
+
+static int rebalance(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *path,
+                     unsigned level)
+{
+    uint32_t psize = pg->page_size;
+    for (;;) {
+        uint8_t *page = (uint8_t *)path->page[level];
+        const struct page_header *h = PAGE_CHDR(page);
+        if (level == 0)
+            return shrink_root(pg, t, page);
+        uint8_t *parent = (uint8_t *)path->page[level - 1];
+        unsigned pidx = path->idx[level - 1];
+        if (h->count == 0) {
+            count_page(t, page, -1);
+            TRY(pg->release(pg->ctx, path->pgno[level], 1));
+            remove_child(parent, psize, pidx);
+            level--;
+            continue;
+        }
+        int is_leaf = h->type == PAGE_LEAF;
+        if (ldb__page_used(page, psize) >= usable(psize) / 4 && (is_leaf || h->count > 1))
+            return 0;
+        unsigned pn = PAGE_CHDR(parent)->count;
+        if (pn < 2)
+            return 0;
+        unsigned sidx = pidx + 1 < pn ? pidx + 1 : pidx - 1;
+        unsigned lidx = sidx < pidx ? sidx : pidx, ridx = lidx + 1;
+        struct page_node sn, sepn;
+        TRY(ldb__page_node(parent, psize, sidx, &sn));
+        TRY(ldb__page_node(parent, psize, ridx, &sepn));
+        /* The sibling sits at the same level as page. */
+        struct ldb__path sp = *path;
+        sp.pgno[level] = sn.child;
+        TRY(fetch(pg, t, sn.child, level, &sp.page[level]));
+        uint64_t merged = (uint64_t)ldb__page_used(page, psize) +
+                          ldb__page_used(sp.page[level], psize) + (is_leaf ? 0 : sepn.key_size);
+        if (merged > usable(psize))
+            return 0;
+        sp.idx[level - 1] = sidx;
+        TRY(touch(pg, t, &sp, level));
+        uint8_t *lp = (uint8_t *)(lidx == pidx ? page : sp.page[level]);
+        uint8_t *rp = (uint8_t *)(lidx == pidx ? sp.page[level] : page);
+        pgno_t rpgno = lidx == pidx ? sp.pgno[level] : path->pgno[level];
+        unsigned rn = PAGE_CHDR(rp)->count;
+        for (unsigned i = 0; i < rn; i++) {
+            struct page_node n;
+            TRY(ldb__page_node(rp, psize, i, &n));
+            struct entry e = node_entry(&n);
+            if (!is_leaf && i == 0) { /* slot 0's empty key takes the separator */
+                e.key = sepn.key;
+                e.ksize = sepn.key_size;
+            }
+            append_entry(lp, psize, &e, is_leaf, 0);
+        }
+        count_page(t, rp, -1);
+        TRY(pg->release(pg->ctx, rpgno, 1));
+        ldb__page_remove(parent, psize, ridx);
+        level--;
+    }
+}
+
+int ldb__btree_del(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen)
+{
+    struct ldb__path path;
+    int exact;
+    TRY(ldb__btree_seek(pg, t, key, klen, &path, &exact));
+    if (!exact)
+        return LDB_NOTFOUND;
+    TRY(touch_path(pg, t, &path));
+    unsigned leafl = path.depth - 1;
+    uint8_t *leaf = (uint8_t *)path.page[leafl];
+    struct page_node n;
+    TRY(ldb__page_node(leaf, pg->page_size, path.idx[leafl], &n));
+    if (n.overflow)
+        TRY(free_overflow(pg, t, &n));
+    ldb__page_remove(leaf, pg->page_size, path.idx[leafl]);
+    t->entries--;
+    return rebalance(pg, t, &path, leafl);
+}
+
+static int drop_subtree(struct ldb__pager *pg, struct tree_desc *t, pgno_t pgno, unsigned level)
+{
+    const uint8_t *p = NULL;
+    TRY(fetch(pg, t, pgno, level, &p));
+    unsigned n = PAGE_CHDR(p)->count;
+    for (unsigned i = 0; i < n; i++) {
+        struct page_node node;
+        TRY(ldb__page_node(p, pg->page_size, i, &node));
+        if (level + 1 < t->depth)
+            TRY(drop_subtree(pg, t, node.child, level + 1));
+        else if (node.overflow)
+            TRY(free_overflow(pg, t, &node));
+    }
+    return pg->release(pg->ctx, pgno, 1);
+}
+
+int ldb__btree_drop(struct ldb__pager *pg, struct tree_desc *t)
+{
+    if (t->root != 0) {
+        TRY(check_desc(t));
+        TRY(drop_subtree(pg, t, t->root, 0));
+    }
+    memset(t, 0, sizeof *t);
+    return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * btree.h: the copy-on-write B+tree, one tree at a time.
+ *
+ * A tree is a tree_desc (root, depth, counts) plus pages reached through a
+ * pager. Readers descend from the root of their snapshot; a write copies
+ * every page on the root-to-leaf path into the txn's dirty table before it
+ * changes it (touch), so no page a reader can reach is ever written.
+ *
+ * Invariants:
+ *  B1 every leaf is at depth desc->depth; pages above are branch pages.
+ *  B2 keys in a page are strictly increasing; every key under branch slot i
+ *     (i > 0) is >= slot i's key and < slot i+1's key.
+ *  B3 no page is empty except a root that is about to be removed.
+ *  B4 every page's bounds are checked as it is read: damage gives
+ *     LDB_CORRUPTED, never a read outside the page or the snapshot.
+ */
+#ifndef LDB_BTREE_H
+#define LDB_BTREE_H
+
+#include "format.h"
+#include "lightningdb.h"
+#include "page.h"
+#include "pager.h"
+
+/* A root-to-leaf position. page[] are valid until the txn's next write. */
+struct ldb__path {
+    unsigned depth; /* levels filled: 0 = unpositioned */
+    pgno_t pgno[LDB_MAX_DEPTH];
+    const uint8_t *page[LDB_MAX_DEPTH];
+    unsigned idx[LDB_MAX_DEPTH];
+};
+
+/* Largest value accepted (the node stores a 32-bit size). */
+#define LDB_MAX_VALUE_SIZE 0x7FFFF000u
+
+/* Descend to the leaf where key belongs; path->idx of the leaf is the lower
+ * bound (may equal the leaf's count). *exact when the key is there. */
+int ldb__btree_seek(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
+                    uint32_t klen, struct ldb__path *path, int *exact);
+int ldb__btree_get(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
+                   uint32_t klen, ldb_val *val);
+/* The key and value at the path's leaf position. */
+int ldb__btree_entry(const struct ldb__pager *pg, const struct ldb__path *path, ldb_val *key,
+                     ldb_val *val);
+/* Resolve a leaf node's value (inline or overflow run). */
+int ldb__btree_node_value(const struct ldb__pager *pg, const struct page_node *n, ldb_val *val);
+
+/* Cursor movement on a path. LDB_NOTFOUND when there is no such entry (the
+ * path is then left as it was, for next/prev). */
+int ldb__btree_first(const struct ldb__pager *pg, const struct tree_desc *t, struct ldb__path *p);
+int ldb__btree_last(const struct ldb__pager *pg, const struct tree_desc *t, struct ldb__path *p);
+int ldb__btree_next(const struct ldb__pager *pg, struct ldb__path *p);
+int ldb__btree_prev(const struct ldb__pager *pg, struct ldb__path *p);
+
+/* Writes (pager must belong to a write txn). flags: LDB_NOOVERWRITE,
+ * LDB_APPEND. *inserted is set when a new key was added. */
+int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen,
+                   const void *val, uint32_t vlen, unsigned flags);
+int ldb__btree_del(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen);
+/* Release every page of the tree and make it empty. */
+int ldb__btree_drop(struct ldb__pager *pg, struct tree_desc *t);
+
+#endif

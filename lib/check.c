@@ -1,0 +1,256 @@
+/*
+ * check.c: the full verifier (see check.h). It never trusts a page: every
+ * page is checksummed and validated before its contents are used, and a
+ * page reached twice is reported rather than walked again, so a damaged
+ * (even cyclic) file ends in findings, not a crash or a hang.
+ */
+#include "check.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "page.h"
+
+#define MAX_REPORTED 50
+
+struct checker {
+    const struct ldb__pager *pg;
+    FILE *report;
+    uint8_t *seen; /* one bit per page */
+    uint64_t npages;
+    uint64_t findings;
+};
+
+struct tree_count {
+    uint64_t entries, branch, leaf, overflow;
+};
+
+struct bound {
+    const uint8_t *key; /* NULL = unbounded */
+    uint32_t len;
+};
+
+__attribute__((format(printf, 2, 3))) static void finding(struct checker *ck, const char *fmt, ...)
+{
+    ck->findings++;
+    if (ck->report == NULL || ck->findings > MAX_REPORTED)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(ck->report, fmt, ap);
+    va_end(ap);
+    fputc('\n', ck->report);
+}
+
+/* Claim pages [pgno, pgno+n) for what; 0 if all were unclaimed and in range. */
+static int claim(struct checker *ck, uint64_t pgno, uint64_t n, const char *what)
+{
+    if (pgno < LDB_META_PAGES || pgno >= ck->npages || n > ck->npages - pgno) {
+        finding(ck, "%s: page %" PRIu64 " (+%" PRIu64 ") is outside the file's %" PRIu64 " pages",
+                what, pgno, n, ck->npages);
+        return -1;
+    }
+    int rc = 0;
+    for (uint64_t p = pgno; p < pgno + n; p++) {
+        if (ck->seen[p / 8] & (1u << (p % 8))) {
+            finding(ck, "%s: page %" PRIu64 " is used twice", what, p);
+            rc = -1;
+        }
+        ck->seen[p / 8] |= (uint8_t)(1u << (p % 8));
+    }
+    return rc;
+}
+
+static int in_bounds(const struct page_node *n, const struct bound *lo, const struct bound *hi)
+{
+    if (lo->key && ldb__key_cmp(n->key, n->key_size, lo->key, lo->len) < 0)
+        return 0;
+    if (hi->key && ldb__key_cmp(n->key, n->key_size, hi->key, hi->len) >= 0)
+        return 0;
+    return 1;
+}
+
+static void check_overflow(struct checker *ck, const char *tree, const struct page_node *n,
+                           struct tree_count *c)
+{
+    pgno_t ov = ldb__page_overflow_pgno(n);
+    uint32_t psize = ck->pg->page_size;
+    if (ov < LDB_META_PAGES || ov >= ck->npages) {
+        finding(ck, "%s: overflow page %" PRIu64 " out of range", tree, ov);
+        return;
+    }
+    const uint8_t *p = ck->pg->map + ov * psize;
+    const struct page_header *h = PAGE_CHDR(p);
+    if (h->type != PAGE_OVERFLOW || h->aux == 0 || h->pgno != ov) {
+        finding(ck, "%s: page %" PRIu64 " is not the overflow run it should be", tree, ov);
+        return;
+    }
+    if (claim(ck, ov, h->aux, tree) < 0)
+        return;
+    c->overflow += h->aux;
+    if (PAGE_HEADER_SIZE + (uint64_t)n->value_size > (uint64_t)h->aux * psize)
+        finding(ck, "%s: overflow run at %" PRIu64 " is shorter than its value", tree, ov);
+    else if (!ldb__page_checksum_ok(p, (size_t)h->aux * psize))
+        finding(ck, "%s: overflow run at %" PRIu64 " fails its checksum", tree, ov);
+}
+
+static void walk_page(struct checker *ck, const char *tree, const struct tree_desc *t, pgno_t pgno,
+                      unsigned level, struct bound lo, struct bound hi, struct tree_count *c,
+                      void (*visit)(struct checker *, const struct page_node *, void *), void *arg)
+{
+    uint32_t psize = ck->pg->page_size;
+    if (claim(ck, pgno, 1, tree) < 0)
+        return;
+    const uint8_t *p = ck->pg->map + pgno * psize;
+    const struct page_header *h = PAGE_CHDR(p);
+    if (!ldb__page_checksum_ok(p, psize)) {
+        finding(ck, "%s: page %" PRIu64 " fails its checksum", tree, pgno);
+        return;
+    }
+    if (h->pgno != pgno)
+        finding(ck, "%s: page %" PRIu64 " says it is page %" PRIu64, tree, pgno, h->pgno);
+    int leaf = level + 1 == t->depth;
+    if (h->type != (leaf ? PAGE_LEAF : PAGE_BRANCH)) {
+        finding(ck, "%s: page %" PRIu64 " at level %u has type %u", tree, pgno, level, h->type);
+        return;
+    }
+    if (ldb__page_validate(p, psize) < 0) {
+        finding(ck, "%s: page %" PRIu64 " is malformed (%s)", tree, pgno, ldb__corrupt_where());
+        return;
+    }
+    if (h->count == 0)
+        finding(ck, "%s: page %" PRIu64 " is empty", tree, pgno);
+    if (leaf)
+        c->leaf++;
+    else
+        c->branch++;
+    for (unsigned i = 0; i < h->count; i++) {
+        struct page_node n;
+        if (ldb__page_node(p, psize, i, &n) < 0)
+            return;
+        if ((leaf || i > 0) && !in_bounds(&n, &lo, &hi))
+            finding(ck, "%s: page %" PRIu64 " slot %u: key outside its parent's range", tree,
+                    pgno, i);
+        if (leaf) {
+            c->entries++;
+            if (n.overflow)
+                check_overflow(ck, tree, &n, c);
+            if (visit)
+                visit(ck, &n, arg);
+            continue;
+        }
+        struct bound clo = i == 0 ? lo : (struct bound){n.key, n.key_size};
+        struct bound chi = hi;
+        if (i + 1 < h->count) {
+            struct page_node nx;
+            if (ldb__page_node(p, psize, i + 1, &nx) < 0)
+                return;
+            chi = (struct bound){nx.key, nx.key_size};
+        }
+        walk_page(ck, tree, t, n.child, level + 1, clo, chi, c, visit, arg);
+    }
+}
+
+static void walk_tree(struct checker *ck, const char *tree, const struct tree_desc *t,
+                      void (*visit)(struct checker *, const struct page_node *, void *), void *arg)
+{
+    struct tree_count c = {0};
+    if (t->root == 0) {
+        if (t->depth || t->entries || t->branch_pages || t->leaf_pages || t->overflow_pages)
+            finding(ck, "%s: empty tree with non-zero counts", tree);
+        return;
+    }
+    if (t->depth == 0 || t->depth > LDB_MAX_DEPTH) {
+        finding(ck, "%s: depth %u is impossible", tree, t->depth);
+        return;
+    }
+    struct bound none = {NULL, 0};
+    walk_page(ck, tree, t, t->root, 0, none, none, &c, visit, arg);
+    if (c.entries != t->entries || c.branch != t->branch_pages || c.leaf != t->leaf_pages ||
+        c.overflow != t->overflow_pages)
+        finding(ck,
+                "%s: counts differ from its descriptor: entries %" PRIu64 "/%" PRIu64
+                ", branch %" PRIu64 "/%" PRIu64 ", leaf %" PRIu64 "/%" PRIu64
+                ", overflow %" PRIu64 "/%" PRIu64,
+                tree, c.entries, t->entries, c.branch, t->branch_pages, c.leaf, t->leaf_pages,
+                c.overflow, t->overflow_pages);
+}
+
+static void visit_catalog(struct checker *ck, const struct page_node *n, void *arg)
+{
+    (void)arg;
+    ldb_val v;
+    char name[LDB_MAX_NAME + 1];
+    if (n->key_size > LDB_MAX_NAME || ldb__btree_node_value(ck->pg, n, &v) < 0 ||
+        v.size != sizeof(struct tree_desc)) {
+        finding(ck, "catalog: malformed entry");
+        return;
+    }
+    memcpy(name, n->key, n->key_size);
+    name[n->key_size] = '\0';
+    struct tree_desc t;
+    memcpy(&t, v.data, sizeof t);
+    char label[LDB_MAX_NAME + 16];
+    snprintf(label, sizeof label, "tree \"%s\"", name);
+    walk_tree(ck, label, &t, NULL, NULL);
+}
+
+static void visit_free(struct checker *ck, const struct page_node *n, void *arg)
+{
+    (void)arg;
+    ldb_val v;
+    if (n->key_size != FREE_KEY_SIZE || ldb__btree_node_value(ck->pg, n, &v) < 0 ||
+        v.size % sizeof(pgno_t) != 0) {
+        finding(ck, "free tree: malformed record");
+        return;
+    }
+    for (size_t i = 0; i < v.size / sizeof(pgno_t); i++) {
+        pgno_t p;
+        memcpy(&p, (const uint8_t *)v.data + i * sizeof p, sizeof p);
+        claim(ck, p, 1, "free list");
+    }
+}
+
+int ldb__check_snapshot(ldb_txn *txn, FILE *report)
+{
+    struct checker ck = {.pg = &txn->pager, .report = report, .npages = txn->snap.npages};
+    ck.seen = calloc(ck.npages / 8 + 1, 1);
+    if (ck.seen == NULL)
+        return -ENOMEM;
+    ck.seen[0] |= 3; /* the meta pages */
+    walk_tree(&ck, "main tree", &txn->snap.main_tree, NULL, NULL);
+    walk_tree(&ck, "catalog", &txn->snap.catalog_tree, visit_catalog, NULL);
+    walk_tree(&ck, "free tree", &txn->snap.free_tree, visit_free, NULL);
+    uint64_t lost = 0;
+    for (uint64_t p = 0; p < ck.npages; p++) {
+        if (!(ck.seen[p / 8] & (1u << (p % 8)))) {
+            if (lost++ < 10)
+                finding(&ck, "page %" PRIu64 " is neither used nor free", p);
+            else
+                ck.findings++;
+        }
+    }
+    free(ck.seen);
+    if (report) {
+        if (ck.findings)
+            fprintf(report, "%" PRIu64 " problem(s) found in snapshot %" PRIu64 "\n", ck.findings,
+                    txn->snap.txnid);
+        else
+            fprintf(report, "snapshot %" PRIu64 ": %" PRIu64 " pages, all checks passed\n",
+                    txn->snap.txnid, ck.npages);
+    }
+    return ck.findings ? LDB_CORRUPTED : 0;
+}
+
+int ldb_check(ldb_env *env, FILE *report)
+{
+    ldb_txn *txn;
+    TRY(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn));
+    int rc = ldb__check_snapshot(txn, report);
+    ldb_txn_abort(txn);
+    return rc;
+}

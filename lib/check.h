@@ -1,0 +1,18 @@
+/*
+ * check.h: the verifier behind ldb_check(), shared by tests and the tool.
+ * It walks every tree of one snapshot from the pages in the map, checking
+ * checksums, page structure, key order against the separators above, depth
+ * and counts against each descriptor, and that every page below the
+ * high-water mark is used by exactly one tree or listed free exactly once.
+ */
+#ifndef LDB_CHECK_H
+#define LDB_CHECK_H
+
+#include <stdio.h>
+
+#include "txn.h"
+
+/* Verify the snapshot of read txn txn; findings go to report (may be NULL). */
+int ldb__check_snapshot(ldb_txn *txn, FILE *report);
+
+#endif

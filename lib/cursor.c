@@ -1,0 +1,202 @@
+/*
+ * cursor.c: the public cursor calls over the btree's path movement.
+ */
+#include "cursor.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+void ldb__cursor_orphan_all(ldb_txn *txn, int txn_ending)
+{
+    for (struct ldb_cursor *c = txn->cursors; c != NULL; c = c->next) {
+        c->state = CURSOR_UNSET;
+        c->path.depth = 0;
+        if (txn_ending)
+            c->txn = NULL;
+    }
+    if (txn_ending)
+        txn->cursors = NULL;
+}
+
+int ldb_cursor_open(ldb_txn *txn, ldb_dbi dbi, ldb_cursor **out)
+{
+    if (out == NULL)
+        return LDB_INVALID;
+    TRY(ldb__txn_check(txn, 0));
+    struct tree_desc *t;
+    TRY(ldb__txn_tree(txn, dbi, &t));
+    ldb_cursor *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return -ENOMEM;
+    c->magic = LDB_CURSOR_MAGIC;
+    c->txn = txn;
+    c->dbi = dbi;
+    c->next = txn->cursors;
+    if (txn->cursors)
+        txn->cursors->prev = c;
+    txn->cursors = c;
+    *out = c;
+    return 0;
+}
+
+void ldb_cursor_close(ldb_cursor *c)
+{
+    if (c == NULL || c->magic != LDB_CURSOR_MAGIC)
+        return;
+    if (c->txn != NULL) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            c->txn->cursors = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+    }
+    c->magic = LDB_DEAD_MAGIC;
+    free(c->saved_key);
+    free(c);
+}
+
+static int save_key(ldb_cursor *c, const ldb_val *key)
+{
+    if (key->size > c->saved_cap) {
+        uint8_t *k = realloc(c->saved_key, key->size);
+        if (k == NULL)
+            return -ENOMEM;
+        c->saved_key = k;
+        c->saved_cap = (uint32_t)key->size;
+    }
+    memcpy(c->saved_key, key->data, key->size);
+    c->saved_len = (uint32_t)key->size;
+    return 0;
+}
+
+/* From a lower-bound path, which may point one past a leaf's last entry,
+ * move onto the first entry >= the key; LDB_NOTFOUND if there is none. */
+static int settle_forward(const struct ldb__pager *pg, struct ldb__path *p)
+{
+    if (p->depth == 0)
+        return LDB_NOTFOUND;
+    unsigned leaf = p->depth - 1, count = PAGE_CHDR(p->page[leaf])->count;
+    if (p->idx[leaf] < count)
+        return 0;
+    p->idx[leaf] = count - 1;
+    return ldb__btree_next(pg, p);
+}
+
+/* From a lower-bound path, move onto the last entry < the key. */
+static int settle_backward(const struct ldb__pager *pg, struct ldb__path *p)
+{
+    if (p->depth == 0)
+        return LDB_NOTFOUND;
+    unsigned leaf = p->depth - 1;
+    if (p->idx[leaf] > 0) {
+        p->idx[leaf]--;
+        return 0;
+    }
+    return ldb__btree_prev(pg, p);
+}
+
+/* In a write txn, find the cursor's place again after writes. */
+static int reposition(ldb_cursor *c, const struct ldb__pager *pg, const struct tree_desc *t)
+{
+    int exact;
+    TRY(ldb__btree_seek(pg, t, c->saved_key, c->saved_len, &c->path, &exact));
+    if (!(exact && c->state == CURSOR_ON))
+        c->state = CURSOR_BETWEEN;
+    c->mods = c->txn->mods;
+    return 0;
+}
+
+int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
+{
+    if (c == NULL || c->magic != LDB_CURSOR_MAGIC || c->txn == NULL)
+        return LDB_INVALID;
+    ldb_txn *txn = c->txn;
+    TRY(ldb__txn_check(txn, 0));
+    struct tree_desc *t;
+    TRY(ldb__txn_tree(txn, c->dbi, &t));
+    const struct ldb__pager *pg = &txn->pager;
+    if (!txn->rdonly && c->state != CURSOR_UNSET && c->mods != txn->mods)
+        TRY(reposition(c, pg, t));
+
+    struct ldb__path p = c->path;
+    int rc, exact;
+    switch (op) {
+    case LDB_FIRST:
+        rc = ldb__btree_first(pg, t, &p);
+        break;
+    case LDB_LAST:
+        rc = ldb__btree_last(pg, t, &p);
+        break;
+    case LDB_NEXT:
+        if (c->state == CURSOR_UNSET)
+            rc = ldb__btree_first(pg, t, &p);
+        else if (c->state == CURSOR_BETWEEN)
+            rc = settle_forward(pg, &p);
+        else
+            rc = ldb__btree_next(pg, &p);
+        break;
+    case LDB_PREV:
+        if (c->state == CURSOR_UNSET)
+            rc = ldb__btree_last(pg, t, &p);
+        else if (c->state == CURSOR_BETWEEN)
+            rc = settle_backward(pg, &p);
+        else
+            rc = ldb__btree_prev(pg, &p);
+        break;
+    case LDB_SEEK:
+    case LDB_SEEK_EXACT:
+        if (key == NULL || key->data == NULL || key->size == 0)
+            return LDB_INVALID;
+        if (key->size > txn->env->key_max)
+            return LDB_TOOBIG;
+        rc = ldb__btree_seek(pg, t, key->data, (uint32_t)key->size, &p, &exact);
+        if (rc == 0 && op == LDB_SEEK_EXACT && !exact)
+            rc = LDB_NOTFOUND;
+        else if (rc == 0)
+            rc = settle_forward(pg, &p);
+        break;
+    case LDB_CURRENT:
+        rc = c->state == CURSOR_ON ? 0 : LDB_NOTFOUND;
+        break;
+    default:
+        return LDB_INVALID;
+    }
+    if (rc < 0)
+        return rc; /* the cursor stays where it was */
+    ldb_val k, v;
+    TRY(ldb__btree_entry(pg, &p, &k, val ? &v : NULL));
+    if (!txn->rdonly)
+        TRY(save_key(c, &k));
+    c->path = p;
+    c->state = CURSOR_ON;
+    c->mods = txn->mods;
+    if (key)
+        *key = k;
+    if (val)
+        *val = v;
+    return 0;
+}
+
+int ldb_cursor_del(ldb_cursor *c)
+{
+    if (c == NULL || c->magic != LDB_CURSOR_MAGIC || c->txn == NULL)
+        return LDB_INVALID;
+    ldb_txn *txn = c->txn;
+    TRY(ldb__txn_check(txn, 1));
+    struct tree_desc *t;
+    TRY(ldb__txn_tree(txn, c->dbi, &t));
+    if (c->state != CURSOR_UNSET && c->mods != txn->mods)
+        TRY(reposition(c, &txn->pager, t));
+    if (c->state != CURSOR_ON)
+        return LDB_NOTFOUND;
+    ldb_val k = {c->saved_len, c->saved_key};
+    TRY(ldb__txn_del(txn, c->dbi, &k));
+    /* Its key is saved: the next move seeks it and finds the gap. */
+    c->state = CURSOR_BETWEEN;
+    c->mods = txn->mods - 1;
+    return 0;
+}

@@ -1,0 +1,310 @@
+/*
+ * env.c: ldb_open, ldb_close, ldb_sync, ldb_stat_env, ldb_reader_check.
+ *
+ * Open order matters: the lock file is opened (and flock'ed) before the
+ * data file is created or read, so the first opener initialises both while
+ * it holds the exclusive lock and later openers only ever see a finished
+ * database and lock header.
+ */
+#include "env.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "freelist.h"
+#include "meta.h"
+#include "os.h"
+#include "page.h"
+
+/* Bumped in the child after fork(): an env opened before the fork belongs
+ * to the parent (its reader slots and mutex ownership name the parent). */
+static unsigned fork_generation;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    __atomic_add_fetch(&fork_generation, 1, __ATOMIC_RELAXED);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+int ldb__env_check(const ldb_env *env)
+{
+    if (env == NULL || env->magic != LDB_ENV_MAGIC)
+        return LDB_INVALID;
+    if (LDB_UNLIKELY(env->fork_generation != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED)))
+        return LDB_INVALID;
+    return 0;
+}
+
+static int fill_options(const ldb_options *in, ldb_options *o)
+{
+    if (in)
+        *o = *in;
+    else
+        memset(o, 0, sizeof *o);
+    if (o->flags & ~(unsigned)(LDB_RDONLY | LDB_NOCREATE | LDB_IMMUTABLE))
+        return LDB_INVALID;
+    if (o->flags & LDB_IMMUTABLE)
+        o->flags |= LDB_RDONLY;
+    if (o->sync_mode != LDB_SYNC_FULL && o->sync_mode != LDB_SYNC_OFF)
+        return LDB_INVALID;
+    if (o->page_size == 0)
+        o->page_size = LDB_DEFAULT_PAGE_SIZE;
+    if (o->page_size < LDB_MIN_PAGE_SIZE || o->page_size > LDB_MAX_PAGE_SIZE ||
+        (o->page_size & (o->page_size - 1)))
+        return LDB_INVALID;
+    /* Compression arrives with its own work; until then refuse, never ignore. */
+    if (o->compression != LDB_COMPRESS_NONE || o->compression_level != 0)
+        return LDB_INVALID;
+    if (o->max_size == 0)
+        o->max_size = LDB_DEFAULT_MAX_SIZE;
+    if (o->max_size < 4ull * LDB_MAX_PAGE_SIZE)
+        return LDB_INVALID;
+    if (o->cache_size == 0)
+        o->cache_size = LDB_DEFAULT_CACHE_SIZE;
+    if (o->max_readers == 0)
+        o->max_readers = LDB_DEFAULT_MAX_READERS;
+    if (o->max_readers > LDB_MAX_READERS_LIMIT)
+        return LDB_INVALID;
+    if (o->max_dbs == 0)
+        o->max_dbs = LDB_DEFAULT_MAX_DBS;
+    if (o->max_dbs > LDB_MAX_DBS_LIMIT)
+        return LDB_INVALID;
+    o->max_dbs++; /* slot 0 is LDB_MAIN */
+    if (o->wal_max_bytes == 0)
+        o->wal_max_bytes = LDB_DEFAULT_WAL_MAX;
+    if (o->file_mode == 0)
+        o->file_mode = LDB_DEFAULT_FILE_MODE;
+    if (o->file_mode & ~07777u)
+        return LDB_INVALID;
+    return 0;
+}
+
+/* A new, empty database: two pages, meta 0 at txn 0, made durable with the
+ * directory entry that names it. */
+static int create_database(ldb_env *env)
+{
+    struct meta_page m;
+    ldb__meta_init(&m, env->opts.page_size);
+    TRY(ldb__os_grow(env->fd, 2ull * env->opts.page_size));
+    TRY(ldb__meta_write(env->fd, &m));
+    TRY(ldb__os_fsync(env->fd));
+    return ldb__os_fsync_parent_dir(env->path);
+}
+
+/* 1 if the file holds nothing but zeros where the meta pages go: a creation
+ * that died before its first meta page was written. */
+static int never_initialised(int fd, uint64_t size)
+{
+    if (size == 0)
+        return 1;
+    uint8_t buf[LDB_META_BYTES];
+    if (size < sizeof buf || ldb__os_pread_full(fd, buf, sizeof buf, 0) < 0)
+        return 0;
+    for (size_t i = 0; i < sizeof buf; i++)
+        if (buf[i])
+            return 0;
+    return size <= 2ull * LDB_MAX_PAGE_SIZE;
+}
+
+static int open_data_file(ldb_env *env, int *created)
+{
+    int rdonly = (env->opts.flags & LDB_RDONLY) != 0;
+    *created = 0;
+    int rc = ldb__os_open(env->path, rdonly ? O_RDONLY : O_RDWR, 0, &env->fd);
+    if (rc == -ENOENT && !rdonly && !(env->opts.flags & LDB_NOCREATE)) {
+        rc = ldb__os_open(env->path, O_RDWR | O_CREAT, env->opts.file_mode, &env->fd);
+        *created = rc == 0;
+    }
+    return rc;
+}
+
+static void env_free(ldb_env *env)
+{
+    if (env->map)
+        ldb__os_unmap((void *)env->map, env->map_len);
+    ldb__lock_close(&env->lock);
+    ldb__os_close(env->fd);
+    if (env->dbi_names) {
+        for (unsigned i = 0; i < env->opts.max_dbs; i++)
+            free(env->dbi_names[i]);
+        free(env->dbi_names);
+    }
+    pthread_mutex_destroy(&env->mutex);
+    env->magic = LDB_DEAD_MAGIC;
+    free(env->path);
+    free(env);
+}
+
+int ldb_open(const char *path, const ldb_options *opts, ldb_env **out)
+{
+    if (path == NULL || path[0] == '\0' || out == NULL)
+        return LDB_INVALID;
+    pthread_once(&atfork_once, register_atfork);
+    ldb_env *env = calloc(1, sizeof *env);
+    if (env == NULL)
+        return -ENOMEM;
+    env->fd = -1;
+    env->lock.fd = -1;
+    pthread_mutex_init(&env->mutex, NULL);
+    int rc = fill_options(opts, &env->opts);
+    if (rc < 0) {
+        free(env);
+        return rc;
+    }
+    env->fork_generation = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
+    env->path = strdup(path);
+    if (env->path == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    int immutable = (env->opts.flags & LDB_IMMUTABLE) != 0, first = 1, created;
+    if (!immutable) {
+        size_t n = strlen(path) + sizeof "-lock";
+        char *lock_path = malloc(n);
+        if (lock_path == NULL) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        snprintf(lock_path, n, "%s-lock", path);
+        /* Don't create a lock file beside a database that isn't there. */
+        if (access(path, F_OK) != 0 && (env->opts.flags & (LDB_RDONLY | LDB_NOCREATE))) {
+            free(lock_path);
+            rc = -ENOENT;
+            goto fail;
+        }
+        rc = ldb__lock_open(&env->lock, lock_path, env->opts.file_mode, &first);
+        free(lock_path);
+        if (rc < 0)
+            goto fail;
+    }
+    CHECK_GOTO(rc, open_data_file(env, &created), fail);
+    uint64_t size;
+    CHECK_GOTO(rc, ldb__os_file_size(env->fd, &size), fail);
+    if (never_initialised(env->fd, size)) {
+        if ((env->opts.flags & LDB_RDONLY) || !first) {
+            rc = LDB_CORRUPT(); /* not a database (and not ours to create) */
+            goto fail;
+        }
+        CHECK_GOTO(rc, create_database(env), fail);
+        CHECK_GOTO(rc, ldb__os_file_size(env->fd, &size), fail);
+    }
+    (void)created;
+    struct meta_page m;
+    CHECK_GOTO(rc, ldb__meta_read_newest(env->fd, size, &m), fail);
+    env->page_size = m.page_size;
+    env->opts.page_size = m.page_size; /* an existing database keeps its own */
+    if (m.npages * m.page_size > size) {
+        rc = LDB_CORRUPT(); /* the file was truncated */
+        goto fail;
+    }
+    env->key_max = ldb__key_max(env->page_size);
+    uint64_t map_len = env->opts.max_size > size ? env->opts.max_size : size;
+    map_len = (map_len + env->page_size - 1) / env->page_size * env->page_size;
+    if (map_len > SIZE_MAX) {
+        rc = LDB_INVALID;
+        goto fail;
+    }
+    env->map_len = (size_t)map_len;
+    void *map;
+    CHECK_GOTO(rc, ldb__os_map(env->fd, env->map_len, &map), fail);
+    env->map = map;
+    struct ldb__snapshot snap = {m.txnid, m.npages, m.main_tree, m.catalog_tree, m.free_tree};
+    if (immutable)
+        rc = ldb__lock_open_private(&env->lock, env->opts.max_readers, &snap);
+    else if (first)
+        rc = ldb__lock_init(&env->lock, env->opts.max_readers, env->page_size, &snap);
+    else
+        rc = ldb__lock_attach(&env->lock, env->page_size);
+    if (rc < 0)
+        goto fail;
+    env->dbi_names = calloc(env->opts.max_dbs, sizeof *env->dbi_names);
+    if (env->dbi_names == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    env->magic = LDB_ENV_MAGIC;
+    *out = env;
+    return 0;
+fail:
+    env_free(env);
+    return rc;
+}
+
+int ldb_close(ldb_env *env)
+{
+    if (env == NULL || env->magic != LDB_ENV_MAGIC)
+        return LDB_INVALID;
+    pthread_mutex_lock(&env->mutex);
+    unsigned open = env->open_txns;
+    pthread_mutex_unlock(&env->mutex);
+    int in_child = ldb__env_check(env) != 0;
+    if (open != 0 && !in_child)
+        return LDB_INVALID;
+    int rc = 0;
+    if (!in_child && !(env->opts.flags & LDB_RDONLY) && env->opts.sync_mode == LDB_SYNC_OFF &&
+        !env->panic)
+        rc = ldb__os_fsync(env->fd) < 0 ? LDB_PANIC : 0;
+    env_free(env);
+    return rc;
+}
+
+int ldb_sync(ldb_env *env)
+{
+    TRY(ldb__env_check(env));
+    if (env->opts.flags & LDB_RDONLY)
+        return 0;
+    if (__atomic_load_n(&env->panic, __ATOMIC_ACQUIRE))
+        return LDB_PANIC;
+    if (ldb__os_fsync(env->fd) < 0) {
+        __atomic_store_n(&env->panic, 1, __ATOMIC_RELEASE);
+        return LDB_PANIC;
+    }
+    return 0;
+}
+
+int ldb_stat_env(ldb_env *env, ldb_stat *st)
+{
+    TRY(ldb__env_check(env));
+    if (st == NULL)
+        return LDB_INVALID;
+    memset(st, 0, sizeof *st);
+    ldb_txn *txn;
+    TRY(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn));
+    uint64_t free_pages = 0;
+    int rc = ldb__freelist_count(&txn->pager, &txn->snap.free_tree, &free_pages);
+    st->last_txn_id = txn->snap.txnid;
+    st->pages_used = txn->snap.npages - free_pages;
+    ldb_txn_abort(txn);
+    TRY(rc);
+    st->pages_free = free_pages;
+    st->page_size = env->page_size;
+    TRY(ldb__os_file_size(env->fd, &st->file_size));
+    st->max_size = env->opts.max_size;
+    st->readers_max = env->lock.hdr->max_readers;
+    ldb__lock_reader_stats(&env->lock, &st->readers_used, &st->oldest_reader_txn_id);
+    st->commits = __atomic_load_n(&env->commits, __ATOMIC_RELAXED);
+    st->checkpoints = st->commits;
+    return 0;
+}
+
+int ldb_reader_check(ldb_env *env, int *cleared)
+{
+    TRY(ldb__env_check(env));
+    return ldb__lock_reader_check(&env->lock, cleared);
+}
+
+size_t ldb_max_key_size(const ldb_env *env)
+{
+    if (ldb__env_check(env) != 0)
+        return ldb__key_max(LDB_DEFAULT_PAGE_SIZE);
+    return env->key_max;
+}

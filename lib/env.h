@@ -1,0 +1,22 @@
+/*
+ * env.h: opening and closing a database (the data file, its map and the
+ * lock file). The handle itself is defined in txn.h, which every layer
+ * that needs it includes.
+ */
+#ifndef LDB_ENV_H
+#define LDB_ENV_H
+
+#include "txn.h"
+
+/* Defaults of ldb_options (API.md). */
+#define LDB_DEFAULT_PAGE_SIZE 4096u
+#define LDB_DEFAULT_MAX_SIZE (1ULL << 40)
+#define LDB_DEFAULT_CACHE_SIZE (64u << 20)
+#define LDB_DEFAULT_MAX_READERS 126u
+#define LDB_DEFAULT_MAX_DBS 128u
+#define LDB_DEFAULT_WAL_MAX (64ULL << 20)
+#define LDB_DEFAULT_FILE_MODE 0644u
+#define LDB_MAX_READERS_LIMIT 65536u
+#define LDB_MAX_DBS_LIMIT 32768u
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * format.h: every on-disk structure, byte for byte (docs/format.md says the
+ * same in prose). All integers are little-endian fixed width, except the
+ * search hints and free-tree keys, which are big-endian so that comparing
+ * them as integers or bytes gives key order. The library builds only on
+ * little-endian hosts (checked below), so structs are read in place.
+ *
+ * A data file is an array of pages of page_size bytes (4096..65536):
+ *   page 0, 1   meta pages, written alternately (txn id parity picks one)
+ *   page 2..    branch, leaf and overflow pages; free ones are listed in the
+ *               free tree
+ *
+ * Branch and leaf pages:
+ *   [page_header 32 B][slot 0][slot 1]...[slot n-1] ...free... [nodes]
+ * Slots (8 B each) grow up from byte 32, nodes are packed from the end of the
+ * page down to heap_start. Slots are in key order; nodes in any order.
+ * A slot holds the node's offset and a 4-byte hint: the key bytes that follow
+ * the page's common prefix (prefix_len bytes, shared by every key in the
+ * page), big-endian, zero-padded. A search compares hints first and reads a
+ * node only to break a tie, so most comparisons stay in the slot array.
+ *
+ * Overflow runs: a value too large to sit in a leaf is stored in npages
+ * consecutive pages: one page_header (type OVERFLOW, aux = npages), then the
+ * value's bytes, contiguous across the run (no header on later pages), so
+ * ldb_get can return one pointer into the map.
+ */
+#ifndef LDB_FORMAT_H
+#define LDB_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "Lightning DB's file format is read in place: little-endian hosts only"
+#endif
+
+typedef uint64_t pgno_t;
+
+#define LDB_MAGIC 0x3142444C474E544CULL /* "LTNGLDB1" as LE bytes */
+#define LDB_FORMAT_VERSION 1u
+#define LDB_MIN_PAGE_SIZE 4096u
+#define LDB_MAX_PAGE_SIZE 65536u
+#define LDB_META_PAGES 2u
+/* The meta checksum covers the first META_BYTES of the meta page (the rest
+ * is zero): a meta page can be validated before the page size is known. */
+#define LDB_META_BYTES 512u
+/* Deepest tree accepted: a fanout of at least 4 makes 32 levels more than
+ * any file can hold; deeper means a damaged (cyclic) tree. */
+#define LDB_MAX_DEPTH 32u
+
+enum ldb_page_type {
+    PAGE_META = 1,
+    PAGE_BRANCH = 2,
+    PAGE_LEAF = 3,
+    PAGE_OVERFLOW = 4,
+};
+
+struct page_header {
+    uint32_t checksum;   /* CRC32C of bytes [4, page end) (overflow: run end) */
+    uint16_t type;       /* enum ldb_page_type */
+    uint16_t count;      /* slots (entries) in a branch or leaf page */
+    uint64_t pgno;       /* this page's number: catches misdirected writes */
+    uint64_t txnid;      /* the txn that wrote this page */
+    uint32_t aux;        /* branch/leaf: heap_start; overflow: npages */
+    uint16_t prefix_len; /* branch/leaf: bytes every key of the page shares */
+    uint16_t reserved;   /* zero */
+};
+_Static_assert(sizeof(struct page_header) == 32, "page header is 32 bytes");
+_Static_assert(offsetof(struct page_header, pgno) == 8, "pgno at 8");
+_Static_assert(offsetof(struct page_header, aux) == 24, "aux at 24");
+#define PAGE_HEADER_SIZE 32u
+
+struct page_slot {
+    uint32_t hint;   /* 4 key bytes after the page prefix, big-endian */
+    uint32_t offset; /* node offset from the page start */
+};
+_Static_assert(sizeof(struct page_slot) == 8, "slot is 8 bytes");
+
+/* Leaf node: header, key, then the value inline or an overflow page number. */
+struct leaf_node {
+    uint16_t key_size;
+    uint8_t flags;        /* NODE_OVERFLOW: value lives in an overflow run */
+    uint8_t reserved;
+    uint32_t value_size;  /* the value's full size, inline or not */
+    /* key_size bytes of key, then value_size bytes or a pgno_t */
+};
+_Static_assert(sizeof(struct leaf_node) == 8, "leaf node header is 8 bytes");
+#define LEAF_NODE_HEADER 8u
+#define NODE_OVERFLOW 0x1u
+
+/* Branch node: the child's page number, then the key. Slot 0's key is
+ * empty (it stands for minus infinity); slot i > 0 holds the smallest key
+ * of child i's subtree or a shorter separator between children. */
+struct branch_node {
+    uint64_t child;
+    uint16_t key_size;
+    /* key_size bytes of key */
+};
+#define BRANCH_NODE_HEADER 10u
+
+/* A tree's descriptor: in the meta page for the main, catalog and free
+ * trees, and as the catalog's value for each named tree. */
+struct tree_desc {
+    uint64_t root;           /* 0 when the tree is empty */
+    uint64_t entries;
+    uint64_t branch_pages;
+    uint64_t leaf_pages;
+    uint64_t overflow_pages;
+    uint32_t depth;          /* 0 empty, 1 a lone leaf */
+    uint32_t flags;          /* zero */
+};
+_Static_assert(sizeof(struct tree_desc) == 48, "tree descriptor is 48 bytes");
+
+struct meta_page {
+    struct page_header header; /* type PAGE_META, pgno 0 or 1 */
+    uint64_t magic;            /* LDB_MAGIC */
+    uint32_t version;          /* LDB_FORMAT_VERSION */
+    uint32_t page_size;
+    uint64_t txnid;            /* the txn this meta commits */
+    uint64_t npages;           /* pages in use: 0..npages-1 (the high-water mark) */
+    struct tree_desc main_tree;
+    struct tree_desc catalog_tree;
+    struct tree_desc free_tree;
+};
+_Static_assert(offsetof(struct meta_page, magic) == 32, "magic at 32");
+_Static_assert(offsetof(struct meta_page, main_tree) == 64, "main tree at 64");
+_Static_assert(sizeof(struct meta_page) == 208, "meta is 208 bytes");
+_Static_assert(sizeof(struct meta_page) <= LDB_META_BYTES, "meta fits its checksum span");
+
+/* Free tree: key = txn id (8 B big-endian) + chunk number (4 B big-endian);
+ * value = up to FREE_CHUNK_PAGES page numbers (8 B little-endian each) that
+ * the txn stopped using. */
+#define FREE_KEY_SIZE 12u
+#define FREE_CHUNK_PAGES 64u
+
+#endif

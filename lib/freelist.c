@@ -1,0 +1,248 @@
+/*
+ * freelist.c: the writer's pool of reusable pages and the free tree.
+ * See freelist.h for the rules.
+ */
+#include "freelist.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "btree.h"
+#include "error.h"
+
+static int list_reserve(struct ldb__pgno_list *l, size_t extra)
+{
+    if (l->len + extra <= l->cap)
+        return 0;
+    size_t cap = l->cap ? l->cap : 64;
+    while (cap < l->len + extra)
+        cap *= 2;
+    pgno_t *p = realloc(l->items, cap * sizeof *p);
+    if (p == NULL)
+        return -ENOMEM;
+    l->items = p;
+    l->cap = cap;
+    return 0;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    pgno_t x = *(const pgno_t *)a, y = *(const pgno_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int cmp_asc(const void *a, const void *b)
+{
+    return -cmp_desc(a, b);
+}
+
+static void sort_pgnos(pgno_t *items, size_t n, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(items, n, sizeof *items, cmp);
+}
+
+void ldb__freelist_init(struct ldb__freelist *fl)
+{
+    memset(fl, 0, sizeof *fl);
+}
+
+void ldb__freelist_destroy(struct ldb__freelist *fl)
+{
+    free(fl->pool.items);
+    free(fl->freed.items);
+    memset(fl, 0, sizeof *fl);
+}
+
+/* Take n consecutive pages from the pool (sorted largest first, so the
+ * smallest page numbers are used first and the file stays compact). */
+static int take_from_pool(struct ldb__freelist *fl, uint32_t n, pgno_t *pgno)
+{
+    struct ldb__pgno_list *p = &fl->pool;
+    if (p->len == 0)
+        return 0;
+    if (n == 1) {
+        *pgno = p->items[--p->len];
+        return 1;
+    }
+    uint32_t run = 1;
+    for (size_t j = p->len - 1; j > 0; j--) {
+        run = p->items[j - 1] == p->items[j] + 1 ? run + 1 : 1;
+        if (run == n) {
+            /* items[j-1 .. j-1+n) hold the run, descending; its first page
+             * is the last of them. */
+            size_t start = j - 1;
+            *pgno = p->items[start + n - 1];
+            memmove(&p->items[start], &p->items[start + n], (p->len - start - n) * sizeof(pgno_t));
+            p->len -= n;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static uint64_t be64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+static void free_key(uint8_t key[FREE_KEY_SIZE], uint64_t txnid, uint32_t chunk)
+{
+    for (int i = 0; i < 8; i++)
+        key[i] = (uint8_t)(txnid >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        key[8 + i] = (uint8_t)(chunk >> (24 - 8 * i));
+}
+
+/* Move the oldest free record into the pool if readers allow. 1 if one was
+ * loaded, 0 if none can be. */
+static int load_record(struct ldb__freelist *fl, struct ldb__pager *pg, struct tree_desc *ft)
+{
+    struct ldb__path path;
+    int rc = ldb__btree_first(pg, ft, &path);
+    if (rc == LDB_NOTFOUND)
+        return 0;
+    TRY(rc);
+    ldb_val k, v;
+    TRY(ldb__btree_entry(pg, &path, &k, &v));
+    if (k.size != FREE_KEY_SIZE || v.size % sizeof(pgno_t) != 0 ||
+        v.size > FREE_CHUNK_PAGES * sizeof(pgno_t))
+        return LDB_CORRUPT();
+    if (be64(k.data) > fl->reuse_bound)
+        return 0;
+    uint8_t key[FREE_KEY_SIZE];
+    memcpy(key, k.data, FREE_KEY_SIZE);
+    size_t n = v.size / sizeof(pgno_t);
+    TRY(list_reserve(&fl->pool, n));
+    /* Into the pool first, so deleting the record can use its pages. */
+    for (size_t i = 0; i < n; i++) {
+        pgno_t p;
+        memcpy(&p, (const uint8_t *)v.data + i * sizeof p, sizeof p);
+        if (p < LDB_META_PAGES || p >= pg->npages)
+            return LDB_CORRUPT();
+        fl->pool.items[fl->pool.len++] = p;
+    }
+    sort_pgnos(fl->pool.items, fl->pool.len, cmp_desc);
+    fl->busy = 1;
+    rc = ldb__btree_del(pg, ft, key, FREE_KEY_SIZE);
+    fl->busy = 0;
+    TRY(rc);
+    return 1;
+}
+
+int ldb__freelist_take(struct ldb__freelist *fl, struct ldb__pager *pg, struct tree_desc *ft,
+                       uint32_t n, pgno_t *pgno)
+{
+    *pgno = 0;
+    for (;;) {
+        if (take_from_pool(fl, n, pgno))
+            return 0;
+        if (fl->busy || fl->records_exhausted)
+            return 0;
+        int rc = load_record(fl, pg, ft);
+        TRY(rc);
+        if (rc == 0) {
+            fl->records_exhausted = 1;
+            return 0;
+        }
+    }
+}
+
+int ldb__freelist_give(struct ldb__freelist *fl, pgno_t pgno, uint32_t n, int was_dirty)
+{
+    struct ldb__pgno_list *l = was_dirty ? &fl->pool : &fl->freed;
+    TRY(list_reserve(l, n));
+    for (uint32_t i = 0; i < n; i++)
+        l->items[l->len++] = pgno + i;
+    if (was_dirty)
+        sort_pgnos(l->items, l->len, cmp_desc);
+    return 0;
+}
+
+/* freed and pool together, ascending, in a new array. */
+static int merged_list(const struct ldb__freelist *fl, pgno_t **out, size_t *len)
+{
+    size_t n = fl->freed.len + fl->pool.len;
+    pgno_t *m = malloc((n ? n : 1) * sizeof *m);
+    if (m == NULL)
+        return -ENOMEM;
+    if (fl->freed.len)
+        memcpy(m, fl->freed.items, fl->freed.len * sizeof *m);
+    if (fl->pool.len)
+        memcpy(m + fl->freed.len, fl->pool.items, fl->pool.len * sizeof *m);
+    sort_pgnos(m, n, cmp_asc);
+    *out = m;
+    *len = n;
+    return 0;
+}
+
+int ldb__freelist_save(struct ldb__freelist *fl, struct ldb__pager *pg, struct tree_desc *ft,
+                       uint64_t txnid)
+{
+    /* Writing the records can itself use pool pages (a split of the free
+     * tree). Rewrite until what is written equals what is free. The chunk
+     * count never shrinks between rounds (no deletes, so no merges that
+     * would free pages), so each extra round has strictly fewer pool pages
+     * and the loop ends. */
+    uint32_t chunks = 0;
+    pgno_t *written = NULL;
+    size_t wlen = 0;
+    int rc = 0;
+    fl->busy = 1;
+    for (int round = 0;; round++) {
+        pgno_t *cur;
+        size_t clen;
+        CHECK_GOTO(rc, merged_list(fl, &cur, &clen), out);
+        if (written != NULL && clen == wlen && memcmp(cur, written, clen * sizeof *cur) == 0) {
+            free(cur);
+            break;
+        }
+        free(written);
+        written = cur;
+        wlen = clen;
+        if (round > 1000) {
+            rc = LDB_CORRUPT();
+            goto out;
+        }
+        uint32_t need = (uint32_t)((wlen + FREE_CHUNK_PAGES - 1) / FREE_CHUNK_PAGES);
+        if (need > chunks)
+            chunks = need;
+        for (uint32_t c = 0; c < chunks; c++) {
+            uint8_t key[FREE_KEY_SIZE];
+            free_key(key, txnid, c);
+            size_t from = (size_t)c * FREE_CHUNK_PAGES;
+            size_t n = from >= wlen ? 0 : wlen - from;
+            if (n > FREE_CHUNK_PAGES)
+                n = FREE_CHUNK_PAGES;
+            CHECK_GOTO(rc,
+                       ldb__btree_put(pg, ft, key, FREE_KEY_SIZE, written + (n ? from : 0),
+                                      (uint32_t)(n * sizeof(pgno_t)), 0),
+                       out);
+        }
+    }
+out:
+    fl->busy = 0;
+    free(written);
+    return rc;
+}
+
+int ldb__freelist_count(const struct ldb__pager *pg, const struct tree_desc *ft, uint64_t *pages)
+{
+    struct ldb__path path;
+    uint64_t total = 0;
+    int rc = ldb__btree_first(pg, ft, &path);
+    while (rc == 0) {
+        ldb_val k, v;
+        TRY(ldb__btree_entry(pg, &path, &k, &v));
+        total += v.size / sizeof(pgno_t);
+        rc = ldb__btree_next(pg, &path);
+    }
+    if (rc != LDB_NOTFOUND)
+        return rc;
+    *pages = total;
+    return 0;
+}

@@ -1,0 +1,320 @@
+/*
+ * lock.c: the lock file, the robust writer mutex and the reader table.
+ * See lock.h for the invariants.
+ */
+#include "lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "os.h"
+
+#define LOCK_MAGIC 0x4B434F4C42444C4CULL /* "LLDBLOCK" */
+#define LOCK_VERSION 1u
+
+static size_t lock_size(unsigned max_readers)
+{
+    size_t head = (sizeof(struct ldb__lock_header) + 63) & ~(size_t)63;
+    return head + (size_t)max_readers * sizeof(struct ldb__reader_slot);
+}
+
+static void lock_layout(struct ldb__lock *lk)
+{
+    size_t head = (sizeof(struct ldb__lock_header) + 63) & ~(size_t)63;
+    lk->slots = (struct ldb__reader_slot *)(void *)((uint8_t *)lk->hdr + head);
+}
+
+int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, int *first)
+{
+    memset(lk, 0, sizeof *lk);
+    lk->fd = -1;
+    lk->pid = getpid();
+    TRY(ldb__os_open(lock_path, O_RDWR | O_CREAT, mode, &lk->fd));
+    if (flock(lk->fd, LOCK_EX | LOCK_NB) == 0) {
+        *first = 1;
+        return 0;
+    }
+    int rc = errno == EWOULDBLOCK ? 0 : -errno;
+    while (rc == 0 && flock(lk->fd, LOCK_SH) != 0) {
+        if (errno != EINTR)
+            rc = -errno;
+    }
+    if (rc < 0) {
+        ldb__os_close(lk->fd);
+        lk->fd = -1;
+        return rc;
+    }
+    *first = 0;
+    return 0;
+}
+
+static int init_mutex(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t attr;
+    int rc = pthread_mutexattr_init(&attr);
+    if (rc == 0)
+        rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (rc == 0)
+        rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    if (rc == 0)
+        rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+    if (rc == 0)
+        rc = pthread_mutex_init(m, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return -rc;
+}
+
+static void lay_out(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,
+                    const struct ldb__snapshot *snap)
+{
+    struct ldb__lock_header *h = lk->hdr;
+    memset(h, 0, lk->map_len);
+    h->version = LOCK_VERSION;
+    h->max_readers = max_readers;
+    h->page_size = page_size;
+    h->snaps[snap->txnid & 1].snap = *snap;
+    h->published_txnid = snap->txnid;
+    lock_layout(lk);
+    for (unsigned i = 0; i < max_readers; i++)
+        lk->slots[i].txnid = LDB_READER_IDLE;
+}
+
+int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,
+                   const struct ldb__snapshot *snap)
+{
+    size_t len = lock_size(max_readers);
+    if (ftruncate(lk->fd, 0) != 0 || ftruncate(lk->fd, (off_t)len) != 0)
+        return -errno;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, lk->fd, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    lk->hdr = p;
+    lk->map_len = len;
+    lay_out(lk, max_readers, page_size, snap);
+    TRY(init_mutex(&lk->hdr->writer_mutex));
+    /* The magic goes last: a later opener that sees it sees a whole header. */
+    __atomic_store_n(&lk->hdr->magic, LOCK_MAGIC, __ATOMIC_RELEASE);
+    while (flock(lk->fd, LOCK_SH) != 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int ldb__lock_attach(struct ldb__lock *lk, uint32_t page_size)
+{
+    uint64_t size;
+    TRY(ldb__os_file_size(lk->fd, &size));
+    if (size < lock_size(0))
+        return LDB_CORRUPT();
+    struct ldb__lock_header h;
+    TRY(ldb__os_pread_full(lk->fd, &h, sizeof h, 0));
+    if (h.magic != LOCK_MAGIC || h.version != LOCK_VERSION || h.page_size != page_size ||
+        h.max_readers == 0 || h.max_readers > 65536 || size < lock_size(h.max_readers))
+        return LDB_CORRUPT();
+    size_t len = lock_size(h.max_readers);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, lk->fd, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    lk->hdr = p;
+    lk->map_len = len;
+    lock_layout(lk);
+    return 0;
+}
+
+int ldb__lock_open_private(struct ldb__lock *lk, unsigned max_readers,
+                           const struct ldb__snapshot *snap)
+{
+    memset(lk, 0, sizeof *lk);
+    lk->fd = -1;
+    lk->pid = getpid();
+    size_t len = lock_size(max_readers);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    lk->hdr = p;
+    lk->map_len = len;
+    lay_out(lk, max_readers, 0, snap);
+    TRY(init_mutex(&lk->hdr->writer_mutex));
+    lk->hdr->magic = LOCK_MAGIC;
+    return 0;
+}
+
+void ldb__lock_close(struct ldb__lock *lk)
+{
+    if (lk->hdr != NULL)
+        munmap(lk->hdr, lk->map_len);
+    lk->hdr = NULL;
+    if (lk->fd >= 0)
+        ldb__os_close(lk->fd); /* releases the flock */
+    lk->fd = -1;
+}
+
+int ldb__lock_writer(struct ldb__lock *lk, int nowait, int *owner_died)
+{
+    *owner_died = 0;
+    int rc = nowait ? pthread_mutex_trylock(&lk->hdr->writer_mutex)
+                    : pthread_mutex_lock(&lk->hdr->writer_mutex);
+    switch (rc) {
+    case 0:
+        return 0;
+    case EOWNERDEAD:
+        /* The previous writer died holding the mutex. Its txn never
+         * published, so nothing shared is half-done; take over. */
+        pthread_mutex_consistent(&lk->hdr->writer_mutex);
+        *owner_died = 1;
+        return 0;
+    case EBUSY:
+        return LDB_BUSY;
+    case EDEADLK:
+        return LDB_INVALID; /* this thread already runs a write txn */
+    default:
+        return -rc;
+    }
+}
+
+void ldb__lock_writer_release(struct ldb__lock *lk)
+{
+    pthread_mutex_unlock(&lk->hdr->writer_mutex);
+}
+
+int ldb__lock_reader_claim(struct ldb__lock *lk, unsigned *slot)
+{
+    uint32_t pid = (uint32_t)lk->pid;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        for (unsigned i = 0; i < lk->hdr->max_readers; i++) {
+            uint32_t expect = 0;
+            if (__atomic_load_n(&lk->slots[i].pid, __ATOMIC_RELAXED) == 0 &&
+                __atomic_compare_exchange_n(&lk->slots[i].pid, &expect, pid, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_RELAXED)) {
+                __atomic_store_n(&lk->slots[i].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
+                *slot = i;
+                return 0;
+            }
+        }
+        /* Table full: slots of dead processes may be what fills it. */
+        int cleared = 0;
+        ldb__lock_reader_check(lk, &cleared);
+        if (cleared == 0)
+            break;
+    }
+    return LDB_BUSY;
+}
+
+void ldb__lock_reader_release(struct ldb__lock *lk, unsigned slot)
+{
+    __atomic_store_n(&lk->slots[slot].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
+    __atomic_store_n(&lk->slots[slot].pid, 0, __ATOMIC_RELEASE);
+}
+
+static int read_snapshot_buffer(struct ldb__lock *lk, uint64_t id, struct ldb__snapshot *out)
+{
+    struct ldb__snapshot_buffer *b = &lk->hdr->snaps[id & 1];
+    uint64_t s1 = __atomic_load_n(&b->seq, __ATOMIC_ACQUIRE);
+    if (s1 & 1)
+        return 0;
+    /* Field by field with relaxed atomics: a seqlock read that may race. */
+    const uint64_t *src = (const uint64_t *)(const void *)&b->snap;
+    uint64_t *dst = (uint64_t *)(void *)out;
+    for (size_t i = 0; i < sizeof *out / 8; i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(&b->seq, __ATOMIC_RELAXED) == s1 && out->txnid == id;
+}
+_Static_assert(sizeof(struct ldb__snapshot) % 8 == 0, "snapshot copied in words");
+
+void ldb__lock_reader_begin(struct ldb__lock *lk, unsigned slot, struct ldb__snapshot *snap)
+{
+    struct ldb__reader_slot *s = &lk->slots[slot];
+    for (;;) {
+        uint64_t id = __atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&s->txnid, id, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST) != id)
+            continue; /* a commit slipped in: register again (invariant R) */
+        if (read_snapshot_buffer(lk, id, snap))
+            return;
+    }
+}
+
+void ldb__lock_reader_end(struct ldb__lock *lk, unsigned slot)
+{
+    __atomic_store_n(&lk->slots[slot].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
+}
+
+void ldb__lock_read_published(struct ldb__lock *lk, struct ldb__snapshot *snap)
+{
+    for (;;) {
+        uint64_t id = __atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST);
+        if (read_snapshot_buffer(lk, id, snap))
+            return;
+    }
+}
+
+void ldb__lock_publish(struct ldb__lock *lk, const struct ldb__snapshot *snap)
+{
+    struct ldb__snapshot_buffer *b = &lk->hdr->snaps[snap->txnid & 1];
+    uint64_t seq = __atomic_load_n(&b->seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->seq, seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    const uint64_t *src = (const uint64_t *)(const void *)snap;
+    uint64_t *dst = (uint64_t *)(void *)&b->snap;
+    for (size_t i = 0; i < sizeof *snap / 8; i++)
+        __atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&b->seq, seq + 2, __ATOMIC_RELEASE);
+    __atomic_store_n(&lk->hdr->published_txnid, snap->txnid, __ATOMIC_SEQ_CST);
+}
+
+uint64_t ldb__lock_oldest_snapshot(struct ldb__lock *lk)
+{
+    uint64_t oldest = __atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST);
+    for (unsigned i = 0; i < lk->hdr->max_readers; i++) {
+        uint64_t id = __atomic_load_n(&lk->slots[i].txnid, __ATOMIC_SEQ_CST);
+        if (id < oldest)
+            oldest = id;
+    }
+    return oldest;
+}
+
+int ldb__lock_reader_check(struct ldb__lock *lk, int *cleared)
+{
+    int n = 0;
+    for (unsigned i = 0; i < lk->hdr->max_readers; i++) {
+        uint32_t pid = __atomic_load_n(&lk->slots[i].pid, __ATOMIC_ACQUIRE);
+        if (pid == 0 || pid == (uint32_t)lk->pid)
+            continue;
+        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            /* Clear only if the slot still belongs to that dead pid. */
+            uint32_t expect = pid;
+            __atomic_store_n(&lk->slots[i].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
+            if (__atomic_compare_exchange_n(&lk->slots[i].pid, &expect, 0, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_RELAXED))
+                n++;
+        }
+    }
+    if (cleared)
+        *cleared = n;
+    return 0;
+}
+
+void ldb__lock_reader_stats(struct ldb__lock *lk, uint32_t *used, uint64_t *oldest)
+{
+    uint32_t u = 0;
+    uint64_t o = LDB_READER_IDLE;
+    for (unsigned i = 0; i < lk->hdr->max_readers; i++) {
+        uint64_t id = __atomic_load_n(&lk->slots[i].txnid, __ATOMIC_ACQUIRE);
+        if (id != LDB_READER_IDLE) {
+            u++;
+            if (id < o)
+                o = id;
+        }
+    }
+    *used = u;
+    *oldest = u ? o : 0;
+}

@@ -1,0 +1,98 @@
+/*
+ * meta.c: reading, choosing and writing the meta pages.
+ */
+#include "meta.h"
+
+#include <string.h>
+
+#include "checksum.h"
+#include "error.h"
+#include "os.h"
+#include "page.h"
+
+int ldb__meta_check(const uint8_t *image, pgno_t pgno, struct meta_page *out)
+{
+    struct meta_page m;
+    memcpy(&m, image, sizeof m);
+    if (m.magic != LDB_MAGIC)
+        return LDB_CORRUPT();
+    if (!ldb__page_checksum_ok(image, LDB_META_BYTES))
+        return LDB_CORRUPT();
+    if (m.version != LDB_FORMAT_VERSION)
+        return LDB_VERSION;
+    if (m.header.type != PAGE_META || m.header.pgno != pgno)
+        return LDB_CORRUPT();
+    if (m.page_size < LDB_MIN_PAGE_SIZE || m.page_size > LDB_MAX_PAGE_SIZE ||
+        (m.page_size & (m.page_size - 1)) != 0)
+        return LDB_CORRUPT();
+    if (m.npages < LDB_META_PAGES)
+        return LDB_CORRUPT();
+    const struct tree_desc *trees[3] = {&m.main_tree, &m.catalog_tree, &m.free_tree};
+    for (int i = 0; i < 3; i++) {
+        const struct tree_desc *t = trees[i];
+        if (t->depth > LDB_MAX_DEPTH || (t->root == 0) != (t->depth == 0) ||
+            (t->root != 0 && (t->root < LDB_META_PAGES || t->root >= m.npages)))
+            return LDB_CORRUPT();
+    }
+    *out = m;
+    return 0;
+}
+
+int ldb__meta_read_newest(int fd, uint64_t file_size, struct meta_page *out)
+{
+    uint8_t image[LDB_META_BYTES];
+    struct meta_page m0, m1;
+    int rc0 = LDB_CORRUPTED, rc1 = LDB_CORRUPTED;
+    if (file_size >= LDB_META_BYTES) {
+        TRY(ldb__os_pread_full(fd, image, sizeof image, 0));
+        rc0 = ldb__meta_check(image, 0, &m0);
+    }
+    /* Meta 1 sits one page in; without a valid meta 0 the page size is
+     * unknown, so try each possible one. */
+    for (uint32_t ps = LDB_MIN_PAGE_SIZE; ps <= LDB_MAX_PAGE_SIZE; ps *= 2) {
+        if (rc0 == 0 && ps != m0.page_size)
+            continue;
+        if (file_size < (uint64_t)ps + LDB_META_BYTES)
+            break;
+        TRY(ldb__os_pread_full(fd, image, sizeof image, ps));
+        rc1 = ldb__meta_check(image, 1, &m1);
+        if (rc1 == 0 && rc0 == 0 && m1.page_size != m0.page_size)
+            rc1 = LDB_CORRUPT();
+        if (rc1 == 0 && m1.page_size != ps)
+            rc1 = LDB_CORRUPT();
+        if (rc1 == 0 || rc0 == 0)
+            break;
+    }
+    if (rc0 == 0 && (rc1 != 0 || m0.txnid >= m1.txnid)) {
+        *out = m0;
+        return 0;
+    }
+    if (rc1 == 0) {
+        *out = m1;
+        return 0;
+    }
+    return rc0 == LDB_VERSION || rc1 == LDB_VERSION ? LDB_VERSION : LDB_CORRUPTED;
+}
+
+void ldb__meta_init(struct meta_page *m, uint32_t page_size)
+{
+    memset(m, 0, sizeof *m);
+    m->header.type = PAGE_META;
+    m->magic = LDB_MAGIC;
+    m->version = LDB_FORMAT_VERSION;
+    m->page_size = page_size;
+    m->npages = LDB_META_PAGES;
+}
+
+int ldb__meta_write(int fd, struct meta_page *m)
+{
+    uint8_t image[LDB_META_BYTES];
+    memset(image, 0, sizeof image);
+    m->header.type = PAGE_META;
+    m->header.pgno = m->txnid & 1;
+    m->header.txnid = m->txnid;
+    memcpy(image, m, sizeof *m);
+    ldb__page_seal(image, sizeof image);
+    memcpy(m, image, sizeof *m);
+    return ldb__os_pwrite_full(fd, image, sizeof image, (m->txnid & 1) * (uint64_t)m->page_size);
+}

@@ -1,0 +1,49 @@
+/*
+ * The operating-system boundary: files, syncs, growth and the read-only map.
+ *
+ * Everything above this layer sees errors as negative return values; errno is
+ * read here and nowhere else. Writes and syncs go through a table of function
+ * pointers so that a build with --enable-test-hooks can inject faults (EIO,
+ * ENOSPC, short writes) at the n-th call; release builds call the system
+ * directly through the same table.
+ */
+#ifndef LDB_OS_H
+#define LDB_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+int ldb__os_open(const char *path, int flags, unsigned mode, int *fd);
+void ldb__os_close(int fd);
+/* Read exactly len bytes at off; a read past the end gives LDB_CORRUPTED. */
+int ldb__os_pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* Write all of buf at off, retrying short writes and EINTR. */
+int ldb__os_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* Write all of iov (which this call may modify) at off. */
+int ldb__os_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off);
+int ldb__os_fsync(int fd);
+int ldb__os_fdatasync(int fd);
+int ldb__os_file_size(int fd, uint64_t *size);
+/* Grow the file to new_size bytes, allocating the blocks (so a later write
+ * cannot fail for space) where the filesystem supports it. */
+int ldb__os_grow(int fd, uint64_t new_size);
+/* fsync the directory holding path, so a file created in it survives. */
+int ldb__os_fsync_parent_dir(const char *path);
+/* Map len bytes of fd read-only and shared. */
+int ldb__os_map(int fd, size_t len, void **addr);
+void ldb__os_unmap(void *addr, size_t len);
+
+#ifdef LDB_TEST_HOOKS
+/* Fault injection for tests. Counts calls of each kind; when the count of a
+ * kind reaches its trigger, that call fails with the given errno (or, for
+ * writes with short != 0, writes only half and then fails). A trigger of 0 is
+ * off. ldb__os_fault_reset() clears all triggers and counters. */
+enum ldb__os_fault_kind { LDB_FAULT_WRITE, LDB_FAULT_SYNC, LDB_FAULT_GROW, LDB_FAULT_KINDS };
+void ldb__os_fault_set(enum ldb__os_fault_kind kind, uint64_t nth_call, int err);
+void ldb__os_fault_reset(void);
+uint64_t ldb__os_fault_calls(enum ldb__os_fault_kind kind);
+#endif
+
+#endif

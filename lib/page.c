@@ -1,0 +1,336 @@
+/*
+ * page.c: one branch or leaf page: bounds-checked node access, the hinted
+ * binary search, and edits on dirty copies. See format.h for the layout.
+ */
+#include "page.h"
+
+#include "checksum.h"
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+static inline uint32_t rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* The 4 key bytes after the page prefix, big-endian, zero-padded: ordering
+ * hints is consistent with ordering keys (a smaller hint means a smaller
+ * key; equal hints decide nothing). */
+static inline uint32_t key_hint(const uint8_t *rest, uint32_t len)
+{
+    if (len >= 4)
+        return ((uint32_t)rest[0] << 24) | ((uint32_t)rest[1] << 16) | ((uint32_t)rest[2] << 8) |
+               rest[3];
+    uint32_t h = 0;
+    for (uint32_t i = 0; i < 4; i++)
+        h = (h << 8) | (i < len ? rest[i] : 0);
+    return h;
+}
+
+static uint32_t common_prefix(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+{
+    uint32_t n = alen < blen ? alen : blen, i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+void ldb__page_init(uint8_t *p, uint32_t psize, enum ldb_page_type type, uint64_t txnid)
+{
+    struct page_header *h = PAGE_HDR(p);
+    memset(h, 0, sizeof *h);
+    h->type = (uint16_t)type;
+    h->txnid = txnid;
+    h->aux = psize;
+}
+
+int ldb__page_check_header(const uint8_t *p, uint32_t psize, enum ldb_page_type type)
+{
+    const struct page_header *h = PAGE_CHDR(p);
+    if (LDB_UNLIKELY(h->type != type))
+        return LDB_CORRUPT();
+    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)h->count * sizeof(struct page_slot);
+    if (LDB_UNLIKELY(h->aux < slots_end || h->aux > psize || h->prefix_len > psize))
+        return LDB_CORRUPT();
+    return 0;
+}
+
+int ldb__page_node(const uint8_t *p, uint32_t psize, unsigned idx, struct page_node *n)
+{
+    const struct page_header *h = PAGE_CHDR(p);
+    if (LDB_UNLIKELY(idx >= h->count))
+        return LDB_CORRUPT();
+    uint64_t off = PAGE_CSLOTS(p)[idx].offset;
+    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)h->count * sizeof(struct page_slot);
+    if (h->type == PAGE_LEAF) {
+        if (LDB_UNLIKELY(off < slots_end || off + LEAF_NODE_HEADER > psize))
+            return LDB_CORRUPT();
+        const uint8_t *node = p + off;
+        n->key_size = rd16(node);
+        n->overflow = (node[2] & NODE_OVERFLOW) != 0;
+        n->value_size = rd32(node + 4);
+        n->key = node + LEAF_NODE_HEADER;
+        n->value = n->key + n->key_size;
+        uint64_t vbytes = n->overflow ? sizeof(pgno_t) : n->value_size;
+        uint64_t end = off + LEAF_NODE_HEADER + n->key_size + vbytes;
+        if (LDB_UNLIKELY(end > psize))
+            return LDB_CORRUPT();
+        n->node_size = (uint32_t)(end - off);
+        n->child = 0;
+    } else {
+        if (LDB_UNLIKELY(off < slots_end || off + BRANCH_NODE_HEADER > psize))
+            return LDB_CORRUPT();
+        const uint8_t *node = p + off;
+        n->child = rd64(node);
+        n->key_size = rd16(node + 8);
+        n->key = node + BRANCH_NODE_HEADER;
+        if (LDB_UNLIKELY(off + BRANCH_NODE_HEADER + n->key_size > psize))
+            return LDB_CORRUPT();
+        n->node_size = BRANCH_NODE_HEADER + n->key_size;
+        n->value = NULL;
+        n->value_size = 0;
+        n->overflow = 0;
+    }
+    return 0;
+}
+
+pgno_t ldb__page_overflow_pgno(const struct page_node *n)
+{
+    return rd64(n->value);
+}
+
+int ldb__page_validate(const uint8_t *p, uint32_t psize)
+{
+    const struct page_header *h = PAGE_CHDR(p);
+    if (h->type != PAGE_LEAF && h->type != PAGE_BRANCH)
+        return LDB_CORRUPT();
+    TRY(ldb__page_check_header(p, psize, (enum ldb_page_type)h->type));
+    unsigned first = h->type == PAGE_BRANCH ? 1 : 0;
+    uint64_t heap_bytes = 0;
+    struct page_node prev = {0}, cur, firstkey = {0};
+    for (unsigned i = 0; i < h->count; i++) {
+        TRY(ldb__page_node(p, psize, i, &cur));
+        heap_bytes += cur.node_size;
+        if (i < first) {
+            if (cur.key_size != 0)
+                return LDB_CORRUPT();
+            continue;
+        }
+        if (i == first)
+            firstkey = cur;
+        else if (ldb__key_cmp(prev.key, prev.key_size, cur.key, cur.key_size) >= 0)
+            return LDB_CORRUPT(); /* keys out of order */
+        if (cur.key_size == 0 || cur.key_size < h->prefix_len ||
+            (h->prefix_len && memcmp(cur.key, firstkey.key, h->prefix_len) != 0))
+            return LDB_CORRUPT();
+        if (PAGE_CSLOTS(p)[i].hint != key_hint(cur.key + h->prefix_len, cur.key_size - h->prefix_len))
+            return LDB_CORRUPT();
+        prev = cur;
+    }
+    if (heap_bytes != psize - h->aux)
+        return LDB_CORRUPT(); /* overlapping or stray nodes */
+    return 0;
+}
+
+int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint32_t klen,
+                     unsigned *idx, int *exact)
+{
+    const struct page_header *h = PAGE_CHDR(p);
+    const struct page_slot *slots = PAGE_CSLOTS(p);
+    unsigned first = h->type == PAGE_BRANCH ? 1 : 0, n = h->count;
+    struct page_node node;
+    *exact = 0;
+    if (n <= first) {
+        *idx = first;
+        return 0;
+    }
+    uint32_t plen = h->prefix_len;
+    if (plen) {
+        /* Keys that do not share the page's prefix sort before or after
+         * every key of the page; the hints apply only to keys that do. */
+        TRY(ldb__page_node(p, psize, first, &node));
+        if (LDB_UNLIKELY(node.key_size < plen))
+            return LDB_CORRUPT();
+        int c = memcmp(key, node.key, klen < plen ? klen : plen);
+        if (c == 0 && klen < plen)
+            c = -1;
+        if (c != 0) {
+            *idx = c < 0 ? first : n;
+            return 0;
+        }
+    }
+    uint32_t hint = key_hint(key + plen, klen - plen);
+    unsigned lo = first, hi = n;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        uint32_t sh = slots[mid].hint;
+        if (sh < hint) {
+            lo = mid + 1;
+        } else if (sh > hint) {
+            hi = mid;
+        } else {
+            TRY(ldb__page_node(p, psize, mid, &node));
+            if (LDB_UNLIKELY(node.key_size < plen))
+                return LDB_CORRUPT();
+            int c = ldb__key_cmp(node.key + plen, node.key_size - plen, key + plen, klen - plen);
+            if (c < 0) {
+                lo = mid + 1;
+            } else if (c > 0) {
+                hi = mid;
+            } else {
+                *idx = mid;
+                *exact = 1;
+                return 0;
+            }
+        }
+    }
+    *idx = lo;
+    return 0;
+}
+
+int ldb__branch_route(const uint8_t *p, uint32_t psize, const uint8_t *key, uint32_t klen,
+                      unsigned *idx)
+{
+    int exact;
+    unsigned i;
+    TRY(ldb__page_search(p, psize, key, klen, &i, &exact));
+    *idx = exact ? i : i - 1;
+    return 0;
+}
+
+/* Open a gap in the slot array at idx and carve node_size bytes off the
+ * heap; returns the node's offset. */
+static uint32_t make_room(uint8_t *p, unsigned idx, uint32_t node_size)
+{
+    struct page_header *h = PAGE_HDR(p);
+    struct page_slot *slots = PAGE_SLOTS(p);
+    h->aux -= node_size;
+    memmove(&slots[idx + 1], &slots[idx], (h->count - idx) * sizeof *slots);
+    h->count++;
+    slots[idx].offset = h->aux;
+    return h->aux;
+}
+
+/* Keep prefix_len and the hints true after inserting key at idx. */
+static void update_prefix(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
+                          uint32_t ksize)
+{
+    struct page_header *h = PAGE_HDR(p);
+    unsigned first = h->type == PAGE_BRANCH ? 1 : 0;
+    if (idx < first)
+        return;
+    if (h->count == first + 1) {
+        h->prefix_len = (uint16_t)ksize;
+    } else {
+        struct page_node other;
+        /* Structure is trusted on dirty pages (validated when copied). */
+        (void)ldb__page_node(p, psize, idx == first ? first + 1 : first, &other);
+        uint32_t l = common_prefix(key, ksize, other.key, other.key_size);
+        if (l < h->prefix_len) {
+            ldb__page_fix_hints(p, psize);
+            return;
+        }
+    }
+    PAGE_SLOTS(p)[idx].hint = key_hint(key + h->prefix_len, ksize - h->prefix_len);
+}
+
+void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
+                           uint32_t ksize, const void *value, uint32_t vsize, int overflow)
+{
+    uint32_t size = ldb__leaf_node_size(ksize, vsize, overflow);
+    uint8_t *node = p + make_room(p, idx, size);
+    uint16_t k16 = (uint16_t)ksize;
+    memcpy(node, &k16, 2);
+    node[2] = overflow ? NODE_OVERFLOW : 0;
+    node[3] = 0;
+    memcpy(node + 4, &vsize, 4);
+    memcpy(node + LEAF_NODE_HEADER, key, ksize);
+    if (overflow)
+        memcpy(node + LEAF_NODE_HEADER + ksize, value, sizeof(pgno_t));
+    else if (vsize)
+        memcpy(node + LEAF_NODE_HEADER + ksize, value, vsize);
+    update_prefix(p, psize, idx, key, ksize);
+}
+
+void ldb__page_insert_branch(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
+                             uint32_t ksize, pgno_t child)
+{
+    uint8_t *node = p + make_room(p, idx, ldb__branch_node_size(ksize));
+    uint16_t k16 = (uint16_t)ksize;
+    memcpy(node, &child, 8);
+    memcpy(node + 8, &k16, 2);
+    if (ksize)
+        memcpy(node + BRANCH_NODE_HEADER, key, ksize);
+    if (idx == 0)
+        PAGE_SLOTS(p)[0].hint = 0;
+    else
+        update_prefix(p, psize, idx, key, ksize);
+}
+
+void ldb__page_remove(uint8_t *p, uint32_t psize, unsigned idx)
+{
+    struct page_header *h = PAGE_HDR(p);
+    struct page_slot *slots = PAGE_SLOTS(p);
+    struct page_node node;
+    (void)ldb__page_node(p, psize, idx, &node);
+    uint32_t off = slots[idx].offset, size = node.node_size;
+    /* Slide the nodes below this one up over it, then fix their offsets. */
+    memmove(p + h->aux + size, p + h->aux, off - h->aux);
+    for (unsigned i = 0; i < h->count; i++)
+        if (slots[i].offset < off)
+            slots[i].offset += size;
+    memmove(&slots[idx], &slots[idx + 1], (h->count - idx - 1) * sizeof *slots);
+    h->count--;
+    h->aux += size;
+}
+
+void ldb__page_set_child(uint8_t *p, unsigned idx, pgno_t child)
+{
+    memcpy(p + PAGE_SLOTS(p)[idx].offset, &child, 8);
+}
+
+void ldb__page_fix_hints(uint8_t *p, uint32_t psize)
+{
+    struct page_header *h = PAGE_HDR(p);
+    struct page_slot *slots = PAGE_SLOTS(p);
+    unsigned first = h->type == PAGE_BRANCH ? 1 : 0;
+    struct page_node a, b;
+    if (h->count <= first) {
+        h->prefix_len = 0;
+        if (h->count)
+            slots[0].hint = 0;
+        return;
+    }
+    (void)ldb__page_node(p, psize, first, &a);
+    (void)ldb__page_node(p, psize, h->count - 1u, &b);
+    uint32_t plen = common_prefix(a.key, a.key_size, b.key, b.key_size);
+    h->prefix_len = (uint16_t)plen;
+    if (first)
+        slots[0].hint = 0;
+    for (unsigned i = first; i < h->count; i++) {
+        (void)ldb__page_node(p, psize, i, &a);
+        slots[i].hint = key_hint(a.key + plen, a.key_size - plen);
+    }
+}
+
+void ldb__page_seal(uint8_t *p, size_t bytes)
+{
+    PAGE_HDR(p)->checksum = ldb__crc32c(0, p + 4, bytes - 4);
+}
+
+int ldb__page_checksum_ok(const uint8_t *p, size_t bytes)
+{
+    return PAGE_CHDR(p)->checksum == ldb__crc32c(0, p + 4, bytes - 4);
+}

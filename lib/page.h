@@ -1,0 +1,113 @@
+/*
+ * page.h: the layout of one branch or leaf page (see format.h): reading
+ * nodes with every offset checked against the page bounds, the hinted
+ * search, and the edits the B+tree makes on a private (dirty) copy.
+ *
+ * Readers call only the const functions, on pages of the shared map, and
+ * each returns LDB_CORRUPTED instead of reading outside the page. The edit
+ * functions run on dirty copies that ldb__page_validate() has checked in
+ * full when they were copied, so they may trust the page's structure.
+ */
+#ifndef LDB_PAGE_H
+#define LDB_PAGE_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "error.h"
+#include "format.h"
+
+#define PAGE_HDR(p) ((struct page_header *)(void *)(p))
+#define PAGE_CHDR(p) ((const struct page_header *)(const void *)(p))
+#define PAGE_SLOTS(p) ((struct page_slot *)(void *)((uint8_t *)(p) + PAGE_HEADER_SIZE))
+#define PAGE_CSLOTS(p) ((const struct page_slot *)(const void *)((const uint8_t *)(p) + PAGE_HEADER_SIZE))
+
+/* Limits derived from the page size: a node (with its slot) never takes
+ * more than a quarter of a page, so a split always leaves both halves
+ * non-empty and a branch page always has room for four children. */
+static inline uint32_t ldb__node_max(uint32_t psize)
+{
+    return (psize - PAGE_HEADER_SIZE) / 4 - (uint32_t)sizeof(struct page_slot);
+}
+static inline uint32_t ldb__key_max(uint32_t psize)
+{
+    return ldb__node_max(psize) - LEAF_NODE_HEADER - (uint32_t)sizeof(pgno_t);
+}
+static inline uint32_t ldb__page_used(const uint8_t *p, uint32_t psize)
+{
+    const struct page_header *h = PAGE_CHDR(p);
+    return h->count * (uint32_t)sizeof(struct page_slot) + (psize - h->aux);
+}
+static inline uint32_t ldb__page_room(const uint8_t *p)
+{
+    const struct page_header *h = PAGE_CHDR(p);
+    return h->aux - PAGE_HEADER_SIZE - h->count * (uint32_t)sizeof(struct page_slot);
+}
+
+/* A node's parts, as located by ldb__page_node(). */
+struct page_node {
+    const uint8_t *key;
+    uint32_t key_size;
+    /* leaf only */
+    const uint8_t *value;  /* inline bytes, or where the overflow pgno is */
+    uint32_t value_size;   /* the value's full size */
+    int overflow;          /* the value is in an overflow run */
+    /* branch only */
+    pgno_t child;
+    uint32_t node_size;    /* bytes of the node in the heap */
+};
+
+void ldb__page_init(uint8_t *p, uint32_t psize, enum ldb_page_type type, uint64_t txnid);
+/* Cheap header check done on every page a search visits. */
+int ldb__page_check_header(const uint8_t *p, uint32_t psize, enum ldb_page_type type);
+/* Full check of every slot and node: done on pages copied for writing and by
+ * ldb_check. */
+int ldb__page_validate(const uint8_t *p, uint32_t psize);
+int ldb__page_node(const uint8_t *p, uint32_t psize, unsigned idx, struct page_node *n);
+pgno_t ldb__page_overflow_pgno(const struct page_node *n);
+
+/* Lower bound: the first index >= first_idx whose key is >= key (count if
+ * none); *exact says whether that key equals key. first_idx is 1 in branch
+ * pages (slot 0 stands for minus infinity), 0 in leaves. */
+int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint32_t klen,
+                     unsigned *idx, int *exact);
+/* The child index a branch page routes key to. */
+int ldb__branch_route(const uint8_t *p, uint32_t psize, const uint8_t *key, uint32_t klen,
+                      unsigned *idx);
+
+/* Node sizes and building. */
+static inline uint32_t ldb__leaf_node_size(uint32_t ksize, uint32_t vsize, int overflow)
+{
+    return LEAF_NODE_HEADER + ksize + (overflow ? (uint32_t)sizeof(pgno_t) : vsize);
+}
+static inline uint32_t ldb__branch_node_size(uint32_t ksize)
+{
+    return BRANCH_NODE_HEADER + ksize;
+}
+
+/* Insert a node at slot idx; the caller made sure it fits (ldb__page_room
+ * >= node size + slot). value is the inline value or the overflow pgno. */
+void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
+                           uint32_t ksize, const void *value, uint32_t vsize, int overflow);
+void ldb__page_insert_branch(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
+                             uint32_t ksize, pgno_t child);
+void ldb__page_remove(uint8_t *p, uint32_t psize, unsigned idx);
+void ldb__page_set_child(uint8_t *p, unsigned idx, pgno_t child);
+/* Recompute the common prefix and every hint (after building a page). */
+void ldb__page_fix_hints(uint8_t *p, uint32_t psize);
+/* Compare two keys: memcmp order, shorter first on a tie. */
+static inline int ldb__key_cmp(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+{
+    uint32_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* Checksums: over bytes [4, bytes) of a page or overflow run. */
+#include <stddef.h>
+void ldb__page_seal(uint8_t *p, size_t bytes);
+int ldb__page_checksum_ok(const uint8_t *p, size_t bytes);
+
+#endif

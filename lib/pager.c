@@ -1,0 +1,118 @@
+/*
+ * pager.c: the dirty-page table, an open-addressing hash from page number
+ * to the txn's private copy. Lookups happen on every page a write txn
+ * touches, so it is a flat array with linear probing and a cheap hash.
+ */
+#include "pager.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOMBSTONE ((uint8_t *)(uintptr_t)1)
+
+static inline size_t hash_pgno(pgno_t pgno, size_t cap)
+{
+    return (size_t)((pgno * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+}
+
+const uint8_t *ldb__dirty_find(const struct ldb__dirty_table *t, pgno_t pgno)
+{
+    if (t->cap == 0)
+        return NULL;
+    for (size_t i = hash_pgno(pgno, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        const struct ldb__dirty_entry *e = &t->slots[i];
+        if (e->pgno == pgno && e->buf != TOMBSTONE)
+            return e->buf;
+        if (e->pgno == 0)
+            return NULL;
+    }
+}
+
+static int dirty_grow(struct ldb__dirty_table *t)
+{
+    size_t ncap = t->cap ? t->cap * 2 : 256;
+    if (t->count * 4 < t->cap) /* mostly tombstones: rehash in place size */
+        ncap = t->cap;
+    struct ldb__dirty_entry *ns = calloc(ncap, sizeof *ns);
+    if (ns == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < t->cap; i++) {
+        struct ldb__dirty_entry *e = &t->slots[i];
+        if (e->pgno == 0 || e->buf == TOMBSTONE)
+            continue;
+        size_t j = hash_pgno(e->pgno, ncap);
+        while (ns[j].pgno != 0)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = *e;
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->cap = ncap;
+    t->tombstones = 0;
+    return 0;
+}
+
+int ldb__dirty_add(struct ldb__dirty_table *t, pgno_t pgno, uint8_t *buf, uint32_t npages)
+{
+    if ((t->count + t->tombstones + 1) * 4 > t->cap * 3)
+        TRY(dirty_grow(t));
+    size_t i = hash_pgno(pgno, t->cap);
+    while (t->slots[i].pgno != 0 && t->slots[i].buf != TOMBSTONE)
+        i = (i + 1) & (t->cap - 1);
+    if (t->slots[i].buf == TOMBSTONE)
+        t->tombstones--;
+    t->slots[i].pgno = pgno;
+    t->slots[i].buf = buf;
+    t->slots[i].npages = npages;
+    t->count++;
+    return 0;
+}
+
+uint8_t *ldb__dirty_remove(struct ldb__dirty_table *t, pgno_t pgno)
+{
+    if (t->cap == 0)
+        return NULL;
+    for (size_t i = hash_pgno(pgno, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        struct ldb__dirty_entry *e = &t->slots[i];
+        if (e->pgno == pgno && e->buf != TOMBSTONE) {
+            uint8_t *buf = e->buf;
+            e->buf = TOMBSTONE; /* keep pgno so probe chains stay intact */
+            t->count--;
+            t->tombstones++;
+            return buf;
+        }
+        if (e->pgno == 0)
+            return NULL;
+    }
+}
+
+void ldb__dirty_clear(struct ldb__dirty_table *t)
+{
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->slots[i].pgno != 0 && t->slots[i].buf != TOMBSTONE)
+            free(t->slots[i].buf);
+    }
+    if (t->cap)
+        memset(t->slots, 0, t->cap * sizeof *t->slots);
+    t->count = 0;
+    t->tombstones = 0;
+}
+
+void ldb__dirty_destroy(struct ldb__dirty_table *t)
+{
+    ldb__dirty_clear(t);
+    free(t->slots);
+    t->slots = NULL;
+    t->cap = 0;
+}
+
+uint8_t *ldb__page_buffer_alloc(uint32_t page_size, uint32_t npages)
+{
+    void *p = NULL;
+    size_t len = (size_t)page_size * npages;
+    if (posix_memalign(&p, 4096, len) != 0)
+        return NULL;
+    memset(p, 0, len);
+    return p;
+}

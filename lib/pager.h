@@ -1,0 +1,80 @@
+/*
+ * pager.h: how a txn reaches pages. A read txn sees only the shared map,
+ * bounded by its snapshot's page count; a write txn also has its dirty
+ * table (private copies of the pages it changed, by page number) and the
+ * allocator callbacks its txn supplies. The btree, cursor and freelist code
+ * go through this and nothing else, so they work the same in both kinds.
+ *
+ * Ownership: the dirty table owns its buffers (page-aligned, one per page,
+ * or one per overflow run keyed by the run's first page).
+ */
+#ifndef LDB_PAGER_H
+#define LDB_PAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "format.h"
+
+struct ldb__dirty_entry {
+    pgno_t pgno;     /* 0 = empty slot (page 0 is a meta page, never dirty) */
+    uint8_t *buf;
+    uint32_t npages; /* 1, or the length of an overflow run */
+};
+
+struct ldb__dirty_table {
+    struct ldb__dirty_entry *slots;
+    size_t cap;   /* power of two */
+    size_t count;
+    size_t tombstones;
+};
+
+struct ldb__pager {
+    const uint8_t *map;     /* the data file, mapped read-only */
+    uint32_t page_size;
+    uint64_t npages;        /* pages a reference may name: the snapshot's
+                               high-water mark, or the writer's current one */
+    uint64_t txnid;         /* stamped into pages this txn writes */
+    struct ldb__dirty_table *dirty; /* NULL in a read txn */
+    /* Write txns only: get npages fresh pages (a dirty buffer registered in
+     * the table), and give back a page this txn no longer references. */
+    int (*alloc)(void *ctx, uint32_t npages, pgno_t *pgno, uint8_t **buf);
+    int (*release)(void *ctx, pgno_t pgno, uint32_t npages);
+    void *ctx;
+};
+
+const uint8_t *ldb__dirty_find(const struct ldb__dirty_table *t, pgno_t pgno);
+int ldb__dirty_add(struct ldb__dirty_table *t, pgno_t pgno, uint8_t *buf, uint32_t npages);
+/* Remove and return the buffer (the caller frees it), or NULL. */
+uint8_t *ldb__dirty_remove(struct ldb__dirty_table *t, pgno_t pgno);
+/* Free every buffer and empty the table (keeps its capacity). */
+void ldb__dirty_clear(struct ldb__dirty_table *t);
+void ldb__dirty_destroy(struct ldb__dirty_table *t);
+/* A page-aligned, zeroed buffer of npages pages. */
+uint8_t *ldb__page_buffer_alloc(uint32_t page_size, uint32_t npages);
+
+/* The page named pgno: the txn's dirty copy if it has one, else the map.
+ * A number outside the snapshot gives LDB_CORRUPTED. */
+static inline int ldb__pager_get(const struct ldb__pager *pg, pgno_t pgno, const uint8_t **page)
+{
+    if (LDB_UNLIKELY(pgno < LDB_META_PAGES || pgno >= pg->npages))
+        return LDB_CORRUPT();
+    if (pg->dirty != NULL && pg->dirty->count != 0) {
+        const uint8_t *d = ldb__dirty_find(pg->dirty, pgno);
+        if (d != NULL) {
+            *page = d;
+            return 0;
+        }
+    }
+    *page = pg->map + (size_t)pgno * pg->page_size;
+    return 0;
+}
+
+/* 1 if pgno is a dirty (writable) page of this txn. */
+static inline int ldb__pager_is_dirty(const struct ldb__pager *pg, pgno_t pgno)
+{
+    return pg->dirty != NULL && ldb__dirty_find(pg->dirty, pgno) != NULL;
+}
+
+#endif
