@@ -1,12 +1,12 @@
 /*
- * check.h: the verifier behind ldb_check(), shared by tests and the tool.
+ * verify.h: the verifier behind ldb_check(), shared by tests and the tool.
  * It walks every tree of one snapshot from the pages in the map, checking
  * checksums, page structure, key order against the separators above, depth
  * and counts against each descriptor, and that every page below the
  * high-water mark is used by exactly one tree or listed free exactly once.
  */
-#ifndef LDB_CHECK_H
-#define LDB_CHECK_H
+#ifndef LDB_VERIFY_H
+#define LDB_VERIFY_H
 
 #include <stdio.h>
 

@@ -1,10 +1,10 @@
 /*
- * check.c: the full verifier (see check.h). It never trusts a page: every
+ * verify.c: the full verifier (see verify.h). It never trusts a page: every
  * page is checksummed and validated before its contents are used, and a
  * page reached twice is reported rather than walked again, so a damaged
  * (even cyclic) file ends in findings, not a crash or a hang.
  */
-#include "check.h"
+#include "verify.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,0 +1,71 @@
+/* Unit tests of CRC32C: known vectors, and hardware == software everywhere. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "checksum.h"
+#include "testutil.h"
+
+START_TEST(known_vectors)
+{
+    /* The standard check value of CRC-32C over "123456789". */
+    ck_assert_uint_eq(ldb__crc32c(0, "123456789", 9), 0xE3069283u);
+    ck_assert_uint_eq(ldb__crc32c_sw(0, "123456789", 9), 0xE3069283u);
+    ck_assert_uint_eq(ldb__crc32c(0, "", 0), 0);
+    /* 32 zero bytes (RFC 3720, B.4). */
+    unsigned char zeros[32] = {0};
+    ck_assert_uint_eq(ldb__crc32c(0, zeros, sizeof zeros), 0x8A9136AAu);
+    unsigned char ones[32];
+    memset(ones, 0xff, sizeof ones);
+    ck_assert_uint_eq(ldb__crc32c(0, ones, sizeof ones), 0x62A8AB43u);
+}
+END_TEST
+
+START_TEST(hw_matches_sw_all_lengths_and_alignments)
+{
+    unsigned char buf[4200];
+    uint64_t s = 42;
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)tu_rand(&s);
+    for (size_t off = 0; off < 8; off++)
+        for (size_t len = 0; len + off <= sizeof buf; len += (len < 64 ? 1 : 97))
+            ck_assert_uint_eq(ldb__crc32c(0, buf + off, len), ldb__crc32c_sw(0, buf + off, len));
+}
+END_TEST
+
+START_TEST(incremental_equals_whole)
+{
+    unsigned char buf[1000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)(i * 7);
+    uint32_t whole = ldb__crc32c(0, buf, sizeof buf);
+    for (size_t cut = 0; cut <= sizeof buf; cut += 37)
+        ck_assert_uint_eq(ldb__crc32c(ldb__crc32c(0, buf, cut), buf + cut, sizeof buf - cut), whole);
+}
+END_TEST
+
+START_TEST(detects_every_single_bit_flip)
+{
+    unsigned char page[4096];
+    uint64_t s = 7;
+    for (size_t i = 0; i < sizeof page; i++)
+        page[i] = (unsigned char)tu_rand(&s);
+    uint32_t good = ldb__crc32c(0, page, sizeof page);
+    for (size_t bit = 0; bit < sizeof page * 8; bit += 13) {
+        page[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        ck_assert_uint_ne(ldb__crc32c(0, page, sizeof page), good);
+        page[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("checksum");
+    TCase *tc = tcase_create("crc32c");
+    tcase_add_test(tc, known_vectors);
+    tcase_add_test(tc, hw_matches_sw_all_lengths_and_alignments);
+    tcase_add_test(tc, incremental_equals_whole);
+    tcase_add_test(tc, detects_every_single_bit_flip);
+    suite_add_tcase(s, tc);
+    return tu_run_suites(&s, 1);
+}
