@@ -170,7 +170,10 @@ static int step(const struct ldb__pager *pg, struct ldb__path *p, int forward)
     unsigned leaf = p->depth - 1;
     unsigned count = PAGE_CHDR(p->page[leaf])->count;
     if (forward ? p->idx[leaf] + 1 < count : p->idx[leaf] > 0) {
-        p->idx[leaf] += forward ? 1 : -1;
+        unsigned idx = p->idx[leaf] += forward ? 1 : -1;
+        /* Scans touch every node in turn: fetch the next one early. */
+        if (forward ? idx + 1 < count : idx > 0)
+            __builtin_prefetch(p->page[leaf] + PAGE_CSLOTS(p->page[leaf])[forward ? idx + 1 : idx - 1].offset);
         return 0;
     }
     /* Climb to the nearest level with a sibling in that direction. */

@@ -110,6 +110,22 @@ static int reposition(ldb_cursor *c, const struct ldb__pager *pg, const struct t
     return 0;
 }
 
+/* Return the entry at the cursor's path (it is on an entry). */
+static int cursor_result(ldb_cursor *c, const struct ldb__pager *pg, ldb_val *key, ldb_val *val)
+{
+    ldb_val k, v;
+    TRY(ldb__btree_entry(pg, &c->path, &k, val ? &v : NULL));
+    if (!c->txn->rdonly) {
+        TRY(save_key(c, &k));
+        c->mods = c->txn->mods;
+    }
+    if (key)
+        *key = k;
+    if (val)
+        *val = v;
+    return 0;
+}
+
 int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
 {
     if (c == NULL || c->magic != LDB_CURSOR_MAGIC || c->txn == NULL)
@@ -122,7 +138,16 @@ int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
     if (!txn->rdonly && c->state != CURSOR_UNSET && c->mods != txn->mods)
         TRY(reposition(c, pg, t));
 
-    struct ldb__path p = c->path;
+    /* Steps from an entry work on the cursor's own path (they leave it as
+     * it was when they fail); every other move builds a new path first. */
+    if ((op == LDB_NEXT || op == LDB_PREV) && c->state == CURSOR_ON) {
+        int rc = op == LDB_NEXT ? ldb__btree_next(pg, &c->path) : ldb__btree_prev(pg, &c->path);
+        if (rc < 0)
+            return rc;
+        return cursor_result(c, pg, key, val);
+    }
+    struct ldb__path p;
+    p.depth = 0;
     int rc, exact;
     switch (op) {
     case LDB_FIRST:
@@ -160,25 +185,17 @@ int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
             rc = settle_forward(pg, &p);
         break;
     case LDB_CURRENT:
-        rc = c->state == CURSOR_ON ? 0 : LDB_NOTFOUND;
-        break;
+        if (c->state != CURSOR_ON)
+            return LDB_NOTFOUND;
+        return cursor_result(c, pg, key, val);
     default:
         return LDB_INVALID;
     }
     if (rc < 0)
         return rc; /* the cursor stays where it was */
-    ldb_val k, v;
-    TRY(ldb__btree_entry(pg, &p, &k, val ? &v : NULL));
-    if (!txn->rdonly)
-        TRY(save_key(c, &k));
-    c->path = p;
+    memcpy(&c->path, &p, sizeof p);
     c->state = CURSOR_ON;
-    c->mods = txn->mods;
-    if (key)
-        *key = k;
-    if (val)
-        *val = v;
-    return 0;
+    return cursor_result(c, pg, key, val);
 }
 
 int ldb_cursor_del(ldb_cursor *c)

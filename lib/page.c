@@ -67,45 +67,6 @@ int ldb__page_check_header(const uint8_t *p, uint32_t psize, enum ldb_page_type 
     return 0;
 }
 
-int ldb__page_node(const uint8_t *p, uint32_t psize, unsigned idx, struct page_node *n)
-{
-    const struct page_header *h = PAGE_CHDR(p);
-    if (LDB_UNLIKELY(idx >= h->count))
-        return LDB_CORRUPT();
-    uint64_t off = PAGE_CSLOTS(p)[idx].offset;
-    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)h->count * sizeof(struct page_slot);
-    if (h->type == PAGE_LEAF) {
-        if (LDB_UNLIKELY(off < slots_end || off + LEAF_NODE_HEADER > psize))
-            return LDB_CORRUPT();
-        const uint8_t *node = p + off;
-        n->key_size = rd16(node);
-        n->overflow = (node[2] & NODE_OVERFLOW) != 0;
-        n->value_size = rd32(node + 4);
-        n->key = node + LEAF_NODE_HEADER;
-        n->value = n->key + n->key_size;
-        uint64_t vbytes = n->overflow ? sizeof(pgno_t) : n->value_size;
-        uint64_t end = off + LEAF_NODE_HEADER + n->key_size + vbytes;
-        if (LDB_UNLIKELY(end > psize))
-            return LDB_CORRUPT();
-        n->node_size = (uint32_t)(end - off);
-        n->child = 0;
-    } else {
-        if (LDB_UNLIKELY(off < slots_end || off + BRANCH_NODE_HEADER > psize))
-            return LDB_CORRUPT();
-        const uint8_t *node = p + off;
-        n->child = rd64(node);
-        n->key_size = rd16(node + 8);
-        n->key = node + BRANCH_NODE_HEADER;
-        if (LDB_UNLIKELY(off + BRANCH_NODE_HEADER + n->key_size > psize))
-            return LDB_CORRUPT();
-        n->node_size = BRANCH_NODE_HEADER + n->key_size;
-        n->value = NULL;
-        n->value_size = 0;
-        n->overflow = 0;
-    }
-    return 0;
-}
-
 pgno_t ldb__page_overflow_pgno(const struct page_node *n)
 {
     return rd64(n->value);

@@ -63,7 +63,66 @@ int ldb__page_check_header(const uint8_t *p, uint32_t psize, enum ldb_page_type 
 /* Full check of every slot and node: done on pages copied for writing and by
  * ldb_check. */
 int ldb__page_validate(const uint8_t *p, uint32_t psize);
-int ldb__page_node(const uint8_t *p, uint32_t psize, unsigned idx, struct page_node *n);
+static inline uint16_t ldb__rd16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+static inline uint32_t ldb__rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline uint64_t ldb__rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Locate node idx, checking every byte of it lies inside the page. On the
+ * hot path of every search and scan, hence inline. */
+static inline int ldb__page_node(const uint8_t *p, uint32_t psize, unsigned idx, struct page_node *n)
+{
+    const struct page_header *h = PAGE_CHDR(p);
+    *n = (struct page_node){0}; /* defined even when the page is damaged */
+    if (LDB_UNLIKELY(idx >= h->count))
+        return LDB_CORRUPT();
+    uint64_t off = PAGE_CSLOTS(p)[idx].offset;
+    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)h->count * sizeof(struct page_slot);
+    if (h->type == PAGE_LEAF) {
+        if (LDB_UNLIKELY(off < slots_end || off + LEAF_NODE_HEADER > psize))
+            return LDB_CORRUPT();
+        const uint8_t *node = p + off;
+        n->key_size = ldb__rd16(node);
+        n->overflow = (node[2] & NODE_OVERFLOW) != 0;
+        n->value_size = ldb__rd32(node + 4);
+        n->key = node + LEAF_NODE_HEADER;
+        n->value = n->key + n->key_size;
+        uint64_t vbytes = n->overflow ? sizeof(pgno_t) : n->value_size;
+        uint64_t end = off + LEAF_NODE_HEADER + n->key_size + vbytes;
+        if (LDB_UNLIKELY(end > psize))
+            return LDB_CORRUPT();
+        n->node_size = (uint32_t)(end - off);
+        n->child = 0;
+    } else {
+        if (LDB_UNLIKELY(off < slots_end || off + BRANCH_NODE_HEADER > psize))
+            return LDB_CORRUPT();
+        const uint8_t *node = p + off;
+        n->child = ldb__rd64(node);
+        n->key_size = ldb__rd16(node + 8);
+        n->key = node + BRANCH_NODE_HEADER;
+        if (LDB_UNLIKELY(off + BRANCH_NODE_HEADER + n->key_size > psize))
+            return LDB_CORRUPT();
+        n->node_size = BRANCH_NODE_HEADER + n->key_size;
+        n->value = NULL;
+        n->value_size = 0;
+        n->overflow = 0;
+    }
+    return 0;
+}
 pgno_t ldb__page_overflow_pgno(const struct page_node *n);
 
 /* Lower bound: the first index >= first_idx whose key is >= key (count if
