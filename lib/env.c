@@ -138,6 +138,7 @@ static void env_free(ldb_env *env)
             free(env->dbi_names[i]);
         free(env->dbi_names);
     }
+    ldb__buffer_pool_destroy(&env->buffers);
     pthread_mutex_destroy(&env->mutex);
     env->magic = LDB_DEAD_MAGIC;
     free(env->path);
@@ -207,6 +208,7 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_env **out)
         goto fail;
     }
     env->key_max = ldb__key_max(env->page_size);
+    env->buffers.page_size = env->page_size;
     uint64_t map_len = env->opts.max_size > size ? env->opts.max_size : size;
     map_len = (map_len + env->page_size - 1) / env->page_size * env->page_size;
     if (map_len > SIZE_MAX) {

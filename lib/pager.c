@@ -91,7 +91,7 @@ void ldb__dirty_clear(struct ldb__dirty_table *t)
 {
     for (size_t i = 0; i < t->cap; i++) {
         if (t->slots[i].pgno != 0 && t->slots[i].buf != TOMBSTONE)
-            free(t->slots[i].buf);
+            ldb__buffer_put(t->pool, t->slots[i].buf, t->slots[i].npages);
     }
     if (t->cap)
         memset(t->slots, 0, t->cap * sizeof *t->slots);
@@ -107,7 +107,7 @@ void ldb__dirty_destroy(struct ldb__dirty_table *t)
     t->cap = 0;
 }
 
-uint8_t *ldb__page_buffer_alloc(uint32_t page_size, uint32_t npages)
+static uint8_t *buffer_alloc(uint32_t page_size, uint32_t npages)
 {
     void *p = NULL;
     size_t len = (size_t)page_size * npages;
@@ -115,4 +115,47 @@ uint8_t *ldb__page_buffer_alloc(uint32_t page_size, uint32_t npages)
         return NULL;
     memset(p, 0, len);
     return p;
+}
+
+/* At most this many spare pages are kept (16 MiB of 4 KiB pages). */
+#define POOL_MAX 4096u
+
+uint8_t *ldb__buffer_get(struct ldb__buffer_pool *pool, uint32_t npages)
+{
+    if (pool != NULL && npages == 1 && pool->len > 0) {
+        uint8_t *b = pool->bufs[--pool->len];
+        /* Zeroed so no stale bytes of an older page reach the file. */
+        memset(b, 0, pool->page_size);
+        return b;
+    }
+    return buffer_alloc(pool ? pool->page_size : 4096, npages);
+}
+
+void ldb__buffer_put(struct ldb__buffer_pool *pool, uint8_t *buf, uint32_t npages)
+{
+    if (buf == NULL)
+        return;
+    if (pool != NULL && npages == 1 && pool->len < POOL_MAX) {
+        if (pool->len == pool->cap) {
+            size_t cap = pool->cap ? pool->cap * 2 : 256;
+            uint8_t **nb = realloc(pool->bufs, cap * sizeof *nb);
+            if (nb == NULL) {
+                free(buf);
+                return;
+            }
+            pool->bufs = nb;
+            pool->cap = cap;
+        }
+        pool->bufs[pool->len++] = buf;
+        return;
+    }
+    free(buf);
+}
+
+void ldb__buffer_pool_destroy(struct ldb__buffer_pool *pool)
+{
+    for (size_t i = 0; i < pool->len; i++)
+        free(pool->bufs[i]);
+    free(pool->bufs);
+    memset(pool, 0, sizeof *pool);
 }

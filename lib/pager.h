@@ -23,7 +23,17 @@ struct ldb__dirty_entry {
     uint32_t npages; /* 1, or the length of an overflow run */
 };
 
+/* Page buffers kept for reuse by the env's write txns (one at a time per
+ * env, under the writer mutex): allocating and faulting in fresh memory for
+ * every copied page costs more than the copy. Single pages only. */
+struct ldb__buffer_pool {
+    uint8_t **bufs;
+    size_t len, cap;
+    uint32_t page_size;
+};
+
 struct ldb__dirty_table {
+    struct ldb__buffer_pool *pool; /* where cleared buffers go */
     struct ldb__dirty_entry *slots;
     size_t cap;   /* power of two */
     size_t count;
@@ -51,8 +61,11 @@ uint8_t *ldb__dirty_remove(struct ldb__dirty_table *t, pgno_t pgno);
 /* Free every buffer and empty the table (keeps its capacity). */
 void ldb__dirty_clear(struct ldb__dirty_table *t);
 void ldb__dirty_destroy(struct ldb__dirty_table *t);
-/* A page-aligned, zeroed buffer of npages pages. */
-uint8_t *ldb__page_buffer_alloc(uint32_t page_size, uint32_t npages);
+/* A page-aligned, zeroed buffer of npages pages (from the pool if it has
+ * one), and giving one back. */
+uint8_t *ldb__buffer_get(struct ldb__buffer_pool *pool, uint32_t npages);
+void ldb__buffer_put(struct ldb__buffer_pool *pool, uint8_t *buf, uint32_t npages);
+void ldb__buffer_pool_destroy(struct ldb__buffer_pool *pool);
 
 /* The page named pgno: the txn's dirty copy if it has one, else the map.
  * A number outside the snapshot gives LDB_CORRUPTED. */

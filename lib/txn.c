@@ -55,12 +55,12 @@ static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
         txn->snap.npages = end;
         txn->pager.npages = end;
     }
-    uint8_t *b = ldb__page_buffer_alloc(env->page_size, n);
+    uint8_t *b = ldb__buffer_get(&env->buffers, n);
     if (b == NULL)
         return -ENOMEM;
     int rc = ldb__dirty_add(&txn->dirty, *pgno, b, n);
     if (rc < 0) {
-        free(b);
+        ldb__buffer_put(&env->buffers, b, n);
         return rc;
     }
     *buf = b;
@@ -71,7 +71,7 @@ static int txn_release(void *ctx, pgno_t pgno, uint32_t n)
 {
     ldb_txn *txn = ctx;
     uint8_t *b = ldb__dirty_remove(&txn->dirty, pgno);
-    free(b);
+    ldb__buffer_put(&txn->env->buffers, b, n);
     return ldb__freelist_give(&txn->freelist, pgno, n, b != NULL);
 }
 
@@ -192,6 +192,7 @@ static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
     txn->pager.npages = txn->snap.npages;
     txn->pager.txnid = txn->id;
     txn->pager.dirty = &txn->dirty;
+    txn->dirty.pool = &env->buffers;
     txn->pager.alloc = txn_alloc;
     txn->pager.release = txn_release;
     txn->pager.ctx = txn;

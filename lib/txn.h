@@ -54,6 +54,7 @@ struct ldb_env {
     unsigned open_txns;
     int panic;                /* a sync failed: writes refused (atomic) */
     uint64_t commits;         /* by this env (atomic) */
+    struct ldb__buffer_pool buffers; /* spare page buffers: write txn only */
 };
 
 enum dbi_state { DBI_UNKNOWN = 0, DBI_MISSING, DBI_CLEAN, DBI_DIRTY, DBI_DELETED };
