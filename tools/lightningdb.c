@@ -1,0 +1,714 @@
+/*
+ * lightningdb: the command-line front end to a Lightning DB database.
+ *
+ * A thin layer over the public API (include/lightningdb.h) and nothing else:
+ * every figure it prints and every verdict it gives comes from a library
+ * call, so the tool, the test suites and embedding programs all see the same
+ * thing. The subcommands and their output are documented in lightningdb(1)
+ * (docs/man/lightningdb.1); keep the two in step.
+ *
+ * Exit status: 0 success; 1 failure (the library's error is named through
+ * ldb_strerror on stderr, or check found corruption); 2 usage error.
+ *
+ * Subcommands that only look (stat, check, dump, readers) open the database
+ * with LDB_RDONLY, so they never change its contents; --immutable opens it
+ * with LDB_IMMUTABLE instead (a copy nothing will change: no lock file).
+ *
+ * The dump format, read back by load (one tree per dump):
+ *
+ *     # lightningdb-dump 1          header: format version
+ *     # tree: NAME                  informational ("main" for LDB_MAIN)
+ *     KEYHEX VALHEX                 one line per entry, in key order
+ *     ...
+ *     # end: N entries              trailer: how many entry lines precede it
+ *
+ * KEYHEX and VALHEX are the bytes in hex (dump writes lowercase; load takes
+ * either case); an empty value is written "-". Other lines starting with '#'
+ * and blank lines are ignored by load, so a dump can be written by hand
+ * without header or trailer; when the header is there the trailer must be
+ * too, which is how load tells a truncated dump from a whole one.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lightningdb.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+#define EXIT_USAGE 2
+
+/* Entries per write txn in load: big enough that commits are few, small
+ * enough that a txn's private page copies stay modest. */
+#define LOAD_BATCH 10000
+
+#define DUMP_FORMAT 1
+#define DUMP_HEADER "# lightningdb-dump"
+#define DUMP_TREE "# tree:"
+#define DUMP_END "# end:"
+
+static const char prog[] = "lightningdb";
+
+/* Which options a subcommand takes. */
+enum { OPT_TREE = 1, OPT_IMMUTABLE = 2 };
+
+struct args {
+    const char *cmd;  /* the subcommand, for messages */
+    const char *path; /* the data file */
+    const char *tree; /* a named tree, or NULL for LDB_MAIN */
+    int immutable;    /* --immutable: open with LDB_IMMUTABLE */
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: %s COMMAND [ARGS]\n"
+            "\n"
+            "Commands:\n"
+            "  stat PATH [--tree NAME]     figures of the database and of one tree\n"
+            "  check PATH                  verify every page and tree; exit 1 if damaged\n"
+            "  dump PATH [--tree NAME]     write every entry of a tree to stdout as text\n"
+            "  load PATH [--tree NAME]     read a dump from stdin and put its entries\n"
+            "  readers PATH                free stale reader slots; show readers in use\n"
+            "  version                     print the tool's and the library's versions\n"
+            "  help                        print this help\n"
+            "\n"
+            "stat, check, dump and readers open the database read-only. stat, check\n"
+            "and dump take --immutable: open a file nothing changes, with no lock file.\n"
+            "Exit status: 0 success, 1 failure, 2 usage error. See lightningdb(1).\n",
+            prog);
+}
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s help'.\n", prog);
+    return EXIT_USAGE;
+}
+
+/* A library error, as "lightningdb: PATH: WHAT: <ldb_strerror>". Returns 1. */
+static int fail(const struct args *a, const char *what, int rc)
+{
+    fprintf(stderr, "%s: %s: %s: %s\n", prog, a->path, what, ldb_strerror(rc));
+    return 1;
+}
+
+/* Parse "PATH" plus the options in @p allowed, in any order. */
+static int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
+                      struct args *a)
+{
+    int only_operands = 0;
+
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (!only_operands && s[0] == '-' && s[1] != '\0') {
+            if (strcmp(s, "--") == 0) {
+                only_operands = 1;
+            } else if ((allowed & OPT_TREE) && (strcmp(s, "--tree") == 0 || strcmp(s, "-t") == 0)) {
+                if (i + 1 >= argc)
+                    return usage_error("%s: %s needs a tree NAME", cmd, s);
+                a->tree = argv[++i];
+            } else if ((allowed & OPT_TREE) && strncmp(s, "--tree=", 7) == 0) {
+                a->tree = s + 7;
+            } else if ((allowed & OPT_IMMUTABLE) && strcmp(s, "--immutable") == 0) {
+                a->immutable = 1;
+            } else {
+                return usage_error("%s: unknown option '%s'", cmd, s);
+            }
+            continue;
+        }
+        if (a->path != NULL)
+            return usage_error("%s: unexpected argument '%s'", cmd, s);
+        a->path = s;
+    }
+    if (a->path == NULL)
+        return usage_error("%s: missing PATH", cmd);
+    if (a->tree != NULL && a->tree[0] == '\0')
+        return usage_error("%s: empty tree name", cmd);
+    return 0;
+}
+
+static int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env)
+{
+    ldb_options opts;
+    int rc;
+
+    memset(&opts, 0, sizeof opts);
+    opts.flags = flags;
+    if (a->immutable)
+        opts.flags |= LDB_IMMUTABLE;
+    opts.sync_mode = sync_mode;
+    rc = ldb_open(a->path, &opts, env);
+    if (rc != 0)
+        fail(a, "cannot open", rc);
+    return rc;
+}
+
+/* Close the env; a failure here (a last sync) fails the command. */
+static int close_env(const struct args *a, ldb_env *env, int status)
+{
+    int rc = ldb_close(env);
+    if (rc != 0)
+        status = fail(a, "close", rc);
+    return status;
+}
+
+/* The tree named by --tree (LDB_MAIN without it), in @p txn. */
+static int open_tree(const struct args *a, ldb_txn *txn, unsigned flags, ldb_dbi *dbi)
+{
+    int rc;
+
+    if (a->tree == NULL) {
+        *dbi = LDB_MAIN;
+        return 0;
+    }
+    rc = ldb_dbi_open(txn, a->tree, flags, dbi);
+    if (rc == LDB_NOTFOUND)
+        fprintf(stderr, "%s: %s: no tree named '%s'\n", prog, a->path, a->tree);
+    else if (rc != 0)
+        fprintf(stderr, "%s: %s: open tree '%s': %s\n", prog, a->path, a->tree,
+                ldb_strerror(rc));
+    return rc;
+}
+
+/* stdout failed (disk full, closed pipe): say so once. */
+static int output_failed(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 0;
+    fprintf(stderr, "%s: write error on standard output: %s\n", prog, strerror(errno));
+    return 1;
+}
+
+/* ---- stat ---------------------------------------------------------------- */
+
+static int cmd_stat(int argc, char **argv)
+{
+    struct args a;
+    ldb_env *env = NULL;
+    ldb_txn *txn = NULL;
+    ldb_stat st;
+    ldb_tree_stat ts;
+    ldb_dbi dbi;
+    int rc, status = 0;
+
+    if ((rc = parse_args("stat", argc, argv, OPT_TREE | OPT_IMMUTABLE, &a)) != 0)
+        return rc;
+    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
+        return 1;
+
+    /* The tree first (a missing tree prints nothing), and its read txn ended
+     * before ldb_stat_env, so that our own reader is not counted. */
+    rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
+    if (rc != 0) {
+        status = fail(&a, "begin read txn", rc);
+        goto out;
+    }
+    if (open_tree(&a, txn, 0, &dbi) != 0) {
+        status = 1;
+        goto out;
+    }
+    rc = ldb_dbi_stat(txn, dbi, &ts);
+    if (rc != 0) {
+        status = fail(&a, "tree stat", rc);
+        goto out;
+    }
+    ldb_txn_abort(txn);
+    txn = NULL;
+    rc = ldb_stat_env(env, &st);
+    if (rc != 0) {
+        status = fail(&a, "stat", rc);
+        goto out;
+    }
+
+    printf("path:                 %s\n", a.path);
+    printf("page size:            %" PRIu32 "\n", st.page_size);
+    printf("file size:            %" PRIu64 "\n", st.file_size);
+    printf("max size:             %" PRIu64 "\n", st.max_size);
+    printf("pages used:           %" PRIu64 "\n", st.pages_used);
+    printf("pages free:           %" PRIu64 "\n", st.pages_free);
+    printf("last txn id:          %" PRIu64 "\n", st.last_txn_id);
+    printf("readers used:         %" PRIu32 "\n", st.readers_used);
+    printf("readers max:          %" PRIu32 "\n", st.readers_max);
+    printf("oldest reader txn id: %" PRIu64 "\n", st.oldest_reader_txn_id);
+    printf("tree:                 %s\n", a.tree != NULL ? a.tree : "main");
+    printf("  entries:            %" PRIu64 "\n", ts.entries);
+    printf("  depth:              %" PRIu32 "\n", ts.depth);
+    printf("  branch pages:       %" PRIu64 "\n", ts.branch_pages);
+    printf("  leaf pages:         %" PRIu64 "\n", ts.leaf_pages);
+    printf("  overflow pages:     %" PRIu64 "\n", ts.overflow_pages);
+out:
+    ldb_txn_abort(txn);
+    status = close_env(&a, env, status);
+    return status ? status : output_failed();
+}
+
+/* ---- check --------------------------------------------------------------- */
+
+static int cmd_check(int argc, char **argv)
+{
+    struct args a;
+    ldb_env *env = NULL;
+    int rc, status;
+
+    if ((rc = parse_args("check", argc, argv, OPT_IMMUTABLE, &a)) != 0)
+        return rc;
+    rc = open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env);
+    if (rc == LDB_CORRUPTED || rc == LDB_VERSION) {
+        printf("%s: CORRUPTED\n", a.path);
+        output_failed();
+        return 1;
+    }
+    if (rc != 0)
+        return 1;
+
+    fflush(stdout);
+    rc = ldb_check(env, stdout);
+    fflush(stdout);
+    if (rc == 0) {
+        printf("%s: OK\n", a.path);
+        status = 0;
+    } else if (rc == LDB_CORRUPTED) {
+        printf("%s: CORRUPTED\n", a.path);
+        status = 1;
+    } else {
+        status = fail(&a, "check", rc);
+    }
+    status = close_env(&a, env, status);
+    return output_failed() ? 1 : status;
+}
+
+/* ---- dump ---------------------------------------------------------------- */
+
+static const char hex_digits[] = "0123456789abcdef";
+
+static void put_hex(FILE *out, const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    char buf[8192];
+    size_t k = 0;
+
+    for (size_t i = 0; i < size; i++) {
+        buf[k++] = hex_digits[p[i] >> 4];
+        buf[k++] = hex_digits[p[i] & 15];
+        if (k == sizeof buf) {
+            fwrite(buf, 1, k, out);
+            k = 0;
+        }
+    }
+    if (k > 0)
+        fwrite(buf, 1, k, out);
+}
+
+/* A tree name in the header comment: one line, printable. */
+static void put_name(FILE *out, const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++)
+        fputc(*p >= 0x20 && *p < 0x7f ? *p : '?', out);
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+    struct args a;
+    ldb_env *env = NULL;
+    ldb_txn *txn = NULL;
+    ldb_cursor *cur = NULL;
+    ldb_val key, val;
+    ldb_dbi dbi;
+    uint64_t n = 0;
+    int rc, status = 0;
+
+    if ((rc = parse_args("dump", argc, argv, OPT_TREE | OPT_IMMUTABLE, &a)) != 0)
+        return rc;
+    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
+        return 1;
+    rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
+    if (rc != 0) {
+        status = fail(&a, "begin read txn", rc);
+        goto out;
+    }
+    if (open_tree(&a, txn, 0, &dbi) != 0) {
+        status = 1;
+        goto out;
+    }
+    rc = ldb_cursor_open(txn, dbi, &cur);
+    if (rc != 0) {
+        status = fail(&a, "open cursor", rc);
+        goto out;
+    }
+
+    printf("%s %d\n%s ", DUMP_HEADER, DUMP_FORMAT, DUMP_TREE);
+    put_name(stdout, a.tree != NULL ? a.tree : "main");
+    putchar('\n');
+    while ((rc = ldb_cursor_get(cur, &key, &val, LDB_NEXT)) == 0) {
+        put_hex(stdout, key.data, key.size);
+        putchar(' ');
+        if (val.size == 0)
+            putchar('-');
+        else
+            put_hex(stdout, val.data, val.size);
+        putchar('\n');
+        n++;
+        if ((n & 4095) == 0 && ferror(stdout))
+            break;
+    }
+    if (rc != 0 && rc != LDB_NOTFOUND) {
+        /* No trailer: load will see the dump is incomplete. */
+        status = fail(&a, "read", rc);
+        goto out;
+    }
+    if (rc == 0) {
+        status = output_failed();
+        goto out;
+    }
+    printf("%s %" PRIu64 " entries\n", DUMP_END, n);
+    status = output_failed();
+out:
+    ldb_cursor_close(cur);
+    ldb_txn_abort(txn);
+    return close_env(&a, env, status);
+}
+
+/* ---- load ---------------------------------------------------------------- */
+
+static int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode @p len hex digits at @p s into s itself; -1 if not hex pairs. */
+static int decode_hex(char *s, size_t len, size_t *out_len)
+{
+    unsigned char *out = (unsigned char *)s;
+
+    if (len % 2 != 0)
+        return -1;
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = hex_value((unsigned char)s[i]), lo = hex_value((unsigned char)s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i / 2] = (unsigned char)(hi << 4 | lo);
+    }
+    *out_len = len / 2;
+    return 0;
+}
+
+static int is_blank(int c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Split an entry line "KEYHEX VALHEX" and decode both in place. */
+static const char *parse_entry(char *line, ldb_val *key, ldb_val *val)
+{
+    char *k = line, *v, *end;
+    size_t klen, vlen, n;
+
+    for (v = k; *v != '\0' && !is_blank((unsigned char)*v); v++)
+        ;
+    klen = (size_t)(v - k);
+    while (is_blank((unsigned char)*v))
+        v++;
+    for (end = v; *end != '\0' && !is_blank((unsigned char)*end); end++)
+        ;
+    vlen = (size_t)(end - v);
+    while (is_blank((unsigned char)*end))
+        end++;
+    if (klen == 0)
+        return "empty key";
+    if (*end != '\0')
+        return "more than two fields";
+    if (vlen == 0)
+        return "missing value (write \"-\" for an empty value)";
+    if (decode_hex(k, klen, &n) != 0)
+        return "key is not pairs of hex digits";
+    key->data = k;
+    key->size = n;
+    if (vlen == 1 && v[0] == '-') {
+        val->data = v;
+        val->size = 0;
+    } else {
+        if (decode_hex(v, vlen, &n) != 0)
+            return "value is not pairs of hex digits (or \"-\")";
+        val->data = v;
+        val->size = n;
+    }
+    return NULL;
+}
+
+struct loader {
+    const struct args *a;
+    ldb_env *env;
+    ldb_txn *txn;       /* the current batch's write txn, or NULL */
+    ldb_dbi dbi;
+    int have_dbi;       /* the tree handle, valid once its txn committed */
+    int append;         /* keys so far arrived in order: try LDB_APPEND */
+    size_t batch;       /* entries put in the current txn */
+    uint64_t committed; /* entries in committed batches */
+};
+
+static int loader_begin(struct loader *l)
+{
+    int rc = ldb_txn_begin(l->env, 0, &l->txn);
+    if (rc != 0) {
+        l->txn = NULL;
+        return fail(l->a, "begin write txn", rc);
+    }
+    if (!l->have_dbi) {
+        if (open_tree(l->a, l->txn, LDB_CREATE, &l->dbi) != 0) {
+            ldb_txn_abort(l->txn);
+            l->txn = NULL;
+            return 1;
+        }
+        l->have_dbi = 1;
+    }
+    return 0;
+}
+
+static int loader_commit(struct loader *l)
+{
+    int rc;
+
+    if (l->txn == NULL)
+        return 0;
+    rc = ldb_txn_commit(l->txn);
+    l->txn = NULL;
+    if (rc != 0) {
+        if (l->committed == 0)
+            l->have_dbi = 0; /* the txn that opened the tree did not commit */
+        l->batch = 0;
+        return fail(l->a, "commit", rc);
+    }
+    l->committed += l->batch;
+    l->batch = 0;
+    return 0;
+}
+
+static int loader_put(struct loader *l, const ldb_val *key, const ldb_val *val, int *put_rc)
+{
+    int rc;
+
+    *put_rc = 0;
+    if (l->txn == NULL && loader_begin(l) != 0)
+        return 1;
+    rc = LDB_EXISTS;
+    if (l->append) {
+        rc = ldb_put(l->txn, l->dbi, key, val, LDB_APPEND);
+        if (rc == LDB_EXISTS)
+            l->append = 0; /* out of order (or a key twice): plain puts from here */
+    }
+    if (rc == LDB_EXISTS)
+        rc = ldb_put(l->txn, l->dbi, key, val, 0);
+    *put_rc = rc;
+    if (rc != 0)
+        return 1;
+    if (++l->batch == LOAD_BATCH)
+        return loader_commit(l);
+    return 0;
+}
+
+/* Strip the line end and trailing blanks; returns the new length. */
+static size_t chomp(char *s, size_t len)
+{
+    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || is_blank((unsigned char)s[len - 1])))
+        s[--len] = '\0';
+    return len;
+}
+
+static int cmd_load(int argc, char **argv)
+{
+    struct args a;
+    struct loader l;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    uint64_t lineno = 0, section = 0;
+    int in_dump = 0; /* between a header and its trailer */
+    int rc, status = 0;
+
+    if ((rc = parse_args("load", argc, argv, OPT_TREE, &a)) != 0)
+        return rc;
+    memset(&l, 0, sizeof l);
+    l.a = &a;
+    l.append = 1;
+    /* Batches need not each be durable: one ldb_sync at the end does it. */
+    if (open_env(&a, 0, LDB_SYNC_OFF, &l.env) != 0)
+        return 1;
+    /* Begin at once, so that an empty dump still creates its tree. */
+    if (loader_begin(&l) != 0) {
+        status = 1;
+        goto out;
+    }
+
+    while ((got = getline(&line, &cap, stdin)) >= 0) {
+        size_t len = chomp(line, (size_t)got);
+        ldb_val key, val;
+        const char *why;
+        int put_rc;
+
+        lineno++;
+        if (len == 0)
+            continue;
+        if (strlen(line) != len) {
+            fprintf(stderr, "%s: stdin:%" PRIu64 ": NUL byte in line\n", prog, lineno);
+            status = 1;
+            break;
+        }
+        if (line[0] == '#') {
+            if (strncmp(line, DUMP_HEADER, strlen(DUMP_HEADER)) == 0) {
+                char *end;
+                long fmt = strtol(line + strlen(DUMP_HEADER), &end, 10);
+                if (fmt != DUMP_FORMAT || *end != '\0') {
+                    fprintf(stderr, "%s: stdin:%" PRIu64 ": unsupported dump format '%s'\n",
+                            prog, lineno, line + strlen(DUMP_HEADER));
+                    status = 1;
+                    break;
+                }
+                in_dump = 1;
+                section = 0;
+            } else if (strncmp(line, DUMP_END, strlen(DUMP_END)) == 0) {
+                uint64_t want = strtoull(line + strlen(DUMP_END), NULL, 10);
+                if (!in_dump || want != section) {
+                    fprintf(stderr,
+                            "%s: stdin:%" PRIu64 ": trailer says %" PRIu64
+                            " entries, %" PRIu64 " read%s\n",
+                            prog, lineno, want, section, in_dump ? "" : " (no header)");
+                    status = 1;
+                    break;
+                }
+                in_dump = 0;
+            }
+            continue;
+        }
+        why = parse_entry(line, &key, &val);
+        if (why != NULL) {
+            fprintf(stderr, "%s: stdin:%" PRIu64 ": %s\n", prog, lineno, why);
+            status = 1;
+            break;
+        }
+        if (loader_put(&l, &key, &val, &put_rc) != 0) {
+            if (put_rc != 0)
+                fprintf(stderr, "%s: stdin:%" PRIu64 ": put: %s\n", prog, lineno,
+                        ldb_strerror(put_rc));
+            status = 1;
+            break;
+        }
+        section++;
+    }
+    if (status == 0 && ferror(stdin)) {
+        fprintf(stderr, "%s: reading standard input: %s\n", prog, strerror(errno));
+        status = 1;
+    }
+    if (status == 0 && in_dump) {
+        fprintf(stderr, "%s: stdin: dump ends without its '%s' trailer (truncated?)\n", prog,
+                DUMP_END);
+        status = 1;
+    }
+    /* Every entry before a bad line is kept: commit the batch in hand. */
+    if (loader_commit(&l) != 0)
+        status = 1;
+    if (l.txn == NULL && status == 0) {
+        rc = ldb_sync(l.env);
+        if (rc != 0)
+            status = fail(&a, "sync", rc);
+    }
+    if (status == 0)
+        printf("loaded %" PRIu64 " entries into tree %s\n", l.committed,
+               a.tree != NULL ? a.tree : "main");
+    else
+        fprintf(stderr, "%s: %s: %" PRIu64 " entries were committed before the error\n", prog,
+                a.path, l.committed);
+out:
+    free(line);
+    ldb_txn_abort(l.txn);
+    status = close_env(&a, l.env, status);
+    return status ? status : output_failed();
+}
+
+/* ---- readers ------------------------------------------------------------- */
+
+static int cmd_readers(int argc, char **argv)
+{
+    struct args a;
+    ldb_env *env = NULL;
+    ldb_stat st;
+    int cleared = 0, rc, status = 0;
+
+    if ((rc = parse_args("readers", argc, argv, 0, &a)) != 0)
+        return rc;
+    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
+        return 1;
+    rc = ldb_reader_check(env, &cleared);
+    if (rc != 0) {
+        status = fail(&a, "reader check", rc);
+        goto out;
+    }
+    rc = ldb_stat_env(env, &st);
+    if (rc != 0) {
+        status = fail(&a, "stat", rc);
+        goto out;
+    }
+    printf("cleared:              %d\n", cleared);
+    printf("readers used:         %" PRIu32 "\n", st.readers_used);
+    printf("readers max:          %" PRIu32 "\n", st.readers_max);
+    printf("oldest reader txn id: %" PRIu64 "\n", st.oldest_reader_txn_id);
+    printf("last txn id:          %" PRIu64 "\n", st.last_txn_id);
+out:
+    status = close_env(&a, env, status);
+    return status ? status : output_failed();
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 0)
+        return usage_error("version: takes no arguments");
+    printf("%s %s (library %s)\n", prog, PACKAGE_VERSION, ldb_version());
+    return output_failed();
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } commands[] = {
+        {"stat", cmd_stat},   {"check", cmd_check},     {"dump", cmd_dump},
+        {"load", cmd_load},   {"readers", cmd_readers}, {"version", cmd_version},
+        {"--version", cmd_version},
+    };
+    const char *cmd;
+
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return output_failed();
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc - 2, argv + 2);
+    return usage_error("unknown command '%s'", cmd);
+}
