@@ -112,8 +112,10 @@ static int load_record(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
     if (k.size != FREE_KEY_SIZE || v.size % sizeof(pgno_t) != 0 ||
         v.size > FREE_CHUNK_PAGES * sizeof(pgno_t))
         return LDB_CORRUPT();
-    if (be64(k.data) > fl->reuse_bound)
+    if (be64(k.data) > fl->reuse_bound) {
+        fl->held_back = 1;
         return 0;
+    }
     uint8_t key[FREE_KEY_SIZE];
     memcpy(key, k.data, FREE_KEY_SIZE);
     size_t n = v.size / sizeof(pgno_t);

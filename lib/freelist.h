@@ -34,6 +34,7 @@ struct ldb__freelist {
     uint64_t reuse_bound;        /* records with txn id <= this may be loaded */
     int bound_known;
     int records_exhausted;       /* no more loadable records */
+    int held_back;               /* a record exists but a reader holds it */
     int busy;                    /* inside a free-tree edit: do not recurse */
 };
 

@@ -47,6 +47,19 @@ static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
     ldb_txn *txn = ctx;
     ldb_env *env = txn->env;
     TRY(ldb__freelist_take(&txn->freelist, &txn->pager, &txn->snap.free_tree, n, pgno));
+    if (*pgno == 0 && txn->freelist.held_back && !txn->readers_checked) {
+        /* Free pages are held back by a reader: if it belongs to a process
+         * that died, clear its slot and look again (once per txn). */
+        int cleared = 0;
+        txn->readers_checked = 1;
+        TRY(ldb__lock_reader_check(&env->lock, &cleared));
+        if (cleared > 0) {
+            txn->freelist.reuse_bound = ldb__lock_oldest_snapshot(&env->lock);
+            txn->freelist.records_exhausted = 0;
+            txn->freelist.held_back = 0;
+            TRY(ldb__freelist_take(&txn->freelist, &txn->pager, &txn->snap.free_tree, n, pgno));
+        }
+    }
     if (*pgno == 0) {
         uint64_t end = txn->snap.npages + n;
         if (end * env->page_size > env->opts.max_size || end * env->page_size > env->map_len)

@@ -84,6 +84,7 @@ struct ldb_txn {
     struct ldb__dirty_table dirty;
     struct ldb__freelist freelist;
     int error;             /* sticky: the first error that failed the txn */
+    int readers_checked;   /* dead readers were looked for in this txn */
     uint64_t file_size;
 };
 
