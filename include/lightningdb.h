@@ -42,7 +42,7 @@ extern "C" {
 
 /** @name Handles and values */
 /**@{*/
-typedef struct ldb_env ldb_env;       /**< an open database: data file + lock file */
+typedef struct ldb_env ldb_env;       /**< an open database: data file, lock file, log */
 typedef struct ldb_txn ldb_txn;       /**< a read or write transaction */
 typedef struct ldb_cursor ldb_cursor; /**< an ordered position in one tree */
 typedef unsigned int ldb_dbi;         /**< a tree (named sub-database) handle */
@@ -97,10 +97,10 @@ LDB_API const char *ldb_version(void);
 /** Default. A commit that returned 0 survives a process crash, an OS crash
  *  and power loss. */
 #define LDB_SYNC_FULL 0
-/** Commits are not synced to stable storage. A committed txn survives a
- *  crash of the process. In this version, an OS crash or power loss can
- *  leave the last commits' pages unwritten; call ldb_sync() to make every
- *  committed txn durable. */
+/** Commits are appended to the write-ahead log without waiting for a sync.
+ *  A committed txn survives a crash of the process; after an OS crash or
+ *  power loss the database opens to some prefix of the committed txns,
+ *  never a damaged state. ldb_sync() makes every committed txn durable. */
 #define LDB_SYNC_OFF 1
 /**@}*/
 
@@ -129,17 +129,24 @@ typedef struct ldb_options {
     unsigned max_readers;  /**< concurrent read txns, all processes; 0 = 126.
                                 The first process to open the database sets it. */
     unsigned max_dbs;      /**< named trees open at once in this env; 0 = 128 */
-    uint64_t wal_max_bytes; /**< checkpoint threshold for the write-ahead log; 0 =
-                                 64 MiB. This version has no log: every commit
-                                 writes the data file directly. */
+    uint64_t wal_max_bytes; /**< checkpoint once the write-ahead log is this big;
+                                 0 = 64 MiB. A txn whose log record would pass
+                                 half of it commits as a checkpoint instead. */
     unsigned file_mode;    /**< permission bits for created files; 0 = 0644 */
 } ldb_options;
 
 /**
  * @brief Open (and create, unless told not to) a database.
  *
- * @param path the data file. The side file `<path>-lock` is created beside it
- *             (except with #LDB_IMMUTABLE); no other file is created.
+ * A crash left behind is recovered here: the first process to open the
+ * database replays the write-ahead log into the data file. A read-only
+ * handle that finds a log to replay does so if this process may write the
+ * files, else gives #LDB_READONLY.
+ *
+ * @param path the data file. The side files `<path>-lock` (shared state of
+ *             the processes that have it open) and `<path>-wal` (the
+ *             write-ahead log, not with #LDB_RDONLY) are created beside it;
+ *             #LDB_IMMUTABLE creates and uses neither. No other file is created.
  * @param opts options, or NULL for every default.
  * @param[out] env the new handle, set only on success.
  * @retval 0 success.
@@ -148,6 +155,8 @@ typedef struct ldb_options {
  * @retval -ENOENT missing database with #LDB_RDONLY, #LDB_IMMUTABLE or #LDB_NOCREATE.
  * @retval LDB_CORRUPTED no valid meta page: the file is not a database, or is damaged.
  * @retval LDB_VERSION a database of a format this build cannot read.
+ * @retval LDB_READONLY the database needs recovery and this handle cannot
+ *         write it (#LDB_IMMUTABLE, or #LDB_RDONLY without write permission).
  * @retval -errno the operating system refused (`-EACCES`, `-ENOSPC`, ...).
  */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_env **env);
@@ -155,18 +164,33 @@ LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_env **env);
 /**
  * @brief Close a database and free the handle.
  *
- * Every txn of this env must have ended. With #LDB_SYNC_OFF the committed
- * txns are made durable first.
+ * Every txn of this env must have ended. The committed txns are made durable
+ * first (they already are with #LDB_SYNC_FULL), and the log is folded into
+ * the data file (a checkpoint) unless another process is writing at that
+ * moment: closing never waits for another process's write txn.
  * @retval 0 success (the handle is freed also when an error is returned).
- * @retval LDB_INVALID NULL or not an env; txns still open (nothing is freed then).
+ * @retval LDB_INVALID NULL or not an env; txns still open (nothing is freed
+ *         then); or called in a forked child on its parent's env (the child's
+ *         copy of the handle is freed, nothing shared is touched).
+ * @retval LDB_PANIC a sync failed.
  */
 LDB_API int ldb_close(ldb_env *env);
 
 /**
- * @brief Make every committed txn durable (useful with #LDB_SYNC_OFF).
+ * @brief Make every committed txn durable (useful with #LDB_SYNC_OFF): one
+ * fdatasync of the write-ahead log. A no-op on a read-only env.
  * @retval 0 success; #LDB_PANIC the sync failed (the env refuses further writes).
  */
 LDB_API int ldb_sync(ldb_env *env);
+
+/**
+ * @brief Fold the write-ahead log into the data file: sync the data file,
+ * write a meta page for the newest committed txn, and start the log afresh.
+ * Also happens automatically when the log passes ldb_options.wal_max_bytes
+ * and on ldb_close(). Waits for the writer like a write txn.
+ * @retval 0 success; #LDB_READONLY a read-only env; #LDB_PANIC a sync failed.
+ */
+LDB_API int ldb_checkpoint(ldb_env *env);
 
 /** @name Transactions */
 /**@{*/
@@ -349,12 +373,13 @@ typedef struct ldb_stat {
     uint32_t page_size;
     uint64_t file_size, max_size;   /**< bytes */
     uint64_t pages_used, pages_free; /**< pages in trees (and meta) / free for reuse */
-    uint64_t wal_size;              /**< always 0: this version has no log */
+    uint64_t wal_size;              /**< bytes of log since the last checkpoint */
     uint32_t readers_used, readers_max; /**< open read txns, all processes */
     uint64_t oldest_reader_txn_id;  /**< snapshot of the oldest open reader; 0 when none */
     uint64_t cache_hits, cache_misses, cache_bytes; /**< always 0 in this version */
-    uint64_t commits, checkpoints;  /**< write txns committed by this env; every
-                                         commit is a checkpoint in this version */
+    uint64_t commits;               /**< write txns committed through this env */
+    uint64_t checkpoints;           /**< checkpoints by every process since the
+                                         database was last opened by a first process */
 } ldb_stat;
 
 /** @brief Fill @p st with the env's figures. */

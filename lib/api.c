@@ -126,7 +126,7 @@ int ldb_dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi *dbi)
         e->state = DBI_DIRTY;
         e->generation = txn->dbi_generation;
         txn->mods++;
-        rc = 0;
+        rc = ldb__txn_fail(txn, ldb__txn_log(txn, WAL_OP_CREATE, slot, NULL, NULL));
     }
     TRY(rc);
     *dbi = slot;
@@ -143,6 +143,8 @@ int ldb_dbi_drop(ldb_txn *txn, ldb_dbi dbi, int delete_tree)
     struct tree_desc *t;
     TRY(ldb__txn_tree(txn, dbi, &t));
     TRY(ldb__txn_fail(txn, ldb__btree_drop(&txn->pager, t)));
+    TRY(ldb__txn_fail(txn, ldb__txn_log(txn, delete_tree ? WAL_OP_DELETE : WAL_OP_EMPTY, dbi,
+                                        NULL, NULL)));
     txn->mods++;
     if (!delete_tree) {
         ldb__txn_tree_dirty(txn, dbi);

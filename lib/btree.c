@@ -258,6 +258,7 @@ static int touch_path(struct ldb__pager *pg, struct tree_desc *t, struct ldb__pa
 static int new_page(struct ldb__pager *pg, enum ldb_page_type type, pgno_t *pgno, uint8_t **buf)
 {
     TRY(pg->alloc(pg->ctx, 1, pgno, buf));
+    memset(*buf, 0, pg->page_size);
     ldb__page_init(*buf, pg->page_size, type, pg->txnid);
     PAGE_HDR(*buf)->pgno = *pgno;
     return 0;
@@ -277,6 +278,7 @@ static int write_overflow(struct ldb__pager *pg, struct tree_desc *t, const void
     h->aux = (uint32_t)n;
     if (vlen)
         memcpy(buf + PAGE_HEADER_SIZE, val, vlen);
+    memset(buf + PAGE_HEADER_SIZE + vlen, 0, n * pg->page_size - PAGE_HEADER_SIZE - vlen);
     t->overflow_pages += n;
     return 0;
 }
@@ -382,6 +384,7 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
         else
             t->branch_pages++;
         pgno_t lpgno = path->pgno[level];
+        memset(page, 0, psize);
         ldb__page_init(page, psize, type, pg->txnid);
         PAGE_HDR(page)->pgno = lpgno;
         for (unsigned i = 0; i < k; i++)

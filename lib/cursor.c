@@ -148,6 +148,8 @@ int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
     }
     struct ldb__path p;
     p.depth = 0;
+    if (c->state == CURSOR_BETWEEN)
+        memcpy(&p, &c->path, sizeof p);
     int rc, exact;
     switch (op) {
     case LDB_FIRST:

@@ -19,6 +19,8 @@
 #include "meta.h"
 #include "os.h"
 #include "page.h"
+#include "commit.h"
+#include "recovery.h"
 
 /* Bumped in the child after fork(): an env opened before the fork belongs
  * to the parent (its reader slots and mutex ownership name the parent). */
@@ -95,7 +97,7 @@ static int create_database(ldb_env *env)
     struct meta_page m;
     ldb__meta_init(&m, env->opts.page_size);
     TRY(ldb__os_grow(env->fd, 2ull * env->opts.page_size));
-    TRY(ldb__meta_write(env->fd, &m));
+    TRY(ldb__meta_write(env->fd, &m, 0));
     TRY(ldb__os_fsync(env->fd));
     return ldb__os_fsync_parent_dir(env->path);
 }
@@ -127,12 +129,50 @@ static int open_data_file(ldb_env *env, int *created)
     return rc;
 }
 
+/* The log, for a handle that may write: the first opener creates it if
+ * needed, replays it, checkpoints and starts a fresh generation; later
+ * openers just open it. */
+static int open_log(ldb_env *env, int first, uint64_t meta_txnid)
+{
+    int created = 0;
+    int rc = ldb__os_open(env->wal_path, O_RDWR, 0, &env->wal_fd);
+    if (rc == -ENOENT && first) {
+        TRY(ldb__os_open(env->wal_path, O_RDWR | O_CREAT, env->opts.file_mode, &env->wal_fd));
+        created = 1;
+    }
+    TRY(rc == -ENOENT && first ? 0 : rc);
+    TRY(ldb__io_init(&env->io));
+    env->io_ready = 1;
+    if (!first)
+        return 0;
+    uint64_t replayed;
+    TRY(ldb__recover(env, meta_txnid, &replayed));
+    ldb__lock_writer(&env->lock, 0, &(int){0});
+    rc = replayed ? ldb__checkpoint_locked(env) : 0;
+    if (rc == 0) {
+        struct ldb__commit_state cs;
+        ldb__lock_state_read(&env->lock, &cs);
+        rc = ldb__log_reset(env, &cs, ldb__new_salt(), cs.snap.txnid);
+        if (rc == 0 && ldb__os_fsync(env->wal_fd) < 0)
+            rc = LDB_PANIC;
+        if (rc == 0)
+            ldb__lock_state_write(&env->lock, &cs);
+    }
+    ldb__lock_writer_release(&env->lock);
+    TRY(rc);
+    return created ? ldb__os_fsync_parent_dir(env->wal_path) : 0;
+}
+
 static void env_free(ldb_env *env)
 {
     if (env->map)
         ldb__os_unmap((void *)env->map, env->map_len);
     ldb__lock_close(&env->lock);
     ldb__os_close(env->fd);
+    ldb__os_close(env->wal_fd);
+    if (env->io_ready)
+        ldb__io_destroy(&env->io);
+    free(env->wal_path);
     if (env->dbi_names) {
         for (unsigned i = 0; i < env->opts.max_dbs; i++)
             free(env->dbi_names[i]);
@@ -145,7 +185,32 @@ static void env_free(ldb_env *env)
     free(env);
 }
 
+static int open_env(const char *path, const ldb_options *opts, ldb_env **out);
+
+/* Internal: a read-only first opener found a log to replay. */
+#define NEEDS_RECOVERY (-30100)
+
 int ldb_open(const char *path, const ldb_options *opts, ldb_env **out)
+{
+    int rc = open_env(path, opts, out);
+    if (rc != NEEDS_RECOVERY)
+        return rc;
+    /* A read-only handle found a log to replay. Recovery only makes committed
+     * txns durable in the data file, so do it through a writable handle if
+     * this process may write the files, then open read-only again. */
+    ldb_options rw = *opts;
+    rw.flags &= ~(unsigned)LDB_RDONLY;
+    rw.flags |= LDB_NOCREATE;
+    ldb_env *w;
+    rc = open_env(path, &rw, &w);
+    if (rc == -EACCES || rc == -EROFS || rc == -EPERM)
+        return LDB_READONLY;
+    TRY(rc);
+    TRY(ldb_close(w));
+    return open_env(path, opts, out);
+}
+
+static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
 {
     if (path == NULL || path[0] == '\0' || out == NULL)
         return LDB_INVALID;
@@ -154,6 +219,7 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_env **out)
     if (env == NULL)
         return -ENOMEM;
     env->fd = -1;
+    env->wal_fd = -1;
     env->lock.fd = -1;
     pthread_mutex_init(&env->mutex, NULL);
     int rc = fill_options(opts, &env->opts);
@@ -168,6 +234,13 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_env **out)
         goto fail;
     }
     int immutable = (env->opts.flags & LDB_IMMUTABLE) != 0, first = 1, created;
+    size_t wn = strlen(path) + sizeof "-wal";
+    env->wal_path = malloc(wn);
+    if (env->wal_path == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    snprintf(env->wal_path, wn, "%s-wal", path);
     if (!immutable) {
         size_t n = strlen(path) + sizeof "-lock";
         char *lock_path = malloc(n);
@@ -200,7 +273,8 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_env **out)
     }
     (void)created;
     struct meta_page m;
-    CHECK_GOTO(rc, ldb__meta_read_newest(env->fd, size, &m), fail);
+    unsigned meta_slot;
+    CHECK_GOTO(rc, ldb__meta_read_newest(env->fd, size, &m, &meta_slot), fail);
     env->page_size = m.page_size;
     env->opts.page_size = m.page_size; /* an existing database keeps its own */
     if (m.npages * m.page_size > size) {
@@ -219,20 +293,39 @@ int ldb_open(const char *path, const ldb_options *opts, ldb_env **out)
     void *map;
     CHECK_GOTO(rc, ldb__os_map(env->fd, env->map_len, &map), fail);
     env->map = map;
-    struct ldb__snapshot snap = {m.txnid, m.npages, m.main_tree, m.catalog_tree, m.free_tree};
-    if (immutable)
-        rc = ldb__lock_open_private(&env->lock, env->opts.max_readers, &snap);
-    else if (first)
-        rc = ldb__lock_init(&env->lock, env->opts.max_readers, env->page_size, &snap);
-    else
-        rc = ldb__lock_attach(&env->lock, env->page_size);
-    if (rc < 0)
-        goto fail;
     env->dbi_names = calloc(env->opts.max_dbs, sizeof *env->dbi_names);
     if (env->dbi_names == NULL) {
         rc = -ENOMEM;
         goto fail;
     }
+    struct ldb__commit_state cs;
+    memset(&cs, 0, sizeof cs);
+    cs.snap = (struct ldb__snapshot){m.txnid, m.npages, m.main_tree, m.catalog_tree, m.free_tree};
+    int rdonly = (env->opts.flags & LDB_RDONLY) != 0;
+    if (immutable || (rdonly && first)) {
+        /* This handle cannot replay the log: refuse a database that needs it. */
+        int pending;
+        CHECK_GOTO(rc, ldb__recovery_pending(env->wal_path, m.txnid, &pending), fail);
+        if (pending) {
+            rc = immutable ? LDB_READONLY : NEEDS_RECOVERY;
+            goto fail;
+        }
+    }
+    if (immutable) {
+        CHECK_GOTO(rc, ldb__lock_open_private(&env->lock, env->opts.max_readers, &cs, meta_slot),
+                   fail);
+    } else if (first) {
+        CHECK_GOTO(rc, ldb__lock_init(&env->lock, env->opts.max_readers, env->page_size, &cs,
+                                      meta_slot),
+                   fail);
+    } else {
+        CHECK_GOTO(rc, ldb__lock_attach(&env->lock, env->page_size), fail);
+    }
+    env->magic = LDB_ENV_MAGIC;
+    if (!rdonly)
+        CHECK_GOTO(rc, open_log(env, first, m.txnid), fail);
+    if (first && !immutable)
+        CHECK_GOTO(rc, ldb__lock_share(&env->lock), fail);
     env->magic = LDB_ENV_MAGIC;
     *out = env;
     return 0;
@@ -248,13 +341,27 @@ int ldb_close(ldb_env *env)
     pthread_mutex_lock(&env->mutex);
     unsigned open = env->open_txns;
     pthread_mutex_unlock(&env->mutex);
-    int in_child = ldb__env_check(env) != 0;
-    if (open != 0 && !in_child)
+    if (ldb__env_check(env) != 0) {
+        /* A forked child: the handle is the parent's. Free this process's
+         * copy of it, touching nothing shared, and say so. */
+        env_free(env);
+        return LDB_INVALID;
+    }
+    if (open != 0)
         return LDB_INVALID;
     int rc = 0;
-    if (!in_child && !(env->opts.flags & LDB_RDONLY) && env->opts.sync_mode == LDB_SYNC_OFF &&
-        !env->panic)
-        rc = ldb__os_fsync(env->fd) < 0 ? LDB_PANIC : 0;
+    if (env->wal_fd >= 0 && !__atomic_load_n(&env->panic, __ATOMIC_ACQUIRE)) {
+        /* Make this env's LDB_SYNC_OFF commits durable, then fold the log
+         * into the data file so the next open has nothing to replay, unless
+         * another process is writing: it will checkpoint in its turn, and
+         * closing must not wait for it. */
+        rc = ldb__log_sync(env);
+        int died;
+        if (rc == 0 && ldb__lock_writer(&env->lock, 1, &died) == 0) {
+            rc = ldb__checkpoint_locked(env);
+            ldb__lock_writer_release(&env->lock);
+        }
+    }
     env_free(env);
     return rc;
 }
@@ -264,13 +371,21 @@ int ldb_sync(ldb_env *env)
     TRY(ldb__env_check(env));
     if (env->opts.flags & LDB_RDONLY)
         return 0;
+    return ldb__log_sync(env);
+}
+
+int ldb_checkpoint(ldb_env *env)
+{
+    TRY(ldb__env_check(env));
+    if (env->opts.flags & LDB_RDONLY)
+        return LDB_READONLY;
     if (__atomic_load_n(&env->panic, __ATOMIC_ACQUIRE))
         return LDB_PANIC;
-    if (ldb__os_fsync(env->fd) < 0) {
-        __atomic_store_n(&env->panic, 1, __ATOMIC_RELEASE);
-        return LDB_PANIC;
-    }
-    return 0;
+    int died;
+    TRY(ldb__lock_writer(&env->lock, 0, &died));
+    int rc = ldb__checkpoint_locked(env);
+    ldb__lock_writer_release(&env->lock);
+    return rc;
 }
 
 int ldb_stat_env(ldb_env *env, ldb_stat *st)
@@ -280,13 +395,23 @@ int ldb_stat_env(ldb_env *env, ldb_stat *st)
         return LDB_INVALID;
     memset(st, 0, sizeof *st);
     ldb_txn *txn;
-    TRY(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn));
     uint64_t free_pages = 0;
-    int rc = ldb__freelist_count(&txn->pager, &txn->snap.free_tree, &free_pages);
-    st->last_txn_id = txn->snap.txnid;
-    st->pages_used = txn->snap.npages - free_pages;
-    ldb_txn_abort(txn);
-    TRY(rc);
+    int rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
+    if (rc == LDB_BUSY) {
+        /* Every reader slot is taken: counting free pages needs a snapshot
+         * of its own, so report the rest and no free pages. */
+        struct ldb__snapshot snap;
+        ldb__lock_read_published(&env->lock, &snap);
+        st->last_txn_id = snap.txnid;
+        st->pages_used = snap.npages;
+    } else {
+        TRY(rc);
+        rc = ldb__freelist_count(&txn->pager, &txn->snap.free_tree, &free_pages);
+        st->last_txn_id = txn->snap.txnid;
+        st->pages_used = txn->snap.npages - free_pages;
+        ldb_txn_abort(txn);
+        TRY(rc);
+    }
     st->pages_free = free_pages;
     st->page_size = env->page_size;
     TRY(ldb__os_file_size(env->fd, &st->file_size));
@@ -294,7 +419,12 @@ int ldb_stat_env(ldb_env *env, ldb_stat *st)
     st->readers_max = env->lock.hdr->max_readers;
     ldb__lock_reader_stats(&env->lock, &st->readers_used, &st->oldest_reader_txn_id);
     st->commits = __atomic_load_n(&env->commits, __ATOMIC_RELAXED);
-    st->checkpoints = st->commits;
+    st->checkpoints = __atomic_load_n(&env->lock.hdr->checkpoints, __ATOMIC_RELAXED);
+    if (env->wal_fd >= 0) {
+        struct ldb__commit_state cs;
+        ldb__lock_state_read(&env->lock, &cs);
+        st->wal_size = cs.wal_end;
+    }
     return 0;
 }
 

@@ -129,8 +129,10 @@ _Static_assert(sizeof(struct meta_page) <= LDB_META_BYTES, "meta fits its checks
 
 /* Free tree: key = txn id (8 B big-endian) + chunk number (4 B big-endian);
  * value = up to FREE_CHUNK_PAGES page numbers (8 B little-endian each) that
- * the txn stopped using. */
+ * the txn stopped using. Chunks numbered from HELD_CHUNK up list pages of the
+ * trees of the checkpoint before the txn (see freelist.h). */
 #define FREE_KEY_SIZE 12u
 #define FREE_CHUNK_PAGES 64u
+#define HELD_CHUNK 0x80000000u
 
 #endif

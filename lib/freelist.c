@@ -52,6 +52,7 @@ void ldb__freelist_destroy(struct ldb__freelist *fl)
 {
     free(fl->pool.items);
     free(fl->freed.items);
+    free(fl->held.items);
     memset(fl, 0, sizeof *fl);
 }
 
@@ -98,23 +99,34 @@ static void free_key(uint8_t key[FREE_KEY_SIZE], uint64_t txnid, uint32_t chunk)
         key[8 + i] = (uint8_t)(chunk >> (24 - 8 * i));
 }
 
-/* Move the oldest free record into the pool if readers allow. 1 if one was
- * loaded, 0 if none can be. */
+static uint32_t be32(const uint8_t *b)
+{
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+}
+
+/* Move the oldest loadable free record into the pool. 1 if one was loaded,
+ * 0 if none can be. */
 static int load_record(struct ldb__freelist *fl, struct ldb__pager *pg, struct tree_desc *ft)
 {
     struct ldb__path path;
-    int rc = ldb__btree_first(pg, ft, &path);
-    if (rc == LDB_NOTFOUND)
-        return 0;
-    TRY(rc);
     ldb_val k, v;
-    TRY(ldb__btree_entry(pg, &path, &k, &v));
-    if (k.size != FREE_KEY_SIZE || v.size % sizeof(pgno_t) != 0 ||
-        v.size > FREE_CHUNK_PAGES * sizeof(pgno_t))
-        return LDB_CORRUPT();
-    if (be64(k.data) > fl->reuse_bound) {
-        fl->held_back = 1;
-        return 0;
+    int rc = ldb__btree_first(pg, ft, &path);
+    for (;; rc = ldb__btree_next(pg, &path)) {
+        if (rc == LDB_NOTFOUND)
+            return 0;
+        TRY(rc);
+        TRY(ldb__btree_entry(pg, &path, &k, &v));
+        if (k.size != FREE_KEY_SIZE || v.size % sizeof(pgno_t) != 0 ||
+            v.size > FREE_CHUNK_PAGES * sizeof(pgno_t))
+            return LDB_CORRUPT();
+        uint64_t txnid = be64(k.data);
+        if (txnid > fl->reuse_bound) {
+            fl->held_back = 1; /* and every later record: keys are in txn order */
+            return 0;
+        }
+        if (be32((const uint8_t *)k.data + 8) >= HELD_CHUNK && txnid > fl->checkpoint)
+            continue; /* checkpointed pages: not before the next checkpoint */
+        break;
     }
     uint8_t key[FREE_KEY_SIZE];
     memcpy(key, k.data, FREE_KEY_SIZE);
@@ -154,9 +166,12 @@ int ldb__freelist_take(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
     }
 }
 
-int ldb__freelist_give(struct ldb__freelist *fl, pgno_t pgno, uint32_t n, int was_dirty)
+int ldb__freelist_give(struct ldb__freelist *fl, pgno_t pgno, uint32_t n, int was_dirty,
+                       uint64_t written_by)
 {
-    struct ldb__pgno_list *l = was_dirty ? &fl->pool : &fl->freed;
+    struct ldb__pgno_list *l = was_dirty                   ? &fl->pool
+                               : written_by > fl->checkpoint ? &fl->freed
+                                                             : &fl->held;
     TRY(list_reserve(l, n));
     for (uint32_t i = 0; i < n; i++)
         l->items[l->len++] = pgno + i;
@@ -165,20 +180,42 @@ int ldb__freelist_give(struct ldb__freelist *fl, pgno_t pgno, uint32_t n, int wa
     return 0;
 }
 
-/* freed and pool together, ascending, in a new array. */
-static int merged_list(const struct ldb__freelist *fl, pgno_t **out, size_t *len)
+/* The union of lists a and b (b may be NULL), ascending, in a new array. */
+static int merged_list(const struct ldb__pgno_list *a, const struct ldb__pgno_list *b, pgno_t **out,
+                       size_t *len)
 {
-    size_t n = fl->freed.len + fl->pool.len;
+    size_t n = a->len + (b ? b->len : 0);
     pgno_t *m = malloc((n ? n : 1) * sizeof *m);
     if (m == NULL)
         return -ENOMEM;
-    if (fl->freed.len)
-        memcpy(m, fl->freed.items, fl->freed.len * sizeof *m);
-    if (fl->pool.len)
-        memcpy(m + fl->freed.len, fl->pool.items, fl->pool.len * sizeof *m);
+    if (a->len)
+        memcpy(m, a->items, a->len * sizeof *m);
+    if (b && b->len)
+        memcpy(m + a->len, b->items, b->len * sizeof *m);
     sort_pgnos(m, n, cmp_asc);
     *out = m;
     *len = n;
+    return 0;
+}
+
+/* Write list under keys (txnid, base + c) for c < *chunks, growing *chunks
+ * to fit but never shrinking it (see ldb__freelist_save). */
+static int write_chunks(struct ldb__pager *pg, struct tree_desc *ft, uint64_t txnid, uint32_t base,
+                        const pgno_t *list, size_t len, uint32_t *chunks)
+{
+    uint32_t need = (uint32_t)((len + FREE_CHUNK_PAGES - 1) / FREE_CHUNK_PAGES);
+    if (need > *chunks)
+        *chunks = need;
+    for (uint32_t c = 0; c < *chunks; c++) {
+        uint8_t key[FREE_KEY_SIZE];
+        free_key(key, txnid, base + c);
+        size_t from = (size_t)c * FREE_CHUNK_PAGES;
+        size_t n = from >= len ? 0 : len - from;
+        if (n > FREE_CHUNK_PAGES)
+            n = FREE_CHUNK_PAGES;
+        TRY(ldb__btree_put(pg, ft, key, FREE_KEY_SIZE, list + (n ? from : 0),
+                           (uint32_t)(n * sizeof(pgno_t)), 0));
+    }
     return 0;
 }
 
@@ -186,49 +223,46 @@ int ldb__freelist_save(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
                        uint64_t txnid)
 {
     /* Writing the records can itself use pool pages (a split of the free
-     * tree). Rewrite until what is written equals what is free. The chunk
-     * count never shrinks between rounds (no deletes, so no merges that
-     * would free pages), so each extra round has strictly fewer pool pages
-     * and the loop ends. */
-    uint32_t chunks = 0;
-    pgno_t *written = NULL;
-    size_t wlen = 0;
+     * tree) and free pages (its first copy-on-write). Rewrite until what is
+     * written equals what is free. Chunk counts never shrink between rounds
+     * (no deletes, so no merges that would free pages), so after the first
+     * round each further round has strictly fewer pool pages: the loop ends. */
+    uint32_t plain_chunks = 0, held_chunks = 0;
+    pgno_t *wplain = NULL, *wheld = NULL;
+    size_t wplain_len = 0, wheld_len = 0;
     int rc = 0;
     fl->busy = 1;
     for (int round = 0;; round++) {
-        pgno_t *cur;
-        size_t clen;
-        CHECK_GOTO(rc, merged_list(fl, &cur, &clen), out);
-        if (written != NULL && clen == wlen && memcmp(cur, written, clen * sizeof *cur) == 0) {
-            free(cur);
-            break;
+        pgno_t *plain, *held;
+        size_t plain_len, held_len;
+        CHECK_GOTO(rc, merged_list(&fl->freed, &fl->pool, &plain, &plain_len), out);
+        rc = merged_list(&fl->held, NULL, &held, &held_len);
+        if (rc < 0) {
+            free(plain);
+            goto out;
         }
-        free(written);
-        written = cur;
-        wlen = clen;
+        int same = wplain != NULL && plain_len == wplain_len && held_len == wheld_len &&
+                   memcmp(plain, wplain, plain_len * sizeof *plain) == 0 &&
+                   memcmp(held, wheld, held_len * sizeof *held) == 0;
+        free(wplain);
+        free(wheld);
+        wplain = plain;
+        wheld = held;
+        wplain_len = plain_len;
+        wheld_len = held_len;
+        if (same)
+            break;
         if (round > 1000) {
             rc = LDB_CORRUPT();
             goto out;
         }
-        uint32_t need = (uint32_t)((wlen + FREE_CHUNK_PAGES - 1) / FREE_CHUNK_PAGES);
-        if (need > chunks)
-            chunks = need;
-        for (uint32_t c = 0; c < chunks; c++) {
-            uint8_t key[FREE_KEY_SIZE];
-            free_key(key, txnid, c);
-            size_t from = (size_t)c * FREE_CHUNK_PAGES;
-            size_t n = from >= wlen ? 0 : wlen - from;
-            if (n > FREE_CHUNK_PAGES)
-                n = FREE_CHUNK_PAGES;
-            CHECK_GOTO(rc,
-                       ldb__btree_put(pg, ft, key, FREE_KEY_SIZE, written + (n ? from : 0),
-                                      (uint32_t)(n * sizeof(pgno_t)), 0),
-                       out);
-        }
+        CHECK_GOTO(rc, write_chunks(pg, ft, txnid, 0, wplain, wplain_len, &plain_chunks), out);
+        CHECK_GOTO(rc, write_chunks(pg, ft, txnid, HELD_CHUNK, wheld, wheld_len, &held_chunks), out);
     }
 out:
     fl->busy = 0;
-    free(written);
+    free(wplain);
+    free(wheld);
     return rc;
 }
 

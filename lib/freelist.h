@@ -3,16 +3,25 @@
  * remembers the rest across commits.
  *
  * The free tree maps (txn id T, chunk) to page numbers that T stopped using
- * (plus pages T had reclaimed but not used). Pages under T may be reused
- * once no reader can reach them: T <= the oldest snapshot any reader holds
- * (the published snapshot counts as a reader). The writer loads such
- * records oldest first into its pool, deleting them from the tree; at
- * commit it writes what it freed and what is left of its pool under its own
- * id (ldb__freelist_save), so every page below the high-water mark is, at
- * every commit, in exactly one tree or in the free tree (ldb_check checks).
+ * (plus pages T had reclaimed but not used). Two kinds of chunk:
+ *  - plain (chunk < HELD_CHUNK): pages written after the last checkpoint, or
+ *    free at it; reusable once no reader can reach them: T <= the oldest
+ *    snapshot any reader holds (the published snapshot counts as a reader);
+ *  - held (chunk >= HELD_CHUNK): pages of the checkpointed trees (their
+ *    header's txn id is <= the checkpoint's). Recovery starts from those
+ *    trees, so these wait also for the next checkpoint: T <= checkpoint
+ *    (invariant W3 of wal.h).
+ * A page written after the checkpoint is never in the checkpointed trees
+ * (by induction: writers only ever take pages that are not), which is what
+ * lets the common case, a page rewritten many times between checkpoints,
+ * be reused at once.
  *
- * Pages a txn allocated and then released again never reached the disk's
- * trees: they go straight back to the pool.
+ * The writer loads loadable records oldest first into its pool, deleting
+ * them from the tree; at commit it writes what it freed and what is left of
+ * its pool under its own id (ldb__freelist_save), so every page below the
+ * high-water mark is, at every commit, in exactly one tree or in the free
+ * tree (ldb_check checks). Pages a txn allocated and released again go
+ * straight back to its pool.
  */
 #ifndef LDB_FREELIST_H
 #define LDB_FREELIST_H
@@ -31,7 +40,9 @@ struct ldb__pgno_list {
 struct ldb__freelist {
     struct ldb__pgno_list pool;  /* reusable now; kept sorted, largest first */
     struct ldb__pgno_list freed; /* committed pages this txn stopped using */
+    struct ldb__pgno_list held;  /* ... that belong to the checkpointed trees */
     uint64_t reuse_bound;        /* records with txn id <= this may be loaded */
+    uint64_t checkpoint;         /* held records with txn id <= this too */
     int bound_known;
     int records_exhausted;       /* no more loadable records */
     int held_back;               /* a record exists but a reader holds it */
@@ -46,8 +57,10 @@ void ldb__freelist_destroy(struct ldb__freelist *fl);
 int ldb__freelist_take(struct ldb__freelist *fl, struct ldb__pager *pg, struct tree_desc *free_tree,
                        uint32_t n, pgno_t *pgno);
 /* Give back pages: dirty (allocated by this txn) ones to the pool, committed
- * ones to the freed list. */
-int ldb__freelist_give(struct ldb__freelist *fl, pgno_t pgno, uint32_t n, int was_dirty);
+ * ones to the freed list, or the held list if they were written at or
+ * before the checkpoint (written_by = their header's txn id). */
+int ldb__freelist_give(struct ldb__freelist *fl, pgno_t pgno, uint32_t n, int was_dirty,
+                       uint64_t written_by);
 /* Write this txn's record(s) into the free tree. Call last before commit. */
 int ldb__freelist_save(struct ldb__freelist *fl, struct ldb__pager *pg,
                        struct tree_desc *free_tree, uint64_t txnid);

@@ -72,22 +72,33 @@ static int init_mutex(pthread_mutex_t *m)
 }
 
 static void lay_out(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,
-                    const struct ldb__snapshot *snap)
+                    const struct ldb__commit_state *cs, unsigned meta_slot)
 {
     struct ldb__lock_header *h = lk->hdr;
     memset(h, 0, lk->map_len);
     h->version = LOCK_VERSION;
     h->max_readers = max_readers;
     h->page_size = page_size;
-    h->snaps[snap->txnid & 1].snap = *snap;
-    h->published_txnid = snap->txnid;
+    h->snaps[cs->snap.txnid & 1].snap = cs->snap;
+    h->published_txnid = cs->snap.txnid;
+    h->durable_txnid = cs->snap.txnid;
+    h->checkpoint_txnid = cs->snap.txnid;
+    h->meta_slot = meta_slot;
+    h->state[0] = *cs;
     lock_layout(lk);
     for (unsigned i = 0; i < max_readers; i++)
         lk->slots[i].txnid = LDB_READER_IDLE;
 }
 
+static int init_mutexes(struct ldb__lock_header *h)
+{
+    TRY(init_mutex(&h->writer_mutex));
+    TRY(init_mutex(&h->sync_mutex));
+    return init_mutex(&h->state_mutex);
+}
+
 int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,
-                   const struct ldb__snapshot *snap)
+                   const struct ldb__commit_state *cs, unsigned meta_slot)
 {
     size_t len = lock_size(max_readers);
     if (ftruncate(lk->fd, 0) != 0 || ftruncate(lk->fd, (off_t)len) != 0)
@@ -97,10 +108,15 @@ int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_siz
         return -errno;
     lk->hdr = p;
     lk->map_len = len;
-    lay_out(lk, max_readers, page_size, snap);
-    TRY(init_mutex(&lk->hdr->writer_mutex));
+    lay_out(lk, max_readers, page_size, cs, meta_slot);
+    TRY(init_mutexes(lk->hdr));
     /* The magic goes last: a later opener that sees it sees a whole header. */
     __atomic_store_n(&lk->hdr->magic, LOCK_MAGIC, __ATOMIC_RELEASE);
+    return 0;
+}
+
+int ldb__lock_share(struct ldb__lock *lk)
+{
     while (flock(lk->fd, LOCK_SH) != 0) {
         if (errno != EINTR)
             return -errno;
@@ -130,7 +146,7 @@ int ldb__lock_attach(struct ldb__lock *lk, uint32_t page_size)
 }
 
 int ldb__lock_open_private(struct ldb__lock *lk, unsigned max_readers,
-                           const struct ldb__snapshot *snap)
+                           const struct ldb__commit_state *cs, unsigned meta_slot)
 {
     memset(lk, 0, sizeof *lk);
     lk->fd = -1;
@@ -141,8 +157,8 @@ int ldb__lock_open_private(struct ldb__lock *lk, unsigned max_readers,
         return -errno;
     lk->hdr = p;
     lk->map_len = len;
-    lay_out(lk, max_readers, 0, snap);
-    TRY(init_mutex(&lk->hdr->writer_mutex));
+    lay_out(lk, max_readers, 0, cs, meta_slot);
+    TRY(init_mutexes(lk->hdr));
     lk->hdr->magic = LOCK_MAGIC;
     return 0;
 }
@@ -157,32 +173,81 @@ void ldb__lock_close(struct ldb__lock *lk)
     lk->fd = -1;
 }
 
-int ldb__lock_writer(struct ldb__lock *lk, int nowait, int *owner_died)
+/* Lock a robust mutex; *owner_died when its last holder died holding it. */
+static int robust_lock(pthread_mutex_t *m, int nowait, int *owner_died)
 {
     *owner_died = 0;
-    int rc = nowait ? pthread_mutex_trylock(&lk->hdr->writer_mutex)
-                    : pthread_mutex_lock(&lk->hdr->writer_mutex);
+    int rc = nowait ? pthread_mutex_trylock(m) : pthread_mutex_lock(m);
     switch (rc) {
     case 0:
         return 0;
     case EOWNERDEAD:
-        /* The previous writer died holding the mutex. Its txn never
-         * published, so nothing shared is half-done; take over. */
-        pthread_mutex_consistent(&lk->hdr->writer_mutex);
+        /* The holder died. What it guarded is left whole by design (see
+         * each caller), so take over. */
+        pthread_mutex_consistent(m);
         *owner_died = 1;
         return 0;
     case EBUSY:
         return LDB_BUSY;
     case EDEADLK:
-        return LDB_INVALID; /* this thread already runs a write txn */
+        return LDB_INVALID; /* this thread already holds it */
     default:
         return -rc;
     }
 }
 
+int ldb__lock_writer(struct ldb__lock *lk, int nowait, int *owner_died)
+{
+    /* A writer that died never published anything half-done: its pages went
+     * to free page numbers and its log record, if any, is either whole and
+     * in the commit state or beyond the log's end. */
+    return robust_lock(&lk->hdr->writer_mutex, nowait, owner_died);
+}
+
 void ldb__lock_writer_release(struct ldb__lock *lk)
 {
     pthread_mutex_unlock(&lk->hdr->writer_mutex);
+}
+
+int ldb__lock_sync_acquire(struct ldb__lock *lk, int nowait)
+{
+    int died; /* a dead syncer leaves nothing behind: the next one syncs again */
+    return robust_lock(&lk->hdr->sync_mutex, nowait, &died);
+}
+
+void ldb__lock_sync_release(struct ldb__lock *lk)
+{
+    pthread_mutex_unlock(&lk->hdr->sync_mutex);
+}
+
+static void state_lock(struct ldb__lock *lk)
+{
+    int died; /* the state is double-buffered: a half-written copy is unused */
+    (void)robust_lock(&lk->hdr->state_mutex, 0, &died);
+}
+
+void ldb__lock_state_read(struct ldb__lock *lk, struct ldb__commit_state *out)
+{
+    state_lock(lk);
+    *out = lk->hdr->state[lk->hdr->state_idx & 1];
+    pthread_mutex_unlock(&lk->hdr->state_mutex);
+}
+
+void ldb__lock_state_write(struct ldb__lock *lk, const struct ldb__commit_state *in)
+{
+    state_lock(lk);
+    uint32_t next = (lk->hdr->state_idx + 1) & 1;
+    lk->hdr->state[next] = *in;
+    __atomic_store_n(&lk->hdr->state_idx, next, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&lk->hdr->state_mutex);
+}
+
+void ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *snap)
+{
+    state_lock(lk);
+    if (snap->txnid > __atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_ACQUIRE))
+        ldb__lock_publish(lk, snap);
+    pthread_mutex_unlock(&lk->hdr->state_mutex);
 }
 
 int ldb__lock_reader_claim(struct ldb__lock *lk, unsigned *slot)

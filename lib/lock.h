@@ -50,6 +50,19 @@ struct ldb__snapshot_buffer {
     struct ldb__snapshot snap;
 };
 
+/* The newest committed state, which the next writer builds on (readers see
+ * the published snapshot, which lags it until the commit is durable), and
+ * where the log continues. Guarded by state_mutex; double-buffered so a
+ * process dying mid-update leaves the previous state whole. */
+struct ldb__commit_state {
+    struct ldb__snapshot snap;
+    uint64_t wal_end;      /* offset of the next log record */
+    uint32_t wal_prev_crc; /* the checksum the next record chains from */
+    uint32_t reserved;
+    uint64_t wal_salt;     /* this log generation's salt */
+    uint64_t wal_size;     /* bytes allocated to the log file */
+};
+
 struct ldb__lock_header {
     uint64_t magic;
     uint32_t version;
@@ -59,6 +72,18 @@ struct ldb__lock_header {
     uint64_t published_txnid; /* atomic */
     uint64_t commits;         /* atomic: commits by every process */
     pthread_mutex_t writer_mutex;
+    pthread_mutex_t sync_mutex;  /* held by the one process syncing the log */
+    pthread_mutex_t state_mutex; /* guards state[] and state_idx */
+    uint64_t durable_txnid;      /* atomic: every txn <= this is durable */
+    uint64_t checkpoint_txnid;   /* atomic: the data file's meta is this txn */
+    uint64_t checkpoints;        /* atomic */
+    uint64_t freed_since_checkpoint; /* atomic: pages held back by W3 (wal.h) */
+    uint32_t log_failed;         /* atomic: a log write or sync failed after
+                                    its txn was visible: every env panics */
+    uint32_t reserved2;
+    uint32_t meta_slot;          /* which meta page holds the checkpoint */
+    uint32_t state_idx;
+    struct ldb__commit_state state[2];
     uint8_t pad[64];
     struct ldb__snapshot_buffer snaps[2];
 };
@@ -75,19 +100,30 @@ struct ldb__lock {
  * it open (*first = 1) or LOCK_SH otherwise. */
 int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, int *first);
 /* As the first opener: lay out a fresh header from the data file's newest
- * meta, then downgrade to a shared flock. */
+ * meta (and the log's state), then downgrade to a shared flock. */
 int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,
-                   const struct ldb__snapshot *snap);
+                   const struct ldb__commit_state *cs, unsigned meta_slot);
+/* Downgrade the first opener's exclusive flock (after recovery). */
+int ldb__lock_share(struct ldb__lock *lk);
 /* As a later opener: map and check what the first opener laid out. */
 int ldb__lock_attach(struct ldb__lock *lk, uint32_t page_size);
 /* A lock in private memory for LDB_IMMUTABLE (no file, no other process). */
 int ldb__lock_open_private(struct ldb__lock *lk, unsigned max_readers,
-                           const struct ldb__snapshot *snap);
+                           const struct ldb__commit_state *cs, unsigned meta_slot);
 void ldb__lock_close(struct ldb__lock *lk);
 
 /* Writer mutex. *owner_died is set when the previous holder died. */
 int ldb__lock_writer(struct ldb__lock *lk, int nowait, int *owner_died);
 void ldb__lock_writer_release(struct ldb__lock *lk);
+/* The log-sync mutex and the commit-state mutex (robust, like the writer's;
+ * lock order: writer, then sync, then state). */
+int ldb__lock_sync_acquire(struct ldb__lock *lk, int nowait);
+void ldb__lock_sync_release(struct ldb__lock *lk);
+/* Copy or replace the commit state (takes state_mutex). */
+void ldb__lock_state_read(struct ldb__lock *lk, struct ldb__commit_state *out);
+void ldb__lock_state_write(struct ldb__lock *lk, const struct ldb__commit_state *in);
+/* Publish snap if it is newer than what readers see (takes state_mutex). */
+void ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *snap);
 
 /* Reader slots. */
 int ldb__lock_reader_claim(struct ldb__lock *lk, unsigned *slot);

@@ -38,7 +38,7 @@ int ldb__meta_check(const uint8_t *image, pgno_t pgno, struct meta_page *out)
     return 0;
 }
 
-int ldb__meta_read_newest(int fd, uint64_t file_size, struct meta_page *out)
+int ldb__meta_read_newest(int fd, uint64_t file_size, struct meta_page *out, unsigned *slot)
 {
     uint8_t image[LDB_META_BYTES];
     struct meta_page m0, m1;
@@ -65,10 +65,12 @@ int ldb__meta_read_newest(int fd, uint64_t file_size, struct meta_page *out)
     }
     if (rc0 == 0 && (rc1 != 0 || m0.txnid >= m1.txnid)) {
         *out = m0;
+        *slot = 0;
         return 0;
     }
     if (rc1 == 0) {
         *out = m1;
+        *slot = 1;
         return 0;
     }
     return rc0 == LDB_VERSION || rc1 == LDB_VERSION ? LDB_VERSION : LDB_CORRUPTED;
@@ -84,15 +86,15 @@ void ldb__meta_init(struct meta_page *m, uint32_t page_size)
     m->npages = LDB_META_PAGES;
 }
 
-int ldb__meta_write(int fd, struct meta_page *m)
+int ldb__meta_write(int fd, struct meta_page *m, unsigned slot)
 {
     uint8_t image[LDB_META_BYTES];
     memset(image, 0, sizeof image);
     m->header.type = PAGE_META;
-    m->header.pgno = m->txnid & 1;
+    m->header.pgno = slot;
     m->header.txnid = m->txnid;
     memcpy(image, m, sizeof *m);
     ldb__page_seal(image, sizeof image);
     memcpy(m, image, sizeof *m);
-    return ldb__os_pwrite_full(fd, image, sizeof image, (m->txnid & 1) * (uint64_t)m->page_size);
+    return ldb__os_pwrite_full(fd, image, sizeof image, slot * (uint64_t)m->page_size);
 }

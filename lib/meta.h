@@ -1,9 +1,9 @@
 /*
  * meta.h: the two meta pages at the head of the data file.
  *
- * A commit writes the meta page of parity txnid % 2, so the previous
- * commit's meta stays intact until the new one is complete: a torn meta
- * write leaves the older one as the newest valid. Each meta page is
+ * A checkpoint writes the meta page slot that does not hold the newest valid
+ * meta, so the previous checkpoint stays intact until the new one is
+ * complete: a torn meta write leaves the older one as the newest valid. Each meta page is
  * validated by its magic, version, page size, page number and a CRC32C over
  * its first LDB_META_BYTES.
  */
@@ -18,11 +18,14 @@
  * LDB_CORRUPTED if damaged, LDB_VERSION if intact but of another format. */
 int ldb__meta_check(const uint8_t *image, pgno_t pgno, struct meta_page *out);
 /* Read both meta pages of fd and return the valid one with the newest txn
- * id. *page_size is learned from the file. */
-int ldb__meta_read_newest(int fd, uint64_t file_size, struct meta_page *out);
+ * id, and which slot (0 or 1) it is in. The page size is learned from the
+ * file. */
+int ldb__meta_read_newest(int fd, uint64_t file_size, struct meta_page *out, unsigned *slot);
 /* A fresh meta for an empty database. */
 void ldb__meta_init(struct meta_page *m, uint32_t page_size);
-/* Seal (checksum) and write m to its slot (txnid % 2). */
-int ldb__meta_write(int fd, struct meta_page *m);
+/* Seal (checksum) and write m to meta page slot (0 or 1). A checkpoint
+ * always writes the slot that does not hold the newest valid meta, so a torn
+ * write leaves the previous checkpoint intact. */
+int ldb__meta_write(int fd, struct meta_page *m, unsigned slot);
 
 #endif

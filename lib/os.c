@@ -44,7 +44,7 @@ uint64_t ldb__os_fault_calls(enum ldb__os_fault_kind kind)
 }
 
 /* Returns the errno to inject for this call of kind, or 0. */
-static int fault_hit(enum ldb__os_fault_kind kind)
+int ldb__os_fault_check(enum ldb__os_fault_kind kind)
 {
     uint64_t n = __atomic_add_fetch(&faults.calls[kind], 1, __ATOMIC_RELAXED);
     if (faults.trigger[kind] != 0 && n == faults.trigger[kind])
@@ -53,7 +53,7 @@ static int fault_hit(enum ldb__os_fault_kind kind)
 }
 #define FAULT(kind)                     \
     do {                                \
-        int fault_err_ = fault_hit(kind); \
+        int fault_err_ = ldb__os_fault_check(kind); \
         if (fault_err_)                 \
             return -fault_err_;         \
     } while (0)

@@ -44,6 +44,9 @@ enum ldb__os_fault_kind { LDB_FAULT_WRITE, LDB_FAULT_SYNC, LDB_FAULT_GROW, LDB_F
 void ldb__os_fault_set(enum ldb__os_fault_kind kind, uint64_t nth_call, int err);
 void ldb__os_fault_reset(void);
 uint64_t ldb__os_fault_calls(enum ldb__os_fault_kind kind);
+/* Count one call of kind; the errno to inject for it, or 0. For I/O done
+ * outside this file (the io_uring backend). */
+int ldb__os_fault_check(enum ldb__os_fault_kind kind);
 #endif
 
 #endif

@@ -122,12 +122,8 @@ static uint8_t *buffer_alloc(uint32_t page_size, uint32_t npages)
 
 uint8_t *ldb__buffer_get(struct ldb__buffer_pool *pool, uint32_t npages)
 {
-    if (pool != NULL && npages == 1 && pool->len > 0) {
-        uint8_t *b = pool->bufs[--pool->len];
-        /* Zeroed so no stale bytes of an older page reach the file. */
-        memset(b, 0, pool->page_size);
-        return b;
-    }
+    if (pool != NULL && npages == 1 && pool->len > 0)
+        return pool->bufs[--pool->len]; /* not zeroed: see ldb__buffer_get */
     return buffer_alloc(pool ? pool->page_size : 4096, npages);
 }
 

@@ -61,8 +61,9 @@ uint8_t *ldb__dirty_remove(struct ldb__dirty_table *t, pgno_t pgno);
 /* Free every buffer and empty the table (keeps its capacity). */
 void ldb__dirty_clear(struct ldb__dirty_table *t);
 void ldb__dirty_destroy(struct ldb__dirty_table *t);
-/* A page-aligned, zeroed buffer of npages pages (from the pool if it has
- * one), and giving one back. */
+/* A page-aligned buffer of npages pages (from the pool if it has one; a
+ * pooled buffer holds an old page: whoever fills it overwrites or zeroes
+ * all of it, so no stale bytes reach the file), and giving one back. */
 uint8_t *ldb__buffer_get(struct ldb__buffer_pool *pool, uint32_t npages);
 void ldb__buffer_put(struct ldb__buffer_pool *pool, uint8_t *buf, uint32_t npages);
 void ldb__buffer_pool_destroy(struct ldb__buffer_pool *pool);

@@ -4,6 +4,8 @@
  */
 #include "txn.h"
 
+#include "commit.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +56,7 @@ static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
         txn->readers_checked = 1;
         TRY(ldb__lock_reader_check(&env->lock, &cleared));
         if (cleared > 0) {
-            txn->freelist.reuse_bound = ldb__lock_oldest_snapshot(&env->lock);
+            txn->freelist.reuse_bound = ldb__txn_reuse_bound(env);
             txn->freelist.records_exhausted = 0;
             txn->freelist.held_back = 0;
             TRY(ldb__freelist_take(&txn->freelist, &txn->pager, &txn->snap.free_tree, n, pgno));
@@ -85,7 +87,14 @@ static int txn_release(void *ctx, pgno_t pgno, uint32_t n)
     ldb_txn *txn = ctx;
     uint8_t *b = ldb__dirty_remove(&txn->dirty, pgno);
     ldb__buffer_put(&txn->env->buffers, b, n);
-    return ldb__freelist_give(&txn->freelist, pgno, n, b != NULL);
+    uint64_t written_by = 0;
+    if (b == NULL) {
+        /* Which txn wrote it decides whether the checkpoint still needs it. */
+        const uint8_t *p = NULL;
+        TRY(ldb__pager_get(&txn->pager, pgno, &p));
+        written_by = PAGE_CHDR(p)->txnid;
+    }
+    return ldb__freelist_give(&txn->freelist, pgno, n, b != NULL, written_by);
 }
 
 /* ---- trees ---------------------------------------------------------------- */
@@ -142,6 +151,15 @@ void ldb__txn_tree_dirty(ldb_txn *txn, ldb_dbi dbi)
 
 /* ---- begin ------------------------------------------------------------------ */
 
+uint64_t ldb__txn_reuse_bound(ldb_env *env)
+{
+    /* Pages freed by txn T may be reused once no reader can reach them: T <=
+     * every reader's snapshot and the published one (invariant R of lock.h).
+     * Pages of the checkpointed trees wait for the next checkpoint too
+     * (freelist.h). */
+    return ldb__lock_oldest_snapshot(&env->lock);
+}
+
 static int reader_take_snapshot(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
@@ -166,20 +184,12 @@ static void txn_count(ldb_env *env, int delta)
     pthread_mutex_unlock(&env->mutex);
 }
 
-/* The writer before us died. If it had written its meta page but not
- * published, the data file is ahead of the lock file: publish it. */
+/* The writer before us died holding the mutex. The commit state it may have
+ * been updating is double-buffered, its log record (if any) is either in that
+ * state or past the log's end, and its pages went to free page numbers, so
+ * there is nothing to undo; only its process's reader slots may be stale. */
 static int adopt_dead_writer(ldb_env *env)
 {
-    uint64_t size;
-    struct meta_page m;
-    TRY(ldb__os_file_size(env->fd, &size));
-    TRY(ldb__meta_read_newest(env->fd, size, &m));
-    struct ldb__snapshot cur;
-    ldb__lock_read_published(&env->lock, &cur);
-    if (m.txnid > cur.txnid && m.npages * env->page_size <= size) {
-        struct ldb__snapshot s = {m.txnid, m.npages, m.main_tree, m.catalog_tree, m.free_tree};
-        ldb__lock_publish(&env->lock, &s);
-    }
     int cleared;
     return ldb__lock_reader_check(&env->lock, &cleared);
 }
@@ -195,7 +205,11 @@ static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
     int rc = 0;
     if (died)
         CHECK_GOTO(rc, adopt_dead_writer(env), fail);
-    ldb__lock_read_published(&env->lock, &txn->snap);
+    /* Fold a log that has grown past its limit before building on it. */
+    CHECK_GOTO(rc, ldb__checkpoint_if_due(env), fail);
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    txn->snap = cs.snap; /* the newest committed state, durable or not yet */
     if (txn->snap.npages * env->page_size > env->map_len) {
         rc = LDB_FULL;
         goto fail;
@@ -210,8 +224,8 @@ static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
     txn->pager.release = txn_release;
     txn->pager.ctx = txn;
     ldb__freelist_init(&txn->freelist);
-    /* After the previous commit published (invariant R of lock.h). */
-    txn->freelist.reuse_bound = ldb__lock_oldest_snapshot(&env->lock);
+    txn->freelist.reuse_bound = ldb__txn_reuse_bound(env);
+    txn->freelist.checkpoint = __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE);
     txn->dbi_generation = 1;
     txn->active = 1;
     return 0;
@@ -261,14 +275,19 @@ int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)
 static void txn_free(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
+    /* In a forked child the reader slot and the writer mutex are the
+     * parent's: free only this process's memory. */
+    int owner = ldb__env_check(env) == 0;
     ldb__cursor_orphan_all(txn, 1);
     if (txn->rdonly) {
-        if (txn->has_slot)
+        if (txn->has_slot && owner)
             ldb__lock_reader_release(&env->lock, txn->slot);
     } else {
         ldb__dirty_destroy(&txn->dirty);
         ldb__freelist_destroy(&txn->freelist);
-        ldb__lock_writer_release(&env->lock);
+        ldb__wal_buf_free(&txn->log);
+        if (!txn->writer_released && owner)
+            ldb__lock_writer_release(&env->lock);
     }
     free(txn->dbis);
     txn->magic = LDB_DEAD_MAGIC;
@@ -292,7 +311,8 @@ uint64_t ldb_txn_id(const ldb_txn *txn)
 
 void ldb_txn_reset(ldb_txn *txn)
 {
-    if (txn == NULL || txn->magic != LDB_TXN_MAGIC || !txn->rdonly || !txn->active)
+    if (txn == NULL || txn->magic != LDB_TXN_MAGIC || !txn->rdonly || !txn->active ||
+        ldb__env_check(txn->env) != 0)
         return;
     ldb__cursor_orphan_all(txn, 0);
     ldb__lock_reader_end(&txn->env->lock, txn->slot);
@@ -307,163 +327,47 @@ int ldb_txn_renew(ldb_txn *txn)
     return reader_take_snapshot(txn);
 }
 
-/* Write the descriptors of named trees changed by txn into the catalog. */
-static int save_catalog(ldb_txn *txn)
-{
-    ldb_env *env = txn->env;
-    if (txn->dbis == NULL)
-        return 0;
-    for (unsigned i = 1; i < env->opts.max_dbs; i++) {
-        struct txn_dbi *e = &txn->dbis[i];
-        if (e->generation != txn->dbi_generation || e->state != DBI_DIRTY)
-            continue;
-        char name[LDB_MAX_NAME + 1];
-        pthread_mutex_lock(&env->mutex);
-        const char *n = env->dbi_names[i];
-        if (n != NULL)
-            strcpy(name, n);
-        pthread_mutex_unlock(&env->mutex);
-        if (n == NULL)
-            continue;
-        TRY(ldb__btree_put(&txn->pager, &txn->snap.catalog_tree, (const uint8_t *)name,
-                           (uint32_t)strlen(name), &e->desc, sizeof e->desc, 0));
-        e->state = DBI_CLEAN;
-    }
-    return 0;
-}
-
-static int cmp_dirty(const void *a, const void *b)
-{
-    pgno_t x = ((const struct ldb__dirty_entry *)a)->pgno;
-    pgno_t y = ((const struct ldb__dirty_entry *)b)->pgno;
-    return x < y ? -1 : x > y;
-}
-
-/* Checksum every dirty page and pwrite them, one call per run of
- * consecutive page numbers. */
-static int write_dirty_pages(ldb_txn *txn)
-{
-    struct ldb__dirty_table *t = &txn->dirty;
-    uint32_t psize = txn->env->page_size;
-    struct ldb__dirty_entry *list = malloc((t->count ? t->count : 1) * sizeof *list);
-    struct iovec *iov = malloc((t->count ? t->count : 1) * sizeof *iov);
-    int rc = 0;
-    if (list == NULL || iov == NULL) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < t->cap; i++) {
-        struct ldb__dirty_entry *e = &t->slots[i];
-        if (e->pgno != 0 && (uintptr_t)e->buf > 1)
-            list[n++] = *e;
-    }
-    if (n > 1)
-        qsort(list, n, sizeof *list, cmp_dirty);
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        int cnt = 0;
-        pgno_t next = list[i].pgno;
-        while (j < n && list[j].pgno == next) {
-            ldb__page_seal(list[j].buf, (size_t)list[j].npages * psize);
-            iov[cnt].iov_base = list[j].buf;
-            iov[cnt].iov_len = (size_t)list[j].npages * psize;
-            cnt++;
-            next += list[j].npages;
-            j++;
-        }
-        CHECK_GOTO(rc, ldb__os_pwritev_full(txn->env->fd, iov, cnt, list[i].pgno * (uint64_t)psize),
-                   out);
-        i = j;
-    }
-out:
-    free(list);
-    free(iov);
-    return rc;
-}
-
-/* Grow the file to hold every page, in chunks so growth (and its fsync) is
- * rare. *grew says whether the size changed. */
-static int grow_file(ldb_txn *txn, int *grew)
-{
-    ldb_env *env = txn->env;
-    uint64_t need = txn->snap.npages * env->page_size;
-    *grew = 0;
-    if (need <= txn->file_size)
-        return 0;
-    uint64_t chunk = txn->file_size / 16;
-    if (chunk < (1u << 20))
-        chunk = 1u << 20;
-    if (chunk > (64u << 20))
-        chunk = 64u << 20;
-    uint64_t target = need + chunk - need % env->page_size;
-    target -= target % env->page_size;
-    if (target > env->opts.max_size)
-        target = env->opts.max_size - env->opts.max_size % env->page_size;
-    if (target < need)
-        target = need;
-    int rc = ldb__os_grow(env->fd, target);
-    if (rc < 0 && target > need)
-        rc = ldb__os_grow(env->fd, need); /* the disk may still hold what we need */
-    TRY(rc);
-    *grew = 1;
-    return 0;
-}
-
-static int sync_or_panic(ldb_env *env, int full)
-{
-    int rc = full ? ldb__os_fsync(env->fd) : ldb__os_fdatasync(env->fd);
-    if (rc < 0) {
-        /* Never retry: the kernel may have dropped the pages it failed on. */
-        __atomic_store_n(&env->panic, 1, __ATOMIC_RELEASE);
-        return LDB_PANIC;
-    }
-    return 0;
-}
-
-static int commit_write(ldb_txn *txn)
-{
-    ldb_env *env = txn->env;
-    int sync = env->opts.sync_mode == LDB_SYNC_FULL, grew;
-    TRY(save_catalog(txn));
-    TRY(ldb__freelist_save(&txn->freelist, &txn->pager, &txn->snap.free_tree, txn->id));
-    TRY(grow_file(txn, &grew));
-    TRY(write_dirty_pages(txn));
-    if (__atomic_load_n(&env->panic, __ATOMIC_ACQUIRE))
-        return LDB_PANIC;
-    if (sync)
-        TRY(sync_or_panic(env, grew));
-    struct meta_page m;
-    ldb__meta_init(&m, env->page_size);
-    m.txnid = txn->id;
-    m.npages = txn->snap.npages;
-    m.main_tree = txn->snap.main_tree;
-    m.catalog_tree = txn->snap.catalog_tree;
-    m.free_tree = txn->snap.free_tree;
-    TRY(ldb__meta_write(env->fd, &m));
-    if (sync)
-        TRY(sync_or_panic(env, 0));
-    txn->snap.txnid = txn->id;
-    ldb__lock_publish(&env->lock, &txn->snap);
-    __atomic_add_fetch(&env->commits, 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&env->lock.hdr->commits, 1, __ATOMIC_RELAXED);
-    return 0;
-}
-
 int ldb_txn_commit(ldb_txn *txn)
 {
     if (txn == NULL || txn->magic != LDB_TXN_MAGIC)
         return LDB_INVALID;
     int rc = 0;
-    if (!txn->rdonly && txn->error)
+    if (ldb__env_check(txn->env) != 0)
+        rc = LDB_INVALID; /* a forked child: the txn is the parent's */
+    else if (!txn->rdonly && txn->error)
         rc = txn->error;
     else if (!txn->rdonly && txn->mods != 0)
-        rc = commit_write(txn);
+        rc = ldb__commit(txn);
     txn_free(txn);
     return rc;
 }
 
 /* ---- writes ----------------------------------------------------------------- */
+
+int ldb__txn_log(ldb_txn *txn, unsigned type, ldb_dbi dbi, const ldb_val *key, const ldb_val *val)
+{
+    ldb_env *env = txn->env;
+    if (txn->replaying || env->wal_fd < 0 || txn->log.too_big)
+        return 0;
+    char name[LDB_MAX_NAME + 1] = "";
+    if (dbi != LDB_MAIN) {
+        pthread_mutex_lock(&env->mutex);
+        const char *n = env->dbi_names[dbi];
+        if (n != NULL)
+            strcpy(name, n);
+        pthread_mutex_unlock(&env->mutex);
+    }
+    struct ldb__wal_op op = {type,
+                             (const uint8_t *)name,
+                             (uint32_t)strlen(name),
+                             key ? key->data : NULL,
+                             key ? (uint32_t)key->size : 0,
+                             val ? val->data : NULL,
+                             val ? (uint32_t)val->size : 0};
+    /* A record over half the log's limit is not worth logging: the txn
+     * commits as a checkpoint instead (one more sync, far fewer bytes). */
+    return ldb__wal_buf_add(&txn->log, &op, env->opts.wal_max_bytes / 2);
+}
 
 int ldb__txn_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *val,
                  unsigned flags)
@@ -474,6 +378,8 @@ int ldb__txn_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *v
     TRY(ldb__txn_fail(txn, ldb__txn_tree(txn, dbi, &t)));
     int rc = ldb__btree_put(&txn->pager, t, key->data, (uint32_t)key->size, val->data,
                             (uint32_t)val->size, flags);
+    if (rc == 0)
+        rc = ldb__txn_log(txn, WAL_OP_PUT, dbi, key, val);
     if (rc < 0)
         return ldb__txn_fail(txn, rc);
     ldb__txn_tree_dirty(txn, dbi);
@@ -488,6 +394,8 @@ int ldb__txn_del(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key)
     struct tree_desc *t;
     TRY(ldb__txn_fail(txn, ldb__txn_tree(txn, dbi, &t)));
     int rc = ldb__btree_del(&txn->pager, t, key->data, (uint32_t)key->size);
+    if (rc == 0)
+        rc = ldb__txn_log(txn, WAL_OP_DEL, dbi, key, NULL);
     if (rc < 0)
         return ldb__txn_fail(txn, rc);
     ldb__txn_tree_dirty(txn, dbi);

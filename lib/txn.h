@@ -11,14 +11,7 @@
  *  - A read txn holds one reader slot from its first begin until it is
  *    freed; reset/renew only change the snapshot id in that slot.
  *
- * Commit (this version, no log): (1) write named trees' descriptors to the
- * catalog and the free pages to the free tree; (2) grow the file if needed;
- * (3) checksum and pwrite every dirty page; (4) fdatasync (fsync if the
- * file grew); (5) write the meta page of parity id % 2; (6) fdatasync;
- * (7) publish the new snapshot; (8) release the writer mutex.
- * LDB_SYNC_OFF skips (4) and (6). A failure before (7) leaves every reader
- * and the durable state on the previous commit: the pages written went to
- * free page numbers no snapshot references. A failed sync is LDB_PANIC.
+ * Commit: see commit.h.
  */
 #ifndef LDB_TXN_H
 #define LDB_TXN_H
@@ -31,6 +24,8 @@
 #include "lightningdb.h"
 #include "lock.h"
 #include "pager.h"
+#include "io.h"
+#include "wal.h"
 
 #define LDB_ENV_MAGIC 0x4C44424Eu    /* "LDBN" */
 #define LDB_TXN_MAGIC 0x4C444254u    /* "LDBT" */
@@ -55,6 +50,10 @@ struct ldb_env {
     int panic;                /* a sync failed: writes refused (atomic) */
     uint64_t commits;         /* by this env (atomic) */
     struct ldb__buffer_pool buffers; /* spare page buffers: write txn only */
+    char *wal_path;
+    int wal_fd;               /* -1 without a log (read-only and immutable) */
+    struct ldb__io io;        /* the log's I/O backend */
+    int io_ready;
 };
 
 enum dbi_state { DBI_UNKNOWN = 0, DBI_MISSING, DBI_CLEAN, DBI_DIRTY, DBI_DELETED };
@@ -85,6 +84,9 @@ struct ldb_txn {
     struct ldb__freelist freelist;
     int error;             /* sticky: the first error that failed the txn */
     int readers_checked;   /* dead readers were looked for in this txn */
+    int writer_released;   /* commit handed the writer mutex on early */
+    int replaying;         /* recovery: the ops come from the log */
+    struct ldb__wal_buf log; /* this txn's log record */
     uint64_t file_size;
 };
 
@@ -94,6 +96,8 @@ int ldb__env_check(const ldb_env *env);
 int ldb__txn_tree(ldb_txn *txn, ldb_dbi dbi, struct tree_desc **desc);
 /* Mark a named tree's descriptor changed (written to the catalog at commit). */
 void ldb__txn_tree_dirty(ldb_txn *txn, ldb_dbi dbi);
+/* The newest txn whose freed pages a writer may reuse now. */
+uint64_t ldb__txn_reuse_bound(ldb_env *env);
 /* Check txn is a live handle; want_write: a live write txn. */
 int ldb__txn_check(const ldb_txn *txn, int want_write);
 /* Writes through a write txn: apply to the tree, mark it changed, and fail
@@ -101,6 +105,8 @@ int ldb__txn_check(const ldb_txn *txn, int want_write);
 int ldb__txn_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *val,
                  unsigned flags);
 int ldb__txn_del(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key);
+/* Add an op (enum wal_op_type) to the txn's log record. */
+int ldb__txn_log(ldb_txn *txn, unsigned type, ldb_dbi dbi, const ldb_val *key, const ldb_val *val);
 /* Called by cursor.c: detach every cursor (the txn ends or resets). */
 void ldb__cursor_orphan_all(ldb_txn *txn, int txn_ending);
 /* Record err as the txn's failure (unless it is one that leaves it usable). */

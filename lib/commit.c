@@ -1,0 +1,402 @@
+/*
+ * commit.c: the commit protocol and checkpoints (see commit.h for the steps
+ * and wal.h for the log's invariants).
+ *
+ * Locks, always taken in this order: the writer mutex, the sync mutex, the
+ * state mutex (all robust and process-shared, in the lock file).
+ */
+#include "commit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "meta.h"
+#include "os.h"
+#include "page.h"
+
+/* Write the descriptors of named trees changed by txn into the catalog. */
+static int save_catalog(ldb_txn *txn)
+{
+    ldb_env *env = txn->env;
+    if (txn->dbis == NULL)
+        return 0;
+    for (unsigned i = 1; i < env->opts.max_dbs; i++) {
+        struct txn_dbi *e = &txn->dbis[i];
+        if (e->generation != txn->dbi_generation || e->state != DBI_DIRTY)
+            continue;
+        char name[LDB_MAX_NAME + 1];
+        pthread_mutex_lock(&env->mutex);
+        const char *n = env->dbi_names[i];
+        if (n != NULL)
+            strcpy(name, n);
+        pthread_mutex_unlock(&env->mutex);
+        if (n == NULL)
+            continue;
+        TRY(ldb__btree_put(&txn->pager, &txn->snap.catalog_tree, (const uint8_t *)name,
+                           (uint32_t)strlen(name), &e->desc, sizeof e->desc, 0));
+        e->state = DBI_CLEAN;
+    }
+    return 0;
+}
+
+static int cmp_dirty(const void *a, const void *b)
+{
+    pgno_t x = ((const struct ldb__dirty_entry *)a)->pgno;
+    pgno_t y = ((const struct ldb__dirty_entry *)b)->pgno;
+    return x < y ? -1 : x > y;
+}
+
+/* Checksum every dirty page and pwrite them, one call per run of
+ * consecutive page numbers. */
+static int write_dirty_pages(ldb_txn *txn)
+{
+    struct ldb__dirty_table *t = &txn->dirty;
+    uint32_t psize = txn->env->page_size;
+    struct ldb__dirty_entry *list = malloc((t->count ? t->count : 1) * sizeof *list);
+    struct iovec *iov = malloc((t->count ? t->count : 1) * sizeof *iov);
+    int rc = 0;
+    if (list == NULL || iov == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < t->cap; i++) {
+        struct ldb__dirty_entry *e = &t->slots[i];
+        if (e->pgno != 0 && (uintptr_t)e->buf > 1)
+            list[n++] = *e;
+    }
+    if (n > 1)
+        qsort(list, n, sizeof *list, cmp_dirty);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        int cnt = 0;
+        pgno_t next = list[i].pgno;
+        while (j < n && list[j].pgno == next) {
+            ldb__page_seal(list[j].buf, (size_t)list[j].npages * psize);
+            iov[cnt].iov_base = list[j].buf;
+            iov[cnt].iov_len = (size_t)list[j].npages * psize;
+            cnt++;
+            next += list[j].npages;
+            j++;
+        }
+        CHECK_GOTO(rc, ldb__os_pwritev_full(txn->env->fd, iov, cnt, list[i].pgno * (uint64_t)psize),
+                   out);
+        i = j;
+    }
+out:
+    free(list);
+    free(iov);
+    return rc;
+}
+
+/* Grow the data file to hold every page, in chunks. Its new size is made
+ * durable by the next checkpoint's fsync, before any meta page refers to
+ * the new pages. */
+static int grow_data_file(ldb_txn *txn)
+{
+    ldb_env *env = txn->env;
+    uint64_t need = txn->snap.npages * env->page_size;
+    if (need <= txn->file_size)
+        return 0;
+    uint64_t chunk = txn->file_size / 16;
+    if (chunk < (1u << 20))
+        chunk = 1u << 20;
+    if (chunk > (64u << 20))
+        chunk = 64u << 20;
+    uint64_t target = need + chunk;
+    target -= target % env->page_size;
+    if (target > env->opts.max_size)
+        target = env->opts.max_size - env->opts.max_size % env->page_size;
+    if (target < need)
+        target = need;
+    int rc = ldb__os_grow(env->fd, target);
+    if (rc < 0 && target > need)
+        rc = ldb__os_grow(env->fd, need); /* the disk may still hold what we need */
+    return rc;
+}
+
+static int panic(ldb_env *env, int shared)
+{
+    __atomic_store_n(&env->panic, 1, __ATOMIC_RELEASE);
+    if (shared)
+        __atomic_store_n(&env->lock.hdr->log_failed, 1, __ATOMIC_RELEASE);
+    return LDB_PANIC;
+}
+
+static int log_failed(ldb_env *env)
+{
+    return __atomic_load_n(&env->panic, __ATOMIC_ACQUIRE) ||
+           __atomic_load_n(&env->lock.hdr->log_failed, __ATOMIC_ACQUIRE);
+}
+
+static void raise_durable(ldb_env *env, uint64_t txnid)
+{
+    uint64_t cur = __atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE);
+    while (cur < txnid &&
+           !__atomic_compare_exchange_n(&env->lock.hdr->durable_txnid, &cur, txnid, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        ;
+}
+
+uint64_t ldb__new_salt(void)
+{
+    uint64_t salt = 0;
+    if (getrandom(&salt, sizeof salt, GRND_NONBLOCK) != sizeof salt) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        salt = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 16);
+    }
+    return salt | 1; /* never 0 */
+}
+
+/* The log file's room: preallocated in chunks, and its size made durable
+ * with fsync when it changes, so appends never change the file's size and an
+ * fdatasync after them has no metadata to flush. */
+static int log_make_room(ldb_env *env, struct ldb__commit_state *cs, uint64_t need_end)
+{
+    if (need_end <= cs->wal_size)
+        return 0;
+    uint64_t chunk = cs->wal_size / 4;
+    if (chunk < (4u << 20))
+        chunk = 4u << 20;
+    uint64_t target = need_end + chunk;
+    TRY(ldb__os_grow(env->wal_fd, target));
+    if (ldb__os_fsync(env->wal_fd) < 0)
+        return panic(env, 1);
+    cs->wal_size = target;
+    return 0;
+}
+
+int ldb__log_reset(ldb_env *env, struct ldb__commit_state *cs, uint64_t salt, uint64_t checkpoint)
+{
+    uint8_t header[WAL_HEADER_SIZE];
+    ldb__wal_header_encode(header, salt, checkpoint);
+    TRY(ldb__os_pwrite_full(env->wal_fd, header, sizeof header, 0));
+    TRY(ldb__os_file_size(env->wal_fd, &cs->wal_size));
+    cs->wal_end = WAL_HEADER_SIZE;
+    cs->wal_salt = salt;
+    cs->wal_prev_crc = ldb__wal_first_crc(salt);
+    return log_make_room(env, cs, WAL_HEADER_SIZE + (1u << 20));
+}
+
+int ldb__checkpoint_locked(ldb_env *env)
+{
+    if (log_failed(env))
+        return LDB_PANIC;
+    TRY(ldb__lock_sync_acquire(&env->lock, 0));
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    struct ldb__lock_header *h = env->lock.hdr;
+    int rc = 0;
+    uint64_t c = cs.snap.txnid;
+    if (c != __atomic_load_n(&h->checkpoint_txnid, __ATOMIC_ACQUIRE)) {
+        /* fsync, not fdatasync: the file may have grown since the last one. */
+        if (ldb__os_fsync(env->fd) < 0) {
+            rc = panic(env, 0);
+            goto out;
+        }
+        struct meta_page m;
+        ldb__meta_init(&m, env->page_size);
+        m.txnid = c;
+        m.npages = cs.snap.npages;
+        m.main_tree = cs.snap.main_tree;
+        m.catalog_tree = cs.snap.catalog_tree;
+        m.free_tree = cs.snap.free_tree;
+        unsigned slot = h->meta_slot ^ 1u;
+        CHECK_GOTO(rc, ldb__meta_write(env->fd, &m, slot), out);
+        if (ldb__os_fdatasync(env->fd) < 0) {
+            rc = panic(env, 0);
+            goto out;
+        }
+        /* A second copy in the other slot, unsynced: if the new meta page
+         * is damaged later, opening falls back to this same checkpoint
+         * rather than an older one whose log is gone. A torn copy is
+         * harmless: the synced one is valid. */
+        CHECK_GOTO(rc, ldb__meta_write(env->fd, &m, slot ^ 1u), out);
+        h->meta_slot = slot;
+        __atomic_store_n(&h->checkpoint_txnid, c, __ATOMIC_RELEASE);
+        __atomic_store_n(&h->freed_since_checkpoint, 0, __ATOMIC_RELEASE);
+        raise_durable(env, c);
+        ldb__lock_publish_newer(&env->lock, &cs.snap);
+        __atomic_add_fetch(&h->checkpoints, 1, __ATOMIC_RELAXED);
+    }
+    /* A fresh log generation; its header reaches the disk with the first
+     * record's sync (until then the old header's records are all <= c and
+     * are skipped). */
+    if (cs.wal_end > WAL_HEADER_SIZE) {
+        rc = ldb__log_reset(env, &cs, ldb__new_salt(), c);
+        if (rc < 0) {
+            rc = panic(env, 1);
+            goto out;
+        }
+        ldb__lock_state_write(&env->lock, &cs);
+    }
+out:
+    ldb__lock_sync_release(&env->lock);
+    return rc;
+}
+
+int ldb__checkpoint_if_due(ldb_env *env)
+{
+    if (env->wal_fd < 0)
+        return 0;
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    if (cs.wal_end < WAL_HEADER_SIZE) {
+        /* The first opener was read-only and started no log generation:
+         * start one (the data file's meta is the newest txn: nothing has
+         * been committed since). */
+        TRY(ldb__lock_sync_acquire(&env->lock, 0));
+        int rc = ldb__log_reset(env, &cs, ldb__new_salt(), cs.snap.txnid);
+        if (rc == 0 && ldb__os_fsync(env->wal_fd) < 0)
+            rc = panic(env, 1);
+        if (rc == 0)
+            ldb__lock_state_write(&env->lock, &cs);
+        ldb__lock_sync_release(&env->lock);
+        return rc;
+    }
+    /* Due when the log is long, or when the pages freed since the last
+     * checkpoint (which cannot be reused before the next, W3) are many: a
+     * quarter of the file, so the file stays near its live size. */
+    uint64_t held = __atomic_load_n(&env->lock.hdr->freed_since_checkpoint, __ATOMIC_ACQUIRE);
+    uint64_t held_limit = cs.snap.npages / 4 > 4096 ? cs.snap.npages / 4 : 4096;
+    if (cs.wal_end <= env->opts.wal_max_bytes && held <= held_limit)
+        return 0;
+    return ldb__checkpoint_locked(env);
+}
+
+int ldb__log_sync(ldb_env *env)
+{
+    if (env->wal_fd < 0)
+        return 0;
+    if (log_failed(env))
+        return LDB_PANIC;
+    TRY(ldb__lock_sync_acquire(&env->lock, 0));
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    int rc = 0;
+    if (__atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE) < cs.snap.txnid) {
+        if (ldb__io_datasync(&env->io, env->wal_fd) < 0) {
+            rc = panic(env, 1);
+        } else {
+            raise_durable(env, cs.snap.txnid);
+            ldb__lock_publish_newer(&env->lock, &cs.snap);
+        }
+    }
+    ldb__lock_sync_release(&env->lock);
+    return rc;
+}
+
+/* Steps 3-6 of commit.h for a sealed record. */
+static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t rec_len)
+{
+    ldb_env *env = txn->env;
+    const uint8_t *rec = txn->log.data;
+    uint64_t off = cs->wal_end - rec_len;
+    int sync_full = env->opts.sync_mode == LDB_SYNC_FULL;
+    if (!sync_full) {
+        TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
+        ldb__lock_state_write(&env->lock, cs);
+        ldb__lock_publish_newer(&env->lock, &cs->snap);
+        return 0;
+    }
+    /* Lead the sync ourselves if none is in flight: the write and its sync
+     * go out as one submission, and the next txn starts building while the
+     * sync runs. */
+    int rc = 0;
+    if (ldb__lock_sync_acquire(&env->lock, 1) == 0) {
+        rc = ldb__io_submit_write_sync(&env->io, env->wal_fd, rec, rec_len, off);
+        if (rc < 0) {
+            ldb__lock_sync_release(&env->lock); /* nothing is visible yet */
+            return rc;
+        }
+        ldb__lock_state_write(&env->lock, cs);
+        ldb__lock_writer_release(&env->lock);
+        txn->writer_released = 1;
+        if (ldb__io_wait_write_sync(&env->io) < 0) {
+            /* The next writer may already build on this txn: no env on this
+             * database may trust the log now. */
+            rc = panic(env, 1);
+        } else {
+            raise_durable(env, cs->snap.txnid);
+            ldb__lock_publish_newer(&env->lock, &cs->snap);
+        }
+        ldb__lock_sync_release(&env->lock);
+        return rc;
+    }
+    /* A sync is in flight: append, let the next txn start, then sync for
+     * everyone who appended meanwhile (or find our record already covered). */
+    TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
+    ldb__lock_state_write(&env->lock, cs);
+    ldb__lock_writer_release(&env->lock);
+    txn->writer_released = 1;
+    if (ldb__lock_sync_acquire(&env->lock, 0) < 0)
+        return panic(env, 1); /* committed but not durable: never say "failed" */
+    if (__atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE) < cs->snap.txnid) {
+        struct ldb__commit_state now;
+        ldb__lock_state_read(&env->lock, &now);
+        if (log_failed(env) || ldb__io_datasync(&env->io, env->wal_fd) < 0) {
+            rc = panic(env, 1);
+        } else {
+            raise_durable(env, now.snap.txnid);
+            ldb__lock_publish_newer(&env->lock, &now.snap);
+        }
+    }
+    ldb__lock_sync_release(&env->lock);
+    return rc;
+}
+
+/* A txn too large for the log: its pages are in the data file already, so
+ * a checkpoint makes it durable with far fewer bytes written. */
+static int commit_as_checkpoint(ldb_txn *txn, struct ldb__commit_state *cs)
+{
+    ldb__lock_state_write(&txn->env->lock, cs);
+    return ldb__checkpoint_locked(txn->env);
+}
+
+int ldb__commit(ldb_txn *txn)
+{
+    ldb_env *env = txn->env;
+    if (log_failed(env))
+        return LDB_PANIC;
+    TRY(save_catalog(txn));
+    TRY(ldb__freelist_save(&txn->freelist, &txn->pager, &txn->snap.free_tree, txn->id));
+    TRY(grow_data_file(txn));
+    TRY(write_dirty_pages(txn));
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    cs.snap = txn->snap;
+    cs.snap.txnid = txn->id;
+    int rc;
+    if (txn->replaying) {
+        /* Recovery: the record is in the log already; it checkpoints last. */
+        ldb__lock_state_write(&env->lock, &cs);
+        ldb__lock_publish_newer(&env->lock, &cs.snap);
+        rc = 0;
+    } else if (txn->log.too_big) {
+        rc = commit_as_checkpoint(txn, &cs);
+    } else {
+        uint32_t crc;
+        size_t rec_len = ldb__wal_buf_seal(&txn->log, txn->id, cs.wal_salt, cs.wal_prev_crc, &crc);
+        if (rec_len == 0)
+            return -ENOMEM;
+        TRY(log_make_room(env, &cs, cs.wal_end + rec_len));
+        cs.wal_end += rec_len;
+        cs.wal_prev_crc = crc;
+        rc = append_and_publish(txn, &cs, rec_len);
+    }
+    if (rc == 0) {
+        __atomic_add_fetch(&env->lock.hdr->freed_since_checkpoint, txn->freelist.held.len,
+                           __ATOMIC_RELAXED);
+        __atomic_add_fetch(&env->commits, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&env->lock.hdr->commits, 1, __ATOMIC_RELAXED);
+    }
+    return rc;
+}

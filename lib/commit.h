@@ -1,0 +1,52 @@
+/*
+ * commit.h: making a write txn durable and visible, and checkpoints.
+ *
+ * Commit of txn T (the writer mutex held on entry):
+ *  1. write the changed trees' descriptors to the catalog and the freed pages
+ *     to the free tree; grow the data file if needed;
+ *  2. checksum and pwrite T's dirty pages into free page numbers of the data
+ *     file (no sync: the log makes T durable, and no snapshot references
+ *     those pages yet);
+ *  3. make room in the log file (a full disk fails T here, before anything
+ *     is visible), seal T's record and append it at the log's end: if no
+ *     sync is in flight (the sync mutex is free) as one io_uring submission
+ *     of the write linked to an fdatasync; otherwise with a plain write;
+ *  4. record T as the newest committed state and release the writer mutex,
+ *     so the next txn can start building on T;
+ *  5. wait until the log is durable past T: the submission of step 3, or as
+ *     the one holding the sync mutex, one fdatasync covering every record
+ *     appended so far by any thread or process (group commit);
+ *  6. publish the newest durable state to readers.
+ * LDB_SYNC_OFF skips the sync and publishes at once. A txn whose record
+ * would be too large for the log commits as a checkpoint instead.
+ *
+ * A checkpoint (log past wal_max_bytes, ldb_checkpoint, close): fsync the
+ * data file, write the meta page for the newest committed txn into the slot
+ * that does not hold the current checkpoint, fdatasync, then start the log
+ * afresh under a new salt.
+ *
+ * A failed fsync or fdatasync is never retried: the env panics (and so does
+ * every env on the database if the log itself failed after T was made
+ * visible to the next writer).
+ */
+#ifndef LDB_COMMIT_H
+#define LDB_COMMIT_H
+
+#include "txn.h"
+
+/* Commit txn (a write txn with changes). */
+int ldb__commit(ldb_txn *txn);
+/* Checkpoint now; the caller holds the writer mutex. */
+int ldb__checkpoint_locked(ldb_env *env);
+/* Checkpoint if the log has passed its limit; the caller holds the writer
+ * mutex. */
+int ldb__checkpoint_if_due(ldb_env *env);
+/* Make every committed txn durable and visible (ldb_sync). */
+int ldb__log_sync(ldb_env *env);
+/* A new random salt for a log generation. */
+uint64_t ldb__new_salt(void);
+/* Write a fresh log header (salt, checkpoint) and make the file's room for
+ * records; fills the log fields of *cs. */
+int ldb__log_reset(ldb_env *env, struct ldb__commit_state *cs, uint64_t salt, uint64_t checkpoint);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * io.h: the log's I/O backend: io_uring where the kernel allows it, plain
+ * pwrite/fdatasync otherwise. Both do the same three things; the io_uring
+ * one can link a write and an fdatasync in one submission, so a commit with
+ * no sync already in flight costs one system call.
+ *
+ * The backend is chosen at open: io_uring if liburing was found at build
+ * time, the ring can be set up (old kernels and seccomp filters refuse it),
+ * and the environment variable LDB_IO_BACKEND is not "sync" (tests use it to
+ * run both paths). Errors come back as -errno, like os.c.
+ */
+#ifndef LDB_IO_H
+#define LDB_IO_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ldb__ring; /* opaque: io.c owns the liburing state */
+
+struct ldb__io {
+    struct ldb__ring *ring; /* NULL: the plain syscall backend */
+    /* The submission in flight. */
+    int fd;
+    const void *buf;
+    size_t len;
+    uint64_t off;
+    int injected_sync_error;
+};
+
+/* Set up the backend; never fails for want of io_uring (falls back). */
+int ldb__io_init(struct ldb__io *io);
+void ldb__io_destroy(struct ldb__io *io);
+/* "io_uring" or "sync". */
+const char *ldb__io_backend(const struct ldb__io *io);
+
+int ldb__io_write(struct ldb__io *io, int fd, const void *buf, size_t len, uint64_t off);
+int ldb__io_datasync(struct ldb__io *io, int fd);
+/* Write then fdatasync, the sync ordered after the write, in two halves so
+ * the caller can let others go on between them: submit (one io_uring
+ * submission of the write linked to the sync; with the plain backend, the
+ * write itself), then wait (the completions; with the plain backend, the
+ * fdatasync). buf must stay valid until wait returns. wait returns 0 only if
+ * both succeeded. One submitter per io at a time (the caller holds the log's
+ * sync mutex). */
+int ldb__io_submit_write_sync(struct ldb__io *io, int fd, const void *buf, size_t len,
+                              uint64_t off);
+int ldb__io_wait_write_sync(struct ldb__io *io);
+
+#endif
