@@ -373,7 +373,7 @@ typedef struct ldb_stat {
     uint32_t page_size;
     uint64_t file_size, max_size;   /**< bytes */
     uint64_t pages_used, pages_free; /**< pages in trees (and meta) / free for reuse */
-    uint64_t wal_size;              /**< bytes of log since the last checkpoint */
+    uint64_t wal_size;              /**< bytes of log records since the last checkpoint */
     uint32_t readers_used, readers_max; /**< open read txns, all processes */
     uint64_t oldest_reader_txn_id;  /**< snapshot of the oldest open reader; 0 when none */
     uint64_t cache_hits, cache_misses, cache_bytes; /**< always 0 in this version */

@@ -318,8 +318,7 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
             return rc;
         }
         ldb__lock_state_write(&env->lock, cs);
-        ldb__lock_writer_release(&env->lock);
-        txn->writer_released = 1;
+        ldb__txn_release_writer(txn);
         if (ldb__io_wait_write_sync(&env->io) < 0) {
             /* The next writer may already build on this txn: no env on this
              * database may trust the log now. */
@@ -335,8 +334,7 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
      * everyone who appended meanwhile (or find our record already covered). */
     TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
     ldb__lock_state_write(&env->lock, cs);
-    ldb__lock_writer_release(&env->lock);
-    txn->writer_released = 1;
+    ldb__txn_release_writer(txn);
     if (ldb__lock_sync_acquire(&env->lock, 0) < 0)
         return panic(env, 1); /* committed but not durable: never say "failed" */
     if (__atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE) < cs->snap.txnid) {

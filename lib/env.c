@@ -423,7 +423,7 @@ int ldb_stat_env(ldb_env *env, ldb_stat *st)
     if (env->wal_fd >= 0) {
         struct ldb__commit_state cs;
         ldb__lock_state_read(&env->lock, &cs);
-        st->wal_size = cs.wal_end;
+        st->wal_size = cs.wal_end > WAL_HEADER_SIZE ? cs.wal_end - WAL_HEADER_SIZE : 0;
     }
     return 0;
 }

@@ -78,11 +78,14 @@ const char *ldb__io_backend(const struct ldb__io *io)
     return io->ring ? "io_uring" : "sync";
 }
 
-/* Fault injection applies to both backends (test builds only). */
+/* Fault injection applies to both backends (test builds only); the power
+ * loss simulation records writes in os.c, so it takes the plain path. */
 #ifdef LDB_TEST_HOOKS
 #define IO_FAULT(kind) ldb__os_fault_check(kind)
+#define USE_RING(io, len) ((io)->ring != NULL && (len) < (1u << 30) && !ldb__os_crashsim_active())
 #else
 #define IO_FAULT(kind) 0
+#define USE_RING(io, len) ((io)->ring != NULL && (len) < (1u << 30))
 #endif
 
 int ldb__io_write(struct ldb__io *io, int fd, const void *buf, size_t len, uint64_t off)
@@ -105,8 +108,10 @@ int ldb__io_submit_write_sync(struct ldb__io *io, int fd, const void *buf, size_
     io->len = len;
     io->off = off;
     io->injected_sync_error = 0;
+    io->used_ring = 0;
 #ifdef HAVE_LIBURING
-    if (io->ring != NULL && len < (1u << 30)) {
+    if (USE_RING(io, len)) {
+        io->used_ring = 1;
         int e = IO_FAULT(LDB_FAULT_WRITE);
         if (e)
             return -e;
@@ -132,7 +137,7 @@ int ldb__io_submit_write_sync(struct ldb__io *io, int fd, const void *buf, size_
 int ldb__io_wait_write_sync(struct ldb__io *io)
 {
 #ifdef HAVE_LIBURING
-    if (io->ring != NULL && io->len < (1u << 30)) {
+    if (io->used_ring) {
         int res[2] = {-EIO, -EIO};
         for (int i = 0; i < 2; i++) {
             struct io_uring_cqe *cqe;

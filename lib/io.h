@@ -26,6 +26,7 @@ struct ldb__io {
     size_t len;
     uint64_t off;
     int injected_sync_error;
+    int used_ring;
 };
 
 /* Set up the backend; never fails for want of io_uring (falls back). */

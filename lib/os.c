@@ -51,14 +51,146 @@ int ldb__os_fault_check(enum ldb__os_fault_kind kind)
         return faults.err[kind];
     return 0;
 }
-#define FAULT(kind)                     \
-    do {                                \
+#define FAULT(kind)                                 \
+    do {                                            \
         int fault_err_ = ldb__os_fault_check(kind); \
-        if (fault_err_)                 \
-            return -fault_err_;         \
+        if (fault_err_)                             \
+            return -fault_err_;                     \
+    } while (0)
+
+/* Whether this write system call is the one LDB_FAULT_SHORT picked. */
+static int short_write_due(void)
+{
+    uint64_t n = __atomic_add_fetch(&faults.calls[LDB_FAULT_SHORT], 1, __ATOMIC_RELAXED);
+    return faults.trigger[LDB_FAULT_SHORT] != 0 && n == faults.trigger[LDB_FAULT_SHORT];
+}
+
+/* ---- power-loss simulation ---- */
+#include <pthread.h>
+
+struct unsynced_write {
+    dev_t dev;
+    ino_t ino;
+    int fd;
+    uint64_t off;
+    size_t len;
+    uint8_t *old; /* the bytes before the write (zeros past the old end) */
+};
+
+static struct {
+    pthread_mutex_t mu;
+    int on;
+    uint64_t rng;
+    struct unsynced_write *w;
+    size_t n, cap;
+} crashsim = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t sim_rand(void)
+{
+    uint64_t x = crashsim.rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    crashsim.rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+void ldb__os_crashsim_start(uint64_t seed)
+{
+    pthread_mutex_lock(&crashsim.mu);
+    crashsim.on = 1;
+    crashsim.rng = seed ? seed : 1;
+    pthread_mutex_unlock(&crashsim.mu);
+}
+
+int ldb__os_crashsim_active(void)
+{
+    return __atomic_load_n(&crashsim.on, __ATOMIC_ACQUIRE);
+}
+
+static void crashsim_before_write(int fd, uint64_t off, size_t len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return;
+    uint8_t *old = calloc(1, len ? len : 1);
+    if (old == NULL)
+        return;
+    ssize_t got = pread(fd, old, len, (off_t)off);
+    (void)got; /* short near the end: the rest stays zero */
+    pthread_mutex_lock(&crashsim.mu);
+    if (crashsim.n == crashsim.cap) {
+        size_t cap = crashsim.cap ? crashsim.cap * 2 : 256;
+        struct unsynced_write *w = realloc(crashsim.w, cap * sizeof *w);
+        if (w == NULL) {
+            pthread_mutex_unlock(&crashsim.mu);
+            free(old);
+            return;
+        }
+        crashsim.w = w;
+        crashsim.cap = cap;
+    }
+    crashsim.w[crashsim.n++] = (struct unsynced_write){st.st_dev, st.st_ino, fd, off, len, old};
+    pthread_mutex_unlock(&crashsim.mu);
+}
+
+static void crashsim_synced(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return;
+    pthread_mutex_lock(&crashsim.mu);
+    size_t keep = 0;
+    for (size_t i = 0; i < crashsim.n; i++) {
+        struct unsynced_write *w = &crashsim.w[i];
+        if (w->dev == st.st_dev && w->ino == st.st_ino)
+            free(w->old);
+        else
+            crashsim.w[keep++] = *w;
+    }
+    crashsim.n = keep;
+    pthread_mutex_unlock(&crashsim.mu);
+}
+
+int ldb__os_crashsim_crash(void)
+{
+    pthread_mutex_lock(&crashsim.mu);
+    int undone = 0;
+    for (size_t i = crashsim.n; i-- > 0;) {
+        struct unsynced_write *w = &crashsim.w[i];
+        uint64_t r = sim_rand() % 3;
+        if (r == 1) { /* dropped */
+            if (pwrite(w->fd, w->old, w->len, (off_t)w->off) >= 0)
+                undone++;
+        } else if (r == 2 && w->len > 0) { /* torn: some sectors old, some new */
+            for (size_t s = 0; s < w->len; s += 512) {
+                size_t n = w->len - s < 512 ? w->len - s : 512;
+                if (sim_rand() & 1)
+                    (void)!pwrite(w->fd, w->old + s, n, (off_t)(w->off + s));
+            }
+            undone++;
+        }
+        free(w->old);
+    }
+    crashsim.n = 0;
+    crashsim.on = 0;
+    pthread_mutex_unlock(&crashsim.mu);
+    return undone;
+}
+#define CRASHSIM_WRITE(fd, off, len)             \
+    do {                                         \
+        if (ldb__os_crashsim_active())           \
+            crashsim_before_write(fd, off, len); \
+    } while (0)
+#define CRASHSIM_SYNCED(fd)             \
+    do {                                \
+        if (ldb__os_crashsim_active())  \
+            crashsim_synced(fd);        \
     } while (0)
 #else
 #define FAULT(kind) ((void)0)
+#define CRASHSIM_WRITE(fd, off, len) ((void)0)
+#define CRASHSIM_SYNCED(fd) ((void)0)
 #endif
 
 int ldb__os_open(const char *path, int flags, unsigned mode, int *fd)
@@ -108,7 +240,24 @@ int ldb__os_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 {
     FAULT(LDB_FAULT_WRITE);
     while (iovcnt > 0) {
-        ssize_t n = pwritev(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, (off_t)off);
+        int cnt = iovcnt > IOV_MAX ? IOV_MAX : iovcnt;
+#ifdef LDB_TEST_HOOKS
+        size_t total = 0;
+        for (int i = 0; i < cnt; i++)
+            total += iov[i].iov_len;
+        CRASHSIM_WRITE(fd, off, total);
+        struct iovec saved = iov[0];
+        int shorten = short_write_due();
+        if (shorten && iov[0].iov_len > 1) {
+            iov[0].iov_len /= 2;
+            cnt = 1;
+        }
+        ssize_t n = pwritev(fd, iov, cnt, (off_t)off);
+        if (shorten)
+            iov[0].iov_len = saved.iov_len;
+#else
+        ssize_t n = pwritev(fd, iov, cnt, (off_t)off);
+#endif
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -134,13 +283,19 @@ int ldb__os_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
 int ldb__os_fsync(int fd)
 {
     FAULT(LDB_FAULT_SYNC);
-    return fsync(fd) == 0 ? 0 : -errno;
+    if (fsync(fd) != 0)
+        return -errno;
+    CRASHSIM_SYNCED(fd);
+    return 0;
 }
 
 int ldb__os_fdatasync(int fd)
 {
     FAULT(LDB_FAULT_SYNC);
-    return fdatasync(fd) == 0 ? 0 : -errno;
+    if (fdatasync(fd) != 0)
+        return -errno;
+    CRASHSIM_SYNCED(fd);
+    return 0;
 }
 
 int ldb__os_file_size(int fd, uint64_t *size)

@@ -37,16 +37,36 @@ void ldb__os_unmap(void *addr, size_t len);
 
 #ifdef LDB_TEST_HOOKS
 /* Fault injection for tests. Counts calls of each kind; when the count of a
- * kind reaches its trigger, that call fails with the given errno (or, for
- * writes with short != 0, writes only half and then fails). A trigger of 0 is
- * off. ldb__os_fault_reset() clears all triggers and counters. */
-enum ldb__os_fault_kind { LDB_FAULT_WRITE, LDB_FAULT_SYNC, LDB_FAULT_GROW, LDB_FAULT_KINDS };
+ * kind reaches its trigger, that call fails with the given errno. A trigger
+ * of 0 is off. LDB_FAULT_SHORT makes the n-th write system call write only
+ * part of its buffer (the error argument is ignored): the caller must finish
+ * the write. ldb__os_fault_reset() clears all triggers and counters. */
+enum ldb__os_fault_kind {
+    LDB_FAULT_WRITE,
+    LDB_FAULT_SYNC,
+    LDB_FAULT_GROW,
+    LDB_FAULT_SHORT,
+    LDB_FAULT_KINDS
+};
 void ldb__os_fault_set(enum ldb__os_fault_kind kind, uint64_t nth_call, int err);
 void ldb__os_fault_reset(void);
 uint64_t ldb__os_fault_calls(enum ldb__os_fault_kind kind);
 /* Count one call of kind; the errno to inject for it, or 0. For I/O done
  * outside this file (the io_uring backend). */
 int ldb__os_fault_check(enum ldb__os_fault_kind kind);
+
+/* Power-loss simulation, after SQLite's crash tests. While on, every write
+ * remembers the bytes it overwrites, and an fsync/fdatasync of a file
+ * forgets that file's remembered writes (they are durable). crash() then
+ * walks the writes not yet synced, newest first, and for each, at random
+ * (from seed), keeps it, drops it (puts the old bytes back) or tears it
+ * (puts the old bytes back over a random part of it, in 512-byte sectors);
+ * then turns the simulation off. The caller must exit without closing
+ * anything (a process that lost power does not checkpoint). Returns how many
+ * writes were dropped or torn. */
+void ldb__os_crashsim_start(uint64_t seed);
+int ldb__os_crashsim_active(void);
+int ldb__os_crashsim_crash(void);
 #endif
 
 #endif

@@ -272,6 +272,15 @@ int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)
 
 /* ---- end -------------------------------------------------------------------- */
 
+void ldb__txn_release_writer(ldb_txn *txn)
+{
+    /* The page buffers go back to the env's pool, which only the holder of
+     * the writer mutex may touch: before the mutex, not after. */
+    ldb__dirty_destroy(&txn->dirty);
+    ldb__lock_writer_release(&txn->env->lock);
+    txn->writer_released = 1;
+}
+
 static void txn_free(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
@@ -283,11 +292,14 @@ static void txn_free(ldb_txn *txn)
         if (txn->has_slot && owner)
             ldb__lock_reader_release(&env->lock, txn->slot);
     } else {
-        ldb__dirty_destroy(&txn->dirty);
+        if (!txn->writer_released) {
+            if (owner)
+                ldb__txn_release_writer(txn);
+            else
+                ldb__dirty_destroy(&txn->dirty);
+        }
         ldb__freelist_destroy(&txn->freelist);
         ldb__wal_buf_free(&txn->log);
-        if (!txn->writer_released && owner)
-            ldb__lock_writer_release(&env->lock);
     }
     free(txn->dbis);
     txn->magic = LDB_DEAD_MAGIC;

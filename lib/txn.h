@@ -96,6 +96,10 @@ int ldb__env_check(const ldb_env *env);
 int ldb__txn_tree(ldb_txn *txn, ldb_dbi dbi, struct tree_desc **desc);
 /* Mark a named tree's descriptor changed (written to the catalog at commit). */
 void ldb__txn_tree_dirty(ldb_txn *txn, ldb_dbi dbi);
+/* End a write txn's hold on the writer: free its dirty pages (into the
+ * env's pool) and release the writer mutex, so the next txn can begin while
+ * this one waits for its log sync. */
+void ldb__txn_release_writer(ldb_txn *txn);
 /* The newest txn whose freed pages a writer may reuse now. */
 uint64_t ldb__txn_reuse_bound(ldb_env *env);
 /* Check txn is a live handle; want_write: a live write txn. */
