@@ -334,6 +334,38 @@ static struct entry node_entry(const struct page_node *n)
     return e;
 }
 
+/* Where to split total entries that do not fit one page: as near the middle
+ * (by bytes) as keeps both sides within room bytes. Such a point exists
+ * because no entry is over half a page: take k_lo, the first k whose right
+ * side fits; its left side is under (total - room) + one entry <= room.
+ * Every k in [k_lo, k_hi] fits, k_hi being the last whose left side fits. */
+static unsigned split_point(const struct entry *ents, unsigned total, int leaf, uint32_t room)
+{
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < total; i++)
+        sum += entry_size(&ents[i], leaf);
+    unsigned k_lo = 0, k_hi = 0, k_mid = 0;
+    uint64_t left = 0;
+    for (unsigned k = 1; k < total; k++) {
+        left += entry_size(&ents[k - 1], leaf);
+        /* A branch page's first key is dropped: the right side is smaller
+         * than its entries by that key, so counting it is conservative. */
+        if (k_lo == 0 && sum - left <= room)
+            k_lo = k;
+        if (left <= room)
+            k_hi = k;
+        if (k_mid == 0 && left >= sum / 2)
+            k_mid = k;
+    }
+    if (k_mid == 0)
+        k_mid = total - 1;
+    if (k_lo == 0)
+        k_lo = total - 1;
+    if (k_hi == 0)
+        k_hi = 1;
+    return k_mid < k_lo ? k_lo : k_mid > k_hi ? k_hi : k_mid;
+}
+
 /* Insert ins at idx of the full page at path level `level`, splitting it,
  * and push separators up as far as needed. */
 static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *path,
@@ -363,19 +395,7 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
 
         /* Split point k: left keeps ents[0..k). Appending at the end of the
          * rightmost page keeps the left page full (bulk loads). */
-        unsigned k;
-        if (append && idx == n) {
-            k = n;
-        } else {
-            uint64_t sum = 0, cum = 0;
-            for (unsigned i = 0; i < total; i++)
-                sum += entry_size(&ents[i], leaf);
-            for (k = 1; k < total - 1; k++) {
-                cum += entry_size(&ents[k - 1], leaf);
-                if (cum >= sum / 2)
-                    break;
-            }
-        }
+        unsigned k = append && idx == n ? n : split_point(ents, total, leaf, usable(psize));
         pgno_t rpgno;
         uint8_t *right;
         CHECK_GOTO(rc, new_page(pg, type, &rpgno, &right), out);
@@ -466,7 +486,7 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
     }
     unsigned leafl = path.depth - 1, idx = path.idx[leafl];
     uint8_t *leaf = (uint8_t *)path.page[leafl];
-    int overflow = ldb__leaf_node_size(klen, vlen, 0) > ldb__node_max(psize);
+    int overflow = ldb__leaf_node_size(klen, vlen, 0) > ldb__leaf_inline_max(psize);
     if (exact) {
         struct page_node old;
         TRY(ldb__page_node(leaf, psize, idx, &old));

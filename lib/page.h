@@ -22,12 +22,20 @@
 #define PAGE_SLOTS(p) ((struct page_slot *)(void *)((uint8_t *)(p) + PAGE_HEADER_SIZE))
 #define PAGE_CSLOTS(p) ((const struct page_slot *)(const void *)((const uint8_t *)(p) + PAGE_HEADER_SIZE))
 
-/* Limits derived from the page size: a node (with its slot) never takes
- * more than a quarter of a page, so a split always leaves both halves
- * non-empty and a branch page always has room for four children. */
+/* Limits derived from the page size. Keys are at most a quarter of a page
+ * (with a node header, an overflow pointer and a slot), so a branch page
+ * always has room for four children. A leaf node with its value inline is
+ * at most half a page (so values up to ~2 KiB sit beside their keys in 4 KiB
+ * pages, three of 1 KiB to a page); bigger values go to overflow runs. Every
+ * node being at most half a page is what lets a split always find a point
+ * where both halves fit (btree.c, split_point). */
 static inline uint32_t ldb__node_max(uint32_t psize)
 {
     return (psize - PAGE_HEADER_SIZE) / 4 - (uint32_t)sizeof(struct page_slot);
+}
+static inline uint32_t ldb__leaf_inline_max(uint32_t psize)
+{
+    return (psize - PAGE_HEADER_SIZE) / 2 - (uint32_t)sizeof(struct page_slot);
 }
 static inline uint32_t ldb__key_max(uint32_t psize)
 {
