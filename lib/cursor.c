@@ -132,9 +132,31 @@ int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
         return LDB_INVALID;
     ldb_txn *txn = c->txn;
     TRY(ldb__txn_check(txn, 0));
+    const struct ldb__pager *pg = &txn->pager;
+    /* The scan fast path: the next entry of the same leaf, in a read txn,
+     * with its value inline. Everything else takes the general path. */
+    if (op == LDB_NEXT && c->state == CURSOR_ON && txn->rdonly) {
+        unsigned leaf = c->path.depth - 1, idx = c->path.idx[leaf] + 1;
+        const uint8_t *page = c->path.page[leaf];
+        struct page_node n;
+        if (idx < PAGE_CHDR(page)->count && ldb__page_node(page, pg->page_size, idx, &n) == 0 &&
+            !n.overflow) {
+            c->path.idx[leaf] = idx;
+            if (idx + 1 < PAGE_CHDR(page)->count)
+                __builtin_prefetch(page + PAGE_CSLOTS(page)[idx + 1].offset);
+            if (key) {
+                key->size = n.key_size;
+                key->data = n.key;
+            }
+            if (val) {
+                val->size = n.value_size;
+                val->data = n.value;
+            }
+            return 0;
+        }
+    }
     struct tree_desc *t;
     TRY(ldb__txn_tree(txn, c->dbi, &t));
-    const struct ldb__pager *pg = &txn->pager;
     if (!txn->rdonly && c->state != CURSOR_UNSET && c->mods != txn->mods)
         TRY(reposition(c, pg, t));
 
