@@ -245,7 +245,10 @@ out:
 
 int ldb__checkpoint_if_due(ldb_env *env)
 {
-    if (env->wal_fd < 0)
+    /* Never while recovering: a checkpoint or a new log generation now would
+     * overwrite the log that recovery is still reading (and would need if it
+     * crashed before finishing). */
+    if (env->wal_fd < 0 || env->recovering)
         return 0;
     struct ldb__commit_state cs;
     ldb__lock_state_read(&env->lock, &cs);

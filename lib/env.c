@@ -146,7 +146,10 @@ static int open_log(ldb_env *env, int first, uint64_t meta_txnid)
     if (!first)
         return 0;
     uint64_t replayed;
-    TRY(ldb__recover(env, meta_txnid, &replayed));
+    env->recovering = 1;
+    rc = ldb__recover(env, meta_txnid, &replayed);
+    env->recovering = 0;
+    TRY(rc);
     ldb__lock_writer(&env->lock, 0, &(int){0});
     rc = replayed ? ldb__checkpoint_locked(env) : 0;
     if (rc == 0) {

@@ -54,6 +54,7 @@ struct ldb_env {
     int wal_fd;               /* -1 without a log (read-only and immutable) */
     struct ldb__io io;        /* the log's I/O backend */
     int io_ready;
+    int recovering;           /* ldb_open is replaying the log */
 };
 
 enum dbi_state { DBI_UNKNOWN = 0, DBI_MISSING, DBI_CLEAN, DBI_DIRTY, DBI_DELETED };
