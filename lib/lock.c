@@ -325,7 +325,9 @@ void ldb__lock_read_published(struct ldb__lock *lk, struct ldb__snapshot *snap)
 void ldb__lock_publish(struct ldb__lock *lk, const struct ldb__snapshot *snap)
 {
     struct ldb__snapshot_buffer *b = &lk->hdr->snaps[snap->txnid & 1];
-    uint64_t seq = __atomic_load_n(&b->seq, __ATOMIC_RELAXED);
+    /* Even, even if a writer died between its two stores (which left it
+     * odd): otherwise this publish would end odd and readers would spin. */
+    uint64_t seq = (__atomic_load_n(&b->seq, __ATOMIC_RELAXED) | 1) - 1;
     __atomic_store_n(&b->seq, seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     const uint64_t *src = (const uint64_t *)(const void *)snap;
