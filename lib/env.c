@@ -150,7 +150,8 @@ static int open_log(ldb_env *env, int first, uint64_t meta_txnid)
     rc = ldb__recover(env, meta_txnid, &replayed);
     env->recovering = 0;
     TRY(rc);
-    ldb__lock_writer(&env->lock, 0, &(int){0});
+    int died;
+    TRY(ldb__lock_writer(&env->lock, 0, &died));
     rc = replayed ? ldb__checkpoint_locked(env) : 0;
     if (rc == 0) {
         struct ldb__commit_state cs;
