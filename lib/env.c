@@ -136,15 +136,19 @@ static int open_log(ldb_env *env, int first, uint64_t meta_txnid)
 {
     int created = 0;
     int rc = ldb__os_open(env->wal_path, O_RDWR, 0, &env->wal_fd);
-    if (rc == -ENOENT && first) {
+    if (rc == -ENOENT) {
+        /* Missing: a new database, or a data file restored without its log
+         * (then the first opener, read-only, had nothing to replay). The
+         * first writer starts a generation in it (ldb__checkpoint_if_due). */
         TRY(ldb__os_open(env->wal_path, O_RDWR | O_CREAT, env->opts.file_mode, &env->wal_fd));
         created = 1;
+    } else {
+        TRY(rc);
     }
-    TRY(rc == -ENOENT && first ? 0 : rc);
     TRY(ldb__io_init(&env->io));
     env->io_ready = 1;
     if (!first)
-        return 0;
+        return created ? ldb__os_fsync_parent_dir(env->wal_path) : 0;
     uint64_t replayed;
     env->recovering = 1;
     rc = ldb__recover(env, meta_txnid, &replayed);
@@ -424,7 +428,8 @@ int ldb_stat_env(ldb_env *env, ldb_stat *st)
     ldb__lock_reader_stats(&env->lock, &st->readers_used, &st->oldest_reader_txn_id);
     st->commits = __atomic_load_n(&env->commits, __ATOMIC_RELAXED);
     st->checkpoints = __atomic_load_n(&env->lock.hdr->checkpoints, __ATOMIC_RELAXED);
-    if (env->wal_fd >= 0) {
+    if (!(env->opts.flags & LDB_IMMUTABLE)) {
+        /* The log's state is shared: a read-only env sees the writers'. */
         struct ldb__commit_state cs;
         ldb__lock_state_read(&env->lock, &cs);
         st->wal_size = cs.wal_end > WAL_HEADER_SIZE ? cs.wal_end - WAL_HEADER_SIZE : 0;

@@ -11,8 +11,11 @@
  * ldb_strerror on stderr, or check found corruption); 2 usage error.
  *
  * Subcommands that only look (stat, check, dump, readers) open the database
- * with LDB_RDONLY, so they never change its contents; --immutable opens it
- * with LDB_IMMUTABLE instead (a copy nothing will change: no lock file).
+ * with LDB_RDONLY, so they never change its contents (if a crash left log
+ * records to replay, ldb_open replays them first when this process may write
+ * the files: that only makes committed txns durable in the data file);
+ * --immutable opens it with LDB_IMMUTABLE instead (a copy nothing will
+ * change: no lock file, no log). load and checkpoint open it for writing.
  *
  * The dump format, read back by load (one tree per dump):
  *
@@ -75,11 +78,13 @@ static void usage(FILE *out)
             "  dump PATH [--tree NAME]     write every entry of a tree to stdout as text\n"
             "  load PATH [--tree NAME]     read a dump from stdin and put its entries\n"
             "  readers PATH                free stale reader slots; show readers in use\n"
+            "  checkpoint PATH             fold the write-ahead log into the data file\n"
             "  version                     print the tool's and the library's versions\n"
             "  help                        print this help\n"
             "\n"
             "stat, check, dump and readers open the database read-only. stat, check\n"
-            "and dump take --immutable: open a file nothing changes, with no lock file.\n"
+            "and dump take --immutable: open a file nothing changes, with no lock file\n"
+            "and no log. load and checkpoint open it for writing.\n"
             "Exit status: 0 success, 1 failure, 2 usage error. See lightningdb(1).\n",
             prog);
 }
@@ -152,6 +157,17 @@ static int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env
     rc = ldb_open(a->path, &opts, env);
     if (rc != 0)
         fail(a, "cannot open", rc);
+    /* A read-only open refused because the log holds commits to replay. */
+    if (rc == LDB_READONLY && (opts.flags & LDB_RDONLY)) {
+        fprintf(stderr, "%s: %s: the write-ahead log holds commits to replay (left by a crash),\n",
+                prog, a->path);
+        if (a->immutable)
+            fprintf(stderr, "%s: which --immutable never does: open without it, or run '%s "
+                    "checkpoint %s' first\n", prog, prog, a->path);
+        else
+            fprintf(stderr, "%s: which needs write access to the files: run '%s checkpoint %s' "
+                    "as a user who has it\n", prog, prog, a->path);
+    }
     return rc;
 }
 
@@ -239,6 +255,8 @@ static int cmd_stat(int argc, char **argv)
     printf("pages used:           %" PRIu64 "\n", st.pages_used);
     printf("pages free:           %" PRIu64 "\n", st.pages_free);
     printf("last txn id:          %" PRIu64 "\n", st.last_txn_id);
+    printf("wal size:             %" PRIu64 "\n", st.wal_size);
+    printf("checkpoints:          %" PRIu64 "\n", st.checkpoints);
     printf("readers used:         %" PRIu32 "\n", st.readers_used);
     printf("readers max:          %" PRIu32 "\n", st.readers_max);
     printf("oldest reader txn id: %" PRIu64 "\n", st.oldest_reader_txn_id);
@@ -675,6 +693,47 @@ out:
     return status ? status : output_failed();
 }
 
+/* ---- checkpoint ---------------------------------------------------------- */
+
+/* ldb_checkpoint on a writable env. Opening it may itself recover (the first
+ * opener replays the log and checkpoints), and closing checkpoints again if
+ * anything committed meanwhile; the figures printed are those around the
+ * ldb_checkpoint call. */
+static int cmd_checkpoint(int argc, char **argv)
+{
+    struct args a;
+    ldb_env *env = NULL;
+    ldb_stat before, after;
+    int rc, status = 0;
+
+    if ((rc = parse_args("checkpoint", argc, argv, 0, &a)) != 0)
+        return rc;
+    if (open_env(&a, LDB_NOCREATE, LDB_SYNC_FULL, &env) != 0)
+        return 1;
+    rc = ldb_stat_env(env, &before);
+    if (rc != 0) {
+        status = fail(&a, "stat", rc);
+        goto out;
+    }
+    rc = ldb_checkpoint(env);
+    if (rc != 0) {
+        status = fail(&a, "checkpoint", rc);
+        goto out;
+    }
+    rc = ldb_stat_env(env, &after);
+    if (rc != 0) {
+        status = fail(&a, "stat", rc);
+        goto out;
+    }
+    printf("last txn id:          %" PRIu64 "\n", after.last_txn_id);
+    printf("wal size before:      %" PRIu64 "\n", before.wal_size);
+    printf("wal size after:       %" PRIu64 "\n", after.wal_size);
+    printf("checkpoints:          %" PRIu64 "\n", after.checkpoints);
+out:
+    status = close_env(&a, env, status);
+    return status ? status : output_failed();
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static int cmd_version(int argc, char **argv)
@@ -693,8 +752,8 @@ int main(int argc, char **argv)
         int (*run)(int argc, char **argv);
     } commands[] = {
         {"stat", cmd_stat},   {"check", cmd_check},     {"dump", cmd_dump},
-        {"load", cmd_load},   {"readers", cmd_readers}, {"version", cmd_version},
-        {"--version", cmd_version},
+        {"load", cmd_load},   {"readers", cmd_readers}, {"checkpoint", cmd_checkpoint},
+        {"version", cmd_version}, {"--version", cmd_version},
     };
     const char *cmd;
 
