@@ -168,7 +168,8 @@ static void side_path(char *out, size_t n, const char *path, const char *suffix)
 /* Build the database at work, and leave a crash image of it at pristine
  * (data file and log). The last checkpointed txn only adds MARKER; after it
  * come NWAL logged txns, txn j adding w<j>. Returns the page size. */
-static unsigned build_db(const char *work, const char *pristine, unsigned page_size)
+static unsigned build_db(const char *work, const char *pristine, unsigned page_size,
+                         uint64_t *wal_used)
 {
     static uint8_t buf[VAL_MAX];
     char kb[16], from[4200], to[4200];
@@ -220,6 +221,7 @@ static unsigned build_db(const char *work, const char *pristine, unsigned page_s
     ck_assert_msg(rc == 0, "stat_env: %s", ldb_strerror(rc));
     ck_assert_msg(st.pages_free > 0, "the built database has no free pages");
     ck_assert_msg(st.wal_size > 0, "the last %d txns are not in the log", NWAL);
+    *wal_used = 64 + st.wal_size; /* the log's header, then its records */
     /* The crash image: copies taken while the env is open and idle. */
     ck_assert_int_eq(tu_copy_file(work, pristine), 0);
     side_path(from, sizeof from, work, "-wal");
@@ -795,11 +797,14 @@ static size_t damage_data(damage_ctx *d, int kind, uint8_t *b, size_t len, char 
     }
 }
 
-/* Damage the log (kinds 10, 11). *len = (size_t)-1: remove the file. The
- * buffer has room for 65536 bytes more than len. */
-static void damage_wal(damage_ctx *d, int kind, uint8_t *b, size_t *len, char *desc, size_t dl)
+/* Damage the log (kinds 10, 11) where its records are: its first n bytes
+ * (the file may be longer, preallocated). *len = (size_t)-1: remove the
+ * file. The buffer has room for 65536 bytes more than *len. */
+static void damage_wal(damage_ctx *d, int kind, uint8_t *b, size_t *len, size_t n, char *desc,
+                       size_t dl)
 {
-    size_t n = *len;
+    if (n > *len)
+        n = *len;
     if (kind == 10) {
         int flips = 1 + (int)rnd(d, 10);
         int header = rnd(d, 3) == 0;
@@ -825,11 +830,14 @@ static void damage_wal(damage_ctx *d, int kind, uint8_t *b, size_t *len, char *d
         snprintf(desc, dl, "log truncated to %zu of %zu bytes", *len, n);
         return;
     case 4: { /* garbage after the header */
-        size_t extra = (size_t)rnd(d, 65536);
-        for (size_t i = 64; i < n + extra; i++)
+        size_t extra = (size_t)rnd(d, 65536), end = n + extra;
+        if (end > *len + 65536)
+            end = *len + 65536;
+        for (size_t i = 64; i < end; i++)
             b[i] = (uint8_t)tu_rand(&d->rng);
-        *len = n + extra;
-        snprintf(desc, dl, "log: random bytes after its header, %zu bytes", *len);
+        if (end > *len)
+            *len = end;
+        snprintf(desc, dl, "log: random bytes from 64 to %zu", end);
         return;
     }
     default: { /* a record's region zeroed */
@@ -957,6 +965,7 @@ typedef struct image {
     unsigned page_size;
     uint8_t *data, *wal;
     size_t dlen, wlen;
+    uint64_t wal_used; /* bytes of the log in use: header and records */
 } image;
 
 static void make_image(image *im, unsigned page_size)
@@ -964,7 +973,7 @@ static void make_image(image *im, unsigned page_size)
     char side[4200];
     im->dir = strdup(tu_tmpdir());
     im->pristine = strdup(tu_path(im->dir, "pristine.db"));
-    im->page_size = build_db(tu_path(im->dir, "work.db"), im->pristine, page_size);
+    im->page_size = build_db(tu_path(im->dir, "work.db"), im->pristine, page_size, &im->wal_used);
     side_path(side, sizeof side, im->pristine, "-lock.template");
     im->lock_template = access(side, F_OK) == 0 ? strdup(side) : NULL;
     im->data = read_all(im->pristine, &im->dlen);
@@ -1015,7 +1024,7 @@ static void run_rounds(unsigned page_size, uint64_t default_seed, uint64_t round
         else if (kind == 9)
             snprintf(desc, sizeof desc, "data and log intact");
         else
-            damage_wal(&d, kind, wwork, &wlen, desc, sizeof desc);
+            damage_wal(&d, kind, wwork, &wlen, (size_t)im.wal_used, desc, sizeof desc);
         place_copy(path, work, len, wwork, wlen);
         if (kind == 9 || rnd(&d, 40) == 0) { /* the lock file too */
             size_t dl = strlen(desc);
@@ -1062,6 +1071,7 @@ static void run_rounds(unsigned page_size, uint64_t default_seed, uint64_t round
     free(work);
     free(wwork);
     free(path);
+    tu_remove_dir(im.dir);
     free_image(&im);
 }
 
@@ -1168,6 +1178,7 @@ START_TEST(test_undamaged_copy)
     free(b);
     munmap(d.res, sizeof *d.res);
     free(copy);
+    tu_remove_dir(im.dir);
     free_image(&im);
 }
 END_TEST

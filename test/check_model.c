@@ -607,7 +607,7 @@ static void run_model(unsigned page_size, int sync_mode, uint64_t default_seed)
         for (int i = 0; i < MAX_KEY; i++)
             m->family[f][i] = (uint8_t)mix64(m->seed * 131 + (uint64_t)f * 977 + (uint64_t)i);
 
-    const char *dir = tu_tmpdir();
+    char *dir = strdup(tu_tmpdir());
     m->path = strdup(tu_path(dir, "model.db"));
     m->opts.page_size = page_size;
     m->opts.sync_mode = sync_mode;
@@ -693,6 +693,8 @@ static void run_model(unsigned page_size, int sync_mode, uint64_t default_seed)
     free(vbuf);
     free((void *)m->path);
     free(m);
+    tu_remove_dir(dir);
+    free(dir);
 }
 
 START_TEST(test_model_4k)

@@ -459,6 +459,7 @@ START_TEST(test_readers_see_one_version)
         ck_assert(args[i].iterations > 0);
     }
     shared_finish(sh);
+    tu_remove_dir(dir);
 }
 END_TEST
 
@@ -560,6 +561,7 @@ START_TEST(test_reset_renew)
         ck_assert_msg(args[i].iterations >= RENEWS_REQUIRED, "reader %d renewed %" PRIu64 " times",
                       i, args[i].iterations);
     shared_finish(sh);
+    tu_remove_dir(dir);
 }
 END_TEST
 
@@ -687,6 +689,7 @@ START_TEST(test_many_snapshots)
         ck_assert_msg(args[i].long_holds >= 20, "holder %d held %d distinct snapshots only %" PRIu64
                       " times", i, HELD, args[i].long_holds);
     shared_finish(sh);
+    tu_remove_dir(dir);
 }
 END_TEST
 
@@ -957,6 +960,7 @@ START_TEST(test_old_reader_survives_page_reuse)
     ldb_txn_abort(txn);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
+    tu_remove_dir(dir);
 }
 END_TEST
 
@@ -1038,16 +1042,24 @@ typedef struct handle_arg {
     int rc_commit;
 } handle_arg;
 
-static void *second_handle_writer(void *p)
+/* A write txn with NOWAIT on the second handle (from its own thread: the
+ * main thread holds the first handle's write txn). */
+static void *second_handle_nowait(void *p)
 {
     handle_arg *h = p;
     ldb_txn *txn;
     h->rc_nowait = ldb_txn_begin(h->env, LDB_TXN_NOWAIT, &txn);
-    if (h->rc_nowait == 0) {
+    if (h->rc_nowait == 0)
         ldb_txn_abort(txn);
-        return NULL;
-    }
-    /* Now wait for the writer slot: it comes after the other handle's commit. */
+    return NULL;
+}
+
+/* A waiting write txn on the second handle: whenever it gets the writer
+ * slot, the first handle's txn has committed, so it must see "m". */
+static void *second_handle_writer(void *p)
+{
+    handle_arg *h = p;
+    ldb_txn *txn;
     int rc = ldb_txn_begin(h->env, 0, &txn);
     if (rc) {
         h->rc_commit = rc;
@@ -1102,13 +1114,15 @@ START_TEST(test_two_handles_one_process)
     ck_assert_int_eq(ldb_put(w1, LDB_MAIN, &k, &v, 0), 0);
     handle_arg h = {.env = e2};
     pthread_t t;
-    ck_assert(pthread_create(&t, NULL, second_handle_writer, &h) == 0);
-    usleep(100 * 1000); /* give the thread time to block; correctness does not depend on it */
-    rc = ldb_txn_commit(w1);
-    ck_assert_msg(rc == 0, "commit: %s", ldb_strerror(rc));
+    ck_assert(pthread_create(&t, NULL, second_handle_nowait, &h) == 0);
     pthread_join(t, NULL);
     ck_assert_msg(h.rc_nowait == LDB_BUSY, "NOWAIT begin on handle 2 while handle 1 writes: %s",
                   ldb_strerror(h.rc_nowait));
+    ck_assert(pthread_create(&t, NULL, second_handle_writer, &h) == 0);
+    usleep(50 * 1000); /* likely (not necessarily) blocked by now; either way must hold */
+    rc = ldb_txn_commit(w1);
+    ck_assert_msg(rc == 0, "commit: %s", ldb_strerror(rc));
+    pthread_join(t, NULL);
     ck_assert_msg(h.rc_commit == 0, "handle 2 write: %s", ldb_strerror(h.rc_commit));
     ck_assert_msg(h.saw_m, "handle 2's write txn began before handle 1's commit was visible");
 
@@ -1145,6 +1159,7 @@ START_TEST(test_two_handles_one_process)
     ck_assert_msg(write_version(e1, c1, 60) == 0, "%s", fail_msg);
     tu_check_env(e1);
     ck_assert_int_eq(ldb_close(e1), 0);
+    tu_remove_dir(dir);
 }
 END_TEST
 
@@ -1220,6 +1235,7 @@ START_TEST(test_fork_child_sees_commits)
     close(to_parent[0]);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
+    tu_remove_dir(dir);
 }
 END_TEST
 
@@ -1336,6 +1352,7 @@ START_TEST(test_reader_slots)
     ck_assert_msg(write_version(env, comp, 4) == 0, "%s", fail_msg);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
+    tu_remove_dir(dir);
 }
 END_TEST
 
@@ -1436,6 +1453,7 @@ START_TEST(test_killed_writer)
     ldb_txn_abort(txn);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
+    tu_remove_dir(dir);
 }
 END_TEST
 
@@ -1503,6 +1521,7 @@ START_TEST(test_fork_parent_env_invalid)
     ldb_txn_abort(held);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
+    tu_remove_dir(dir);
 }
 END_TEST
 

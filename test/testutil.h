@@ -34,6 +34,10 @@ uint64_t tu_rand(uint64_t *state);
 /* Copy a file byte for byte; returns 0 or -errno. */
 int tu_copy_file(const char *from, const char *to);
 
+/* Remove dir and the files in it (not subdirectories): a test that passed
+ * calls it last, so only failing tests leave their files behind. */
+void tu_remove_dir(const char *dir);
+
 /* Run every suite in an SRunner; returns the process exit status. */
 int tu_run_suites(Suite **suites, int n);
 
