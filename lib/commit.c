@@ -156,9 +156,10 @@ uint64_t ldb__new_salt(void)
     return salt | 1; /* never 0 */
 }
 
-/* The log file's room: preallocated in chunks, and its size made durable
- * with fsync when it changes, so appends never change the file's size and an
- * fdatasync after them has no metadata to flush. */
+/* The log file's room: extended in chunks of written zeros, and its size
+ * made durable with fsync when it changes, so appends never change the
+ * file's size or its block map and an fdatasync after them has no metadata
+ * to flush. A full disk fails here, before the txn is visible. */
 static int log_make_room(ldb_env *env, struct ldb__commit_state *cs, uint64_t need_end)
 {
     if (need_end <= cs->wal_size)
@@ -167,7 +168,9 @@ static int log_make_room(ldb_env *env, struct ldb__commit_state *cs, uint64_t ne
     if (chunk < (4u << 20))
         chunk = 4u << 20;
     uint64_t target = need_end + chunk;
-    TRY(ldb__os_grow(env->wal_fd, target));
+    /* Zeros, not fallocate: appends into preallocated-but-unwritten blocks
+     * would make every fdatasync commit a metadata change as well. */
+    TRY(ldb__os_extend_zeroed(env->wal_fd, cs->wal_size, target));
     if (ldb__os_fsync(env->wal_fd) < 0)
         return panic(env, 1);
     cs->wal_size = target;
@@ -176,71 +179,90 @@ static int log_make_room(ldb_env *env, struct ldb__commit_state *cs, uint64_t ne
 
 int ldb__log_reset(ldb_env *env, struct ldb__commit_state *cs, uint64_t salt, uint64_t checkpoint)
 {
+    /* Room first: if the disk is full, the old generation stays in use
+     * (nothing was changed) rather than a new header with nowhere to go. */
+    struct ldb__commit_state next = *cs;
+    TRY(ldb__os_file_size(env->wal_fd, &next.wal_size));
+    TRY(log_make_room(env, &next, WAL_HEADER_SIZE + (1u << 20)));
     uint8_t header[WAL_HEADER_SIZE];
-    ldb__wal_header_encode(header, salt, checkpoint);
+    ldb__wal_header_encode(header, salt, checkpoint, env->db_id);
     TRY(ldb__os_pwrite_full(env->wal_fd, header, sizeof header, 0));
-    TRY(ldb__os_file_size(env->wal_fd, &cs->wal_size));
-    cs->wal_end = WAL_HEADER_SIZE;
-    cs->wal_salt = salt;
-    cs->wal_prev_crc = ldb__wal_first_crc(salt);
-    return log_make_room(env, cs, WAL_HEADER_SIZE + (1u << 20));
+    next.wal_end = WAL_HEADER_SIZE;
+    next.wal_salt = salt;
+    next.wal_prev_crc = ldb__wal_first_crc(salt);
+    *cs = next;
+    return 0;
 }
 
-int ldb__checkpoint_locked(ldb_env *env)
+/* The checkpoint proper (the writer and sync mutexes held): make cs's
+ * snapshot the data file's meta page. */
+static int write_checkpoint(ldb_env *env, const struct ldb__commit_state *cs)
+{
+    struct ldb__lock_header *h = env->lock.hdr;
+    /* fsync, not fdatasync: the file may have grown since the last one. */
+    if (ldb__os_fsync(env->fd) < 0)
+        return panic(env, 0);
+    struct meta_page m;
+    ldb__meta_init(&m, env->page_size);
+    m.txnid = cs->snap.txnid;
+    m.npages = cs->snap.npages;
+    m.db_id = env->db_id;
+    m.main_tree = cs->snap.main_tree;
+    m.catalog_tree = cs->snap.catalog_tree;
+    m.free_tree = cs->snap.free_tree;
+    unsigned slot = h->meta_slot ^ 1u;
+    TRY(ldb__meta_write(env->fd, &m, slot)); /* failed: the old meta stands */
+    if (ldb__os_fdatasync(env->fd) < 0)
+        return panic(env, 0);
+    /* A second copy in the other slot, unsynced and best effort: if the new
+     * meta page is damaged later, opening falls back to this same checkpoint
+     * rather than an older one whose log is gone. A torn copy is harmless:
+     * the synced one is valid. */
+    (void)ldb__meta_write(env->fd, &m, slot ^ 1u);
+    h->meta_slot = slot;
+    __atomic_store_n(&h->checkpoint_txnid, cs->snap.txnid, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->freed_since_checkpoint, 0, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&h->checkpoints, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Checkpoint the committed state, or with pending != NULL a txn that is
+ * not committed yet (its pages are written): it becomes committed only if
+ * its checkpoint succeeds. The caller holds the writer mutex. */
+static int checkpoint(ldb_env *env, const struct ldb__commit_state *pending)
 {
     if (log_failed(env))
         return LDB_PANIC;
     TRY(ldb__lock_sync_acquire(&env->lock, 0));
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
-    struct ldb__lock_header *h = env->lock.hdr;
+    if (pending)
+        cs = *pending;
+    else
+        ldb__lock_state_read(&env->lock, &cs);
     int rc = 0;
     uint64_t c = cs.snap.txnid;
-    if (c != __atomic_load_n(&h->checkpoint_txnid, __ATOMIC_ACQUIRE)) {
-        /* fsync, not fdatasync: the file may have grown since the last one. */
-        if (ldb__os_fsync(env->fd) < 0) {
-            rc = panic(env, 0);
-            goto out;
-        }
-        struct meta_page m;
-        ldb__meta_init(&m, env->page_size);
-        m.txnid = c;
-        m.npages = cs.snap.npages;
-        m.main_tree = cs.snap.main_tree;
-        m.catalog_tree = cs.snap.catalog_tree;
-        m.free_tree = cs.snap.free_tree;
-        unsigned slot = h->meta_slot ^ 1u;
-        CHECK_GOTO(rc, ldb__meta_write(env->fd, &m, slot), out);
-        if (ldb__os_fdatasync(env->fd) < 0) {
-            rc = panic(env, 0);
-            goto out;
-        }
-        /* A second copy in the other slot, unsynced: if the new meta page
-         * is damaged later, opening falls back to this same checkpoint
-         * rather than an older one whose log is gone. A torn copy is
-         * harmless: the synced one is valid. */
-        CHECK_GOTO(rc, ldb__meta_write(env->fd, &m, slot ^ 1u), out);
-        h->meta_slot = slot;
-        __atomic_store_n(&h->checkpoint_txnid, c, __ATOMIC_RELEASE);
-        __atomic_store_n(&h->freed_since_checkpoint, 0, __ATOMIC_RELEASE);
+    if (c != __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE)) {
+        CHECK_GOTO(rc, write_checkpoint(env, &cs), out);
+        if (pending)
+            ldb__lock_state_write(&env->lock, &cs);
         raise_durable(env, c);
         ldb__lock_publish_newer(&env->lock, &cs.snap);
-        __atomic_add_fetch(&h->checkpoints, 1, __ATOMIC_RELAXED);
     }
     /* A fresh log generation; its header reaches the disk with the first
      * record's sync (until then the old header's records are all <= c and
-     * are skipped). */
-    if (cs.wal_end > WAL_HEADER_SIZE) {
-        rc = ldb__log_reset(env, &cs, ldb__new_salt(), c);
-        if (rc < 0) {
-            rc = panic(env, 1);
-            goto out;
-        }
+     * are skipped). If there is no room for it, the old generation goes on:
+     * recovery skips its records up to the checkpoint. */
+    if (cs.wal_end > WAL_HEADER_SIZE && ldb__log_reset(env, &cs, ldb__new_salt(), c) == 0)
         ldb__lock_state_write(&env->lock, &cs);
-    }
 out:
     ldb__lock_sync_release(&env->lock);
+    ldb__lock_durable_wake(&env->lock);
     return rc;
+}
+
+int ldb__checkpoint_locked(ldb_env *env)
+{
+    return checkpoint(env, NULL);
 }
 
 int ldb__checkpoint_if_due(ldb_env *env)
@@ -275,6 +297,8 @@ int ldb__checkpoint_if_due(ldb_env *env)
     return ldb__checkpoint_locked(env);
 }
 
+static int sync_all_appended(ldb_env *env);
+
 int ldb__log_sync(ldb_env *env)
 {
     if (env->wal_fd < 0)
@@ -285,15 +309,56 @@ int ldb__log_sync(ldb_env *env)
     struct ldb__commit_state cs;
     ldb__lock_state_read(&env->lock, &cs);
     int rc = 0;
-    if (__atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE) < cs.snap.txnid) {
-        if (ldb__io_datasync(&env->io, env->wal_fd) < 0) {
-            rc = panic(env, 1);
-        } else {
-            raise_durable(env, cs.snap.txnid);
-            ldb__lock_publish_newer(&env->lock, &cs.snap);
-        }
-    }
+    if (__atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE) < cs.snap.txnid)
+        rc = sync_all_appended(env);
     ldb__lock_sync_release(&env->lock);
+    ldb__lock_durable_wake(&env->lock);
+    return rc;
+}
+
+/* Sync the log for every record appended so far (the sync mutex held). */
+static int sync_all_appended(ldb_env *env)
+{
+    struct ldb__commit_state now;
+    ldb__lock_state_read(&env->lock, &now);
+    if (log_failed(env) || ldb__io_datasync(&env->io, env->wal_fd) < 0)
+        return panic(env, 1);
+    raise_durable(env, now.snap.txnid);
+    ldb__lock_publish_newer(&env->lock, &now.snap);
+    return 0;
+}
+
+/* Wait until txn txnid (appended) is durable, syncing ourselves when no one
+ * else is. Committed already: a failure here is a panic, never "failed". */
+static int wait_durable_loop(ldb_env *env, uint64_t txnid)
+{
+    struct ldb__lock_header *h = env->lock.hdr;
+    for (;;) {
+        uint32_t seen = __atomic_load_n(&h->durable_seq, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&h->durable_txnid, __ATOMIC_ACQUIRE) >= txnid)
+            return 0;
+        if (log_failed(env))
+            return LDB_PANIC;
+        int rc = ldb__lock_sync_acquire(&env->lock, 1);
+        if (rc == 0) {
+            if (__atomic_load_n(&h->durable_txnid, __ATOMIC_ACQUIRE) < txnid)
+                rc = sync_all_appended(env);
+            ldb__lock_sync_release(&env->lock);
+            ldb__lock_durable_wake(&env->lock);
+            return rc;
+        }
+        if (rc != LDB_BUSY)
+            return panic(env, 1);
+        ldb__lock_durable_wait(&env->lock, seen, 2000);
+    }
+}
+
+static int wait_durable(ldb_env *env, uint64_t txnid)
+{
+    struct ldb__lock_header *h = env->lock.hdr;
+    __atomic_add_fetch(&h->durable_waiters, 1, __ATOMIC_ACQ_REL);
+    int rc = wait_durable_loop(env, txnid);
+    __atomic_sub_fetch(&h->durable_waiters, 1, __ATOMIC_ACQ_REL);
     return rc;
 }
 
@@ -310,11 +375,13 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
         ldb__lock_publish_newer(&env->lock, &cs->snap);
         return 0;
     }
-    /* Lead the sync ourselves if none is in flight: the write and its sync
-     * go out as one submission, and the next txn starts building while the
-     * sync runs. */
+    /* Alone (no sync in flight, no one waiting for one): the write and its
+     * sync go out as one submission, and the next txn starts building while
+     * the sync runs. With others waiting, a sync of ours would cover only
+     * this record; appending and joining the next group sync covers more. */
     int rc = 0;
-    if (ldb__lock_sync_acquire(&env->lock, 1) == 0) {
+    if (__atomic_load_n(&env->lock.hdr->durable_waiters, __ATOMIC_ACQUIRE) == 0 &&
+        ldb__lock_sync_acquire(&env->lock, 1) == 0) {
         rc = ldb__io_submit_write_sync(&env->io, env->wal_fd, rec, rec_len, off);
         if (rc < 0) {
             ldb__lock_sync_release(&env->lock); /* nothing is visible yet */
@@ -331,35 +398,25 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
             ldb__lock_publish_newer(&env->lock, &cs->snap);
         }
         ldb__lock_sync_release(&env->lock);
+        ldb__lock_durable_wake(&env->lock);
         return rc;
     }
-    /* A sync is in flight: append, let the next txn start, then sync for
-     * everyone who appended meanwhile (or find our record already covered). */
+    /* A sync is in flight: append, let the next txn start, then wait until
+     * a sync covers this record: the one in flight, if it started after the
+     * append, or one we issue ourselves for everyone who appended meanwhile
+     * as soon as the sync mutex is free. */
     TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
     ldb__lock_state_write(&env->lock, cs);
     ldb__txn_release_writer(txn);
-    if (ldb__lock_sync_acquire(&env->lock, 0) < 0)
-        return panic(env, 1); /* committed but not durable: never say "failed" */
-    if (__atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE) < cs->snap.txnid) {
-        struct ldb__commit_state now;
-        ldb__lock_state_read(&env->lock, &now);
-        if (log_failed(env) || ldb__io_datasync(&env->io, env->wal_fd) < 0) {
-            rc = panic(env, 1);
-        } else {
-            raise_durable(env, now.snap.txnid);
-            ldb__lock_publish_newer(&env->lock, &now.snap);
-        }
-    }
-    ldb__lock_sync_release(&env->lock);
-    return rc;
+    return wait_durable(env, cs->snap.txnid);
 }
 
 /* A txn too large for the log: its pages are in the data file already, so
- * a checkpoint makes it durable with far fewer bytes written. */
+ * a checkpoint makes it durable with far fewer bytes written. Until that
+ * checkpoint succeeds the txn is not committed (a failure leaves no trace). */
 static int commit_as_checkpoint(ldb_txn *txn, struct ldb__commit_state *cs)
 {
-    ldb__lock_state_write(&txn->env->lock, cs);
-    return ldb__checkpoint_locked(txn->env);
+    return checkpoint(txn->env, cs);
 }
 
 int ldb__commit(ldb_txn *txn)

@@ -96,6 +96,7 @@ static int create_database(ldb_env *env)
 {
     struct meta_page m;
     ldb__meta_init(&m, env->opts.page_size);
+    m.db_id = ldb__new_salt();
     TRY(ldb__os_grow(env->fd, 2ull * env->opts.page_size));
     TRY(ldb__meta_write(env->fd, &m, 0));
     TRY(ldb__os_fsync(env->fd));
@@ -284,6 +285,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     unsigned meta_slot;
     CHECK_GOTO(rc, ldb__meta_read_newest(env->fd, size, &m, &meta_slot), fail);
     env->page_size = m.page_size;
+    env->db_id = m.db_id;
     env->opts.page_size = m.page_size; /* an existing database keeps its own */
     if (m.npages * m.page_size > size) {
         rc = LDB_CORRUPT(); /* the file was truncated */
@@ -313,7 +315,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     if (immutable || (rdonly && first)) {
         /* This handle cannot replay the log: refuse a database that needs it. */
         int pending;
-        CHECK_GOTO(rc, ldb__recovery_pending(env->wal_path, m.txnid, &pending), fail);
+        CHECK_GOTO(rc, ldb__recovery_pending(env->wal_path, m.txnid, m.db_id, &pending), fail);
         if (pending) {
             rc = immutable ? LDB_READONLY : NEEDS_RECOVERY;
             goto fail;

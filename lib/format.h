@@ -121,10 +121,12 @@ struct meta_page {
     struct tree_desc main_tree;
     struct tree_desc catalog_tree;
     struct tree_desc free_tree;
+    uint64_t db_id;            /* random at creation: ties the log to this file */
 };
 _Static_assert(offsetof(struct meta_page, magic) == 32, "magic at 32");
 _Static_assert(offsetof(struct meta_page, main_tree) == 64, "main tree at 64");
-_Static_assert(sizeof(struct meta_page) == 208, "meta is 208 bytes");
+_Static_assert(offsetof(struct meta_page, db_id) == 208, "db id at 208");
+_Static_assert(sizeof(struct meta_page) == 216, "meta is 216 bytes");
 _Static_assert(sizeof(struct meta_page) <= LDB_META_BYTES, "meta fits its checksum span");
 
 /* Free tree: key = txn id (8 B big-endian) + chunk number (4 B big-endian);

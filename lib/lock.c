@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -240,6 +243,20 @@ void ldb__lock_state_write(struct ldb__lock *lk, const struct ldb__commit_state 
     lk->hdr->state[next] = *in;
     __atomic_store_n(&lk->hdr->state_idx, next, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&lk->hdr->state_mutex);
+}
+
+void ldb__lock_durable_wait(struct ldb__lock *lk, uint32_t seen, int timeout_us)
+{
+    struct timespec ts = {0, (long)timeout_us * 1000};
+    /* Shared (not FUTEX_PRIVATE): waiters and wakers may be other processes.
+     * The timeout bounds the wait should a syncer die before waking. */
+    syscall(SYS_futex, &lk->hdr->durable_seq, FUTEX_WAIT, seen, &ts, NULL, 0);
+}
+
+void ldb__lock_durable_wake(struct ldb__lock *lk)
+{
+    __atomic_add_fetch(&lk->hdr->durable_seq, 1, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &lk->hdr->durable_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
 void ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *snap)

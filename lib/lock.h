@@ -75,6 +75,8 @@ struct ldb__lock_header {
     pthread_mutex_t sync_mutex;  /* held by the one process syncing the log */
     pthread_mutex_t state_mutex; /* guards state[] and state_idx */
     uint64_t durable_txnid;      /* atomic: every txn <= this is durable */
+    uint32_t durable_seq;        /* atomic futex word: bumped when it rises */
+    uint32_t durable_waiters;    /* atomic: committers waiting for a sync */
     uint64_t checkpoint_txnid;   /* atomic: the data file's meta is this txn */
     uint64_t checkpoints;        /* atomic */
     uint64_t freed_since_checkpoint; /* atomic: pages held back by W3 (wal.h) */
@@ -122,6 +124,11 @@ void ldb__lock_sync_release(struct ldb__lock *lk);
 /* Copy or replace the commit state (takes state_mutex). */
 void ldb__lock_state_read(struct ldb__lock *lk, struct ldb__commit_state *out);
 void ldb__lock_state_write(struct ldb__lock *lk, const struct ldb__commit_state *in);
+/* Committers waiting for the log to become durable past their txn sleep
+ * on durable_seq (a process-shared futex) rather than queueing on the sync
+ * mutex, so one sync releases all of them at once. */
+void ldb__lock_durable_wait(struct ldb__lock *lk, uint32_t seen, int timeout_us);
+void ldb__lock_durable_wake(struct ldb__lock *lk);
 /* Publish snap if it is newer than what readers see (takes state_mutex). */
 void ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *snap);
 

@@ -326,6 +326,17 @@ int ldb__os_grow(int fd, uint64_t new_size)
     return ftruncate(fd, (off_t)new_size) == 0 ? 0 : -errno;
 }
 
+int ldb__os_extend_zeroed(int fd, uint64_t from, uint64_t to)
+{
+    static const uint8_t zeros[65536];
+    while (from < to) {
+        size_t n = to - from < sizeof zeros ? (size_t)(to - from) : sizeof zeros;
+        TRY(ldb__os_pwrite_full(fd, zeros, n, from));
+        from += n;
+    }
+    return 0;
+}
+
 int ldb__os_fsync_parent_dir(const char *path)
 {
     char *copy = strdup(path);

@@ -29,6 +29,11 @@ int ldb__os_file_size(int fd, uint64_t *size);
 /* Grow the file to new_size bytes, allocating the blocks (so a later write
  * cannot fail for space) where the filesystem supports it. */
 int ldb__os_grow(int fd, uint64_t new_size);
+/* Extend the file from byte `from` to `to` by writing zeros. Unlike
+ * ldb__os_grow's preallocation, the blocks are then written, so later
+ * overwrites of them need no metadata update and an fdatasync after them
+ * is a single data flush (what the log's appends want). */
+int ldb__os_extend_zeroed(int fd, uint64_t from, uint64_t to);
 /* fsync the directory holding path, so a file created in it survives. */
 int ldb__os_fsync_parent_dir(const char *path);
 /* Map len bytes of fd read-only and shared. */

@@ -12,7 +12,8 @@
 #include "os.h"
 #include "wal.h"
 
-int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, int *pending)
+int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, uint64_t db_id,
+                          int *pending)
 {
     *pending = 0;
     int fd, rc = ldb__os_open(wal_path, O_RDONLY, 0, &fd);
@@ -22,7 +23,7 @@ int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, int *pendin
     uint64_t size;
     struct ldb__wal_reader r;
     CHECK_GOTO(rc, ldb__os_file_size(fd, &size), out);
-    CHECK_GOTO(rc, ldb__wal_reader_open(&r, fd, size), out);
+    CHECK_GOTO(rc, ldb__wal_reader_open(&r, fd, size, db_id), out);
     for (;;) {
         uint64_t txnid;
         const uint8_t *ops;
@@ -115,7 +116,7 @@ int ldb__recover(ldb_env *env, uint64_t meta_txnid, uint64_t *replayed)
     uint64_t size;
     TRY(ldb__os_file_size(env->wal_fd, &size));
     struct ldb__wal_reader r;
-    TRY(ldb__wal_reader_open(&r, env->wal_fd, size));
+    TRY(ldb__wal_reader_open(&r, env->wal_fd, size, env->db_id));
     uint64_t expect = meta_txnid + 1;
     int rc;
     for (;;) {

@@ -18,7 +18,8 @@
 
 /* Whether the log at wal_path holds records after meta_txnid (read-only:
  * for handles that cannot recover). A missing log holds none. */
-int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, int *pending);
+int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, uint64_t db_id,
+                          int *pending);
 /* Replay the log into env (open, writable, first opener); *replayed counts
  * the txns applied. */
 int ldb__recover(ldb_env *env, uint64_t meta_txnid, uint64_t *replayed);

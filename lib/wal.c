@@ -98,7 +98,8 @@ uint32_t ldb__wal_first_crc(uint64_t salt)
     return (uint32_t)salt;
 }
 
-void ldb__wal_header_encode(uint8_t out[WAL_HEADER_SIZE], uint64_t salt, uint64_t checkpoint)
+void ldb__wal_header_encode(uint8_t out[WAL_HEADER_SIZE], uint64_t salt, uint64_t checkpoint,
+                            uint64_t db_id)
 {
     memset(out, 0, WAL_HEADER_SIZE);
     uint64_t magic = WAL_MAGIC;
@@ -107,27 +108,30 @@ void ldb__wal_header_encode(uint8_t out[WAL_HEADER_SIZE], uint64_t salt, uint64_
     memcpy(out + 8, &version, 4);
     memcpy(out + 16, &salt, 8);
     memcpy(out + 24, &checkpoint, 8);
-    uint32_t c = ldb__crc32c(0, out, 32);
-    memcpy(out + 32, &c, 4);
+    memcpy(out + 32, &db_id, 8);
+    uint32_t c = ldb__crc32c(0, out, 40);
+    memcpy(out + 40, &c, 4);
 }
 
-int ldb__wal_header_decode(const uint8_t in[WAL_HEADER_SIZE], uint64_t *salt, uint64_t *checkpoint)
+int ldb__wal_header_decode(const uint8_t in[WAL_HEADER_SIZE], uint64_t *salt, uint64_t *checkpoint,
+                           uint64_t *db_id)
 {
     uint64_t magic;
     uint32_t version, c;
     memcpy(&magic, in, 8);
     memcpy(&version, in + 8, 4);
-    memcpy(&c, in + 32, 4);
-    if (magic != WAL_MAGIC || c != ldb__crc32c(0, in, 32))
+    memcpy(&c, in + 40, 4);
+    if (magic != WAL_MAGIC || c != ldb__crc32c(0, in, 40))
         return LDB_CORRUPT();
     if (version != WAL_VERSION)
         return LDB_VERSION;
     memcpy(salt, in + 16, 8);
     memcpy(checkpoint, in + 24, 8);
+    memcpy(db_id, in + 32, 8);
     return 0;
 }
 
-int ldb__wal_reader_open(struct ldb__wal_reader *r, int fd, uint64_t size)
+int ldb__wal_reader_open(struct ldb__wal_reader *r, int fd, uint64_t size, uint64_t db_id)
 {
     memset(r, 0, sizeof *r);
     r->fd = fd;
@@ -138,11 +142,15 @@ int ldb__wal_reader_open(struct ldb__wal_reader *r, int fd, uint64_t size)
         return 0;
     }
     uint8_t h[WAL_HEADER_SIZE];
-    uint64_t checkpoint;
+    uint64_t checkpoint, log_db = 0;
     TRY(ldb__os_pread_full(fd, h, sizeof h, 0));
-    int rc = ldb__wal_header_decode(h, &r->salt, &checkpoint);
+    int rc = ldb__wal_header_decode(h, &r->salt, &checkpoint, &log_db);
     if (rc == LDB_VERSION)
         return rc;
+    if (rc == 0 && log_db != db_id) {
+        r->offset = size; /* another database's log: nothing of ours in it */
+        return 0;
+    }
     if (rc < 0) {
         /* A torn header: a reset that did not finish. The checkpoint it was
          * resetting for is durable, so there is nothing to replay. */

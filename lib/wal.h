@@ -11,10 +11,12 @@
  *
  * Format (little-endian):
  *   header, 64 bytes at offset 0:
- *     0  u64 magic "LTNGWAL1"     8  u32 version (1)   12 u32 reserved
+ *     0  u64 magic "TNGLWAL1"     8  u32 version (1)   12 u32 reserved
  *     16 u64 salt (random per log generation)
  *     24 u64 checkpoint txn id (records before it are stale)
- *     32 u32 CRC32C of bytes 0..31          36..63 zero
+ *     32 u64 database id (the meta page's: a log beside another database's
+ *        data file is ignored)
+ *     40 u32 CRC32C of bytes 0..39          44..63 zero
  *   records from offset 64, each a multiple of 8 bytes:
  *     0  u32 crc: CRC32C of bytes [4, len), seeded with the previous
  *        record's crc (the first record: the low 32 bits of the salt)
@@ -85,8 +87,10 @@ size_t ldb__wal_buf_seal(struct ldb__wal_buf *b, uint64_t txnid, uint64_t salt, 
                          uint32_t *crc);
 
 /* The header. */
-void ldb__wal_header_encode(uint8_t out[WAL_HEADER_SIZE], uint64_t salt, uint64_t checkpoint);
-int ldb__wal_header_decode(const uint8_t in[WAL_HEADER_SIZE], uint64_t *salt, uint64_t *checkpoint);
+void ldb__wal_header_encode(uint8_t out[WAL_HEADER_SIZE], uint64_t salt, uint64_t checkpoint,
+                            uint64_t db_id);
+int ldb__wal_header_decode(const uint8_t in[WAL_HEADER_SIZE], uint64_t *salt, uint64_t *checkpoint,
+                           uint64_t *db_id);
 uint32_t ldb__wal_first_crc(uint64_t salt);
 
 /* Reading a log for recovery: call next until it returns 0 (no more valid
@@ -99,7 +103,8 @@ struct ldb__wal_reader {
     uint8_t *buf;
     size_t cap;
 };
-int ldb__wal_reader_open(struct ldb__wal_reader *r, int fd, uint64_t size);
+/* A log whose header names another database id reads as empty. */
+int ldb__wal_reader_open(struct ldb__wal_reader *r, int fd, uint64_t size, uint64_t db_id);
 /* 1 with a record (payload valid until the next call), 0 at the end. */
 int ldb__wal_reader_next(struct ldb__wal_reader *r, uint64_t *txnid, const uint8_t **ops,
                          size_t *ops_len, uint32_t *nops);
