@@ -105,11 +105,13 @@ static int grow_data_file(ldb_txn *txn)
     uint64_t need = txn->snap.npages * env->page_size;
     if (need <= txn->file_size)
         return 0;
-    uint64_t chunk = txn->file_size / 16;
+    /* Small chunks: growth costs no sync of its own (the next checkpoint's
+     * fsync covers it), so there is no reason to hold much unused space. */
+    uint64_t chunk = txn->file_size / 64;
     if (chunk < (1u << 20))
         chunk = 1u << 20;
-    if (chunk > (64u << 20))
-        chunk = 64u << 20;
+    if (chunk > (8u << 20))
+        chunk = 8u << 20;
     uint64_t target = need + chunk;
     target -= target % env->page_size;
     if (target > env->opts.max_size)

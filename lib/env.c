@@ -344,6 +344,20 @@ fail:
     return rc;
 }
 
+/* The last process to close (it holds the lock file exclusively, and the
+ * writer mutex), right after a checkpoint: the log holds nothing needed, so
+ * give its space back. A later opener starts a new generation in it. */
+static int drop_log(ldb_env *env)
+{
+    TRY(ldb__os_truncate(env->wal_fd, 0));
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    cs.wal_end = 0;
+    cs.wal_size = 0;
+    ldb__lock_state_write(&env->lock, &cs);
+    return 0;
+}
+
 int ldb_close(ldb_env *env)
 {
     if (env == NULL || env->magic != LDB_ENV_MAGIC)
@@ -369,6 +383,8 @@ int ldb_close(ldb_env *env)
         int died;
         if (rc == 0 && ldb__lock_writer(&env->lock, 1, &died) == 0) {
             rc = ldb__checkpoint_locked(env);
+            if (rc == 0 && ldb__lock_alone(&env->lock))
+                rc = drop_log(env);
             ldb__lock_writer_release(&env->lock);
         }
     }

@@ -118,6 +118,11 @@ int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_siz
     return 0;
 }
 
+int ldb__lock_alone(struct ldb__lock *lk)
+{
+    return lk->fd >= 0 && flock(lk->fd, LOCK_EX | LOCK_NB) == 0;
+}
+
 int ldb__lock_share(struct ldb__lock *lk)
 {
     while (flock(lk->fd, LOCK_SH) != 0) {

@@ -105,6 +105,9 @@ int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, i
  * meta (and the log's state), then downgrade to a shared flock. */
 int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,
                    const struct ldb__commit_state *cs, unsigned meta_slot);
+/* Whether this process is now the only one with the database open (tries
+ * to upgrade its flock to exclusive; called when closing). */
+int ldb__lock_alone(struct ldb__lock *lk);
 /* Downgrade the first opener's exclusive flock (after recovery). */
 int ldb__lock_share(struct ldb__lock *lk);
 /* As a later opener: map and check what the first opener laid out. */

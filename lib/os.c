@@ -326,6 +326,11 @@ int ldb__os_grow(int fd, uint64_t new_size)
     return ftruncate(fd, (off_t)new_size) == 0 ? 0 : -errno;
 }
 
+int ldb__os_truncate(int fd, uint64_t size)
+{
+    return ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;
+}
+
 int ldb__os_extend_zeroed(int fd, uint64_t from, uint64_t to)
 {
     static const uint8_t zeros[65536];

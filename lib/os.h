@@ -34,6 +34,7 @@ int ldb__os_grow(int fd, uint64_t new_size);
  * overwrites of them need no metadata update and an fdatasync after them
  * is a single data flush (what the log's appends want). */
 int ldb__os_extend_zeroed(int fd, uint64_t from, uint64_t to);
+int ldb__os_truncate(int fd, uint64_t size);
 /* fsync the directory holding path, so a file created in it survives. */
 int ldb__os_fsync_parent_dir(const char *path);
 /* Map len bytes of fd read-only and shared. */
