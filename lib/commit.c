@@ -460,3 +460,18 @@ int ldb__commit(ldb_txn *txn)
     }
     return rc;
 }
+
+int ldb_txn_commit(ldb_txn *txn)
+{
+    if (txn == NULL || txn->magic != LDB_TXN_MAGIC)
+        return LDB_INVALID;
+    int rc = 0;
+    if (ldb__env_check(txn->env) != 0)
+        rc = LDB_INVALID; /* a forked child: the txn is the parent's */
+    else if (!txn->rdonly && txn->error)
+        rc = txn->error;
+    else if (!txn->rdonly && txn->mods != 0)
+        rc = ldb__commit(txn);
+    ldb__txn_free(txn);
+    return rc;
+}

@@ -22,30 +22,6 @@
 #include "commit.h"
 #include "recovery.h"
 
-/* Bumped in the child after fork(): an env opened before the fork belongs
- * to the parent (its reader slots and mutex ownership name the parent). */
-static unsigned fork_generation;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static void on_fork_child(void)
-{
-    __atomic_add_fetch(&fork_generation, 1, __ATOMIC_RELAXED);
-}
-
-static void register_atfork(void)
-{
-    pthread_atfork(NULL, NULL, on_fork_child);
-}
-
-int ldb__env_check(const ldb_env *env)
-{
-    if (env == NULL || env->magic != LDB_ENV_MAGIC)
-        return LDB_INVALID;
-    if (LDB_UNLIKELY(env->fork_generation != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED)))
-        return LDB_INVALID;
-    return 0;
-}
-
 static int fill_options(const ldb_options *in, ldb_options *o)
 {
     if (in)
@@ -223,7 +199,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
 {
     if (path == NULL || path[0] == '\0' || out == NULL)
         return LDB_INVALID;
-    pthread_once(&atfork_once, register_atfork);
+    ldb__fork_watch();
     ldb_env *env = calloc(1, sizeof *env);
     if (env == NULL)
         return -ENOMEM;
@@ -236,7 +212,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
         free(env);
         return rc;
     }
-    env->fork_generation = __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
+    env->fork_generation = ldb__fork_generation();
     env->path = strdup(path);
     if (env->path == NULL) {
         rc = -ENOMEM;

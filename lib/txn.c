@@ -4,7 +4,7 @@
  */
 #include "txn.h"
 
-#include "commit.h"
+#include "commit.h" /* only for the checkpoint due at a writer's begin */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +15,40 @@
 #include "meta.h"
 #include "os.h"
 #include "page.h"
+
+/* Bumped in the child after fork(): an env opened before the fork belongs
+ * to the parent (its reader slots and mutex ownership name the parent). */
+static unsigned fork_generation;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    __atomic_add_fetch(&fork_generation, 1, __ATOMIC_RELAXED);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+void ldb__fork_watch(void)
+{
+    pthread_once(&atfork_once, register_atfork);
+}
+
+unsigned ldb__fork_generation(void)
+{
+    return __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
+}
+
+int ldb__env_check(const ldb_env *env)
+{
+    if (env == NULL || env->magic != LDB_ENV_MAGIC)
+        return LDB_INVALID;
+    if (LDB_UNLIKELY(env->fork_generation != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED)))
+        return LDB_INVALID;
+    return 0;
+}
 
 /* Which errors leave a write txn usable (API.md: a refused put or del). */
 static int error_is_refusal(int err)
@@ -281,7 +315,7 @@ void ldb__txn_release_writer(ldb_txn *txn)
     txn->writer_released = 1;
 }
 
-static void txn_free(ldb_txn *txn)
+void ldb__txn_free(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
     /* In a forked child the reader slot and the writer mutex are the
@@ -311,7 +345,7 @@ void ldb_txn_abort(ldb_txn *txn)
 {
     if (txn == NULL || txn->magic != LDB_TXN_MAGIC)
         return;
-    txn_free(txn);
+    ldb__txn_free(txn);
 }
 
 uint64_t ldb_txn_id(const ldb_txn *txn)
@@ -339,20 +373,6 @@ int ldb_txn_renew(ldb_txn *txn)
     return reader_take_snapshot(txn);
 }
 
-int ldb_txn_commit(ldb_txn *txn)
-{
-    if (txn == NULL || txn->magic != LDB_TXN_MAGIC)
-        return LDB_INVALID;
-    int rc = 0;
-    if (ldb__env_check(txn->env) != 0)
-        rc = LDB_INVALID; /* a forked child: the txn is the parent's */
-    else if (!txn->rdonly && txn->error)
-        rc = txn->error;
-    else if (!txn->rdonly && txn->mods != 0)
-        rc = ldb__commit(txn);
-    txn_free(txn);
-    return rc;
-}
 
 /* ---- writes ----------------------------------------------------------------- */
 

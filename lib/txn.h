@@ -92,8 +92,14 @@ struct ldb_txn {
     uint64_t file_size;
 };
 
-/* 0 if env is a usable handle in this process. */
+/* 0 if env is a usable handle in this process (not a forked child's copy
+ * of its parent's env: a pthread_atfork handler counts forks). */
 int ldb__env_check(const ldb_env *env);
+void ldb__fork_watch(void);
+unsigned ldb__fork_generation(void);
+/* Free a txn: release its reader slot or writer hold (not in a forked
+ * child), orphan its cursors. */
+void ldb__txn_free(ldb_txn *txn);
 /* The tree for dbi in txn (loading a named tree's descriptor on first use). */
 int ldb__txn_tree(ldb_txn *txn, ldb_dbi dbi, struct tree_desc **desc);
 /* Mark a named tree's descriptor changed (written to the catalog at commit). */
