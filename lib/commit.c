@@ -167,8 +167,8 @@ static int log_make_room(ldb_env *env, struct ldb__commit_state *cs, uint64_t ne
     if (need_end <= cs->wal_size)
         return 0;
     uint64_t chunk = cs->wal_size / 4;
-    if (chunk < (4u << 20))
-        chunk = 4u << 20;
+    if (chunk < (1u << 20))
+        chunk = 1u << 20;
     uint64_t target = need_end + chunk;
     /* Zeros, not fallocate: appends into preallocated-but-unwritten blocks
      * would make every fdatasync commit a metadata change as well. */
@@ -472,6 +472,14 @@ int ldb_txn_commit(ldb_txn *txn)
         rc = txn->error;
     else if (!txn->rdonly && txn->mods != 0)
         rc = ldb__commit(txn);
+    else if (!txn->rdonly && txn->env->wal_fd >= 0 && txn->env->opts.sync_mode == LDB_SYNC_FULL) {
+        /* Nothing to write, but the txn may have read txns that are committed
+         * and not yet durable (writers build on them before their sync):
+         * "committed" must not vouch for what a crash could take back. */
+        uint64_t seen = txn->snap.txnid;
+        ldb__txn_release_writer(txn);
+        rc = wait_durable(txn->env, seen);
+    }
     ldb__txn_free(txn);
     return rc;
 }

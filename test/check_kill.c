@@ -1,0 +1,218 @@
+/*
+ * kill -9 (issue 4): a child commits deterministic random txns (see
+ * workload.h) in a loop and reports each commit through a pipe, before it
+ * begins and once ldb_txn_commit returned 0; the parent SIGKILLs it at a
+ * random moment (from inside its open to 15 ms of commits after it,
+ * some inside ldb_checkpoint and the automatic checkpoints of a small log),
+ * then reopens the database, which recovers the dead process's log: ldb_check
+ * passes and the database equals the model after every acknowledged txn,
+ * plus at most the one txn whose commit was in flight. Both sync modes
+ * (a process crash loses nothing acknowledged under LDB_SYNC_OFF either).
+ * One round in four commits from 3 threads at once (group commit; then one
+ * txn per thread may be in flight, and the txns are ordered by their ids,
+ * see wl_outcome). One round in four kills a second child while it opens,
+ * that is, while it replays the first one's log.
+ *
+ * One database serves every round and the model carries over, so late
+ * rounds run on a database with history. LDB_KILL_ROUNDS sets the number of
+ * rounds (default 200), LDB_TEST_SEED replays a run.
+ */
+#include "testutil.h"
+#include "workload.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const wl_params kill_params = {.keys = 400, .abort_pct = 10, .big_every = 40};
+
+typedef struct committer_arg {
+    ldb_env *env;
+    uint64_t seed, j0;
+} committer_arg;
+
+/* Commit txns j0, j0+1, ... until killed. */
+static void *commit_loop(void *arg)
+{
+    const committer_arg *a = arg;
+    for (uint64_t j = a->j0;; j++) {
+        wl_txn t;
+        wl_gen(&kill_params, a->seed, j, &t);
+        enum wl_stage stage;
+        int rc = wl_run(a->env, &t, wl_report_commit, NULL, &stage);
+        if (rc)
+            wl_child_exit(3, "txn %" PRIu64 " (stage %d): %s", j, (int)stage, ldb_strerror(rc));
+        if (stage == WL_STAGE_COMMIT)
+            wl_send(WL_MSG_ACK, j, 0, 0);
+        if (wl_mix(a->seed ^ j) % 29 == 0) {
+            rc = ldb_checkpoint(a->env);
+            if (rc)
+                wl_child_exit(4, "checkpoint after txn %" PRIu64 ": %s", j, ldb_strerror(rc));
+            wl_send(WL_MSG_DURABLE, j, 0, 0);
+        }
+    }
+    return NULL;
+}
+
+/* nthreads threads commit on one env until killed; thread i runs txns
+ * j0 + i * THREAD_SPAN on. */
+enum { THREAD_SPAN = 1000000 };
+
+static void committer(const char *path, const ldb_options *o, uint64_t seed, uint64_t j0,
+                      int nthreads)
+{
+    ldb_env *env;
+    int rc = ldb_open(path, o, &env);
+    if (rc)
+        wl_child_exit(2, "open: %s", ldb_strerror(rc));
+    wl_send(WL_MSG_INFO, 0, 0, 0); /* open: the parent's clock starts */
+    committer_arg a[4];
+    pthread_t th[4];
+    for (int i = 0; i < nthreads; i++) {
+        a[i] = (committer_arg){env, seed, j0 + (uint64_t)i * THREAD_SPAN};
+        if (i + 1 < nthreads && pthread_create(&th[i], NULL, commit_loop, &a[i]) != 0)
+            wl_child_exit(5, "pthread_create");
+    }
+    commit_loop(&a[nthreads - 1]);
+}
+
+/* Open (replaying the log of the one killed before) and wait to be killed. */
+static void opener(const char *path, const ldb_options *o)
+{
+    ldb_env *env;
+    int rc = ldb_open(path, o, &env);
+    if (rc)
+        wl_child_exit(2, "open: %s", ldb_strerror(rc));
+    for (;;)
+        pause();
+}
+
+/* Let the child run for delay_us microseconds (after_open: from the moment
+ * it reports its open done), reading its reports, then kill it. */
+static void run_then_kill(pid_t pid, int rfd, wl_log *log, uint64_t delay_us, int after_open)
+{
+    if (after_open) {
+        double give_up = wl_now() + 60;
+        while (log->n == 0 && wl_now() < give_up)
+            if (wl_read(rfd, log, 100))
+                break; /* EOF: the child died on its own; wl_kill reports it */
+    }
+    double end = wl_now() + (double)delay_us * 1e-6;
+    for (;;) {
+        double left = end - wl_now();
+        if (left <= 0)
+            break;
+        if (left < 0.002) {
+            usleep((useconds_t)(left * 1e6));
+            break;
+        }
+        if (wl_read(rfd, log, (int)(left * 1000)))
+            break; /* EOF: the child died on its own; wl_kill reports it */
+    }
+    wl_kill(pid, rfd, log);
+}
+
+START_TEST(test_kill_rounds)
+{
+    uint64_t seed = wl_test_seed("kill");
+    int rounds = (int)wl_env_u64("LDB_KILL_ROUNDS", 200);
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+    snprintf(path, sizeof path, "%s/db", dir);
+    ldb_env *env = tu_open(path, NULL);
+    ck_assert_int_eq(ldb_close(env), 0);
+    wl_model *m = wl_model_new();
+    uint64_t j0 = 1;
+    size_t acked_total = 0;
+    int landed = 0, in_open = 0, recovery_kills = 0, threaded = 0;
+    double t0 = wl_now();
+    for (int r = 0; r < rounds; r++) {
+        uint64_t x = wl_mix(seed + (uint64_t)r);
+        ldb_options o = {.sync_mode = x % 2 ? LDB_SYNC_OFF : LDB_SYNC_FULL,
+                         .wal_max_bytes = (x >> 4) % 2 ? 32u << 10 : 1u << 20};
+        /* Mostly while committing, up to 15 ms after the open; one round in
+         * eight early, in the open. */
+        int in_open_round = (x >> 30) % 8 == 0;
+        uint64_t delay = in_open_round ? (x >> 8) % 3000 : (x >> 8) % 15000;
+        /* One round in four commits from 3 threads (group commit). */
+        int nthreads = (x >> 50) % 4 == 0 ? 3 : 1;
+        char what[200];
+        snprintf(what, sizeof what,
+                 "seed %" PRIu64 " round %d (%s, %d threads, killed %" PRIu64
+                 " us after the %s, txns from %" PRIu64 ")",
+                 seed, r, x % 2 ? "LDB_SYNC_OFF" : "LDB_SYNC_FULL", nthreads, delay,
+                 in_open_round ? "fork" : "open", j0);
+        int rfd;
+        pid_t pid = wl_fork(&rfd);
+        if (pid == 0)
+            committer(path, &o, seed, j0, nthreads);
+        wl_log log = {0};
+        run_then_kill(pid, rfd, &log, delay, !in_open_round);
+        if ((x >> 40) % 4 == 0) {
+            /* Kill the next opener too, likely while it recovers. */
+            pid = wl_fork(&rfd);
+            if (pid == 0)
+                opener(path, &o);
+            wl_log none = {0};
+            run_then_kill(pid, rfd, &none, (x >> 42) % 4000, 0);
+            wl_log_free(&none);
+            recovery_kills++;
+        }
+        wl_outcome out;
+        wl_outcome_of(&log, &out);
+        ck_assert_msg(out.failed == 0 && !out.panicked, "%s: a commit failed", what);
+        /* At most one txn in flight per thread beyond the acknowledged ones. */
+        ck_assert_msg(out.n <= out.acked + (size_t)nthreads, "%s: %zu commits in flight", what,
+                      out.n - out.acked);
+        size_t k;
+        env = wl_open_and_match(path, &o, m, &kill_params, seed, out.js, out.n, out.acked, what,
+                                &log, &k);
+        ck_assert_int_eq(ldb_close(env), 0);
+        wl_model_forget(m);
+        landed += k > out.acked;
+        threaded += nthreads > 1;
+        in_open += log.n == 0 || (log.n == 1 && log.m[0].type == WL_MSG_INFO);
+        acked_total += out.acked;
+        uint64_t top = j0;
+        for (size_t i = 0; i < log.n; i++)
+            if (log.m[i].j > top)
+                top = log.m[i].j;
+        j0 = top + 1;
+        wl_outcome_free(&out);
+        wl_log_free(&log);
+    }
+    /* The kills must not all come too early to test anything. */
+    ck_assert_msg(acked_total >= (size_t)rounds / 2, "only %zu txns acknowledged in %d rounds",
+                  acked_total, rounds);
+    env = tu_open(path, NULL);
+    tu_check_env(env);
+    ck_assert_int_eq(ldb_close(env), 0);
+    fprintf(stderr,
+            "kill: %d rounds (%d with 3 threads), %zu acknowledged txns, %zu entries at the end; "
+            "killed before the first commit %d times, in-flight txns landed %d times, %d openers "
+            "killed; %.1f s\n",
+            rounds, threaded, acked_total, wl_model_entries(m), in_open, landed, recovery_kills,
+            wl_now() - t0);
+    wl_model_free(m);
+    tu_remove_dir(dir);
+}
+END_TEST
+
+static Suite *kill_suite(void)
+{
+    Suite *s = suite_create("kill");
+    TCase *tc = tcase_create("kill");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_kill_rounds);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    Suite *suites[] = {kill_suite()};
+    return tu_run_suites(suites, 1);
+}
