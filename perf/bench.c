@@ -36,6 +36,10 @@
  *    starts the engine order one place further, so slow periods of the
  *    machine and the position after a given engine hit everyone alike.
  *    Tables report medians over repetitions and the ratio to LMDB.
+ *  - To keep a default run near 15 minutes on a 2-core machine, random-get
+ *    runs stop after 5 s (--read-secs; the rate is over the gets done), and
+ *    a peer's workload (not ours, not LMDB's) whose first run took over 20 s
+ *    is not repeated (--slow-secs); the tables say which.
  *  - Before each run the driver syncfs()es the benchmark's file system
  *    (outside every clock), so writeback left by one run does not land on
  *    the next. Nothing is dropped from the page cache: reads are warm.
@@ -196,6 +200,7 @@ struct config {
     int reps;
     int timeout;        /* seconds a run may take before it is killed */
     double read_secs;   /* a run's random gets stop after this long; 0: never */
+    double slow_secs;   /* a peer's workload whose first run took longer runs once */
     const char *parent; /* where the benchmark's directory is made */
     int engine_on[N_ALL_ENGINES > 0 ? N_ALL_ENGINES : 1];
     int job_on[J_COUNT];
@@ -206,10 +211,15 @@ static unsigned char *valbuf; /* VALBUF_SIZE random bytes, made before any fork 
 static char base_dir[4096];   /* the benchmark's own directory, removed at exit */
 static volatile sig_atomic_t interrupted;
 
+/* Why a run did not happen. */
+#define SKIP_UNSUPPORTED 1 /* the engine cannot do the workload */
+#define SKIP_SLOW 2        /* a peer's slow workload, not repeated (--slow-secs) */
+
 /* What one run sends back to the driver. */
 struct run_result {
     int ok;
-    int skipped; /* the engine cannot do this workload */
+    int skipped; /* SKIP_UNSUPPORTED or SKIP_SLOW: not run */
+    double wall; /* seconds the run's process lived, set by the driver */
     double m[M_COUNT];
     char err[200];
 };
@@ -929,10 +939,12 @@ static struct run_result run_child(const struct engine *e, enum job_id j, const 
     struct run_result res;
     int fds[2], status;
     pid_t pid;
+    double t0;
 
     memset(&res, 0, sizeof res);
     settle_fs();
     fflush(NULL);
+    t0 = now_sec();
     if (pipe(fds) != 0) {
         snprintf(res.err, sizeof res.err, "pipe: %s", strerror(errno));
         return res;
@@ -963,6 +975,7 @@ static struct run_result run_child(const struct engine *e, enum job_id j, const 
     close(fds[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    res.wall = now_sec() - t0;
     if (WIFSIGNALED(status)) {
         res.ok = 0;
         if (WTERMSIG(status) == SIGALRM)
@@ -1158,7 +1171,8 @@ static void print_tables(void)
 
                 runs = k > 0 ? k : 0;
                 if (k < 0) {
-                    printf(" %12s", result_at(j, e, 0)->skipped ? "n/a" : "-");
+                    printf(" %12s",
+                           result_at(j, e, 0)->skipped == SKIP_UNSUPPORTED ? "n/a" : "-");
                     if (col->ratio && lmdb >= 0)
                         printf(" %7s", "");
                     if (col->spread)
@@ -1259,6 +1273,8 @@ static void usage(FILE *f)
             "  -t SECS       kill a run after SECS seconds (default 900)\n"
             "  --read-secs S a run's random gets stop after S seconds, the rate being\n"
             "                taken over the gets done (default 5; 0: all N, however long)\n"
+            "  --slow-secs S a workload of a peer (not ldb, not lmdb) whose first run took\n"
+            "                more than S seconds is not repeated (default 20; 0: repeat all)\n"
             "  --quick       -n 100000 -s 2000 (the README demo)\n"
             "  --long        bigvalues with 1 GiB (-b 1048576)\n"
             "Output: a table per workload (medians, ratio to LMDB, min..max over runs),\n"
@@ -1330,6 +1346,7 @@ int main(int argc, char **argv)
         { "quick", no_argument, NULL, 'q' },
         { "long", no_argument, NULL, 'L' },
         { "read-secs", required_argument, NULL, 'R' },
+        { "slow-secs", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -1344,6 +1361,7 @@ int main(int argc, char **argv)
     cfg.reps = 3;
     cfg.timeout = 900;
     cfg.read_secs = 5;
+    cfg.slow_secs = 20;
     cfg.parent = "/tmp";
     for (size_t i = 0; i < N_ALL_ENGINES; i++)
         cfg.engine_on[i] = 1;
@@ -1390,14 +1408,17 @@ int main(int argc, char **argv)
             cfg.big_n = 1048576;
             big_set = 1;
             break;
-        case 'R': {
+        case 'R':
+        case 'S': {
             char *end;
+            double v = strtod(optarg, &end);
 
-            cfg.read_secs = strtod(optarg, &end);
-            if (end == optarg || *end || cfg.read_secs < 0) {
-                fprintf(stderr, "ldb_bench: bad --read-secs '%s'\n", optarg);
+            if (end == optarg || *end || v < 0) {
+                fprintf(stderr, "ldb_bench: bad --%s '%s'\n",
+                        opt == 'R' ? "read-secs" : "slow-secs", optarg);
                 return 2;
             }
+            *(opt == 'R' ? &cfg.read_secs : &cfg.slow_secs) = v;
             break;
         }
         case 'h':
@@ -1457,6 +1478,9 @@ int main(int argc, char **argv)
     if (cfg.read_secs > 0)
         printf("random-get runs stop after %.3g s (rate over the gets done; see --read-secs)\n",
                cfg.read_secs);
+    if (cfg.slow_secs > 0 && cfg.reps > 1)
+        printf("a peer's workload whose first run takes over %.3g s runs once (see "
+               "--slow-secs)\n", cfg.slow_secs);
     printf("engines:");
     for (size_t e = 0; e < N_ALL_ENGINES; e++)
         if (cfg.engine_on[e])
@@ -1488,8 +1512,28 @@ int main(int argc, char **argv)
                     size_t e = order[(oi + (size_t)r) % n_on];
                     const struct engine *eng = all_engines[e];
                     struct run_result *res = result_at(j, e, r);
+                    const struct run_result *first = result_at(j, e, 0);
                     int prefill = 0;
 
+                    memset(res, 0, sizeof *res);
+                    if ((j == J_READERS1 || j == J_READERS2 || j == J_READERS4) &&
+                        !eng->open_reader) {
+                        res->skipped = SKIP_UNSUPPORTED;
+                        snprintf(res->err, sizeof res->err, "no multi-process open");
+                        continue;
+                    }
+                    /* Peers' slow parts run once, to keep the whole run short;
+                     * ours and LMDB's, which the targets compare, always repeat. */
+                    if (r > 0 && cfg.slow_secs > 0 && first->ok &&
+                        first->wall > cfg.slow_secs && strcmp(eng->name, "ldb") != 0 &&
+                        strcmp(eng->name, "lmdb") != 0) {
+                        res->skipped = SKIP_SLOW;
+                        snprintf(res->err, sizeof res->err,
+                                 "run once: the first run took %.1f s", first->wall);
+                        fprintf(stderr, "rep %d/%d %-11s %-8s not repeated (%s)\n", r + 1,
+                                cfg.reps, jb->name, eng->name, res->err);
+                        continue;
+                    }
                     snprintf(edir, sizeof edir, "%s/%s", base_dir, eng->name);
                     snprintf(dir, sizeof dir, "%s/%s", edir, db_slot_names[jb->slot]);
                     mkdir(edir, 0755);
@@ -1501,14 +1545,6 @@ int main(int argc, char **argv)
                     if (jb->needs_main && !main_ok[e]) {
                         remove_tree(dir);
                         prefill = 1;
-                    }
-                    if ((j == J_READERS1 || j == J_READERS2 || j == J_READERS4) &&
-                        !eng->open_reader) {
-                        memset(res, 0, sizeof *res);
-                        res->skipped = 1;
-                        snprintf(res->err, sizeof res->err,
-                                 "no multi-process open");
-                        continue;
                     }
                     mkdir(dir, 0755);
                     *res = run_child(eng, (enum job_id)j, dir, prefill, main_gen[e]);
