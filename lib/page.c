@@ -6,25 +6,6 @@
 
 #include "checksum.h"
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-static inline uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static inline uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* The 4 key bytes after the page prefix, big-endian, zero-padded: ordering
  * hints is consistent with ordering keys (a smaller hint means a smaller
  * key; equal hints decide nothing). */
@@ -69,7 +50,7 @@ int ldb__page_check_header(const uint8_t *p, uint32_t psize, enum ldb_page_type 
 
 pgno_t ldb__page_overflow_pgno(const struct page_node *n)
 {
-    return rd64(n->value);
+    return ldb__rd64(n->value);
 }
 
 int ldb__page_validate(const uint8_t *p, uint32_t psize)

@@ -22,36 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Assertions that do not go through Check's pipe when they pass (ck_assert
- * marks a point on every success, which is slow inside loops). */
-#define REQUIRE(cond, ...)                                                               \
-    do {                                                                                 \
-        if (!(cond))                                                                     \
-            ck_abort_msg(__VA_ARGS__);                                                   \
-    } while (0)
-#define RC_OK(expr)                                                                      \
-    do {                                                                                 \
-        int rc_ = (expr);                                                                \
-        if (rc_ != 0)                                                                    \
-            ck_abort_msg("%s -> %d (%s)", #expr, rc_, ldb_strerror(rc_));                \
-    } while (0)
-#define RC_IS(expr, want)                                                                \
-    do {                                                                                 \
-        int rc_ = (expr), want_ = (want);                                                \
-        if (rc_ != want_)                                                                \
-            ck_abort_msg("%s -> %d (%s), want %d (%s)", #expr, rc_, ldb_strerror(rc_),  \
-                         want_, ldb_strerror(want_));                                    \
-    } while (0)
 
 /* ---- helpers ----------------------------------------------------------------- */
-
-/* A path "db" in a fresh directory; the caller frees it. */
-static char *new_db_path(void)
-{
-    char *p = strdup(tu_path(tu_tmpdir(), "db"));
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
 
 static char *side_path(const char *path, const char *suffix)
 {
@@ -78,8 +50,8 @@ static ldb_txn *begin(ldb_env *env, unsigned flags)
 {
     ldb_txn *txn = NULL;
     int rc = ldb_txn_begin(env, flags, &txn);
-    REQUIRE(rc == 0, "ldb_txn_begin(%#x): %s", flags, ldb_strerror(rc));
-    REQUIRE(txn != NULL, "ldb_txn_begin gave no txn");
+    TU_REQUIRE(rc == 0, "ldb_txn_begin(%#x): %s", flags, ldb_strerror(rc));
+    TU_REQUIRE(txn != NULL, "ldb_txn_begin gave no txn");
     return txn;
 }
 
@@ -87,7 +59,7 @@ static ldb_stat env_stat(ldb_env *env)
 {
     ldb_stat st;
     memset(&st, 0xA5, sizeof st);
-    RC_OK(ldb_stat_env(env, &st));
+    TU_RC_OK(ldb_stat_env(env, &st));
     return st;
 }
 
@@ -96,7 +68,7 @@ static void put_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, const
 {
     ldb_val key = mkval(k, kl), val = mkval(v, vl);
     int rc = ldb_put(txn, dbi, &key, &val, 0);
-    REQUIRE(rc == 0, "put (key %zu bytes, value %zu bytes): %s", kl, vl, ldb_strerror(rc));
+    TU_REQUIRE(rc == 0, "put (key %zu bytes, value %zu bytes): %s", kl, vl, ldb_strerror(rc));
 }
 
 static void put_str(ldb_txn *txn, ldb_dbi dbi, const char *k, const char *v)
@@ -110,12 +82,12 @@ static void expect_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, co
 {
     ldb_val key = mkval(k, kl), val = {0, NULL};
     int rc = ldb_get(txn, dbi, &key, &val);
-    REQUIRE(rc == 0, "get (key %zu bytes '%.*s'): %s", kl, (int)(kl > 40 ? 40 : kl),
+    TU_REQUIRE(rc == 0, "get (key %zu bytes '%.*s'): %s", kl, (int)(kl > 40 ? 40 : kl),
             (const char *)k, ldb_strerror(rc));
-    REQUIRE(val.size == vl, "get '%.*s': %zu bytes, want %zu", (int)(kl > 40 ? 40 : kl),
+    TU_REQUIRE(val.size == vl, "get '%.*s': %zu bytes, want %zu", (int)(kl > 40 ? 40 : kl),
             (const char *)k, val.size, vl);
-    REQUIRE(vl == 0 || val.data != NULL, "get: NULL data for a %zu-byte value", vl);
-    REQUIRE(vl == 0 || memcmp(val.data, v, vl) == 0, "get '%.*s': value bytes differ",
+    TU_REQUIRE(vl == 0 || val.data != NULL, "get: NULL data for a %zu-byte value", vl);
+    TU_REQUIRE(vl == 0 || memcmp(val.data, v, vl) == 0, "get '%.*s': value bytes differ",
             (int)(kl > 40 ? 40 : kl), (const char *)k);
 }
 
@@ -127,7 +99,7 @@ static void expect_str(ldb_txn *txn, ldb_dbi dbi, const char *k, const char *v)
 static void expect_absent(ldb_txn *txn, ldb_dbi dbi, const char *k)
 {
     ldb_val key = tu_str(k), val;
-    RC_IS(ldb_get(txn, dbi, &key, &val), LDB_NOTFOUND);
+    TU_RC_IS(ldb_get(txn, dbi, &key, &val), LDB_NOTFOUND);
 }
 
 /* Deterministic bytes for a value: the same (seed, len) gives the same bytes. */
@@ -163,42 +135,42 @@ static double now_sec(void)
 
 static void close_ok(ldb_env *env)
 {
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
 }
 
 /* ---- NULL handles and bad arguments ------------------------------------------ */
 
 START_TEST(test_null_handles)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = NULL;
-    RC_IS(ldb_open(NULL, NULL, &env), LDB_INVALID);
+    TU_RC_IS(ldb_open(NULL, NULL, &env), LDB_INVALID);
     ck_assert_ptr_null(env);
-    RC_IS(ldb_open(path, NULL, NULL), LDB_INVALID);
+    TU_RC_IS(ldb_open(path, NULL, NULL), LDB_INVALID);
     env = tu_open(path, NULL);
 
-    RC_IS(ldb_close(NULL), LDB_INVALID);
-    RC_IS(ldb_sync(NULL), LDB_INVALID);
+    TU_RC_IS(ldb_close(NULL), LDB_INVALID);
+    TU_RC_IS(ldb_sync(NULL), LDB_INVALID);
     ldb_txn *txn = NULL;
-    RC_IS(ldb_txn_begin(NULL, 0, &txn), LDB_INVALID);
-    RC_IS(ldb_txn_begin(NULL, LDB_TXN_RDONLY, &txn), LDB_INVALID);
+    TU_RC_IS(ldb_txn_begin(NULL, 0, &txn), LDB_INVALID);
+    TU_RC_IS(ldb_txn_begin(NULL, LDB_TXN_RDONLY, &txn), LDB_INVALID);
     ck_assert_ptr_null(txn);
-    RC_IS(ldb_txn_begin(env, 0, NULL), LDB_INVALID);
-    RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, NULL), LDB_INVALID);
-    RC_IS(ldb_txn_commit(NULL), LDB_INVALID);
+    TU_RC_IS(ldb_txn_begin(env, 0, NULL), LDB_INVALID);
+    TU_RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, NULL), LDB_INVALID);
+    TU_RC_IS(ldb_txn_commit(NULL), LDB_INVALID);
     ldb_txn_abort(NULL);
     ck_assert_uint_eq(ldb_txn_id(NULL), 0);
     ldb_txn_reset(NULL);
-    RC_IS(ldb_txn_renew(NULL), LDB_INVALID);
+    TU_RC_IS(ldb_txn_renew(NULL), LDB_INVALID);
 
     ldb_stat st;
-    RC_IS(ldb_stat_env(NULL, &st), LDB_INVALID);
-    RC_IS(ldb_stat_env(env, NULL), LDB_INVALID);
-    RC_IS(ldb_check(NULL, NULL), LDB_INVALID);
+    TU_RC_IS(ldb_stat_env(NULL, &st), LDB_INVALID);
+    TU_RC_IS(ldb_stat_env(env, NULL), LDB_INVALID);
+    TU_RC_IS(ldb_check(NULL, NULL), LDB_INVALID);
     int cleared = -1;
-    RC_IS(ldb_reader_check(NULL, &cleared), LDB_INVALID);
-    RC_OK(ldb_reader_check(env, NULL));
-    RC_OK(ldb_check(env, NULL));
+    TU_RC_IS(ldb_reader_check(NULL, &cleared), LDB_INVALID);
+    TU_RC_OK(ldb_reader_check(env, NULL));
+    TU_RC_OK(ldb_check(env, NULL));
 
     /* The refused ldb_txn_begin(env, 0, NULL) must not have kept the writer. */
     txn = begin(env, LDB_TXN_NOWAIT);
@@ -207,44 +179,44 @@ START_TEST(test_null_handles)
     ldb_tree_stat ts;
     ldb_cursor *cur = NULL;
 
-    RC_IS(ldb_dbi_open(NULL, "t", LDB_CREATE, &dbi), LDB_INVALID);
-    RC_IS(ldb_dbi_open(txn, "t", LDB_CREATE, NULL), LDB_INVALID);
-    RC_IS(ldb_dbi_drop(NULL, LDB_MAIN, 0), LDB_INVALID);
-    RC_IS(ldb_dbi_stat(NULL, LDB_MAIN, &ts), LDB_INVALID);
-    RC_IS(ldb_dbi_stat(txn, LDB_MAIN, NULL), LDB_INVALID);
+    TU_RC_IS(ldb_dbi_open(NULL, "t", LDB_CREATE, &dbi), LDB_INVALID);
+    TU_RC_IS(ldb_dbi_open(txn, "t", LDB_CREATE, NULL), LDB_INVALID);
+    TU_RC_IS(ldb_dbi_drop(NULL, LDB_MAIN, 0), LDB_INVALID);
+    TU_RC_IS(ldb_dbi_stat(NULL, LDB_MAIN, &ts), LDB_INVALID);
+    TU_RC_IS(ldb_dbi_stat(txn, LDB_MAIN, NULL), LDB_INVALID);
 
-    RC_IS(ldb_put(NULL, LDB_MAIN, &k, &v, 0), LDB_INVALID);
-    RC_IS(ldb_put(txn, LDB_MAIN, NULL, &v, 0), LDB_INVALID);
-    RC_IS(ldb_put(txn, LDB_MAIN, &k, NULL, 0), LDB_INVALID);
-    RC_IS(ldb_get(NULL, LDB_MAIN, &k, &out), LDB_INVALID);
-    RC_IS(ldb_get(txn, LDB_MAIN, NULL, &out), LDB_INVALID);
-    RC_IS(ldb_del(NULL, LDB_MAIN, &k), LDB_INVALID);
-    RC_IS(ldb_del(txn, LDB_MAIN, NULL), LDB_INVALID);
+    TU_RC_IS(ldb_put(NULL, LDB_MAIN, &k, &v, 0), LDB_INVALID);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, NULL, &v, 0), LDB_INVALID);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, NULL, 0), LDB_INVALID);
+    TU_RC_IS(ldb_get(NULL, LDB_MAIN, &k, &out), LDB_INVALID);
+    TU_RC_IS(ldb_get(txn, LDB_MAIN, NULL, &out), LDB_INVALID);
+    TU_RC_IS(ldb_del(NULL, LDB_MAIN, &k), LDB_INVALID);
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, NULL), LDB_INVALID);
 
-    RC_IS(ldb_cursor_open(NULL, LDB_MAIN, &cur), LDB_INVALID);
-    RC_IS(ldb_cursor_open(txn, LDB_MAIN, NULL), LDB_INVALID);
+    TU_RC_IS(ldb_cursor_open(NULL, LDB_MAIN, &cur), LDB_INVALID);
+    TU_RC_IS(ldb_cursor_open(txn, LDB_MAIN, NULL), LDB_INVALID);
     ldb_cursor_close(NULL);
-    RC_IS(ldb_cursor_get(NULL, &k, &out, LDB_FIRST), LDB_INVALID);
-    RC_IS(ldb_cursor_del(NULL), LDB_INVALID);
+    TU_RC_IS(ldb_cursor_get(NULL, &k, &out, LDB_FIRST), LDB_INVALID);
+    TU_RC_IS(ldb_cursor_del(NULL), LDB_INVALID);
 
     /* The txn survived every refusal. */
-    RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
     /* A NULL val pointer for ldb_get: refused or answered, never a crash. */
     int rc = ldb_get(txn, LDB_MAIN, &k, NULL);
-    REQUIRE(rc == 0 || rc == LDB_INVALID, "ldb_get(val NULL): %s", ldb_strerror(rc));
+    TU_REQUIRE(rc == 0 || rc == LDB_INVALID, "ldb_get(val NULL): %s", ldb_strerror(rc));
 
-    RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
-    RC_IS(ldb_cursor_get(cur, NULL, &out, LDB_SEEK), LDB_INVALID);
-    RC_IS(ldb_cursor_get(cur, NULL, &out, LDB_SEEK_EXACT), LDB_INVALID);
+    TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
+    TU_RC_IS(ldb_cursor_get(cur, NULL, &out, LDB_SEEK), LDB_INVALID);
+    TU_RC_IS(ldb_cursor_get(cur, NULL, &out, LDB_SEEK_EXACT), LDB_INVALID);
     /* key and val may be NULL for the other ops */
-    RC_OK(ldb_cursor_get(cur, NULL, NULL, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_get(cur, NULL, NULL, LDB_FIRST));
     ldb_val ck = {0, NULL};
-    RC_OK(ldb_cursor_get(cur, &ck, NULL, LDB_CURRENT));
+    TU_RC_OK(ldb_cursor_get(cur, &ck, NULL, LDB_CURRENT));
     ck_assert_uint_eq(ck.size, 1);
     ck_assert_mem_eq(ck.data, "k", 1);
     ldb_cursor_close(cur);
 
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     txn = begin(env, LDB_TXN_RDONLY);
     expect_str(txn, LDB_MAIN, "k", "v");
     ldb_txn_abort(txn);
@@ -257,22 +229,22 @@ END_TEST
 /* ldb_val with a size but no data: a bad argument, never a dereference. */
 START_TEST(test_null_data_pointers)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = begin(env, 0);
     ldb_val badk = {3, NULL}, k = tu_str("key"), v = tu_str("val"), badv = {3, NULL};
     ldb_val out;
-    RC_IS(ldb_put(txn, LDB_MAIN, &badk, &v, 0), LDB_INVALID);
-    RC_IS(ldb_get(txn, LDB_MAIN, &badk, &out), LDB_INVALID);
-    RC_IS(ldb_del(txn, LDB_MAIN, &badk), LDB_INVALID);
-    RC_IS(ldb_put(txn, LDB_MAIN, &k, &badv, 0), LDB_INVALID);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &badk, &v, 0), LDB_INVALID);
+    TU_RC_IS(ldb_get(txn, LDB_MAIN, &badk, &out), LDB_INVALID);
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, &badk), LDB_INVALID);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &badv, 0), LDB_INVALID);
     expect_absent(txn, LDB_MAIN, "key");
     /* A zero-length value may have NULL data. */
     ldb_val empty = {0, NULL};
-    RC_OK(ldb_put(txn, LDB_MAIN, &k, &empty, 0));
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &empty, 0));
     expect_bytes(txn, LDB_MAIN, "key", 3, "", 0);
     put_str(txn, LDB_MAIN, "other", "x");
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     txn = begin(env, LDB_TXN_RDONLY);
     expect_bytes(txn, LDB_MAIN, "key", 3, "", 0);
     expect_str(txn, LDB_MAIN, "other", "x");
@@ -287,9 +259,9 @@ static void expect_open_invalid(const char *path, const ldb_options *o, const ch
 {
     ldb_env *env = NULL;
     int rc = ldb_open(path, o, &env);
-    REQUIRE(rc == LDB_INVALID, "ldb_open with %s: %d (%s), want LDB_INVALID", what, rc,
+    TU_REQUIRE(rc == LDB_INVALID, "ldb_open with %s: %d (%s), want LDB_INVALID", what, rc,
             ldb_strerror(rc));
-    REQUIRE(env == NULL, "ldb_open with %s set *env on failure", what);
+    TU_REQUIRE(env == NULL, "ldb_open with %s set *env on failure", what);
 }
 
 static void bad_options_against(const char *path)
@@ -334,14 +306,14 @@ static void bad_options_against(const char *path)
 
 START_TEST(test_bad_options)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     /* On a path with no database... */
     bad_options_against(path);
     /* ...and on an existing one. */
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = begin(env, 0);
     put_str(txn, LDB_MAIN, "a", "1");
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     close_ok(env);
     bad_options_against(path);
     env = tu_open(path, NULL);
@@ -368,10 +340,10 @@ START_TEST(test_valid_page_sizes)
         unsigned want = sizes[i] ? sizes[i] : 4096;
         ck_assert_uint_eq(st.page_size, want);
         size_t mks = ldb_max_key_size(env);
-        REQUIRE(mks >= 511 && mks < want, "page %u: max key size %zu", want, mks);
+        TU_REQUIRE(mks >= 511 && mks < want, "page %u: max key size %zu", want, mks);
         ldb_txn *txn = begin(env, 0);
         put_str(txn, LDB_MAIN, "key", name);
-        RC_OK(ldb_txn_commit(txn));
+        TU_RC_OK(ldb_txn_commit(txn));
         txn = begin(env, LDB_TXN_RDONLY);
         expect_str(txn, LDB_MAIN, "key", name);
         ldb_txn_abort(txn);
@@ -384,7 +356,7 @@ END_TEST
 
 START_TEST(test_missing_path_enoent)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     char *lock = side_path(path, "-lock");
     static const unsigned flags[] = {LDB_NOCREATE, LDB_RDONLY, LDB_IMMUTABLE,
                                      LDB_RDONLY | LDB_NOCREATE};
@@ -393,16 +365,16 @@ START_TEST(test_missing_path_enoent)
         o.flags = flags[i];
         ldb_env *env = NULL;
         int rc = ldb_open(path, &o, &env);
-        REQUIRE(rc == -ENOENT, "flags %#x on a missing path: %d (%s), want -ENOENT", flags[i],
+        TU_REQUIRE(rc == -ENOENT, "flags %#x on a missing path: %d (%s), want -ENOENT", flags[i],
                 rc, ldb_strerror(rc));
-        REQUIRE(env == NULL, "env set on failure");
-        REQUIRE(!file_exists(path), "flags %#x created the data file", flags[i]);
-        REQUIRE(!file_exists(lock), "flags %#x created the lock file", flags[i]);
+        TU_REQUIRE(env == NULL, "env set on failure");
+        TU_REQUIRE(!file_exists(path), "flags %#x created the data file", flags[i]);
+        TU_REQUIRE(!file_exists(lock), "flags %#x created the lock file", flags[i]);
     }
     /* A directory that does not exist: the OS error comes back as -errno. */
     char *deep = side_path(path, ".nodir/db");
     ldb_env *env = NULL;
-    RC_IS(ldb_open(deep, NULL, &env), -ENOENT);
+    TU_RC_IS(ldb_open(deep, NULL, &env), -ENOENT);
     ck_assert_ptr_null(env);
 
     /* Without those flags it is created, and then NOCREATE opens it. */
@@ -421,32 +393,32 @@ END_TEST
 
 START_TEST(test_unknown_flags)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = NULL;
-    RC_IS(ldb_txn_begin(env, 0x4, &txn), LDB_INVALID);
-    RC_IS(ldb_txn_begin(env, 0x100, &txn), LDB_INVALID);
-    RC_IS(ldb_txn_begin(env, LDB_CREATE, &txn), LDB_INVALID);
+    TU_RC_IS(ldb_txn_begin(env, 0x4, &txn), LDB_INVALID);
+    TU_RC_IS(ldb_txn_begin(env, 0x100, &txn), LDB_INVALID);
+    TU_RC_IS(ldb_txn_begin(env, LDB_CREATE, &txn), LDB_INVALID);
     txn = begin(env, 0); /* the refusals kept no writer slot */
     ldb_val k = tu_str("k"), v = tu_str("v");
-    RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0x1), LDB_INVALID);
-    RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0x40), LDB_INVALID);
-    RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, LDB_CREATE), LDB_INVALID);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0x1), LDB_INVALID);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0x40), LDB_INVALID);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, LDB_CREATE), LDB_INVALID);
     expect_absent(txn, LDB_MAIN, "k");
     ldb_dbi dbi;
-    RC_IS(ldb_dbi_open(txn, "t", LDB_CREATE | 0x1, &dbi), LDB_INVALID);
-    RC_IS(ldb_dbi_open(txn, "t", 0x80000000u, &dbi), LDB_INVALID);
-    RC_IS(ldb_dbi_open(txn, "t", 0, &dbi), LDB_NOTFOUND); /* not created by the above */
+    TU_RC_IS(ldb_dbi_open(txn, "t", LDB_CREATE | 0x1, &dbi), LDB_INVALID);
+    TU_RC_IS(ldb_dbi_open(txn, "t", 0x80000000u, &dbi), LDB_INVALID);
+    TU_RC_IS(ldb_dbi_open(txn, "t", 0, &dbi), LDB_NOTFOUND); /* not created by the above */
     put_str(txn, LDB_MAIN, "k", "v");
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
+    TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
     ldb_val ok, ov;
-    RC_IS(ldb_cursor_get(cur, &ok, &ov, (ldb_cursor_op)99), LDB_INVALID);
-    RC_IS(ldb_cursor_get(cur, &ok, &ov, (ldb_cursor_op)-1), LDB_INVALID);
-    RC_OK(ldb_cursor_get(cur, &ok, &ov, LDB_FIRST));
+    TU_RC_IS(ldb_cursor_get(cur, &ok, &ov, (ldb_cursor_op)99), LDB_INVALID);
+    TU_RC_IS(ldb_cursor_get(cur, &ok, &ov, (ldb_cursor_op)-1), LDB_INVALID);
+    TU_RC_OK(ldb_cursor_get(cur, &ok, &ov, LDB_FIRST));
     ck_assert_uint_eq(ok.size, 1);
     ldb_cursor_close(cur);
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     txn = begin(env, LDB_TXN_RDONLY);
     expect_str(txn, LDB_MAIN, "k", "v");
     ldb_txn_abort(txn);
@@ -464,11 +436,11 @@ START_TEST(test_strerror)
     const size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         const char *s = ldb_strerror(codes[i]);
-        REQUIRE(s != NULL && s[0] != '\0', "ldb_strerror(%d) empty", codes[i]);
+        TU_REQUIRE(s != NULL && s[0] != '\0', "ldb_strerror(%d) empty", codes[i]);
         for (size_t j = 0; j < i; j++)
-            REQUIRE(strcmp(s, ldb_strerror(codes[j])) != 0,
+            TU_REQUIRE(strcmp(s, ldb_strerror(codes[j])) != 0,
                     "codes %d and %d share the text '%s'", codes[i], codes[j], s);
-        REQUIRE(strcmp(s, ldb_strerror(0)) != 0, "code %d reads as success", codes[i]);
+        TU_REQUIRE(strcmp(s, ldb_strerror(0)) != 0, "code %d reads as success", codes[i]);
     }
     static const int others[] = {0,        -ENOENT,  -EACCES, -ENOSPC, -EIO,  -EEXIST,
                                  12345,    -12345,   INT_MIN, INT_MAX, -1,    1,
@@ -476,13 +448,13 @@ START_TEST(test_strerror)
                                  -4095,    -4096,    ENOENT,  -INT_MAX};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
         const char *s = ldb_strerror(others[i]);
-        REQUIRE(s != NULL, "ldb_strerror(%d) is NULL", others[i]);
-        REQUIRE(strlen(s) < 4096, "ldb_strerror(%d) is not a sane string", others[i]);
+        TU_REQUIRE(s != NULL, "ldb_strerror(%d) is NULL", others[i]);
+        TU_REQUIRE(strlen(s) < 4096, "ldb_strerror(%d) is not a sane string", others[i]);
     }
     for (int rc = -30050; rc <= -29950; rc++)
-        REQUIRE(ldb_strerror(rc) != NULL, "ldb_strerror(%d) is NULL", rc);
+        TU_REQUIRE(ldb_strerror(rc) != NULL, "ldb_strerror(%d) is NULL", rc);
     for (int rc = -300; rc <= 300; rc++)
-        REQUIRE(ldb_strerror(rc) != NULL, "ldb_strerror(%d) is NULL", rc);
+        TU_REQUIRE(ldb_strerror(rc) != NULL, "ldb_strerror(%d) is NULL", rc);
 }
 END_TEST
 
@@ -493,7 +465,7 @@ START_TEST(test_version)
     ck_assert_str_eq(v, "0.1.0");
     int dots = 0;
     for (const char *p = v; *p; p++) {
-        REQUIRE((*p >= '0' && *p <= '9') || *p == '.', "'%c' in version %s", *p, v);
+        TU_REQUIRE((*p >= '0' && *p <= '9') || *p == '.', "'%c' in version %s", *p, v);
         dots += *p == '.';
     }
     ck_assert_int_eq(dots, 2);
@@ -505,43 +477,43 @@ END_TEST
 
 START_TEST(test_empty_key)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = begin(env, 0);
     put_str(txn, LDB_MAIN, "a", "1");
     ldb_val empty = {0, ""}, emptynull = {0, NULL}, v = tu_str("x"), out;
     const ldb_val *ks[2] = {&empty, &emptynull};
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
+    TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
     for (int i = 0; i < 2; i++) {
         ldb_val k = *ks[i];
-        RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0), LDB_INVALID);
-        RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, LDB_NOOVERWRITE), LDB_INVALID);
-        RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, LDB_APPEND), LDB_INVALID);
-        RC_IS(ldb_get(txn, LDB_MAIN, &k, &out), LDB_INVALID);
-        RC_IS(ldb_del(txn, LDB_MAIN, &k), LDB_INVALID);
+        TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0), LDB_INVALID);
+        TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, LDB_NOOVERWRITE), LDB_INVALID);
+        TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, LDB_APPEND), LDB_INVALID);
+        TU_RC_IS(ldb_get(txn, LDB_MAIN, &k, &out), LDB_INVALID);
+        TU_RC_IS(ldb_del(txn, LDB_MAIN, &k), LDB_INVALID);
         k = *ks[i];
-        RC_IS(ldb_cursor_get(cur, &k, &out, LDB_SEEK), LDB_INVALID);
+        TU_RC_IS(ldb_cursor_get(cur, &k, &out, LDB_SEEK), LDB_INVALID);
         k = *ks[i];
-        RC_IS(ldb_cursor_get(cur, &k, &out, LDB_SEEK_EXACT), LDB_INVALID);
+        TU_RC_IS(ldb_cursor_get(cur, &k, &out, LDB_SEEK_EXACT), LDB_INVALID);
     }
     ldb_cursor_close(cur);
     /* The txn is still usable and the refused puts changed nothing. */
     put_str(txn, LDB_MAIN, "b", "2");
     ldb_tree_stat ts;
-    RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
+    TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
     ck_assert_uint_eq(ts.entries, 2);
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
 
     txn = begin(env, LDB_TXN_RDONLY);
-    RC_IS(ldb_get(txn, LDB_MAIN, &empty, &out), LDB_INVALID);
-    RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
+    TU_RC_IS(ldb_get(txn, LDB_MAIN, &empty, &out), LDB_INVALID);
+    TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
     ldb_val k = empty;
-    RC_IS(ldb_cursor_get(cur, &k, &out, LDB_SEEK), LDB_INVALID);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &out, LDB_SEEK), LDB_INVALID);
     ldb_cursor_close(cur);
     expect_str(txn, LDB_MAIN, "a", "1");
     expect_str(txn, LDB_MAIN, "b", "2");
-    RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
+    TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
     ck_assert_uint_eq(ts.entries, 2);
     ldb_txn_abort(txn);
     tu_check_env(env);
@@ -555,39 +527,39 @@ static const unsigned key_page_sizes[] = {4096, 8192, 65536};
 START_TEST(test_max_key_size)
 {
     unsigned ps = key_page_sizes[_i];
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.page_size = ps;
     o.sync_mode = LDB_SYNC_OFF;
     ldb_env *env = tu_open(path, &o);
     size_t mks = ldb_max_key_size(env);
-    REQUIRE(mks >= 511, "page %u: ldb_max_key_size %zu < 511", ps, mks);
-    REQUIRE(mks < ps, "page %u: ldb_max_key_size %zu not below the page size", ps, mks);
+    TU_REQUIRE(mks >= 511, "page %u: ldb_max_key_size %zu < 511", ps, mks);
+    TU_REQUIRE(mks < ps, "page %u: ldb_max_key_size %zu not below the page size", ps, mks);
 
     uint8_t *kb = pattern(mks + 1, 7);
     kb[mks - 2] = 'a'; /* the keys made below all have 'z' there */
     ldb_val kmax = mkval(kb, mks), kover = mkval(kb, mks + 1), v = tu_str("max"), out;
     ldb_txn *txn = begin(env, 0);
-    RC_OK(ldb_put(txn, LDB_MAIN, &kmax, &v, 0));
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &kmax, &v, 0));
     expect_bytes(txn, LDB_MAIN, kb, mks, "max", 3);
-    RC_IS(ldb_put(txn, LDB_MAIN, &kover, &v, 0), LDB_TOOBIG);
-    RC_IS(ldb_put(txn, LDB_MAIN, &kover, &v, LDB_NOOVERWRITE), LDB_TOOBIG);
-    RC_IS(ldb_get(txn, LDB_MAIN, &kover, &out), LDB_TOOBIG);
-    RC_IS(ldb_del(txn, LDB_MAIN, &kover), LDB_TOOBIG);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &kover, &v, 0), LDB_TOOBIG);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &kover, &v, LDB_NOOVERWRITE), LDB_TOOBIG);
+    TU_RC_IS(ldb_get(txn, LDB_MAIN, &kover, &out), LDB_TOOBIG);
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, &kover), LDB_TOOBIG);
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
+    TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
     ldb_val ck = kover;
-    RC_IS(ldb_cursor_get(cur, &ck, &out, LDB_SEEK), LDB_TOOBIG);
+    TU_RC_IS(ldb_cursor_get(cur, &ck, &out, LDB_SEEK), LDB_TOOBIG);
     ck = kover;
-    RC_IS(ldb_cursor_get(cur, &ck, &out, LDB_SEEK_EXACT), LDB_TOOBIG);
+    TU_RC_IS(ldb_cursor_get(cur, &ck, &out, LDB_SEEK_EXACT), LDB_TOOBIG);
     ck = kmax;
-    RC_OK(ldb_cursor_get(cur, &ck, &out, LDB_SEEK_EXACT));
-    REQUIRE(ck.size == mks && memcmp(ck.data, kb, mks) == 0, "cursor key differs");
+    TU_RC_OK(ldb_cursor_get(cur, &ck, &out, LDB_SEEK_EXACT));
+    TU_REQUIRE(ck.size == mks && memcmp(ck.data, kb, mks) == 0, "cursor key differs");
     ldb_cursor_close(cur);
     /* The refusals left the txn usable. */
-    RC_OK(ldb_del(txn, LDB_MAIN, &kmax));
-    RC_IS(ldb_get(txn, LDB_MAIN, &kmax, &out), LDB_NOTFOUND);
-    RC_OK(ldb_put(txn, LDB_MAIN, &kmax, &v, 0));
+    TU_RC_OK(ldb_del(txn, LDB_MAIN, &kmax));
+    TU_RC_IS(ldb_get(txn, LDB_MAIN, &kmax, &out), LDB_NOTFOUND);
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &kmax, &v, 0));
 
     /* Many maximal keys sharing a long prefix, in scattered order, with
      * values from tiny to overflowing: branch pages must hold them too. */
@@ -611,7 +583,7 @@ START_TEST(test_max_key_size)
         put_bytes(txn, LDB_MAIN, keys + (size_t)i * mks, mks, vb, vl);
         free(vb);
     }
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     close_ok(env);
 
     env = tu_open(path, &o);
@@ -625,9 +597,9 @@ START_TEST(test_max_key_size)
         free(vb);
     }
     ldb_tree_stat ts;
-    RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
+    TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
     ck_assert_uint_eq(ts.entries, NK + 1);
-    REQUIRE(ts.depth >= 2, "page %u: %d max-size keys fit a depth-%u tree", ps, NK + 1,
+    TU_REQUIRE(ts.depth >= 2, "page %u: %d max-size keys fit a depth-%u tree", ps, NK + 1,
             ts.depth);
     ldb_txn_abort(txn);
     tu_check_env(env);
@@ -640,19 +612,19 @@ END_TEST
 
 START_TEST(test_zero_length_values)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = begin(env, 0);
     ldb_val k1 = tu_str("empty"), k2 = tu_str("nulldata"), v1 = {0, ""}, v2 = {0, NULL};
-    RC_OK(ldb_put(txn, LDB_MAIN, &k1, &v1, 0));
-    RC_OK(ldb_put(txn, LDB_MAIN, &k2, &v2, 0));
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &k1, &v1, 0));
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &k2, &v2, 0));
     put_str(txn, LDB_MAIN, "grow", "");
     put_str(txn, LDB_MAIN, "grow", "0123456789");
     put_str(txn, LDB_MAIN, "grow", "");
     expect_bytes(txn, LDB_MAIN, "empty", 5, "", 0);
     expect_bytes(txn, LDB_MAIN, "nulldata", 8, "", 0);
     expect_bytes(txn, LDB_MAIN, "grow", 4, "", 0);
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     close_ok(env);
 
     env = tu_open(path, NULL);
@@ -661,14 +633,14 @@ START_TEST(test_zero_length_values)
     expect_bytes(txn, LDB_MAIN, "nulldata", 8, "", 0);
     expect_bytes(txn, LDB_MAIN, "grow", 4, "", 0);
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
+    TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
     ldb_val ck, cv;
     int n = 0, rc;
     while ((rc = ldb_cursor_get(cur, &ck, &cv, LDB_NEXT)) == 0) {
         ck_assert_uint_eq(cv.size, 0);
         n++;
     }
-    RC_IS(rc, LDB_NOTFOUND);
+    TU_RC_IS(rc, LDB_NOTFOUND);
     ck_assert_int_eq(n, 3);
     ldb_cursor_close(cur);
     ldb_txn_abort(txn);
@@ -681,7 +653,7 @@ END_TEST
 START_TEST(test_huge_value)
 {
     const size_t big = (size_t)64 << 20;
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     uint8_t *vb = pattern(big, 64);
     ldb_txn *txn = begin(env, 0);
@@ -689,16 +661,16 @@ START_TEST(test_huge_value)
     put_bytes(txn, LDB_MAIN, "big", 3, vb, big);
     put_str(txn, LDB_MAIN, "c", "after");
     expect_bytes(txn, LDB_MAIN, "big", 3, vb, big);
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
 
     txn = begin(env, LDB_TXN_RDONLY);
     expect_bytes(txn, LDB_MAIN, "big", 3, vb, big);
     expect_str(txn, LDB_MAIN, "a", "before");
     expect_str(txn, LDB_MAIN, "c", "after");
     ldb_tree_stat ts;
-    RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
+    TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
     ldb_stat st = env_stat(env);
-    REQUIRE(ts.overflow_pages >= big / st.page_size, "overflow_pages %llu for 64 MiB",
+    TU_REQUIRE(ts.overflow_pages >= big / st.page_size, "overflow_pages %llu for 64 MiB",
             (unsigned long long)ts.overflow_pages);
     ldb_txn_abort(txn);
     tu_check_env(env);
@@ -711,10 +683,10 @@ START_TEST(test_huge_value)
 
     txn = begin(env, 0);
     put_str(txn, LDB_MAIN, "big", "small now");
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     txn = begin(env, LDB_TXN_RDONLY);
     expect_str(txn, LDB_MAIN, "big", "small now");
-    RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
+    TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
     ck_assert_uint_eq(ts.overflow_pages, 0);
     ldb_txn_abort(txn);
     tu_check_env(env);
@@ -726,7 +698,7 @@ END_TEST
 
 START_TEST(test_value_too_big)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = begin(env, 0);
     put_str(txn, LDB_MAIN, "k", "old");
@@ -736,17 +708,17 @@ START_TEST(test_value_too_big)
      * must refuse them from the size alone, without reading the bytes. */
     ldb_val v1 = {(size_t)1 << 40, small}, v2 = {SIZE_MAX, small},
             v3 = {SIZE_MAX / 2 + 1, small};
-    RC_IS(ldb_put(txn, LDB_MAIN, &k, &v1, 0), LDB_TOOBIG);
-    RC_IS(ldb_put(txn, LDB_MAIN, &k2, &v2, 0), LDB_TOOBIG);
-    RC_IS(ldb_put(txn, LDB_MAIN, &k2, &v3, LDB_NOOVERWRITE), LDB_TOOBIG);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v1, 0), LDB_TOOBIG);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k2, &v2, 0), LDB_TOOBIG);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k2, &v3, LDB_NOOVERWRITE), LDB_TOOBIG);
     ldb_val kbig = {SIZE_MAX, small};
     ldb_val out;
-    RC_IS(ldb_put(txn, LDB_MAIN, &kbig, &k, 0), LDB_TOOBIG);
-    RC_IS(ldb_get(txn, LDB_MAIN, &kbig, &out), LDB_TOOBIG);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &kbig, &k, 0), LDB_TOOBIG);
+    TU_RC_IS(ldb_get(txn, LDB_MAIN, &kbig, &out), LDB_TOOBIG);
     expect_str(txn, LDB_MAIN, "k", "old");
     expect_absent(txn, LDB_MAIN, "k2");
     put_str(txn, LDB_MAIN, "k2", "new");
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     txn = begin(env, LDB_TXN_RDONLY);
     expect_str(txn, LDB_MAIN, "k", "old");
     expect_str(txn, LDB_MAIN, "k2", "new");
@@ -766,37 +738,37 @@ static void seed_db(const char *path)
     put_str(txn, LDB_MAIN, "a", "1");
     put_str(txn, LDB_MAIN, "b", "2");
     ldb_dbi t;
-    RC_OK(ldb_dbi_open(txn, "tree", LDB_CREATE, &t));
+    TU_RC_OK(ldb_dbi_open(txn, "tree", LDB_CREATE, &t));
     put_str(txn, t, "x", "in tree");
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     tu_check_env(env);
     close_ok(env);
 }
 
 START_TEST(test_readonly_txn_writes)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     seed_db(path);
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = begin(env, LDB_TXN_RDONLY);
     ldb_val k = tu_str("a"), nk = tu_str("new"), missing = tu_str("zz"), v = tu_str("v");
-    RC_IS(ldb_put(txn, LDB_MAIN, &nk, &v, 0), LDB_READONLY);
-    RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0), LDB_READONLY);
-    RC_IS(ldb_put(txn, LDB_MAIN, &nk, &v, LDB_APPEND), LDB_READONLY);
-    RC_IS(ldb_del(txn, LDB_MAIN, &k), LDB_READONLY);
-    RC_IS(ldb_del(txn, LDB_MAIN, &missing), LDB_READONLY);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &nk, &v, 0), LDB_READONLY);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0), LDB_READONLY);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &nk, &v, LDB_APPEND), LDB_READONLY);
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, &k), LDB_READONLY);
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, &missing), LDB_READONLY);
     ldb_dbi t;
-    RC_OK(ldb_dbi_open(txn, "tree", 0, &t));
-    RC_IS(ldb_put(txn, t, &nk, &v, 0), LDB_READONLY);
-    RC_IS(ldb_dbi_drop(txn, t, 0), LDB_READONLY);
-    RC_IS(ldb_dbi_drop(txn, t, 1), LDB_READONLY);
-    RC_IS(ldb_dbi_drop(txn, LDB_MAIN, 0), LDB_READONLY);
+    TU_RC_OK(ldb_dbi_open(txn, "tree", 0, &t));
+    TU_RC_IS(ldb_put(txn, t, &nk, &v, 0), LDB_READONLY);
+    TU_RC_IS(ldb_dbi_drop(txn, t, 0), LDB_READONLY);
+    TU_RC_IS(ldb_dbi_drop(txn, t, 1), LDB_READONLY);
+    TU_RC_IS(ldb_dbi_drop(txn, LDB_MAIN, 0), LDB_READONLY);
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
+    TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
     ldb_val ck, cv;
-    RC_OK(ldb_cursor_get(cur, &ck, &cv, LDB_FIRST));
-    RC_IS(ldb_cursor_del(cur), LDB_READONLY);
-    RC_OK(ldb_cursor_get(cur, &ck, &cv, LDB_CURRENT));
+    TU_RC_OK(ldb_cursor_get(cur, &ck, &cv, LDB_FIRST));
+    TU_RC_IS(ldb_cursor_del(cur), LDB_READONLY);
+    TU_RC_OK(ldb_cursor_get(cur, &ck, &cv, LDB_CURRENT));
     ck_assert_uint_eq(ck.size, 1);
     ck_assert_mem_eq(ck.data, "a", 1);
     ldb_cursor_close(cur);
@@ -804,14 +776,14 @@ START_TEST(test_readonly_txn_writes)
     expect_str(txn, LDB_MAIN, "a", "1");
     expect_str(txn, t, "x", "in tree");
     expect_absent(txn, LDB_MAIN, "new");
-    RC_OK(ldb_txn_commit(txn)); /* committing a read txn just ends it */
+    TU_RC_OK(ldb_txn_commit(txn)); /* committing a read txn just ends it */
 
     txn = begin(env, LDB_TXN_RDONLY);
     expect_str(txn, LDB_MAIN, "a", "1");
     expect_str(txn, LDB_MAIN, "b", "2");
     expect_str(txn, t, "x", "in tree");
     ldb_tree_stat ts;
-    RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
+    TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
     ck_assert_uint_eq(ts.entries, 2);
     ldb_txn_abort(txn);
     tu_check_env(env);
@@ -838,7 +810,7 @@ static uint8_t *slurp(const char *path, size_t *len)
 
 START_TEST(test_rdonly_env)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     seed_db(path);
     size_t before_len;
     uint8_t *before = slurp(path, &before_len);
@@ -847,34 +819,34 @@ START_TEST(test_rdonly_env)
     o.flags = LDB_RDONLY;
     ldb_env *env = tu_open(path, &o);
     ldb_txn *txn = NULL;
-    RC_IS(ldb_txn_begin(env, 0, &txn), LDB_READONLY);
-    RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_READONLY);
+    TU_RC_IS(ldb_txn_begin(env, 0, &txn), LDB_READONLY);
+    TU_RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_READONLY);
     txn = begin(env, LDB_TXN_RDONLY);
     expect_str(txn, LDB_MAIN, "a", "1");
     expect_str(txn, LDB_MAIN, "b", "2");
     ldb_dbi t;
-    RC_IS(ldb_dbi_open(txn, "missing", LDB_CREATE, &t), LDB_READONLY);
-    RC_IS(ldb_dbi_open(txn, "missing", 0, &t), LDB_NOTFOUND);
-    RC_OK(ldb_dbi_open(txn, "tree", LDB_CREATE, &t)); /* exists: CREATE is harmless */
+    TU_RC_IS(ldb_dbi_open(txn, "missing", LDB_CREATE, &t), LDB_READONLY);
+    TU_RC_IS(ldb_dbi_open(txn, "missing", 0, &t), LDB_NOTFOUND);
+    TU_RC_OK(ldb_dbi_open(txn, "tree", LDB_CREATE, &t)); /* exists: CREATE is harmless */
     expect_str(txn, t, "x", "in tree");
     ldb_val k = tu_str("a"), v = tu_str("v");
-    RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0), LDB_READONLY);
-    RC_IS(ldb_del(txn, LDB_MAIN, &k), LDB_READONLY);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0), LDB_READONLY);
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, &k), LDB_READONLY);
     ldb_txn_abort(txn);
     ldb_stat st = env_stat(env);
     ck_assert_uint_eq(st.page_size, 4096);
-    RC_OK(ldb_check(env, NULL));
+    TU_RC_OK(ldb_check(env, NULL));
     close_ok(env);
 
     size_t after_len;
     uint8_t *after = slurp(path, &after_len);
-    REQUIRE(after_len == before_len && memcmp(before, after, before_len) == 0,
+    TU_REQUIRE(after_len == before_len && memcmp(before, after, before_len) == 0,
             "an LDB_RDONLY session changed the data file");
 
     env = tu_open(path, NULL);
     txn = begin(env, 0);
     put_str(txn, LDB_MAIN, "c", "3");
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     tu_check_env(env);
     close_ok(env);
     free(before);
@@ -885,7 +857,7 @@ END_TEST
 
 START_TEST(test_immutable_env)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     seed_db(path);
     char *lock = side_path(path, "-lock");
     unlink(lock);
@@ -894,20 +866,20 @@ START_TEST(test_immutable_env)
     ldb_env *env = tu_open(path, &o);
     ldb_env *env2 = tu_open(path, &o); /* any number of openers */
     ldb_txn *txn = NULL;
-    RC_IS(ldb_txn_begin(env, 0, &txn), LDB_READONLY);
+    TU_RC_IS(ldb_txn_begin(env, 0, &txn), LDB_READONLY);
     txn = begin(env, LDB_TXN_RDONLY);
     ldb_txn *txn2 = begin(env2, LDB_TXN_RDONLY);
     expect_str(txn, LDB_MAIN, "a", "1");
     expect_str(txn2, LDB_MAIN, "b", "2");
     ldb_dbi t;
-    RC_OK(ldb_dbi_open(txn, "tree", 0, &t));
+    TU_RC_OK(ldb_dbi_open(txn, "tree", 0, &t));
     expect_str(txn, t, "x", "in tree");
     ldb_txn_abort(txn2);
     ldb_txn_abort(txn);
-    RC_OK(ldb_check(env, NULL));
+    TU_RC_OK(ldb_check(env, NULL));
     close_ok(env2);
     close_ok(env);
-    REQUIRE(!file_exists(lock), "LDB_IMMUTABLE created %s", lock);
+    TU_REQUIRE(!file_exists(lock), "LDB_IMMUTABLE created %s", lock);
     free(lock);
     free(path);
 }
@@ -917,25 +889,25 @@ END_TEST
 
 START_TEST(test_nooverwrite)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = begin(env, 0);
     ldb_val k = tu_str("k"), v1 = tu_str("first"), v2 = tu_str("second value");
-    RC_OK(ldb_put(txn, LDB_MAIN, &k, &v1, LDB_NOOVERWRITE));
-    RC_IS(ldb_put(txn, LDB_MAIN, &k, &v2, LDB_NOOVERWRITE), LDB_EXISTS);
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v1, LDB_NOOVERWRITE));
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v2, LDB_NOOVERWRITE), LDB_EXISTS);
     expect_str(txn, LDB_MAIN, "k", "first");
     put_str(txn, LDB_MAIN, "j", "usable");
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
 
     txn = begin(env, 0);
-    RC_IS(ldb_put(txn, LDB_MAIN, &k, &v2, LDB_NOOVERWRITE), LDB_EXISTS);
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v2, LDB_NOOVERWRITE), LDB_EXISTS);
     expect_str(txn, LDB_MAIN, "k", "first");
     ldb_val l = tu_str("l");
-    RC_OK(ldb_put(txn, LDB_MAIN, &l, &v2, LDB_NOOVERWRITE));
-    RC_OK(ldb_put(txn, LDB_MAIN, &k, &v2, 0)); /* a plain put still replaces */
-    RC_OK(ldb_del(txn, LDB_MAIN, &l));
-    RC_OK(ldb_put(txn, LDB_MAIN, &l, &v1, LDB_NOOVERWRITE)); /* deleted: free again */
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &l, &v2, LDB_NOOVERWRITE));
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v2, 0)); /* a plain put still replaces */
+    TU_RC_OK(ldb_del(txn, LDB_MAIN, &l));
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &l, &v1, LDB_NOOVERWRITE)); /* deleted: free again */
+    TU_RC_OK(ldb_txn_commit(txn));
 
     close_ok(env);
     env = tu_open(path, NULL);
@@ -956,7 +928,7 @@ static void expect_scan(ldb_txn *txn, ldb_dbi dbi, const char *want)
     char got[4096] = "";
     size_t at = 0;
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(txn, dbi, &cur));
+    TU_RC_OK(ldb_cursor_open(txn, dbi, &cur));
     ldb_val k, v;
     int rc;
     while ((rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT)) == 0) {
@@ -970,44 +942,44 @@ static void expect_scan(ldb_txn *txn, ldb_dbi dbi, const char *want)
         got[at++] = ',';
         got[at] = '\0';
     }
-    RC_IS(rc, LDB_NOTFOUND);
+    TU_RC_IS(rc, LDB_NOTFOUND);
     ldb_cursor_close(cur);
     ck_assert_str_eq(got, want);
 }
 
 START_TEST(test_append_order)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = begin(env, 0);
     ldb_val v = tu_str("v");
 #define APPEND(k) (ldb_put(txn, LDB_MAIN, &(ldb_val){sizeof(k) - 1, k}, &v, LDB_APPEND))
-    RC_OK(APPEND("b")); /* empty tree: anything appends */
-    RC_OK(APPEND("d"));
-    RC_IS(APPEND("d"), LDB_EXISTS); /* equal to the last */
-    RC_IS(APPEND("c"), LDB_EXISTS);
-    RC_IS(APPEND("a"), LDB_EXISTS);
-    RC_IS(APPEND("cz"), LDB_EXISTS);
-    RC_OK(APPEND("d\0")); /* "d" < "d\0" */
-    RC_IS(APPEND("d"), LDB_EXISTS);
+    TU_RC_OK(APPEND("b")); /* empty tree: anything appends */
+    TU_RC_OK(APPEND("d"));
+    TU_RC_IS(APPEND("d"), LDB_EXISTS); /* equal to the last */
+    TU_RC_IS(APPEND("c"), LDB_EXISTS);
+    TU_RC_IS(APPEND("a"), LDB_EXISTS);
+    TU_RC_IS(APPEND("cz"), LDB_EXISTS);
+    TU_RC_OK(APPEND("d\0")); /* "d" < "d\0" */
+    TU_RC_IS(APPEND("d"), LDB_EXISTS);
     put_str(txn, LDB_MAIN, "c", "plain");
-    RC_OK(APPEND("e"));
+    TU_RC_OK(APPEND("e"));
     expect_scan(txn, LDB_MAIN, "b=v,c=plain,d=v,d0=v,e=v,");
     /* Another tree appends against its own last key. */
     ldb_dbi t;
-    RC_OK(ldb_dbi_open(txn, "t", LDB_CREATE, &t));
-    RC_OK(ldb_put(txn, t, &(ldb_val){1, "a"}, &v, LDB_APPEND));
-    RC_IS(ldb_put(txn, t, &(ldb_val){1, "a"}, &v, LDB_APPEND), LDB_EXISTS);
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_dbi_open(txn, "t", LDB_CREATE, &t));
+    TU_RC_OK(ldb_put(txn, t, &(ldb_val){1, "a"}, &v, LDB_APPEND));
+    TU_RC_IS(ldb_put(txn, t, &(ldb_val){1, "a"}, &v, LDB_APPEND), LDB_EXISTS);
+    TU_RC_OK(ldb_txn_commit(txn));
 
     txn = begin(env, 0);
-    RC_IS(APPEND("a"), LDB_EXISTS); /* the order persists across txns */
-    RC_IS(APPEND("e"), LDB_EXISTS);
-    RC_OK(APPEND("f"));
-    RC_OK(ldb_del(txn, LDB_MAIN, &(ldb_val){1, "f"}));
-    RC_OK(APPEND("f")); /* the last key was deleted: "e" is last again */
+    TU_RC_IS(APPEND("a"), LDB_EXISTS); /* the order persists across txns */
+    TU_RC_IS(APPEND("e"), LDB_EXISTS);
+    TU_RC_OK(APPEND("f"));
+    TU_RC_OK(ldb_del(txn, LDB_MAIN, &(ldb_val){1, "f"}));
+    TU_RC_OK(APPEND("f")); /* the last key was deleted: "e" is last again */
 #undef APPEND
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     txn = begin(env, LDB_TXN_RDONLY);
     expect_scan(txn, LDB_MAIN, "b=v,c=plain,d=v,d0=v,e=v,f=v,");
     expect_scan(txn, t, "a=v,");
@@ -1020,27 +992,27 @@ END_TEST
 
 START_TEST(test_del_missing)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = begin(env, 0);
     ldb_val x = tu_str("x"), a = tu_str("a"), c = tu_str("c");
-    RC_IS(ldb_del(txn, LDB_MAIN, &x), LDB_NOTFOUND); /* empty tree */
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, &x), LDB_NOTFOUND); /* empty tree */
     put_str(txn, LDB_MAIN, "a", "1");
     put_str(txn, LDB_MAIN, "b", "2");
-    RC_IS(ldb_del(txn, LDB_MAIN, &c), LDB_NOTFOUND);
-    RC_OK(ldb_del(txn, LDB_MAIN, &a));
-    RC_IS(ldb_del(txn, LDB_MAIN, &a), LDB_NOTFOUND);
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, &c), LDB_NOTFOUND);
+    TU_RC_OK(ldb_del(txn, LDB_MAIN, &a));
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, &a), LDB_NOTFOUND);
     ldb_dbi t;
-    RC_OK(ldb_dbi_open(txn, "t", LDB_CREATE, &t));
+    TU_RC_OK(ldb_dbi_open(txn, "t", LDB_CREATE, &t));
     put_str(txn, t, "c", "tree");
-    RC_IS(ldb_del(txn, LDB_MAIN, &c), LDB_NOTFOUND); /* only in the other tree */
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, &c), LDB_NOTFOUND); /* only in the other tree */
+    TU_RC_OK(ldb_txn_commit(txn));
 
     txn = begin(env, 0);
-    RC_IS(ldb_del(txn, LDB_MAIN, &a), LDB_NOTFOUND);
-    RC_IS(ldb_del(txn, t, &a), LDB_NOTFOUND);
+    TU_RC_IS(ldb_del(txn, LDB_MAIN, &a), LDB_NOTFOUND);
+    TU_RC_IS(ldb_del(txn, t, &a), LDB_NOTFOUND);
     put_str(txn, LDB_MAIN, "z", "26");
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     txn = begin(env, LDB_TXN_RDONLY);
     expect_scan(txn, LDB_MAIN, "b=2,z=26,");
     expect_scan(txn, t, "c=tree,");
@@ -1055,7 +1027,7 @@ END_TEST
 
 START_TEST(test_txn_ids)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_stat st = env_stat(env);
     uint64_t L = st.last_txn_id;
@@ -1069,7 +1041,7 @@ START_TEST(test_txn_ids)
     ck_assert_uint_eq(ldb_txn_id(w), L + 1);
     put_str(w, LDB_MAIN, "a", "1");
     ck_assert_uint_eq(ldb_txn_id(w), L + 1);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     st = env_stat(env);
     ck_assert_uint_eq(st.last_txn_id, L + 1);
     ck_assert_uint_eq(st.commits, 1);
@@ -1087,7 +1059,7 @@ START_TEST(test_txn_ids)
     w = begin(env, 0); /* a thread may hold read txns while it writes */
     ck_assert_uint_eq(ldb_txn_id(w), L + 2);
     put_str(w, LDB_MAIN, "b", "2");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     ck_assert_uint_eq(ldb_txn_id(r1), L + 1);
     expect_absent(r1, LDB_MAIN, "b");
     ldb_txn *r2 = begin(env, LDB_TXN_RDONLY);
@@ -1097,7 +1069,7 @@ START_TEST(test_txn_ids)
     ck_assert_uint_eq(st.last_txn_id, L + 2);
     ck_assert_uint_eq(st.commits, 2);
     ldb_txn_abort(r1);
-    RC_OK(ldb_txn_commit(r2));
+    TU_RC_OK(ldb_txn_commit(r2));
     st = env_stat(env);
     ck_assert_uint_eq(st.commits, 2); /* read commits are not counted */
     tu_check_env(env);
@@ -1113,7 +1085,7 @@ START_TEST(test_txn_ids)
     w = begin(env, 0);
     ck_assert_uint_eq(ldb_txn_id(w), L + 3);
     put_str(w, LDB_MAIN, "c", "3");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     st = env_stat(env);
     ck_assert_uint_eq(st.last_txn_id, L + 3);
     ck_assert_uint_eq(st.commits, 1);
@@ -1188,19 +1160,19 @@ static void holder_init(struct holder *h, ldb_env *env, int hold_ms)
 
 START_TEST(test_nowait_busy)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     struct holder h;
     holder_init(&h, env, 0);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, hold_writer, &h), 0);
     holder_wait(&h, 1);
-    RC_OK(h.rc_begin);
-    RC_OK(h.rc_put);
+    TU_RC_OK(h.rc_begin);
+    TU_RC_OK(h.rc_put);
 
     ldb_txn *txn = NULL;
-    RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_BUSY);
-    RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_BUSY);
+    TU_RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_BUSY);
+    TU_RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_BUSY);
     /* Readers are not blocked, and do not see the uncommitted put. */
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     expect_absent(r, LDB_MAIN, "held");
@@ -1208,13 +1180,13 @@ START_TEST(test_nowait_busy)
 
     holder_set(&h, 2);
     pthread_join(th, NULL);
-    RC_OK(h.rc_commit);
+    TU_RC_OK(h.rc_commit);
 
     txn = begin(env, LDB_TXN_NOWAIT);
     ck_assert_uint_eq(ldb_txn_id(txn), h.id + 1);
     expect_str(txn, LDB_MAIN, "held", "yes");
     put_str(txn, LDB_MAIN, "after", "1");
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     tu_check_env(env);
     close_ok(env);
     free(path);
@@ -1223,25 +1195,25 @@ END_TEST
 
 START_TEST(test_begin_waits_for_writer)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     struct holder h;
     holder_init(&h, env, 300);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, hold_writer, &h), 0);
     holder_wait(&h, 1);
-    RC_OK(h.rc_begin);
+    TU_RC_OK(h.rc_begin);
     ldb_txn *txn = begin(env, 0); /* blocks until the holder commits */
     double began = now_sec();
     pthread_join(th, NULL);
-    RC_OK(h.rc_commit);
-    REQUIRE(began >= h.commit_started,
+    TU_RC_OK(h.rc_commit);
+    TU_REQUIRE(began >= h.commit_started,
             "a second writer began %.3f s before the first one committed",
             h.commit_started - began);
     ck_assert_uint_eq(ldb_txn_id(txn), h.id + 1);
     expect_str(txn, LDB_MAIN, "held", "yes");
     put_str(txn, LDB_MAIN, "second", "2");
-    RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_txn_commit(txn));
     txn = begin(env, LDB_TXN_RDONLY);
     expect_str(txn, LDB_MAIN, "held", "yes");
     expect_str(txn, LDB_MAIN, "second", "2");
@@ -1256,21 +1228,21 @@ END_TEST
  * would deadlock. */
 START_TEST(test_second_write_txn_same_thread)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *w = begin(env, 0);
     put_str(w, LDB_MAIN, "a", "1");
     ldb_txn *w2 = NULL;
-    RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &w2), LDB_INVALID);
-    RC_IS(ldb_txn_begin(env, 0, &w2), LDB_INVALID);
+    TU_RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &w2), LDB_INVALID);
+    TU_RC_IS(ldb_txn_begin(env, 0, &w2), LDB_INVALID);
     ldb_txn *r = begin(env, LDB_TXN_RDONLY); /* read txns are fine */
     expect_absent(r, LDB_MAIN, "a");
     ldb_txn_abort(r);
     put_str(w, LDB_MAIN, "b", "2");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     w = begin(env, 0); /* and once it ended, a new one begins */
     expect_str(w, LDB_MAIN, "a", "1");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
     close_ok(env);
     free(path);
@@ -1279,27 +1251,27 @@ END_TEST
 
 START_TEST(test_close_with_open_txn)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *w = begin(env, 0);
     put_str(w, LDB_MAIN, "a", "1");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-    RC_IS(ldb_close(env), LDB_INVALID);
+    TU_RC_IS(ldb_close(env), LDB_INVALID);
     expect_str(r, LDB_MAIN, "a", "1"); /* nothing was freed */
     ldb_txn_abort(r);
 
     w = begin(env, 0);
     put_str(w, LDB_MAIN, "b", "2");
-    RC_IS(ldb_close(env), LDB_INVALID);
+    TU_RC_IS(ldb_close(env), LDB_INVALID);
     put_str(w, LDB_MAIN, "c", "3");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     r = begin(env, LDB_TXN_RDONLY);
     ldb_txn_reset(r); /* a reset txn is still a txn of the env */
-    RC_IS(ldb_close(env), LDB_INVALID);
-    RC_OK(ldb_txn_renew(r));
+    TU_RC_IS(ldb_close(env), LDB_INVALID);
+    TU_RC_OK(ldb_txn_renew(r));
     expect_str(r, LDB_MAIN, "c", "3");
     ldb_txn_abort(r);
 
@@ -1320,11 +1292,11 @@ END_TEST
 
 START_TEST(test_reset_renew)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *w = begin(env, 0);
     put_str(w, LDB_MAIN, "a", "1");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     uint64_t id1 = ldb_txn_id(r);
@@ -1335,7 +1307,7 @@ START_TEST(test_reset_renew)
 
     w = begin(env, 0);
     put_str(w, LDB_MAIN, "b", "2");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     expect_absent(r, LDB_MAIN, "b");
 
     ldb_txn_reset(r);
@@ -1345,12 +1317,12 @@ START_TEST(test_reset_renew)
 
     w = begin(env, 0);
     put_str(w, LDB_MAIN, "c", "3");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     st = env_stat(env);
 
-    RC_OK(ldb_txn_renew(r));
+    TU_RC_OK(ldb_txn_renew(r));
     ck_assert_uint_eq(ldb_txn_id(r), st.last_txn_id);
-    REQUIRE(ldb_txn_id(r) > id1, "renewed txn kept its old id");
+    TU_REQUIRE(ldb_txn_id(r) > id1, "renewed txn kept its old id");
     expect_str(r, LDB_MAIN, "b", "2");
     expect_str(r, LDB_MAIN, "c", "3");
     st = env_stat(env);
@@ -1358,7 +1330,7 @@ START_TEST(test_reset_renew)
     ck_assert_uint_eq(st.oldest_reader_txn_id, ldb_txn_id(r));
 
     /* Renew only after reset. */
-    RC_IS(ldb_txn_renew(r), LDB_INVALID);
+    TU_RC_IS(ldb_txn_renew(r), LDB_INVALID);
     expect_str(r, LDB_MAIN, "c", "3");
 
     /* Many cycles: each sees the newest commit. */
@@ -1368,8 +1340,8 @@ START_TEST(test_reset_renew)
         char v[16];
         snprintf(v, sizeof v, "%d", i);
         put_str(w, LDB_MAIN, "n", v);
-        RC_OK(ldb_txn_commit(w));
-        RC_OK(ldb_txn_renew(r));
+        TU_RC_OK(ldb_txn_commit(w));
+        TU_RC_OK(ldb_txn_renew(r));
         expect_str(r, LDB_MAIN, "n", v);
     }
     ldb_txn_reset(r);
@@ -1380,9 +1352,9 @@ START_TEST(test_reset_renew)
 
     /* Renew of a write txn is misuse. */
     w = begin(env, 0);
-    RC_IS(ldb_txn_renew(w), LDB_INVALID);
+    TU_RC_IS(ldb_txn_renew(w), LDB_INVALID);
     put_str(w, LDB_MAIN, "d", "4");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
     close_ok(env);
     free(path);
@@ -1392,7 +1364,7 @@ END_TEST
 /* A reset txn holds no pages back: overwrite commits keep reusing pages. */
 START_TEST(test_reset_holds_no_pages)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.sync_mode = LDB_SYNC_OFF;
     o.wal_max_bytes = 1u << 20; /* if there is a log, checkpoint often */
@@ -1411,16 +1383,16 @@ START_TEST(test_reset_holds_no_pages)
             fill_pattern(val, VL, (uint64_t)round * NK + i);
             put_bytes(w, LDB_MAIN, key, strlen(key), val, VL);
         }
-        RC_OK(ldb_txn_commit(w));
+        TU_RC_OK(ldb_txn_commit(w));
         if (round == 20)
             warm = env_stat(env).file_size;
     }
     ldb_stat st = env_stat(env);
     /* Without reuse the last 180 rounds would add ~180 * 12 leaf pages (8+ MiB). */
-    REQUIRE(st.file_size <= warm + (2u << 20),
+    TU_REQUIRE(st.file_size <= warm + (2u << 20),
             "file grew from %llu to %llu bytes while a reset read txn existed",
             (unsigned long long)warm, (unsigned long long)st.file_size);
-    RC_OK(ldb_txn_renew(r));
+    TU_RC_OK(ldb_txn_renew(r));
     snprintf(key, sizeof key, "key%05d", 7);
     fill_pattern(val, VL, (uint64_t)(ROUNDS - 1) * NK + 7);
     expect_bytes(r, LDB_MAIN, key, strlen(key), val, VL);
@@ -1435,7 +1407,7 @@ END_TEST
 
 START_TEST(test_stat_env)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_stat st = env_stat(env);
     ck_assert_uint_eq(st.page_size, 4096);
@@ -1447,7 +1419,7 @@ START_TEST(test_stat_env)
     close_ok(env);
 
     free(path);
-    path = new_db_path();
+    path = tu_new_db_path();
     ldb_options o = {0};
     o.page_size = 8192;
     o.max_size = (uint64_t)256 << 20;
@@ -1458,14 +1430,14 @@ START_TEST(test_stat_env)
     ck_assert_uint_eq(st.max_size, (uint64_t)256 << 20);
     ck_assert_uint_eq(st.readers_max, 10);
     ck_assert_uint_eq(st.readers_used, 0);
-    REQUIRE(st.file_size >= 2 * 8192 && st.file_size % 8192 == 0 &&
+    TU_REQUIRE(st.file_size >= 2 * 8192 && st.file_size % 8192 == 0 &&
                 st.file_size <= st.max_size,
             "file_size %llu", (unsigned long long)st.file_size);
-    REQUIRE((st.pages_used + st.pages_free) * 8192 <= st.file_size,
+    TU_REQUIRE((st.pages_used + st.pages_free) * 8192 <= st.file_size,
             "pages_used %llu + pages_free %llu exceed the file (%llu bytes)",
             (unsigned long long)st.pages_used, (unsigned long long)st.pages_free,
             (unsigned long long)st.file_size);
-    REQUIRE(st.pages_used >= 2, "pages_used %llu: the meta pages count",
+    TU_REQUIRE(st.pages_used >= 2, "pages_used %llu: the meta pages count",
             (unsigned long long)st.pages_used);
 
     ldb_txn *r[3];
@@ -1474,7 +1446,7 @@ START_TEST(test_stat_env)
         char k[8];
         snprintf(k, sizeof k, "k%d", i);
         put_str(w, LDB_MAIN, k, "v");
-        RC_OK(ldb_txn_commit(w));
+        TU_RC_OK(ldb_txn_commit(w));
         r[i] = begin(env, LDB_TXN_RDONLY);
     }
     st = env_stat(env);
@@ -1482,26 +1454,26 @@ START_TEST(test_stat_env)
     ck_assert_uint_eq(st.oldest_reader_txn_id, ldb_txn_id(r[0]));
     ck_assert_uint_eq(st.commits, 3);
     ck_assert_uint_eq(st.last_txn_id, ldb_txn_id(r[2]));
-    REQUIRE(ldb_txn_id(r[0]) < ldb_txn_id(r[1]) && ldb_txn_id(r[1]) < ldb_txn_id(r[2]),
+    TU_REQUIRE(ldb_txn_id(r[0]) < ldb_txn_id(r[1]) && ldb_txn_id(r[1]) < ldb_txn_id(r[2]),
             "reader ids not increasing");
 
     ldb_txn *w = begin(env, 0); /* a write txn is not a reader */
     st = env_stat(env);
     ck_assert_uint_eq(st.readers_used, 3);
     put_str(w, LDB_MAIN, "k3", "v");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn_abort(r[0]);
     st = env_stat(env);
     ck_assert_uint_eq(st.readers_used, 2);
     ck_assert_uint_eq(st.oldest_reader_txn_id, ldb_txn_id(r[1]));
     ck_assert_uint_eq(st.commits, 4);
-    RC_OK(ldb_txn_commit(r[1]));
+    TU_RC_OK(ldb_txn_commit(r[1]));
     ldb_txn_abort(r[2]);
     st = env_stat(env);
     ck_assert_uint_eq(st.readers_used, 0);
     ck_assert_uint_eq(st.oldest_reader_txn_id, 0);
-    REQUIRE(st.pages_used > 2, "pages_used %llu with a non-empty tree",
+    TU_REQUIRE(st.pages_used > 2, "pages_used %llu with a non-empty tree",
             (unsigned long long)st.pages_used);
     tu_check_env(env);
     close_ok(env);
@@ -1511,26 +1483,26 @@ END_TEST
 
 START_TEST(test_max_readers)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.max_readers = 4;
     ldb_env *env = tu_open(path, &o);
     ldb_txn *w = begin(env, 0);
     put_str(w, LDB_MAIN, "a", "1");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     ldb_txn *r[4];
     for (int i = 0; i < 4; i++)
         r[i] = begin(env, LDB_TXN_RDONLY);
     ldb_txn *extra = NULL;
-    RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, &extra), LDB_BUSY);
+    TU_RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, &extra), LDB_BUSY);
     /* The writer does not need a reader slot. */
     w = begin(env, 0);
     put_str(w, LDB_MAIN, "b", "2");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     /* A reset txn keeps its slot. */
     ldb_txn_reset(r[3]);
-    RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, &extra), LDB_BUSY);
-    RC_OK(ldb_txn_renew(r[3]));
+    TU_RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, &extra), LDB_BUSY);
+    TU_RC_OK(ldb_txn_renew(r[3]));
     expect_str(r[3], LDB_MAIN, "b", "2");
     ldb_txn_abort(r[0]);
     extra = begin(env, LDB_TXN_RDONLY);
@@ -1559,17 +1531,17 @@ START_TEST(test_reopen_persistence)
             snprintf(v, sizeof v, "value-%d-%d", i, i * 31);
             put_str(w, LDB_MAIN, k, v);
         }
-        RC_OK(ldb_txn_commit(w));
+        TU_RC_OK(ldb_txn_commit(w));
     }
     ldb_txn *w = begin(env, 0);
     for (int i = 0; i < 3000; i += 3) {
         snprintf(k, sizeof k, "key%06d", i);
-        RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
+        TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
     }
     ldb_dbi t;
-    RC_OK(ldb_dbi_open(w, "named", LDB_CREATE, &t));
+    TU_RC_OK(ldb_dbi_open(w, "named", LDB_CREATE, &t));
     put_str(w, t, "inside", "tree");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     uint64_t last = env_stat(env).last_txn_id;
     tu_check_env(env);
     close_ok(env);
@@ -1581,7 +1553,7 @@ START_TEST(test_reopen_persistence)
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        REQUIRE(strcmp(de->d_name, "db") == 0 || strcmp(de->d_name, "db-lock") == 0 ||
+        TU_REQUIRE(strcmp(de->d_name, "db") == 0 || strcmp(de->d_name, "db-lock") == 0 ||
                     strcmp(de->d_name, "db-wal") == 0,
                 "unexpected file %s beside the database", de->d_name);
     }
@@ -1602,13 +1574,13 @@ START_TEST(test_reopen_persistence)
                 expect_str(r, LDB_MAIN, k, v);
             }
         }
-        RC_OK(ldb_dbi_open(r, "named", 0, &t));
+        TU_RC_OK(ldb_dbi_open(r, "named", 0, &t));
         expect_str(r, t, "inside", "tree");
         ldb_tree_stat ts;
-        RC_OK(ldb_dbi_stat(r, LDB_MAIN, &ts));
+        TU_RC_OK(ldb_dbi_stat(r, LDB_MAIN, &ts));
         ck_assert_uint_eq(ts.entries, 2000);
         ldb_txn_abort(r);
-        RC_OK(ldb_check(env, NULL));
+        TU_RC_OK(ldb_check(env, NULL));
         close_ok(env);
     }
     free(path);
@@ -1618,45 +1590,45 @@ END_TEST
 
 START_TEST(test_checkpoint)
 {
-    RC_IS(ldb_checkpoint(NULL), LDB_INVALID);
-    char *path = new_db_path();
+    TU_RC_IS(ldb_checkpoint(NULL), LDB_INVALID);
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_stat st0 = env_stat(env);
     ldb_txn *w = begin(env, 0);
     put_str(w, LDB_MAIN, "a", "1");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     ldb_stat st = env_stat(env);
-    REQUIRE(st.wal_size > 0, "a small commit left no log (wal_size 0)");
+    TU_REQUIRE(st.wal_size > 0, "a small commit left no log (wal_size 0)");
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY); /* a reader across the checkpoint */
     w = begin(env, 0);
     put_str(w, LDB_MAIN, "b", "2");
-    RC_OK(ldb_txn_commit(w));
-    RC_OK(ldb_checkpoint(env));
+    TU_RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_checkpoint(env));
     st = env_stat(env);
     ck_assert_uint_eq(st.wal_size, 0);
-    REQUIRE(st.checkpoints > st0.checkpoints, "checkpoints %llu -> %llu",
+    TU_REQUIRE(st.checkpoints > st0.checkpoints, "checkpoints %llu -> %llu",
             (unsigned long long)st0.checkpoints, (unsigned long long)st.checkpoints);
     expect_str(r, LDB_MAIN, "a", "1");
     expect_absent(r, LDB_MAIN, "b");
     ldb_txn_abort(r);
-    RC_OK(ldb_checkpoint(env)); /* nothing to fold: still fine */
+    TU_RC_OK(ldb_checkpoint(env)); /* nothing to fold: still fine */
     r = begin(env, LDB_TXN_RDONLY);
     expect_str(r, LDB_MAIN, "a", "1");
     expect_str(r, LDB_MAIN, "b", "2");
     ldb_txn_abort(r);
     w = begin(env, 0);
     put_str(w, LDB_MAIN, "c", "3");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
-    RC_OK(ldb_sync(env));
+    TU_RC_OK(ldb_sync(env));
     close_ok(env);
 
     ldb_options o = {0};
     o.flags = LDB_RDONLY;
     env = tu_open(path, &o);
-    RC_IS(ldb_checkpoint(env), LDB_READONLY);
-    RC_OK(ldb_sync(env)); /* a no-op on a read-only env */
+    TU_RC_IS(ldb_checkpoint(env), LDB_READONLY);
+    TU_RC_OK(ldb_sync(env)); /* a no-op on a read-only env */
     r = begin(env, LDB_TXN_RDONLY);
     expect_str(r, LDB_MAIN, "a", "1");
     expect_str(r, LDB_MAIN, "b", "2");
@@ -1669,14 +1641,14 @@ END_TEST
 
 START_TEST(test_page_size_fixed)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.page_size = 16384;
     ldb_env *env = tu_open(path, &o);
     size_t mks = ldb_max_key_size(env);
     ldb_txn *w = begin(env, 0);
     put_str(w, LDB_MAIN, "k", "v");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     close_ok(env);
 
     static const unsigned others[] = {4096, 0, 65536, 8192};
@@ -1685,7 +1657,7 @@ START_TEST(test_page_size_fixed)
         o2.page_size = others[i];
         env = tu_open(path, &o2);
         ldb_stat st = env_stat(env);
-        REQUIRE(st.page_size == 16384, "reopened with page_size %u: stat says %u", others[i],
+        TU_REQUIRE(st.page_size == 16384, "reopened with page_size %u: stat says %u", others[i],
                 st.page_size);
         ck_assert_uint_eq(ldb_max_key_size(env), mks);
         ldb_txn *r = begin(env, LDB_TXN_RDONLY);
@@ -1695,7 +1667,7 @@ START_TEST(test_page_size_fixed)
         char k[16];
         snprintf(k, sizeof k, "k%zu", i);
         put_str(w, LDB_MAIN, k, "more");
-        RC_OK(ldb_txn_commit(w));
+        TU_RC_OK(ldb_txn_commit(w));
         tu_check_env(env);
         close_ok(env);
     }
@@ -1731,13 +1703,13 @@ static int full_batch(ldb_env *env, int t)
         if (put_rc != 0)
             break;
     }
-    REQUIRE(put_rc == 0 || put_rc == LDB_FULL, "put in txn %d: %s", t, ldb_strerror(put_rc));
+    TU_REQUIRE(put_rc == 0 || put_rc == LDB_FULL, "put in txn %d: %s", t, ldb_strerror(put_rc));
     int rc = ldb_txn_commit(w);
     if (put_rc == LDB_FULL)
-        REQUIRE(rc == LDB_FULL, "put gave LDB_FULL, then commit gave %d (%s)", rc,
+        TU_REQUIRE(rc == LDB_FULL, "put gave LDB_FULL, then commit gave %d (%s)", rc,
                 ldb_strerror(rc));
     else
-        REQUIRE(rc == 0 || rc == LDB_FULL, "commit of txn %d: %s", t, ldb_strerror(rc));
+        TU_REQUIRE(rc == 0 || rc == LDB_FULL, "commit of txn %d: %s", t, ldb_strerror(rc));
     return rc;
 }
 
@@ -1758,7 +1730,7 @@ static void expect_full_batch(ldb_txn *r, int t, int present)
 
 START_TEST(test_full_many_txns)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.max_size = 2u << 20;
     ldb_env *env = tu_open(path, &o);
@@ -1770,10 +1742,10 @@ START_TEST(test_full_many_txns)
         }
         committed++;
     }
-    REQUIRE(failed >= 0, "200 txns of ~80 KB fit a 2 MiB max_size");
-    REQUIRE(committed >= 3, "only %d txns of ~80 KB fit in 2 MiB", committed);
+    TU_REQUIRE(failed >= 0, "200 txns of ~80 KB fit a 2 MiB max_size");
+    TU_REQUIRE(committed >= 3, "only %d txns of ~80 KB fit in 2 MiB", committed);
     ldb_stat st = env_stat(env);
-    REQUIRE(st.file_size <= o.max_size, "file_size %llu over max_size",
+    TU_REQUIRE(st.file_size <= o.max_size, "file_size %llu over max_size",
             (unsigned long long)st.file_size);
     ck_assert_uint_eq(st.commits, (uint64_t)committed);
 
@@ -1797,15 +1769,15 @@ START_TEST(test_full_many_txns)
     for (int t = 1; t < committed; t++)
         for (int i = 0; i < FULL_BATCH; i++) {
             full_key(k, sizeof k, t, i);
-            RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
+            TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
         }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
 
     /* The room it freed takes new commits. */
     int refill = committed - 2 < 3 ? committed - 2 : 3;
     for (int t = 0; t < refill; t++)
-        RC_OK(full_batch(env, 1000 + t));
+        TU_RC_OK(full_batch(env, 1000 + t));
     r = begin(env, LDB_TXN_RDONLY);
     expect_full_batch(r, 0, 1);
     for (int t = 1; t < committed; t++)
@@ -1830,13 +1802,13 @@ END_TEST
 
 START_TEST(test_full_single_value)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.max_size = 1u << 20;
     ldb_env *env = tu_open(path, &o);
     ldb_txn *w = begin(env, 0);
     put_str(w, LDB_MAIN, "small", "kept");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     size_t big = 4u << 20;
     uint8_t *vb = pattern(big, 4);
@@ -1844,10 +1816,10 @@ START_TEST(test_full_single_value)
     put_str(w, LDB_MAIN, "neighbour", "lost with the txn");
     ldb_val k = tu_str("big"), v = mkval(vb, big);
     int rc = ldb_put(w, LDB_MAIN, &k, &v, 0);
-    REQUIRE(rc == 0 || rc == LDB_FULL, "put of 4 MiB under a 1 MiB max_size: %s",
+    TU_REQUIRE(rc == 0 || rc == LDB_FULL, "put of 4 MiB under a 1 MiB max_size: %s",
             ldb_strerror(rc));
     int crc = ldb_txn_commit(w);
-    REQUIRE(crc == LDB_FULL, "commit after a 4 MiB put (put gave %d) under 1 MiB: %d (%s)",
+    TU_REQUIRE(crc == LDB_FULL, "commit after a 4 MiB put (put gave %d) under 1 MiB: %d (%s)",
             rc, crc, ldb_strerror(crc));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
@@ -1856,13 +1828,13 @@ START_TEST(test_full_single_value)
     expect_absent(r, LDB_MAIN, "neighbour");
     ldb_txn_abort(r);
     ldb_stat st = env_stat(env);
-    REQUIRE(st.file_size <= o.max_size, "file_size %llu over max_size",
+    TU_REQUIRE(st.file_size <= o.max_size, "file_size %llu over max_size",
             (unsigned long long)st.file_size);
     tu_check_env(env);
 
     w = begin(env, 0);
     put_str(w, LDB_MAIN, "small2", "fits");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     r = begin(env, LDB_TXN_RDONLY);
     expect_str(r, LDB_MAIN, "small2", "fits");
     ldb_txn_abort(r);
@@ -1877,17 +1849,17 @@ END_TEST
 
 START_TEST(test_dbi_errors)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *w = begin(env, 0);
     ldb_dbi t, m = 77;
-    RC_OK(ldb_dbi_open(w, NULL, 0, &m));
+    TU_RC_OK(ldb_dbi_open(w, NULL, 0, &m));
     ck_assert_uint_eq(m, LDB_MAIN);
-    RC_IS(ldb_dbi_open(w, "t", 0, &t), LDB_NOTFOUND);
-    RC_OK(ldb_dbi_open(w, "t", LDB_CREATE, &t));
-    REQUIRE(t != LDB_MAIN, "a named tree got the LDB_MAIN handle");
+    TU_RC_IS(ldb_dbi_open(w, "t", 0, &t), LDB_NOTFOUND);
+    TU_RC_OK(ldb_dbi_open(w, "t", LDB_CREATE, &t));
+    TU_REQUIRE(t != LDB_MAIN, "a named tree got the LDB_MAIN handle");
     put_str(w, t, "k", "v");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     w = begin(env, 0);
     const ldb_dbi bad[] = {12345, t + 1000, (ldb_dbi)-1};
@@ -1895,50 +1867,50 @@ START_TEST(test_dbi_errors)
     ldb_tree_stat ts;
     ldb_cursor *cur = NULL;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        RC_IS(ldb_get(w, bad[i], &k, &out), LDB_INVALID);
-        RC_IS(ldb_put(w, bad[i], &k, &v, 0), LDB_INVALID);
-        RC_IS(ldb_del(w, bad[i], &k), LDB_INVALID);
-        RC_IS(ldb_cursor_open(w, bad[i], &cur), LDB_INVALID);
-        RC_IS(ldb_dbi_stat(w, bad[i], &ts), LDB_INVALID);
-        RC_IS(ldb_dbi_drop(w, bad[i], 0), LDB_INVALID);
-        RC_IS(ldb_dbi_drop(w, bad[i], 1), LDB_INVALID);
+        TU_RC_IS(ldb_get(w, bad[i], &k, &out), LDB_INVALID);
+        TU_RC_IS(ldb_put(w, bad[i], &k, &v, 0), LDB_INVALID);
+        TU_RC_IS(ldb_del(w, bad[i], &k), LDB_INVALID);
+        TU_RC_IS(ldb_cursor_open(w, bad[i], &cur), LDB_INVALID);
+        TU_RC_IS(ldb_dbi_stat(w, bad[i], &ts), LDB_INVALID);
+        TU_RC_IS(ldb_dbi_drop(w, bad[i], 0), LDB_INVALID);
+        TU_RC_IS(ldb_dbi_drop(w, bad[i], 1), LDB_INVALID);
     }
-    RC_IS(ldb_dbi_drop(w, LDB_MAIN, 1), LDB_INVALID); /* main: empty, never delete */
+    TU_RC_IS(ldb_dbi_drop(w, LDB_MAIN, 1), LDB_INVALID); /* main: empty, never delete */
     ldb_dbi x;
-    RC_IS(ldb_dbi_open(w, "", LDB_CREATE, &x), LDB_INVALID);
+    TU_RC_IS(ldb_dbi_open(w, "", LDB_CREATE, &x), LDB_INVALID);
     char name[300];
     memset(name, 'n', sizeof name);
     name[256] = '\0';
     int rc = ldb_dbi_open(w, name, LDB_CREATE, &x);
-    REQUIRE(rc == LDB_INVALID || rc == LDB_TOOBIG, "256-byte tree name: %d (%s)", rc,
+    TU_REQUIRE(rc == LDB_INVALID || rc == LDB_TOOBIG, "256-byte tree name: %d (%s)", rc,
             ldb_strerror(rc));
     name[255] = '\0';
-    RC_OK(ldb_dbi_open(w, name, LDB_CREATE, &x));
+    TU_RC_OK(ldb_dbi_open(w, name, LDB_CREATE, &x));
     put_str(w, x, "long", "name");
     expect_str(w, t, "k", "v"); /* the txn survived every refusal */
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     ldb_dbi y;
-    RC_IS(ldb_dbi_open(r, "missing", 0, &y), LDB_NOTFOUND);
-    RC_IS(ldb_dbi_open(r, "missing", LDB_CREATE, &y), LDB_READONLY);
-    RC_OK(ldb_dbi_open(r, "t", LDB_CREATE, &y)); /* exists */
+    TU_RC_IS(ldb_dbi_open(r, "missing", 0, &y), LDB_NOTFOUND);
+    TU_RC_IS(ldb_dbi_open(r, "missing", LDB_CREATE, &y), LDB_READONLY);
+    TU_RC_OK(ldb_dbi_open(r, "t", LDB_CREATE, &y)); /* exists */
     expect_str(r, y, "k", "v");
-    RC_OK(ldb_dbi_open(r, name, 0, &y));
+    TU_RC_OK(ldb_dbi_open(r, name, 0, &y));
     expect_str(r, y, "long", "name");
-    RC_IS(ldb_get(r, 12345, &k, &out), LDB_INVALID);
+    TU_RC_IS(ldb_get(r, 12345, &k, &out), LDB_INVALID);
     ldb_txn_abort(r);
 
     /* A deleted tree's handle is invalid, and its name is gone. */
     w = begin(env, 0);
-    RC_OK(ldb_dbi_drop(w, t, 1));
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_dbi_drop(w, t, 1));
+    TU_RC_OK(ldb_txn_commit(w));
     w = begin(env, 0);
-    RC_IS(ldb_get(w, t, &k, &out), LDB_INVALID);
-    RC_IS(ldb_put(w, t, &k, &v, 0), LDB_INVALID);
-    RC_IS(ldb_dbi_open(w, "t", 0, &y), LDB_NOTFOUND);
+    TU_RC_IS(ldb_get(w, t, &k, &out), LDB_INVALID);
+    TU_RC_IS(ldb_put(w, t, &k, &v, 0), LDB_INVALID);
+    TU_RC_IS(ldb_dbi_open(w, "t", 0, &y), LDB_NOTFOUND);
     put_str(w, LDB_MAIN, "main", "ok");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
     close_ok(env);
     free(path);
@@ -1947,22 +1919,22 @@ END_TEST
 
 START_TEST(test_max_dbs)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.max_dbs = 2;
     ldb_env *env = tu_open(path, &o);
     ldb_txn *w = begin(env, 0);
     ldb_dbi a, b, c;
-    RC_OK(ldb_dbi_open(w, "a", LDB_CREATE, &a));
-    RC_OK(ldb_dbi_open(w, "b", LDB_CREATE, &b));
-    RC_IS(ldb_dbi_open(w, "c", LDB_CREATE, &c), LDB_FULL);
+    TU_RC_OK(ldb_dbi_open(w, "a", LDB_CREATE, &a));
+    TU_RC_OK(ldb_dbi_open(w, "b", LDB_CREATE, &b));
+    TU_RC_IS(ldb_dbi_open(w, "c", LDB_CREATE, &c), LDB_FULL);
     put_str(w, a, "k", "a");
     put_str(w, b, "k", "b");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     expect_str(r, a, "k", "a");
     expect_str(r, b, "k", "b");
-    RC_IS(ldb_dbi_open(r, "c", 0, &c), LDB_NOTFOUND);
+    TU_RC_IS(ldb_dbi_open(r, "c", 0, &c), LDB_NOTFOUND);
     ldb_txn_abort(r);
     tu_check_env(env);
     close_ok(env);

@@ -16,33 +16,8 @@
 
 /* Assertions that stay off Check's pipe when they pass (ck_assert marks a
  * point on every success, which is slow inside loops). */
-#define REQUIRE(cond, ...)                                                               \
-    do {                                                                                 \
-        if (!(cond))                                                                     \
-            ck_abort_msg(__VA_ARGS__);                                                   \
-    } while (0)
-#define RC_OK(expr)                                                                      \
-    do {                                                                                 \
-        int rc_ = (expr);                                                                \
-        if (rc_ != 0)                                                                    \
-            ck_abort_msg("%s -> %d (%s)", #expr, rc_, ldb_strerror(rc_));                \
-    } while (0)
-#define RC_IS(expr, want)                                                                \
-    do {                                                                                 \
-        int rc_ = (expr), want_ = (want);                                                \
-        if (rc_ != want_)                                                                \
-            ck_abort_msg("%s -> %d (%s), want %d (%s)", #expr, rc_, ldb_strerror(rc_),  \
-                         want_, ldb_strerror(want_));                                    \
-    } while (0)
 
 /* ---- helpers ----------------------------------------------------------------- */
-
-static char *new_db_path(void)
-{
-    char *p = strdup(tu_path(tu_tmpdir(), "db"));
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
 
 static ldb_val mkval(const void *data, size_t size)
 {
@@ -54,21 +29,21 @@ static ldb_txn *begin(ldb_env *env, unsigned flags)
 {
     ldb_txn *txn = NULL;
     int rc = ldb_txn_begin(env, flags, &txn);
-    REQUIRE(rc == 0, "ldb_txn_begin(%#x): %s", flags, ldb_strerror(rc));
+    TU_REQUIRE(rc == 0, "ldb_txn_begin(%#x): %s", flags, ldb_strerror(rc));
     return txn;
 }
 
 static ldb_stat env_stat(ldb_env *env)
 {
     ldb_stat st;
-    RC_OK(ldb_stat_env(env, &st));
+    TU_RC_OK(ldb_stat_env(env, &st));
     return st;
 }
 
 static ldb_tree_stat tree_stat(ldb_txn *txn, ldb_dbi dbi)
 {
     ldb_tree_stat ts;
-    RC_OK(ldb_dbi_stat(txn, dbi, &ts));
+    TU_RC_OK(ldb_dbi_stat(txn, dbi, &ts));
     return ts;
 }
 
@@ -99,7 +74,7 @@ static void put_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, const
 {
     ldb_val key = mkval(k, kl), val = mkval(v, vl);
     int rc = ldb_put(txn, dbi, &key, &val, 0);
-    REQUIRE(rc == 0, "put (key %zu bytes '%.*s', value %zu bytes): %s", kl,
+    TU_REQUIRE(rc == 0, "put (key %zu bytes '%.*s', value %zu bytes): %s", kl,
             (int)(kl > 40 ? 40 : kl), (const char *)k, vl, ldb_strerror(rc));
 }
 
@@ -113,11 +88,11 @@ static void expect_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, co
 {
     ldb_val key = mkval(k, kl), val = {0, NULL};
     int rc = ldb_get(txn, dbi, &key, &val);
-    REQUIRE(rc == 0, "get (key %zu bytes '%.*s'): %s", kl, (int)(kl > 40 ? 40 : kl),
+    TU_REQUIRE(rc == 0, "get (key %zu bytes '%.*s'): %s", kl, (int)(kl > 40 ? 40 : kl),
             (const char *)k, ldb_strerror(rc));
-    REQUIRE(val.size == vl, "get '%.*s': %zu bytes, want %zu", (int)(kl > 40 ? 40 : kl),
+    TU_REQUIRE(val.size == vl, "get '%.*s': %zu bytes, want %zu", (int)(kl > 40 ? 40 : kl),
             (const char *)k, val.size, vl);
-    REQUIRE(vl == 0 || memcmp(val.data, v, vl) == 0, "get '%.*s': value bytes differ",
+    TU_REQUIRE(vl == 0 || memcmp(val.data, v, vl) == 0, "get '%.*s': value bytes differ",
             (int)(kl > 40 ? 40 : kl), (const char *)k);
 }
 
@@ -130,7 +105,7 @@ static void expect_absent_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t
 {
     ldb_val key = mkval(k, kl), val;
     int rc = ldb_get(txn, dbi, &key, &val);
-    REQUIRE(rc == LDB_NOTFOUND, "get '%.*s' (%zu bytes): %d (%s), want LDB_NOTFOUND",
+    TU_REQUIRE(rc == LDB_NOTFOUND, "get '%.*s' (%zu bytes): %d (%s), want LDB_NOTFOUND",
             (int)(kl > 40 ? 40 : kl), (const char *)k, kl, rc, ldb_strerror(rc));
 }
 
@@ -171,13 +146,13 @@ static uint32_t *iota(size_t n)
 static uint64_t scan_count(ldb_txn *txn, ldb_dbi dbi)
 {
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(txn, dbi, &cur));
+    TU_RC_OK(ldb_cursor_open(txn, dbi, &cur));
     ldb_val k, v, prev = {0, NULL};
     uint8_t *pbuf = NULL;
     uint64_t n = 0;
     int rc;
     while ((rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT)) == 0) {
-        REQUIRE(n == 0 || key_cmp(prev.data, prev.size, k.data, k.size) < 0,
+        TU_REQUIRE(n == 0 || key_cmp(prev.data, prev.size, k.data, k.size) < 0,
                 "scan: entry %llu out of order", (unsigned long long)n);
         free(pbuf);
         pbuf = xmalloc(k.size);
@@ -185,7 +160,7 @@ static uint64_t scan_count(ldb_txn *txn, ldb_dbi dbi)
         prev = mkval(pbuf, k.size);
         n++;
     }
-    RC_IS(rc, LDB_NOTFOUND);
+    TU_RC_IS(rc, LDB_NOTFOUND);
     free(pbuf);
     ldb_cursor_close(cur);
     return n;
@@ -227,23 +202,23 @@ static void put_num(ldb_txn *txn, ldb_dbi dbi, uint32_t i)
 static void expect_num_scan(ldb_txn *txn, ldb_dbi dbi, uint32_t lo, uint32_t hi, uint32_t step)
 {
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(txn, dbi, &cur));
+    TU_RC_OK(ldb_cursor_open(txn, dbi, &cur));
     ldb_val k, v;
     char kb[32];
     uint8_t vb[64];
     uint32_t i = lo;
     int rc;
     while ((rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT)) == 0) {
-        REQUIRE(i < hi, "scan: more entries than expected (extra at %u)", i);
+        TU_REQUIRE(i < hi, "scan: more entries than expected (extra at %u)", i);
         size_t kl = num_key(kb, i), vl = num_val_len(i);
         fill_pattern(vb, vl, i);
-        REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0, "scan: entry for %u is '%.*s'",
+        TU_REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0, "scan: entry for %u is '%.*s'",
                 i, (int)k.size, (const char *)k.data);
-        REQUIRE(v.size == vl && memcmp(v.data, vb, vl) == 0, "scan: value of %u differs", i);
+        TU_REQUIRE(v.size == vl && memcmp(v.data, vb, vl) == 0, "scan: value of %u differs", i);
         i += step;
     }
-    RC_IS(rc, LDB_NOTFOUND);
-    REQUIRE(i >= hi, "scan stopped at %u of %u", i, hi);
+    TU_RC_IS(rc, LDB_NOTFOUND);
+    TU_REQUIRE(i >= hi, "scan stopped at %u of %u", i, hi);
     ldb_cursor_close(cur);
 }
 
@@ -251,7 +226,7 @@ static const char *const order_names[] = {"ascending", "descending", "random"};
 
 START_TEST(test_insert_many)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     uint32_t *order = iota(NKEYS);
     if (_i == 1)
@@ -268,7 +243,7 @@ START_TEST(test_insert_many)
         for (uint32_t j = t * per_txn; j < (t + 1) * per_txn; j += 97)
             expect_num(w, LDB_MAIN, order[j]);
         ck_assert_uint_eq(tree_stat(w, LDB_MAIN).entries, (t + 1) * per_txn);
-        RC_OK(ldb_txn_commit(w));
+        TU_RC_OK(ldb_txn_commit(w));
     }
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
@@ -286,7 +261,7 @@ START_TEST(test_insert_many)
     expect_absent(r, LDB_MAIN, "a");
     ldb_tree_stat ts = tree_stat(r, LDB_MAIN);
     ck_assert_uint_eq(ts.entries, NKEYS);
-    REQUIRE(ts.depth >= 2 && ts.branch_pages >= 1 && ts.leaf_pages > 100,
+    TU_REQUIRE(ts.depth >= 2 && ts.branch_pages >= 1 && ts.leaf_pages > 100,
             "%s: depth %u, %llu branch, %llu leaf pages for %d keys", order_names[_i],
             ts.depth, (unsigned long long)ts.branch_pages, (unsigned long long)ts.leaf_pages,
             NKEYS);
@@ -294,7 +269,7 @@ START_TEST(test_insert_many)
     expect_num_scan(r, LDB_MAIN, 0, NKEYS, 1);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
 
     env = tu_open(path, NULL);
     r = begin(env, LDB_TXN_RDONLY);
@@ -302,7 +277,7 @@ START_TEST(test_insert_many)
         expect_num(r, LDB_MAIN, i);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(order);
     free(path);
 }
@@ -310,14 +285,14 @@ END_TEST
 
 START_TEST(test_delete_all_random)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.sync_mode = LDB_SYNC_OFF;
     ldb_env *env = tu_open(path, &o);
     ldb_txn *w = begin(env, 0);
     for (uint32_t i = 0; i < NKEYS; i++)
         put_num(w, LDB_MAIN, i);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     uint32_t *order = iota(NKEYS);
     shuffle(order, NKEYS, 7);
@@ -330,10 +305,10 @@ START_TEST(test_delete_all_random)
         w = begin(env, 0);
         for (uint32_t j = t * per_txn; j < (t + 1) * per_txn; j++) {
             size_t kl = num_key(k, order[j]);
-            RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){kl, k}));
+            TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){kl, k}));
             gone[order[j]] = 1;
         }
-        RC_OK(ldb_txn_commit(w));
+        TU_RC_OK(ldb_txn_commit(w));
         ldb_txn *r = begin(env, LDB_TXN_RDONLY);
         ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, NKEYS - (t + 1) * per_txn);
         for (int s = 0; s < 1000; s++) {
@@ -354,16 +329,16 @@ START_TEST(test_delete_all_random)
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     ldb_tree_stat ts = tree_stat(r, LDB_MAIN);
-    REQUIRE(ts.entries == 0 && ts.depth == 0 && ts.leaf_pages == 0 && ts.branch_pages == 0 &&
+    TU_REQUIRE(ts.entries == 0 && ts.depth == 0 && ts.leaf_pages == 0 && ts.branch_pages == 0 &&
                 ts.overflow_pages == 0,
             "emptied tree: entries %llu depth %u leaf %llu branch %llu overflow %llu",
             (unsigned long long)ts.entries, ts.depth, (unsigned long long)ts.leaf_pages,
             (unsigned long long)ts.branch_pages, (unsigned long long)ts.overflow_pages);
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
+    TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
     ldb_val ck, cv;
-    RC_IS(ldb_cursor_get(cur, &ck, &cv, LDB_FIRST), LDB_NOTFOUND);
-    RC_IS(ldb_cursor_get(cur, &ck, &cv, LDB_LAST), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &ck, &cv, LDB_FIRST), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &ck, &cv, LDB_LAST), LDB_NOTFOUND);
     ldb_cursor_close(cur);
     ldb_txn_abort(r);
     tu_check_env(env);
@@ -372,12 +347,12 @@ START_TEST(test_delete_all_random)
     w = begin(env, 0);
     for (uint32_t i = 0; i < 1000; i++)
         put_num(w, LDB_MAIN, i * 3);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     r = begin(env, LDB_TXN_RDONLY);
     expect_num_scan(r, LDB_MAIN, 0, 3000, 3);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(gone);
     free(order);
     free(path);
@@ -390,10 +365,10 @@ static void expect_overflow_for(ldb_txn *txn, size_t vsize, unsigned ps)
 {
     ldb_tree_stat ts = tree_stat(txn, LDB_MAIN);
     if (vsize > ps)
-        REQUIRE(ts.overflow_pages >= vsize / ps, "a %zu-byte value: %llu overflow pages",
+        TU_REQUIRE(ts.overflow_pages >= vsize / ps, "a %zu-byte value: %llu overflow pages",
                 vsize, (unsigned long long)ts.overflow_pages);
     if (vsize <= 100)
-        REQUIRE(ts.overflow_pages == 0, "only small values left, yet %llu overflow pages",
+        TU_REQUIRE(ts.overflow_pages == 0, "only small values left, yet %llu overflow pages",
                 (unsigned long long)ts.overflow_pages);
 }
 
@@ -404,14 +379,14 @@ START_TEST(test_overwrite_sizes)
                                    700,    100000, 200000, 50000, 4096,      4097,    3,
                                    300000, 0,      2000,   12};
     const size_t n = sizeof sizes / sizeof sizes[0];
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     uint8_t *buf = xmalloc(300000);
 
     ldb_txn *w = begin(env, 0);
     put_str(w, LDB_MAIN, "j", "left neighbour");
     put_str(w, LDB_MAIN, "l", "right neighbour");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     /* One size per txn. */
     for (size_t i = 0; i < n; i++) {
@@ -420,7 +395,7 @@ START_TEST(test_overwrite_sizes)
         put_bytes(w, LDB_MAIN, "k", 1, buf, sizes[i]);
         expect_bytes(w, LDB_MAIN, "k", 1, buf, sizes[i]);
         expect_overflow_for(w, sizes[i], ps);
-        RC_OK(ldb_txn_commit(w));
+        TU_RC_OK(ldb_txn_commit(w));
         ldb_txn *r = begin(env, LDB_TXN_RDONLY);
         expect_bytes(r, LDB_MAIN, "k", 1, buf, sizes[i]);
         expect_str(r, LDB_MAIN, "j", "left neighbour");
@@ -438,8 +413,8 @@ START_TEST(test_overwrite_sizes)
         put_bytes(w, LDB_MAIN, "m", 1, buf, sizes[i]);
         expect_bytes(w, LDB_MAIN, "m", 1, buf, sizes[i]);
     }
-    RC_OK(ldb_txn_commit(w));
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_close(env));
     env = tu_open(path, NULL);
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     fill_pattern(buf, sizes[n - 1], n - 1);
@@ -449,7 +424,7 @@ START_TEST(test_overwrite_sizes)
     ck_assert_uint_eq(tree_stat(r, LDB_MAIN).overflow_pages, 0);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(buf);
     free(path);
 }
@@ -466,7 +441,7 @@ START_TEST(test_large_values)
                                    100000, 131072, 262144,  500000,  1048575, 1048576,
                                    3,      777,    1 << 19, 1 << 18, 150000,  65536 * 3 + 1};
     const size_t n = sizeof sizes / sizeof sizes[0];
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.page_size = ps;
     ldb_env *env = tu_open(path, &o);
@@ -492,8 +467,8 @@ START_TEST(test_large_values)
         fill_pattern(buf, sizes[i], i);
         expect_bytes(w, LDB_MAIN, k, strlen(k), buf, sizes[i]);
     }
-    RC_OK(ldb_txn_commit(w));
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_close(env));
 
     env = tu_open(path, &o);
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
@@ -504,7 +479,7 @@ START_TEST(test_large_values)
     }
     ldb_tree_stat ts = tree_stat(r, LDB_MAIN);
     ck_assert_uint_eq(ts.entries, n + 1);
-    REQUIRE(ts.overflow_pages > 0 && ts.overflow_pages >= min_overflow,
+    TU_REQUIRE(ts.overflow_pages > 0 && ts.overflow_pages >= min_overflow,
             "page %u: %llu overflow pages, at least %llu expected", ps,
             (unsigned long long)ts.overflow_pages, (unsigned long long)min_overflow);
     uint64_t before = ts.overflow_pages;
@@ -515,9 +490,9 @@ START_TEST(test_large_values)
     w = begin(env, 0);
     for (size_t i = 0; i < n; i += 2) {
         snprintf(k, sizeof k, "v%03zu", i);
-        RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
+        TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
     }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     r = begin(env, LDB_TXN_RDONLY);
     uint64_t min_left = 0;
     for (size_t i = 0; i < n; i++) {
@@ -532,13 +507,13 @@ START_TEST(test_large_values)
             min_left += sizes[i] / ps;
     }
     ts = tree_stat(r, LDB_MAIN);
-    REQUIRE(ts.overflow_pages < before && ts.overflow_pages >= min_left,
+    TU_REQUIRE(ts.overflow_pages < before && ts.overflow_pages >= min_left,
             "after deletes: %llu overflow pages (before %llu, at least %llu)",
             (unsigned long long)ts.overflow_pages, (unsigned long long)before,
             (unsigned long long)min_left);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(buf);
     free(order);
     free(path);
@@ -566,7 +541,7 @@ static size_t rand_vlen(uint64_t *rng)
 START_TEST(test_mixed_value_sizes)
 {
     enum { NK = 2000, TXNS = 40, OPS = 250 };
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.sync_mode = LDB_SYNC_OFF;
     ldb_env *env = tu_open(path, &o);
@@ -592,7 +567,7 @@ START_TEST(test_mixed_value_sizes)
                 m[i].seed = seq++;
             } else if (c < 90) {
                 int rc = ldb_del(w, LDB_MAIN, &(ldb_val){kl, k});
-                REQUIRE(rc == (m[i].present ? 0 : LDB_NOTFOUND), "del %s: %s", k,
+                TU_REQUIRE(rc == (m[i].present ? 0 : LDB_NOTFOUND), "del %s: %s", k,
                         ldb_strerror(rc));
                 m[i].present = 0;
             } else if (m[i].present) {
@@ -606,7 +581,7 @@ START_TEST(test_mixed_value_sizes)
             ldb_txn_abort(w);
             memcpy(m, saved, NK * sizeof *m);
         } else {
-            RC_OK(ldb_txn_commit(w));
+            TU_RC_OK(ldb_txn_commit(w));
         }
         ldb_txn *r = begin(env, LDB_TXN_RDONLY);
         uint64_t live = 0;
@@ -627,7 +602,7 @@ START_TEST(test_mixed_value_sizes)
             tu_check_env(env);
     }
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(buf);
     free(saved);
     free(m);
@@ -650,7 +625,7 @@ static void bulk_key(char *buf, uint32_t i)
 
 START_TEST(test_append_bulk_load)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.sync_mode = LDB_SYNC_OFF;
     ldb_env *env = tu_open(path, &o);
@@ -661,16 +636,16 @@ START_TEST(test_append_bulk_load)
 
     ldb_txn *w = begin(env, 0);
     ldb_dbi app, rnd;
-    RC_OK(ldb_dbi_open(w, "appended", LDB_CREATE, &app));
-    RC_OK(ldb_dbi_open(w, "random", LDB_CREATE, &rnd));
+    TU_RC_OK(ldb_dbi_open(w, "appended", LDB_CREATE, &app));
+    TU_RC_OK(ldb_dbi_open(w, "random", LDB_CREATE, &rnd));
     for (uint32_t i = 0; i < BULK_N; i++) {
         bulk_key(k, i);
         fill_pattern(v, BULK_VAL, i);
         ldb_val kv = mkval(k, BULK_KEY), vv = mkval(v, BULK_VAL);
         int rc = ldb_put(w, app, &kv, &vv, LDB_APPEND);
-        REQUIRE(rc == 0, "append of key %u: %s", i, ldb_strerror(rc));
+        TU_REQUIRE(rc == 0, "append of key %u: %s", i, ldb_strerror(rc));
     }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     uint32_t *order = iota(BULK_N);
     shuffle(order, BULK_N, 11);
@@ -680,7 +655,7 @@ START_TEST(test_append_bulk_load)
         fill_pattern(v, BULK_VAL, order[j]);
         put_bytes(w, rnd, k, BULK_KEY, v, BULK_VAL);
     }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     ldb_tree_stat a = tree_stat(r, app), b = tree_stat(r, rnd);
@@ -691,35 +666,35 @@ START_TEST(test_append_bulk_load)
      * within 15% of it. */
     const uint64_t per_entry = BULK_KEY + BULK_VAL + 16;
     const uint64_t min_pages = ((uint64_t)BULK_N * per_entry + (ps - 64) - 1) / (ps - 64);
-    REQUIRE(a.leaf_pages * 100 <= min_pages * 115,
+    TU_REQUIRE(a.leaf_pages * 100 <= min_pages * 115,
             "appended: %llu leaf pages, full pages would be ~%llu (limit %llu)",
             (unsigned long long)a.leaf_pages, (unsigned long long)min_pages,
             (unsigned long long)(min_pages * 115 / 100));
-    REQUIRE(a.leaf_pages * ps >= (uint64_t)BULK_N * BULK_VAL,
+    TU_REQUIRE(a.leaf_pages * ps >= (uint64_t)BULK_N * BULK_VAL,
             "appended: %llu leaf pages cannot hold the values",
             (unsigned long long)a.leaf_pages);
-    REQUIRE(b.leaf_pages * 100 >= a.leaf_pages * 115,
+    TU_REQUIRE(b.leaf_pages * 100 >= a.leaf_pages * 115,
             "random inserts used %llu leaf pages, appends %llu: appends should pack tighter",
             (unsigned long long)b.leaf_pages, (unsigned long long)a.leaf_pages);
     ck_assert_uint_eq(a.overflow_pages, 0);
 
     /* Same contents, in order. */
     ldb_cursor *ca, *cb;
-    RC_OK(ldb_cursor_open(r, app, &ca));
-    RC_OK(ldb_cursor_open(r, rnd, &cb));
+    TU_RC_OK(ldb_cursor_open(r, app, &ca));
+    TU_RC_OK(ldb_cursor_open(r, rnd, &cb));
     ldb_val ka, va, kb, vb;
     for (uint32_t i = 0; i < BULK_N; i++) {
-        RC_OK(ldb_cursor_get(ca, &ka, &va, LDB_NEXT));
-        RC_OK(ldb_cursor_get(cb, &kb, &vb, LDB_NEXT));
+        TU_RC_OK(ldb_cursor_get(ca, &ka, &va, LDB_NEXT));
+        TU_RC_OK(ldb_cursor_get(cb, &kb, &vb, LDB_NEXT));
         bulk_key(k, i);
         fill_pattern(v, BULK_VAL, i);
-        REQUIRE(ka.size == BULK_KEY && memcmp(ka.data, k, BULK_KEY) == 0, "append key %u", i);
-        REQUIRE(va.size == BULK_VAL && memcmp(va.data, v, BULK_VAL) == 0, "append val %u", i);
-        REQUIRE(kb.size == BULK_KEY && memcmp(kb.data, k, BULK_KEY) == 0, "random key %u", i);
-        REQUIRE(vb.size == BULK_VAL && memcmp(vb.data, v, BULK_VAL) == 0, "random val %u", i);
+        TU_REQUIRE(ka.size == BULK_KEY && memcmp(ka.data, k, BULK_KEY) == 0, "append key %u", i);
+        TU_REQUIRE(va.size == BULK_VAL && memcmp(va.data, v, BULK_VAL) == 0, "append val %u", i);
+        TU_REQUIRE(kb.size == BULK_KEY && memcmp(kb.data, k, BULK_KEY) == 0, "random key %u", i);
+        TU_REQUIRE(vb.size == BULK_VAL && memcmp(vb.data, v, BULK_VAL) == 0, "random val %u", i);
     }
-    RC_IS(ldb_cursor_get(ca, &ka, &va, LDB_NEXT), LDB_NOTFOUND);
-    RC_IS(ldb_cursor_get(cb, &kb, &vb, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(ca, &ka, &va, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cb, &kb, &vb, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(ca);
     ldb_cursor_close(cb);
     ldb_txn_abort(r);
@@ -733,7 +708,7 @@ START_TEST(test_append_bulk_load)
         mid[BULK_KEY] = 'x';
         put_bytes(w, app, mid, BULK_KEY + 1, "mid", 3);
     }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     r = begin(env, LDB_TXN_RDONLY);
     ck_assert_uint_eq(tree_stat(r, app).entries, BULK_N + BULK_N / 1000);
     ck_assert_uint_eq(scan_count(r, app), BULK_N + BULK_N / 1000);
@@ -744,7 +719,7 @@ START_TEST(test_append_bulk_load)
     }
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(order);
     free(path);
 }
@@ -758,7 +733,7 @@ static void expect_keys(ldb_txn *txn, ldb_dbi dbi, const char *want)
     char got[8192] = "";
     size_t at = 0;
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(txn, dbi, &cur));
+    TU_RC_OK(ldb_cursor_open(txn, dbi, &cur));
     ldb_val k, v;
     int rc;
     while ((rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT)) == 0 && at + k.size + 2 < sizeof got) {
@@ -767,14 +742,14 @@ static void expect_keys(ldb_txn *txn, ldb_dbi dbi, const char *want)
         got[at++] = ',';
         got[at] = '\0';
     }
-    RC_IS(rc, LDB_NOTFOUND);
+    TU_RC_IS(rc, LDB_NOTFOUND);
     ldb_cursor_close(cur);
     ck_assert_str_eq(got, want);
 }
 
 START_TEST(test_named_trees)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     static const char *const names[] = {"alpha", "beta", "gamma"};
     static const int counts[] = {100, 50, 10};
@@ -785,10 +760,10 @@ START_TEST(test_named_trees)
     put_str(w, LDB_MAIN, "alpha", "main-alpha"); /* a key named like a tree */
     put_str(w, LDB_MAIN, "k", "main");
     for (int t = 0; t < 3; t++) {
-        RC_OK(ldb_dbi_open(w, names[t], LDB_CREATE, &d[t]));
-        REQUIRE(d[t] != LDB_MAIN, "tree %s got LDB_MAIN", names[t]);
+        TU_RC_OK(ldb_dbi_open(w, names[t], LDB_CREATE, &d[t]));
+        TU_REQUIRE(d[t] != LDB_MAIN, "tree %s got LDB_MAIN", names[t]);
         for (int j = 0; j < t; j++)
-            REQUIRE(d[t] != d[j], "trees %s and %s share a handle", names[t], names[j]);
+            TU_REQUIRE(d[t] != d[j], "trees %s and %s share a handle", names[t], names[j]);
         put_str(w, d[t], "k", names[t]);
         for (int i = 0; i < counts[t]; i++) {
             snprintf(k, sizeof k, "%c%03d", names[t][0], i);
@@ -798,9 +773,9 @@ START_TEST(test_named_trees)
     }
     /* Opening again in the same txn gives the same tree. */
     ldb_dbi again;
-    RC_OK(ldb_dbi_open(w, "beta", 0, &again));
+    TU_RC_OK(ldb_dbi_open(w, "beta", 0, &again));
     expect_str(w, again, "k", "beta");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     for (int pass = 0; pass < 2; pass++) {
         ldb_txn *r = begin(env, LDB_TXN_RDONLY);
@@ -826,83 +801,83 @@ START_TEST(test_named_trees)
         ldb_txn_abort(r);
         if (pass == 0) {
             /* After a reopen the handles come from the catalog by name. */
-            RC_OK(ldb_close(env));
+            TU_RC_OK(ldb_close(env));
             env = tu_open(path, NULL);
             r = begin(env, LDB_TXN_RDONLY);
             for (int t = 0; t < 3; t++)
-                RC_OK(ldb_dbi_open(r, names[t], 0, &d[t]));
-            RC_OK(ldb_txn_commit(r));
+                TU_RC_OK(ldb_dbi_open(r, names[t], 0, &d[t]));
+            TU_RC_OK(ldb_txn_commit(r));
         }
     }
 
     /* Empty beta (handle stays valid), delete gamma. */
     w = begin(env, 0);
-    RC_OK(ldb_dbi_drop(w, d[1], 0));
+    TU_RC_OK(ldb_dbi_drop(w, d[1], 0));
     ldb_tree_stat ts = tree_stat(w, d[1]);
-    REQUIRE(ts.entries == 0 && ts.depth == 0, "emptied tree: %llu entries, depth %u",
+    TU_REQUIRE(ts.entries == 0 && ts.depth == 0, "emptied tree: %llu entries, depth %u",
             (unsigned long long)ts.entries, ts.depth);
     expect_absent(w, d[1], "k");
     put_str(w, d[1], "k", "beta again");
-    RC_OK(ldb_dbi_drop(w, d[2], 1));
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_dbi_drop(w, d[2], 1));
+    TU_RC_OK(ldb_txn_commit(w));
 
     w = begin(env, 0);
     ldb_dbi g;
-    RC_IS(ldb_dbi_open(w, "gamma", 0, &g), LDB_NOTFOUND);
+    TU_RC_IS(ldb_dbi_open(w, "gamma", 0, &g), LDB_NOTFOUND);
     ldb_val kk = tu_str("k"), out;
-    RC_IS(ldb_get(w, d[2], &kk, &out), LDB_INVALID);
+    TU_RC_IS(ldb_get(w, d[2], &kk, &out), LDB_INVALID);
     expect_str(w, d[1], "k", "beta again");
     ck_assert_uint_eq(tree_stat(w, d[1]).entries, 1);
     /* Emptying LDB_MAIN leaves the named trees alone. */
-    RC_OK(ldb_dbi_drop(w, LDB_MAIN, 0));
+    TU_RC_OK(ldb_dbi_drop(w, LDB_MAIN, 0));
     ck_assert_uint_eq(tree_stat(w, LDB_MAIN).entries, 0);
     expect_str(w, d[0], "k", "alpha");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
 
     env = tu_open(path, NULL);
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     expect_keys(r, LDB_MAIN, "");
     ldb_dbi a, b;
-    RC_OK(ldb_dbi_open(r, "alpha", 0, &a));
-    RC_OK(ldb_dbi_open(r, "beta", 0, &b));
-    RC_IS(ldb_dbi_open(r, "gamma", 0, &g), LDB_NOTFOUND);
+    TU_RC_OK(ldb_dbi_open(r, "alpha", 0, &a));
+    TU_RC_OK(ldb_dbi_open(r, "beta", 0, &b));
+    TU_RC_IS(ldb_dbi_open(r, "gamma", 0, &g), LDB_NOTFOUND);
     ck_assert_uint_eq(tree_stat(r, a).entries, 101);
     expect_keys(r, b, "k,");
     ldb_txn_abort(r);
     /* A re-created gamma starts empty. */
     w = begin(env, 0);
-    RC_OK(ldb_dbi_open(w, "gamma", LDB_CREATE, &g));
+    TU_RC_OK(ldb_dbi_open(w, "gamma", LDB_CREATE, &g));
     ck_assert_uint_eq(tree_stat(w, g).entries, 0);
     expect_absent(w, g, "k");
     put_str(w, g, "new", "gamma");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
 
 START_TEST(test_handles_across_txns)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *w = begin(env, 0);
     ldb_dbi t, u;
-    RC_OK(ldb_dbi_open(w, "t", LDB_CREATE, &t));
-    RC_OK(ldb_dbi_open(w, "u", LDB_CREATE, &u));
+    TU_RC_OK(ldb_dbi_open(w, "t", LDB_CREATE, &t));
+    TU_RC_OK(ldb_dbi_open(w, "u", LDB_CREATE, &u));
     put_str(w, t, "first", "1");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     /* A handle opened in a read txn that commits is valid too. */
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     env = tu_open(path, NULL);
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-    RC_OK(ldb_dbi_open(r, "t", 0, &t));
-    RC_OK(ldb_txn_commit(r));
+    TU_RC_OK(ldb_dbi_open(r, "t", 0, &t));
+    TU_RC_OK(ldb_txn_commit(r));
     w = begin(env, 0);
-    RC_OK(ldb_dbi_open(w, "u", 0, &u));
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_dbi_open(w, "u", 0, &u));
+    TU_RC_OK(ldb_txn_commit(w));
 
     char k[32];
     for (int i = 0; i < 30; i++) {
@@ -911,7 +886,7 @@ START_TEST(test_handles_across_txns)
         put_str(w, t, k, "t");
         snprintf(k, sizeof k, "u%03d", i);
         put_str(w, u, k, "u");
-        RC_OK(ldb_txn_commit(w));
+        TU_RC_OK(ldb_txn_commit(w));
         r = begin(env, LDB_TXN_RDONLY);
         expect_str(r, t, "first", "1");
         snprintf(k, sizeof k, "t%03d", i);
@@ -921,7 +896,7 @@ START_TEST(test_handles_across_txns)
         ldb_txn_abort(r);
     }
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
@@ -930,19 +905,19 @@ END_TEST
 
 START_TEST(test_abort_no_trace)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *w = begin(env, 0);
     ldb_dbi a, b;
-    RC_OK(ldb_dbi_open(w, "a", LDB_CREATE, &a));
-    RC_OK(ldb_dbi_open(w, "b", LDB_CREATE, &b));
+    TU_RC_OK(ldb_dbi_open(w, "a", LDB_CREATE, &a));
+    TU_RC_OK(ldb_dbi_open(w, "b", LDB_CREATE, &b));
     for (uint32_t i = 0; i < 2000; i++)
         put_num(w, LDB_MAIN, i * 2);
     for (uint32_t i = 0; i < 100; i++)
         put_num(w, a, i);
     for (uint32_t i = 0; i < 50; i++)
         put_num(w, b, i);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
     ldb_stat before = env_stat(env);
 
@@ -954,15 +929,15 @@ START_TEST(test_abort_no_trace)
         size_t kl = num_key(k, i * 2);
         put_bytes(w, LDB_MAIN, k, kl, "overwritten", 11);
         kl = num_key(k, 1000 + i * 2);
-        RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){kl, k}));
+        TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){kl, k}));
         put_num(w, LDB_MAIN, i * 2 + 1);
     }
     put_bytes(w, LDB_MAIN, "big", 3, big, 200000);
     ldb_dbi c;
-    RC_OK(ldb_dbi_open(w, "c", LDB_CREATE, &c));
+    TU_RC_OK(ldb_dbi_open(w, "c", LDB_CREATE, &c));
     put_str(w, c, "in", "c");
-    RC_OK(ldb_dbi_drop(w, a, 0));
-    RC_OK(ldb_dbi_drop(w, b, 1));
+    TU_RC_OK(ldb_dbi_drop(w, a, 0));
+    TU_RC_OK(ldb_dbi_drop(w, b, 1));
     ck_assert_uint_eq(tree_stat(w, a).entries, 0);
     ldb_txn_abort(w);
 
@@ -973,8 +948,8 @@ START_TEST(test_abort_no_trace)
     expect_num_scan(r, LDB_MAIN, 0, 4000, 2);
     expect_absent(r, LDB_MAIN, "big");
     ldb_dbi x;
-    RC_IS(ldb_dbi_open(r, "c", 0, &x), LDB_NOTFOUND);
-    RC_OK(ldb_dbi_open(r, "b", 0, &x));
+    TU_RC_IS(ldb_dbi_open(r, "c", 0, &x), LDB_NOTFOUND);
+    TU_RC_OK(ldb_dbi_open(r, "b", 0, &x));
     expect_num_scan(r, x, 0, 50, 1);
     expect_num_scan(r, a, 0, 100, 1);
     ldb_txn_abort(r);
@@ -983,7 +958,7 @@ START_TEST(test_abort_no_trace)
     /* Then a committed change lands on the untouched state. */
     w = begin(env, 0);
     put_num(w, LDB_MAIN, 1);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     r = begin(env, LDB_TXN_RDONLY);
     expect_num(r, LDB_MAIN, 1);
     expect_num(r, LDB_MAIN, 0);
@@ -991,7 +966,7 @@ START_TEST(test_abort_no_trace)
     ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, 2001);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(big);
     free(path);
 }
@@ -999,11 +974,11 @@ END_TEST
 
 START_TEST(test_own_writes)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *w = begin(env, 0);
     put_str(w, LDB_MAIN, "a", "1");
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     w = begin(env, 0);
@@ -1012,13 +987,13 @@ START_TEST(test_own_writes)
     put_str(w, LDB_MAIN, "a", "one");
     expect_str(w, LDB_MAIN, "a", "one");
     ldb_val ka = tu_str("a");
-    RC_OK(ldb_del(w, LDB_MAIN, &ka));
+    TU_RC_OK(ldb_del(w, LDB_MAIN, &ka));
     expect_absent(w, LDB_MAIN, "a");
     put_str(w, LDB_MAIN, "a", "uno");
     expect_keys(w, LDB_MAIN, "a,b,");
     ck_assert_uint_eq(tree_stat(w, LDB_MAIN).entries, 2);
     ldb_dbi t;
-    RC_OK(ldb_dbi_open(w, "t", LDB_CREATE, &t));
+    TU_RC_OK(ldb_dbi_open(w, "t", LDB_CREATE, &t));
     put_str(w, t, "x", "y");
     expect_str(w, t, "x", "y");
     for (uint32_t i = 0; i < 5000; i++) /* enough to split and grow the tree */
@@ -1032,8 +1007,8 @@ START_TEST(test_own_writes)
     expect_absent(r, LDB_MAIN, "b");
     expect_absent(r, LDB_MAIN, "key-00000000");
     ldb_dbi y;
-    RC_IS(ldb_dbi_open(r, "t", 0, &y), LDB_NOTFOUND);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_IS(ldb_dbi_open(r, "t", 0, &y), LDB_NOTFOUND);
+    TU_RC_OK(ldb_txn_commit(w));
     expect_str(r, LDB_MAIN, "a", "1");
     expect_absent(r, LDB_MAIN, "b");
     ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, 1);
@@ -1046,7 +1021,7 @@ START_TEST(test_own_writes)
     ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, 5002);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
@@ -1071,7 +1046,7 @@ static void reuse_insert(ldb_env *env, int batch)
         fill_pattern(v, REUSE_V, (uint64_t)batch * REUSE_B + i);
         put_bytes(w, LDB_MAIN, k, strlen(k), v, REUSE_V);
     }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 }
 
 static void reuse_delete(ldb_env *env, int batch)
@@ -1080,9 +1055,9 @@ static void reuse_delete(ldb_env *env, int batch)
     ldb_txn *w = begin(env, 0);
     for (int i = 0; i < REUSE_B; i++) {
         reuse_key(k, batch, i);
-        RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
+        TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
     }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 }
 
 static void reuse_expect(ldb_txn *r, int batch)
@@ -1098,7 +1073,7 @@ static void reuse_expect(ldb_txn *r, int batch)
 
 START_TEST(test_free_page_reuse)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.sync_mode = LDB_SYNC_OFF;
     o.wal_max_bytes = 1u << 20; /* if there is a log, checkpoint often */
@@ -1115,7 +1090,7 @@ START_TEST(test_free_page_reuse)
         if (round == 30)
             warm = env_stat(env).file_size;
         if (round == 100) {
-            REQUIRE(env_stat(env).file_size <= warm + slack,
+            TU_REQUIRE(env_stat(env).file_size <= warm + slack,
                     "file grew from %llu to %llu bytes in 70 steady rounds",
                     (unsigned long long)warm, (unsigned long long)env_stat(env).file_size);
             reader = begin(env, LDB_TXN_RDONLY); /* holds its pages back */
@@ -1131,7 +1106,7 @@ START_TEST(test_free_page_reuse)
             after_reader = env_stat(env).file_size;
     }
     ldb_stat st = env_stat(env);
-    REQUIRE(st.file_size <= after_reader + slack,
+    TU_REQUIRE(st.file_size <= after_reader + slack,
             "file grew from %llu to %llu bytes in 165 rounds after the reader ended",
             (unsigned long long)after_reader, (unsigned long long)st.file_size);
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
@@ -1140,7 +1115,7 @@ START_TEST(test_free_page_reuse)
     ck_assert_uint_eq(scan_count(r, LDB_MAIN), REUSE_B);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
@@ -1169,27 +1144,27 @@ static void check_key_set(ldb_env *env, struct bkey *keys, size_t n)
             vb[j] = keys[i].k[keys[i].kl - 1 - j];
         put_bytes(w, LDB_MAIN, keys[i].k, keys[i].kl, vb, keys[i].kl);
     }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     qsort(keys, n, sizeof *keys, bkey_cmp);
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
+    TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
     ldb_val k, v;
     for (size_t i = 0; i < n; i++) {
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
-        REQUIRE(k.size == keys[i].kl && memcmp(k.data, keys[i].k, k.size) == 0,
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+        TU_REQUIRE(k.size == keys[i].kl && memcmp(k.data, keys[i].k, k.size) == 0,
                 "scan entry %zu: key of %zu bytes, want %zu bytes", i, k.size, keys[i].kl);
         for (size_t j = 0; j < keys[i].kl; j++)
             vb[j] = keys[i].k[keys[i].kl - 1 - j];
-        REQUIRE(v.size == keys[i].kl && memcmp(v.data, vb, v.size) == 0,
+        TU_REQUIRE(v.size == keys[i].kl && memcmp(v.data, vb, v.size) == 0,
                 "scan entry %zu: value differs", i);
     }
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     for (size_t i = 0; i < n; i += (n > 5000 ? 7 : 1)) {
         k = mkval(keys[i].k, keys[i].kl);
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK_EXACT));
-        REQUIRE(k.size == keys[i].kl && memcmp(k.data, keys[i].k, k.size) == 0,
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK_EXACT));
+        TU_REQUIRE(k.size == keys[i].kl && memcmp(k.data, keys[i].k, k.size) == 0,
                 "SEEK_EXACT %zu landed elsewhere", i);
         for (size_t j = 0; j < keys[i].kl; j++)
             vb[j] = keys[i].k[keys[i].kl - 1 - j];
@@ -1204,7 +1179,7 @@ static void check_key_set(ldb_env *env, struct bkey *keys, size_t n)
 START_TEST(test_shared_prefix_keys)
 {
     enum { P = 400, NUM = 5000, VAR = 3000 };
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ck_assert_uint_ge(ldb_max_key_size(env), P + 10);
     size_t n = NUM + VAR + 3;
@@ -1244,7 +1219,7 @@ START_TEST(test_shared_prefix_keys)
     for (size_t i = 0; i < n; i++)
         shuffled[i] = keys[order[i]];
     check_key_set(env, shuffled, n);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     for (size_t i = 0; i < n; i++)
         free(keys[i].k);
     free(shuffled);
@@ -1256,7 +1231,7 @@ END_TEST
 
 START_TEST(test_binary_keys)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_options o = {0};
     o.sync_mode = LDB_SYNC_OFF;
     ldb_env *env = tu_open(path, &o);
@@ -1285,20 +1260,20 @@ START_TEST(test_binary_keys)
     /* SEEK among them: {5, 255, 0} lies between {5, 255} and {6}. */
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
+    TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
     ldb_val k = {3, "\x05\xff\x00"}, v;
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
-    REQUIRE(k.size == 1 && ((const uint8_t *)k.data)[0] == 6, "SEEK 05 ff 00");
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
+    TU_REQUIRE(k.size == 1 && ((const uint8_t *)k.data)[0] == 6, "SEEK 05 ff 00");
     k = (ldb_val){2, "\x00\x00"};
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
-    REQUIRE(k.size == 2 && memcmp(k.data, "\x00\x00", 2) == 0, "SEEK 00 00");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
-    REQUIRE(k.size == 1 && ((const uint8_t *)k.data)[0] == 0, "before 00 00 comes 00");
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
+    TU_REQUIRE(k.size == 2 && memcmp(k.data, "\x00\x00", 2) == 0, "SEEK 00 00");
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+    TU_REQUIRE(k.size == 1 && ((const uint8_t *)k.data)[0] == 0, "before 00 00 comes 00");
     k = (ldb_val){3, "\xff\xff\x00"};
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_SEEK), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_SEEK), LDB_NOTFOUND);
     ldb_cursor_close(cur);
     ldb_txn_abort(r);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(shuffled);
     free(order);
     free(store);
@@ -1309,7 +1284,7 @@ END_TEST
 
 START_TEST(test_prefix_keys)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     /* in the order memcmp-then-length sorts them */
     static const struct {
@@ -1327,50 +1302,50 @@ START_TEST(test_prefix_keys)
         snprintf(v, sizeof v, "%zu", i);
         put_bytes(w, LDB_MAIN, sorted[i].k, sorted[i].n, v, strlen(v));
     }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur;
-    RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
+    TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
     ldb_val k, v;
     for (size_t i = 0; i < n; i++) {
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
-        REQUIRE(k.size == sorted[i].n && memcmp(k.data, sorted[i].k, k.size) == 0,
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+        TU_REQUIRE(k.size == sorted[i].n && memcmp(k.data, sorted[i].k, k.size) == 0,
                 "entry %zu out of order", i);
         char want[8];
         snprintf(want, sizeof want, "%zu", i);
-        REQUIRE(v.size == strlen(want) && memcmp(v.data, want, v.size) == 0,
+        TU_REQUIRE(v.size == strlen(want) && memcmp(v.data, want, v.size) == 0,
                 "entry %zu: wrong value", i);
     }
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     for (size_t i = n; i-- > 0;) {
-        RC_OK(ldb_cursor_get(cur, &k, &v, i == n - 1 ? LDB_LAST : LDB_PREV));
-        REQUIRE(k.size == sorted[i].n && memcmp(k.data, sorted[i].k, k.size) == 0,
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, i == n - 1 ? LDB_LAST : LDB_PREV));
+        TU_REQUIRE(k.size == sorted[i].n && memcmp(k.data, sorted[i].k, k.size) == 0,
                 "backward entry %zu out of order", i);
     }
     /* "a" < "a\0" < "ab": SEEK lands on the next one up */
     k = (ldb_val){2, "a\0"};
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
-    REQUIRE(k.size == 2 && memcmp(k.data, "a\0", 2) == 0, "SEEK a\\0");
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
+    TU_REQUIRE(k.size == 2 && memcmp(k.data, "a\0", 2) == 0, "SEEK a\\0");
     k = (ldb_val){4, "a\0\0\0"};
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
-    REQUIRE(k.size == 2 && memcmp(k.data, "a\x01", 2) == 0, "SEEK a\\0\\0\\0");
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
+    TU_REQUIRE(k.size == 2 && memcmp(k.data, "a\x01", 2) == 0, "SEEK a\\0\\0\\0");
     k = (ldb_val){3, "a\x01\0"};
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
-    REQUIRE(k.size == 2 && memcmp(k.data, "ab", 2) == 0, "SEEK a\\x01\\0");
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
+    TU_REQUIRE(k.size == 2 && memcmp(k.data, "ab", 2) == 0, "SEEK a\\x01\\0");
     k = (ldb_val){3, "ab\x01"};
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
-    REQUIRE(k.size == 3 && memcmp(k.data, "abc", 3) == 0, "SEEK ab\\x01");
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK));
+    TU_REQUIRE(k.size == 3 && memcmp(k.data, "abc", 3) == 0, "SEEK ab\\x01");
     k = (ldb_val){2, "a\x02"};
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_SEEK_EXACT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_SEEK_EXACT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
     expect_absent_bytes(r, LDB_MAIN, "a\0\0\0", 4);
     expect_absent_bytes(r, LDB_MAIN, "\0\0\0", 3);
     ldb_txn_abort(r);
 
     w = begin(env, 0);
-    RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){2, "a\0"}));
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){2, "a\0"}));
+    TU_RC_OK(ldb_txn_commit(w));
     r = begin(env, LDB_TXN_RDONLY);
     expect_bytes(r, LDB_MAIN, "a", 1, "3", 1);
     expect_absent_bytes(r, LDB_MAIN, "a\0", 2);
@@ -1378,7 +1353,7 @@ START_TEST(test_prefix_keys)
     ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, n - 1);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST

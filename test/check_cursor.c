@@ -16,49 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REQUIRE(cond, ...)                                                               \
-    do {                                                                                 \
-        if (!(cond))                                                                     \
-            ck_abort_msg(__VA_ARGS__);                                                   \
-    } while (0)
-#define RC_OK(expr)                                                                      \
-    do {                                                                                 \
-        int rc_ = (expr);                                                                \
-        if (rc_ != 0)                                                                    \
-            ck_abort_msg("%s -> %d (%s)", #expr, rc_, ldb_strerror(rc_));                \
-    } while (0)
-#define RC_IS(expr, want)                                                                \
-    do {                                                                                 \
-        int rc_ = (expr), want_ = (want);                                                \
-        if (rc_ != want_)                                                                \
-            ck_abort_msg("%s -> %d (%s), want %d (%s)", #expr, rc_, ldb_strerror(rc_),  \
-                         want_, ldb_strerror(want_));                                    \
-    } while (0)
 
 #define N 10000
 #define WIDE_KEY 400
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static char *new_db_path(void)
-{
-    char *p = strdup(tu_path(tu_tmpdir(), "db"));
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
 static ldb_txn *begin(ldb_env *env, unsigned flags)
 {
     ldb_txn *txn = NULL;
     int rc = ldb_txn_begin(env, flags, &txn);
-    REQUIRE(rc == 0, "ldb_txn_begin(%#x): %s", flags, ldb_strerror(rc));
+    TU_REQUIRE(rc == 0, "ldb_txn_begin(%#x): %s", flags, ldb_strerror(rc));
     return txn;
 }
 
 static ldb_cursor *cursor(ldb_txn *txn, ldb_dbi dbi)
 {
     ldb_cursor *cur = NULL;
-    RC_OK(ldb_cursor_open(txn, dbi, &cur));
+    TU_RC_OK(ldb_cursor_open(txn, dbi, &cur));
     ck_assert_ptr_nonnull(cur);
     return cur;
 }
@@ -66,7 +41,7 @@ static ldb_cursor *cursor(ldb_txn *txn, ldb_dbi dbi)
 static ldb_tree_stat tree_stat(ldb_txn *txn, ldb_dbi dbi)
 {
     ldb_tree_stat ts;
-    RC_OK(ldb_dbi_stat(txn, dbi, &ts));
+    TU_RC_OK(ldb_dbi_stat(txn, dbi, &ts));
     return ts;
 }
 
@@ -106,10 +81,10 @@ static void expect_entry(const ldb_val *k, const ldb_val *v, uint32_t idx, int w
     char kb[WIDE_KEY + 1];
     uint8_t vb[64];
     size_t kl = num_key(kb, 2 * idx, wide), vl = entry_val(vb, idx, version);
-    REQUIRE(k->size == kl && memcmp(k->data, kb, kl) == 0,
+    TU_REQUIRE(k->size == kl && memcmp(k->data, kb, kl) == 0,
             "%s: key '%.*s' (%zu bytes), want '%.6s' (entry %u)", where,
             (int)(k->size > 12 ? 12 : k->size), (const char *)k->data, k->size, kb, idx);
-    REQUIRE(v->size == vl && memcmp(v->data, vb, vl) == 0, "%s: value of entry %u differs",
+    TU_REQUIRE(v->size == vl && memcmp(v->data, vb, vl) == 0, "%s: value of entry %u differs",
             where, idx);
 }
 
@@ -120,7 +95,7 @@ static void put_entry(ldb_txn *txn, ldb_dbi dbi, uint32_t idx, int wide, uint32_
     ldb_val k = {num_key(kb, 2 * idx, wide), kb};
     ldb_val v = {entry_val(vb, idx, version), vb};
     int rc = ldb_put(txn, dbi, &k, &v, 0);
-    REQUIRE(rc == 0, "put entry %u: %s", idx, ldb_strerror(rc));
+    TU_REQUIRE(rc == 0, "put entry %u: %s", idx, ldb_strerror(rc));
 }
 
 static void load_entries(ldb_env *env, ldb_dbi dbi, int wide, uint64_t seed)
@@ -138,7 +113,7 @@ static void load_entries(ldb_env *env, ldb_dbi dbi, int wide, uint64_t seed)
     ldb_txn *w = begin(env, 0);
     for (uint32_t i = 0; i < N; i++)
         put_entry(w, dbi, order[i], wide, 0);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     free(order);
 }
 
@@ -147,7 +122,7 @@ static void cur_seek(ldb_cursor *cur, const void *k, size_t kl, ldb_val *ok, ldb
 {
     *ok = (ldb_val){kl, k};
     int rc = ldb_cursor_get(cur, ok, ov, op);
-    REQUIRE(rc == want_rc, "%s '%.*s': %d (%s), want %d",
+    TU_REQUIRE(rc == want_rc, "%s '%.*s': %d (%s), want %d",
             op == LDB_SEEK ? "SEEK" : "SEEK_EXACT", (int)(kl > 12 ? 12 : kl),
             (const char *)k, rc, ldb_strerror(rc), want_rc);
 }
@@ -159,16 +134,16 @@ static void expect_empty(ldb_txn *txn, ldb_dbi dbi)
     ldb_val k, v;
     static const ldb_cursor_op ops[] = {LDB_FIRST, LDB_LAST,    LDB_NEXT, LDB_PREV,
                                         LDB_CURRENT, LDB_FIRST, LDB_PREV, LDB_NEXT};
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND);
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         int rc = ldb_cursor_get(cur, &k, &v, ops[i]);
-        REQUIRE(rc == LDB_NOTFOUND, "op %d on an empty tree: %d (%s)", (int)ops[i], rc,
+        TU_REQUIRE(rc == LDB_NOTFOUND, "op %d on an empty tree: %d (%s)", (int)ops[i], rc,
                 ldb_strerror(rc));
     }
     cur_seek(cur, "a", 1, &k, &v, LDB_SEEK, LDB_NOTFOUND);
     cur_seek(cur, "a", 1, &k, &v, LDB_SEEK_EXACT, LDB_NOTFOUND);
     cur_seek(cur, "\0", 1, &k, &v, LDB_SEEK, LDB_NOTFOUND);
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
 }
 
@@ -176,7 +151,7 @@ static void expect_empty(ldb_txn *txn, ldb_dbi dbi)
 
 START_TEST(test_empty_tree)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     expect_empty(r, LDB_MAIN);
@@ -185,16 +160,16 @@ START_TEST(test_empty_tree)
     ldb_txn *w = begin(env, 0);
     expect_empty(w, LDB_MAIN);
     ldb_dbi t;
-    RC_OK(ldb_dbi_open(w, "empty", LDB_CREATE, &t));
+    TU_RC_OK(ldb_dbi_open(w, "empty", LDB_CREATE, &t));
     expect_empty(w, t);
     /* main stays empty though the catalog now holds names and another tree keys */
     ldb_dbi u;
-    RC_OK(ldb_dbi_open(w, "full", LDB_CREATE, &u));
+    TU_RC_OK(ldb_dbi_open(w, "full", LDB_CREATE, &u));
     ldb_val k = tu_str("k"), v = tu_str("v");
-    RC_OK(ldb_put(w, u, &k, &v, 0));
+    TU_RC_OK(ldb_put(w, u, &k, &v, 0));
     expect_empty(w, LDB_MAIN);
     expect_empty(w, t);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     r = begin(env, LDB_TXN_RDONLY);
     expect_empty(r, LDB_MAIN);
@@ -203,53 +178,53 @@ START_TEST(test_empty_tree)
 
     /* emptied by deletes */
     w = begin(env, 0);
-    RC_OK(ldb_del(w, u, &k));
+    TU_RC_OK(ldb_del(w, u, &k));
     expect_empty(w, u);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     r = begin(env, LDB_TXN_RDONLY);
     expect_empty(r, u);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
 
 static void expect_m(const ldb_val *k, const ldb_val *v, const char *where)
 {
-    REQUIRE(k->size == 1 && memcmp(k->data, "m", 1) == 0, "%s: key is not 'm'", where);
-    REQUIRE(v->size == 5 && memcmp(v->data, "value", 5) == 0, "%s: value differs", where);
+    TU_REQUIRE(k->size == 1 && memcmp(k->data, "m", 1) == 0, "%s: key is not 'm'", where);
+    TU_REQUIRE(v->size == 5 && memcmp(v->data, "value", 5) == 0, "%s: value differs", where);
 }
 
 START_TEST(test_one_key)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *w = begin(env, 0);
     ldb_val mk = tu_str("m"), mv = tu_str("value");
-    RC_OK(ldb_put(w, LDB_MAIN, &mk, &mv, 0));
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_put(w, LDB_MAIN, &mk, &mv, 0));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     ldb_val k, v;
     ldb_cursor *cur = cursor(r, LDB_MAIN);
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND); /* unpositioned */
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT)); /* fresh NEXT = FIRST */
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND); /* unpositioned */
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT)); /* fresh NEXT = FIRST */
     expect_m(&k, &v, "fresh NEXT");
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
     expect_m(&k, &v, "CURRENT after NEXT past the end");
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
     expect_m(&k, &v, "CURRENT after PREV past the start");
     ldb_cursor_close(cur);
 
     cur = cursor(r, LDB_MAIN);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV)); /* fresh PREV = LAST */
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV)); /* fresh PREV = LAST */
     expect_m(&k, &v, "fresh PREV");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
     expect_m(&k, &v, "FIRST");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
     expect_m(&k, &v, "LAST");
     cur_seek(cur, "a", 1, &k, &v, LDB_SEEK, 0);
     expect_m(&k, &v, "SEEK a");
@@ -263,14 +238,14 @@ START_TEST(test_one_key)
     expect_m(&k, &v, "SEEK_EXACT m");
     cur_seek(cur, "l", 1, &k, &v, LDB_SEEK_EXACT, LDB_NOTFOUND);
     cur_seek(cur, "mm", 2, &k, &v, LDB_SEEK_EXACT, LDB_NOTFOUND);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
     expect_m(&k, &v, "CURRENT at the only key");
     ldb_cursor_close(cur);
     ldb_txn_abort(r);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
@@ -279,7 +254,7 @@ END_TEST
 
 static ldb_env *open_loaded(char **path, int wide)
 {
-    *path = new_db_path();
+    *path = tu_new_db_path();
     ldb_options o = {0};
     o.sync_mode = LDB_SYNC_OFF;
     ldb_env *env = tu_open(*path, &o);
@@ -293,10 +268,10 @@ static void scan_forward(ldb_txn *txn, ldb_dbi dbi, int wide, ldb_cursor_op firs
     ldb_val k, v;
     for (uint32_t i = 0; i < N; i++) {
         int rc = ldb_cursor_get(cur, &k, &v, i == 0 ? first : LDB_NEXT);
-        REQUIRE(rc == 0, "forward scan at %u: %s", i, ldb_strerror(rc));
+        TU_REQUIRE(rc == 0, "forward scan at %u: %s", i, ldb_strerror(rc));
         expect_entry(&k, &v, i, wide, 0, "forward scan");
     }
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
 }
 
@@ -306,10 +281,10 @@ static void scan_backward(ldb_txn *txn, ldb_dbi dbi, int wide, ldb_cursor_op fir
     ldb_val k, v;
     for (uint32_t i = N; i-- > 0;) {
         int rc = ldb_cursor_get(cur, &k, &v, i == N - 1 ? first : LDB_PREV);
-        REQUIRE(rc == 0, "backward scan at %u: %s", i, ldb_strerror(rc));
+        TU_REQUIRE(rc == 0, "backward scan at %u: %s", i, ldb_strerror(rc));
         expect_entry(&k, &v, i, wide, 0, "backward scan");
     }
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
     ldb_cursor_close(cur);
 }
 
@@ -322,7 +297,7 @@ START_TEST(test_full_scans)
     ldb_tree_stat ts = tree_stat(r, LDB_MAIN);
     ck_assert_uint_eq(ts.entries, N);
     if (wide)
-        REQUIRE(ts.depth >= 3, "wide keys: depth %u", ts.depth);
+        TU_REQUIRE(ts.depth >= 3, "wide keys: depth %u", ts.depth);
     scan_forward(r, LDB_MAIN, wide, LDB_FIRST);
     scan_forward(r, LDB_MAIN, wide, LDB_NEXT); /* fresh cursor */
     scan_backward(r, LDB_MAIN, wide, LDB_LAST);
@@ -331,14 +306,14 @@ START_TEST(test_full_scans)
     /* Zig-zag: NEXT, NEXT, PREV walks across every page boundary both ways. */
     ldb_cursor *cur = cursor(r, LDB_MAIN);
     ldb_val k, v;
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
     for (uint32_t i = 0; i + 2 < N; i++) {
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
         expect_entry(&k, &v, i + 2, wide, 0, "zig-zag NEXT");
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
         expect_entry(&k, &v, i + 1, wide, 0, "zig-zag PREV");
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
         expect_entry(&k, &v, i + 1, wide, 0, "zig-zag CURRENT");
     }
     ldb_cursor_close(cur);
@@ -350,13 +325,13 @@ START_TEST(test_full_scans)
     scan_backward(w, LDB_MAIN, wide, LDB_LAST);
     ldb_txn_abort(w);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     env = tu_open(path, NULL);
     r = begin(env, LDB_TXN_RDONLY);
     scan_forward(r, LDB_MAIN, wide, LDB_NEXT);
     scan_backward(r, LDB_MAIN, wide, LDB_PREV);
     ldb_txn_abort(r);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
@@ -369,45 +344,45 @@ START_TEST(test_past_the_ends)
     ldb_cursor *cur = cursor(r, LDB_MAIN);
     ldb_val k, v;
 
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
     expect_entry(&k, &v, N - 1, 0, 0, "LAST");
     for (int i = 0; i < 3; i++)
-        RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT)); /* stays on the last entry */
+        TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT)); /* stays on the last entry */
     expect_entry(&k, &v, N - 1, 0, 0, "CURRENT after NEXT past the end");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
     expect_entry(&k, &v, N - 2, 0, 0, "PREV after NEXT past the end");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
     expect_entry(&k, &v, N - 1, 0, 0, "NEXT back to the last");
 
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
     expect_entry(&k, &v, 0, 0, 0, "FIRST");
     for (int i = 0; i < 3; i++)
-        RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
+        TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
     expect_entry(&k, &v, 0, 0, 0, "CURRENT after PREV past the start");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
     expect_entry(&k, &v, 1, 0, 0, "NEXT after PREV past the start");
 
     /* A full NEXT scan ends on the last entry, and PREV walks back from it. */
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
     uint32_t n = 1;
     int rc;
     while ((rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT)) == 0)
         n++;
-    RC_IS(rc, LDB_NOTFOUND);
+    TU_RC_IS(rc, LDB_NOTFOUND);
     ck_assert_uint_eq(n, N);
     for (uint32_t i = N - 1; i-- > 0;) {
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
         expect_entry(&k, &v, i, 0, 0, "PREV after a full scan");
     }
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
     expect_entry(&k, &v, 0, 0, 0, "CURRENT after a full backward walk");
     ldb_cursor_close(cur);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
@@ -434,21 +409,21 @@ START_TEST(test_seek)
         cur_seek(cur, kb, kl, &k, &v, LDB_SEEK, 0);
         expect_entry(&k, &v, want, wide, 0, "SEEK");
         if (want + 1 < N) {
-            RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+            TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
             expect_entry(&k, &v, want + 1, wide, 0, "NEXT after SEEK");
-            RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+            TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
             expect_entry(&k, &v, want, wide, 0, "PREV after SEEK, NEXT");
         }
         if (want > 0) {
-            RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+            TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
             expect_entry(&k, &v, want - 1, wide, 0, "PREV after SEEK");
         } else {
-            RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
+            TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
         }
         if (num % 2 == 0) {
             cur_seek(cur, kb, kl, &k, &v, LDB_SEEK_EXACT, 0);
             expect_entry(&k, &v, want, wide, 0, "SEEK_EXACT");
-            RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
+            TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
             expect_entry(&k, &v, want, wide, 0, "CURRENT after SEEK_EXACT");
         } else {
             cur_seek(cur, kb, kl, &k, &v, LDB_SEEK_EXACT, LDB_NOTFOUND);
@@ -473,11 +448,11 @@ START_TEST(test_seek)
     kb[kl] = '\0';
     cur_seek(cur, kb, kl + 1, &k, &v, LDB_SEEK, LDB_NOTFOUND);
     /* After SEEK past the last, a fresh positioning still works. */
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
     expect_entry(&k, &v, N - 1, wide, 0, "LAST after a failed SEEK");
     ldb_cursor_close(cur);
     ldb_txn_abort(r);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
@@ -494,18 +469,18 @@ static void expect_remaining(ldb_txn *txn, ldb_dbi dbi, const uint8_t *keep, int
         if (!keep[i])
             continue;
         int rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT);
-        REQUIRE(rc == 0, "remaining entry %u: %s", i, ldb_strerror(rc));
+        TU_REQUIRE(rc == 0, "remaining entry %u: %s", i, ldb_strerror(rc));
         expect_entry(&k, &v, i, wide, 0, "remaining entries");
         n++;
     }
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
     ck_assert_uint_eq(tree_stat(txn, dbi).entries, n);
     char kb[WIDE_KEY + 1];
     for (uint32_t i = 0; i < N; i += 13) {
         ldb_val key = {num_key(kb, 2 * i, wide), kb}, val;
         int rc = ldb_get(txn, dbi, &key, &val);
-        REQUIRE(rc == (keep[i] ? 0 : LDB_NOTFOUND), "get entry %u: %s", i, ldb_strerror(rc));
+        TU_REQUIRE(rc == (keep[i] ? 0 : LDB_NOTFOUND), "get entry %u: %s", i, ldb_strerror(rc));
     }
 }
 
@@ -522,25 +497,25 @@ START_TEST(test_del_every_other_forward)
     int rc = ldb_cursor_get(cur, &k, &v, LDB_FIRST);
     uint32_t idx = 0;
     while (rc == 0) {
-        REQUIRE(idx < N, "more entries than loaded");
+        TU_REQUIRE(idx < N, "more entries than loaded");
         expect_entry(&k, &v, idx, wide, 0, "NEXT after cursor_del");
         keep[idx] = idx % 2;
         if (idx % 2 == 0)
-            RC_OK(ldb_cursor_del(cur));
+            TU_RC_OK(ldb_cursor_del(cur));
         rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT);
         idx++;
     }
-    RC_IS(rc, LDB_NOTFOUND);
+    TU_RC_IS(rc, LDB_NOTFOUND);
     ck_assert_uint_eq(idx, N);
     ldb_cursor_close(cur);
     expect_remaining(w, LDB_MAIN, keep, wide);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     expect_remaining(r, LDB_MAIN, keep, wide);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(keep);
     free(path);
 }
@@ -559,24 +534,24 @@ START_TEST(test_del_every_other_backward)
     int rc = ldb_cursor_get(cur, &k, &v, LDB_LAST);
     uint32_t idx = N;
     while (rc == 0) {
-        REQUIRE(idx > 0, "more entries than loaded");
+        TU_REQUIRE(idx > 0, "more entries than loaded");
         idx--;
         expect_entry(&k, &v, idx, wide, 0, "PREV after cursor_del");
         keep[idx] = (idx % 3) != 1;
         if (!keep[idx])
-            RC_OK(ldb_cursor_del(cur));
+            TU_RC_OK(ldb_cursor_del(cur));
         rc = ldb_cursor_get(cur, &k, &v, LDB_PREV);
     }
-    RC_IS(rc, LDB_NOTFOUND);
+    TU_RC_IS(rc, LDB_NOTFOUND);
     ck_assert_uint_eq(idx, 0);
     ldb_cursor_close(cur);
     expect_remaining(w, LDB_MAIN, keep, wide);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     expect_remaining(r, LDB_MAIN, keep, wide);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(keep);
     free(path);
 }
@@ -592,55 +567,55 @@ START_TEST(test_del_details)
     ldb_txn *w = begin(env, 0);
     ldb_cursor *cur = cursor(w, LDB_MAIN);
     ldb_val k, v;
-    RC_IS(ldb_cursor_del(cur), LDB_NOTFOUND); /* fresh: not on an entry */
+    TU_RC_IS(ldb_cursor_del(cur), LDB_NOTFOUND); /* fresh: not on an entry */
 
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
-    RC_OK(ldb_cursor_del(cur));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_del(cur));
     keep[0] = 0;
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND); /* its entry is gone */
-    RC_IS(ldb_cursor_del(cur), LDB_NOTFOUND);                      /* not twice */
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND); /* its entry is gone */
+    TU_RC_IS(ldb_cursor_del(cur), LDB_NOTFOUND);                      /* not twice */
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
     expect_entry(&k, &v, 1, 0, 0, "NEXT after del, CURRENT, del");
 
     /* In the middle: PREV after del gives the one before, then NEXT skips it. */
     char kb[16];
     size_t kl = num_key(kb, 2 * 500, 0);
     cur_seek(cur, kb, kl, &k, &v, LDB_SEEK_EXACT, 0);
-    RC_OK(ldb_cursor_del(cur));
+    TU_RC_OK(ldb_cursor_del(cur));
     keep[500] = 0;
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
     expect_entry(&k, &v, 499, 0, 0, "PREV after del");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
     expect_entry(&k, &v, 501, 0, 0, "NEXT over the deleted entry");
 
     /* The last entry: PREV after deleting it gives the new last. */
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
-    RC_OK(ldb_cursor_del(cur));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
+    TU_RC_OK(ldb_cursor_del(cur));
     keep[N - 1] = 0;
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
     expect_entry(&k, &v, N - 2, 0, 0, "PREV after deleting the last");
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
 
     /* Deleting a run that empties whole pages, then walking on. */
     kl = num_key(kb, 2 * 3000, 0);
     cur_seek(cur, kb, kl, &k, &v, LDB_SEEK, 0);
     for (uint32_t i = 3000; i < 4000; i++) {
         expect_entry(&k, &v, i, 0, 0, "run delete");
-        RC_OK(ldb_cursor_del(cur));
+        TU_RC_OK(ldb_cursor_del(cur));
         keep[i] = 0;
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
     }
     expect_entry(&k, &v, 4000, 0, 0, "after the deleted run");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
     expect_entry(&k, &v, 2999, 0, 0, "PREV over the deleted run");
     ldb_cursor_close(cur);
     expect_remaining(w, LDB_MAIN, keep, 0);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     expect_remaining(r, LDB_MAIN, keep, 0);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(keep);
     free(path);
 }
@@ -662,7 +637,7 @@ START_TEST(test_del_all)
         rc = ldb_cursor_get(cur, &k, &v, LDB_FIRST);
         while (rc == 0) {
             expect_entry(&k, &v, n, wide, 0, "delete-all forward");
-            RC_OK(ldb_cursor_del(cur));
+            TU_RC_OK(ldb_cursor_del(cur));
             n++;
             rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT);
         }
@@ -670,36 +645,36 @@ START_TEST(test_del_all)
         rc = ldb_cursor_get(cur, &k, &v, LDB_LAST);
         while (rc == 0) {
             expect_entry(&k, &v, N - 1 - n, wide, 0, "delete-all backward");
-            RC_OK(ldb_cursor_del(cur));
+            TU_RC_OK(ldb_cursor_del(cur));
             n++;
             rc = ldb_cursor_get(cur, &k, &v, LDB_PREV);
         }
     } else {
         while ((rc = ldb_cursor_get(cur, &k, &v, LDB_FIRST)) == 0) {
             expect_entry(&k, &v, n, wide, 0, "delete-all FIRST");
-            RC_OK(ldb_cursor_del(cur));
+            TU_RC_OK(ldb_cursor_del(cur));
             n++;
         }
     }
-    RC_IS(rc, LDB_NOTFOUND);
+    TU_RC_IS(rc, LDB_NOTFOUND);
     ck_assert_uint_eq(n, N);
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_FIRST), LDB_NOTFOUND);
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_LAST), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_FIRST), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_LAST), LDB_NOTFOUND);
     ldb_cursor_close(cur);
     ldb_tree_stat ts = tree_stat(w, LDB_MAIN);
-    REQUIRE(ts.entries == 0 && ts.depth == 0 && ts.leaf_pages == 0 && ts.branch_pages == 0,
+    TU_REQUIRE(ts.entries == 0 && ts.depth == 0 && ts.leaf_pages == 0 && ts.branch_pages == 0,
             "emptied by cursor: entries %llu depth %u leaf %llu branch %llu",
             (unsigned long long)ts.entries, ts.depth, (unsigned long long)ts.leaf_pages,
             (unsigned long long)ts.branch_pages);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     cur = cursor(r, LDB_MAIN);
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
     ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, 0);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
@@ -708,14 +683,14 @@ END_TEST
 
 START_TEST(test_cursor_after_puts)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     uint8_t *keep = calloc(N, 1);
     ck_assert_ptr_nonnull(keep);
     ldb_txn *w = begin(env, 0);
     ldb_cursor *cur = cursor(w, LDB_MAIN); /* opened on an empty tree */
     ldb_val k, v;
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_FIRST), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_FIRST), LDB_NOTFOUND);
     for (uint32_t i = 0; i < N; i += 2) {
         put_entry(w, LDB_MAIN, i, 0, 0);
         keep[i] = 1;
@@ -732,52 +707,52 @@ START_TEST(test_cursor_after_puts)
     }
     for (uint32_t i = 0; i < N; i += 10) {
         ldb_val key = {num_key(kb, 2 * i, 0), kb};
-        RC_OK(ldb_del(w, LDB_MAIN, &key));
+        TU_RC_OK(ldb_del(w, LDB_MAIN, &key));
         keep[i] = 0;
     }
     /* Repositioned, the cursor sees the txn's tree as it is now. */
     expect_remaining(w, LDB_MAIN, keep, 0);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
     expect_entry(&k, &v, 1, 0, 0, "FIRST after puts and dels");
     kl = num_key(kb, 2 * 501, 0);
     cur_seek(cur, kb, kl, &k, &v, LDB_SEEK_EXACT, 0);
     expect_entry(&k, &v, 501, 0, 0, "SEEK_EXACT of a newer key");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
     expect_entry(&k, &v, 502, 0, 0, "NEXT after it");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
     expect_entry(&k, &v, 499, 0, 0, "PREV over a deleted key");
     kl = num_key(kb, 2 * 500, 0);
     cur_seek(cur, kb, kl, &k, &v, LDB_SEEK, 0);
     expect_entry(&k, &v, 501, 0, 0, "SEEK of a deleted key");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
     expect_entry(&k, &v, N - 1, 0, 0, "LAST");
 
     /* Overwrite with other sizes, then a backward walk sees the new values. */
     for (uint32_t i = 1; i < N; i += 2)
         put_entry(w, LDB_MAIN, i, 0, 7);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_LAST));
     for (uint32_t i = N; i-- > 0;) {
         if (!keep[i])
             continue;
         if (i != N - 1)
-            RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
+            TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_PREV));
         expect_entry(&k, &v, i, 0, i % 2 ? 7 : 0, "backward after overwrites");
     }
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_PREV), LDB_NOTFOUND);
 
     /* Mixing cursor_del with ldb_put: delete through the cursor, put, reposition. */
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
-    RC_OK(ldb_cursor_del(cur));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_del(cur));
     keep[1] = 0;
     put_entry(w, LDB_MAIN, 0, 0, 0);
     keep[0] = 1;
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
     expect_entry(&k, &v, 0, 0, 0, "FIRST after del + put");
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
     expect_entry(&k, &v, 2, 0, 0, "NEXT after del + put");
     ldb_cursor_close(cur);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     cur = cursor(r, LDB_MAIN);
@@ -786,18 +761,18 @@ START_TEST(test_cursor_after_puts)
     while ((rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT)) == 0) {
         while (i < N && !keep[i])
             i++;
-        REQUIRE(i < N, "extra entry after the last kept one");
+        TU_REQUIRE(i < N, "extra entry after the last kept one");
         expect_entry(&k, &v, i, 0, i % 2 ? 7 : 0, "after commit");
         i++;
     }
-    RC_IS(rc, LDB_NOTFOUND);
+    TU_RC_IS(rc, LDB_NOTFOUND);
     while (i < N && !keep[i])
         i++;
     ck_assert_uint_eq(i, N);
     ldb_cursor_close(cur);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(keep);
     free(path);
 }
@@ -830,52 +805,52 @@ START_TEST(test_cursor_iterates_across_writes)
         uint32_t want = steps == 0 ? 0 : num + 1;
         while (want < space && !present[want])
             want++;
-        REQUIRE(want < space, "step %u: cursor found '%.*s' past the model's end", steps,
+        TU_REQUIRE(want < space, "step %u: cursor found '%.*s' past the model's end", steps,
                 (int)k.size, (const char *)k.data);
         num = want;
         size_t kl = num_key(kb, num, 0);
-        REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0,
+        TU_REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0,
                 "step %u: cursor at '%.*s', want '%s'", steps, (int)k.size,
                 (const char *)k.data, kb);
         if (ver[num] == ODD) {
-            REQUIRE(v.size == 3 && memcmp(v.data, "odd", 3) == 0, "value of %s", kb);
+            TU_REQUIRE(v.size == 3 && memcmp(v.data, "odd", 3) == 0, "value of %s", kb);
         } else {
             size_t vl = entry_val(vb, num / 2, ver[num]);
-            REQUIRE(v.size == vl && memcmp(v.data, vb, vl) == 0,
+            TU_REQUIRE(v.size == vl && memcmp(v.data, vb, vl) == 0,
                     "value of %s: %zu bytes, want %zu (step %u)", kb, v.size, vl, steps);
         }
         ldb_val odd = {3, "odd"};
         if (steps % 7 == 3 && num + 1 < space && !present[num + 1]) { /* right after it */
             ldb_val key = {num_key(kb, num + 1, 0), kb};
-            RC_OK(ldb_put(w, LDB_MAIN, &key, &odd, 0));
+            TU_RC_OK(ldb_put(w, LDB_MAIN, &key, &odd, 0));
             present[num + 1] = 1;
             ver[num + 1] = ODD;
         }
         if (steps % 11 == 5 && num > 0 && !present[num - 1]) { /* right before it */
             ldb_val key = {num_key(kb, num - 1, 0), kb};
-            RC_OK(ldb_put(w, LDB_MAIN, &key, &odd, 0));
+            TU_RC_OK(ldb_put(w, LDB_MAIN, &key, &odd, 0));
             present[num - 1] = 1;
             ver[num - 1] = ODD;
         }
         if (steps % 13 == 7 && num % 2 == 0 && num + 4 < space && present[num + 4]) {
             ldb_val key = {num_key(kb, num + 4, 0), kb}; /* two entries ahead */
-            RC_OK(ldb_del(w, LDB_MAIN, &key));
+            TU_RC_OK(ldb_del(w, LDB_MAIN, &key));
             present[num + 4] = 0;
         }
         if (steps % 17 == 9 && ver[num] != ODD) { /* overwrite the current entry */
             ver[num] = 9;
             size_t vl = entry_val(vb, num / 2, 9);
             ldb_val key = {num_key(kb, num, 0), kb}, val = {vl, vb};
-            RC_OK(ldb_put(w, LDB_MAIN, &key, &val, 0));
-            RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
-            REQUIRE(k.size == key.size && memcmp(k.data, kb, key.size) == 0 && v.size == vl &&
+            TU_RC_OK(ldb_put(w, LDB_MAIN, &key, &val, 0));
+            TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_CURRENT));
+            TU_REQUIRE(k.size == key.size && memcmp(k.data, kb, key.size) == 0 && v.size == vl &&
                         memcmp(v.data, vb, vl) == 0,
                     "CURRENT after overwriting %s", kb);
         }
         if (steps == 4000) { /* a burst ahead of the cursor: splits all around it */
             for (uint32_t n = (num + 3) | 1; n < num + 2001 && n < space; n += 2) {
                 ldb_val key = {num_key(kb, n, 0), kb};
-                RC_OK(ldb_put(w, LDB_MAIN, &key, &odd, 0));
+                TU_RC_OK(ldb_put(w, LDB_MAIN, &key, &odd, 0));
                 present[n] = 1;
                 ver[n] = ODD;
             }
@@ -883,26 +858,26 @@ START_TEST(test_cursor_iterates_across_writes)
         steps++;
         rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT);
     }
-    RC_IS(rc, LDB_NOTFOUND);
+    TU_RC_IS(rc, LDB_NOTFOUND);
     for (uint32_t n = num + 1; n < space; n++)
-        REQUIRE(!present[n], "the cursor stopped at %u before %u", num, n);
+        TU_REQUIRE(!present[n], "the cursor stopped at %u before %u", num, n);
 
     /* The entry under the cursor deleted through ldb_del: CURRENT says so,
      * and the next moves go on from its place. */
     size_t kl = num_key(kb, 2 * 600, 0);
     cur_seek(cur, kb, kl, &k, &v, LDB_SEEK_EXACT, 0);
     ldb_val key = {kl, kb};
-    RC_OK(ldb_del(w, LDB_MAIN, &key));
+    TU_RC_OK(ldb_del(w, LDB_MAIN, &key));
     present[1200] = 0;
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND);
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND);
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
     uint32_t want = 1201;
     while (!present[want])
         want++;
     kl = num_key(kb, want, 0);
-    REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0, "NEXT after ldb_del of the current");
+    TU_REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0, "NEXT after ldb_del of the current");
     ldb_cursor_close(cur);
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     cur = cursor(r, LDB_MAIN);
@@ -910,17 +885,17 @@ START_TEST(test_cursor_iterates_across_writes)
     for (uint32_t i = 0; i < space; i++) {
         if (!present[i])
             continue;
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
         kl = num_key(kb, i, 0);
-        REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0, "after commit: want %s", kb);
+        TU_REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0, "after commit: want %s", kb);
         n++;
     }
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
     ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, n);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(ver);
     free(present);
     free(path);
@@ -934,9 +909,9 @@ START_TEST(test_cursor_snapshot)
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur = cursor(r, LDB_MAIN);
     ldb_val k, v;
-    RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
     for (uint32_t i = 1; i <= N / 2; i++)
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
     expect_entry(&k, &v, N / 2, 0, 0, "reader mid-way");
 
     /* Other txns rewrite everything several times and commit. */
@@ -947,25 +922,25 @@ START_TEST(test_cursor_snapshot)
             if ((i + round) % 3 == 0) {
                 ldb_val key = {num_key(kb, 2 * i, 0), kb};
                 int rc = ldb_del(w, LDB_MAIN, &key);
-                REQUIRE(rc == 0 || rc == LDB_NOTFOUND, "del: %s", ldb_strerror(rc));
+                TU_REQUIRE(rc == 0 || rc == LDB_NOTFOUND, "del: %s", ldb_strerror(rc));
             } else {
                 put_entry(w, LDB_MAIN, i, 0, round);
             }
             if (i % 4 == 0) { /* and new keys between */
                 ldb_val key = {num_key(kb, 2 * i + 1, 0), kb};
                 ldb_val val = {5, "fresh"};
-                RC_OK(ldb_put(w, LDB_MAIN, &key, &val, 0));
+                TU_RC_OK(ldb_put(w, LDB_MAIN, &key, &val, 0));
             }
         }
-        RC_OK(ldb_txn_commit(w));
+        TU_RC_OK(ldb_txn_commit(w));
     }
 
     /* The reader's cursor goes on over its own snapshot. */
     for (uint32_t i = N / 2 + 1; i < N; i++) {
-        RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+        TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
         expect_entry(&k, &v, i, 0, 0, "reader after commits");
     }
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
     scan_backward(r, LDB_MAIN, 0, LDB_LAST);
     ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, N);
@@ -976,37 +951,37 @@ START_TEST(test_cursor_snapshot)
     cur = cursor(r, LDB_MAIN);
     for (uint32_t i = 0; i < N; i++) {
         if (i % 4 == 0) {
-            RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+            TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
             if (i % 3 != 0) { /* (i + 6) % 3: the entry itself survived round 6 */
                 expect_entry(&k, &v, i, 0, 6, "new reader");
-                RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+                TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
             }
             size_t kl = num_key(kb, 2 * i + 1, 0);
-            REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0 && v.size == 5 &&
+            TU_REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0 && v.size == 5 &&
                         memcmp(v.data, "fresh", 5) == 0,
                     "new reader: fresh key after entry %u", i);
         } else if (i % 3 != 0) {
-            RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
+            TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_NEXT));
             expect_entry(&k, &v, i, 0, 6, "new reader");
         }
     }
-    RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
+    TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
 
 START_TEST(test_cursors_per_tree)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *w = begin(env, 0);
     ldb_dbi a, b;
-    RC_OK(ldb_dbi_open(w, "a", LDB_CREATE, &a));
-    RC_OK(ldb_dbi_open(w, "b", LDB_CREATE, &b));
+    TU_RC_OK(ldb_dbi_open(w, "a", LDB_CREATE, &a));
+    TU_RC_OK(ldb_dbi_open(w, "b", LDB_CREATE, &b));
     for (uint32_t i = 0; i < 3000; i++) {
         put_entry(w, LDB_MAIN, i, 0, 0);
         if (i % 2 == 0)
@@ -1014,7 +989,7 @@ START_TEST(test_cursors_per_tree)
         if (i % 3 == 0)
             put_entry(w, b, i, 0, 0);
     }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cm = cursor(r, LDB_MAIN), *ca = cursor(r, a), *cb = cursor(r, b);
@@ -1037,7 +1012,7 @@ START_TEST(test_cursors_per_tree)
             expect_entry(&k, &v, ib, 0, 0, "tree b cursor");
             ib += 3;
         }
-        REQUIRE((rm == 0 || rm == LDB_NOTFOUND) && (ra == 0 || ra == LDB_NOTFOUND) &&
+        TU_REQUIRE((rm == 0 || rm == LDB_NOTFOUND) && (ra == 0 || ra == LDB_NOTFOUND) &&
                     (rb == 0 || rb == LDB_NOTFOUND),
                 "cursor error");
         if (rm && ra && rb)
@@ -1057,14 +1032,14 @@ START_TEST(test_cursors_per_tree)
     ldb_cursor_close(cb);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(path);
 }
 END_TEST
 
 START_TEST(test_cursor_large_values)
 {
-    char *path = new_db_path();
+    char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     enum { NV = 60 };
     uint8_t *buf = malloc(300000);
@@ -1076,29 +1051,29 @@ START_TEST(test_cursor_large_values)
         fill_pattern(buf, vl, (uint64_t)i);
         snprintf(kb, sizeof kb, "big%03d", i);
         ldb_val key = tu_str(kb), val = {vl, buf};
-        RC_OK(ldb_put(w, LDB_MAIN, &key, &val, 0));
+        TU_RC_OK(ldb_put(w, LDB_MAIN, &key, &val, 0));
     }
-    RC_OK(ldb_txn_commit(w));
+    TU_RC_OK(ldb_txn_commit(w));
     ldb_txn *r = begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur = cursor(r, LDB_MAIN);
     ldb_val k, v;
     for (int pass = 0; pass < 2; pass++) {
         for (int j = 0; j < NV; j++) {
             int i = pass ? NV - 1 - j : j;
-            RC_OK(ldb_cursor_get(cur, &k, &v, j == 0 ? (pass ? LDB_LAST : LDB_FIRST)
+            TU_RC_OK(ldb_cursor_get(cur, &k, &v, j == 0 ? (pass ? LDB_LAST : LDB_FIRST)
                                                      : (pass ? LDB_PREV : LDB_NEXT)));
             size_t vl = (size_t)i * 4999;
             fill_pattern(buf, vl, (uint64_t)i);
             snprintf(kb, sizeof kb, "big%03d", i);
-            REQUIRE(k.size == strlen(kb) && memcmp(k.data, kb, k.size) == 0, "key %d", i);
-            REQUIRE(v.size == vl && (vl == 0 || memcmp(v.data, buf, vl) == 0),
+            TU_REQUIRE(k.size == strlen(kb) && memcmp(k.data, kb, k.size) == 0, "key %d", i);
+            TU_REQUIRE(v.size == vl && (vl == 0 || memcmp(v.data, buf, vl) == 0),
                     "value of %d (%zu bytes) differs", i, vl);
         }
     }
     ldb_cursor_close(cur);
     ldb_txn_abort(r);
     tu_check_env(env);
-    RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_close(env));
     free(buf);
     free(path);
 }

@@ -30,6 +30,13 @@ const char *tu_path(const char *dir, const char *name)
     return b;
 }
 
+char *tu_new_db_path(void)
+{
+    char *p = strdup(tu_path(tu_tmpdir(), "db"));
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
 ldb_env *tu_open(const char *path, const ldb_options *opts)
 {
     ldb_env *env = NULL;

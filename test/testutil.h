@@ -38,6 +38,30 @@ int tu_copy_file(const char *from, const char *to);
  * calls it last, so only failing tests leave their files behind. */
 void tu_remove_dir(const char *dir);
 
+/* "<fresh dir>/db"; the caller frees it. */
+char *tu_new_db_path(void);
+
+/* Assertions that do not go through Check's pipe when they pass (ck_assert
+ * marks a point on every success, which is slow inside loops). */
+#define TU_REQUIRE(cond, ...)          \
+    do {                               \
+        if (!(cond))                   \
+            ck_abort_msg(__VA_ARGS__); \
+    } while (0)
+#define TU_RC_OK(expr)                                                        \
+    do {                                                                      \
+        int rc_ = (expr);                                                     \
+        if (rc_ != 0)                                                         \
+            ck_abort_msg("%s -> %d (%s)", #expr, rc_, ldb_strerror(rc_));     \
+    } while (0)
+#define TU_RC_IS(expr, want)                                                            \
+    do {                                                                                \
+        int rc_ = (expr), want_ = (want);                                               \
+        if (rc_ != want_)                                                               \
+            ck_abort_msg("%s -> %d (%s), want %d (%s)", #expr, rc_, ldb_strerror(rc_), \
+                         want_, ldb_strerror(want_));                                   \
+    } while (0)
+
 /* Run every suite in an SRunner; returns the process exit status. */
 int tu_run_suites(Suite **suites, int n);
 
