@@ -299,28 +299,10 @@ static uint64_t read_version(ldb_env *env, ldb_dbi mirror)
 
 /* ---- process plumbing -------------------------------------------------------------- */
 
-/* Wait for a child at most timeout_s seconds; a child still running then is
- * killed and the test fails (a hang). Returns its wait status. */
-static int wait_child(pid_t pid, int timeout_s, const char *what)
-{
-    int status = 0;
-    for (long waited_ms = 0;; waited_ms += 2) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        ck_assert_msg(r == 0, "waitpid: %s", strerror(errno));
-        if (waited_ms >= (long)timeout_s * 1000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            ck_abort_msg("%s: child still running after %d s (hang), killed", what, timeout_s);
-        }
-        usleep(2000);
-    }
-}
 
 static void expect_child_ok(pid_t pid, int timeout_s, const char *what)
 {
-    int st = wait_child(pid, timeout_s, what);
+    int st = tu_wait_child(pid, timeout_s, what);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child %s %d (its stderr says why)",
                   what, WIFEXITED(st) ? "exited with" : "died of signal",
                   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
@@ -1455,7 +1437,7 @@ START_TEST(test_fork_child_gets_invalid)
     }
     /* The parent's side first (what the child's calls did to it), then what
      * the child itself found. */
-    int child_status = wait_child(pid, 30, "child using its parent's env");
+    int child_status = tu_wait_child(pid, 30, "child using its parent's env");
 
     /* The parent's txns are as they were. */
     ldb_stat st = stat_of(env);
@@ -1525,7 +1507,7 @@ START_TEST(test_close_during_foreign_write)
         }
         child_exit(0);
     }
-    int st = wait_child(pid, 20, _i ? "LDB_RDONLY open/read/close while another process writes"
+    int st = tu_wait_child(pid, 20, _i ? "LDB_RDONLY open/read/close while another process writes"
                                     : "open/read/close while another process writes");
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status 0x%x", (unsigned)st);
     int rc = ldb_txn_commit(wr);

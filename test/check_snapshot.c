@@ -966,28 +966,9 @@ END_TEST
 
 /* ---- processes ------------------------------------------------------------------------ */
 
-/* Wait for a child, at most timeout_s seconds (then kill it and fail: a hang).
- * Returns its wait status. */
-static int wait_child(pid_t pid, int timeout_s, const char *what)
-{
-    int status = 0;
-    for (long waited_ms = 0;; waited_ms += 5) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        ck_assert_msg(r == 0, "waitpid: %s", strerror(errno));
-        if (waited_ms >= (long)timeout_s * 1000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            ck_abort_msg("%s: child still running after %d s (hang), killed", what, timeout_s);
-        }
-        usleep(5000);
-    }
-}
-
 static void expect_child_ok(pid_t pid, const char *what)
 {
-    int st = wait_child(pid, 60, what);
+    int st = tu_wait_child(pid, 60, what);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: child %s %d", what,
                   WIFEXITED(st) ? "exited with" : "died of signal",
                   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));

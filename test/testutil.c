@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 const char *tu_tmpdir(void)
@@ -28,6 +30,23 @@ const char *tu_path(const char *dir, const char *name)
     char *b = bufs[next++ & 3];
     snprintf(b, sizeof bufs[0], "%s/%s", dir, name);
     return b;
+}
+
+int tu_wait_child(int pid, int timeout_s, const char *what)
+{
+    int status = 0;
+    for (long waited_ms = 0;; waited_ms += 2) {
+        pid_t r = waitpid((pid_t)pid, &status, WNOHANG);
+        if (r == (pid_t)pid)
+            return status;
+        ck_assert_msg(r == 0, "waitpid: %s", strerror(errno));
+        if (waited_ms >= (long)timeout_s * 1000) {
+            kill((pid_t)pid, SIGKILL);
+            waitpid((pid_t)pid, &status, 0);
+            ck_abort_msg("%s: child still running after %d s (hang), killed", what, timeout_s);
+        }
+        usleep(2000);
+    }
 }
 
 char *tu_new_db_path(void)

@@ -38,6 +38,10 @@ int tu_copy_file(const char *from, const char *to);
  * calls it last, so only failing tests leave their files behind. */
 void tu_remove_dir(const char *dir);
 
+/* Wait for child pid at most timeout_s seconds; one still running then is
+ * killed and the test fails (a hang). Returns its wait status. */
+int tu_wait_child(int pid, int timeout_s, const char *what);
+
 /* "<fresh dir>/db"; the caller frees it. */
 char *tu_new_db_path(void);
 
