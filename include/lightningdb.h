@@ -220,7 +220,10 @@ LDB_API int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **txn);
  *
  * For a read txn this just ends it. A write txn that met an error other than
  * a refused put or del (see ldb_put()) does not commit: the error it met is
- * returned and nothing of it is applied.
+ * returned and nothing of it is applied. With #LDB_SYNC_FULL a write txn
+ * returns once it is durable (one fdatasync of the log, shared with the
+ * commits of other threads and processes meanwhile); one that changed
+ * nothing returns once every txn it could see is durable.
  * @retval 0 committed (and durable with #LDB_SYNC_FULL).
  * @retval LDB_FULL / -ENOSPC out of room; nothing applied, the env stays usable.
  * @retval LDB_PANIC a sync failed; close and reopen.
