@@ -260,6 +260,9 @@ static int cmd_stat(int argc, char **argv)
     printf("readers used:         %" PRIu32 "\n", st.readers_used);
     printf("readers max:          %" PRIu32 "\n", st.readers_max);
     printf("oldest reader txn id: %" PRIu64 "\n", st.oldest_reader_txn_id);
+    /* How many commits the oldest reader is behind: what it holds back. */
+    printf("oldest reader lag:    %" PRIu64 "\n",
+           st.readers_used ? st.last_txn_id - st.oldest_reader_txn_id : 0);
     printf("tree:                 %s\n", a.tree != NULL ? a.tree : "main");
     printf("  entries:            %" PRIu64 "\n", ts.entries);
     printf("  depth:              %" PRIu32 "\n", ts.depth);
