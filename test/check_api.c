@@ -40,89 +40,11 @@ static int file_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-static ldb_val mkval(const void *data, size_t size)
-{
-    ldb_val v = {size, data};
-    return v;
-}
-
-static ldb_txn *begin(ldb_env *env, unsigned flags)
-{
-    ldb_txn *txn = NULL;
-    int rc = ldb_txn_begin(env, flags, &txn);
-    TU_REQUIRE(rc == 0, "ldb_txn_begin(%#x): %s", flags, ldb_strerror(rc));
-    TU_REQUIRE(txn != NULL, "ldb_txn_begin gave no txn");
-    return txn;
-}
-
-static ldb_stat env_stat(ldb_env *env)
-{
-    ldb_stat st;
-    memset(&st, 0xA5, sizeof st);
-    TU_RC_OK(ldb_stat_env(env, &st));
-    return st;
-}
-
-static void put_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, const void *v,
-                      size_t vl)
-{
-    ldb_val key = mkval(k, kl), val = mkval(v, vl);
-    int rc = ldb_put(txn, dbi, &key, &val, 0);
-    TU_REQUIRE(rc == 0, "put (key %zu bytes, value %zu bytes): %s", kl, vl, ldb_strerror(rc));
-}
-
-static void put_str(ldb_txn *txn, ldb_dbi dbi, const char *k, const char *v)
-{
-    put_bytes(txn, dbi, k, strlen(k), v, strlen(v));
-}
-
-/* The value under k must be exactly v (vl bytes). */
-static void expect_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, const void *v,
-                         size_t vl)
-{
-    ldb_val key = mkval(k, kl), val = {0, NULL};
-    int rc = ldb_get(txn, dbi, &key, &val);
-    TU_REQUIRE(rc == 0, "get (key %zu bytes '%.*s'): %s", kl, (int)(kl > 40 ? 40 : kl),
-            (const char *)k, ldb_strerror(rc));
-    TU_REQUIRE(val.size == vl, "get '%.*s': %zu bytes, want %zu", (int)(kl > 40 ? 40 : kl),
-            (const char *)k, val.size, vl);
-    TU_REQUIRE(vl == 0 || val.data != NULL, "get: NULL data for a %zu-byte value", vl);
-    TU_REQUIRE(vl == 0 || memcmp(val.data, v, vl) == 0, "get '%.*s': value bytes differ",
-            (int)(kl > 40 ? 40 : kl), (const char *)k);
-}
-
-static void expect_str(ldb_txn *txn, ldb_dbi dbi, const char *k, const char *v)
-{
-    expect_bytes(txn, dbi, k, strlen(k), v, strlen(v));
-}
-
-static void expect_absent(ldb_txn *txn, ldb_dbi dbi, const char *k)
-{
-    ldb_val key = tu_str(k), val;
-    TU_RC_IS(ldb_get(txn, dbi, &key, &val), LDB_NOTFOUND);
-}
-
-/* Deterministic bytes for a value: the same (seed, len) gives the same bytes. */
-static void fill_pattern(uint8_t *buf, size_t len, uint64_t seed)
-{
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    size_t i = 0;
-    while (i + 8 <= len) {
-        uint64_t x = tu_rand(&s);
-        memcpy(buf + i, &x, 8);
-        i += 8;
-    }
-    if (i < len) {
-        uint64_t x = tu_rand(&s);
-        memcpy(buf + i, &x, len - i);
-    }
-}
-
 static uint8_t *pattern(size_t len, uint64_t seed)
 {
     uint8_t *p = malloc(len ? len : 1);
     ck_assert_ptr_nonnull(p);
-    fill_pattern(p, len, seed);
+    tu_fill_pattern(p, len, seed);
     return p;
 }
 
@@ -173,7 +95,7 @@ START_TEST(test_null_handles)
     TU_RC_OK(ldb_check(env, NULL));
 
     /* The refused ldb_txn_begin(env, 0, NULL) must not have kept the writer. */
-    txn = begin(env, LDB_TXN_NOWAIT);
+    txn = tu_begin(env, LDB_TXN_NOWAIT);
     ldb_dbi dbi = 99;
     ldb_val k = tu_str("k"), v = tu_str("v"), out;
     ldb_tree_stat ts;
@@ -217,8 +139,8 @@ START_TEST(test_null_handles)
     ldb_cursor_close(cur);
 
     TU_RC_OK(ldb_txn_commit(txn));
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_str(txn, LDB_MAIN, "k", "v");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "k", "v");
     ldb_txn_abort(txn);
     tu_check_env(env);
     close_ok(env);
@@ -231,23 +153,23 @@ START_TEST(test_null_data_pointers)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *txn = begin(env, 0);
+    ldb_txn *txn = tu_begin(env, 0);
     ldb_val badk = {3, NULL}, k = tu_str("key"), v = tu_str("val"), badv = {3, NULL};
     ldb_val out;
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &badk, &v, 0), LDB_INVALID);
     TU_RC_IS(ldb_get(txn, LDB_MAIN, &badk, &out), LDB_INVALID);
     TU_RC_IS(ldb_del(txn, LDB_MAIN, &badk), LDB_INVALID);
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &badv, 0), LDB_INVALID);
-    expect_absent(txn, LDB_MAIN, "key");
+    tu_expect_absent(txn, LDB_MAIN, "key");
     /* A zero-length value may have NULL data. */
     ldb_val empty = {0, NULL};
     TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &empty, 0));
-    expect_bytes(txn, LDB_MAIN, "key", 3, "", 0);
-    put_str(txn, LDB_MAIN, "other", "x");
+    tu_expect_bytes(txn, LDB_MAIN, "key", 3, "", 0);
+    tu_put_str(txn, LDB_MAIN, "other", "x");
     TU_RC_OK(ldb_txn_commit(txn));
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_bytes(txn, LDB_MAIN, "key", 3, "", 0);
-    expect_str(txn, LDB_MAIN, "other", "x");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_bytes(txn, LDB_MAIN, "key", 3, "", 0);
+    tu_expect_str(txn, LDB_MAIN, "other", "x");
     ldb_txn_abort(txn);
     tu_check_env(env);
     close_ok(env);
@@ -311,14 +233,14 @@ START_TEST(test_bad_options)
     bad_options_against(path);
     /* ...and on an existing one. */
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *txn = begin(env, 0);
-    put_str(txn, LDB_MAIN, "a", "1");
+    ldb_txn *txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "a", "1");
     TU_RC_OK(ldb_txn_commit(txn));
     close_ok(env);
     bad_options_against(path);
     env = tu_open(path, NULL);
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_str(txn, LDB_MAIN, "a", "1");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "a", "1");
     ldb_txn_abort(txn);
     tu_check_env(env);
     close_ok(env);
@@ -336,16 +258,16 @@ START_TEST(test_valid_page_sizes)
         ldb_options o = {0};
         o.page_size = sizes[i];
         ldb_env *env = tu_open(tu_path(dir, name), &o);
-        ldb_stat st = env_stat(env);
+        ldb_stat st = tu_env_stat(env);
         unsigned want = sizes[i] ? sizes[i] : 4096;
         ck_assert_uint_eq(st.page_size, want);
         size_t mks = ldb_max_key_size(env);
         TU_REQUIRE(mks >= 511 && mks < want, "page %u: max key size %zu", want, mks);
-        ldb_txn *txn = begin(env, 0);
-        put_str(txn, LDB_MAIN, "key", name);
+        ldb_txn *txn = tu_begin(env, 0);
+        tu_put_str(txn, LDB_MAIN, "key", name);
         TU_RC_OK(ldb_txn_commit(txn));
-        txn = begin(env, LDB_TXN_RDONLY);
-        expect_str(txn, LDB_MAIN, "key", name);
+        txn = tu_begin(env, LDB_TXN_RDONLY);
+        tu_expect_str(txn, LDB_MAIN, "key", name);
         ldb_txn_abort(txn);
         tu_check_env(env);
         close_ok(env);
@@ -399,17 +321,17 @@ START_TEST(test_unknown_flags)
     TU_RC_IS(ldb_txn_begin(env, 0x4, &txn), LDB_INVALID);
     TU_RC_IS(ldb_txn_begin(env, 0x100, &txn), LDB_INVALID);
     TU_RC_IS(ldb_txn_begin(env, LDB_CREATE, &txn), LDB_INVALID);
-    txn = begin(env, 0); /* the refusals kept no writer slot */
+    txn = tu_begin(env, 0); /* the refusals kept no writer slot */
     ldb_val k = tu_str("k"), v = tu_str("v");
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0x1), LDB_INVALID);
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0x40), LDB_INVALID);
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, LDB_CREATE), LDB_INVALID);
-    expect_absent(txn, LDB_MAIN, "k");
+    tu_expect_absent(txn, LDB_MAIN, "k");
     ldb_dbi dbi;
     TU_RC_IS(ldb_dbi_open(txn, "t", LDB_CREATE | 0x1, &dbi), LDB_INVALID);
     TU_RC_IS(ldb_dbi_open(txn, "t", 0x80000000u, &dbi), LDB_INVALID);
     TU_RC_IS(ldb_dbi_open(txn, "t", 0, &dbi), LDB_NOTFOUND); /* not created by the above */
-    put_str(txn, LDB_MAIN, "k", "v");
+    tu_put_str(txn, LDB_MAIN, "k", "v");
     ldb_cursor *cur;
     TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
     ldb_val ok, ov;
@@ -419,8 +341,8 @@ START_TEST(test_unknown_flags)
     ck_assert_uint_eq(ok.size, 1);
     ldb_cursor_close(cur);
     TU_RC_OK(ldb_txn_commit(txn));
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_str(txn, LDB_MAIN, "k", "v");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "k", "v");
     ldb_txn_abort(txn);
     tu_check_env(env);
     close_ok(env);
@@ -479,8 +401,8 @@ START_TEST(test_empty_key)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *txn = begin(env, 0);
-    put_str(txn, LDB_MAIN, "a", "1");
+    ldb_txn *txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "a", "1");
     ldb_val empty = {0, ""}, emptynull = {0, NULL}, v = tu_str("x"), out;
     const ldb_val *ks[2] = {&empty, &emptynull};
     ldb_cursor *cur;
@@ -499,20 +421,20 @@ START_TEST(test_empty_key)
     }
     ldb_cursor_close(cur);
     /* The txn is still usable and the refused puts changed nothing. */
-    put_str(txn, LDB_MAIN, "b", "2");
+    tu_put_str(txn, LDB_MAIN, "b", "2");
     ldb_tree_stat ts;
     TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
     ck_assert_uint_eq(ts.entries, 2);
     TU_RC_OK(ldb_txn_commit(txn));
 
-    txn = begin(env, LDB_TXN_RDONLY);
+    txn = tu_begin(env, LDB_TXN_RDONLY);
     TU_RC_IS(ldb_get(txn, LDB_MAIN, &empty, &out), LDB_INVALID);
     TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
     ldb_val k = empty;
     TU_RC_IS(ldb_cursor_get(cur, &k, &out, LDB_SEEK), LDB_INVALID);
     ldb_cursor_close(cur);
-    expect_str(txn, LDB_MAIN, "a", "1");
-    expect_str(txn, LDB_MAIN, "b", "2");
+    tu_expect_str(txn, LDB_MAIN, "a", "1");
+    tu_expect_str(txn, LDB_MAIN, "b", "2");
     TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
     ck_assert_uint_eq(ts.entries, 2);
     ldb_txn_abort(txn);
@@ -538,10 +460,10 @@ START_TEST(test_max_key_size)
 
     uint8_t *kb = pattern(mks + 1, 7);
     kb[mks - 2] = 'a'; /* the keys made below all have 'z' there */
-    ldb_val kmax = mkval(kb, mks), kover = mkval(kb, mks + 1), v = tu_str("max"), out;
-    ldb_txn *txn = begin(env, 0);
+    ldb_val kmax = tu_val(kb, mks), kover = tu_val(kb, mks + 1), v = tu_str("max"), out;
+    ldb_txn *txn = tu_begin(env, 0);
     TU_RC_OK(ldb_put(txn, LDB_MAIN, &kmax, &v, 0));
-    expect_bytes(txn, LDB_MAIN, kb, mks, "max", 3);
+    tu_expect_bytes(txn, LDB_MAIN, kb, mks, "max", 3);
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &kover, &v, 0), LDB_TOOBIG);
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &kover, &v, LDB_NOOVERWRITE), LDB_TOOBIG);
     TU_RC_IS(ldb_get(txn, LDB_MAIN, &kover, &out), LDB_TOOBIG);
@@ -580,7 +502,7 @@ START_TEST(test_max_key_size)
     for (int i = 0; i < NK; i++) {
         size_t vl = i % 10 == 0 ? 2 * (size_t)ps + (size_t)i : (size_t)(i % 50);
         uint8_t *vb = pattern(vl, (uint64_t)i);
-        put_bytes(txn, LDB_MAIN, keys + (size_t)i * mks, mks, vb, vl);
+        tu_put_bytes(txn, LDB_MAIN, keys + (size_t)i * mks, mks, vb, vl);
         free(vb);
     }
     TU_RC_OK(ldb_txn_commit(txn));
@@ -588,12 +510,12 @@ START_TEST(test_max_key_size)
 
     env = tu_open(path, &o);
     ck_assert_uint_eq(ldb_max_key_size(env), mks);
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_bytes(txn, LDB_MAIN, kb, mks, "max", 3);
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_bytes(txn, LDB_MAIN, kb, mks, "max", 3);
     for (int i = 0; i < NK; i++) {
         size_t vl = i % 10 == 0 ? 2 * (size_t)ps + (size_t)i : (size_t)(i % 50);
         uint8_t *vb = pattern(vl, (uint64_t)i);
-        expect_bytes(txn, LDB_MAIN, keys + (size_t)i * mks, mks, vb, vl);
+        tu_expect_bytes(txn, LDB_MAIN, keys + (size_t)i * mks, mks, vb, vl);
         free(vb);
     }
     ldb_tree_stat ts;
@@ -614,24 +536,24 @@ START_TEST(test_zero_length_values)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *txn = begin(env, 0);
+    ldb_txn *txn = tu_begin(env, 0);
     ldb_val k1 = tu_str("empty"), k2 = tu_str("nulldata"), v1 = {0, ""}, v2 = {0, NULL};
     TU_RC_OK(ldb_put(txn, LDB_MAIN, &k1, &v1, 0));
     TU_RC_OK(ldb_put(txn, LDB_MAIN, &k2, &v2, 0));
-    put_str(txn, LDB_MAIN, "grow", "");
-    put_str(txn, LDB_MAIN, "grow", "0123456789");
-    put_str(txn, LDB_MAIN, "grow", "");
-    expect_bytes(txn, LDB_MAIN, "empty", 5, "", 0);
-    expect_bytes(txn, LDB_MAIN, "nulldata", 8, "", 0);
-    expect_bytes(txn, LDB_MAIN, "grow", 4, "", 0);
+    tu_put_str(txn, LDB_MAIN, "grow", "");
+    tu_put_str(txn, LDB_MAIN, "grow", "0123456789");
+    tu_put_str(txn, LDB_MAIN, "grow", "");
+    tu_expect_bytes(txn, LDB_MAIN, "empty", 5, "", 0);
+    tu_expect_bytes(txn, LDB_MAIN, "nulldata", 8, "", 0);
+    tu_expect_bytes(txn, LDB_MAIN, "grow", 4, "", 0);
     TU_RC_OK(ldb_txn_commit(txn));
     close_ok(env);
 
     env = tu_open(path, NULL);
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_bytes(txn, LDB_MAIN, "empty", 5, "", 0);
-    expect_bytes(txn, LDB_MAIN, "nulldata", 8, "", 0);
-    expect_bytes(txn, LDB_MAIN, "grow", 4, "", 0);
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_bytes(txn, LDB_MAIN, "empty", 5, "", 0);
+    tu_expect_bytes(txn, LDB_MAIN, "nulldata", 8, "", 0);
+    tu_expect_bytes(txn, LDB_MAIN, "grow", 4, "", 0);
     ldb_cursor *cur;
     TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &cur));
     ldb_val ck, cv;
@@ -656,20 +578,20 @@ START_TEST(test_huge_value)
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
     uint8_t *vb = pattern(big, 64);
-    ldb_txn *txn = begin(env, 0);
-    put_str(txn, LDB_MAIN, "a", "before");
-    put_bytes(txn, LDB_MAIN, "big", 3, vb, big);
-    put_str(txn, LDB_MAIN, "c", "after");
-    expect_bytes(txn, LDB_MAIN, "big", 3, vb, big);
+    ldb_txn *txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "a", "before");
+    tu_put_bytes(txn, LDB_MAIN, "big", 3, vb, big);
+    tu_put_str(txn, LDB_MAIN, "c", "after");
+    tu_expect_bytes(txn, LDB_MAIN, "big", 3, vb, big);
     TU_RC_OK(ldb_txn_commit(txn));
 
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_bytes(txn, LDB_MAIN, "big", 3, vb, big);
-    expect_str(txn, LDB_MAIN, "a", "before");
-    expect_str(txn, LDB_MAIN, "c", "after");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_bytes(txn, LDB_MAIN, "big", 3, vb, big);
+    tu_expect_str(txn, LDB_MAIN, "a", "before");
+    tu_expect_str(txn, LDB_MAIN, "c", "after");
     ldb_tree_stat ts;
     TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
-    ldb_stat st = env_stat(env);
+    ldb_stat st = tu_env_stat(env);
     TU_REQUIRE(ts.overflow_pages >= big / st.page_size, "overflow_pages %llu for 64 MiB",
             (unsigned long long)ts.overflow_pages);
     ldb_txn_abort(txn);
@@ -677,15 +599,15 @@ START_TEST(test_huge_value)
     close_ok(env);
 
     env = tu_open(path, NULL);
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_bytes(txn, LDB_MAIN, "big", 3, vb, big);
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_bytes(txn, LDB_MAIN, "big", 3, vb, big);
     ldb_txn_abort(txn);
 
-    txn = begin(env, 0);
-    put_str(txn, LDB_MAIN, "big", "small now");
+    txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "big", "small now");
     TU_RC_OK(ldb_txn_commit(txn));
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_str(txn, LDB_MAIN, "big", "small now");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "big", "small now");
     TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
     ck_assert_uint_eq(ts.overflow_pages, 0);
     ldb_txn_abort(txn);
@@ -700,8 +622,8 @@ START_TEST(test_value_too_big)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *txn = begin(env, 0);
-    put_str(txn, LDB_MAIN, "k", "old");
+    ldb_txn *txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "k", "old");
     static const char small[16] = "0123456789abcde";
     ldb_val k = tu_str("k"), k2 = tu_str("k2");
     /* Sizes far over the limit with a tiny buffer behind them: the library
@@ -715,13 +637,13 @@ START_TEST(test_value_too_big)
     ldb_val out;
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &kbig, &k, 0), LDB_TOOBIG);
     TU_RC_IS(ldb_get(txn, LDB_MAIN, &kbig, &out), LDB_TOOBIG);
-    expect_str(txn, LDB_MAIN, "k", "old");
-    expect_absent(txn, LDB_MAIN, "k2");
-    put_str(txn, LDB_MAIN, "k2", "new");
+    tu_expect_str(txn, LDB_MAIN, "k", "old");
+    tu_expect_absent(txn, LDB_MAIN, "k2");
+    tu_put_str(txn, LDB_MAIN, "k2", "new");
     TU_RC_OK(ldb_txn_commit(txn));
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_str(txn, LDB_MAIN, "k", "old");
-    expect_str(txn, LDB_MAIN, "k2", "new");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "k", "old");
+    tu_expect_str(txn, LDB_MAIN, "k2", "new");
     ldb_txn_abort(txn);
     tu_check_env(env);
     close_ok(env);
@@ -734,12 +656,12 @@ END_TEST
 static void seed_db(const char *path)
 {
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *txn = begin(env, 0);
-    put_str(txn, LDB_MAIN, "a", "1");
-    put_str(txn, LDB_MAIN, "b", "2");
+    ldb_txn *txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "a", "1");
+    tu_put_str(txn, LDB_MAIN, "b", "2");
     ldb_dbi t;
     TU_RC_OK(ldb_dbi_open(txn, "tree", LDB_CREATE, &t));
-    put_str(txn, t, "x", "in tree");
+    tu_put_str(txn, t, "x", "in tree");
     TU_RC_OK(ldb_txn_commit(txn));
     tu_check_env(env);
     close_ok(env);
@@ -750,7 +672,7 @@ START_TEST(test_readonly_txn_writes)
     char *path = tu_new_db_path();
     seed_db(path);
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *txn = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
     ldb_val k = tu_str("a"), nk = tu_str("new"), missing = tu_str("zz"), v = tu_str("v");
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &nk, &v, 0), LDB_READONLY);
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0), LDB_READONLY);
@@ -773,15 +695,15 @@ START_TEST(test_readonly_txn_writes)
     ck_assert_mem_eq(ck.data, "a", 1);
     ldb_cursor_close(cur);
     /* still a working read txn */
-    expect_str(txn, LDB_MAIN, "a", "1");
-    expect_str(txn, t, "x", "in tree");
-    expect_absent(txn, LDB_MAIN, "new");
+    tu_expect_str(txn, LDB_MAIN, "a", "1");
+    tu_expect_str(txn, t, "x", "in tree");
+    tu_expect_absent(txn, LDB_MAIN, "new");
     TU_RC_OK(ldb_txn_commit(txn)); /* committing a read txn just ends it */
 
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_str(txn, LDB_MAIN, "a", "1");
-    expect_str(txn, LDB_MAIN, "b", "2");
-    expect_str(txn, t, "x", "in tree");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "a", "1");
+    tu_expect_str(txn, LDB_MAIN, "b", "2");
+    tu_expect_str(txn, t, "x", "in tree");
     ldb_tree_stat ts;
     TU_RC_OK(ldb_dbi_stat(txn, LDB_MAIN, &ts));
     ck_assert_uint_eq(ts.entries, 2);
@@ -821,19 +743,19 @@ START_TEST(test_rdonly_env)
     ldb_txn *txn = NULL;
     TU_RC_IS(ldb_txn_begin(env, 0, &txn), LDB_READONLY);
     TU_RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_READONLY);
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_str(txn, LDB_MAIN, "a", "1");
-    expect_str(txn, LDB_MAIN, "b", "2");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "a", "1");
+    tu_expect_str(txn, LDB_MAIN, "b", "2");
     ldb_dbi t;
     TU_RC_IS(ldb_dbi_open(txn, "missing", LDB_CREATE, &t), LDB_READONLY);
     TU_RC_IS(ldb_dbi_open(txn, "missing", 0, &t), LDB_NOTFOUND);
     TU_RC_OK(ldb_dbi_open(txn, "tree", LDB_CREATE, &t)); /* exists: CREATE is harmless */
-    expect_str(txn, t, "x", "in tree");
+    tu_expect_str(txn, t, "x", "in tree");
     ldb_val k = tu_str("a"), v = tu_str("v");
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0), LDB_READONLY);
     TU_RC_IS(ldb_del(txn, LDB_MAIN, &k), LDB_READONLY);
     ldb_txn_abort(txn);
-    ldb_stat st = env_stat(env);
+    ldb_stat st = tu_env_stat(env);
     ck_assert_uint_eq(st.page_size, 4096);
     TU_RC_OK(ldb_check(env, NULL));
     close_ok(env);
@@ -844,8 +766,8 @@ START_TEST(test_rdonly_env)
             "an LDB_RDONLY session changed the data file");
 
     env = tu_open(path, NULL);
-    txn = begin(env, 0);
-    put_str(txn, LDB_MAIN, "c", "3");
+    txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "c", "3");
     TU_RC_OK(ldb_txn_commit(txn));
     tu_check_env(env);
     close_ok(env);
@@ -867,13 +789,13 @@ START_TEST(test_immutable_env)
     ldb_env *env2 = tu_open(path, &o); /* any number of openers */
     ldb_txn *txn = NULL;
     TU_RC_IS(ldb_txn_begin(env, 0, &txn), LDB_READONLY);
-    txn = begin(env, LDB_TXN_RDONLY);
-    ldb_txn *txn2 = begin(env2, LDB_TXN_RDONLY);
-    expect_str(txn, LDB_MAIN, "a", "1");
-    expect_str(txn2, LDB_MAIN, "b", "2");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_txn *txn2 = tu_begin(env2, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "a", "1");
+    tu_expect_str(txn2, LDB_MAIN, "b", "2");
     ldb_dbi t;
     TU_RC_OK(ldb_dbi_open(txn, "tree", 0, &t));
-    expect_str(txn, t, "x", "in tree");
+    tu_expect_str(txn, t, "x", "in tree");
     ldb_txn_abort(txn2);
     ldb_txn_abort(txn);
     TU_RC_OK(ldb_check(env, NULL));
@@ -891,17 +813,17 @@ START_TEST(test_nooverwrite)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *txn = begin(env, 0);
+    ldb_txn *txn = tu_begin(env, 0);
     ldb_val k = tu_str("k"), v1 = tu_str("first"), v2 = tu_str("second value");
     TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v1, LDB_NOOVERWRITE));
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v2, LDB_NOOVERWRITE), LDB_EXISTS);
-    expect_str(txn, LDB_MAIN, "k", "first");
-    put_str(txn, LDB_MAIN, "j", "usable");
+    tu_expect_str(txn, LDB_MAIN, "k", "first");
+    tu_put_str(txn, LDB_MAIN, "j", "usable");
     TU_RC_OK(ldb_txn_commit(txn));
 
-    txn = begin(env, 0);
+    txn = tu_begin(env, 0);
     TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v2, LDB_NOOVERWRITE), LDB_EXISTS);
-    expect_str(txn, LDB_MAIN, "k", "first");
+    tu_expect_str(txn, LDB_MAIN, "k", "first");
     ldb_val l = tu_str("l");
     TU_RC_OK(ldb_put(txn, LDB_MAIN, &l, &v2, LDB_NOOVERWRITE));
     TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v2, 0)); /* a plain put still replaces */
@@ -911,10 +833,10 @@ START_TEST(test_nooverwrite)
 
     close_ok(env);
     env = tu_open(path, NULL);
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_str(txn, LDB_MAIN, "k", "second value");
-    expect_str(txn, LDB_MAIN, "j", "usable");
-    expect_str(txn, LDB_MAIN, "l", "first");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "k", "second value");
+    tu_expect_str(txn, LDB_MAIN, "j", "usable");
+    tu_expect_str(txn, LDB_MAIN, "l", "first");
     ldb_txn_abort(txn);
     tu_check_env(env);
     close_ok(env);
@@ -951,7 +873,7 @@ START_TEST(test_append_order)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *txn = begin(env, 0);
+    ldb_txn *txn = tu_begin(env, 0);
     ldb_val v = tu_str("v");
 #define APPEND(k) (ldb_put(txn, LDB_MAIN, &(ldb_val){sizeof(k) - 1, k}, &v, LDB_APPEND))
     TU_RC_OK(APPEND("b")); /* empty tree: anything appends */
@@ -962,7 +884,7 @@ START_TEST(test_append_order)
     TU_RC_IS(APPEND("cz"), LDB_EXISTS);
     TU_RC_OK(APPEND("d\0")); /* "d" < "d\0" */
     TU_RC_IS(APPEND("d"), LDB_EXISTS);
-    put_str(txn, LDB_MAIN, "c", "plain");
+    tu_put_str(txn, LDB_MAIN, "c", "plain");
     TU_RC_OK(APPEND("e"));
     expect_scan(txn, LDB_MAIN, "b=v,c=plain,d=v,d0=v,e=v,");
     /* Another tree appends against its own last key. */
@@ -972,7 +894,7 @@ START_TEST(test_append_order)
     TU_RC_IS(ldb_put(txn, t, &(ldb_val){1, "a"}, &v, LDB_APPEND), LDB_EXISTS);
     TU_RC_OK(ldb_txn_commit(txn));
 
-    txn = begin(env, 0);
+    txn = tu_begin(env, 0);
     TU_RC_IS(APPEND("a"), LDB_EXISTS); /* the order persists across txns */
     TU_RC_IS(APPEND("e"), LDB_EXISTS);
     TU_RC_OK(APPEND("f"));
@@ -980,7 +902,7 @@ START_TEST(test_append_order)
     TU_RC_OK(APPEND("f")); /* the last key was deleted: "e" is last again */
 #undef APPEND
     TU_RC_OK(ldb_txn_commit(txn));
-    txn = begin(env, LDB_TXN_RDONLY);
+    txn = tu_begin(env, LDB_TXN_RDONLY);
     expect_scan(txn, LDB_MAIN, "b=v,c=plain,d=v,d0=v,e=v,f=v,");
     expect_scan(txn, t, "a=v,");
     ldb_txn_abort(txn);
@@ -994,26 +916,26 @@ START_TEST(test_del_missing)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *txn = begin(env, 0);
+    ldb_txn *txn = tu_begin(env, 0);
     ldb_val x = tu_str("x"), a = tu_str("a"), c = tu_str("c");
     TU_RC_IS(ldb_del(txn, LDB_MAIN, &x), LDB_NOTFOUND); /* empty tree */
-    put_str(txn, LDB_MAIN, "a", "1");
-    put_str(txn, LDB_MAIN, "b", "2");
+    tu_put_str(txn, LDB_MAIN, "a", "1");
+    tu_put_str(txn, LDB_MAIN, "b", "2");
     TU_RC_IS(ldb_del(txn, LDB_MAIN, &c), LDB_NOTFOUND);
     TU_RC_OK(ldb_del(txn, LDB_MAIN, &a));
     TU_RC_IS(ldb_del(txn, LDB_MAIN, &a), LDB_NOTFOUND);
     ldb_dbi t;
     TU_RC_OK(ldb_dbi_open(txn, "t", LDB_CREATE, &t));
-    put_str(txn, t, "c", "tree");
+    tu_put_str(txn, t, "c", "tree");
     TU_RC_IS(ldb_del(txn, LDB_MAIN, &c), LDB_NOTFOUND); /* only in the other tree */
     TU_RC_OK(ldb_txn_commit(txn));
 
-    txn = begin(env, 0);
+    txn = tu_begin(env, 0);
     TU_RC_IS(ldb_del(txn, LDB_MAIN, &a), LDB_NOTFOUND);
     TU_RC_IS(ldb_del(txn, t, &a), LDB_NOTFOUND);
-    put_str(txn, LDB_MAIN, "z", "26");
+    tu_put_str(txn, LDB_MAIN, "z", "26");
     TU_RC_OK(ldb_txn_commit(txn));
-    txn = begin(env, LDB_TXN_RDONLY);
+    txn = tu_begin(env, LDB_TXN_RDONLY);
     expect_scan(txn, LDB_MAIN, "b=2,z=26,");
     expect_scan(txn, t, "c=tree,");
     ldb_txn_abort(txn);
@@ -1029,64 +951,64 @@ START_TEST(test_txn_ids)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_stat st = env_stat(env);
+    ldb_stat st = tu_env_stat(env);
     uint64_t L = st.last_txn_id;
     ck_assert_uint_eq(st.commits, 0);
 
-    ldb_txn *r0 = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r0 = tu_begin(env, LDB_TXN_RDONLY);
     ck_assert_uint_eq(ldb_txn_id(r0), L);
     ldb_txn_abort(r0);
 
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ck_assert_uint_eq(ldb_txn_id(w), L + 1);
-    put_str(w, LDB_MAIN, "a", "1");
+    tu_put_str(w, LDB_MAIN, "a", "1");
     ck_assert_uint_eq(ldb_txn_id(w), L + 1);
     TU_RC_OK(ldb_txn_commit(w));
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.last_txn_id, L + 1);
     ck_assert_uint_eq(st.commits, 1);
 
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     ck_assert_uint_eq(ldb_txn_id(w), L + 2);
-    put_str(w, LDB_MAIN, "b", "aborted");
+    tu_put_str(w, LDB_MAIN, "b", "aborted");
     ldb_txn_abort(w);
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.last_txn_id, L + 1);
     ck_assert_uint_eq(st.commits, 1);
 
-    ldb_txn *r1 = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r1 = tu_begin(env, LDB_TXN_RDONLY);
     ck_assert_uint_eq(ldb_txn_id(r1), L + 1);
-    w = begin(env, 0); /* a thread may hold read txns while it writes */
+    w = tu_begin(env, 0); /* a thread may hold read txns while it writes */
     ck_assert_uint_eq(ldb_txn_id(w), L + 2);
-    put_str(w, LDB_MAIN, "b", "2");
+    tu_put_str(w, LDB_MAIN, "b", "2");
     TU_RC_OK(ldb_txn_commit(w));
     ck_assert_uint_eq(ldb_txn_id(r1), L + 1);
-    expect_absent(r1, LDB_MAIN, "b");
-    ldb_txn *r2 = begin(env, LDB_TXN_RDONLY);
+    tu_expect_absent(r1, LDB_MAIN, "b");
+    ldb_txn *r2 = tu_begin(env, LDB_TXN_RDONLY);
     ck_assert_uint_eq(ldb_txn_id(r2), L + 2);
-    expect_str(r2, LDB_MAIN, "b", "2");
-    st = env_stat(env);
+    tu_expect_str(r2, LDB_MAIN, "b", "2");
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.last_txn_id, L + 2);
     ck_assert_uint_eq(st.commits, 2);
     ldb_txn_abort(r1);
     TU_RC_OK(ldb_txn_commit(r2));
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.commits, 2); /* read commits are not counted */
     tu_check_env(env);
     close_ok(env);
 
     env = tu_open(path, NULL);
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.last_txn_id, L + 2);
     ck_assert_uint_eq(st.commits, 0);
-    r1 = begin(env, LDB_TXN_RDONLY);
+    r1 = tu_begin(env, LDB_TXN_RDONLY);
     ck_assert_uint_eq(ldb_txn_id(r1), L + 2);
     ldb_txn_abort(r1);
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     ck_assert_uint_eq(ldb_txn_id(w), L + 3);
-    put_str(w, LDB_MAIN, "c", "3");
+    tu_put_str(w, LDB_MAIN, "c", "3");
     TU_RC_OK(ldb_txn_commit(w));
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.last_txn_id, L + 3);
     ck_assert_uint_eq(st.commits, 1);
     tu_check_env(env);
@@ -1174,18 +1096,18 @@ START_TEST(test_nowait_busy)
     TU_RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_BUSY);
     TU_RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_BUSY);
     /* Readers are not blocked, and do not see the uncommitted put. */
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-    expect_absent(r, LDB_MAIN, "held");
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_absent(r, LDB_MAIN, "held");
     ldb_txn_abort(r);
 
     holder_set(&h, 2);
     pthread_join(th, NULL);
     TU_RC_OK(h.rc_commit);
 
-    txn = begin(env, LDB_TXN_NOWAIT);
+    txn = tu_begin(env, LDB_TXN_NOWAIT);
     ck_assert_uint_eq(ldb_txn_id(txn), h.id + 1);
-    expect_str(txn, LDB_MAIN, "held", "yes");
-    put_str(txn, LDB_MAIN, "after", "1");
+    tu_expect_str(txn, LDB_MAIN, "held", "yes");
+    tu_put_str(txn, LDB_MAIN, "after", "1");
     TU_RC_OK(ldb_txn_commit(txn));
     tu_check_env(env);
     close_ok(env);
@@ -1203,7 +1125,7 @@ START_TEST(test_begin_waits_for_writer)
     ck_assert_int_eq(pthread_create(&th, NULL, hold_writer, &h), 0);
     holder_wait(&h, 1);
     TU_RC_OK(h.rc_begin);
-    ldb_txn *txn = begin(env, 0); /* blocks until the holder commits */
+    ldb_txn *txn = tu_begin(env, 0); /* blocks until the holder commits */
     double began = now_sec();
     pthread_join(th, NULL);
     TU_RC_OK(h.rc_commit);
@@ -1211,12 +1133,12 @@ START_TEST(test_begin_waits_for_writer)
             "a second writer began %.3f s before the first one committed",
             h.commit_started - began);
     ck_assert_uint_eq(ldb_txn_id(txn), h.id + 1);
-    expect_str(txn, LDB_MAIN, "held", "yes");
-    put_str(txn, LDB_MAIN, "second", "2");
+    tu_expect_str(txn, LDB_MAIN, "held", "yes");
+    tu_put_str(txn, LDB_MAIN, "second", "2");
     TU_RC_OK(ldb_txn_commit(txn));
-    txn = begin(env, LDB_TXN_RDONLY);
-    expect_str(txn, LDB_MAIN, "held", "yes");
-    expect_str(txn, LDB_MAIN, "second", "2");
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "held", "yes");
+    tu_expect_str(txn, LDB_MAIN, "second", "2");
     ldb_txn_abort(txn);
     tu_check_env(env);
     close_ok(env);
@@ -1230,18 +1152,18 @@ START_TEST(test_second_write_txn_same_thread)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *w = begin(env, 0);
-    put_str(w, LDB_MAIN, "a", "1");
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "a", "1");
     ldb_txn *w2 = NULL;
     TU_RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &w2), LDB_INVALID);
     TU_RC_IS(ldb_txn_begin(env, 0, &w2), LDB_INVALID);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY); /* read txns are fine */
-    expect_absent(r, LDB_MAIN, "a");
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY); /* read txns are fine */
+    tu_expect_absent(r, LDB_MAIN, "a");
     ldb_txn_abort(r);
-    put_str(w, LDB_MAIN, "b", "2");
+    tu_put_str(w, LDB_MAIN, "b", "2");
     TU_RC_OK(ldb_txn_commit(w));
-    w = begin(env, 0); /* and once it ended, a new one begins */
-    expect_str(w, LDB_MAIN, "a", "1");
+    w = tu_begin(env, 0); /* and once it ended, a new one begins */
+    tu_expect_str(w, LDB_MAIN, "a", "1");
     TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
     close_ok(env);
@@ -1253,35 +1175,35 @@ START_TEST(test_close_with_open_txn)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *w = begin(env, 0);
-    put_str(w, LDB_MAIN, "a", "1");
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "a", "1");
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     TU_RC_IS(ldb_close(env), LDB_INVALID);
-    expect_str(r, LDB_MAIN, "a", "1"); /* nothing was freed */
+    tu_expect_str(r, LDB_MAIN, "a", "1"); /* nothing was freed */
     ldb_txn_abort(r);
 
-    w = begin(env, 0);
-    put_str(w, LDB_MAIN, "b", "2");
+    w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "b", "2");
     TU_RC_IS(ldb_close(env), LDB_INVALID);
-    put_str(w, LDB_MAIN, "c", "3");
+    tu_put_str(w, LDB_MAIN, "c", "3");
     TU_RC_OK(ldb_txn_commit(w));
 
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_txn_reset(r); /* a reset txn is still a txn of the env */
     TU_RC_IS(ldb_close(env), LDB_INVALID);
     TU_RC_OK(ldb_txn_renew(r));
-    expect_str(r, LDB_MAIN, "c", "3");
+    tu_expect_str(r, LDB_MAIN, "c", "3");
     ldb_txn_abort(r);
 
     tu_check_env(env);
     close_ok(env);
     env = tu_open(path, NULL);
-    r = begin(env, LDB_TXN_RDONLY);
-    expect_str(r, LDB_MAIN, "a", "1");
-    expect_str(r, LDB_MAIN, "b", "2");
-    expect_str(r, LDB_MAIN, "c", "3");
+    r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(r, LDB_MAIN, "a", "1");
+    tu_expect_str(r, LDB_MAIN, "b", "2");
+    tu_expect_str(r, LDB_MAIN, "c", "3");
     ldb_txn_abort(r);
     close_ok(env);
     free(path);
@@ -1294,66 +1216,66 @@ START_TEST(test_reset_renew)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *w = begin(env, 0);
-    put_str(w, LDB_MAIN, "a", "1");
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "a", "1");
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     uint64_t id1 = ldb_txn_id(r);
-    expect_str(r, LDB_MAIN, "a", "1");
-    ldb_stat st = env_stat(env);
+    tu_expect_str(r, LDB_MAIN, "a", "1");
+    ldb_stat st = tu_env_stat(env);
     ck_assert_uint_eq(st.readers_used, 1);
     ck_assert_uint_eq(st.oldest_reader_txn_id, id1);
 
-    w = begin(env, 0);
-    put_str(w, LDB_MAIN, "b", "2");
+    w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "b", "2");
     TU_RC_OK(ldb_txn_commit(w));
-    expect_absent(r, LDB_MAIN, "b");
+    tu_expect_absent(r, LDB_MAIN, "b");
 
     ldb_txn_reset(r);
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.readers_used, 0);
     ck_assert_uint_eq(st.oldest_reader_txn_id, 0);
 
-    w = begin(env, 0);
-    put_str(w, LDB_MAIN, "c", "3");
+    w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "c", "3");
     TU_RC_OK(ldb_txn_commit(w));
-    st = env_stat(env);
+    st = tu_env_stat(env);
 
     TU_RC_OK(ldb_txn_renew(r));
     ck_assert_uint_eq(ldb_txn_id(r), st.last_txn_id);
     TU_REQUIRE(ldb_txn_id(r) > id1, "renewed txn kept its old id");
-    expect_str(r, LDB_MAIN, "b", "2");
-    expect_str(r, LDB_MAIN, "c", "3");
-    st = env_stat(env);
+    tu_expect_str(r, LDB_MAIN, "b", "2");
+    tu_expect_str(r, LDB_MAIN, "c", "3");
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.readers_used, 1);
     ck_assert_uint_eq(st.oldest_reader_txn_id, ldb_txn_id(r));
 
     /* Renew only after reset. */
     TU_RC_IS(ldb_txn_renew(r), LDB_INVALID);
-    expect_str(r, LDB_MAIN, "c", "3");
+    tu_expect_str(r, LDB_MAIN, "c", "3");
 
     /* Many cycles: each sees the newest commit. */
     for (int i = 0; i < 50; i++) {
         ldb_txn_reset(r);
-        w = begin(env, 0);
+        w = tu_begin(env, 0);
         char v[16];
         snprintf(v, sizeof v, "%d", i);
-        put_str(w, LDB_MAIN, "n", v);
+        tu_put_str(w, LDB_MAIN, "n", v);
         TU_RC_OK(ldb_txn_commit(w));
         TU_RC_OK(ldb_txn_renew(r));
-        expect_str(r, LDB_MAIN, "n", v);
+        tu_expect_str(r, LDB_MAIN, "n", v);
     }
     ldb_txn_reset(r);
     ldb_txn_abort(r); /* reset + abort frees it */
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.readers_used, 0);
     ck_assert_uint_eq(st.oldest_reader_txn_id, 0);
 
     /* Renew of a write txn is misuse. */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     TU_RC_IS(ldb_txn_renew(w), LDB_INVALID);
-    put_str(w, LDB_MAIN, "d", "4");
+    tu_put_str(w, LDB_MAIN, "d", "4");
     TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
     close_ok(env);
@@ -1372,30 +1294,30 @@ START_TEST(test_reset_holds_no_pages)
     enum { NK = 200, VL = 200, ROUNDS = 200 };
     uint8_t val[VL];
     char key[32];
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     uint64_t warm = 0;
     for (int round = 0; round < ROUNDS; round++) {
         if (round == 1)
             ldb_txn_reset(r);
-        ldb_txn *w = begin(env, 0);
+        ldb_txn *w = tu_begin(env, 0);
         for (int i = 0; i < NK; i++) {
             snprintf(key, sizeof key, "key%05d", i);
-            fill_pattern(val, VL, (uint64_t)round * NK + i);
-            put_bytes(w, LDB_MAIN, key, strlen(key), val, VL);
+            tu_fill_pattern(val, VL, (uint64_t)round * NK + i);
+            tu_put_bytes(w, LDB_MAIN, key, strlen(key), val, VL);
         }
         TU_RC_OK(ldb_txn_commit(w));
         if (round == 20)
-            warm = env_stat(env).file_size;
+            warm = tu_env_stat(env).file_size;
     }
-    ldb_stat st = env_stat(env);
+    ldb_stat st = tu_env_stat(env);
     /* Without reuse the last 180 rounds would add ~180 * 12 leaf pages (8+ MiB). */
     TU_REQUIRE(st.file_size <= warm + (2u << 20),
             "file grew from %llu to %llu bytes while a reset read txn existed",
             (unsigned long long)warm, (unsigned long long)st.file_size);
     TU_RC_OK(ldb_txn_renew(r));
     snprintf(key, sizeof key, "key%05d", 7);
-    fill_pattern(val, VL, (uint64_t)(ROUNDS - 1) * NK + 7);
-    expect_bytes(r, LDB_MAIN, key, strlen(key), val, VL);
+    tu_fill_pattern(val, VL, (uint64_t)(ROUNDS - 1) * NK + 7);
+    tu_expect_bytes(r, LDB_MAIN, key, strlen(key), val, VL);
     ldb_txn_abort(r);
     tu_check_env(env);
     close_ok(env);
@@ -1409,7 +1331,7 @@ START_TEST(test_stat_env)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_stat st = env_stat(env);
+    ldb_stat st = tu_env_stat(env);
     ck_assert_uint_eq(st.page_size, 4096);
     ck_assert_uint_eq(st.max_size, (uint64_t)1 << 40);
     ck_assert_uint_eq(st.readers_max, 126);
@@ -1425,7 +1347,7 @@ START_TEST(test_stat_env)
     o.max_size = (uint64_t)256 << 20;
     o.max_readers = 10;
     env = tu_open(path, &o);
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.page_size, 8192);
     ck_assert_uint_eq(st.max_size, (uint64_t)256 << 20);
     ck_assert_uint_eq(st.readers_max, 10);
@@ -1442,14 +1364,14 @@ START_TEST(test_stat_env)
 
     ldb_txn *r[3];
     for (int i = 0; i < 3; i++) {
-        ldb_txn *w = begin(env, 0);
+        ldb_txn *w = tu_begin(env, 0);
         char k[8];
         snprintf(k, sizeof k, "k%d", i);
-        put_str(w, LDB_MAIN, k, "v");
+        tu_put_str(w, LDB_MAIN, k, "v");
         TU_RC_OK(ldb_txn_commit(w));
-        r[i] = begin(env, LDB_TXN_RDONLY);
+        r[i] = tu_begin(env, LDB_TXN_RDONLY);
     }
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.readers_used, 3);
     ck_assert_uint_eq(st.oldest_reader_txn_id, ldb_txn_id(r[0]));
     ck_assert_uint_eq(st.commits, 3);
@@ -1457,20 +1379,20 @@ START_TEST(test_stat_env)
     TU_REQUIRE(ldb_txn_id(r[0]) < ldb_txn_id(r[1]) && ldb_txn_id(r[1]) < ldb_txn_id(r[2]),
             "reader ids not increasing");
 
-    ldb_txn *w = begin(env, 0); /* a write txn is not a reader */
-    st = env_stat(env);
+    ldb_txn *w = tu_begin(env, 0); /* a write txn is not a reader */
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.readers_used, 3);
-    put_str(w, LDB_MAIN, "k3", "v");
+    tu_put_str(w, LDB_MAIN, "k3", "v");
     TU_RC_OK(ldb_txn_commit(w));
 
     ldb_txn_abort(r[0]);
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.readers_used, 2);
     ck_assert_uint_eq(st.oldest_reader_txn_id, ldb_txn_id(r[1]));
     ck_assert_uint_eq(st.commits, 4);
     TU_RC_OK(ldb_txn_commit(r[1]));
     ldb_txn_abort(r[2]);
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.readers_used, 0);
     ck_assert_uint_eq(st.oldest_reader_txn_id, 0);
     TU_REQUIRE(st.pages_used > 2, "pages_used %llu with a non-empty tree",
@@ -1487,31 +1409,31 @@ START_TEST(test_max_readers)
     ldb_options o = {0};
     o.max_readers = 4;
     ldb_env *env = tu_open(path, &o);
-    ldb_txn *w = begin(env, 0);
-    put_str(w, LDB_MAIN, "a", "1");
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "a", "1");
     TU_RC_OK(ldb_txn_commit(w));
     ldb_txn *r[4];
     for (int i = 0; i < 4; i++)
-        r[i] = begin(env, LDB_TXN_RDONLY);
+        r[i] = tu_begin(env, LDB_TXN_RDONLY);
     ldb_txn *extra = NULL;
     TU_RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, &extra), LDB_BUSY);
     /* The writer does not need a reader slot. */
-    w = begin(env, 0);
-    put_str(w, LDB_MAIN, "b", "2");
+    w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "b", "2");
     TU_RC_OK(ldb_txn_commit(w));
     /* A reset txn keeps its slot. */
     ldb_txn_reset(r[3]);
     TU_RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, &extra), LDB_BUSY);
     TU_RC_OK(ldb_txn_renew(r[3]));
-    expect_str(r[3], LDB_MAIN, "b", "2");
+    tu_expect_str(r[3], LDB_MAIN, "b", "2");
     ldb_txn_abort(r[0]);
-    extra = begin(env, LDB_TXN_RDONLY);
-    expect_str(extra, LDB_MAIN, "b", "2");
-    expect_absent(r[1], LDB_MAIN, "b");
+    extra = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(extra, LDB_MAIN, "b", "2");
+    tu_expect_absent(r[1], LDB_MAIN, "b");
     ldb_txn_abort(extra);
     for (int i = 1; i < 4; i++)
         ldb_txn_abort(r[i]);
-    ck_assert_uint_eq(env_stat(env).readers_used, 0);
+    ck_assert_uint_eq(tu_env_stat(env).readers_used, 0);
     tu_check_env(env);
     close_ok(env);
     free(path);
@@ -1525,24 +1447,24 @@ START_TEST(test_reopen_persistence)
     ldb_env *env = tu_open(path, NULL);
     char k[32], v[64];
     for (int t = 0; t < 3; t++) {
-        ldb_txn *w = begin(env, 0);
+        ldb_txn *w = tu_begin(env, 0);
         for (int i = t * 1000; i < (t + 1) * 1000; i++) {
             snprintf(k, sizeof k, "key%06d", i);
             snprintf(v, sizeof v, "value-%d-%d", i, i * 31);
-            put_str(w, LDB_MAIN, k, v);
+            tu_put_str(w, LDB_MAIN, k, v);
         }
         TU_RC_OK(ldb_txn_commit(w));
     }
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     for (int i = 0; i < 3000; i += 3) {
         snprintf(k, sizeof k, "key%06d", i);
         TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
     }
     ldb_dbi t;
     TU_RC_OK(ldb_dbi_open(w, "named", LDB_CREATE, &t));
-    put_str(w, t, "inside", "tree");
+    tu_put_str(w, t, "inside", "tree");
     TU_RC_OK(ldb_txn_commit(w));
-    uint64_t last = env_stat(env).last_txn_id;
+    uint64_t last = tu_env_stat(env).last_txn_id;
     tu_check_env(env);
     close_ok(env);
 
@@ -1563,19 +1485,19 @@ START_TEST(test_reopen_persistence)
         ldb_options o = {0};
         o.flags = pass ? LDB_RDONLY : 0;
         env = tu_open(path, &o);
-        ck_assert_uint_eq(env_stat(env).last_txn_id, last);
-        ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+        ck_assert_uint_eq(tu_env_stat(env).last_txn_id, last);
+        ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
         for (int i = 0; i < 3000; i++) {
             snprintf(k, sizeof k, "key%06d", i);
             if (i % 3 == 0) {
-                expect_absent(r, LDB_MAIN, k);
+                tu_expect_absent(r, LDB_MAIN, k);
             } else {
                 snprintf(v, sizeof v, "value-%d-%d", i, i * 31);
-                expect_str(r, LDB_MAIN, k, v);
+                tu_expect_str(r, LDB_MAIN, k, v);
             }
         }
         TU_RC_OK(ldb_dbi_open(r, "named", 0, &t));
-        expect_str(r, t, "inside", "tree");
+        tu_expect_str(r, t, "inside", "tree");
         ldb_tree_stat ts;
         TU_RC_OK(ldb_dbi_stat(r, LDB_MAIN, &ts));
         ck_assert_uint_eq(ts.entries, 2000);
@@ -1593,32 +1515,32 @@ START_TEST(test_checkpoint)
     TU_RC_IS(ldb_checkpoint(NULL), LDB_INVALID);
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_stat st0 = env_stat(env);
-    ldb_txn *w = begin(env, 0);
-    put_str(w, LDB_MAIN, "a", "1");
+    ldb_stat st0 = tu_env_stat(env);
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "a", "1");
     TU_RC_OK(ldb_txn_commit(w));
-    ldb_stat st = env_stat(env);
+    ldb_stat st = tu_env_stat(env);
     TU_REQUIRE(st.wal_size > 0, "a small commit left no log (wal_size 0)");
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY); /* a reader across the checkpoint */
-    w = begin(env, 0);
-    put_str(w, LDB_MAIN, "b", "2");
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY); /* a reader across the checkpoint */
+    w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "b", "2");
     TU_RC_OK(ldb_txn_commit(w));
     TU_RC_OK(ldb_checkpoint(env));
-    st = env_stat(env);
+    st = tu_env_stat(env);
     ck_assert_uint_eq(st.wal_size, 0);
     TU_REQUIRE(st.checkpoints > st0.checkpoints, "checkpoints %llu -> %llu",
             (unsigned long long)st0.checkpoints, (unsigned long long)st.checkpoints);
-    expect_str(r, LDB_MAIN, "a", "1");
-    expect_absent(r, LDB_MAIN, "b");
+    tu_expect_str(r, LDB_MAIN, "a", "1");
+    tu_expect_absent(r, LDB_MAIN, "b");
     ldb_txn_abort(r);
     TU_RC_OK(ldb_checkpoint(env)); /* nothing to fold: still fine */
-    r = begin(env, LDB_TXN_RDONLY);
-    expect_str(r, LDB_MAIN, "a", "1");
-    expect_str(r, LDB_MAIN, "b", "2");
+    r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(r, LDB_MAIN, "a", "1");
+    tu_expect_str(r, LDB_MAIN, "b", "2");
     ldb_txn_abort(r);
-    w = begin(env, 0);
-    put_str(w, LDB_MAIN, "c", "3");
+    w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "c", "3");
     TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
     TU_RC_OK(ldb_sync(env));
@@ -1629,10 +1551,10 @@ START_TEST(test_checkpoint)
     env = tu_open(path, &o);
     TU_RC_IS(ldb_checkpoint(env), LDB_READONLY);
     TU_RC_OK(ldb_sync(env)); /* a no-op on a read-only env */
-    r = begin(env, LDB_TXN_RDONLY);
-    expect_str(r, LDB_MAIN, "a", "1");
-    expect_str(r, LDB_MAIN, "b", "2");
-    expect_str(r, LDB_MAIN, "c", "3");
+    r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(r, LDB_MAIN, "a", "1");
+    tu_expect_str(r, LDB_MAIN, "b", "2");
+    tu_expect_str(r, LDB_MAIN, "c", "3");
     ldb_txn_abort(r);
     close_ok(env);
     free(path);
@@ -1646,8 +1568,8 @@ START_TEST(test_page_size_fixed)
     o.page_size = 16384;
     ldb_env *env = tu_open(path, &o);
     size_t mks = ldb_max_key_size(env);
-    ldb_txn *w = begin(env, 0);
-    put_str(w, LDB_MAIN, "k", "v");
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "k", "v");
     TU_RC_OK(ldb_txn_commit(w));
     close_ok(env);
 
@@ -1656,17 +1578,17 @@ START_TEST(test_page_size_fixed)
         ldb_options o2 = {0};
         o2.page_size = others[i];
         env = tu_open(path, &o2);
-        ldb_stat st = env_stat(env);
+        ldb_stat st = tu_env_stat(env);
         TU_REQUIRE(st.page_size == 16384, "reopened with page_size %u: stat says %u", others[i],
                 st.page_size);
         ck_assert_uint_eq(ldb_max_key_size(env), mks);
-        ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-        expect_str(r, LDB_MAIN, "k", "v");
+        ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+        tu_expect_str(r, LDB_MAIN, "k", "v");
         ldb_txn_abort(r);
-        w = begin(env, 0);
+        w = tu_begin(env, 0);
         char k[16];
         snprintf(k, sizeof k, "k%zu", i);
-        put_str(w, LDB_MAIN, k, "more");
+        tu_put_str(w, LDB_MAIN, k, "more");
         TU_RC_OK(ldb_txn_commit(w));
         tu_check_env(env);
         close_ok(env);
@@ -1693,12 +1615,12 @@ static int full_batch(ldb_env *env, int t)
 {
     uint8_t val[FULL_VAL];
     char k[32];
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     int put_rc = 0;
     for (int i = 0; i < FULL_BATCH; i++) {
         full_key(k, sizeof k, t, i);
-        fill_pattern(val, FULL_VAL, (uint64_t)t * 1000 + (uint64_t)i);
-        ldb_val kv = tu_str(k), vv = mkval(val, FULL_VAL);
+        tu_fill_pattern(val, FULL_VAL, (uint64_t)t * 1000 + (uint64_t)i);
+        ldb_val kv = tu_str(k), vv = tu_val(val, FULL_VAL);
         put_rc = ldb_put(w, LDB_MAIN, &kv, &vv, 0);
         if (put_rc != 0)
             break;
@@ -1720,10 +1642,10 @@ static void expect_full_batch(ldb_txn *r, int t, int present)
     for (int i = 0; i < FULL_BATCH; i++) {
         full_key(k, sizeof k, t, i);
         if (present) {
-            fill_pattern(val, FULL_VAL, (uint64_t)t * 1000 + (uint64_t)i);
-            expect_bytes(r, LDB_MAIN, k, strlen(k), val, FULL_VAL);
+            tu_fill_pattern(val, FULL_VAL, (uint64_t)t * 1000 + (uint64_t)i);
+            tu_expect_bytes(r, LDB_MAIN, k, strlen(k), val, FULL_VAL);
         } else {
-            expect_absent(r, LDB_MAIN, k);
+            tu_expect_absent(r, LDB_MAIN, k);
         }
     }
 }
@@ -1744,13 +1666,13 @@ START_TEST(test_full_many_txns)
     }
     TU_REQUIRE(failed >= 0, "200 txns of ~80 KB fit a 2 MiB max_size");
     TU_REQUIRE(committed >= 3, "only %d txns of ~80 KB fit in 2 MiB", committed);
-    ldb_stat st = env_stat(env);
+    ldb_stat st = tu_env_stat(env);
     TU_REQUIRE(st.file_size <= o.max_size, "file_size %llu over max_size",
             (unsigned long long)st.file_size);
     ck_assert_uint_eq(st.commits, (uint64_t)committed);
 
     /* Everything committed before reads back; nothing of the failed txn. */
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ck_assert_uint_eq(ldb_txn_id(r), st.last_txn_id);
     for (int t = 0; t < committed; t++)
         expect_full_batch(r, t, 1);
@@ -1759,12 +1681,12 @@ START_TEST(test_full_many_txns)
     tu_check_env(env);
 
     /* The next write txn takes the id the failed one would have had. */
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ck_assert_uint_eq(ldb_txn_id(w), st.last_txn_id + 1);
     ldb_txn_abort(w);
 
     /* A txn that only deletes commits on a full database. */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     char k[32];
     for (int t = 1; t < committed; t++)
         for (int i = 0; i < FULL_BATCH; i++) {
@@ -1778,7 +1700,7 @@ START_TEST(test_full_many_txns)
     int refill = committed - 2 < 3 ? committed - 2 : 3;
     for (int t = 0; t < refill; t++)
         TU_RC_OK(full_batch(env, 1000 + t));
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     expect_full_batch(r, 0, 1);
     for (int t = 1; t < committed; t++)
         expect_full_batch(r, t, 0);
@@ -1789,7 +1711,7 @@ START_TEST(test_full_many_txns)
     close_ok(env);
 
     env = tu_open(path, &o);
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     expect_full_batch(r, 0, 1);
     for (int t = 0; t < refill; t++)
         expect_full_batch(r, 1000 + t, 1);
@@ -1806,15 +1728,15 @@ START_TEST(test_full_single_value)
     ldb_options o = {0};
     o.max_size = 1u << 20;
     ldb_env *env = tu_open(path, &o);
-    ldb_txn *w = begin(env, 0);
-    put_str(w, LDB_MAIN, "small", "kept");
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "small", "kept");
     TU_RC_OK(ldb_txn_commit(w));
 
     size_t big = 4u << 20;
     uint8_t *vb = pattern(big, 4);
-    w = begin(env, 0);
-    put_str(w, LDB_MAIN, "neighbour", "lost with the txn");
-    ldb_val k = tu_str("big"), v = mkval(vb, big);
+    w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "neighbour", "lost with the txn");
+    ldb_val k = tu_str("big"), v = tu_val(vb, big);
     int rc = ldb_put(w, LDB_MAIN, &k, &v, 0);
     TU_REQUIRE(rc == 0 || rc == LDB_FULL, "put of 4 MiB under a 1 MiB max_size: %s",
             ldb_strerror(rc));
@@ -1822,21 +1744,21 @@ START_TEST(test_full_single_value)
     TU_REQUIRE(crc == LDB_FULL, "commit after a 4 MiB put (put gave %d) under 1 MiB: %d (%s)",
             rc, crc, ldb_strerror(crc));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-    expect_str(r, LDB_MAIN, "small", "kept");
-    expect_absent(r, LDB_MAIN, "big");
-    expect_absent(r, LDB_MAIN, "neighbour");
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(r, LDB_MAIN, "small", "kept");
+    tu_expect_absent(r, LDB_MAIN, "big");
+    tu_expect_absent(r, LDB_MAIN, "neighbour");
     ldb_txn_abort(r);
-    ldb_stat st = env_stat(env);
+    ldb_stat st = tu_env_stat(env);
     TU_REQUIRE(st.file_size <= o.max_size, "file_size %llu over max_size",
             (unsigned long long)st.file_size);
     tu_check_env(env);
 
-    w = begin(env, 0);
-    put_str(w, LDB_MAIN, "small2", "fits");
+    w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "small2", "fits");
     TU_RC_OK(ldb_txn_commit(w));
-    r = begin(env, LDB_TXN_RDONLY);
-    expect_str(r, LDB_MAIN, "small2", "fits");
+    r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(r, LDB_MAIN, "small2", "fits");
     ldb_txn_abort(r);
     tu_check_env(env);
     close_ok(env);
@@ -1851,17 +1773,17 @@ START_TEST(test_dbi_errors)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_dbi t, m = 77;
     TU_RC_OK(ldb_dbi_open(w, NULL, 0, &m));
     ck_assert_uint_eq(m, LDB_MAIN);
     TU_RC_IS(ldb_dbi_open(w, "t", 0, &t), LDB_NOTFOUND);
     TU_RC_OK(ldb_dbi_open(w, "t", LDB_CREATE, &t));
     TU_REQUIRE(t != LDB_MAIN, "a named tree got the LDB_MAIN handle");
-    put_str(w, t, "k", "v");
+    tu_put_str(w, t, "k", "v");
     TU_RC_OK(ldb_txn_commit(w));
 
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     const ldb_dbi bad[] = {12345, t + 1000, (ldb_dbi)-1};
     ldb_val k = tu_str("k"), v = tu_str("v"), out;
     ldb_tree_stat ts;
@@ -1886,30 +1808,30 @@ START_TEST(test_dbi_errors)
             ldb_strerror(rc));
     name[255] = '\0';
     TU_RC_OK(ldb_dbi_open(w, name, LDB_CREATE, &x));
-    put_str(w, x, "long", "name");
-    expect_str(w, t, "k", "v"); /* the txn survived every refusal */
+    tu_put_str(w, x, "long", "name");
+    tu_expect_str(w, t, "k", "v"); /* the txn survived every refusal */
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_dbi y;
     TU_RC_IS(ldb_dbi_open(r, "missing", 0, &y), LDB_NOTFOUND);
     TU_RC_IS(ldb_dbi_open(r, "missing", LDB_CREATE, &y), LDB_READONLY);
     TU_RC_OK(ldb_dbi_open(r, "t", LDB_CREATE, &y)); /* exists */
-    expect_str(r, y, "k", "v");
+    tu_expect_str(r, y, "k", "v");
     TU_RC_OK(ldb_dbi_open(r, name, 0, &y));
-    expect_str(r, y, "long", "name");
+    tu_expect_str(r, y, "long", "name");
     TU_RC_IS(ldb_get(r, 12345, &k, &out), LDB_INVALID);
     ldb_txn_abort(r);
 
     /* A deleted tree's handle is invalid, and its name is gone. */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     TU_RC_OK(ldb_dbi_drop(w, t, 1));
     TU_RC_OK(ldb_txn_commit(w));
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     TU_RC_IS(ldb_get(w, t, &k, &out), LDB_INVALID);
     TU_RC_IS(ldb_put(w, t, &k, &v, 0), LDB_INVALID);
     TU_RC_IS(ldb_dbi_open(w, "t", 0, &y), LDB_NOTFOUND);
-    put_str(w, LDB_MAIN, "main", "ok");
+    tu_put_str(w, LDB_MAIN, "main", "ok");
     TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
     close_ok(env);
@@ -1923,17 +1845,17 @@ START_TEST(test_max_dbs)
     ldb_options o = {0};
     o.max_dbs = 2;
     ldb_env *env = tu_open(path, &o);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_dbi a, b, c;
     TU_RC_OK(ldb_dbi_open(w, "a", LDB_CREATE, &a));
     TU_RC_OK(ldb_dbi_open(w, "b", LDB_CREATE, &b));
     TU_RC_IS(ldb_dbi_open(w, "c", LDB_CREATE, &c), LDB_FULL);
-    put_str(w, a, "k", "a");
-    put_str(w, b, "k", "b");
+    tu_put_str(w, a, "k", "a");
+    tu_put_str(w, b, "k", "b");
     TU_RC_OK(ldb_txn_commit(w));
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-    expect_str(r, a, "k", "a");
-    expect_str(r, b, "k", "b");
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(r, a, "k", "a");
+    tu_expect_str(r, b, "k", "b");
     TU_RC_IS(ldb_dbi_open(r, "c", 0, &c), LDB_NOTFOUND);
     ldb_txn_abort(r);
     tu_check_env(env);

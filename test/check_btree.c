@@ -19,99 +19,11 @@
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static ldb_val mkval(const void *data, size_t size)
-{
-    ldb_val v = {size, data};
-    return v;
-}
-
-static ldb_txn *begin(ldb_env *env, unsigned flags)
-{
-    ldb_txn *txn = NULL;
-    int rc = ldb_txn_begin(env, flags, &txn);
-    TU_REQUIRE(rc == 0, "ldb_txn_begin(%#x): %s", flags, ldb_strerror(rc));
-    return txn;
-}
-
-static ldb_stat env_stat(ldb_env *env)
-{
-    ldb_stat st;
-    TU_RC_OK(ldb_stat_env(env, &st));
-    return st;
-}
-
-static ldb_tree_stat tree_stat(ldb_txn *txn, ldb_dbi dbi)
-{
-    ldb_tree_stat ts;
-    TU_RC_OK(ldb_dbi_stat(txn, dbi, &ts));
-    return ts;
-}
-
 static void *xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
     ck_assert_ptr_nonnull(p);
     return p;
-}
-
-static void fill_pattern(uint8_t *buf, size_t len, uint64_t seed)
-{
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    size_t i = 0;
-    while (i + 8 <= len) {
-        uint64_t x = tu_rand(&s);
-        memcpy(buf + i, &x, 8);
-        i += 8;
-    }
-    if (i < len) {
-        uint64_t x = tu_rand(&s);
-        memcpy(buf + i, &x, len - i);
-    }
-}
-
-static void put_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, const void *v,
-                      size_t vl)
-{
-    ldb_val key = mkval(k, kl), val = mkval(v, vl);
-    int rc = ldb_put(txn, dbi, &key, &val, 0);
-    TU_REQUIRE(rc == 0, "put (key %zu bytes '%.*s', value %zu bytes): %s", kl,
-            (int)(kl > 40 ? 40 : kl), (const char *)k, vl, ldb_strerror(rc));
-}
-
-static void put_str(ldb_txn *txn, ldb_dbi dbi, const char *k, const char *v)
-{
-    put_bytes(txn, dbi, k, strlen(k), v, strlen(v));
-}
-
-static void expect_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, const void *v,
-                         size_t vl)
-{
-    ldb_val key = mkval(k, kl), val = {0, NULL};
-    int rc = ldb_get(txn, dbi, &key, &val);
-    TU_REQUIRE(rc == 0, "get (key %zu bytes '%.*s'): %s", kl, (int)(kl > 40 ? 40 : kl),
-            (const char *)k, ldb_strerror(rc));
-    TU_REQUIRE(val.size == vl, "get '%.*s': %zu bytes, want %zu", (int)(kl > 40 ? 40 : kl),
-            (const char *)k, val.size, vl);
-    TU_REQUIRE(vl == 0 || memcmp(val.data, v, vl) == 0, "get '%.*s': value bytes differ",
-            (int)(kl > 40 ? 40 : kl), (const char *)k);
-}
-
-static void expect_str(ldb_txn *txn, ldb_dbi dbi, const char *k, const char *v)
-{
-    expect_bytes(txn, dbi, k, strlen(k), v, strlen(v));
-}
-
-static void expect_absent_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl)
-{
-    ldb_val key = mkval(k, kl), val;
-    int rc = ldb_get(txn, dbi, &key, &val);
-    TU_REQUIRE(rc == LDB_NOTFOUND, "get '%.*s' (%zu bytes): %d (%s), want LDB_NOTFOUND",
-            (int)(kl > 40 ? 40 : kl), (const char *)k, kl, rc, ldb_strerror(rc));
-}
-
-static void expect_absent(ldb_txn *txn, ldb_dbi dbi, const char *k)
-{
-    expect_absent_bytes(txn, dbi, k, strlen(k));
 }
 
 static int key_cmp(const void *a, size_t al, const void *b, size_t bl)
@@ -157,7 +69,7 @@ static uint64_t scan_count(ldb_txn *txn, ldb_dbi dbi)
         free(pbuf);
         pbuf = xmalloc(k.size);
         memcpy(pbuf, k.data, k.size);
-        prev = mkval(pbuf, k.size);
+        prev = tu_val(pbuf, k.size);
         n++;
     }
     TU_RC_IS(rc, LDB_NOTFOUND);
@@ -185,8 +97,8 @@ static void expect_num(ldb_txn *txn, ldb_dbi dbi, uint32_t i)
     char k[32];
     uint8_t v[64];
     size_t kl = num_key(k, i), vl = num_val_len(i);
-    fill_pattern(v, vl, i);
-    expect_bytes(txn, dbi, k, kl, v, vl);
+    tu_fill_pattern(v, vl, i);
+    tu_expect_bytes(txn, dbi, k, kl, v, vl);
 }
 
 static void put_num(ldb_txn *txn, ldb_dbi dbi, uint32_t i)
@@ -194,8 +106,8 @@ static void put_num(ldb_txn *txn, ldb_dbi dbi, uint32_t i)
     char k[32];
     uint8_t v[64];
     size_t kl = num_key(k, i), vl = num_val_len(i);
-    fill_pattern(v, vl, i);
-    put_bytes(txn, dbi, k, kl, v, vl);
+    tu_fill_pattern(v, vl, i);
+    tu_put_bytes(txn, dbi, k, kl, v, vl);
 }
 
 /* A full forward scan must give keys lo..hi-1 step `step`, with their values. */
@@ -211,7 +123,7 @@ static void expect_num_scan(ldb_txn *txn, ldb_dbi dbi, uint32_t lo, uint32_t hi,
     while ((rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT)) == 0) {
         TU_REQUIRE(i < hi, "scan: more entries than expected (extra at %u)", i);
         size_t kl = num_key(kb, i), vl = num_val_len(i);
-        fill_pattern(vb, vl, i);
+        tu_fill_pattern(vb, vl, i);
         TU_REQUIRE(k.size == kl && memcmp(k.data, kb, kl) == 0, "scan: entry for %u is '%.*s'",
                 i, (int)k.size, (const char *)k.data);
         TU_REQUIRE(v.size == vl && memcmp(v.data, vb, vl) == 0, "scan: value of %u differs", i);
@@ -237,29 +149,29 @@ START_TEST(test_insert_many)
 
     const uint32_t per_txn = NKEYS / 10;
     for (uint32_t t = 0; t < 10; t++) {
-        ldb_txn *w = begin(env, 0);
+        ldb_txn *w = tu_begin(env, 0);
         for (uint32_t j = t * per_txn; j < (t + 1) * per_txn; j++)
             put_num(w, LDB_MAIN, order[j]);
         for (uint32_t j = t * per_txn; j < (t + 1) * per_txn; j += 97)
             expect_num(w, LDB_MAIN, order[j]);
-        ck_assert_uint_eq(tree_stat(w, LDB_MAIN).entries, (t + 1) * per_txn);
+        ck_assert_uint_eq(tu_tree_stat(w, LDB_MAIN).entries, (t + 1) * per_txn);
         TU_RC_OK(ldb_txn_commit(w));
     }
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     for (uint32_t j = 0; j < NKEYS; j++)
         expect_num(r, LDB_MAIN, order[j]);
     char k[32];
     for (uint32_t i = NKEYS; i < NKEYS + 100; i++) {
         num_key(k, i);
-        expect_absent(r, LDB_MAIN, k);
+        tu_expect_absent(r, LDB_MAIN, k);
     }
-    expect_absent(r, LDB_MAIN, "key-");
-    expect_absent(r, LDB_MAIN, "key-0000000");
-    expect_absent(r, LDB_MAIN, "key-000000000");
-    expect_absent(r, LDB_MAIN, "kez");
-    expect_absent(r, LDB_MAIN, "a");
-    ldb_tree_stat ts = tree_stat(r, LDB_MAIN);
+    tu_expect_absent(r, LDB_MAIN, "key-");
+    tu_expect_absent(r, LDB_MAIN, "key-0000000");
+    tu_expect_absent(r, LDB_MAIN, "key-000000000");
+    tu_expect_absent(r, LDB_MAIN, "kez");
+    tu_expect_absent(r, LDB_MAIN, "a");
+    ldb_tree_stat ts = tu_tree_stat(r, LDB_MAIN);
     ck_assert_uint_eq(ts.entries, NKEYS);
     TU_REQUIRE(ts.depth >= 2 && ts.branch_pages >= 1 && ts.leaf_pages > 100,
             "%s: depth %u, %llu branch, %llu leaf pages for %d keys", order_names[_i],
@@ -272,7 +184,7 @@ START_TEST(test_insert_many)
     TU_RC_OK(ldb_close(env));
 
     env = tu_open(path, NULL);
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     for (uint32_t i = 0; i < NKEYS; i += 89)
         expect_num(r, LDB_MAIN, i);
     ldb_txn_abort(r);
@@ -289,7 +201,7 @@ START_TEST(test_delete_all_random)
     ldb_options o = {0};
     o.sync_mode = LDB_SYNC_OFF;
     ldb_env *env = tu_open(path, &o);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     for (uint32_t i = 0; i < NKEYS; i++)
         put_num(w, LDB_MAIN, i);
     TU_RC_OK(ldb_txn_commit(w));
@@ -302,20 +214,20 @@ START_TEST(test_delete_all_random)
     const uint32_t per_txn = NKEYS / 10;
     char k[32];
     for (uint32_t t = 0; t < 10; t++) {
-        w = begin(env, 0);
+        w = tu_begin(env, 0);
         for (uint32_t j = t * per_txn; j < (t + 1) * per_txn; j++) {
             size_t kl = num_key(k, order[j]);
             TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){kl, k}));
             gone[order[j]] = 1;
         }
         TU_RC_OK(ldb_txn_commit(w));
-        ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-        ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, NKEYS - (t + 1) * per_txn);
+        ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+        ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, NKEYS - (t + 1) * per_txn);
         for (int s = 0; s < 1000; s++) {
             uint32_t i = (uint32_t)(tu_rand(&rng) % NKEYS);
             if (gone[i]) {
                 num_key(k, i);
-                expect_absent(r, LDB_MAIN, k);
+                tu_expect_absent(r, LDB_MAIN, k);
             } else {
                 expect_num(r, LDB_MAIN, i);
             }
@@ -327,8 +239,8 @@ START_TEST(test_delete_all_random)
             tu_check_env(env);
     }
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-    ldb_tree_stat ts = tree_stat(r, LDB_MAIN);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_tree_stat ts = tu_tree_stat(r, LDB_MAIN);
     TU_REQUIRE(ts.entries == 0 && ts.depth == 0 && ts.leaf_pages == 0 && ts.branch_pages == 0 &&
                 ts.overflow_pages == 0,
             "emptied tree: entries %llu depth %u leaf %llu branch %llu overflow %llu",
@@ -344,11 +256,11 @@ START_TEST(test_delete_all_random)
     tu_check_env(env);
 
     /* The empty tree grows again. */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     for (uint32_t i = 0; i < 1000; i++)
         put_num(w, LDB_MAIN, i * 3);
     TU_RC_OK(ldb_txn_commit(w));
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     expect_num_scan(r, LDB_MAIN, 0, 3000, 3);
     ldb_txn_abort(r);
     tu_check_env(env);
@@ -363,7 +275,7 @@ END_TEST
 
 static void expect_overflow_for(ldb_txn *txn, size_t vsize, unsigned ps)
 {
-    ldb_tree_stat ts = tree_stat(txn, LDB_MAIN);
+    ldb_tree_stat ts = tu_tree_stat(txn, LDB_MAIN);
     if (vsize > ps)
         TU_REQUIRE(ts.overflow_pages >= vsize / ps, "a %zu-byte value: %llu overflow pages",
                 vsize, (unsigned long long)ts.overflow_pages);
@@ -383,45 +295,45 @@ START_TEST(test_overwrite_sizes)
     ldb_env *env = tu_open(path, NULL);
     uint8_t *buf = xmalloc(300000);
 
-    ldb_txn *w = begin(env, 0);
-    put_str(w, LDB_MAIN, "j", "left neighbour");
-    put_str(w, LDB_MAIN, "l", "right neighbour");
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "j", "left neighbour");
+    tu_put_str(w, LDB_MAIN, "l", "right neighbour");
     TU_RC_OK(ldb_txn_commit(w));
 
     /* One size per txn. */
     for (size_t i = 0; i < n; i++) {
-        fill_pattern(buf, sizes[i], i);
-        w = begin(env, 0);
-        put_bytes(w, LDB_MAIN, "k", 1, buf, sizes[i]);
-        expect_bytes(w, LDB_MAIN, "k", 1, buf, sizes[i]);
+        tu_fill_pattern(buf, sizes[i], i);
+        w = tu_begin(env, 0);
+        tu_put_bytes(w, LDB_MAIN, "k", 1, buf, sizes[i]);
+        tu_expect_bytes(w, LDB_MAIN, "k", 1, buf, sizes[i]);
         expect_overflow_for(w, sizes[i], ps);
         TU_RC_OK(ldb_txn_commit(w));
-        ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-        expect_bytes(r, LDB_MAIN, "k", 1, buf, sizes[i]);
-        expect_str(r, LDB_MAIN, "j", "left neighbour");
-        expect_str(r, LDB_MAIN, "l", "right neighbour");
-        ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, 3);
+        ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+        tu_expect_bytes(r, LDB_MAIN, "k", 1, buf, sizes[i]);
+        tu_expect_str(r, LDB_MAIN, "j", "left neighbour");
+        tu_expect_str(r, LDB_MAIN, "l", "right neighbour");
+        ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, 3);
         expect_overflow_for(r, sizes[i], ps);
         ldb_txn_abort(r);
         tu_check_env(env);
     }
 
     /* Every size in one txn, on another key. */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     for (size_t i = 0; i < n; i++) {
-        fill_pattern(buf, sizes[i], 100 + i);
-        put_bytes(w, LDB_MAIN, "m", 1, buf, sizes[i]);
-        expect_bytes(w, LDB_MAIN, "m", 1, buf, sizes[i]);
+        tu_fill_pattern(buf, sizes[i], 100 + i);
+        tu_put_bytes(w, LDB_MAIN, "m", 1, buf, sizes[i]);
+        tu_expect_bytes(w, LDB_MAIN, "m", 1, buf, sizes[i]);
     }
     TU_RC_OK(ldb_txn_commit(w));
     TU_RC_OK(ldb_close(env));
     env = tu_open(path, NULL);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-    fill_pattern(buf, sizes[n - 1], n - 1);
-    expect_bytes(r, LDB_MAIN, "k", 1, buf, sizes[n - 1]);
-    fill_pattern(buf, sizes[n - 1], 100 + n - 1);
-    expect_bytes(r, LDB_MAIN, "m", 1, buf, sizes[n - 1]);
-    ck_assert_uint_eq(tree_stat(r, LDB_MAIN).overflow_pages, 0);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_fill_pattern(buf, sizes[n - 1], n - 1);
+    tu_expect_bytes(r, LDB_MAIN, "k", 1, buf, sizes[n - 1]);
+    tu_fill_pattern(buf, sizes[n - 1], 100 + n - 1);
+    tu_expect_bytes(r, LDB_MAIN, "m", 1, buf, sizes[n - 1]);
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).overflow_pages, 0);
     ldb_txn_abort(r);
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
@@ -454,30 +366,30 @@ START_TEST(test_large_values)
         if (sizes[i] > ps)
             min_overflow += sizes[i] / ps;
 
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     for (size_t j = 0; j < n; j++) {
         size_t i = order[j];
         snprintf(k, sizeof k, "v%03zu", i);
-        fill_pattern(buf, sizes[i], i);
-        put_bytes(w, LDB_MAIN, k, strlen(k), buf, sizes[i]);
-        put_bytes(w, LDB_MAIN, "tiny", 4, k, strlen(k)); /* interleave small writes */
+        tu_fill_pattern(buf, sizes[i], i);
+        tu_put_bytes(w, LDB_MAIN, k, strlen(k), buf, sizes[i]);
+        tu_put_bytes(w, LDB_MAIN, "tiny", 4, k, strlen(k)); /* interleave small writes */
     }
     for (size_t i = 0; i < n; i++) {
         snprintf(k, sizeof k, "v%03zu", i);
-        fill_pattern(buf, sizes[i], i);
-        expect_bytes(w, LDB_MAIN, k, strlen(k), buf, sizes[i]);
+        tu_fill_pattern(buf, sizes[i], i);
+        tu_expect_bytes(w, LDB_MAIN, k, strlen(k), buf, sizes[i]);
     }
     TU_RC_OK(ldb_txn_commit(w));
     TU_RC_OK(ldb_close(env));
 
     env = tu_open(path, &o);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     for (size_t i = 0; i < n; i++) {
         snprintf(k, sizeof k, "v%03zu", i);
-        fill_pattern(buf, sizes[i], i);
-        expect_bytes(r, LDB_MAIN, k, strlen(k), buf, sizes[i]);
+        tu_fill_pattern(buf, sizes[i], i);
+        tu_expect_bytes(r, LDB_MAIN, k, strlen(k), buf, sizes[i]);
     }
-    ldb_tree_stat ts = tree_stat(r, LDB_MAIN);
+    ldb_tree_stat ts = tu_tree_stat(r, LDB_MAIN);
     ck_assert_uint_eq(ts.entries, n + 1);
     TU_REQUIRE(ts.overflow_pages > 0 && ts.overflow_pages >= min_overflow,
             "page %u: %llu overflow pages, at least %llu expected", ps,
@@ -487,26 +399,26 @@ START_TEST(test_large_values)
     tu_check_env(env);
 
     /* Delete every other value; the rest is intact and the overflow runs shrink. */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     for (size_t i = 0; i < n; i += 2) {
         snprintf(k, sizeof k, "v%03zu", i);
         TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
     }
     TU_RC_OK(ldb_txn_commit(w));
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     uint64_t min_left = 0;
     for (size_t i = 0; i < n; i++) {
         snprintf(k, sizeof k, "v%03zu", i);
         if (i % 2 == 0) {
-            expect_absent(r, LDB_MAIN, k);
+            tu_expect_absent(r, LDB_MAIN, k);
             continue;
         }
-        fill_pattern(buf, sizes[i], i);
-        expect_bytes(r, LDB_MAIN, k, strlen(k), buf, sizes[i]);
+        tu_fill_pattern(buf, sizes[i], i);
+        tu_expect_bytes(r, LDB_MAIN, k, strlen(k), buf, sizes[i]);
         if (sizes[i] > ps)
             min_left += sizes[i] / ps;
     }
-    ts = tree_stat(r, LDB_MAIN);
+    ts = tu_tree_stat(r, LDB_MAIN);
     TU_REQUIRE(ts.overflow_pages < before && ts.overflow_pages >= min_left,
             "after deletes: %llu overflow pages (before %llu, at least %llu)",
             (unsigned long long)ts.overflow_pages, (unsigned long long)before,
@@ -553,15 +465,15 @@ START_TEST(test_mixed_value_sizes)
     char k[32];
     for (int t = 0; t < TXNS; t++) {
         memcpy(saved, m, NK * sizeof *m);
-        ldb_txn *w = begin(env, 0);
+        ldb_txn *w = tu_begin(env, 0);
         for (int op = 0; op < OPS; op++) {
             uint32_t i = (uint32_t)(tu_rand(&rng) % NK);
             size_t kl = (size_t)snprintf(k, sizeof k, "mk%07u", i * 7919u % 10007u);
             uint64_t c = tu_rand(&rng) % 100;
             if (c < 65) {
                 size_t vl = rand_vlen(&rng);
-                fill_pattern(buf, vl, seq);
-                put_bytes(w, LDB_MAIN, k, kl, buf, vl);
+                tu_fill_pattern(buf, vl, seq);
+                tu_put_bytes(w, LDB_MAIN, k, kl, buf, vl);
                 m[i].present = 1;
                 m[i].len = (uint32_t)vl;
                 m[i].seed = seq++;
@@ -571,10 +483,10 @@ START_TEST(test_mixed_value_sizes)
                         ldb_strerror(rc));
                 m[i].present = 0;
             } else if (m[i].present) {
-                fill_pattern(buf, m[i].len, m[i].seed);
-                expect_bytes(w, LDB_MAIN, k, kl, buf, m[i].len);
+                tu_fill_pattern(buf, m[i].len, m[i].seed);
+                tu_expect_bytes(w, LDB_MAIN, k, kl, buf, m[i].len);
             } else {
-                expect_absent_bytes(w, LDB_MAIN, k, kl);
+                tu_expect_absent_bytes(w, LDB_MAIN, k, kl);
             }
         }
         if (t % 6 == 5) {
@@ -583,19 +495,19 @@ START_TEST(test_mixed_value_sizes)
         } else {
             TU_RC_OK(ldb_txn_commit(w));
         }
-        ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+        ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
         uint64_t live = 0;
         for (uint32_t i = 0; i < NK; i++) {
             size_t kl = (size_t)snprintf(k, sizeof k, "mk%07u", i * 7919u % 10007u);
             if (m[i].present) {
-                fill_pattern(buf, m[i].len, m[i].seed);
-                expect_bytes(r, LDB_MAIN, k, kl, buf, m[i].len);
+                tu_fill_pattern(buf, m[i].len, m[i].seed);
+                tu_expect_bytes(r, LDB_MAIN, k, kl, buf, m[i].len);
                 live++;
             } else {
-                expect_absent_bytes(r, LDB_MAIN, k, kl);
+                tu_expect_absent_bytes(r, LDB_MAIN, k, kl);
             }
         }
-        ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, live);
+        ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, live);
         ck_assert_uint_eq(scan_count(r, LDB_MAIN), live);
         ldb_txn_abort(r);
         if (t % 10 == 9)
@@ -629,19 +541,19 @@ START_TEST(test_append_bulk_load)
     ldb_options o = {0};
     o.sync_mode = LDB_SYNC_OFF;
     ldb_env *env = tu_open(path, &o);
-    ldb_stat est = env_stat(env);
+    ldb_stat est = tu_env_stat(env);
     const unsigned ps = est.page_size;
     char k[BULK_KEY];
     uint8_t v[BULK_VAL];
 
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_dbi app, rnd;
     TU_RC_OK(ldb_dbi_open(w, "appended", LDB_CREATE, &app));
     TU_RC_OK(ldb_dbi_open(w, "random", LDB_CREATE, &rnd));
     for (uint32_t i = 0; i < BULK_N; i++) {
         bulk_key(k, i);
-        fill_pattern(v, BULK_VAL, i);
-        ldb_val kv = mkval(k, BULK_KEY), vv = mkval(v, BULK_VAL);
+        tu_fill_pattern(v, BULK_VAL, i);
+        ldb_val kv = tu_val(k, BULK_KEY), vv = tu_val(v, BULK_VAL);
         int rc = ldb_put(w, app, &kv, &vv, LDB_APPEND);
         TU_REQUIRE(rc == 0, "append of key %u: %s", i, ldb_strerror(rc));
     }
@@ -649,16 +561,16 @@ START_TEST(test_append_bulk_load)
 
     uint32_t *order = iota(BULK_N);
     shuffle(order, BULK_N, 11);
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     for (uint32_t j = 0; j < BULK_N; j++) {
         bulk_key(k, order[j]);
-        fill_pattern(v, BULK_VAL, order[j]);
-        put_bytes(w, rnd, k, BULK_KEY, v, BULK_VAL);
+        tu_fill_pattern(v, BULK_VAL, order[j]);
+        tu_put_bytes(w, rnd, k, BULK_KEY, v, BULK_VAL);
     }
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-    ldb_tree_stat a = tree_stat(r, app), b = tree_stat(r, rnd);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_tree_stat a = tu_tree_stat(r, app), b = tu_tree_stat(r, rnd);
     ck_assert_uint_eq(a.entries, BULK_N);
     ck_assert_uint_eq(b.entries, BULK_N);
     /* A generous model of a full page: 16 bytes of per-entry overhead (slot
@@ -687,7 +599,7 @@ START_TEST(test_append_bulk_load)
         TU_RC_OK(ldb_cursor_get(ca, &ka, &va, LDB_NEXT));
         TU_RC_OK(ldb_cursor_get(cb, &kb, &vb, LDB_NEXT));
         bulk_key(k, i);
-        fill_pattern(v, BULK_VAL, i);
+        tu_fill_pattern(v, BULK_VAL, i);
         TU_REQUIRE(ka.size == BULK_KEY && memcmp(ka.data, k, BULK_KEY) == 0, "append key %u", i);
         TU_REQUIRE(va.size == BULK_VAL && memcmp(va.data, v, BULK_VAL) == 0, "append val %u", i);
         TU_REQUIRE(kb.size == BULK_KEY && memcmp(kb.data, k, BULK_KEY) == 0, "random key %u", i);
@@ -701,21 +613,21 @@ START_TEST(test_append_bulk_load)
     tu_check_env(env);
 
     /* Full pages still take inserts in the middle (they must split). */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     for (uint32_t i = 0; i < BULK_N; i += 1000) {
         char mid[BULK_KEY + 1];
         bulk_key(mid, i);
         mid[BULK_KEY] = 'x';
-        put_bytes(w, app, mid, BULK_KEY + 1, "mid", 3);
+        tu_put_bytes(w, app, mid, BULK_KEY + 1, "mid", 3);
     }
     TU_RC_OK(ldb_txn_commit(w));
-    r = begin(env, LDB_TXN_RDONLY);
-    ck_assert_uint_eq(tree_stat(r, app).entries, BULK_N + BULK_N / 1000);
+    r = tu_begin(env, LDB_TXN_RDONLY);
+    ck_assert_uint_eq(tu_tree_stat(r, app).entries, BULK_N + BULK_N / 1000);
     ck_assert_uint_eq(scan_count(r, app), BULK_N + BULK_N / 1000);
     for (uint32_t i = 0; i < BULK_N; i += 997) {
         bulk_key(k, i);
-        fill_pattern(v, BULK_VAL, i);
-        expect_bytes(r, app, k, BULK_KEY, v, BULK_VAL);
+        tu_fill_pattern(v, BULK_VAL, i);
+        tu_expect_bytes(r, app, k, BULK_KEY, v, BULK_VAL);
     }
     ldb_txn_abort(r);
     tu_check_env(env);
@@ -756,54 +668,54 @@ START_TEST(test_named_trees)
     ldb_dbi d[3];
     char k[32], v[32];
 
-    ldb_txn *w = begin(env, 0);
-    put_str(w, LDB_MAIN, "alpha", "main-alpha"); /* a key named like a tree */
-    put_str(w, LDB_MAIN, "k", "main");
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "alpha", "main-alpha"); /* a key named like a tree */
+    tu_put_str(w, LDB_MAIN, "k", "main");
     for (int t = 0; t < 3; t++) {
         TU_RC_OK(ldb_dbi_open(w, names[t], LDB_CREATE, &d[t]));
         TU_REQUIRE(d[t] != LDB_MAIN, "tree %s got LDB_MAIN", names[t]);
         for (int j = 0; j < t; j++)
             TU_REQUIRE(d[t] != d[j], "trees %s and %s share a handle", names[t], names[j]);
-        put_str(w, d[t], "k", names[t]);
+        tu_put_str(w, d[t], "k", names[t]);
         for (int i = 0; i < counts[t]; i++) {
             snprintf(k, sizeof k, "%c%03d", names[t][0], i);
             snprintf(v, sizeof v, "%s-%d", names[t], i);
-            put_str(w, d[t], k, v);
+            tu_put_str(w, d[t], k, v);
         }
     }
     /* Opening again in the same txn gives the same tree. */
     ldb_dbi again;
     TU_RC_OK(ldb_dbi_open(w, "beta", 0, &again));
-    expect_str(w, again, "k", "beta");
+    tu_expect_str(w, again, "k", "beta");
     TU_RC_OK(ldb_txn_commit(w));
 
     for (int pass = 0; pass < 2; pass++) {
-        ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-        expect_str(r, LDB_MAIN, "k", "main");
-        expect_str(r, LDB_MAIN, "alpha", "main-alpha");
+        ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+        tu_expect_str(r, LDB_MAIN, "k", "main");
+        tu_expect_str(r, LDB_MAIN, "alpha", "main-alpha");
         expect_keys(r, LDB_MAIN, "alpha,k,");
-        ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, 2);
+        ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, 2);
         for (int t = 0; t < 3; t++) {
-            expect_str(r, d[t], "k", names[t]);
-            ck_assert_uint_eq(tree_stat(r, d[t]).entries, (uint64_t)counts[t] + 1);
+            tu_expect_str(r, d[t], "k", names[t]);
+            ck_assert_uint_eq(tu_tree_stat(r, d[t]).entries, (uint64_t)counts[t] + 1);
             ck_assert_uint_eq(scan_count(r, d[t]), (uint64_t)counts[t] + 1);
             for (int o = 0; o < 3; o++) {
                 snprintf(k, sizeof k, "%c%03d", names[o][0], 0);
                 if (o == t) {
                     snprintf(v, sizeof v, "%s-0", names[t]);
-                    expect_str(r, d[t], k, v);
+                    tu_expect_str(r, d[t], k, v);
                 } else {
-                    expect_absent(r, d[t], k);
+                    tu_expect_absent(r, d[t], k);
                 }
             }
         }
-        expect_absent(r, LDB_MAIN, "a000");
+        tu_expect_absent(r, LDB_MAIN, "a000");
         ldb_txn_abort(r);
         if (pass == 0) {
             /* After a reopen the handles come from the catalog by name. */
             TU_RC_OK(ldb_close(env));
             env = tu_open(path, NULL);
-            r = begin(env, LDB_TXN_RDONLY);
+            r = tu_begin(env, LDB_TXN_RDONLY);
             for (int t = 0; t < 3; t++)
                 TU_RC_OK(ldb_dbi_open(r, names[t], 0, &d[t]));
             TU_RC_OK(ldb_txn_commit(r));
@@ -811,47 +723,47 @@ START_TEST(test_named_trees)
     }
 
     /* Empty beta (handle stays valid), delete gamma. */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     TU_RC_OK(ldb_dbi_drop(w, d[1], 0));
-    ldb_tree_stat ts = tree_stat(w, d[1]);
+    ldb_tree_stat ts = tu_tree_stat(w, d[1]);
     TU_REQUIRE(ts.entries == 0 && ts.depth == 0, "emptied tree: %llu entries, depth %u",
             (unsigned long long)ts.entries, ts.depth);
-    expect_absent(w, d[1], "k");
-    put_str(w, d[1], "k", "beta again");
+    tu_expect_absent(w, d[1], "k");
+    tu_put_str(w, d[1], "k", "beta again");
     TU_RC_OK(ldb_dbi_drop(w, d[2], 1));
     TU_RC_OK(ldb_txn_commit(w));
 
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     ldb_dbi g;
     TU_RC_IS(ldb_dbi_open(w, "gamma", 0, &g), LDB_NOTFOUND);
     ldb_val kk = tu_str("k"), out;
     TU_RC_IS(ldb_get(w, d[2], &kk, &out), LDB_INVALID);
-    expect_str(w, d[1], "k", "beta again");
-    ck_assert_uint_eq(tree_stat(w, d[1]).entries, 1);
+    tu_expect_str(w, d[1], "k", "beta again");
+    ck_assert_uint_eq(tu_tree_stat(w, d[1]).entries, 1);
     /* Emptying LDB_MAIN leaves the named trees alone. */
     TU_RC_OK(ldb_dbi_drop(w, LDB_MAIN, 0));
-    ck_assert_uint_eq(tree_stat(w, LDB_MAIN).entries, 0);
-    expect_str(w, d[0], "k", "alpha");
+    ck_assert_uint_eq(tu_tree_stat(w, LDB_MAIN).entries, 0);
+    tu_expect_str(w, d[0], "k", "alpha");
     TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
 
     env = tu_open(path, NULL);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     expect_keys(r, LDB_MAIN, "");
     ldb_dbi a, b;
     TU_RC_OK(ldb_dbi_open(r, "alpha", 0, &a));
     TU_RC_OK(ldb_dbi_open(r, "beta", 0, &b));
     TU_RC_IS(ldb_dbi_open(r, "gamma", 0, &g), LDB_NOTFOUND);
-    ck_assert_uint_eq(tree_stat(r, a).entries, 101);
+    ck_assert_uint_eq(tu_tree_stat(r, a).entries, 101);
     expect_keys(r, b, "k,");
     ldb_txn_abort(r);
     /* A re-created gamma starts empty. */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     TU_RC_OK(ldb_dbi_open(w, "gamma", LDB_CREATE, &g));
-    ck_assert_uint_eq(tree_stat(w, g).entries, 0);
-    expect_absent(w, g, "k");
-    put_str(w, g, "new", "gamma");
+    ck_assert_uint_eq(tu_tree_stat(w, g).entries, 0);
+    tu_expect_absent(w, g, "k");
+    tu_put_str(w, g, "new", "gamma");
     TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
@@ -863,36 +775,36 @@ START_TEST(test_handles_across_txns)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_dbi t, u;
     TU_RC_OK(ldb_dbi_open(w, "t", LDB_CREATE, &t));
     TU_RC_OK(ldb_dbi_open(w, "u", LDB_CREATE, &u));
-    put_str(w, t, "first", "1");
+    tu_put_str(w, t, "first", "1");
     TU_RC_OK(ldb_txn_commit(w));
     /* A handle opened in a read txn that commits is valid too. */
     TU_RC_OK(ldb_close(env));
     env = tu_open(path, NULL);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     TU_RC_OK(ldb_dbi_open(r, "t", 0, &t));
     TU_RC_OK(ldb_txn_commit(r));
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     TU_RC_OK(ldb_dbi_open(w, "u", 0, &u));
     TU_RC_OK(ldb_txn_commit(w));
 
     char k[32];
     for (int i = 0; i < 30; i++) {
-        w = begin(env, 0);
+        w = tu_begin(env, 0);
         snprintf(k, sizeof k, "t%03d", i);
-        put_str(w, t, k, "t");
+        tu_put_str(w, t, k, "t");
         snprintf(k, sizeof k, "u%03d", i);
-        put_str(w, u, k, "u");
+        tu_put_str(w, u, k, "u");
         TU_RC_OK(ldb_txn_commit(w));
-        r = begin(env, LDB_TXN_RDONLY);
-        expect_str(r, t, "first", "1");
+        r = tu_begin(env, LDB_TXN_RDONLY);
+        tu_expect_str(r, t, "first", "1");
         snprintf(k, sizeof k, "t%03d", i);
-        expect_str(r, t, k, "t");
-        expect_absent(r, u, k);
-        ck_assert_uint_eq(tree_stat(r, u).entries, (uint64_t)i + 1);
+        tu_expect_str(r, t, k, "t");
+        tu_expect_absent(r, u, k);
+        ck_assert_uint_eq(tu_tree_stat(r, u).entries, (uint64_t)i + 1);
         ldb_txn_abort(r);
     }
     tu_check_env(env);
@@ -907,7 +819,7 @@ START_TEST(test_abort_no_trace)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_dbi a, b;
     TU_RC_OK(ldb_dbi_open(w, "a", LDB_CREATE, &a));
     TU_RC_OK(ldb_dbi_open(w, "b", LDB_CREATE, &b));
@@ -919,34 +831,34 @@ START_TEST(test_abort_no_trace)
         put_num(w, b, i);
     TU_RC_OK(ldb_txn_commit(w));
     tu_check_env(env);
-    ldb_stat before = env_stat(env);
+    ldb_stat before = tu_env_stat(env);
 
     uint8_t *big = xmalloc(200000);
-    fill_pattern(big, 200000, 5);
-    w = begin(env, 0);
+    tu_fill_pattern(big, 200000, 5);
+    w = tu_begin(env, 0);
     char k[32];
     for (uint32_t i = 0; i < 500; i++) {
         size_t kl = num_key(k, i * 2);
-        put_bytes(w, LDB_MAIN, k, kl, "overwritten", 11);
+        tu_put_bytes(w, LDB_MAIN, k, kl, "overwritten", 11);
         kl = num_key(k, 1000 + i * 2);
         TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){kl, k}));
         put_num(w, LDB_MAIN, i * 2 + 1);
     }
-    put_bytes(w, LDB_MAIN, "big", 3, big, 200000);
+    tu_put_bytes(w, LDB_MAIN, "big", 3, big, 200000);
     ldb_dbi c;
     TU_RC_OK(ldb_dbi_open(w, "c", LDB_CREATE, &c));
-    put_str(w, c, "in", "c");
+    tu_put_str(w, c, "in", "c");
     TU_RC_OK(ldb_dbi_drop(w, a, 0));
     TU_RC_OK(ldb_dbi_drop(w, b, 1));
-    ck_assert_uint_eq(tree_stat(w, a).entries, 0);
+    ck_assert_uint_eq(tu_tree_stat(w, a).entries, 0);
     ldb_txn_abort(w);
 
-    ldb_stat after = env_stat(env);
+    ldb_stat after = tu_env_stat(env);
     ck_assert_uint_eq(after.last_txn_id, before.last_txn_id);
     ck_assert_uint_eq(after.commits, before.commits);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     expect_num_scan(r, LDB_MAIN, 0, 4000, 2);
-    expect_absent(r, LDB_MAIN, "big");
+    tu_expect_absent(r, LDB_MAIN, "big");
     ldb_dbi x;
     TU_RC_IS(ldb_dbi_open(r, "c", 0, &x), LDB_NOTFOUND);
     TU_RC_OK(ldb_dbi_open(r, "b", 0, &x));
@@ -956,14 +868,14 @@ START_TEST(test_abort_no_trace)
     tu_check_env(env);
 
     /* Then a committed change lands on the untouched state. */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     put_num(w, LDB_MAIN, 1);
     TU_RC_OK(ldb_txn_commit(w));
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     expect_num(r, LDB_MAIN, 1);
     expect_num(r, LDB_MAIN, 0);
     expect_num(r, LDB_MAIN, 1000);
-    ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, 2001);
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, 2001);
     ldb_txn_abort(r);
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
@@ -976,49 +888,49 @@ START_TEST(test_own_writes)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *w = begin(env, 0);
-    put_str(w, LDB_MAIN, "a", "1");
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "a", "1");
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-    w = begin(env, 0);
-    put_str(w, LDB_MAIN, "b", "2");
-    expect_str(w, LDB_MAIN, "b", "2");
-    put_str(w, LDB_MAIN, "a", "one");
-    expect_str(w, LDB_MAIN, "a", "one");
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "b", "2");
+    tu_expect_str(w, LDB_MAIN, "b", "2");
+    tu_put_str(w, LDB_MAIN, "a", "one");
+    tu_expect_str(w, LDB_MAIN, "a", "one");
     ldb_val ka = tu_str("a");
     TU_RC_OK(ldb_del(w, LDB_MAIN, &ka));
-    expect_absent(w, LDB_MAIN, "a");
-    put_str(w, LDB_MAIN, "a", "uno");
+    tu_expect_absent(w, LDB_MAIN, "a");
+    tu_put_str(w, LDB_MAIN, "a", "uno");
     expect_keys(w, LDB_MAIN, "a,b,");
-    ck_assert_uint_eq(tree_stat(w, LDB_MAIN).entries, 2);
+    ck_assert_uint_eq(tu_tree_stat(w, LDB_MAIN).entries, 2);
     ldb_dbi t;
     TU_RC_OK(ldb_dbi_open(w, "t", LDB_CREATE, &t));
-    put_str(w, t, "x", "y");
-    expect_str(w, t, "x", "y");
+    tu_put_str(w, t, "x", "y");
+    tu_expect_str(w, t, "x", "y");
     for (uint32_t i = 0; i < 5000; i++) /* enough to split and grow the tree */
         put_num(w, LDB_MAIN, i);
     for (uint32_t i = 0; i < 5000; i += 7)
         expect_num(w, LDB_MAIN, i);
-    ck_assert_uint_eq(tree_stat(w, LDB_MAIN).entries, 5002);
+    ck_assert_uint_eq(tu_tree_stat(w, LDB_MAIN).entries, 5002);
 
     /* The reader sees none of it. */
-    expect_str(r, LDB_MAIN, "a", "1");
-    expect_absent(r, LDB_MAIN, "b");
-    expect_absent(r, LDB_MAIN, "key-00000000");
+    tu_expect_str(r, LDB_MAIN, "a", "1");
+    tu_expect_absent(r, LDB_MAIN, "b");
+    tu_expect_absent(r, LDB_MAIN, "key-00000000");
     ldb_dbi y;
     TU_RC_IS(ldb_dbi_open(r, "t", 0, &y), LDB_NOTFOUND);
     TU_RC_OK(ldb_txn_commit(w));
-    expect_str(r, LDB_MAIN, "a", "1");
-    expect_absent(r, LDB_MAIN, "b");
-    ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, 1);
+    tu_expect_str(r, LDB_MAIN, "a", "1");
+    tu_expect_absent(r, LDB_MAIN, "b");
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, 1);
     ldb_txn_abort(r);
 
-    r = begin(env, LDB_TXN_RDONLY);
-    expect_str(r, LDB_MAIN, "a", "uno");
-    expect_str(r, LDB_MAIN, "b", "2");
-    expect_str(r, t, "x", "y");
-    ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, 5002);
+    r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(r, LDB_MAIN, "a", "uno");
+    tu_expect_str(r, LDB_MAIN, "b", "2");
+    tu_expect_str(r, t, "x", "y");
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, 5002);
     ldb_txn_abort(r);
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
@@ -1040,11 +952,11 @@ static void reuse_insert(ldb_env *env, int batch)
 {
     uint8_t v[REUSE_V];
     char k[32];
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     for (int i = 0; i < REUSE_B; i++) {
         reuse_key(k, batch, i);
-        fill_pattern(v, REUSE_V, (uint64_t)batch * REUSE_B + i);
-        put_bytes(w, LDB_MAIN, k, strlen(k), v, REUSE_V);
+        tu_fill_pattern(v, REUSE_V, (uint64_t)batch * REUSE_B + i);
+        tu_put_bytes(w, LDB_MAIN, k, strlen(k), v, REUSE_V);
     }
     TU_RC_OK(ldb_txn_commit(w));
 }
@@ -1052,7 +964,7 @@ static void reuse_insert(ldb_env *env, int batch)
 static void reuse_delete(ldb_env *env, int batch)
 {
     char k[32];
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     for (int i = 0; i < REUSE_B; i++) {
         reuse_key(k, batch, i);
         TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
@@ -1066,8 +978,8 @@ static void reuse_expect(ldb_txn *r, int batch)
     char k[32];
     for (int i = 0; i < REUSE_B; i++) {
         reuse_key(k, batch, i);
-        fill_pattern(v, REUSE_V, (uint64_t)batch * REUSE_B + i);
-        expect_bytes(r, LDB_MAIN, k, strlen(k), v, REUSE_V);
+        tu_fill_pattern(v, REUSE_V, (uint64_t)batch * REUSE_B + i);
+        tu_expect_bytes(r, LDB_MAIN, k, strlen(k), v, REUSE_V);
     }
 }
 
@@ -1088,30 +1000,30 @@ START_TEST(test_free_page_reuse)
         if (round > 0)
             reuse_delete(env, round - 1);
         if (round == 30)
-            warm = env_stat(env).file_size;
+            warm = tu_env_stat(env).file_size;
         if (round == 100) {
-            TU_REQUIRE(env_stat(env).file_size <= warm + slack,
+            TU_REQUIRE(tu_env_stat(env).file_size <= warm + slack,
                     "file grew from %llu to %llu bytes in 70 steady rounds",
-                    (unsigned long long)warm, (unsigned long long)env_stat(env).file_size);
-            reader = begin(env, LDB_TXN_RDONLY); /* holds its pages back */
+                    (unsigned long long)warm, (unsigned long long)tu_env_stat(env).file_size);
+            reader = tu_begin(env, LDB_TXN_RDONLY); /* holds its pages back */
         }
         if (round == 130) {
             /* The reader's snapshot survived 30 rounds of churn intact. */
             reuse_expect(reader, 100);
-            ck_assert_uint_eq(tree_stat(reader, LDB_MAIN).entries, REUSE_B);
+            ck_assert_uint_eq(tu_tree_stat(reader, LDB_MAIN).entries, REUSE_B);
             ldb_txn_abort(reader);
             reader = NULL;
         }
         if (round == 135)
-            after_reader = env_stat(env).file_size;
+            after_reader = tu_env_stat(env).file_size;
     }
-    ldb_stat st = env_stat(env);
+    ldb_stat st = tu_env_stat(env);
     TU_REQUIRE(st.file_size <= after_reader + slack,
             "file grew from %llu to %llu bytes in 165 rounds after the reader ended",
             (unsigned long long)after_reader, (unsigned long long)st.file_size);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     reuse_expect(r, 299);
-    ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, REUSE_B);
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, REUSE_B);
     ck_assert_uint_eq(scan_count(r, LDB_MAIN), REUSE_B);
     ldb_txn_abort(r);
     tu_check_env(env);
@@ -1138,16 +1050,16 @@ static int bkey_cmp(const void *a, const void *b)
 static void check_key_set(ldb_env *env, struct bkey *keys, size_t n)
 {
     uint8_t vb[1024];
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < keys[i].kl; j++)
             vb[j] = keys[i].k[keys[i].kl - 1 - j];
-        put_bytes(w, LDB_MAIN, keys[i].k, keys[i].kl, vb, keys[i].kl);
+        tu_put_bytes(w, LDB_MAIN, keys[i].k, keys[i].kl, vb, keys[i].kl);
     }
     TU_RC_OK(ldb_txn_commit(w));
 
     qsort(keys, n, sizeof *keys, bkey_cmp);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur;
     TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
     ldb_val k, v;
@@ -1162,16 +1074,16 @@ static void check_key_set(ldb_env *env, struct bkey *keys, size_t n)
     }
     TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     for (size_t i = 0; i < n; i += (n > 5000 ? 7 : 1)) {
-        k = mkval(keys[i].k, keys[i].kl);
+        k = tu_val(keys[i].k, keys[i].kl);
         TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_SEEK_EXACT));
         TU_REQUIRE(k.size == keys[i].kl && memcmp(k.data, keys[i].k, k.size) == 0,
                 "SEEK_EXACT %zu landed elsewhere", i);
         for (size_t j = 0; j < keys[i].kl; j++)
             vb[j] = keys[i].k[keys[i].kl - 1 - j];
-        expect_bytes(r, LDB_MAIN, keys[i].k, keys[i].kl, vb, keys[i].kl);
+        tu_expect_bytes(r, LDB_MAIN, keys[i].k, keys[i].kl, vb, keys[i].kl);
     }
     ldb_cursor_close(cur);
-    ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, n);
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, n);
     ldb_txn_abort(r);
     tu_check_env(env);
 }
@@ -1258,7 +1170,7 @@ START_TEST(test_binary_keys)
     check_key_set(env, shuffled, n);
 
     /* SEEK among them: {5, 255, 0} lies between {5, 255} and {6}. */
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur;
     TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
     ldb_val k = {3, "\x05\xff\x00"}, v;
@@ -1296,15 +1208,15 @@ START_TEST(test_prefix_keys)
         {"\xff\xff", 2},
     };
     const size_t n = sizeof sorted / sizeof sorted[0];
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     for (size_t i = n; i-- > 0;) {
         char v[8];
         snprintf(v, sizeof v, "%zu", i);
-        put_bytes(w, LDB_MAIN, sorted[i].k, sorted[i].n, v, strlen(v));
+        tu_put_bytes(w, LDB_MAIN, sorted[i].k, sorted[i].n, v, strlen(v));
     }
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur;
     TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
     ldb_val k, v;
@@ -1339,18 +1251,18 @@ START_TEST(test_prefix_keys)
     k = (ldb_val){2, "a\x02"};
     TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_SEEK_EXACT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
-    expect_absent_bytes(r, LDB_MAIN, "a\0\0\0", 4);
-    expect_absent_bytes(r, LDB_MAIN, "\0\0\0", 3);
+    tu_expect_absent_bytes(r, LDB_MAIN, "a\0\0\0", 4);
+    tu_expect_absent_bytes(r, LDB_MAIN, "\0\0\0", 3);
     ldb_txn_abort(r);
 
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){2, "a\0"}));
     TU_RC_OK(ldb_txn_commit(w));
-    r = begin(env, LDB_TXN_RDONLY);
-    expect_bytes(r, LDB_MAIN, "a", 1, "3", 1);
-    expect_absent_bytes(r, LDB_MAIN, "a\0", 2);
-    expect_bytes(r, LDB_MAIN, "a\0\0", 3, "5", 1);
-    ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, n - 1);
+    r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_bytes(r, LDB_MAIN, "a", 1, "3", 1);
+    tu_expect_absent_bytes(r, LDB_MAIN, "a\0", 2);
+    tu_expect_bytes(r, LDB_MAIN, "a\0\0", 3, "5", 1);
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, n - 1);
     ldb_txn_abort(r);
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));

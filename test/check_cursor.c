@@ -22,37 +22,12 @@
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static ldb_txn *begin(ldb_env *env, unsigned flags)
-{
-    ldb_txn *txn = NULL;
-    int rc = ldb_txn_begin(env, flags, &txn);
-    TU_REQUIRE(rc == 0, "ldb_txn_begin(%#x): %s", flags, ldb_strerror(rc));
-    return txn;
-}
-
 static ldb_cursor *cursor(ldb_txn *txn, ldb_dbi dbi)
 {
     ldb_cursor *cur = NULL;
     TU_RC_OK(ldb_cursor_open(txn, dbi, &cur));
     ck_assert_ptr_nonnull(cur);
     return cur;
-}
-
-static ldb_tree_stat tree_stat(ldb_txn *txn, ldb_dbi dbi)
-{
-    ldb_tree_stat ts;
-    TU_RC_OK(ldb_dbi_stat(txn, dbi, &ts));
-    return ts;
-}
-
-static void fill_pattern(uint8_t *buf, size_t len, uint64_t seed)
-{
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (size_t i = 0; i < len; i++) {
-        if (i % 8 == 0)
-            (void)tu_rand(&s);
-        buf[i] = (uint8_t)(s >> (8 * (i % 8)));
-    }
 }
 
 /* Key of the number `num` (entries use even numbers). */
@@ -70,7 +45,7 @@ static size_t num_key(char *buf, uint32_t num, int wide)
 static size_t entry_val(uint8_t *buf, uint32_t idx, uint32_t version)
 {
     size_t n = 1 + (idx + version) % 60;
-    fill_pattern(buf, n, (uint64_t)idx * 131 + version);
+    tu_fill_pattern(buf, n, (uint64_t)idx * 131 + version);
     return n;
 }
 
@@ -110,7 +85,7 @@ static void load_entries(ldb_env *env, ldb_dbi dbi, int wide, uint64_t seed)
         order[i - 1] = order[j];
         order[j] = t;
     }
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     for (uint32_t i = 0; i < N; i++)
         put_entry(w, dbi, order[i], wide, 0);
     TU_RC_OK(ldb_txn_commit(w));
@@ -153,11 +128,11 @@ START_TEST(test_empty_tree)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     expect_empty(r, LDB_MAIN);
     ldb_txn_abort(r);
 
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     expect_empty(w, LDB_MAIN);
     ldb_dbi t;
     TU_RC_OK(ldb_dbi_open(w, "empty", LDB_CREATE, &t));
@@ -171,17 +146,17 @@ START_TEST(test_empty_tree)
     expect_empty(w, t);
     TU_RC_OK(ldb_txn_commit(w));
 
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     expect_empty(r, LDB_MAIN);
     expect_empty(r, t);
     ldb_txn_abort(r);
 
     /* emptied by deletes */
-    w = begin(env, 0);
+    w = tu_begin(env, 0);
     TU_RC_OK(ldb_del(w, u, &k));
     expect_empty(w, u);
     TU_RC_OK(ldb_txn_commit(w));
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     expect_empty(r, u);
     ldb_txn_abort(r);
     tu_check_env(env);
@@ -200,12 +175,12 @@ START_TEST(test_one_key)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_val mk = tu_str("m"), mv = tu_str("value");
     TU_RC_OK(ldb_put(w, LDB_MAIN, &mk, &mv, 0));
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_val k, v;
     ldb_cursor *cur = cursor(r, LDB_MAIN);
     TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_CURRENT), LDB_NOTFOUND); /* unpositioned */
@@ -293,8 +268,8 @@ START_TEST(test_full_scans)
     int wide = _i;
     char *path;
     ldb_env *env = open_loaded(&path, wide);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
-    ldb_tree_stat ts = tree_stat(r, LDB_MAIN);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_tree_stat ts = tu_tree_stat(r, LDB_MAIN);
     ck_assert_uint_eq(ts.entries, N);
     if (wide)
         TU_REQUIRE(ts.depth >= 3, "wide keys: depth %u", ts.depth);
@@ -320,14 +295,14 @@ START_TEST(test_full_scans)
     ldb_txn_abort(r);
 
     /* The same in a write txn, and after a reopen. */
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     scan_forward(w, LDB_MAIN, wide, LDB_FIRST);
     scan_backward(w, LDB_MAIN, wide, LDB_LAST);
     ldb_txn_abort(w);
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
     env = tu_open(path, NULL);
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     scan_forward(r, LDB_MAIN, wide, LDB_NEXT);
     scan_backward(r, LDB_MAIN, wide, LDB_PREV);
     ldb_txn_abort(r);
@@ -340,7 +315,7 @@ START_TEST(test_past_the_ends)
 {
     char *path;
     ldb_env *env = open_loaded(&path, 0);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur = cursor(r, LDB_MAIN);
     ldb_val k, v;
 
@@ -392,7 +367,7 @@ START_TEST(test_seek)
     int wide = _i;
     char *path;
     ldb_env *env = open_loaded(&path, wide);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur = cursor(r, LDB_MAIN);
     ldb_val k, v;
     char kb[WIDE_KEY + 1];
@@ -475,7 +450,7 @@ static void expect_remaining(ldb_txn *txn, ldb_dbi dbi, const uint8_t *keep, int
     }
     TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
-    ck_assert_uint_eq(tree_stat(txn, dbi).entries, n);
+    ck_assert_uint_eq(tu_tree_stat(txn, dbi).entries, n);
     char kb[WIDE_KEY + 1];
     for (uint32_t i = 0; i < N; i += 13) {
         ldb_val key = {num_key(kb, 2 * i, wide), kb}, val;
@@ -491,7 +466,7 @@ START_TEST(test_del_every_other_forward)
     ldb_env *env = open_loaded(&path, wide);
     uint8_t *keep = malloc(N);
     ck_assert_ptr_nonnull(keep);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_cursor *cur = cursor(w, LDB_MAIN);
     ldb_val k, v;
     int rc = ldb_cursor_get(cur, &k, &v, LDB_FIRST);
@@ -511,7 +486,7 @@ START_TEST(test_del_every_other_forward)
     expect_remaining(w, LDB_MAIN, keep, wide);
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     expect_remaining(r, LDB_MAIN, keep, wide);
     ldb_txn_abort(r);
     tu_check_env(env);
@@ -528,7 +503,7 @@ START_TEST(test_del_every_other_backward)
     ldb_env *env = open_loaded(&path, wide);
     uint8_t *keep = malloc(N);
     ck_assert_ptr_nonnull(keep);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_cursor *cur = cursor(w, LDB_MAIN);
     ldb_val k, v;
     int rc = ldb_cursor_get(cur, &k, &v, LDB_LAST);
@@ -547,7 +522,7 @@ START_TEST(test_del_every_other_backward)
     ldb_cursor_close(cur);
     expect_remaining(w, LDB_MAIN, keep, wide);
     TU_RC_OK(ldb_txn_commit(w));
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     expect_remaining(r, LDB_MAIN, keep, wide);
     ldb_txn_abort(r);
     tu_check_env(env);
@@ -564,7 +539,7 @@ START_TEST(test_del_details)
     uint8_t *keep = malloc(N);
     ck_assert_ptr_nonnull(keep);
     memset(keep, 1, N);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_cursor *cur = cursor(w, LDB_MAIN);
     ldb_val k, v;
     TU_RC_IS(ldb_cursor_del(cur), LDB_NOTFOUND); /* fresh: not on an entry */
@@ -611,7 +586,7 @@ START_TEST(test_del_details)
     ldb_cursor_close(cur);
     expect_remaining(w, LDB_MAIN, keep, 0);
     TU_RC_OK(ldb_txn_commit(w));
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     expect_remaining(r, LDB_MAIN, keep, 0);
     ldb_txn_abort(r);
     tu_check_env(env);
@@ -628,7 +603,7 @@ START_TEST(test_del_all)
     int wide = _i == 3;
     char *path;
     ldb_env *env = open_loaded(&path, wide);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_cursor *cur = cursor(w, LDB_MAIN);
     ldb_val k, v;
     uint32_t n = 0;
@@ -661,17 +636,17 @@ START_TEST(test_del_all)
     TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_FIRST), LDB_NOTFOUND);
     TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_LAST), LDB_NOTFOUND);
     ldb_cursor_close(cur);
-    ldb_tree_stat ts = tree_stat(w, LDB_MAIN);
+    ldb_tree_stat ts = tu_tree_stat(w, LDB_MAIN);
     TU_REQUIRE(ts.entries == 0 && ts.depth == 0 && ts.leaf_pages == 0 && ts.branch_pages == 0,
             "emptied by cursor: entries %llu depth %u leaf %llu branch %llu",
             (unsigned long long)ts.entries, ts.depth, (unsigned long long)ts.leaf_pages,
             (unsigned long long)ts.branch_pages);
     TU_RC_OK(ldb_txn_commit(w));
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     cur = cursor(r, LDB_MAIN);
     TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
-    ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, 0);
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, 0);
     ldb_txn_abort(r);
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
@@ -687,7 +662,7 @@ START_TEST(test_cursor_after_puts)
     ldb_env *env = tu_open(path, NULL);
     uint8_t *keep = calloc(N, 1);
     ck_assert_ptr_nonnull(keep);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_cursor *cur = cursor(w, LDB_MAIN); /* opened on an empty tree */
     ldb_val k, v;
     TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_FIRST), LDB_NOTFOUND);
@@ -754,7 +729,7 @@ START_TEST(test_cursor_after_puts)
     ldb_cursor_close(cur);
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     cur = cursor(r, LDB_MAIN);
     int rc;
     uint32_t i = 0;
@@ -793,7 +768,7 @@ START_TEST(test_cursor_iterates_across_writes)
     ck_assert_ptr_nonnull(ver);
     for (uint32_t i = 0; i < N; i++)
         present[2 * i] = 1;
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_cursor *cur = cursor(w, LDB_MAIN);
     ldb_val k, v;
     char kb[16];
@@ -879,7 +854,7 @@ START_TEST(test_cursor_iterates_across_writes)
     ldb_cursor_close(cur);
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     cur = cursor(r, LDB_MAIN);
     uint64_t n = 0;
     for (uint32_t i = 0; i < space; i++) {
@@ -892,7 +867,7 @@ START_TEST(test_cursor_iterates_across_writes)
     }
     TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
-    ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, n);
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, n);
     ldb_txn_abort(r);
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
@@ -906,7 +881,7 @@ START_TEST(test_cursor_snapshot)
 {
     char *path;
     ldb_env *env = open_loaded(&path, 0);
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur = cursor(r, LDB_MAIN);
     ldb_val k, v;
     TU_RC_OK(ldb_cursor_get(cur, &k, &v, LDB_FIRST));
@@ -917,7 +892,7 @@ START_TEST(test_cursor_snapshot)
     /* Other txns rewrite everything several times and commit. */
     char kb[16];
     for (uint32_t round = 1; round <= 6; round++) {
-        ldb_txn *w = begin(env, 0);
+        ldb_txn *w = tu_begin(env, 0);
         for (uint32_t i = 0; i < N; i++) {
             if ((i + round) % 3 == 0) {
                 ldb_val key = {num_key(kb, 2 * i, 0), kb};
@@ -943,11 +918,11 @@ START_TEST(test_cursor_snapshot)
     TU_RC_IS(ldb_cursor_get(cur, &k, &v, LDB_NEXT), LDB_NOTFOUND);
     ldb_cursor_close(cur);
     scan_backward(r, LDB_MAIN, 0, LDB_LAST);
-    ck_assert_uint_eq(tree_stat(r, LDB_MAIN).entries, N);
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, N);
     ldb_txn_abort(r);
 
     /* A new reader sees the last round. */
-    r = begin(env, LDB_TXN_RDONLY);
+    r = tu_begin(env, LDB_TXN_RDONLY);
     cur = cursor(r, LDB_MAIN);
     for (uint32_t i = 0; i < N; i++) {
         if (i % 4 == 0) {
@@ -978,7 +953,7 @@ START_TEST(test_cursors_per_tree)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     ldb_dbi a, b;
     TU_RC_OK(ldb_dbi_open(w, "a", LDB_CREATE, &a));
     TU_RC_OK(ldb_dbi_open(w, "b", LDB_CREATE, &b));
@@ -991,7 +966,7 @@ START_TEST(test_cursors_per_tree)
     }
     TU_RC_OK(ldb_txn_commit(w));
 
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cm = cursor(r, LDB_MAIN), *ca = cursor(r, a), *cb = cursor(r, b);
     ldb_val k, v;
     uint32_t im = 0, ia = 0, ib = 0;
@@ -1044,17 +1019,17 @@ START_TEST(test_cursor_large_values)
     enum { NV = 60 };
     uint8_t *buf = malloc(300000);
     ck_assert_ptr_nonnull(buf);
-    ldb_txn *w = begin(env, 0);
+    ldb_txn *w = tu_begin(env, 0);
     char kb[16];
     for (int i = NV - 1; i >= 0; i--) {
         size_t vl = (size_t)i * 4999;
-        fill_pattern(buf, vl, (uint64_t)i);
+        tu_fill_pattern(buf, vl, (uint64_t)i);
         snprintf(kb, sizeof kb, "big%03d", i);
         ldb_val key = tu_str(kb), val = {vl, buf};
         TU_RC_OK(ldb_put(w, LDB_MAIN, &key, &val, 0));
     }
     TU_RC_OK(ldb_txn_commit(w));
-    ldb_txn *r = begin(env, LDB_TXN_RDONLY);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_cursor *cur = cursor(r, LDB_MAIN);
     ldb_val k, v;
     for (int pass = 0; pass < 2; pass++) {
@@ -1063,7 +1038,7 @@ START_TEST(test_cursor_large_values)
             TU_RC_OK(ldb_cursor_get(cur, &k, &v, j == 0 ? (pass ? LDB_LAST : LDB_FIRST)
                                                      : (pass ? LDB_PREV : LDB_NEXT)));
             size_t vl = (size_t)i * 4999;
-            fill_pattern(buf, vl, (uint64_t)i);
+            tu_fill_pattern(buf, vl, (uint64_t)i);
             snprintf(kb, sizeof kb, "big%03d", i);
             TU_REQUIRE(k.size == strlen(kb) && memcmp(k.data, kb, k.size) == 0, "key %d", i);
             TU_REQUIRE(v.size == vl && (vl == 0 || memcmp(v.data, buf, vl) == 0),

@@ -137,6 +137,98 @@ void tu_remove_dir(const char *dir)
     rmdir(dir);
 }
 
+ldb_val tu_val(const void *data, size_t size)
+{
+    ldb_val v = {size, data};
+    return v;
+}
+
+ldb_txn *tu_begin(ldb_env *env, unsigned flags)
+{
+    ldb_txn *txn = NULL;
+    int rc = ldb_txn_begin(env, flags, &txn);
+    TU_REQUIRE(rc == 0, "ldb_txn_begin(%#x): %s", flags, ldb_strerror(rc));
+    TU_REQUIRE(txn != NULL, "ldb_txn_begin gave no txn");
+    return txn;
+}
+
+ldb_stat tu_env_stat(ldb_env *env)
+{
+    ldb_stat st;
+    memset(&st, 0xA5, sizeof st); /* every field must be written */
+    TU_RC_OK(ldb_stat_env(env, &st));
+    return st;
+}
+
+ldb_tree_stat tu_tree_stat(ldb_txn *txn, ldb_dbi dbi)
+{
+    ldb_tree_stat ts;
+    TU_RC_OK(ldb_dbi_stat(txn, dbi, &ts));
+    return ts;
+}
+
+void tu_fill_pattern(uint8_t *buf, size_t len, uint64_t seed)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    size_t i = 0;
+    while (i + 8 <= len) {
+        uint64_t x = tu_rand(&s);
+        memcpy(buf + i, &x, 8);
+        i += 8;
+    }
+    if (i < len) {
+        uint64_t x = tu_rand(&s);
+        memcpy(buf + i, &x, len - i);
+    }
+}
+
+#define SHOWN(kl) ((int)((kl) > 40 ? 40 : (kl)))
+
+void tu_put_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, const void *v, size_t vl)
+{
+    ldb_val key = tu_val(k, kl), val = tu_val(v, vl);
+    int rc = ldb_put(txn, dbi, &key, &val, 0);
+    TU_REQUIRE(rc == 0, "put (key %zu bytes '%.*s', value %zu bytes): %s", kl, SHOWN(kl),
+               (const char *)k, vl, ldb_strerror(rc));
+}
+
+void tu_put_str(ldb_txn *txn, ldb_dbi dbi, const char *k, const char *v)
+{
+    tu_put_bytes(txn, dbi, k, strlen(k), v, strlen(v));
+}
+
+void tu_expect_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, const void *v,
+                     size_t vl)
+{
+    ldb_val key = tu_val(k, kl), val = {0, NULL};
+    int rc = ldb_get(txn, dbi, &key, &val);
+    TU_REQUIRE(rc == 0, "get (key %zu bytes '%.*s'): %s", kl, SHOWN(kl), (const char *)k,
+               ldb_strerror(rc));
+    TU_REQUIRE(val.size == vl, "get '%.*s': %zu bytes, want %zu", SHOWN(kl), (const char *)k,
+               val.size, vl);
+    TU_REQUIRE(vl == 0 || val.data != NULL, "get: NULL data for a %zu-byte value", vl);
+    TU_REQUIRE(vl == 0 || memcmp(val.data, v, vl) == 0, "get '%.*s': value bytes differ",
+               SHOWN(kl), (const char *)k);
+}
+
+void tu_expect_str(ldb_txn *txn, ldb_dbi dbi, const char *k, const char *v)
+{
+    tu_expect_bytes(txn, dbi, k, strlen(k), v, strlen(v));
+}
+
+void tu_expect_absent_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl)
+{
+    ldb_val key = tu_val(k, kl), val;
+    int rc = ldb_get(txn, dbi, &key, &val);
+    TU_REQUIRE(rc == LDB_NOTFOUND, "get '%.*s' (%zu bytes): %d (%s), want LDB_NOTFOUND",
+               SHOWN(kl), (const char *)k, kl, rc, ldb_strerror(rc));
+}
+
+void tu_expect_absent(ldb_txn *txn, ldb_dbi dbi, const char *k)
+{
+    tu_expect_absent_bytes(txn, dbi, k, strlen(k));
+}
+
 int tu_run_suites(Suite **suites, int n)
 {
     SRunner *sr = srunner_create(suites[0]);

@@ -66,6 +66,23 @@ char *tu_new_db_path(void);
                          want_, ldb_strerror(want_));                                   \
     } while (0)
 
+/* Shorthands for the API suites; each fails the test on an unexpected
+ * result. */
+ldb_val tu_val(const void *data, size_t size);
+ldb_txn *tu_begin(ldb_env *env, unsigned flags);
+ldb_stat tu_env_stat(ldb_env *env);
+ldb_tree_stat tu_tree_stat(ldb_txn *txn, ldb_dbi dbi);
+/* Deterministic bytes: the same (seed, len) gives the same bytes. */
+void tu_fill_pattern(uint8_t *buf, size_t len, uint64_t seed);
+void tu_put_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, const void *v, size_t vl);
+void tu_put_str(ldb_txn *txn, ldb_dbi dbi, const char *k, const char *v);
+/* The value under k must be exactly v (vl bytes). */
+void tu_expect_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl, const void *v,
+                     size_t vl);
+void tu_expect_str(ldb_txn *txn, ldb_dbi dbi, const char *k, const char *v);
+void tu_expect_absent_bytes(ldb_txn *txn, ldb_dbi dbi, const void *k, size_t kl);
+void tu_expect_absent(ldb_txn *txn, ldb_dbi dbi, const char *k);
+
 /* Run every suite in an SRunner; returns the process exit status. */
 int tu_run_suites(Suite **suites, int n);
 
