@@ -12,7 +12,6 @@
 #ifndef LDB_IO_H
 #define LDB_IO_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
