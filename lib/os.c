@@ -334,6 +334,7 @@ int ldb__os_truncate(int fd, uint64_t size)
 int ldb__os_extend_zeroed(int fd, uint64_t from, uint64_t to)
 {
     static const uint8_t zeros[65536];
+    FAULT(LDB_FAULT_GROW); /* growing a file, like ldb__os_grow */
     while (from < to) {
         size_t n = to - from < sizeof zeros ? (size_t)(to - from) : sizeof zeros;
         TRY(ldb__os_pwrite_full(fd, zeros, n, from));
