@@ -1,6 +1,8 @@
 /*
- * checksum.c: CRC32C, hardware (SSE4.2) when the CPU has it, else
- * slicing-by-8 tables. Both give identical results; check_checksum tests so.
+ * checksum.c: CRC32C: carry-less multiply folding (PCLMULQDQ) plus the
+ * SSE4.2 crc32 instruction when the CPU has both, crc32 alone when it has
+ * only SSE4.2, else slicing-by-8 tables. All give identical results;
+ * check_checksum tests so.
  */
 #include "checksum.h"
 
@@ -48,12 +50,65 @@ uint32_t ldb__crc32c_sw(uint32_t crc, const void *data, size_t len)
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
+#include <immintrin.h>
 
-__attribute__((target("sse4.2"))) static uint32_t hw_crc32c(uint32_t crc, const void *data,
-                                                            size_t len)
+/* The crc32 instruction is latency-bound to ~5 GB/s here and interleaving
+ * streams of it gains little on AMD EPYC, so buffers of 64 bytes or more
+ * are first folded with carry-less multiplies (PCLMULQDQ: ~10 GB/s on 4 KiB
+ * pages), four 16-byte lanes at a time, down to 16 bytes whose CRC is that
+ * of the whole prefix; crc32 finishes.
+ *
+ * The arithmetic, in GF(2)[x] modulo P (CRC-32C's polynomial): a 16-byte
+ * lane loaded little-endian holds, bit i, the coefficient of x^(127-i)
+ * (reflected). Moving a lane X forward by N bits is X * x^N; splitting X
+ * into its first-processed half H (low qword) and the other half L gives
+ * H*x^(N+64) + L*x^N, congruent mod P to H*(x^(N+64) mod P) + L*(x^N mod P),
+ * which has fewer than 128 bits. A reflected 64x64 carry-less product comes
+ * out multiplied by x once more, so the constants are x^(N+63) and x^(N-1)
+ * mod P, stored reflected in a qword. Folding keeps the value congruent to
+ * the data's polynomial, and the CRC of data depends only on that residue:
+ * the final 16-byte lane is hashed in place of everything before it. */
+struct fold_constants {
+    uint64_t by512[2], by384[2], by256[2], by128[2];
+};
+static struct fold_constants fold_k;
+static int hw_crc, hw_fold;
+static pthread_once_t hw_once = PTHREAD_ONCE_INIT;
+
+/* x^n mod P, reflected into the top 32 bits of a qword. */
+static uint64_t xpow_mod_reflected(unsigned n)
 {
-    const unsigned char *p = data;
-    uint64_t c = ~crc;
+    uint64_t r = 1;
+    for (unsigned i = 0; i < n; i++) {
+        r <<= 1;
+        if (r & (1ull << 32))
+            r ^= 0x11EDC6F41ull; /* P, unreflected, with its x^32 term */
+    }
+    uint64_t out = 0;
+    for (int d = 0; d < 32; d++)
+        if ((r >> d) & 1)
+            out |= 1ull << (63 - d);
+    return out;
+}
+
+static void hw_detect(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return;
+    hw_crc = (c & bit_SSE4_2) != 0;
+    hw_fold = hw_crc && (c & bit_PCLMUL) != 0;
+    const unsigned bits[4] = {512, 384, 256, 128};
+    uint64_t *k[4] = {fold_k.by512, fold_k.by384, fold_k.by256, fold_k.by128};
+    for (int i = 0; i < 4; i++) {
+        k[i][0] = xpow_mod_reflected(bits[i] + 63);
+        k[i][1] = xpow_mod_reflected(bits[i] - 1);
+    }
+}
+
+__attribute__((target("sse4.2"))) static uint64_t hw_crc_tail(uint64_t c, const unsigned char *p,
+                                                              size_t len)
+{
     while (len > 0 && ((uintptr_t)p & 7)) {
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
         len--;
@@ -67,32 +122,81 @@ __attribute__((target("sse4.2"))) static uint32_t hw_crc32c(uint32_t crc, const 
     }
     while (len--)
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
-    return ~(uint32_t)c;
+    return c;
 }
 
-static int hw_checked, hw_present;
+__attribute__((target("sse4.2"))) static uint32_t hw_crc32c(uint32_t crc, const void *data,
+                                                            size_t len)
+{
+    return ~(uint32_t)hw_crc_tail(~crc, data, len);
+}
+
+__attribute__((target("sse4.2,pclmul"))) static inline __m128i fold(__m128i lane, const uint64_t k[2])
+{
+    __m128i kk = _mm_set_epi64x((long long)k[1], (long long)k[0]);
+    return _mm_xor_si128(_mm_clmulepi64_si128(lane, kk, 0x00),
+                         _mm_clmulepi64_si128(lane, kk, 0x11));
+}
+
+__attribute__((target("sse4.2,pclmul"))) static uint32_t fold_crc32c(uint32_t crc,
+                                                                     const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t c = ~crc;
+    if (len >= 64) {
+        const __m128i *q = (const __m128i *)p;
+        __m128i v0 = _mm_loadu_si128(q), v1 = _mm_loadu_si128(q + 1);
+        __m128i v2 = _mm_loadu_si128(q + 2), v3 = _mm_loadu_si128(q + 3);
+        /* The incoming CRC acts as if XORed into the first four bytes. */
+        v0 = _mm_xor_si128(v0, _mm_cvtsi32_si128((int)(uint32_t)c));
+        p += 64;
+        len -= 64;
+        for (; len >= 64; p += 64, len -= 64) {
+            q = (const __m128i *)p;
+            v0 = _mm_xor_si128(fold(v0, fold_k.by512), _mm_loadu_si128(q));
+            v1 = _mm_xor_si128(fold(v1, fold_k.by512), _mm_loadu_si128(q + 1));
+            v2 = _mm_xor_si128(fold(v2, fold_k.by512), _mm_loadu_si128(q + 2));
+            v3 = _mm_xor_si128(fold(v3, fold_k.by512), _mm_loadu_si128(q + 3));
+        }
+        __m128i v = _mm_xor_si128(_mm_xor_si128(fold(v0, fold_k.by384), fold(v1, fold_k.by256)),
+                                  _mm_xor_si128(fold(v2, fold_k.by128), v3));
+        for (; len >= 16; p += 16, len -= 16)
+            v = _mm_xor_si128(fold(v, fold_k.by128), _mm_loadu_si128((const __m128i *)p));
+        c = __builtin_ia32_crc32di(0, (uint64_t)_mm_cvtsi128_si64(v));
+        c = __builtin_ia32_crc32di(c, (uint64_t)_mm_extract_epi64(v, 1));
+    }
+    return ~(uint32_t)hw_crc_tail(c, p, len);
+}
 
 int ldb__crc32c_hw_available(void)
 {
-    if (!__atomic_load_n(&hw_checked, __ATOMIC_ACQUIRE)) {
-        unsigned a, b, c, d;
-        int has = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2);
-        __atomic_store_n(&hw_present, has, __ATOMIC_RELAXED);
-        __atomic_store_n(&hw_checked, 1, __ATOMIC_RELEASE);
-    }
-    return __atomic_load_n(&hw_present, __ATOMIC_RELAXED);
+    pthread_once(&hw_once, hw_detect);
+    return hw_crc;
 }
 
 uint32_t ldb__crc32c(uint32_t crc, const void *data, size_t len)
 {
-    if (ldb__crc32c_hw_available())
+    pthread_once(&hw_once, hw_detect);
+    if (hw_fold)
+        return fold_crc32c(crc, data, len);
+    if (hw_crc)
         return hw_crc32c(crc, data, len);
     return ldb__crc32c_sw(crc, data, len);
+}
+
+uint32_t ldb__crc32c_hw_serial(uint32_t crc, const void *data, size_t len)
+{
+    return ldb__crc32c_hw_available() ? hw_crc32c(crc, data, len) : ldb__crc32c_sw(crc, data, len);
 }
 #else
 int ldb__crc32c_hw_available(void)
 {
     return 0;
+}
+
+uint32_t ldb__crc32c_hw_serial(uint32_t crc, const void *data, size_t len)
+{
+    return ldb__crc32c_sw(crc, data, len);
 }
 
 uint32_t ldb__crc32c(uint32_t crc, const void *data, size_t len)

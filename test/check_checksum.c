@@ -27,8 +27,29 @@ START_TEST(hw_matches_sw_all_lengths_and_alignments)
     for (size_t i = 0; i < sizeof buf; i++)
         buf[i] = (unsigned char)tu_rand(&s);
     for (size_t off = 0; off < 8; off++)
-        for (size_t len = 0; len + off <= sizeof buf; len += (len < 64 ? 1 : 97))
-            ck_assert_uint_eq(ldb__crc32c(0, buf + off, len), ldb__crc32c_sw(0, buf + off, len));
+        for (size_t len = 0; len + off <= sizeof buf; len += (len < 64 ? 1 : 97)) {
+            uint32_t sw = ldb__crc32c_sw(0, buf + off, len);
+            ck_assert_uint_eq(ldb__crc32c(0, buf + off, len), sw);
+            ck_assert_uint_eq(ldb__crc32c_hw_serial(0, buf + off, len), sw);
+        }
+}
+END_TEST
+
+/* The folding path takes over at 64 bytes, handles 16-byte lanes after the
+ * 64-byte rounds, and folds a running CRC into its first lane: every length
+ * around those boundaries, continuing from a non-zero CRC. */
+START_TEST(fast_path_boundaries_with_running_crc)
+{
+    unsigned char buf[600];
+    uint64_t s = 9;
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)tu_rand(&s);
+    for (size_t len = 0; len <= 300; len++) {
+        uint32_t start = 0xDEADBEEFu ^ (uint32_t)len;
+        uint32_t sw = ldb__crc32c_sw(start, buf + 1, len);
+        ck_assert_uint_eq(ldb__crc32c(start, buf + 1, len), sw);
+        ck_assert_uint_eq(ldb__crc32c_hw_serial(start, buf + 1, len), sw);
+    }
 }
 END_TEST
 
@@ -64,6 +85,7 @@ int main(void)
     TCase *tc = tcase_create("crc32c");
     tcase_add_test(tc, known_vectors);
     tcase_add_test(tc, hw_matches_sw_all_lengths_and_alignments);
+    tcase_add_test(tc, fast_path_boundaries_with_running_crc);
     tcase_add_test(tc, incremental_equals_whole);
     tcase_add_test(tc, detects_every_single_bit_flip);
     suite_add_tcase(s, tc);
