@@ -287,6 +287,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     struct ldb__commit_state cs;
     memset(&cs, 0, sizeof cs);
     cs.snap = (struct ldb__snapshot){m.txnid, m.npages, m.main_tree, m.catalog_tree, m.free_tree};
+    cs.data_size = size;
     int rdonly = (env->opts.flags & LDB_RDONLY) != 0;
     if (immutable || (rdonly && first)) {
         /* This handle cannot replay the log: refuse a database that needs it. */

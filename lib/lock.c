@@ -20,7 +20,7 @@
 #include "os.h"
 
 #define LOCK_MAGIC 0x4B434F4C42444C4CULL /* "LLDBLOCK" */
-#define LOCK_VERSION 1u
+#define LOCK_VERSION 2u
 
 static size_t lock_size(unsigned max_readers)
 {
@@ -260,8 +260,12 @@ void ldb__lock_durable_wait(struct ldb__lock *lk, uint32_t seen, int timeout_us)
 
 void ldb__lock_durable_wake(struct ldb__lock *lk)
 {
-    __atomic_add_fetch(&lk->hdr->durable_seq, 1, __ATOMIC_RELEASE);
-    syscall(SYS_futex, &lk->hdr->durable_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+    /* Sequentially consistent with the waiters' count (incremented before
+     * a waiter reads durable_seq): either we see the waiter, or it sees the
+     * new sequence number and does not sleep. No waiter, no syscall. */
+    __atomic_add_fetch(&lk->hdr->durable_seq, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&lk->hdr->durable_waiters, __ATOMIC_SEQ_CST) != 0)
+        syscall(SYS_futex, &lk->hdr->durable_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
 void ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *snap)

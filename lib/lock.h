@@ -61,6 +61,12 @@ struct ldb__commit_state {
     uint32_t reserved;
     uint64_t wal_salt;     /* this log generation's salt */
     uint64_t wal_size;     /* bytes allocated to the log file */
+    /* Bytes allocated to the data file: at most its real size (only
+     * writers grow it, under the writer mutex). Kept here so that a txn
+     * needs no fstat: querying a file's times makes the kernel (Linux >=
+     * 6.13, multigrain timestamps) stamp every following write finely, and
+     * then each log fdatasync writes the log's inode too. */
+    uint64_t data_size;
 };
 
 struct ldb__lock_header {
@@ -79,7 +85,7 @@ struct ldb__lock_header {
     uint32_t durable_waiters;    /* atomic: committers waiting for a sync */
     uint64_t checkpoint_txnid;   /* atomic: the data file's meta is this txn */
     uint64_t checkpoints;        /* atomic */
-    uint64_t freed_since_checkpoint; /* atomic: pages held back by W3 (wal.h) */
+    uint64_t log_syncs;          /* atomic: log fdatasyncs by every process */
     uint32_t log_failed;         /* atomic: a log write or sync failed after
                                     its txn was visible: every env panics */
     uint32_t reserved2;

@@ -248,7 +248,7 @@ static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
         rc = LDB_FULL;
         goto fail;
     }
-    CHECK_GOTO(rc, ldb__os_file_size(env->fd, &txn->file_size), fail);
+    txn->file_size = cs.data_size;
     txn->id = txn->snap.txnid + 1;
     txn->pager.npages = txn->snap.npages;
     txn->pager.txnid = txn->id;
@@ -308,6 +308,7 @@ int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)
 
 void ldb__txn_release_writer(ldb_txn *txn)
 {
+
     /* The page buffers go back to the env's pool, which only the holder of
      * the writer mutex may touch: before the mutex, not after. */
     ldb__dirty_destroy(&txn->dirty);

@@ -1325,6 +1325,57 @@ START_TEST(test_reset_holds_no_pages)
 }
 END_TEST
 
+/* Pages freed from the last checkpoint's tree cannot be reused before the
+ * next checkpoint, but pages written since can: with the log limit out of
+ * reach (no automatic checkpoint), endless rewrites grow the file by at
+ * most one copy of the checkpointed tree, and after a checkpoint the held
+ * pages are reused. */
+START_TEST(test_held_pages_bound_the_file)
+{
+    char *path = tu_new_db_path();
+    ldb_options o = {0};
+    o.sync_mode = LDB_SYNC_OFF;
+    o.wal_max_bytes = 1ull << 40;
+    ldb_env *env = tu_open(path, &o);
+    enum { NK = 1000, VL = 100, ROUNDS = 300 };
+    uint8_t val[VL];
+    char key[32];
+    uint64_t filled = 0, rewritten = 0;
+    for (int round = 0; round < 2 * ROUNDS; round++) {
+        ldb_txn *w = tu_begin(env, 0);
+        for (int i = 0; i < NK; i++) {
+            snprintf(key, sizeof key, "key%05d", i);
+            tu_fill_pattern(val, VL, (uint64_t)round * NK + i);
+            tu_put_bytes(w, LDB_MAIN, key, strlen(key), val, VL);
+        }
+        TU_RC_OK(ldb_txn_commit(w));
+        if (round == 0) {
+            TU_RC_OK(ldb_checkpoint(env));
+            filled = tu_env_stat(env).file_size;
+        }
+        if (round == ROUNDS) {
+            /* 300 rewrites of all ~40 leaves freed ~12,000 pages (47 MiB). */
+            rewritten = tu_env_stat(env).file_size;
+            TU_REQUIRE(rewritten <= 2 * filled + (2u << 20), "file grew from %llu to %llu bytes",
+                       (unsigned long long)filled, (unsigned long long)rewritten);
+            TU_RC_OK(ldb_checkpoint(env));
+        }
+    }
+    uint64_t end = tu_env_stat(env).file_size;
+    TU_REQUIRE(end <= rewritten + (1u << 20),
+               "held pages not reused after the checkpoint: %llu -> %llu bytes",
+               (unsigned long long)rewritten, (unsigned long long)end);
+    snprintf(key, sizeof key, "key%05d", 123);
+    tu_fill_pattern(val, VL, (uint64_t)(2 * ROUNDS - 1) * NK + 123);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_bytes(r, LDB_MAIN, key, strlen(key), val, VL);
+    ldb_txn_abort(r);
+    tu_check_env(env);
+    close_ok(env);
+    free(path);
+}
+END_TEST
+
 /* ---- env statistics, readers, persistence ------------------------------------ */
 
 START_TEST(test_stat_env)
@@ -1903,6 +1954,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_close_with_open_txn);
     tcase_add_test(tc, test_reset_renew);
     tcase_add_test(tc, test_reset_holds_no_pages);
+    tcase_add_test(tc, test_held_pages_bound_the_file);
     suite_add_tcase(s, tc);
 
     /* A library that misses this would deadlock: fail fast instead. */
