@@ -30,8 +30,9 @@
  *
  * Invariants:
  *  W1 a record is appended only at the log's end, under the writer mutex,
- *     after the log file has room for it (so a full disk fails the commit
- *     before anything is visible, never the append);
+ *     and becomes visible only once written: a full disk fails the commit
+ *     before anything is visible (under LDB_SYNC_FULL already when making
+ *     room, so that appends never change the file's size);
  *  W2 the crc chain and the salt make a stale record (from an earlier
  *     generation, or the tail of a longer record that a dead writer left and
  *     a later one overwrote) fail its check, so recovery stops there;

@@ -1283,6 +1283,31 @@ START_TEST(test_reset_renew)
 }
 END_TEST
 
+/* One txn rewriting keys "key00000".."key<nk-1>" with vl-byte values of
+ * pattern round * nk + i; expect_round() checks one of them. */
+static void rewrite_round(ldb_env *env, int round, int nk, size_t vl)
+{
+    uint8_t val[1024];
+    char key[32];
+    ck_assert_uint_le(vl, sizeof val);
+    ldb_txn *w = tu_begin(env, 0);
+    for (int i = 0; i < nk; i++) {
+        snprintf(key, sizeof key, "key%05d", i);
+        tu_fill_pattern(val, vl, (uint64_t)round * nk + i);
+        tu_put_bytes(w, LDB_MAIN, key, strlen(key), val, vl);
+    }
+    TU_RC_OK(ldb_txn_commit(w));
+}
+
+static void expect_round(ldb_txn *txn, int round, int nk, size_t vl, int i)
+{
+    uint8_t val[1024];
+    char key[32];
+    snprintf(key, sizeof key, "key%05d", i);
+    tu_fill_pattern(val, vl, (uint64_t)round * nk + i);
+    tu_expect_bytes(txn, LDB_MAIN, key, strlen(key), val, vl);
+}
+
 /* A reset txn holds no pages back: overwrite commits keep reusing pages. */
 START_TEST(test_reset_holds_no_pages)
 {
@@ -1292,20 +1317,12 @@ START_TEST(test_reset_holds_no_pages)
     o.wal_max_bytes = 1u << 20; /* if there is a log, checkpoint often */
     ldb_env *env = tu_open(path, &o);
     enum { NK = 200, VL = 200, ROUNDS = 200 };
-    uint8_t val[VL];
-    char key[32];
     ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     uint64_t warm = 0;
     for (int round = 0; round < ROUNDS; round++) {
         if (round == 1)
             ldb_txn_reset(r);
-        ldb_txn *w = tu_begin(env, 0);
-        for (int i = 0; i < NK; i++) {
-            snprintf(key, sizeof key, "key%05d", i);
-            tu_fill_pattern(val, VL, (uint64_t)round * NK + i);
-            tu_put_bytes(w, LDB_MAIN, key, strlen(key), val, VL);
-        }
-        TU_RC_OK(ldb_txn_commit(w));
+        rewrite_round(env, round, NK, VL);
         if (round == 20)
             warm = tu_env_stat(env).file_size;
     }
@@ -1315,9 +1332,7 @@ START_TEST(test_reset_holds_no_pages)
             "file grew from %llu to %llu bytes while a reset read txn existed",
             (unsigned long long)warm, (unsigned long long)st.file_size);
     TU_RC_OK(ldb_txn_renew(r));
-    snprintf(key, sizeof key, "key%05d", 7);
-    tu_fill_pattern(val, VL, (uint64_t)(ROUNDS - 1) * NK + 7);
-    tu_expect_bytes(r, LDB_MAIN, key, strlen(key), val, VL);
+    expect_round(r, ROUNDS - 1, NK, VL, 7);
     ldb_txn_abort(r);
     tu_check_env(env);
     close_ok(env);
@@ -1338,17 +1353,9 @@ START_TEST(test_held_pages_bound_the_file)
     o.wal_max_bytes = 1ull << 40;
     ldb_env *env = tu_open(path, &o);
     enum { NK = 1000, VL = 100, ROUNDS = 300 };
-    uint8_t val[VL];
-    char key[32];
     uint64_t filled = 0, rewritten = 0;
     for (int round = 0; round < 2 * ROUNDS; round++) {
-        ldb_txn *w = tu_begin(env, 0);
-        for (int i = 0; i < NK; i++) {
-            snprintf(key, sizeof key, "key%05d", i);
-            tu_fill_pattern(val, VL, (uint64_t)round * NK + i);
-            tu_put_bytes(w, LDB_MAIN, key, strlen(key), val, VL);
-        }
-        TU_RC_OK(ldb_txn_commit(w));
+        rewrite_round(env, round, NK, VL);
         if (round == 0) {
             TU_RC_OK(ldb_checkpoint(env));
             filled = tu_env_stat(env).file_size;
@@ -1365,10 +1372,8 @@ START_TEST(test_held_pages_bound_the_file)
     TU_REQUIRE(end <= rewritten + (1u << 20),
                "held pages not reused after the checkpoint: %llu -> %llu bytes",
                (unsigned long long)rewritten, (unsigned long long)end);
-    snprintf(key, sizeof key, "key%05d", 123);
-    tu_fill_pattern(val, VL, (uint64_t)(2 * ROUNDS - 1) * NK + 123);
     ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
-    tu_expect_bytes(r, LDB_MAIN, key, strlen(key), val, VL);
+    expect_round(r, 2 * ROUNDS - 1, NK, VL, 123);
     ldb_txn_abort(r);
     tu_check_env(env);
     close_ok(env);
