@@ -71,6 +71,33 @@ int ldb__btree_seek(const struct ldb__pager *pg, const struct tree_desc *t, cons
     return 0;
 }
 
+/* LDB_APPEND: a key that sorts after every key in the tree belongs at the
+ * end of the rightmost leaf, so walk down the last children without
+ * searching and compare with that leaf's last key only. Any other key is
+ * refused (LDB_EXISTS), as a searched put with LDB_APPEND refuses it. */
+static int seek_append(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
+                       uint32_t klen, struct ldb__path *path)
+{
+    TRY(check_desc(t));
+    pgno_t pgno = t->root;
+    unsigned leaf = t->depth - 1;
+    for (unsigned l = 0; l <= leaf; l++) {
+        const uint8_t *p = NULL;
+        struct page_node n;
+        TRY(fetch(pg, t, pgno, l, &p));
+        unsigned last = PAGE_CHDR(p)->count - 1;
+        TRY(ldb__page_node(p, pg->page_size, last, &n));
+        path->pgno[l] = pgno;
+        path->page[l] = p;
+        path->idx[l] = l == leaf ? last + 1 : last;
+        if (l == leaf && ldb__key_cmp(key, klen, n.key, n.key_size) <= 0)
+            return LDB_EXISTS;
+        pgno = n.child;
+    }
+    path->depth = t->depth;
+    return 0;
+}
+
 int ldb__btree_node_value(const struct ldb__pager *pg, const struct page_node *n, ldb_val *val)
 {
     if (!n->overflow) {
@@ -470,18 +497,13 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
         path.pgno[0] = root;
         path.page[0] = rp;
         path.idx[0] = 0;
+    } else if (flags & LDB_APPEND) {
+        TRY(seek_append(pg, t, key, klen, &path));
+        TRY(touch_path(pg, t, &path));
     } else {
         TRY(ldb__btree_seek(pg, t, key, klen, &path, &exact));
-        if (exact && (flags & (LDB_NOOVERWRITE | LDB_APPEND)))
+        if (exact && (flags & LDB_NOOVERWRITE))
             return LDB_EXISTS;
-        if (flags & LDB_APPEND) {
-            /* Must land past the last key: at the end of the rightmost leaf. */
-            for (unsigned l = 0; l < path.depth; l++) {
-                unsigned c = PAGE_CHDR(path.page[l])->count;
-                if (path.idx[l] != (l + 1 == path.depth ? c : c - 1))
-                    return LDB_EXISTS;
-            }
-        }
         TRY(touch_path(pg, t, &path));
     }
     unsigned leafl = path.depth - 1, idx = path.idx[leafl];

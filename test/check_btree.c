@@ -557,6 +557,16 @@ START_TEST(test_append_bulk_load)
         int rc = ldb_put(w, app, &kv, &vv, LDB_APPEND);
         TU_REQUIRE(rc == 0, "append of key %u: %s", i, ldb_strerror(rc));
     }
+    /* In a tree of several levels, only a key past the last one appends:
+     * the first key, one in the middle, one between the last leaf's keys,
+     * and the last key itself are refused, and the tree is unchanged. */
+    const uint32_t refused[] = {0, BULK_N / 2, BULK_N - 2, BULK_N - 1};
+    for (size_t j = 0; j < sizeof refused / sizeof refused[0]; j++) {
+        bulk_key(k, refused[j]);
+        ldb_val kv = tu_val(k, BULK_KEY), vv = tu_val(v, BULK_VAL);
+        TU_RC_IS(ldb_put(w, app, &kv, &vv, LDB_APPEND), LDB_EXISTS);
+    }
+    ck_assert_uint_eq(tu_tree_stat(w, app).entries, BULK_N);
     TU_RC_OK(ldb_txn_commit(w));
 
     uint32_t *order = iota(BULK_N);
