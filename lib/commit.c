@@ -341,7 +341,6 @@ static int sync_all_appended(ldb_env *env)
     ldb__lock_state_read(&env->lock, &now);
     if (log_failed(env) || ldb__io_datasync(&env->io, env->wal_fd) < 0)
         return panic(env, 1);
-    __atomic_add_fetch(&env->lock.hdr->log_syncs, 1, __ATOMIC_RELAXED);
     raise_durable(env, now.snap.txnid);
     ldb__lock_publish_newer(&env->lock, &now.snap);
     return 0;
@@ -413,7 +412,6 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
              * database may trust the log now. */
             rc = panic(env, 1);
         } else {
-            __atomic_add_fetch(&env->lock.hdr->log_syncs, 1, __ATOMIC_RELAXED);
             raise_durable(env, cs->snap.txnid);
             ldb__lock_publish_newer(&env->lock, &cs->snap);
         }

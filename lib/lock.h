@@ -85,7 +85,6 @@ struct ldb__lock_header {
     uint32_t durable_waiters;    /* atomic: committers waiting for a sync */
     uint64_t checkpoint_txnid;   /* atomic: the data file's meta is this txn */
     uint64_t checkpoints;        /* atomic */
-    uint64_t log_syncs;          /* atomic: log fdatasyncs by every process */
     uint32_t log_failed;         /* atomic: a log write or sync failed after
                                     its txn was visible: every env panics */
     uint32_t reserved2;

@@ -308,7 +308,6 @@ int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)
 
 void ldb__txn_release_writer(ldb_txn *txn)
 {
-
     /* The page buffers go back to the env's pool, which only the holder of
      * the writer mutex may touch: before the mutex, not after. */
     ldb__dirty_destroy(&txn->dirty);
