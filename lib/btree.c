@@ -249,6 +249,11 @@ int ldb__btree_prev(const struct ldb__pager *pg, struct ldb__path *p)
 static int touch(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *path, unsigned l)
 {
     pgno_t old = path->pgno[l];
+    /* The path's pages came from ldb__pager_get: anything but the page's
+     * place in the map is already this txn's copy (saves a lookup per level
+     * on every put into a dirty path). */
+    if (path->page[l] != pg->map + (size_t)old * pg->page_size)
+        return 0;
     const uint8_t *d = pg->dirty ? ldb__dirty_find(pg->dirty, old) : NULL;
     if (d != NULL) {
         path->page[l] = d;

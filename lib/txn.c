@@ -381,17 +381,20 @@ int ldb__txn_log(ldb_txn *txn, unsigned type, ldb_dbi dbi, const ldb_val *key, c
     ldb_env *env = txn->env;
     if (txn->replaying || env->wal_fd < 0 || txn->log.too_big)
         return 0;
-    char name[LDB_MAX_NAME + 1] = "";
+    char name[LDB_MAX_NAME + 1];
+    size_t name_len = 0; /* LDB_MAIN: no name (and no memset of the buffer per op) */
     if (dbi != LDB_MAIN) {
         pthread_mutex_lock(&env->mutex);
         const char *n = env->dbi_names[dbi];
-        if (n != NULL)
-            strcpy(name, n);
+        if (n != NULL) {
+            name_len = strlen(n);
+            memcpy(name, n, name_len);
+        }
         pthread_mutex_unlock(&env->mutex);
     }
     struct ldb__wal_op op = {type,
                              (const uint8_t *)name,
-                             (uint32_t)strlen(name),
+                             (uint32_t)name_len,
                              key ? key->data : NULL,
                              key ? (uint32_t)key->size : 0,
                              val ? val->data : NULL,
