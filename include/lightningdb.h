@@ -187,7 +187,10 @@ LDB_API int ldb_sync(ldb_env *env);
  * @brief Fold the write-ahead log into the data file: sync the data file,
  * write a meta page for the newest committed txn, and start the log afresh.
  * Also happens automatically when the log passes ldb_options.wal_max_bytes
- * and on ldb_close(). Waits for the writer like a write txn.
+ * and on ldb_close(). Waits for the writer like a write txn. Pages freed
+ * from the last checkpoint's data are reused only after the next one, so
+ * between checkpoints the file can grow by up to one copy of that data;
+ * calling this (or a smaller wal_max_bytes) keeps the file smaller.
  * @retval 0 success; #LDB_READONLY a read-only env; #LDB_PANIC a sync failed.
  */
 LDB_API int ldb_checkpoint(ldb_env *env);
