@@ -193,7 +193,9 @@ static int log_make_room(ldb_env *env, struct ldb__commit_state *cs, uint64_t ne
     return 0;
 }
 
-int ldb__log_reset(ldb_env *env, struct ldb__commit_state *cs, uint64_t salt, uint64_t checkpoint)
+/* Write a fresh log header (salt, checkpoint) and make the file's room for
+ * records; fills the log fields of *cs. */
+static int log_reset(ldb_env *env, struct ldb__commit_state *cs, uint64_t salt, uint64_t checkpoint)
 {
     /* Room first: if the disk is full, the old generation stays in use
      * (nothing was changed) rather than a new header with nowhere to go. */
@@ -267,11 +269,25 @@ static int checkpoint(ldb_env *env, const struct ldb__commit_state *pending)
      * record's sync (until then the old header's records are all <= c and
      * are skipped). If there is no room for it, the old generation goes on:
      * recovery skips its records up to the checkpoint. */
-    if (cs.wal_end > WAL_HEADER_SIZE && ldb__log_reset(env, &cs, ldb__new_salt(), c) == 0)
+    if (cs.wal_end > WAL_HEADER_SIZE && log_reset(env, &cs, ldb__new_salt(), c) == 0)
         ldb__lock_state_write(&env->lock, &cs);
 out:
     ldb__lock_sync_release(&env->lock);
     ldb__lock_durable_wake(&env->lock);
+    return rc;
+}
+
+int ldb__log_start(ldb_env *env)
+{
+    TRY(ldb__lock_sync_acquire(&env->lock, 0));
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    int rc = log_reset(env, &cs, ldb__new_salt(), cs.snap.txnid);
+    if (rc == 0 && ldb__os_fsync(env->wal_fd) < 0)
+        rc = panic(env, 1);
+    if (rc == 0)
+        ldb__lock_state_write(&env->lock, &cs);
+    ldb__lock_sync_release(&env->lock);
     return rc;
 }
 
@@ -293,14 +309,7 @@ int ldb__checkpoint_if_due(ldb_env *env)
         /* The first opener was read-only and started no log generation:
          * start one (the data file's meta is the newest txn: nothing has
          * been committed since). */
-        TRY(ldb__lock_sync_acquire(&env->lock, 0));
-        int rc = ldb__log_reset(env, &cs, ldb__new_salt(), cs.snap.txnid);
-        if (rc == 0 && ldb__os_fsync(env->wal_fd) < 0)
-            rc = panic(env, 1);
-        if (rc == 0)
-            ldb__lock_state_write(&env->lock, &cs);
-        ldb__lock_sync_release(&env->lock);
-        return rc;
+        return ldb__log_start(env);
     }
     /* Due when the log is long. Not when many freed pages wait for a
      * checkpoint (W3): those are pages of the last checkpoint's tree, so
@@ -315,25 +324,6 @@ int ldb__checkpoint_if_due(ldb_env *env)
     return ldb__checkpoint_locked(env);
 }
 
-static int sync_all_appended(ldb_env *env);
-
-int ldb__log_sync(ldb_env *env)
-{
-    if (env->wal_fd < 0)
-        return 0;
-    if (log_failed(env))
-        return LDB_PANIC;
-    TRY(ldb__lock_sync_acquire(&env->lock, 0));
-    struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
-    int rc = 0;
-    if (__atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE) < cs.snap.txnid)
-        rc = sync_all_appended(env);
-    ldb__lock_sync_release(&env->lock);
-    ldb__lock_durable_wake(&env->lock);
-    return rc;
-}
-
 /* Sync the log for every record appended so far (the sync mutex held). */
 static int sync_all_appended(ldb_env *env)
 {
@@ -344,6 +334,30 @@ static int sync_all_appended(ldb_env *env)
     raise_durable(env, now.snap.txnid);
     ldb__lock_publish_newer(&env->lock, &now.snap);
     return 0;
+}
+
+/* With the sync mutex held: sync unless txn txnid is durable already, then
+ * release the mutex and wake whoever waits for a sync. */
+static int sync_through(ldb_env *env, uint64_t txnid)
+{
+    int rc = 0;
+    if (__atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE) < txnid)
+        rc = sync_all_appended(env);
+    ldb__lock_sync_release(&env->lock);
+    ldb__lock_durable_wake(&env->lock);
+    return rc;
+}
+
+int ldb__log_sync(ldb_env *env)
+{
+    if (env->wal_fd < 0)
+        return 0;
+    if (log_failed(env))
+        return LDB_PANIC;
+    TRY(ldb__lock_sync_acquire(&env->lock, 0));
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    return sync_through(env, cs.snap.txnid);
 }
 
 /* Wait until txn txnid (appended) is durable, syncing ourselves when no one
@@ -358,13 +372,8 @@ static int wait_durable_loop(ldb_env *env, uint64_t txnid)
         if (log_failed(env))
             return LDB_PANIC;
         int rc = ldb__lock_sync_acquire(&env->lock, 1);
-        if (rc == 0) {
-            if (__atomic_load_n(&h->durable_txnid, __ATOMIC_ACQUIRE) < txnid)
-                rc = sync_all_appended(env);
-            ldb__lock_sync_release(&env->lock);
-            ldb__lock_durable_wake(&env->lock);
-            return rc;
-        }
+        if (rc == 0)
+            return sync_through(env, txnid);
         if (rc != LDB_BUSY)
             return panic(env, 1);
         ldb__lock_durable_wait(&env->lock, seen, 2000);

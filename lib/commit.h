@@ -45,8 +45,8 @@ int ldb__checkpoint_if_due(ldb_env *env);
 int ldb__log_sync(ldb_env *env);
 /* A new random salt for a log generation. */
 uint64_t ldb__new_salt(void);
-/* Write a fresh log header (salt, checkpoint) and make the file's room for
- * records; fills the log fields of *cs. */
-int ldb__log_reset(ldb_env *env, struct ldb__commit_state *cs, uint64_t salt, uint64_t checkpoint);
+/* Start a new log generation after the newest committed txn, its header
+ * synced (the caller holds the writer mutex; a failed sync panics). */
+int ldb__log_start(ldb_env *env);
 
 #endif

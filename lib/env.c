@@ -134,15 +134,8 @@ static int open_log(ldb_env *env, int first, uint64_t meta_txnid)
     int died;
     TRY(ldb__lock_writer(&env->lock, 0, &died));
     rc = replayed ? ldb__checkpoint_locked(env) : 0;
-    if (rc == 0) {
-        struct ldb__commit_state cs;
-        ldb__lock_state_read(&env->lock, &cs);
-        rc = ldb__log_reset(env, &cs, ldb__new_salt(), cs.snap.txnid);
-        if (rc == 0 && ldb__os_fsync(env->wal_fd) < 0)
-            rc = LDB_PANIC;
-        if (rc == 0)
-            ldb__lock_state_write(&env->lock, &cs);
-    }
+    if (rc == 0)
+        rc = ldb__log_start(env);
     ldb__lock_writer_release(&env->lock);
     TRY(rc);
     return created ? ldb__os_fsync_parent_dir(env->wal_path) : 0;

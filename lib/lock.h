@@ -60,7 +60,9 @@ struct ldb__commit_state {
     uint32_t wal_prev_crc; /* the checksum the next record chains from */
     uint32_t reserved;
     uint64_t wal_salt;     /* this log generation's salt */
-    uint64_t wal_size;     /* bytes allocated to the log file */
+    uint64_t wal_size;     /* the log's room: under LDB_SYNC_FULL zero-filled
+                              up to here; the next zero-fill starts here, so
+                              it is never below wal_end */
     /* Bytes allocated to the data file: at most its real size (only
      * writers grow it, under the writer mutex). Kept here so that a txn
      * needs no fstat: querying a file's times makes the kernel (Linux >=
