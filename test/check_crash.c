@@ -267,7 +267,7 @@ START_TEST(test_power_loss)
     char suite[64];
     snprintf(suite, sizeof suite, "power loss %s", mode_name);
     uint64_t seed = wl_test_seed(suite);
-    int rounds = (int)wl_env_u64("LDB_CRASH_ROUNDS", 100);
+    int rounds = (int)tu_env_u64("LDB_CRASH_ROUNDS", 100);
     const char *dir = tu_tmpdir();
     char path[4200];
     snprintf(path, sizeof path, "%s/db", dir);

@@ -37,28 +37,6 @@
 #define NNAMED 200
 #define NPROCS 5
 
-static char fail_msg[2048];
-
-__attribute__((format(printf, 1, 2))) static int tfail(const char *fmt, ...)
-{
-    if (fail_msg[0] == '\0') {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fail_msg, sizeof fail_msg, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-static void child_exit(int code)
-{
-    if (code)
-        fprintf(stderr, "child %d exits %d: %s\n", (int)getpid(), code,
-                fail_msg[0] ? fail_msg : "(no message)");
-    fflush(stderr);
-    _exit(code);
-}
-
 /* ---- the contents ------------------------------------------------------------------ */
 
 static size_t val_len(uint64_t gen, int i)
@@ -90,7 +68,7 @@ static int write_gen(ldb_env *env, uint64_t gen)
     uint8_t buf[12000];
     int rc = ldb_txn_begin(env, 0, &txn);
     if (rc)
-        return tfail("write_gen: begin: %s", ldb_strerror(rc));
+        return tu_fail("write_gen: begin: %s", ldb_strerror(rc));
     rc = ldb_dbi_open(txn, "named", LDB_CREATE, &named);
     for (int i = 0; rc == 0 && i < NKEYS + NNAMED; i++) {
         char kb[32];
@@ -104,10 +82,10 @@ static int write_gen(ldb_env *env, uint64_t gen)
     }
     if (rc) {
         ldb_txn_abort(txn);
-        return tfail("write_gen %" PRIu64 ": %s", gen, ldb_strerror(rc));
+        return tu_fail("write_gen %" PRIu64 ": %s", gen, ldb_strerror(rc));
     }
     rc = ldb_txn_commit(txn);
-    return rc ? tfail("write_gen %" PRIu64 ": commit: %s", gen, ldb_strerror(rc)) : 0;
+    return rc ? tu_fail("write_gen %" PRIu64 ": commit: %s", gen, ldb_strerror(rc)) : 0;
 }
 
 /* Read everything and compare; *gen_out = the generation found. */
@@ -118,23 +96,23 @@ static int verify_all(ldb_env *env, uint64_t want_gen, uint64_t *gen_out)
     uint8_t buf[12000];
     int rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
     if (rc)
-        return tfail("verify: read txn_begin: %s", ldb_strerror(rc));
+        return tu_fail("verify: read txn_begin: %s", ldb_strerror(rc));
     uint64_t gen = 0;
     ldb_val k = tu_str("gen"), v;
     rc = ldb_get(txn, LDB_MAIN, &k, &v);
     if (rc || v.size != 8) {
         ldb_txn_abort(txn);
-        return tfail("verify: get gen: %s", ldb_strerror(rc));
+        return tu_fail("verify: get gen: %s", ldb_strerror(rc));
     }
     memcpy(&gen, v.data, 8);
     if (want_gen && gen != want_gen) {
         ldb_txn_abort(txn);
-        return tfail("verify: generation %" PRIu64 ", want %" PRIu64, gen, want_gen);
+        return tu_fail("verify: generation %" PRIu64 ", want %" PRIu64, gen, want_gen);
     }
     rc = ldb_dbi_open(txn, "named", 0, &named);
     if (rc) {
         ldb_txn_abort(txn);
-        return tfail("verify: dbi_open: %s", ldb_strerror(rc));
+        return tu_fail("verify: dbi_open: %s", ldb_strerror(rc));
     }
     for (int i = 0; i < NKEYS + NNAMED; i++) {
         char kb[32];
@@ -144,7 +122,7 @@ static int verify_all(ldb_env *env, uint64_t want_gen, uint64_t *gen_out)
         size_t n = val_fill(gen, i, buf);
         if (rc || v.size != n || memcmp(v.data, buf, n) != 0) {
             ldb_txn_abort(txn);
-            return tfail("verify: gen %" PRIu64 " %s: %s, %zu bytes (want %zu)%s", gen, kb,
+            return tu_fail("verify: gen %" PRIu64 " %s: %s, %zu bytes (want %zu)%s", gen, kb,
                          ldb_strerror(rc), rc ? (size_t)0 : v.size, n,
                          rc == 0 && v.size == n ? ", wrong bytes" : "");
         }
@@ -158,7 +136,7 @@ static int verify_all(ldb_env *env, uint64_t want_gen, uint64_t *gen_out)
         char kb[32];
         snprintf(kb, sizeof kb, "%.*s", (int)(k.size < 31 ? k.size : 31), (const char *)k.data);
         if (strcmp(prev, kb) >= 0) {
-            rc = tfail("verify: scan order: '%s' after '%s'", kb, prev);
+            rc = tu_fail("verify: scan order: '%s' after '%s'", kb, prev);
             break;
         }
         snprintf(prev, sizeof prev, "%s", kb);
@@ -167,9 +145,9 @@ static int verify_all(ldb_env *env, uint64_t want_gen, uint64_t *gen_out)
     ldb_cursor_close(cur);
     ldb_txn_abort(txn);
     if (rc != LDB_NOTFOUND)
-        return rc == -1 ? -1 : tfail("verify: scan: %s", ldb_strerror(rc));
+        return rc == -1 ? -1 : tu_fail("verify: scan: %s", ldb_strerror(rc));
     if (count != NKEYS + 1)
-        return tfail("verify: scan finds %d keys, want %d", count, NKEYS + 1);
+        return tu_fail("verify: scan finds %d keys, want %d", count, NKEYS + 1);
     if (gen_out)
         *gen_out = gen;
     return 0;
@@ -237,7 +215,7 @@ static void listing(const char *dir, char *out, size_t n)
 static void make_db(const char *path)
 {
     ldb_env *env = tu_open(path, NULL);
-    ck_assert_msg(write_gen(env, 1) == 0, "%s", fail_msg);
+    ck_assert_msg(write_gen(env, 1) == 0, "%s", tu_fail_msg);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
 }
@@ -251,20 +229,20 @@ static void immutable_reader(const char *path, uint64_t gen, int ready_fd, int g
     ldb_env *env;
     int rc = ldb_open(path, &o, &env);
     if (rc) {
-        tfail("immutable open of %s: %s", path, ldb_strerror(rc));
-        child_exit(10);
+        tu_fail("immutable open of %s: %s", path, ldb_strerror(rc));
+        tu_child_exit(10);
     }
     ssize_t w = write(ready_fd, "r", 1);
     char b;
     if (w != 1 || read(go_fd, &b, 1) < 0)
-        child_exit(11);
+        tu_child_exit(11);
     if (verify_all(env, gen, NULL))
-        child_exit(12);
+        tu_child_exit(12);
     ldb_txn *txn;
     rc = ldb_txn_begin(env, 0, &txn);
     if (rc != LDB_READONLY) {
-        tfail("write txn on an LDB_IMMUTABLE env: %s, want LDB_READONLY", ldb_strerror(rc));
-        child_exit(13);
+        tu_fail("write txn on an LDB_IMMUTABLE env: %s, want LDB_READONLY", ldb_strerror(rc));
+        tu_child_exit(13);
     }
     rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
     if (rc == 0) {
@@ -272,25 +250,25 @@ static void immutable_reader(const char *path, uint64_t gen, int ready_fd, int g
         rc = ldb_put(txn, LDB_MAIN, &k, &v, 0);
         ldb_txn_abort(txn);
         if (rc != LDB_READONLY) {
-            tfail("put in a read txn of an LDB_IMMUTABLE env: %s", ldb_strerror(rc));
-            child_exit(14);
+            tu_fail("put in a read txn of an LDB_IMMUTABLE env: %s", ldb_strerror(rc));
+            tu_child_exit(14);
         }
     }
     ldb_stat st;
     if ((rc = ldb_stat_env(env, &st)) != 0) {
-        tfail("stat_env on an LDB_IMMUTABLE env: %s", ldb_strerror(rc));
-        child_exit(15);
+        tu_fail("stat_env on an LDB_IMMUTABLE env: %s", ldb_strerror(rc));
+        tu_child_exit(15);
     }
     if (st.last_txn_id == 0) {
-        tfail("stat_env: last_txn_id 0");
-        child_exit(16);
+        tu_fail("stat_env: last_txn_id 0");
+        tu_child_exit(16);
     }
     rc = ldb_check(env, NULL);
     if (rc) {
-        tfail("ldb_check on an LDB_IMMUTABLE env: %s", ldb_strerror(rc));
-        child_exit(17);
+        tu_fail("ldb_check on an LDB_IMMUTABLE env: %s", ldb_strerror(rc));
+        tu_child_exit(17);
     }
-    child_exit(ldb_close(env) ? 18 : 0);
+    tu_child_exit(ldb_close(env) ? 18 : 0);
 }
 
 /* NPROCS processes open path LDB_IMMUTABLE at once and read it all. */
@@ -358,7 +336,7 @@ START_TEST(test_immutable_copy)
     immutable_readers(copy, 1);
     /* Once more, with this process holding it open as well. */
     env = tu_open(copy, &o);
-    ck_assert_msg(verify_all(env, 1, NULL) == 0, "%s", fail_msg);
+    ck_assert_msg(verify_all(env, 1, NULL) == 0, "%s", tu_fail_msg);
     immutable_readers(copy, 1);
     ldb_txn *txn;
     rc = ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn);
@@ -389,12 +367,12 @@ START_TEST(test_immutable_copy)
     }
     /* The copy still opens normally (and gets its side files then). */
     env = tu_open(copy, NULL);
-    ck_assert_msg(verify_all(env, 1, NULL) == 0, "%s", fail_msg);
-    ck_assert_msg(write_gen(env, 2) == 0, "%s", fail_msg);
+    ck_assert_msg(verify_all(env, 1, NULL) == 0, "%s", tu_fail_msg);
+    ck_assert_msg(write_gen(env, 2) == 0, "%s", tu_fail_msg);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
     env = tu_open(path, NULL);
-    ck_assert_msg(verify_all(env, 1, NULL) == 0, "original: %s", fail_msg);
+    ck_assert_msg(verify_all(env, 1, NULL) == 0, "original: %s", tu_fail_msg);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
 }
@@ -419,10 +397,10 @@ START_TEST(test_immutable_after_crash)
         o.sync_mode = _i < 2 ? LDB_SYNC_FULL : LDB_SYNC_OFF;
         ldb_env *env;
         if (ldb_open(path, &o, &env))
-            child_exit(20);
+            tu_child_exit(20);
         for (uint64_t g = 2; g <= last; g++)
             if (write_gen(env, g))
-                child_exit(21);
+                tu_child_exit(21);
         ssize_t w = write(p[1], "c", 1);
         (void)w;
         for (;;)
@@ -444,7 +422,7 @@ START_TEST(test_immutable_after_crash)
     int rc = ldb_open(path, &o, &env);
     if (rc == 0) {
         uint64_t gen = 0;
-        ck_assert_msg(verify_all(env, 0, &gen) == 0, "%s", fail_msg);
+        ck_assert_msg(verify_all(env, 0, &gen) == 0, "%s", tu_fail_msg);
         ck_assert_msg(gen == last,
                       "LDB_IMMUTABLE after a crash serves generation %" PRIu64 ", but %" PRIu64
                       " was committed%s: stale data",
@@ -464,7 +442,7 @@ START_TEST(test_immutable_after_crash)
     }
     /* A normal open recovers; then the immutable open sees it all. */
     env = tu_open(path, NULL);
-    ck_assert_msg(verify_all(env, last, NULL) == 0, "after recovery: %s", fail_msg);
+    ck_assert_msg(verify_all(env, last, NULL) == 0, "after recovery: %s", tu_fail_msg);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
     immutable_readers(path, last);
@@ -476,14 +454,14 @@ END_TEST
 static int try_private_tmpfs(const char *mnt)
 {
     if (geteuid() != 0)
-        return tfail("not root");
+        return tu_fail("not root");
     if (unshare(CLONE_NEWNS) != 0)
-        return tfail("unshare(CLONE_NEWNS): %s", strerror(errno));
+        return tu_fail("unshare(CLONE_NEWNS): %s", strerror(errno));
     /* Mounts made here stay in this process's namespace (and die with it). */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-        return tfail("mount --make-rprivate /: %s", strerror(errno));
+        return tu_fail("mount --make-rprivate /: %s", strerror(errno));
     if (mount("tmpfs", mnt, "tmpfs", 0, "size=64m") != 0)
-        return tfail("mount -t tmpfs -o size=64m: %s", strerror(errno));
+        return tu_fail("mount -t tmpfs -o size=64m: %s", strerror(errno));
     return 0;
 }
 
@@ -496,7 +474,7 @@ START_TEST(test_immutable_readonly_mount)
     ck_assert(mkdir(mnt, 0755) == 0);
     make_db(path);
     if (try_private_tmpfs(mnt) != 0) {
-        fprintf(stderr, "mount: SKIPPED: cannot mount a tmpfs here (%s)\n", fail_msg);
+        fprintf(stderr, "mount: SKIPPED: cannot mount a tmpfs here (%s)\n", tu_fail_msg);
         return;
     }
     snprintf(ro_db, sizeof ro_db, "%s/snap.db", mnt);
@@ -545,13 +523,13 @@ START_TEST(test_immutable_readonly_mount)
     ldb_options o = {0};
     o.flags = LDB_IMMUTABLE;
     ldb_env *env = tu_open(ro_db, &o);
-    ck_assert_msg(verify_all(env, 1, NULL) == 0, "%s", fail_msg);
+    ck_assert_msg(verify_all(env, 1, NULL) == 0, "%s", tu_fail_msg);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
     ck_assert_msg(umount2(mnt, 0) == 0, "umount %s: %s", mnt, strerror(errno));
     /* The source was never touched. */
     env = tu_open(path, NULL);
-    ck_assert_msg(verify_all(env, 1, NULL) == 0, "%s", fail_msg);
+    ck_assert_msg(verify_all(env, 1, NULL) == 0, "%s", tu_fail_msg);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
 }

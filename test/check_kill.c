@@ -118,7 +118,7 @@ static void run_then_kill(pid_t pid, int rfd, wl_log *log, uint64_t delay_us, in
 START_TEST(test_kill_rounds)
 {
     uint64_t seed = wl_test_seed("kill");
-    int rounds = (int)wl_env_u64("LDB_KILL_ROUNDS", 200);
+    int rounds = (int)tu_env_u64("LDB_KILL_ROUNDS", 200);
     char dir[4096], path[4200];
     snprintf(dir, sizeof dir, "%s", tu_tmpdir());
     snprintf(path, sizeof path, "%s/db", dir);

@@ -60,41 +60,9 @@
 
 /* ---- failure text (one per process; children print it before exiting) ----------- */
 
-static char fail_msg[2048];
-
-__attribute__((format(printf, 1, 2))) static int tfail(const char *fmt, ...)
-{
-    if (fail_msg[0] == '\0') {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(fail_msg, sizeof fail_msg, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-static void child_exit(int code)
-{
-    if (code)
-        fprintf(stderr, "child %d exits %d: %s\n", (int)getpid(), code,
-                fail_msg[0] ? fail_msg : "(no message)");
-    fflush(stderr);
-    _exit(code);
-}
-
-static uint64_t env_u64(const char *name, uint64_t dflt)
-{
-    const char *s = getenv(name);
-    if (s == NULL || *s == '\0')
-        return dflt;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 0);
-    return *end == '\0' && v > 0 ? (uint64_t)v : dflt;
-}
-
 static uint64_t test_seed(void)
 {
-    uint64_t s = env_u64("LDB_TEST_SEED", 0);
+    uint64_t s = tu_env_u64("LDB_TEST_SEED", 0);
     if (s == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -154,14 +122,14 @@ static int open_mirror(ldb_env *env, int create, ldb_dbi *dbi)
     ldb_txn *txn;
     int rc = ldb_txn_begin(env, create ? 0 : LDB_TXN_RDONLY, &txn);
     if (rc)
-        return tfail("open_mirror: txn_begin: %s", ldb_strerror(rc));
+        return tu_fail("open_mirror: txn_begin: %s", ldb_strerror(rc));
     rc = ldb_dbi_open(txn, "mirror", create ? LDB_CREATE : 0, dbi);
     if (rc) {
         ldb_txn_abort(txn);
-        return tfail("open_mirror: dbi_open: %s", ldb_strerror(rc));
+        return tu_fail("open_mirror: dbi_open: %s", ldb_strerror(rc));
     }
     rc = ldb_txn_commit(txn);
-    return rc ? tfail("open_mirror: commit: %s", ldb_strerror(rc)) : 0;
+    return rc ? tu_fail("open_mirror: commit: %s", ldb_strerror(rc)) : 0;
 }
 
 /* Make txn hold version c (the puts and deletes only). */
@@ -185,7 +153,7 @@ static int put_version(ldb_txn *txn, ldb_dbi mirror, uint64_t c)
                 rc = 0;
         }
     }
-    return rc ? tfail("put_version %" PRIu64 ": %s", c, ldb_strerror(rc)) : 0;
+    return rc ? tu_fail("put_version %" PRIu64 ": %s", c, ldb_strerror(rc)) : 0;
 }
 
 /* One write txn that turns the database into version c. */
@@ -194,13 +162,13 @@ static int write_version(ldb_env *env, ldb_dbi mirror, uint64_t c)
     ldb_txn *txn;
     int rc = ldb_txn_begin(env, 0, &txn);
     if (rc)
-        return tfail("write_version %" PRIu64 ": txn_begin: %s", c, ldb_strerror(rc));
+        return tu_fail("write_version %" PRIu64 ": txn_begin: %s", c, ldb_strerror(rc));
     if (put_version(txn, mirror, c)) {
         ldb_txn_abort(txn);
         return -1;
     }
     rc = ldb_txn_commit(txn);
-    return rc ? tfail("write_version %" PRIu64 ": commit: %s", c, ldb_strerror(rc)) : 0;
+    return rc ? tu_fail("write_version %" PRIu64 ": commit: %s", c, ldb_strerror(rc)) : 0;
 }
 
 /* Check txn holds exactly one version and nothing else in LDB_MAIN; *out = c.
@@ -213,16 +181,16 @@ static int verify_version(ldb_txn *txn, ldb_dbi mirror, uint64_t expect, uint64_
     ldb_val k = tu_str("counter"), v;
     int rc = ldb_get(txn, LDB_MAIN, &k, &v);
     if (rc || v.size != 8)
-        return tfail("get counter: %s (size %zu)", ldb_strerror(rc), rc ? (size_t)0 : v.size);
+        return tu_fail("get counter: %s (size %zu)", ldb_strerror(rc), rc ? (size_t)0 : v.size);
     memcpy(&c, v.data, 8);
     if (expect && c != expect)
-        return tfail("counter %" PRIu64 ", want %" PRIu64, c, expect);
+        return tu_fail("counter %" PRIu64 ", want %" PRIu64, c, expect);
     rc = ldb_get(txn, mirror, &k, &v);
     if (rc || v.size != 8)
-        return tfail("version %" PRIu64 ": mirror counter: %s", c, ldb_strerror(rc));
+        return tu_fail("version %" PRIu64 ": mirror counter: %s", c, ldb_strerror(rc));
     memcpy(&m, v.data, 8);
     if (m != c)
-        return tfail("counter %" PRIu64 " but mirror counter %" PRIu64 " in one snapshot", c, m);
+        return tu_fail("counter %" PRIu64 " but mirror counter %" PRIu64 " in one snapshot", c, m);
     int present = 0;
     for (int i = 0; i < NCOMP; i++) {
         comp_key(i, kb);
@@ -230,19 +198,19 @@ static int verify_version(ldb_txn *txn, ldb_dbi mirror, uint64_t expect, uint64_
         rc = ldb_get(txn, LDB_MAIN, &k, &v);
         if (!comp_present(c, i)) {
             if (rc != LDB_NOTFOUND)
-                return tfail("version %" PRIu64 ": %s should be absent: %s", c, kb,
+                return tu_fail("version %" PRIu64 ": %s should be absent: %s", c, kb,
                              ldb_strerror(rc));
             continue;
         }
         present++;
         if (rc)
-            return tfail("version %" PRIu64 ": get %s: %s", c, kb, ldb_strerror(rc));
+            return tu_fail("version %" PRIu64 ": get %s: %s", c, kb, ldb_strerror(rc));
         size_t n = comp_fill(c, i, buf);
         if (v.size != n || memcmp(v.data, buf, n) != 0) {
             uint64_t seen = 0;
             if (v.size >= 8)
                 memcpy(&seen, v.data, 8);
-            return tfail("version %" PRIu64 ": %s has %zu bytes of version %" PRIu64
+            return tu_fail("version %" PRIu64 ": %s has %zu bytes of version %" PRIu64
                          ", want %zu bytes",
                          c, kb, v.size, seen, n);
         }
@@ -251,23 +219,23 @@ static int verify_version(ldb_txn *txn, ldb_dbi mirror, uint64_t expect, uint64_
     ldb_cursor *cur;
     rc = ldb_cursor_open(txn, LDB_MAIN, &cur);
     if (rc)
-        return tfail("cursor_open: %s", ldb_strerror(rc));
+        return tu_fail("cursor_open: %s", ldb_strerror(rc));
     int seen = 0;
     while ((rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT)) == 0) {
         int is_comp = k.size == 4 && memcmp(k.data, "c:", 2) == 0;
         int is_counter = k.size == 7 && memcmp(k.data, "counter", 7) == 0;
         if (!is_comp && !is_counter) {
             ldb_cursor_close(cur);
-            return tfail("version %" PRIu64 ": stray key '%.*s' (a dead txn's write?)", c,
+            return tu_fail("version %" PRIu64 ": stray key '%.*s' (a dead txn's write?)", c,
                          (int)(k.size > 40 ? 40 : k.size), (const char *)k.data);
         }
         seen += is_comp;
     }
     ldb_cursor_close(cur);
     if (rc != LDB_NOTFOUND)
-        return tfail("version %" PRIu64 ": scan: %s", c, ldb_strerror(rc));
+        return tu_fail("version %" PRIu64 ": scan: %s", c, ldb_strerror(rc));
     if (seen != present)
-        return tfail("version %" PRIu64 ": scan finds %d companions, want %d", c, seen, present);
+        return tu_fail("version %" PRIu64 ": scan finds %d companions, want %d", c, seen, present);
     if (out)
         *out = c;
     return 0;
@@ -278,8 +246,8 @@ static void create_db(const char *path, const ldb_options *opts)
 {
     ldb_env *env = tu_open(path, opts);
     ldb_dbi mirror;
-    ck_assert_msg(open_mirror(env, 1, &mirror) == 0, "%s", fail_msg);
-    ck_assert_msg(write_version(env, mirror, 1) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 1, &mirror) == 0, "%s", tu_fail_msg);
+    ck_assert_msg(write_version(env, mirror, 1) == 0, "%s", tu_fail_msg);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
 }
@@ -373,11 +341,11 @@ static ldb_env *child_open(const char *path, unsigned flags, int sync_mode, ldb_
     ldb_env *env;
     int rc = ldb_open(path, &o, &env);
     if (rc) {
-        tfail("child open(%s, flags %u): %s", path, flags, ldb_strerror(rc));
-        child_exit(10);
+        tu_fail("child open(%s, flags %u): %s", path, flags, ldb_strerror(rc));
+        tu_child_exit(10);
     }
     if (open_mirror(env, 0, mirror))
-        child_exit(11);
+        tu_child_exit(11);
     return env;
 }
 
@@ -411,9 +379,9 @@ static void reader_a(const char *path, struct shared_a *sh, int id, uint64_t fin
     atomic_fetch_add(&sh->readers_ready, 1);
     for (uint64_t it = 0;; it++) {
         if (now_s() > deadline) {
-            tfail("reader %d: still at version %" PRIu64 " of %" PRIu64 " after 90 s", id, last,
+            tu_fail("reader %d: still at version %" PRIu64 " of %" PRIu64 " after 90 s", id, last,
                   final);
-            child_exit(20);
+            tu_child_exit(20);
         }
         /* Anything acknowledged before the txn begins is in its snapshot. */
         uint64_t acked = atomic_load(&sh->acked);
@@ -422,36 +390,36 @@ static void reader_a(const char *path, struct shared_a *sh, int id, uint64_t fin
             ldb_txn_reset(txn);
             rc = ldb_txn_renew(txn);
             if (rc) {
-                tfail("reader %d: renew: %s", id, ldb_strerror(rc));
-                child_exit(21);
+                tu_fail("reader %d: renew: %s", id, ldb_strerror(rc));
+                tu_child_exit(21);
             }
         } else {
             ldb_txn_abort(txn);
             txn = NULL;
             rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
             if (rc) {
-                tfail("reader %d: txn_begin: %s", id, ldb_strerror(rc));
-                child_exit(22);
+                tu_fail("reader %d: txn_begin: %s", id, ldb_strerror(rc));
+                tu_child_exit(22);
             }
         }
         if (verify_version(txn, mirror, 0, &c)) {
             fprintf(stderr, "reader %d: ", id);
-            child_exit(23);
+            tu_child_exit(23);
         }
         if (c < acked) {
-            tfail("reader %d: snapshot at version %" PRIu64 " but %" PRIu64
+            tu_fail("reader %d: snapshot at version %" PRIu64 " but %" PRIu64
                   " was acknowledged before the txn began",
                   id, c, acked);
-            child_exit(24);
+            tu_child_exit(24);
         }
         if (c < last) {
-            tfail("reader %d: version went back from %" PRIu64 " to %" PRIu64, id, last, c);
-            child_exit(25);
+            tu_fail("reader %d: version went back from %" PRIu64 " to %" PRIu64, id, last, c);
+            tu_child_exit(25);
         }
         if (ldb_txn_id(txn) < c) {
-            tfail("reader %d: txn id %" PRIu64 " below the version %" PRIu64 " it sees", id,
+            tu_fail("reader %d: txn id %" PRIu64 " below the version %" PRIu64 " it sees", id,
                   ldb_txn_id(txn), c);
-            child_exit(26);
+            tu_child_exit(26);
         }
         if (c != last)
             atomic_fetch_add(&sh->distinct[id], 1);
@@ -464,9 +432,9 @@ static void reader_a(const char *path, struct shared_a *sh, int id, uint64_t fin
                 usleep(100);
             uint64_t again;
             if (verify_version(txn, mirror, c, &again)) {
-                tfail("reader %d: held snapshot of version %" PRIu64 " changed: %s", id, c,
-                      fail_msg);
-                child_exit(27);
+                tu_fail("reader %d: held snapshot of version %" PRIu64 " changed: %s", id, c,
+                      tu_fail_msg);
+                tu_child_exit(27);
             }
             atomic_fetch_add(&sh->holds[id], 1);
         }
@@ -474,7 +442,7 @@ static void reader_a(const char *path, struct shared_a *sh, int id, uint64_t fin
             break;
     }
     ldb_txn_abort(txn);
-    child_exit(ldb_close(env) ? 28 : 0);
+    tu_child_exit(ldb_close(env) ? 28 : 0);
 }
 
 static void writer_a(const char *path, struct shared_a *sh, uint64_t final)
@@ -483,19 +451,19 @@ static void writer_a(const char *path, struct shared_a *sh, uint64_t final)
     ldb_env *env = child_open(path, 0, LDB_SYNC_OFF, &mirror);
     for (int ms = 0; atomic_load(&sh->readers_ready) < NREADERS; ms++) {
         if (ms > 30000) {
-            tfail("writer: readers not ready after 30 s");
-            child_exit(30);
+            tu_fail("writer: readers not ready after 30 s");
+            tu_child_exit(30);
         }
         usleep(1000);
     }
     for (uint64_t c = 2; c <= final; c++) {
         if (write_version(env, mirror, c))
-            child_exit(31);
+            tu_child_exit(31);
         atomic_store(&sh->acked, c);
         if (c % 64 == 0)
             sched_yield();
     }
-    child_exit(ldb_close(env) ? 32 : 0);
+    tu_child_exit(ldb_close(env) ? 32 : 0);
 }
 
 START_TEST(test_writer_and_rdonly_readers)
@@ -503,7 +471,7 @@ START_TEST(test_writer_and_rdonly_readers)
     const char *dir = tu_tmpdir();
     const char *path = tu_path(dir, "a.db");
     create_db(path, NULL);
-    uint64_t final = env_u64("LDB_MP_COMMITS", 3000), seed = test_seed();
+    uint64_t final = tu_env_u64("LDB_MP_COMMITS", 3000), seed = test_seed();
     struct shared_a *sh = shared_alloc(sizeof *sh);
     atomic_store(&sh->acked, 1);
     pid_t readers[NREADERS], writer;
@@ -534,9 +502,9 @@ START_TEST(test_writer_and_rdonly_readers)
     }
     ldb_env *env = tu_open(path, NULL);
     ldb_dbi mirror;
-    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
     ck_assert_msg(read_version(env, mirror) == final, "final version %" PRIu64 ", want %" PRIu64
-                  " (%s)", read_version(env, mirror), final, fail_msg);
+                  " (%s)", read_version(env, mirror), final, tu_fail_msg);
     ldb_stat st = stat_of(env);
     ck_assert_msg(st.readers_used == 0, "readers_used %u after every reader exited",
                   (unsigned)st.readers_used);
@@ -563,11 +531,11 @@ static void reader_loop_child(const char *path, int ready_fd, int hold_forever, 
     ldb_txn *txn;
     int rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
     if (rc) {
-        tfail("reader child: txn_begin: %s", ldb_strerror(rc));
-        child_exit(40);
+        tu_fail("reader child: txn_begin: %s", ldb_strerror(rc));
+        tu_child_exit(40);
     }
     if (verify_version(txn, mirror, 0, NULL))
-        child_exit(41);
+        tu_child_exit(41);
     write_full(ready_fd, "r", 1);
     if (hold_forever)
         for (;;)
@@ -583,11 +551,11 @@ static void reader_loop_child(const char *path, int ready_fd, int hold_forever, 
             rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
         }
         if (rc) {
-            tfail("reader child: begin/renew: %s", ldb_strerror(rc));
-            child_exit(42);
+            tu_fail("reader child: begin/renew: %s", ldb_strerror(rc));
+            tu_child_exit(42);
         }
         if (verify_version(txn, mirror, 0, NULL))
-            child_exit(43);
+            tu_child_exit(43);
         if ((r >> 8) % 4 == 0)
             usleep((useconds_t)((r >> 16) % 2000)); /* inside the txn */
     }
@@ -602,18 +570,18 @@ static void writer_in_txn_child(const char *path, int ready_fd, uint64_t seed)
     ldb_txn *txn;
     int rc = ldb_txn_begin(env, 0, &txn);
     if (rc) {
-        tfail("writer child: txn_begin: %s", ldb_strerror(rc));
-        child_exit(50);
+        tu_fail("writer child: txn_begin: %s", ldb_strerror(rc));
+        tu_child_exit(50);
     }
     ldb_val k = tu_str("counter"), v;
     uint64_t c;
     if ((rc = ldb_get(txn, LDB_MAIN, &k, &v)) != 0) {
-        tfail("writer child: get counter: %s", ldb_strerror(rc));
-        child_exit(51);
+        tu_fail("writer child: get counter: %s", ldb_strerror(rc));
+        tu_child_exit(51);
     }
     memcpy(&c, v.data, 8);
     if (put_version(txn, mirror, c + 1))
-        child_exit(52);
+        tu_child_exit(52);
     write_full(ready_fd, "w", 1);
     uint64_t rng = seed;
     uint8_t buf[VAL_MAX];
@@ -632,8 +600,8 @@ static void writer_in_txn_child(const char *path, int ready_fd, uint64_t seed)
             rc = ldb_put(txn, LDB_MAIN, &k, &v, 0);
         }
         if (rc) {
-            tfail("writer child: junk write: %s", ldb_strerror(rc));
-            child_exit(53);
+            tu_fail("writer child: junk write: %s", ldb_strerror(rc));
+            tu_child_exit(53);
         }
         if (n % 1000 == 999)
             usleep(100);
@@ -651,26 +619,26 @@ static void writer_commit_child(const char *path, int ack_fd, int sync_mode)
         ldb_txn *txn;
         int rc = ldb_txn_begin(env, 0, &txn);
         if (rc) {
-            tfail("committing child: txn_begin: %s", ldb_strerror(rc));
-            child_exit(60);
+            tu_fail("committing child: txn_begin: %s", ldb_strerror(rc));
+            tu_child_exit(60);
         }
         ldb_val k = tu_str("counter"), v;
         uint64_t c;
         if ((rc = ldb_get(txn, LDB_MAIN, &k, &v)) != 0) {
-            tfail("committing child: get counter: %s", ldb_strerror(rc));
-            child_exit(61);
+            tu_fail("committing child: get counter: %s", ldb_strerror(rc));
+            tu_child_exit(61);
         }
         memcpy(&c, v.data, 8);
         c++;
         if (put_version(txn, mirror, c))
-            child_exit(62);
+            tu_child_exit(62);
         rc = ldb_txn_commit(txn);
         if (rc) {
-            tfail("committing child: commit of %" PRIu64 ": %s", c, ldb_strerror(rc));
-            child_exit(63);
+            tu_fail("committing child: commit of %" PRIu64 ": %s", c, ldb_strerror(rc));
+            tu_child_exit(63);
         }
         if (write_full(ack_fd, &c, 8))
-            child_exit(64);
+            tu_child_exit(64);
     }
 }
 
@@ -760,12 +728,12 @@ START_TEST(test_kill_rounds)
     path = pathbuf;
     create_db(path, NULL);
     uint64_t seed = test_seed(), rng = seed;
-    int rounds = (int)env_u64("LDB_KILL_ROUNDS", 60);
+    int rounds = (int)tu_env_u64("LDB_KILL_ROUNDS", 60);
     fprintf(stderr, "kill: %d rounds, LDB_TEST_SEED=%" PRIu64 "\n", rounds, seed);
 
     ldb_env *env = tu_open(path, NULL);
     ldb_dbi mirror;
-    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
     uint64_t acked = 1;          /* every version up to this one was acknowledged */
     ldb_txn *held = NULL;        /* the parent's own long reader (baseline 1) */
     uint64_t held_version = 0;
@@ -786,13 +754,13 @@ START_TEST(test_kill_rounds)
         if (round % 10 == 0) {
             if (held) {
                 ck_assert_msg(verify_version(held, mirror, held_version, NULL) == 0,
-                              "%s: parent's held reader: %s", ctx, fail_msg);
+                              "%s: parent's held reader: %s", ctx, tu_fail_msg);
                 ldb_txn_abort(held);
                 held = NULL;
             } else {
                 ck_assert_int_eq(ldb_txn_begin(env, LDB_TXN_RDONLY, &held), 0);
                 ck_assert_msg(verify_version(held, mirror, 0, &held_version) == 0, "%s: %s", ctx,
-                              fail_msg);
+                              tu_fail_msg);
             }
         }
         uint32_t baseline = held ? 1 : 0;
@@ -896,7 +864,7 @@ START_TEST(test_kill_rounds)
             }
             ck_assert_int_eq(ldb_close(env), 0);
             env = tu_open(path, NULL);
-            ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
+            ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
             reopen_rounds++;
         }
 
@@ -905,7 +873,7 @@ START_TEST(test_kill_rounds)
         ldb_txn *txn;
         ck_assert_int_eq(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn), 0);
         ck_assert_msg(verify_version(txn, mirror, 0, &seen) == 0, "%s: reader after the kill: %s",
-                      ctx, fail_msg);
+                      ctx, tu_fail_msg);
         ldb_txn_abort(txn);
         ck_assert_msg(seen == acked || (seen == acked + 1 && writer > 0 && kind != KILL_IN_TXN),
                       "%s: a reader sees version %" PRIu64 ", last acknowledged %" PRIu64, ctx,
@@ -933,7 +901,7 @@ START_TEST(test_kill_rounds)
         txn = begin_write_within_30s(env, round & 1, kind_name[kind], seed);
         uint64_t now;
         ck_assert_msg(verify_version(txn, mirror, 0, &now) == 0, "%s: writer after the kill: %s",
-                      ctx, fail_msg);
+                      ctx, tu_fail_msg);
         ck_assert_msg(now == acked || (now == acked + 1 && kind >= KILL_IN_COMMIT),
                       "%s: version %" PRIu64 " in the next write txn, last acknowledged %" PRIu64,
                       ctx, now, acked);
@@ -943,7 +911,7 @@ START_TEST(test_kill_rounds)
                       PRIu64, ctx, ldb_txn_id(txn), now);
         stats[kind][0]++;
         stats[kind][1] += now == acked + 1;
-        ck_assert_msg(put_version(txn, mirror, now + 1) == 0, "%s: %s", ctx, fail_msg);
+        ck_assert_msg(put_version(txn, mirror, now + 1) == 0, "%s: %s", ctx, tu_fail_msg);
         rc = ldb_txn_commit(txn);
         ck_assert_msg(rc == 0, "%s: commit after the kill: %s", ctx, ldb_strerror(rc));
         acked = now + 1;
@@ -964,10 +932,10 @@ START_TEST(test_kill_rounds)
         ck_assert_msg(st.last_txn_id >= acked, "%s: last_txn_id %" PRIu64 " < %" PRIu64, ctx,
                       st.last_txn_id, acked);
         ck_assert_msg(read_version(env, mirror) == acked, "%s: version %" PRIu64 " after commit of %"
-                      PRIu64 " (%s)", ctx, read_version(env, mirror), acked, fail_msg);
+                      PRIu64 " (%s)", ctx, read_version(env, mirror), acked, tu_fail_msg);
         if (held)
             ck_assert_msg(verify_version(held, mirror, held_version, NULL) == 0,
-                          "%s: parent's held reader: %s", ctx, fail_msg);
+                          "%s: parent's held reader: %s", ctx, tu_fail_msg);
         tu_check_env(env);
     }
     ldb_txn_abort(held);
@@ -975,7 +943,7 @@ START_TEST(test_kill_rounds)
 
     /* A fresh open sees the last acknowledged version, and the file checks. */
     env = tu_open(path, NULL);
-    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
     ck_assert_msg(read_version(env, mirror) == acked, "reopen: version %" PRIu64 ", want %" PRIu64,
                   read_version(env, mirror), acked);
     tu_check_env(env);
@@ -1001,7 +969,7 @@ START_TEST(test_killed_mid_publish)
     create_db(path, NULL);
     ldb_env *env = tu_open(path, NULL);
     ldb_dbi mirror;
-    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
     for (int round = 0; round < 2; round++) {
         uint64_t c = read_version(env, mirror);
         pid_t pid = fork_or_fail();
@@ -1010,19 +978,19 @@ START_TEST(test_killed_mid_publish)
             ldb_env *ce = child_open(path, 0, LDB_SYNC_FULL, &cm);
             ldb_txn *w;
             if (ldb_txn_begin(ce, 0, &w) || put_version(w, cm, c + 1))
-                child_exit(110);
+                tu_child_exit(110);
             /* ldb__lock_publish's first store: seq odd, "being written". */
             uint64_t id = ldb_txn_id(w);
             __atomic_add_fetch(&ce->lock.hdr->snaps[id & 1].seq, 1, __ATOMIC_SEQ_CST);
             raise(SIGKILL);
-            child_exit(111);
+            tu_child_exit(111);
         }
         int st;
         ck_assert(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st));
         ldb_txn *txn = begin_write_within_30s(env, 1, "a writer killed mid-publish", 0);
         uint64_t now;
-        ck_assert_msg(verify_version(txn, mirror, c, &now) == 0, "%s", fail_msg);
-        ck_assert_msg(put_version(txn, mirror, c + 1) == 0, "%s", fail_msg);
+        ck_assert_msg(verify_version(txn, mirror, c, &now) == 0, "%s", tu_fail_msg);
+        ck_assert_msg(put_version(txn, mirror, c + 1) == 0, "%s", tu_fail_msg);
         int rc = ldb_txn_commit(txn);
         ck_assert_msg(rc == 0, "commit after a writer died mid-publish: %s", ldb_strerror(rc));
         /* A new reader, in another process so a spin cannot hang the test. */
@@ -1032,14 +1000,14 @@ START_TEST(test_killed_mid_publish)
             ldb_env *ce = child_open(path, LDB_RDONLY, LDB_SYNC_FULL, &cm);
             uint64_t v = read_version(ce, cm);
             if (v != c + 1) {
-                tfail("reader sees version %" PRIu64 ", want %" PRIu64 " (%s)", v, c + 1,
-                      fail_msg);
-                child_exit(112);
+                tu_fail("reader sees version %" PRIu64 ", want %" PRIu64 " (%s)", v, c + 1,
+                      tu_fail_msg);
+                tu_child_exit(112);
             }
-            child_exit(ldb_close(ce) ? 113 : 0);
+            tu_child_exit(ldb_close(ce) ? 113 : 0);
         }
         expect_child_ok(pid, 10, "read txn_begin after a writer died mid-publish");
-        ck_assert_msg(read_version(env, mirror) == c + 1, "%s", fail_msg);
+        ck_assert_msg(read_version(env, mirror) == c + 1, "%s", tu_fail_msg);
     }
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
@@ -1112,9 +1080,9 @@ static int reachable_by_others(const char *dir)
 static int become_nobody(void)
 {
     if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
-        return tfail("cannot become uid %d: %s", NOBODY, strerror(errno));
+        return tu_fail("cannot become uid %d: %s", NOBODY, strerror(errno));
     if (geteuid() != NOBODY || access("/proc/self/status", R_OK) != 0)
-        return tfail("uid %d: euid %d", NOBODY, (int)geteuid());
+        return tu_fail("uid %d: euid %d", NOBODY, (int)geteuid());
     return 0;
 }
 
@@ -1124,7 +1092,7 @@ static int become_nobody(void)
 static void nobody_open_fails(const char *path, unsigned flags, int rc_fd)
 {
     if (become_nobody())
-        child_exit(70);
+        tu_child_exit(70);
     for (int attempt = 0; attempt < 3; attempt++) {
         int fds = count_fds();
         ldb_env *env = (ldb_env *)(uintptr_t)0x1;
@@ -1133,29 +1101,30 @@ static void nobody_open_fails(const char *path, unsigned flags, int rc_fd)
         int rc = ldb_open(path, &o, &env);
         write_full(rc_fd, &rc, sizeof rc);
         if (rc == 0) {
-            tfail("nobody: open(flags %u) of root's 0644 files succeeded", flags);
+            tu_fail("nobody: open(flags %u) of root's 0644 files succeeded", flags);
             ldb_close(env);
-            child_exit(71);
+            tu_child_exit(71);
         }
         if (rc != -EACCES && rc != LDB_READONLY) {
-            tfail("nobody: open(flags %u): %s (%d), want -EACCES or LDB_READONLY", flags,
+            tu_fail("nobody: open(flags %u): %s (%d), want -EACCES or LDB_READONLY", flags,
                   ldb_strerror(rc), rc);
-            child_exit(72);
+            tu_child_exit(72);
         }
         if (env != (ldb_env *)(uintptr_t)0x1) {
-            tfail("nobody: failed open(flags %u) wrote *env", flags);
-            child_exit(73);
+            tu_fail("nobody: failed open(flags %u) wrote *env", flags);
+            tu_child_exit(73);
         }
         if (count_fds() != fds) {
-            tfail("nobody: failed open(flags %u) leaked %d descriptors", flags, count_fds() - fds);
-            child_exit(74);
+            tu_fail("nobody: failed open(flags %u) leaked %d descriptors", flags,
+                    count_fds() - fds);
+            tu_child_exit(74);
         }
         if (mapped(path)) {
-            tfail("nobody: failed open(flags %u) left %s mapped", flags, path);
-            child_exit(75);
+            tu_fail("nobody: failed open(flags %u) left %s mapped", flags, path);
+            tu_child_exit(75);
         }
     }
-    child_exit(0);
+    tu_child_exit(0);
 }
 
 static int nobody_open_expect_fail(const char *path, unsigned flags)
@@ -1183,37 +1152,38 @@ static int nobody_open_expect_fail(const char *path, unsigned flags)
 static void nobody_reader(const char *path, uint64_t want, int go_fd, int done_fd)
 {
     if (become_nobody())
-        child_exit(80);
+        tu_child_exit(80);
     ldb_dbi mirror;
     ldb_env *env = child_open(path, LDB_RDONLY, LDB_SYNC_FULL, &mirror);
     ldb_txn *txn;
     uint64_t c = 0;
     if (ldb_txn_begin(env, LDB_TXN_RDONLY, &txn) || verify_version(txn, mirror, want, &c))
-        child_exit(81);
+        tu_child_exit(81);
     ldb_txn *w;
     int rc = ldb_txn_begin(env, 0, &w);
     if (rc != LDB_READONLY) {
-        tfail("nobody: write txn on an LDB_RDONLY env: %s", ldb_strerror(rc));
-        child_exit(82);
+        tu_fail("nobody: write txn on an LDB_RDONLY env: %s", ldb_strerror(rc));
+        tu_child_exit(82);
     }
     ldb_stat st;
     if ((rc = ldb_stat_env(env, &st)) != 0 || st.readers_used < 1) {
-        tfail("nobody: stat_env: %s, readers_used %u", ldb_strerror(rc), (unsigned)st.readers_used);
-        child_exit(83);
+        tu_fail("nobody: stat_env: %s, readers_used %u", ldb_strerror(rc),
+                (unsigned)st.readers_used);
+        tu_child_exit(83);
     }
     write_full(done_fd, "1", 1);
     char b;
     if (read_full(go_fd, &b, 1, 30000) != 0)
-        child_exit(84);
+        tu_child_exit(84);
     if (verify_version(txn, mirror, want, NULL)) /* the old snapshot holds */
-        child_exit(85);
+        tu_child_exit(85);
     ldb_txn_abort(txn);
     if (read_version(env, mirror) != want + 1) {
-        tfail("nobody: sees version %" PRIu64 " after root committed %" PRIu64 " (%s)",
-              read_version(env, mirror), want + 1, fail_msg);
-        child_exit(86);
+        tu_fail("nobody: sees version %" PRIu64 " after root committed %" PRIu64 " (%s)",
+              read_version(env, mirror), want + 1, tu_fail_msg);
+        tu_child_exit(86);
     }
-    child_exit(ldb_close(env) ? 87 : 0);
+    tu_child_exit(ldb_close(env) ? 87 : 0);
 }
 
 START_TEST(test_rdonly_without_write_permission)
@@ -1272,7 +1242,7 @@ START_TEST(test_rdonly_without_write_permission)
     ldb_env *env = tu_open(path, &o);
     ck_assert(chmod(lock, 0666) == 0);
     ldb_dbi mirror;
-    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
     for (int pass = 0; pass < 2; pass++) {
         uint64_t v = read_version(env, mirror);
         if (pass == 1) {
@@ -1297,9 +1267,9 @@ START_TEST(test_rdonly_without_write_permission)
                       pass, NOBODY);
         if (env == NULL) {
             env = tu_open(path, &o);
-            ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
+            ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
         }
-        ck_assert_msg(write_version(env, mirror, v + 1) == 0, "%s", fail_msg);
+        ck_assert_msg(write_version(env, mirror, v + 1) == 0, "%s", tu_fail_msg);
         write_full(go[1], "g", 1);
         expect_child_ok(pid, 30, "uid 65534 reader");
         close(go[1]);
@@ -1330,7 +1300,7 @@ static int expect_invalid(const char *what, int rc)
         /* Every one is reported, not only the first. */
         fprintf(stderr, "child: %s on the parent's env: %s, want LDB_INVALID\n", what,
                 ldb_strerror(rc));
-        return tfail("child: %s on the parent's env: %s, want LDB_INVALID", what,
+        return tu_fail("child: %s on the parent's env: %s, want LDB_INVALID", what,
                      ldb_strerror(rc));
     }
     return 0;
@@ -1343,8 +1313,8 @@ START_TEST(test_fork_child_gets_invalid)
     create_db(path, NULL);
     ldb_env *env = tu_open(path, NULL);
     ldb_dbi mirror;
-    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
-    ck_assert_msg(write_version(env, mirror, 2) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
+    ck_assert_msg(write_version(env, mirror, 2) == 0, "%s", tu_fail_msg);
 
     /* At the fork the parent holds a read txn with a cursor, a reset read
      * txn, and a write txn with an uncommitted put. */
@@ -1415,25 +1385,25 @@ START_TEST(test_fork_child_gets_invalid)
         ldb_env *ce;
         ldb_dbi cm;
         if (ldb_open(path, NULL, &ce) != 0 || open_mirror(ce, 0, &cm) != 0) {
-            tfail("child: own env: %s", fail_msg);
-            child_exit(90);
+            tu_fail("child: own env: %s", tu_fail_msg);
+            tu_child_exit(90);
         }
         uint64_t cv = read_version(ce, cm);
         if (cv != 2) {
             fprintf(stderr, "child: own env sees version %" PRIu64 ", want 2 as the parent "
-                    "committed it: %s\n", cv, fail_msg);
-            child_exit(91);
+                    "committed it: %s\n", cv, tu_fail_msg);
+            tu_child_exit(91);
         }
         int rc = ldb_txn_begin(ce, LDB_TXN_NOWAIT, &t);
         if (rc != LDB_BUSY) {
-            tfail("child: NOWAIT write txn while the parent writes: %s", ldb_strerror(rc));
+            tu_fail("child: NOWAIT write txn while the parent writes: %s", ldb_strerror(rc));
             if (rc == 0)
                 ldb_txn_abort(t);
-            child_exit(92);
+            tu_child_exit(92);
         }
         /* The child's own env is not closed here: closing while another
          * process holds the writer is test_close_during_foreign_write's. */
-        child_exit(bad ? 94 : 0);
+        tu_child_exit(bad ? 94 : 0);
     }
     /* The parent's side first (what the child's calls did to it), then what
      * the child itself found. */
@@ -1461,9 +1431,10 @@ START_TEST(test_fork_child_gets_invalid)
     ck_assert_int_eq(ldb_del(t, LDB_MAIN, &pk), 0);
     ck_assert_int_eq(ldb_txn_commit(t), 0);
     for (uint64_t c = 3; c < 40; c++)
-        ck_assert_msg(write_version(env, mirror, c) == 0, "%s", fail_msg);
-    ck_assert_msg(verify_version(rd, mirror, 2, NULL) == 0, "the parent's read txn: %s", fail_msg);
-    ck_assert_msg(verify_version(idle, mirror, 2, NULL) == 0, "renewed txn: %s", fail_msg);
+        ck_assert_msg(write_version(env, mirror, c) == 0, "%s", tu_fail_msg);
+    ck_assert_msg(verify_version(rd, mirror, 2, NULL) == 0, "the parent's read txn: %s",
+                  tu_fail_msg);
+    ck_assert_msg(verify_version(idle, mirror, 2, NULL) == 0, "renewed txn: %s", tu_fail_msg);
     ldb_txn_abort(rd);
     ldb_txn_abort(idle);
     tu_check_env(env);
@@ -1484,11 +1455,11 @@ START_TEST(test_close_during_foreign_write)
     create_db(path, NULL);
     ldb_env *env = tu_open(path, NULL);
     ldb_dbi mirror;
-    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
-    ck_assert_msg(write_version(env, mirror, 2) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
+    ck_assert_msg(write_version(env, mirror, 2) == 0, "%s", tu_fail_msg);
     ldb_txn *wr;
     ck_assert_int_eq(ldb_txn_begin(env, 0, &wr), 0);
-    ck_assert_msg(put_version(wr, mirror, 3) == 0, "%s", fail_msg);
+    ck_assert_msg(put_version(wr, mirror, 3) == 0, "%s", tu_fail_msg);
     pid_t pid = fork_or_fail();
     if (pid == 0) {
         for (int round = 0; round < 3; round++) {
@@ -1496,23 +1467,23 @@ START_TEST(test_close_during_foreign_write)
             ldb_env *ce = child_open(path, _i ? LDB_RDONLY : 0, LDB_SYNC_FULL, &cm);
             uint64_t cv = read_version(ce, cm);
             if (cv != 2) {
-                tfail("child: sees version %" PRIu64 ", want 2 (%s)", cv, fail_msg);
-                child_exit(95);
+                tu_fail("child: sees version %" PRIu64 ", want 2 (%s)", cv, tu_fail_msg);
+                tu_child_exit(95);
             }
             int rc = ldb_close(ce);
             if (rc) {
-                tfail("child: close: %s", ldb_strerror(rc));
-                child_exit(96);
+                tu_fail("child: close: %s", ldb_strerror(rc));
+                tu_child_exit(96);
             }
         }
-        child_exit(0);
+        tu_child_exit(0);
     }
     int st = tu_wait_child(pid, 20, _i ? "LDB_RDONLY open/read/close while another process writes"
                                     : "open/read/close while another process writes");
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status 0x%x", (unsigned)st);
     int rc = ldb_txn_commit(wr);
     ck_assert_msg(rc == 0, "commit: %s", ldb_strerror(rc));
-    ck_assert_msg(read_version(env, mirror) == 3, "%s", fail_msg);
+    ck_assert_msg(read_version(env, mirror) == 3, "%s", tu_fail_msg);
     tu_check_env(env);
     ck_assert_int_eq(ldb_close(env), 0);
 }
@@ -1530,13 +1501,13 @@ static void holder_child(const char *path, unsigned flags, int cmd_fd, int reply
     for (;;) {
         char c;
         if (read_full(cmd_fd, &c, 1, -1) != 0)
-            child_exit(0);
+            tu_child_exit(0);
         uint64_t id = 0;
         int rc = 0;
         if (c == 'b') {
             rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
             if (rc == 0 && verify_version(txn, mirror, 0, NULL))
-                child_exit(100);
+                tu_child_exit(100);
             id = rc ? 0 : ldb_txn_id(txn);
         } else if (c == 'n') {
             ldb_txn_reset(txn);
@@ -1546,11 +1517,11 @@ static void holder_child(const char *path, unsigned flags, int cmd_fd, int reply
             ldb_txn_reset(txn);
         } else if (c == 'q') {
             ldb_txn_abort(txn);
-            child_exit(ldb_close(env) ? 101 : 0);
+            tu_child_exit(ldb_close(env) ? 101 : 0);
         }
         if (rc) {
-            tfail("holder: '%c': %s", c, ldb_strerror(rc));
-            child_exit(102);
+            tu_fail("holder: '%c': %s", c, ldb_strerror(rc));
+            tu_child_exit(102);
         }
         write_full(reply_fd, &id, 8);
     }
@@ -1609,7 +1580,7 @@ START_TEST(test_stat_shows_other_process_reader)
     o.sync_mode = LDB_SYNC_OFF;
     ldb_env *env = tu_open(path, &o);
     ldb_dbi mirror;
-    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
     ldb_stat st = stat_of(env);
     ck_assert_msg(st.readers_used == 0 && st.oldest_reader_txn_id == 0,
                   "no readers: used %u oldest %" PRIu64, (unsigned)st.readers_used,
@@ -1629,7 +1600,7 @@ START_TEST(test_stat_shows_other_process_reader)
     ck_assert_msg(lag == 0, "lag %" PRIu64 " before any commit", lag);
     for (int step = 1; step <= 5; step++) {
         for (int i = 0; i < 10; i++)
-            ck_assert_msg(write_version(env, mirror, ++c) == 0, "%s", fail_msg);
+            ck_assert_msg(write_version(env, mirror, ++c) == 0, "%s", tu_fail_msg);
         st = stat_of(env);
         ck_assert_msg(st.readers_used == 1 && st.oldest_reader_txn_id == id,
                       "after %d commits: used %u oldest %" PRIu64, step * 10,
@@ -1665,7 +1636,7 @@ START_TEST(test_stat_shows_other_process_reader)
                   (unsigned)st.readers_used, st.oldest_reader_txn_id);
     id = holder_do(&h, 'n');
     for (int i = 0; i < 7; i++)
-        ck_assert_msg(write_version(env, mirror, ++c) == 0, "%s", fail_msg);
+        ck_assert_msg(write_version(env, mirror, ++c) == 0, "%s", tu_fail_msg);
 
     /* Killed while it holds the snapshot: the slot stays until cleared. */
     holder_end(&h, 1);
@@ -1698,11 +1669,11 @@ START_TEST(test_writer_clears_dead_reader)
     o.sync_mode = LDB_SYNC_OFF;
     ldb_env *env = tu_open(path, &o);
     ldb_dbi mirror;
-    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
     uint64_t c = 1;
     /* Settle the file size first. */
     for (int i = 0; i < 100; i++)
-        ck_assert_msg(write_version(env, mirror, ++c) == 0, "%s", fail_msg);
+        ck_assert_msg(write_version(env, mirror, ++c) == 0, "%s", tu_fail_msg);
     holder h = start_holder(path, LDB_RDONLY);
     uint64_t id = holder_do(&h, 'b');
     holder_end(&h, 1);
@@ -1712,7 +1683,7 @@ START_TEST(test_writer_clears_dead_reader)
                   st.oldest_reader_txn_id);
     uint64_t pages0 = st.pages_used + st.pages_free;
     for (int i = 0; i < 400; i++)
-        ck_assert_msg(write_version(env, mirror, ++c) == 0, "%s", fail_msg);
+        ck_assert_msg(write_version(env, mirror, ++c) == 0, "%s", tu_fail_msg);
     st = stat_of(env);
     ck_assert_msg(st.readers_used == 0,
                   "readers_used %u (oldest %" PRIu64 ") after 400 commits with a dead reader "
@@ -1738,7 +1709,7 @@ START_TEST(test_full_table_of_dead_readers)
     create_db(path, &o);
     ldb_env *env = tu_open(path, &o);
     ldb_dbi mirror;
-    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", fail_msg);
+    ck_assert_msg(open_mirror(env, 0, &mirror) == 0, "%s", tu_fail_msg);
     holder hs[MAXR];
     for (int i = 0; i < MAXR; i++) {
         hs[i] = start_holder(path, i % 2 ? LDB_RDONLY : 0);
@@ -1750,10 +1721,10 @@ START_TEST(test_full_table_of_dead_readers)
                   MAXR, ldb_strerror(rc));
     for (int i = 0; i < MAXR; i++)
         holder_end(&hs[i], 1);
-    ck_assert_msg(write_version(env, mirror, 2) == 0, "%s", fail_msg);
+    ck_assert_msg(write_version(env, mirror, 2) == 0, "%s", tu_fail_msg);
     rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
     ck_assert_msg(rc == 0, "read txn with every slot held by dead processes: %s", ldb_strerror(rc));
-    ck_assert_msg(verify_version(txn, mirror, 2, NULL) == 0, "%s", fail_msg);
+    ck_assert_msg(verify_version(txn, mirror, 2, NULL) == 0, "%s", tu_fail_msg);
     ldb_txn_abort(txn);
     /* All slots usable again. */
     ldb_txn *t[MAXR];

@@ -247,16 +247,6 @@ static int verify_version(ldb_txn *txn, ldb_dbi comp, uint64_t expect, int scan,
     return 0;
 }
 
-static uint64_t env_u64(const char *name, uint64_t dflt)
-{
-    const char *s = getenv(name);
-    if (s == NULL || *s == '\0')
-        return dflt;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 0);
-    return *end == '\0' && v > 0 ? (uint64_t)v : dflt;
-}
-
 /* ---- shared state of one threaded test -------------------------------------------- */
 
 typedef struct shared {
@@ -446,7 +436,7 @@ START_TEST(test_readers_see_one_version)
 {
     const char *dir = tu_tmpdir();
     shared *sh = shared_setup(tu_path(dir, "a.db"), NULL);
-    sh->commits = env_u64("LDB_SNAPSHOT_COMMITS", 1500);
+    sh->commits = tu_env_u64("LDB_SNAPSHOT_COMMITS", 1500);
     sh->writer_cap = sh->commits * 50;
     sh->nreaders = 4;
     reader_arg args[4];
@@ -550,7 +540,7 @@ START_TEST(test_reset_renew)
     ldb_txn_abort(txn); /* a reset txn is freed by abort */
     atomic_store(&sh->published, 3);
 
-    sh->commits = env_u64("LDB_SNAPSHOT_COMMITS", 1500);
+    sh->commits = tu_env_u64("LDB_SNAPSHOT_COMMITS", 1500);
     sh->writer_cap = sh->commits * 50;
     sh->nreaders = 4;
     reader_arg args[4];
@@ -678,7 +668,7 @@ START_TEST(test_many_snapshots)
     atomic_store(&sh->published, STAIRS + 1);
 
     /* Threads: two holders of HELD distinct snapshots each, the writer going on. */
-    sh->commits = env_u64("LDB_SNAPSHOT_COMMITS", 1500) / 2;
+    sh->commits = tu_env_u64("LDB_SNAPSHOT_COMMITS", 1500) / 2;
     sh->writer_cap = sh->commits * 50;
     sh->nreaders = 2;
     reader_arg args[2];
@@ -910,7 +900,7 @@ START_TEST(test_old_reader_survives_page_reuse)
 
     ldb_txn *mid = NULL;
     uint64_t mid_gen = 0;
-    uint64_t rounds = env_u64("LDB_SNAPSHOT_CHURN", 30);
+    uint64_t rounds = tu_env_u64("LDB_SNAPSHOT_CHURN", 30);
     for (uint64_t r = 0; r < rounds && !atomic_load(&failed); r++) {
         churn_round(env, dbi, ++gen);
         if (r == rounds / 3) { /* a second, younger reader for a while */

@@ -87,16 +87,6 @@ __attribute__((format(printf, 1, 2))) static int tfail(const char *fmt, ...)
     return -1;
 }
 
-static uint64_t env_u64(const char *name, uint64_t dflt)
-{
-    const char *s = getenv(name);
-    if (s == NULL || *s == '\0')
-        return dflt;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 0);
-    return *end == '\0' && v > 0 ? (uint64_t)v : dflt;
-}
-
 static void acct_key(uint32_t i, char *kb)
 {
     snprintf(kb, 16, "acct:%04u", i);
@@ -382,10 +372,10 @@ START_TEST(test_transfer_invariant)
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert(sh != MAP_FAILED);
     memset(sh, 0, sizeof *sh);
-    uint64_t iters = env_u64("LDB_TRANSFER_ITERS", 120);
+    uint64_t iters = tu_env_u64("LDB_TRANSFER_ITERS", 120);
     if (iters > MAX_ITERS)
         iters = MAX_ITERS;
-    uint64_t seed = env_u64("LDB_TEST_SEED", (uint64_t)time(NULL) ^ (uint64_t)getpid());
+    uint64_t seed = tu_env_u64("LDB_TEST_SEED", (uint64_t)time(NULL) ^ (uint64_t)getpid());
     fprintf(stderr, "transfer: LDB_TEST_SEED=%" PRIu64 ", %" PRIu64 " txns per worker thread\n",
             seed, iters);
     const char *dir = tu_tmpdir();

@@ -819,7 +819,7 @@ START_TEST(test_tail_damage)
     for (size_t i = 1; i <= c.out.n; i++)
         if (c.ends[i] < end)
             last_start = c.ends[i];
-    int rounds = (int)wl_env_u64("LDB_WAL_TAIL_ROUNDS", 60);
+    int rounds = (int)tu_env_u64("LDB_WAL_TAIL_ROUNDS", 60);
     uint64_t rng = seed;
     int landed[DAMAGE_KINDS] = {0};
     for (int r = 0; r < rounds; r++) {

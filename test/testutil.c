@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,38 @@ const char *tu_path(const char *dir, const char *name)
     char *b = bufs[next++ & 3];
     snprintf(b, sizeof bufs[0], "%s/%s", dir, name);
     return b;
+}
+
+char tu_fail_msg[2048];
+
+int tu_fail(const char *fmt, ...)
+{
+    if (tu_fail_msg[0] == '\0') {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(tu_fail_msg, sizeof tu_fail_msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void tu_child_exit(int code)
+{
+    if (code)
+        fprintf(stderr, "child %d exits %d: %s\n", (int)getpid(), code,
+                tu_fail_msg[0] ? tu_fail_msg : "(no message)");
+    fflush(stderr);
+    _exit(code);
+}
+
+uint64_t tu_env_u64(const char *name, uint64_t dflt)
+{
+    const char *s = getenv(name);
+    if (s == NULL || *s == '\0')
+        return dflt;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 0);
+    return *end == '\0' && v > 0 ? (uint64_t)v : dflt;
 }
 
 int tu_wait_child(int pid, int timeout_s, const char *what)

@@ -42,6 +42,16 @@ void tu_remove_dir(const char *dir);
  * killed and the test fails (a hang). Returns its wait status. */
 int tu_wait_child(int pid, int timeout_s, const char *what);
 
+/* The first failure of this process, in words (children print it as they
+ * exit): tu_fail records it unless one is recorded already, returns -1. */
+extern char tu_fail_msg[2048];
+__attribute__((format(printf, 1, 2))) int tu_fail(const char *fmt, ...);
+/* End a forked child with code, printing tu_fail_msg if code is not 0. */
+__attribute__((noreturn)) void tu_child_exit(int code);
+
+/* A positive number from environment variable name, else dflt. */
+uint64_t tu_env_u64(const char *name, uint64_t dflt);
+
 /* "<fresh dir>/db"; the caller frees it. */
 char *tu_new_db_path(void);
 

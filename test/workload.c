@@ -38,16 +38,6 @@ static uint64_t next_rand(uint64_t *s)
     return wl_mix(*s);
 }
 
-uint64_t wl_env_u64(const char *name, uint64_t dflt)
-{
-    const char *s = getenv(name);
-    if (s == NULL || *s == '\0')
-        return dflt;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 0);
-    return *end == '\0' && v > 0 ? (uint64_t)v : dflt;
-}
-
 double wl_now(void)
 {
     struct timespec ts;
@@ -57,7 +47,7 @@ double wl_now(void)
 
 uint64_t wl_test_seed(const char *suite)
 {
-    uint64_t s = wl_env_u64("LDB_TEST_SEED", 0);
+    uint64_t s = tu_env_u64("LDB_TEST_SEED", 0);
     if (s == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

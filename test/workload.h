@@ -195,9 +195,8 @@ void wl_log_free(wl_log *log);
 void wl_outcome_of(const wl_log *log, wl_outcome *o);
 void wl_outcome_free(wl_outcome *o);
 
-/* Seeds and round counts from the environment. */
-uint64_t wl_env_u64(const char *name, uint64_t dflt);
-/* LDB_TEST_SEED if set, else a fresh one; printed so a run can be replayed. */
+/* Round counts from the environment: tu_env_u64 (testutil.h).
+ * LDB_TEST_SEED if set, else a fresh one; printed so a run can be replayed. */
 uint64_t wl_test_seed(const char *suite);
 uint64_t wl_mix(uint64_t x);
 double wl_now(void);
