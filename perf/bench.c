@@ -71,6 +71,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "pipe_io.h"
 
 /* ---------------------------------------------------------------------------
  * Engines compiled in
@@ -687,8 +688,6 @@ struct proc_result {
     char err[200];
 };
 
-static int write_all(int fd, const void *p, size_t n);
-static size_t read_all(int fd, void *p, size_t n);
 
 /* One reader process: open the database on its own, say it is ready, wait
  * for the start (EOF on go_fd), do n gets, report. Never returns. */
@@ -886,40 +885,6 @@ out:
 /* ---------------------------------------------------------------------------
  * The driver
  */
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static size_t read_all(int fd, void *p, size_t n)
-{
-    char *c = p;
-    size_t got = 0;
-
-    while (got < n) {
-        ssize_t r = read(fd, c + got, n - got);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    return got;
-}
 
 /* Flush everything dirty on the benchmark's file system (not a cache drop). */
 static void settle_fs(void)

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "lightningdb.h"
+#include "pipe_io.h"
 #ifdef HAVE_LMDB
 #include <lmdb.h>
 #endif
@@ -412,36 +413,6 @@ struct proc_report {
     struct mem after_scan, after_reads;
     char err[160];
 };
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static size_t read_all(int fd, void *p, size_t n)
-{
-    char *b = p;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, b + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    return got;
-}
 
 /* Wait for EOF on fd: the parent closes it once every reader got this far. */
 static void barrier_wait(int fd)
