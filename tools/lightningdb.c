@@ -198,6 +198,18 @@ static int open_tree(const struct args *a, ldb_txn *txn, unsigned flags, ldb_dbi
     return rc;
 }
 
+/* A read txn on env and the tree named by --tree in it: 0, or 1 after
+ * saying why not (*txn is then NULL or still to be aborted by the caller). */
+static int read_tree(const struct args *a, ldb_env *env, ldb_txn **txn, ldb_dbi *dbi)
+{
+    int rc = ldb_txn_begin(env, LDB_TXN_RDONLY, txn);
+    if (rc != 0) {
+        *txn = NULL;
+        return fail(a, "begin read txn", rc);
+    }
+    return open_tree(a, *txn, 0, dbi) != 0 ? 1 : 0;
+}
+
 /* stdout failed (disk full, closed pipe): say so once. */
 static int output_failed(void)
 {
@@ -226,15 +238,8 @@ static int cmd_stat(int argc, char **argv)
 
     /* The tree first (a missing tree prints nothing), and its read txn ended
      * before ldb_stat_env, so that our own reader is not counted. */
-    rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
-    if (rc != 0) {
-        status = fail(&a, "begin read txn", rc);
+    if ((status = read_tree(&a, env, &txn, &dbi)) != 0)
         goto out;
-    }
-    if (open_tree(&a, txn, 0, &dbi) != 0) {
-        status = 1;
-        goto out;
-    }
     rc = ldb_dbi_stat(txn, dbi, &ts);
     if (rc != 0) {
         status = fail(&a, "tree stat", rc);
@@ -354,15 +359,8 @@ static int cmd_dump(int argc, char **argv)
         return rc;
     if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
         return 1;
-    rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
-    if (rc != 0) {
-        status = fail(&a, "begin read txn", rc);
+    if ((status = read_tree(&a, env, &txn, &dbi)) != 0)
         goto out;
-    }
-    if (open_tree(&a, txn, 0, &dbi) != 0) {
-        status = 1;
-        goto out;
-    }
     rc = ldb_cursor_open(txn, dbi, &cur);
     if (rc != 0) {
         status = fail(&a, "open cursor", rc);
