@@ -19,22 +19,6 @@
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static int key_cmp(const void *a, size_t al, const void *b, size_t bl)
-{
-    size_t m = al < bl ? al : bl;
-    int c = m ? memcmp(a, b, m) : 0;
-    if (c)
-        return c;
-    return al < bl ? -1 : al > bl ? 1 : 0;
-}
-
 static void shuffle(uint32_t *a, size_t n, uint64_t seed)
 {
     uint64_t s = seed;
@@ -48,7 +32,7 @@ static void shuffle(uint32_t *a, size_t n, uint64_t seed)
 
 static uint32_t *iota(size_t n)
 {
-    uint32_t *a = xmalloc(n * sizeof *a);
+    uint32_t *a = tu_xmalloc(n * sizeof *a);
     for (size_t i = 0; i < n; i++)
         a[i] = (uint32_t)i;
     return a;
@@ -64,10 +48,10 @@ static uint64_t scan_count(ldb_txn *txn, ldb_dbi dbi)
     uint64_t n = 0;
     int rc;
     while ((rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT)) == 0) {
-        TU_REQUIRE(n == 0 || key_cmp(prev.data, prev.size, k.data, k.size) < 0,
+        TU_REQUIRE(n == 0 || tu_key_cmp(prev.data, prev.size, k.data, k.size) < 0,
                 "scan: entry %llu out of order", (unsigned long long)n);
         free(pbuf);
-        pbuf = xmalloc(k.size);
+        pbuf = tu_xmalloc(k.size);
         memcpy(pbuf, k.data, k.size);
         prev = tu_val(pbuf, k.size);
         n++;
@@ -293,7 +277,7 @@ START_TEST(test_overwrite_sizes)
     const size_t n = sizeof sizes / sizeof sizes[0];
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    uint8_t *buf = xmalloc(300000);
+    uint8_t *buf = tu_xmalloc(300000);
 
     ldb_txn *w = tu_begin(env, 0);
     tu_put_str(w, LDB_MAIN, "j", "left neighbour");
@@ -359,7 +343,7 @@ START_TEST(test_large_values)
     ldb_env *env = tu_open(path, &o);
     uint32_t *order = iota(n);
     shuffle(order, n, ps);
-    uint8_t *buf = xmalloc(1 << 20);
+    uint8_t *buf = tu_xmalloc(1 << 20);
     char k[16];
     uint64_t min_overflow = 0;
     for (size_t i = 0; i < n; i++)
@@ -460,7 +444,7 @@ START_TEST(test_mixed_value_sizes)
     struct vmodel *m = calloc(NK, sizeof *m), *saved = calloc(NK, sizeof *m);
     ck_assert_ptr_nonnull(m);
     ck_assert_ptr_nonnull(saved);
-    uint8_t *buf = xmalloc(50000);
+    uint8_t *buf = tu_xmalloc(50000);
     uint64_t rng = 2024, seq = 1;
     char k[32];
     for (int t = 0; t < TXNS; t++) {
@@ -843,7 +827,7 @@ START_TEST(test_abort_no_trace)
     tu_check_env(env);
     ldb_stat before = tu_env_stat(env);
 
-    uint8_t *big = xmalloc(200000);
+    uint8_t *big = tu_xmalloc(200000);
     tu_fill_pattern(big, 200000, 5);
     w = tu_begin(env, 0);
     char k[32];
@@ -1052,7 +1036,7 @@ struct bkey {
 static int bkey_cmp(const void *a, const void *b)
 {
     const struct bkey *x = a, *y = b;
-    return key_cmp(x->k, x->kl, y->k, y->kl);
+    return tu_key_cmp(x->k, x->kl, y->k, y->kl);
 }
 
 /* Insert keys (in the given order) with value = the key reversed, then check
@@ -1105,18 +1089,18 @@ START_TEST(test_shared_prefix_keys)
     ldb_env *env = tu_open(path, NULL);
     ck_assert_uint_ge(ldb_max_key_size(env), P + 10);
     size_t n = NUM + VAR + 3;
-    struct bkey *keys = xmalloc(n * sizeof *keys);
+    struct bkey *keys = tu_xmalloc(n * sizeof *keys);
     size_t at = 0;
     char tail[16];
     for (int i = 0; i < NUM; i++) { /* prefix + 8 digits */
-        uint8_t *k = xmalloc(P + 8);
+        uint8_t *k = tu_xmalloc(P + 8);
         memset(k, 'p', P);
         snprintf(tail, sizeof tail, "%08d", i * 13);
         memcpy(k + P, tail, 8);
         keys[at++] = (struct bkey){k, P + 8};
     }
     for (int i = 0; i < VAR; i++) { /* one byte of the prefix changed, anywhere */
-        uint8_t *k = xmalloc(P + 6);
+        uint8_t *k = tu_xmalloc(P + 6);
         memset(k, 'p', P);
         k[(i * 37) % P] = (uint8_t)(i & 1 ? 'o' : 'q');
         snprintf(tail, sizeof tail, "%06d", i);
@@ -1124,7 +1108,7 @@ START_TEST(test_shared_prefix_keys)
         keys[at++] = (struct bkey){k, P + 6};
     }
     /* the bare prefix, and the prefix + a zero byte / + "0" */
-    uint8_t *k0 = xmalloc(P), *k1 = xmalloc(P + 1), *k2 = xmalloc(P + 1);
+    uint8_t *k0 = tu_xmalloc(P), *k1 = tu_xmalloc(P + 1), *k2 = tu_xmalloc(P + 1);
     memset(k0, 'p', P);
     memset(k1, 'p', P);
     memset(k2, 'p', P);
@@ -1137,7 +1121,7 @@ START_TEST(test_shared_prefix_keys)
     /* scatter the insertion order */
     uint32_t *order = iota(n);
     shuffle(order, n, 3);
-    struct bkey *shuffled = xmalloc(n * sizeof *keys);
+    struct bkey *shuffled = tu_xmalloc(n * sizeof *keys);
     for (size_t i = 0; i < n; i++)
         shuffled[i] = keys[order[i]];
     check_key_set(env, shuffled, n);
@@ -1159,8 +1143,8 @@ START_TEST(test_binary_keys)
     ldb_env *env = tu_open(path, &o);
     /* every 1-byte and 2-byte key, zero bytes included */
     size_t n = 256 + 65536;
-    struct bkey *keys = xmalloc(n * sizeof *keys);
-    uint8_t *store = xmalloc(256 + 2 * 65536);
+    struct bkey *keys = tu_xmalloc(n * sizeof *keys);
+    uint8_t *store = tu_xmalloc(256 + 2 * 65536);
     size_t at = 0;
     for (int a = 0; a < 256; a++) {
         store[a] = (uint8_t)a;
@@ -1174,7 +1158,7 @@ START_TEST(test_binary_keys)
     }
     uint32_t *order = iota(n);
     shuffle(order, n, 17);
-    struct bkey *shuffled = xmalloc(n * sizeof *keys);
+    struct bkey *shuffled = tu_xmalloc(n * sizeof *keys);
     for (size_t i = 0; i < n; i++)
         shuffled[i] = keys[order[i]];
     check_key_set(env, shuffled, n);

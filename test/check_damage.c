@@ -377,11 +377,7 @@ static long tree_count(probe *p, int tree)
 
 static int key_cmp(const ldb_val *a, const ldb_val *b)
 {
-    size_t m = a->size < b->size ? a->size : b->size;
-    int c = m ? memcmp(a->data, b->data, m) : 0;
-    if (c)
-        return c;
-    return a->size < b->size ? -1 : a->size > b->size ? 1 : 0;
+    return tu_key_cmp(a->data, a->size, b->data, b->size);
 }
 
 /* A full scan, forward (dir 0) or backward (1): every entry one the state

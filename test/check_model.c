@@ -82,42 +82,18 @@ typedef struct model {
                          (m)->seed, (m)->op, (m)->ntxn, ##__VA_ARGS__);                  \
     } while (0)
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-static uint8_t *dup_bytes(const void *p, size_t n)
-{
-    uint8_t *d = xmalloc(n);
-    if (n)
-        memcpy(d, p, n);
-    return d;
-}
-
-static int key_cmp(const void *a, size_t al, const void *b, size_t bl)
-{
-    size_t m = al < bl ? al : bl;
-    int c = m ? memcmp(a, b, m) : 0;
-    if (c)
-        return c;
-    return al < bl ? -1 : al > bl ? 1 : 0;
-}
-
 /* Index of the first entry >= key; *found tells whether it is equal. */
 static size_t mtree_lower(const mtree *t, const void *k, size_t kl, int *found)
 {
     size_t lo = 0, hi = t->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (key_cmp(t->e[mid].key, t->e[mid].klen, k, kl) < 0)
+        if (tu_key_cmp(t->e[mid].key, t->e[mid].klen, k, kl) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    *found = lo < t->n && key_cmp(t->e[lo].key, t->e[lo].klen, k, kl) == 0;
+    *found = lo < t->n && tu_key_cmp(t->e[lo].key, t->e[lo].klen, k, kl) == 0;
     return lo;
 }
 
@@ -170,7 +146,7 @@ static mundo *undo_push(model *m, int tree, const void *k, size_t kl)
         ck_assert_ptr_nonnull(m->undo);
     }
     mundo *u = &m->undo[m->nundo++];
-    *u = (mundo){tree, dup_bytes(k, kl), kl, 0, NULL, 0};
+    *u = (mundo){tree, tu_dup_bytes(k, kl), kl, 0, NULL, 0};
     return u;
 }
 
@@ -185,10 +161,10 @@ static void model_put(model *m, int tree, const void *k, size_t kl, const void *
         u->had = 1;
         u->val = t->e[i].val; /* ownership moves to the undo log */
         u->vlen = t->e[i].vlen;
-        t->e[i].val = dup_bytes(v, vl);
+        t->e[i].val = tu_dup_bytes(v, vl);
         t->e[i].vlen = vl;
     } else {
-        mtree_insert_at(t, i, dup_bytes(k, kl), kl, dup_bytes(v, vl), vl);
+        mtree_insert_at(t, i, tu_dup_bytes(k, kl), kl, tu_dup_bytes(v, vl), vl);
     }
 }
 
@@ -620,7 +596,7 @@ static void run_model(unsigned page_size, int sync_mode, uint64_t default_seed)
         m->last_id = st.last_txn_id;
     }
 
-    uint8_t *vbuf = xmalloc(MAX_VAL + 8);
+    uint8_t *vbuf = tu_xmalloc(MAX_VAL + 8);
     uint64_t next_compare = 5000, next_reopen = 20000;
     while (m->op < total) {
         /* Txn sizes: mostly small, sometimes a few hundred operations. */

@@ -55,6 +55,33 @@ void tu_child_exit(int code)
     _exit(code);
 }
 
+void *tu_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL) {
+        fprintf(stderr, "test: out of memory\n");
+        abort();
+    }
+    return p;
+}
+
+uint8_t *tu_dup_bytes(const void *p, size_t n)
+{
+    uint8_t *d = tu_xmalloc(n);
+    if (n)
+        memcpy(d, p, n);
+    return d;
+}
+
+int tu_key_cmp(const void *a, size_t al, const void *b, size_t bl)
+{
+    size_t m = al < bl ? al : bl;
+    int c = m ? memcmp(a, b, m) : 0;
+    if (c)
+        return c;
+    return al < bl ? -1 : al > bl ? 1 : 0;
+}
+
 uint64_t tu_env_u64(const char *name, uint64_t dflt)
 {
     const char *s = getenv(name);

@@ -49,6 +49,13 @@ __attribute__((format(printf, 1, 2))) int tu_fail(const char *fmt, ...);
 /* End a forked child with code, printing tu_fail_msg if code is not 0. */
 __attribute__((noreturn)) void tu_child_exit(int code);
 
+/* malloc that never returns NULL (out of memory aborts, in a child too),
+ * and a copy of n bytes made with it. */
+void *tu_xmalloc(size_t n);
+uint8_t *tu_dup_bytes(const void *p, size_t n);
+/* The library's key order: memcmp, the shorter key first on a tie. */
+int tu_key_cmp(const void *a, size_t al, const void *b, size_t bl);
+
 /* A positive number from environment variable name, else dflt. */
 uint64_t tu_env_u64(const char *name, uint64_t dflt);
 

@@ -302,33 +302,6 @@ struct wl_model {
     size_t nu, capu;
 };
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (p == NULL) {
-        fprintf(stderr, "workload: out of memory\n");
-        abort();
-    }
-    return p;
-}
-
-static uint8_t *dup_bytes(const void *p, size_t n)
-{
-    uint8_t *d = xmalloc(n);
-    if (n)
-        memcpy(d, p, n);
-    return d;
-}
-
-static int key_cmp(const void *a, size_t al, const void *b, size_t bl)
-{
-    size_t m = al < bl ? al : bl;
-    int c = m ? memcmp(a, b, m) : 0;
-    if (c)
-        return c;
-    return al < bl ? -1 : al > bl ? 1 : 0;
-}
-
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
     const uint8_t *b = p;
@@ -420,12 +393,12 @@ static size_t tree_lower(const wl_tree *t, const void *k, size_t kl, int *found)
     size_t lo = 0, hi = t->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (key_cmp(t->e[mid].key, t->e[mid].klen, k, kl) < 0)
+        if (tu_key_cmp(t->e[mid].key, t->e[mid].klen, k, kl) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    *found = lo < t->n && key_cmp(t->e[lo].key, t->e[lo].klen, k, kl) == 0;
+    *found = lo < t->n && tu_key_cmp(t->e[lo].key, t->e[lo].klen, k, kl) == 0;
     return lo;
 }
 
@@ -463,12 +436,12 @@ static void model_put(wl_model *m, int tree, const uint8_t *k, uint32_t kl, cons
     wl_undo *u = push_undo(m);
     u->kind = UNDO_ENTRY;
     u->tree = tree;
-    wl_entry e = {dup_bytes(k, kl), dup_bytes(v, vl), kl, vl, entry_hash(tree, k, kl, v, vl)};
+    wl_entry e = {tu_dup_bytes(k, kl), tu_dup_bytes(v, vl), kl, vl, entry_hash(tree, k, kl, v, vl)};
     if (found) {
         u->had = 1;
         u->old = tree_take(t, i);
     } else {
-        u->old = (wl_entry){dup_bytes(k, kl), NULL, kl, 0, 0};
+        u->old = (wl_entry){tu_dup_bytes(k, kl), NULL, kl, 0, 0};
     }
     tree_insert_at(t, i, e);
 }
@@ -510,7 +483,7 @@ void wl_model_apply(wl_model *m, const wl_txn *t)
             if (!tr->exists)
                 model_reset_tree(m, o->tree, 1);
             if (vbuf == NULL)
-                vbuf = xmalloc(1u << 16);
+                vbuf = tu_xmalloc(1u << 16);
             wl_value(t->j, i, o->vlen, vbuf);
             model_put(m, o->tree, kb, (uint32_t)kl, vbuf, o->vlen);
             break;
@@ -694,7 +667,7 @@ int wl_db_diff(ldb_env *env, const wl_model *m, char *msg, size_t msg_size)
                 break;
             }
             const wl_entry *e = &t->e[idx];
-            int c = key_cmp(k.data, k.size, e->key, e->klen);
+            int c = tu_key_cmp(k.data, k.size, e->key, e->klen);
             if (c != 0 || v.size != e->vlen || memcmp(v.data, e->val, e->vlen) != 0) {
                 describe(a, sizeof a, k.data, k.size, v.data, v.size);
                 describe(b, sizeof b, e->key, e->klen, e->val, e->vlen);
@@ -727,7 +700,7 @@ long wl_match_prefix(ldb_env *env, wl_model *m, const wl_params *p, uint64_t see
     uint64_t fp;
     if (wl_db_fp(env, &fp) != 0)
         return -1;
-    size_t *marks = xmalloc((n + 1) * sizeof *marks);
+    size_t *marks = tu_xmalloc((n + 1) * sizeof *marks);
     long best = -1;
     for (size_t k = 0;; k++) {
         marks[k] = wl_model_mark(m);
@@ -976,8 +949,8 @@ static out_entry *find_pending(out_entry *e, size_t n, uint64_t j, const int *an
 void wl_outcome_of(const wl_log *log, wl_outcome *o)
 {
     memset(o, 0, sizeof *o);
-    out_entry *e = xmalloc((log->n + 1) * sizeof *e);
-    int *answered = xmalloc((log->n + 1) * sizeof *answered);
+    out_entry *e = tu_xmalloc((log->n + 1) * sizeof *e);
+    int *answered = tu_xmalloc((log->n + 1) * sizeof *answered);
     size_t n = 0, last_durable = 0;
     for (size_t i = 0; i < log->n; i++) {
         const wl_msg *m = &log->m[i];
@@ -1019,7 +992,7 @@ void wl_outcome_of(const wl_log *log, wl_outcome *o)
         if (!e[i].failed)
             e[keep++] = e[i];
     qsort(e, keep, sizeof *e, cmp_entry);
-    o->js = xmalloc((keep + 1) * sizeof *o->js);
+    o->js = tu_xmalloc((keep + 1) * sizeof *o->js);
     for (size_t i = 0; i < keep; i++) {
         o->js[i] = e[i].j;
         if (e[i].ack_at != SIZE_MAX) {
