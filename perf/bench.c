@@ -93,6 +93,7 @@ static const struct engine *const all_engines[] = {
 #ifdef HAVE_SQLITE
     &engine_sqlite,
 #endif
+    &engine_rawlog,
 };
 #define N_ALL_ENGINES (sizeof all_engines / sizeof all_engines[0])
 
@@ -189,6 +190,12 @@ static const struct job jobs[J_COUNT] = {
                         { M_DISK, "du MB", "disk_bytes", C_BYTES_MB, 0, 0 },
                         { M_RSS, "peak RSS MB", "peak_rss_kb", C_KB_MB, 0, 0 } } },
 };
+
+/* Whether engine e does job j at all (the rawlog reference does fillsync only). */
+static int engine_runs(const struct engine *e, int j)
+{
+    return !e->sync_only || j == J_FILLSYNC1 || j == J_FILLSYNC8;
+}
 
 /* ---------------------------------------------------------------------------
  * Configuration and shared state
@@ -1126,7 +1133,7 @@ static void print_tables(void)
         for (size_t e = 0; e < N_ALL_ENGINES; e++) {
             int runs = 0;
 
-            if (!cfg.engine_on[e])
+            if (!cfg.engine_on[e] || !engine_runs(all_engines[e], j))
                 continue;
             printf("%-8s", all_engines[e]->name);
             for (int ci = 0; ci < MAX_COLS && jb->cols[ci].label; ci++) {
@@ -1188,7 +1195,7 @@ static void print_tables(void)
             double med, lo, hi, lmed, llo, lhi;
             int k;
 
-            if (!cfg.engine_on[e])
+            if (!cfg.engine_on[e] || !engine_runs(all_engines[e], j))
                 continue;
             k = median_of(j, e, M_RATE, &med, &lo, &hi);
             printf("RESULT %s %s runs %d\n", jobs[j].name, all_engines[e]->name, k < 0 ? 0 : k);
@@ -1481,6 +1488,11 @@ int main(int argc, char **argv)
                     int prefill = 0;
 
                     memset(res, 0, sizeof *res);
+                    if (!engine_runs(eng, j)) {
+                        res->skipped = SKIP_UNSUPPORTED;
+                        snprintf(res->err, sizeof res->err, "a reference for fillsync only");
+                        continue;
+                    }
                     if ((j == J_READERS1 || j == J_READERS2 || j == J_READERS4) &&
                         !eng->open_reader) {
                         res->skipped = SKIP_UNSUPPORTED;

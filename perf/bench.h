@@ -84,6 +84,10 @@ struct disk_usage {
 /** One engine, as the driver sees it. Every pointer is set unless said. */
 struct engine {
     const char *name; /**< short name used by -e and in the tables */
+    /** Not a database but a reference (perf/bench_rawlog.c): it runs the
+     *  fillsync workloads only, and sets only open, close, sync,
+     *  thread_open, thread_close, put_durable and disk_usage. */
+    int sync_only;
 
     /** Open (creating if missing) the database kept in directory @p dir,
      *  which exists. @p durable: 0 = commits need not be durable (the fill
@@ -148,5 +152,6 @@ extern const struct engine engine_lmdb;
 extern const struct engine engine_rocksdb;
 extern const struct engine engine_leveldb;
 extern const struct engine engine_sqlite;
+extern const struct engine engine_rawlog;
 
 #endif /* LDB_PERF_BENCH_H */
