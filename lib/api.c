@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "btree.h"
-#include "env.h"
 #include "error.h"
 #include "txn.h"
 

@@ -1,5 +1,5 @@
 /*
- * commit.h: making a write txn durable and visible, and checkpoints.
+ * commit.h: making a write txn durable and visible.
  *
  * Commit of txn T (the writer mutex held on entry):
  *  1. write the changed trees' descriptors to the catalog and the freed pages
@@ -20,14 +20,7 @@
  * LDB_SYNC_OFF skips the sync and publishes at once. A txn whose record
  * would be too large for the log commits as a checkpoint instead.
  *
- * A checkpoint (log past wal_max_bytes, ldb_checkpoint, close): fsync the
- * data file, write the meta page for the newest committed txn into the slot
- * that does not hold the current checkpoint, fdatasync, then start the log
- * afresh under a new salt.
- *
- * A failed fsync or fdatasync is never retried: the env panics (and so does
- * every env on the database if the log itself failed after T was made
- * visible to the next writer).
+ * Checkpoints, the shared syncs and failure semantics: durable.h.
  */
 #ifndef LDB_COMMIT_H
 #define LDB_COMMIT_H
@@ -36,17 +29,5 @@
 
 /* Commit txn (a write txn with changes). */
 int ldb__commit(ldb_txn *txn);
-/* Checkpoint now; the caller holds the writer mutex. */
-int ldb__checkpoint_locked(ldb_env *env);
-/* Checkpoint if the log has passed its limit; the caller holds the writer
- * mutex. */
-int ldb__checkpoint_if_due(ldb_env *env);
-/* Make every committed txn durable and visible (ldb_sync). */
-int ldb__log_sync(ldb_env *env);
-/* A new random salt for a log generation. */
-uint64_t ldb__new_salt(void);
-/* Start a new log generation after the newest committed txn, its header
- * synced (the caller holds the writer mutex; a failed sync panics). */
-int ldb__log_start(ldb_env *env);
 
 #endif

@@ -9,16 +9,16 @@
 
 #include "error.h"
 
-void ldb__cursor_orphan_all(ldb_txn *txn, int txn_ending)
+/* The live txn of a cursor, its position forgotten if the txn was reset
+ * since; NULL if the txn has ended. */
+static ldb_txn *cursor_txn(ldb_cursor *c)
 {
-    for (struct ldb_cursor *c = txn->cursors; c != NULL; c = c->next) {
+    if (c->link.lost) {
         c->state = CURSOR_UNSET;
         c->path.depth = 0;
-        if (txn_ending)
-            c->txn = NULL;
+        c->link.lost = 0;
     }
-    if (txn_ending)
-        txn->cursors = NULL;
+    return c->link.txn;
 }
 
 int ldb_cursor_open(ldb_txn *txn, ldb_dbi dbi, ldb_cursor **out)
@@ -32,12 +32,8 @@ int ldb_cursor_open(ldb_txn *txn, ldb_dbi dbi, ldb_cursor **out)
     if (c == NULL)
         return -ENOMEM;
     c->magic = LDB_CURSOR_MAGIC;
-    c->txn = txn;
     c->dbi = dbi;
-    c->next = txn->cursors;
-    if (txn->cursors)
-        txn->cursors->prev = c;
-    txn->cursors = c;
+    ldb__txn_cursor_attach(txn, &c->link);
     *out = c;
     return 0;
 }
@@ -46,14 +42,7 @@ void ldb_cursor_close(ldb_cursor *c)
 {
     if (c == NULL || c->magic != LDB_CURSOR_MAGIC)
         return;
-    if (c->txn != NULL) {
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            c->txn->cursors = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
-    }
+    ldb__txn_cursor_detach(&c->link);
     c->magic = LDB_DEAD_MAGIC;
     free(c->saved_key);
     free(c);
@@ -106,7 +95,7 @@ static int reposition(ldb_cursor *c, const struct ldb__pager *pg, const struct t
     TRY(ldb__btree_seek(pg, t, c->saved_key, c->saved_len, &c->path, &exact));
     if (!(exact && c->state == CURSOR_ON))
         c->state = CURSOR_BETWEEN;
-    c->mods = c->txn->mods;
+    c->mods = c->link.txn->mods;
     return 0;
 }
 
@@ -115,9 +104,9 @@ static int cursor_result(ldb_cursor *c, const struct ldb__pager *pg, ldb_val *ke
 {
     ldb_val k, v;
     TRY(ldb__btree_entry(pg, &c->path, &k, val ? &v : NULL));
-    if (!c->txn->rdonly) {
+    if (!c->link.txn->rdonly) {
         TRY(save_key(c, &k));
-        c->mods = c->txn->mods;
+        c->mods = c->link.txn->mods;
     }
     if (key)
         *key = k;
@@ -128,9 +117,11 @@ static int cursor_result(ldb_cursor *c, const struct ldb__pager *pg, ldb_val *ke
 
 int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
 {
-    if (c == NULL || c->magic != LDB_CURSOR_MAGIC || c->txn == NULL)
+    if (c == NULL || c->magic != LDB_CURSOR_MAGIC)
         return LDB_INVALID;
-    ldb_txn *txn = c->txn;
+    ldb_txn *txn = cursor_txn(c);
+    if (txn == NULL)
+        return LDB_INVALID;
     TRY(ldb__txn_check(txn, 0));
     const struct ldb__pager *pg = &txn->pager;
     /* The scan fast path: the next entry of the same leaf, in a read txn,
@@ -224,9 +215,11 @@ int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
 
 int ldb_cursor_del(ldb_cursor *c)
 {
-    if (c == NULL || c->magic != LDB_CURSOR_MAGIC || c->txn == NULL)
+    if (c == NULL || c->magic != LDB_CURSOR_MAGIC)
         return LDB_INVALID;
-    ldb_txn *txn = c->txn;
+    ldb_txn *txn = cursor_txn(c);
+    if (txn == NULL)
+        return LDB_INVALID;
     TRY(ldb__txn_check(txn, 1));
     struct tree_desc *t;
     TRY(ldb__txn_tree(txn, c->dbi, &t));

@@ -22,10 +22,8 @@ enum cursor_state {
 
 struct ldb_cursor {
     uint32_t magic;
-    ldb_txn *txn;     /* NULL once the txn has ended */
+    struct ldb__cursor_link link; /* its txn (link.txn: NULL once ended) */
     ldb_dbi dbi;
-    struct ldb_cursor *next; /* in txn->cursors */
-    struct ldb_cursor *prev;
     struct ldb__path path;
     enum cursor_state state;
     uint64_t mods;    /* txn->mods when path was made */

@@ -14,12 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "error.h"
 #include "freelist.h"
 #include "meta.h"
 #include "os.h"
 #include "page.h"
-#include "commit.h"
 #include "recovery.h"
 
 static int fill_options(const ldb_options *in, ldb_options *o)
@@ -133,7 +133,7 @@ static int open_log(ldb_env *env, int first, uint64_t meta_txnid)
     TRY(rc);
     int died;
     TRY(ldb__lock_writer(&env->lock, 0, &died));
-    rc = replayed ? ldb__checkpoint_locked(env) : 0;
+    rc = replayed ? ldb__checkpoint_locked(env, NULL) : 0;
     if (rc == 0)
         rc = ldb__log_start(env);
     ldb__lock_writer_release(&env->lock);
@@ -352,7 +352,7 @@ int ldb_close(ldb_env *env)
         rc = ldb__log_sync(env);
         int died;
         if (rc == 0 && ldb__lock_writer(&env->lock, 1, &died) == 0) {
-            rc = ldb__checkpoint_locked(env);
+            rc = ldb__checkpoint_locked(env, NULL);
             if (rc == 0 && ldb__lock_alone(&env->lock))
                 rc = drop_log(env);
             ldb__lock_writer_release(&env->lock);
@@ -379,7 +379,7 @@ int ldb_checkpoint(ldb_env *env)
         return LDB_PANIC;
     int died;
     TRY(ldb__lock_writer(&env->lock, 0, &died));
-    int rc = ldb__checkpoint_locked(env);
+    int rc = ldb__checkpoint_locked(env, NULL);
     ldb__lock_writer_release(&env->lock);
     return rc;
 }

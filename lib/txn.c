@@ -4,50 +4,52 @@
  */
 #include "txn.h"
 
-#include "commit.h" /* only for the checkpoint due at a writer's begin */
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
+#include "durable.h"
 #include "error.h"
 #include "meta.h"
 #include "os.h"
 #include "page.h"
 
-/* Bumped in the child after fork(): an env opened before the fork belongs
- * to the parent (its reader slots and mutex ownership name the parent). */
-static unsigned fork_generation;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static void on_fork_child(void)
+void ldb__txn_cursor_attach(ldb_txn *txn, struct ldb__cursor_link *link)
 {
-    __atomic_add_fetch(&fork_generation, 1, __ATOMIC_RELAXED);
+    link->txn = txn;
+    link->lost = 0;
+    link->prev = NULL;
+    link->next = txn->cursors;
+    if (txn->cursors)
+        txn->cursors->prev = link;
+    txn->cursors = link;
 }
 
-static void register_atfork(void)
+void ldb__txn_cursor_detach(struct ldb__cursor_link *link)
 {
-    pthread_atfork(NULL, NULL, on_fork_child);
+    if (link->txn == NULL)
+        return;
+    if (link->prev)
+        link->prev->next = link->next;
+    else
+        link->txn->cursors = link->next;
+    if (link->next)
+        link->next->prev = link->prev;
+    link->txn = NULL;
 }
 
-void ldb__fork_watch(void)
+/* The txn resets or ends: its cursors lose their positions (and, when it
+ * ends, their txn; they stay allocated until closed). */
+static void lose_cursors(ldb_txn *txn, int txn_ending)
 {
-    pthread_once(&atfork_once, register_atfork);
-}
-
-unsigned ldb__fork_generation(void)
-{
-    return __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
-}
-
-int ldb__env_check(const ldb_env *env)
-{
-    if (env == NULL || env->magic != LDB_ENV_MAGIC)
-        return LDB_INVALID;
-    if (LDB_UNLIKELY(env->fork_generation != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED)))
-        return LDB_INVALID;
-    return 0;
+    for (struct ldb__cursor_link *l = txn->cursors; l != NULL; l = l->next) {
+        l->lost = 1;
+        if (txn_ending)
+            l->txn = NULL;
+    }
+    if (txn_ending)
+        txn->cursors = NULL;
 }
 
 /* Which errors leave a write txn usable (API.md: a refused put or del). */
@@ -321,7 +323,7 @@ void ldb__txn_free(ldb_txn *txn)
     /* In a forked child the reader slot and the writer mutex are the
      * parent's: free only this process's memory. */
     int owner = ldb__env_check(env) == 0;
-    ldb__cursor_orphan_all(txn, 1);
+    lose_cursors(txn, 1);
     if (txn->rdonly) {
         if (txn->has_slot && owner)
             ldb__lock_reader_release(&env->lock, txn->slot);
@@ -360,7 +362,7 @@ void ldb_txn_reset(ldb_txn *txn)
     if (txn == NULL || txn->magic != LDB_TXN_MAGIC || !txn->rdonly || !txn->active ||
         ldb__env_check(txn->env) != 0)
         return;
-    ldb__cursor_orphan_all(txn, 0);
+    lose_cursors(txn, 0);
     ldb__lock_reader_end(&txn->env->lock, txn->slot);
     txn->active = 0;
 }

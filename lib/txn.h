@@ -1,10 +1,8 @@
 /*
- * txn.h: the env and txn handles, and the transaction life cycle.
+ * txn.h: the txn handle and the transaction life cycle.
  *
  * Who holds what:
- *  - struct ldb_env is shared by the threads of a process. Its immutable
- *    part (fd, map, page size, options, lock) is set at open; the dbi
- *    table is guarded by env->mutex; counters are atomics.
+ *  - struct ldb_env (handle.h) is shared by the threads of a process.
  *  - A write txn holds the writer mutex (lock file) from begin to commit or
  *    abort; only it changes the data file, the free tree and the published
  *    snapshot.
@@ -21,41 +19,16 @@
 
 #include "btree.h"
 #include "freelist.h"
-#include "lightningdb.h"
-#include "lock.h"
-#include "pager.h"
-#include "io.h"
+#include "handle.h"
 #include "wal.h"
 
-#define LDB_ENV_MAGIC 0x4C44424Eu    /* "LDBN" */
-#define LDB_TXN_MAGIC 0x4C444254u    /* "LDBT" */
-#define LDB_CURSOR_MAGIC 0x4C444243u /* "LDBC" */
-#define LDB_DEAD_MAGIC 0xDEADBEEFu
-#define LDB_MAX_NAME 255u
-
-struct ldb_env {
-    uint32_t magic;
-    unsigned fork_generation; /* the process generation that opened it */
-    char *path;
-    int fd;
-    ldb_options opts;         /* with defaults filled in */
-    uint32_t page_size;
-    size_t key_max;
-    const uint8_t *map;
-    size_t map_len;
-    struct ldb__lock lock;
-    pthread_mutex_t mutex;    /* guards dbi_names and open_txns */
-    char **dbi_names;         /* [max_dbs]; [0] unused (LDB_MAIN) */
-    unsigned open_txns;
-    int panic;                /* a sync failed: writes refused (atomic) */
-    uint64_t commits;         /* by this env (atomic) */
-    struct ldb__buffer_pool buffers; /* spare page buffers: write txn only */
-    char *wal_path;
-    uint64_t db_id;           /* from the meta page: the log must carry it */
-    int wal_fd;               /* -1 without a log (read-only and immutable) */
-    struct ldb__io io;        /* the log's I/O backend */
-    int io_ready;
-    int recovering;           /* ldb_open is replaying the log */
+/* An open cursor as its txn knows it: cursor.c embeds one in each cursor,
+ * so that a txn that resets or ends can detach its cursors without knowing
+ * what a cursor is. */
+struct ldb__cursor_link {
+    struct ldb__cursor_link *next, *prev;
+    ldb_txn *txn; /* NULL once the txn has ended */
+    int lost;     /* the txn was reset or ended: the cursor's position is gone */
 };
 
 enum dbi_state { DBI_UNKNOWN = 0, DBI_MISSING, DBI_CLEAN, DBI_DIRTY, DBI_DELETED };
@@ -76,7 +49,7 @@ struct ldb_txn {
     struct ldb__pager pager;
     uint64_t dbi_generation;
     struct txn_dbi *dbis;  /* [max_dbs], allocated on first named tree use */
-    struct ldb_cursor *cursors; /* open cursors, so ending the txn can orphan them */
+    struct ldb__cursor_link *cursors; /* open cursors, detached when the txn ends */
     uint64_t mods;         /* writes so far: cursors re-seek when it moves */
     /* read txns */
     unsigned slot;
@@ -92,13 +65,8 @@ struct ldb_txn {
     uint64_t file_size;
 };
 
-/* 0 if env is a usable handle in this process (not a forked child's copy
- * of its parent's env: a pthread_atfork handler counts forks). */
-int ldb__env_check(const ldb_env *env);
-void ldb__fork_watch(void);
-unsigned ldb__fork_generation(void);
 /* Free a txn: release its reader slot or writer hold (not in a forked
- * child), orphan its cursors. */
+ * child), detach its cursors. */
 void ldb__txn_free(ldb_txn *txn);
 /* The tree for dbi in txn (loading a named tree's descriptor on first use). */
 int ldb__txn_tree(ldb_txn *txn, ldb_dbi dbi, struct tree_desc **desc);
@@ -119,8 +87,10 @@ int ldb__txn_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *v
 int ldb__txn_del(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key);
 /* Add an op (enum wal_op_type) to the txn's log record. */
 int ldb__txn_log(ldb_txn *txn, unsigned type, ldb_dbi dbi, const ldb_val *key, const ldb_val *val);
-/* Called by cursor.c: detach every cursor (the txn ends or resets). */
-void ldb__cursor_orphan_all(ldb_txn *txn, int txn_ending);
+/* Join a new cursor's link to txn's list; take it out again (if the txn
+ * has not ended). */
+void ldb__txn_cursor_attach(ldb_txn *txn, struct ldb__cursor_link *link);
+void ldb__txn_cursor_detach(struct ldb__cursor_link *link);
 /* Record err as the txn's failure (unless it is one that leaves it usable). */
 int ldb__txn_fail(ldb_txn *txn, int err);
 

@@ -3,7 +3,8 @@
  * CURRENT) on an empty tree, a single key and 10k keys (short keys, and wide
  * keys that make a deep tree), moves past either end, SEEK between and past
  * keys, ldb_cursor_del while iterating, cursors in a write txn after puts
- * through ldb_put, and cursors of a read txn while other txns commit.
+ * through ldb_put, cursors of a read txn while other txns commit, and
+ * cursors whose txn was reset or ended.
  *
  * The entry set: index i in 0..N-1 has key "c%05u" of 2*i (odd numbers are
  * the gaps SEEK lands between), optionally padded to 400 bytes, and a value
@@ -1054,6 +1055,56 @@ START_TEST(test_cursor_large_values)
 }
 END_TEST
 
+/* A txn's reset forgets its cursors' positions (after renew, NEXT starts
+ * from the first entry again); its end leaves them refusing every call
+ * with LDB_INVALID until closed. Closing one cursor of several leaves the
+ * others working. */
+START_TEST(test_cursors_outlive_their_txn)
+{
+    char *path;
+    ldb_env *env = open_loaded(&path, 0);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_cursor *c1 = cursor(r, LDB_MAIN), *c2 = cursor(r, LDB_MAIN), *c3 = cursor(r, LDB_MAIN);
+    ldb_val k, v;
+    TU_RC_OK(ldb_cursor_get(c1, &k, &v, LDB_FIRST));
+    TU_RC_OK(ldb_cursor_get(c3, &k, &v, LDB_LAST));
+    ldb_cursor_close(c2); /* the middle of the txn's list */
+    TU_RC_OK(ldb_cursor_get(c1, &k, &v, LDB_NEXT));
+    expect_entry(&k, &v, 1, 0, 0, "c1 after closing c2");
+    TU_RC_OK(ldb_cursor_get(c3, &k, &v, LDB_PREV));
+    expect_entry(&k, &v, N - 2, 0, 0, "c3 after closing c2");
+
+    ldb_txn_reset(r);
+    TU_RC_IS(ldb_cursor_get(c1, &k, &v, LDB_NEXT), LDB_INVALID);
+    TU_RC_OK(ldb_txn_renew(r));
+    TU_RC_OK(ldb_cursor_get(c1, &k, &v, LDB_NEXT)); /* a fresh cursor: the first */
+    expect_entry(&k, &v, 0, 0, 0, "c1 after renew");
+    TU_RC_OK(ldb_cursor_get(c3, &k, &v, LDB_PREV)); /* and the last */
+    expect_entry(&k, &v, N - 1, 0, 0, "c3 after renew");
+
+    TU_RC_OK(ldb_txn_commit(r)); /* ends the read txn */
+    TU_RC_IS(ldb_cursor_get(c1, &k, &v, LDB_NEXT), LDB_INVALID);
+    TU_RC_IS(ldb_cursor_get(c3, &k, &v, LDB_CURRENT), LDB_INVALID);
+    ldb_cursor_close(c3);
+    ldb_cursor_close(c1);
+
+    ldb_txn *w = tu_begin(env, 0);
+    ldb_cursor *cw = cursor(w, LDB_MAIN);
+    TU_RC_OK(ldb_cursor_get(cw, &k, &v, LDB_FIRST));
+    ldb_txn_abort(w);
+    TU_RC_IS(ldb_cursor_del(cw), LDB_INVALID);
+    TU_RC_IS(ldb_cursor_get(cw, &k, &v, LDB_NEXT), LDB_INVALID);
+    ldb_cursor_close(cw);
+
+    r = tu_begin(env, LDB_TXN_RDONLY);
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).entries, N);
+    ldb_txn_abort(r);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    free(path);
+}
+END_TEST
+
 static Suite *cursor_suite(void)
 {
     Suite *s = suite_create("cursor");
@@ -1085,6 +1136,7 @@ static Suite *cursor_suite(void)
     tcase_add_test(tc, test_cursor_snapshot);
     tcase_add_test(tc, test_cursors_per_tree);
     tcase_add_test(tc, test_cursor_large_values);
+    tcase_add_test(tc, test_cursors_outlive_their_txn);
     suite_add_tcase(s, tc);
     return s;
 }
