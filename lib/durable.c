@@ -3,8 +3,6 @@
  */
 #include "durable.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
