@@ -1,6 +1,6 @@
 /*
  * env.h: opening and closing a database (the data file, its map and the
- * lock file). The handle itself is defined in txn.h, which every layer
+ * lock file). The handle itself is defined in handle.h, which every layer
  * that needs it includes.
  */
 #ifndef LDB_ENV_H

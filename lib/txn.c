@@ -1,6 +1,7 @@
 /*
- * txn.c: beginning, committing and ending transactions; the write txn's
- * page allocator. The commit protocol and who holds what are in txn.h.
+ * txn.c: beginning and ending transactions, the write txn's page allocator
+ * and op log, and the list of a txn's open cursors. Who holds what: txn.h;
+ * the commit itself: commit.h.
  */
 #include "txn.h"
 
