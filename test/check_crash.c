@@ -645,8 +645,7 @@ START_TEST(test_fault_loop)
                 continue;
             rounds++;
             char dir[4096], path[4200];
-            snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-            snprintf(path, sizeof path, "%s/db", dir);
+            tu_fresh_db(dir, sizeof dir, path, sizeof path);
             ck_assert_int_eq(tu_copy_file(tmpl, path), 0);
             int rfd;
             pid_t pid = wl_fork(&rfd);
@@ -748,8 +747,7 @@ static void expect_tags(ldb_env *env, const int *tags, int n, const char *when)
 START_TEST(test_disk_full)
 {
     char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    snprintf(path, sizeof path, "%s/db", dir);
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
     ldb_env *env = tu_open(path, NULL);
     static int tags[FULL_MAX_KEYS];
     memset(tags, 0, sizeof tags);

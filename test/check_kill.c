@@ -120,8 +120,7 @@ START_TEST(test_kill_rounds)
     uint64_t seed = wl_test_seed("kill");
     int rounds = (int)tu_env_u64("LDB_KILL_ROUNDS", 200);
     char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    snprintf(path, sizeof path, "%s/db", dir);
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
     ldb_env *env = tu_open(path, NULL);
     ck_assert_int_eq(ldb_close(env), 0);
     wl_model *m = wl_model_new();

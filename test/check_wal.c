@@ -200,9 +200,8 @@ START_TEST(test_reopen_after_close)
 {
     const int sync_mode = _i ? LDB_SYNC_OFF : LDB_SYNC_FULL;
     uint64_t seed = wl_test_seed("wal reopen");
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    const char *path = tu_path(dir, "db");
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
     ldb_options o = {.sync_mode = sync_mode};
     ldb_env *env = tu_open(path, &o);
     wl_model *m = wl_model_new();
@@ -231,10 +230,8 @@ START_TEST(test_recover_after_exit)
 {
     const int sync_mode = _i ? LDB_SYNC_OFF : LDB_SYNC_FULL;
     uint64_t seed = wl_test_seed("wal recover");
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    char path[4200];
-    snprintf(path, sizeof path, "%s", tu_path(dir, "db"));
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
     ldb_options o = {.sync_mode = sync_mode};
     int rfd;
     pid_t pid = wl_fork(&rfd);
@@ -253,10 +250,8 @@ START_TEST(test_recover_after_exit)
 
     /* The data file alone is the state of its last checkpoint (the open
      * that created it): nothing of the txns, and consistent. */
-    char dir2[4096];
-    snprintf(dir2, sizeof dir2, "%s", tu_tmpdir());
-    char path2[4200];
-    snprintf(path2, sizeof path2, "%s", tu_path(dir2, "db"));
+    char dir2[4096], path2[4200];
+    tu_fresh_db(dir2, sizeof dir2, path2, sizeof path2);
     ck_assert_int_eq(tu_copy_file(path, path2), 0);
     wl_model *m = wl_model_new();
     ldb_env *env = tu_open(path2, &o);
@@ -289,8 +284,7 @@ END_TEST
 START_TEST(test_wal_size_and_checkpoint)
 {
     char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    snprintf(path, sizeof path, "%s/db", dir);
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
     ldb_env *env = tu_open(path, NULL);
     ldb_stat st = stat_of(env);
     uint64_t cp0 = st.checkpoints, prev = st.wal_size;
@@ -351,10 +345,8 @@ enum { AUTO_WAL_MAX = 256 << 10, AUTO_VAL = 3000, AUTO_TXNS = 400 };
  * crashes. */
 START_TEST(test_auto_checkpoint)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    char path[4200];
-    snprintf(path, sizeof path, "%s", tu_path(dir, "db"));
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
     ldb_options o = {.wal_max_bytes = AUTO_WAL_MAX};
     int rfd;
     pid_t pid = wl_fork(&rfd);
@@ -454,10 +446,8 @@ static void expect_big(ldb_env *env, int tag)
 
 START_TEST(test_big_txn_commits_as_checkpoint)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    char path[4200];
-    snprintf(path, sizeof path, "%s", tu_path(dir, "db"));
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
     ldb_options o = {.wal_max_bytes = AUTO_WAL_MAX};
     int rfd;
     pid_t pid = wl_fork(&rfd);
@@ -645,10 +635,8 @@ static void gc_verify(const char *path, int nproc, int nthreads, int ntxn, wl_lo
 
 START_TEST(test_group_commit_threads)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    char path[4200];
-    snprintf(path, sizeof path, "%s", tu_path(dir, "db"));
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
     int rfd;
     pid_t pid = wl_fork(&rfd);
     if (pid == 0)
@@ -665,10 +653,8 @@ enum { GP_PROCS = 3, GP_THREADS = 2, GP_TXNS = 100 };
 
 START_TEST(test_group_commit_processes)
 {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", tu_tmpdir());
-    char path[4200];
-    snprintf(path, sizeof path, "%s", tu_path(dir, "db"));
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
     ldb_env *env = tu_open(path, NULL); /* created before the race */
     ck_assert_int_eq(ldb_close(env), 0);
     int go[2];
@@ -713,8 +699,7 @@ typedef struct crashed_db {
 static void make_crashed(crashed_db *c, uint64_t seed, int ntxn, int checkpoint_after)
 {
     memset(c, 0, sizeof *c);
-    snprintf(c->dir, sizeof c->dir, "%s", tu_tmpdir());
-    snprintf(c->data, sizeof c->data, "%s/db", c->dir);
+    tu_fresh_db(c->dir, sizeof c->dir, c->data, sizeof c->data);
     snprintf(c->wal, sizeof c->wal, "%s/db-wal", c->dir);
     c->seed = seed;
     int rfd;
@@ -765,8 +750,7 @@ static void free_crashed(crashed_db *c)
 static const char *copy_crashed(const crashed_db *c, char *dir_out, char *wal_out, size_t size)
 {
     static char path[4200];
-    snprintf(dir_out, size, "%s", tu_tmpdir());
-    snprintf(path, sizeof path, "%s/db", dir_out);
+    tu_fresh_db(dir_out, size, path, sizeof path);
     snprintf(wal_out, size, "%s/db-wal", dir_out);
     ck_assert_int_eq(tu_copy_file(c->data, path), 0);
     ck_assert_int_eq(tu_copy_file(c->wal, wal_out), 0);

@@ -116,6 +116,12 @@ char *tu_new_db_path(void)
     return p;
 }
 
+void tu_fresh_db(char *dir, size_t dir_cap, char *path, size_t path_cap)
+{
+    snprintf(dir, dir_cap, "%s", tu_tmpdir());
+    snprintf(path, path_cap, "%s/db", dir);
+}
+
 ldb_env *tu_open(const char *path, const ldb_options *opts)
 {
     ldb_env *env = NULL;

@@ -61,6 +61,9 @@ uint64_t tu_env_u64(const char *name, uint64_t dflt);
 
 /* "<fresh dir>/db"; the caller frees it. */
 char *tu_new_db_path(void);
+/* A fresh directory into dir and "<dir>/db" into path, for a test that
+ * removes the directory (tu_remove_dir) when it passes. */
+void tu_fresh_db(char *dir, size_t dir_cap, char *path, size_t path_cap);
 
 /* Assertions that do not go through Check's pipe when they pass (ck_assert
  * marks a point on every success, which is slow inside loops). */
