@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file lightningdb.h
  * @brief Lightning DB: an embedded, transactional key-value store.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * api.c: the data calls of the public API (get, put, del, trees): argument
  * checks, then the txn layer. Every check that can refuse a call runs before

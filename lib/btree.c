@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * btree.c: search, insert with splits, delete with merges, and drop, on the
  * copy-on-write B+tree described in btree.h.

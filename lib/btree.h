@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * btree.h: the copy-on-write B+tree, one tree at a time.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * checksum.c: CRC32C: carry-less multiply folding (PCLMULQDQ) plus the
  * SSE4.2 crc32 instruction when the CPU has both, crc32 alone when it has

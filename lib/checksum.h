@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * CRC32C (Castagnoli), the checksum of every page and meta page.
  *

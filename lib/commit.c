@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * commit.c: the commit protocol of one write txn (see commit.h for the
  * steps, durable.h for the syncs and checkpoints it relies on, and wal.h

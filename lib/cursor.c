@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cursor.c: the public cursor calls over the btree's path movement.
  */

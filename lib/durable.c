@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * durable.c: see durable.h (and wal.h for the log's invariants).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * durable.h: making committed txns durable, at the env level: the log's
  * room, its syncs shared by every committer (group commit), checkpoints

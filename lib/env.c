@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * env.c: ldb_open, ldb_close, ldb_sync, ldb_stat_env, ldb_reader_check.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * env.h: opening and closing a database (the data file, its map and the
  * lock file). The handle itself is defined in handle.h, which every layer

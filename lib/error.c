@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The one table of result codes and their messages, and the corruption
  * breakpoint every "this page is damaged" check funnels through.

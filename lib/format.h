@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * format.h: every on-disk structure, byte for byte (docs/format.md says the
  * same in prose). All integers are little-endian fixed width, except the

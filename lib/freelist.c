@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * freelist.c: the writer's pool of reusable pages and the free tree.
  * See freelist.h for the rules.

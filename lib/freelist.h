@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * freelist.h: which pages a write txn may reuse, and the free tree that
  * remembers the rest across commits.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * handle.c: see handle.h. An env is usable only in the process that opened
  * it: a fork's child gets a copy whose reader slots and mutex ownership

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * handle.h: the env handle (struct ldb_env), shared by the threads of a
  * process, and the check every entry point makes on it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.c: see io.h. The ring is small and private to the env; only the
  * holder of the log's sync mutex submits to it, so it needs no lock of its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.h: the log's I/O backend: io_uring where the kernel allows it, plain
  * pwrite/fdatasync otherwise. Both do the same three things; the io_uring

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lock.c: the lock file, the robust writer mutex and the reader table.
  * See lock.h for the invariants.

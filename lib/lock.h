@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lock.h: the lock file <path>-lock, shared memory for every process that
  * has the database open.

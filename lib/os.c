@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * os.c: the only file that calls the operating system for file I/O.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The operating-system boundary: files, syncs, growth and the read-only map.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * page.c: one branch or leaf page: bounds-checked node access, the hinted
  * binary search, and edits on dirty copies. See format.h for the layout.

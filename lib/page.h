@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * page.h: the layout of one branch or leaf page (see format.h): reading
  * nodes with every offset checked against the page bounds, the hinted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pager.c: the dirty-page table, an open-addressing hash from page number
  * to the txn's private copy. Lookups happen on every page a write txn

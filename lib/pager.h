@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pager.h: how a txn reaches pages. A read txn sees only the shared map,
  * bounded by its snapshot's page count; a write txn also has its dirty

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * txn.c: beginning and ending transactions, the write txn's page allocator
  * and op log, and the list of a txn's open cursors. Who holds what: txn.h;

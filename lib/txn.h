@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * txn.h: the txn handle and the transaction life cycle.
  *

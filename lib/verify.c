@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * verify.c: the full verifier (see verify.h). It never trusts a page: every
  * page is checksummed and validated before its contents are used, and a

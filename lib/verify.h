@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * verify.h: the verifier behind ldb_check(), shared by tests and the tool.
  * It walks every tree of one snapshot from the pages in the map, checking

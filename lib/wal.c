@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wal.c: encoding, sealing and reading log records (see wal.h). The file
  * handling (appending, growing, syncing, resetting) is the txn layer's, which

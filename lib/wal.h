@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wal.h: the write-ahead log <path>-wal.
  *

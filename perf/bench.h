@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.h: the engine adapter interface of the side-by-side benchmark.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_ldb.c: Lightning DB behind the benchmark's engine interface.
  *

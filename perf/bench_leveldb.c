@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_leveldb.c: LevelDB (C API) behind the benchmark's engine interface.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_lmdb.c: LMDB behind the benchmark's engine interface.
  *

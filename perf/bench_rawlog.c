@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_rawlog.c: the durable-commit workloads' bare I/O pattern, with no
  * database around it: a reference row in the fillsync tables, not a peer.

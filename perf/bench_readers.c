@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_readers.c: random reads from several processes on one database, and
  * the memory those processes share (issue 3). Lightning DB and, when

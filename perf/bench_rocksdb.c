@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_rocksdb.c: RocksDB (C API) behind the benchmark's engine interface.
  *

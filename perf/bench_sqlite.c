@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_sqlite.c: SQLite behind the benchmark's engine interface.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pipe_io.h: whole reads and writes on the pipes between a benchmark driver
  * and the children it forks (perf/bench.c, perf/bench_readers.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_api: the public API's argument checks and limits, one clause of the
  * contract (include/lightningdb.h) per test: NULL handles, bad options and

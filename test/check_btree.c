@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_btree: the B+tree's behaviour as the public API shows it. Many keys
  * in ascending, descending and random order (splits), deletes down to an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of CRC32C: known vectors, and hardware == software everywhere. */
 #include <stdlib.h>
 #include <string.h>

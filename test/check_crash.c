@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Power loss and I/O faults (issue 4), with the io layer's test hooks.
  *

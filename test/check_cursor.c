@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_cursor: every cursor op (FIRST LAST NEXT PREV SEEK SEEK_EXACT
  * CURRENT) on an empty tree, a single key and 10k keys (short keys, and wide

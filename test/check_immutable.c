@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * LDB_IMMUTABLE (issue 3): a file nothing will change, opened with no lock
  * file and no WAL, by any number of processes at once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kill -9 (issue 4): a child commits deterministic random txns (see
  * workload.h) in a loop and reports each commit through a pipe, before it

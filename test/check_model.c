@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Randomized model test: an in-memory sorted map per tree is the reference,
  * and every operation the test runs on the database it also runs on the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the page layout: hinted search against a linear scan,
  * inserts and removes keeping order and hints, and bounds checks that turn

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The write-ahead log (issue 4): durability, group commit, checkpoints, and
  * recovery from what a dead process left behind.

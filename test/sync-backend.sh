@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Rerun the log and crash suites on the plain pwrite/fdatasync backend
 # (LDB_IO_BACKEND=sync), so make check covers it as well as io_uring.
 # Ends with one Check-style summary line adding up both suites (CI counts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Helpers shared by the Check suites: a fresh directory per test, paths in it,
  * and shorthands for the calls every test makes. Suites run each test in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A deterministic transaction workload, its in-memory model, and the process
  * plumbing of the durability suites (check_wal, check_crash, check_kill).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lightningdb: the command-line front end to a Lightning DB database.
  *
