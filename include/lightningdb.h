@@ -405,6 +405,48 @@ LDB_API int ldb_check(ldb_env *env, FILE *report);
  * @param[out] cleared how many were freed (may be NULL).
  */
 LDB_API int ldb_reader_check(ldb_env *env, int *cleared);
+
+/**
+ * @brief Called by ldb_reader_list() once per claimed reader slot.
+ * @param ctx the pointer given to ldb_reader_list().
+ * @param pid the process that holds the slot.
+ * @param txn_id the snapshot the slot's read txn is on; 0 when the txn holds
+ *        no snapshot (it was reset, see ldb_txn_reset()).
+ * @param alive 0 if that process has died (ldb_reader_check() would free the
+ *        slot), 1 if it lives (or cannot be probed).
+ * @return 0 to go on; anything else stops the walk and is returned by
+ *         ldb_reader_list().
+ */
+typedef int (*ldb_reader_fn)(void *ctx, int pid, uint64_t txn_id, int alive);
+
+/**
+ * @brief List the reader table: every slot in use, in every process.
+ *
+ * Only looks: a slot of a dead process is reported with @p alive = 0 and
+ * left as it is (ldb_reader_check() frees such slots). Slots change while
+ * the walk goes on; each is read once.
+ * @retval 0 all slots visited; #LDB_INVALID a NULL env or fn; otherwise
+ *         what @p fn returned to stop the walk.
+ */
+LDB_API int ldb_reader_list(ldb_env *env, ldb_reader_fn fn, void *ctx);
+
+/**
+ * @brief Write the env's figures in the Prometheus text exposition format.
+ *
+ * Every name starts with `lightningdb_` and carries its unit (`_bytes`,
+ * `_seconds`, `_total`); every sample has a `db` label holding the path
+ * the env was opened with. Gauges describe the whole database as every
+ * process sees it (file, pages, log, readers, the oldest reader's lag in
+ * txns). `lightningdb_database_commits_total` and
+ * `lightningdb_checkpoints_total` count every process's since the lock
+ * file was last built; `lightningdb_commits_total`, the cache counters and
+ * the histograms of commit latency, log sync latency and checkpoint
+ * duration are this env's (this process's) since it was opened. The full
+ * list is in lightningdb(3).
+ * @param out where to write; flushed before returning.
+ * @retval 0 written; #LDB_INVALID a NULL env or out; `-EIO` writing failed.
+ */
+LDB_API int ldb_metrics(ldb_env *env, FILE *out);
 /**@}*/
 
 #ifdef __cplusplus

@@ -185,6 +185,7 @@ static int commit_as_checkpoint(ldb_txn *txn, struct ldb__commit_state *cs)
 int ldb__commit(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
+    uint64_t start = ldb__now_ns();
     if (ldb__log_failed(env))
         return LDB_PANIC;
     TRY(save_catalog(txn));
@@ -217,6 +218,7 @@ int ldb__commit(ldb_txn *txn)
     if (rc == 0) {
         __atomic_add_fetch(&env->commits, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&env->lock.hdr->commits, 1, __ATOMIC_RELAXED);
+        ldb__hist_since(&env->commit_latency, start);
     }
     return rc;
 }

@@ -137,9 +137,10 @@ int ldb__checkpoint_locked(ldb_env *env, const struct ldb__commit_state *pending
     else
         ldb__lock_state_read(&env->lock, &cs);
     int rc = 0;
-    uint64_t c = cs.snap.txnid;
+    uint64_t c = cs.snap.txnid, start = ldb__now_ns();
     if (c != __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE)) {
         CHECK_GOTO(rc, write_checkpoint(env, &cs), out);
+        ldb__hist_since(&env->checkpoint_duration, start);
         if (pending)
             ldb__lock_state_write(&env->lock, &cs);
         ldb__durable_raise(env, c);

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "histogram.h"
 #include "io.h"
 #include "lightningdb.h"
 #include "lock.h"
@@ -48,6 +49,10 @@ struct ldb_env {
     struct ldb__io io;        /* the log's I/O backend */
     int io_ready;
     int recovering;           /* ldb_open is replaying the log */
+    /* This process's latencies, for ldb_metrics (lock-free, see
+     * histogram.h); the log syncs' are io.sync_latency. */
+    struct ldb__histogram commit_latency;
+    struct ldb__histogram checkpoint_duration;
 };
 
 /* 0 if env is a usable handle in this process (not a forked child's copy

@@ -97,8 +97,10 @@ int ldb__io_write(struct ldb__io *io, int fd, const void *buf, size_t len, uint6
 
 int ldb__io_datasync(struct ldb__io *io, int fd)
 {
-    (void)io;
-    return ldb__os_fdatasync(fd);
+    uint64_t start = ldb__now_ns();
+    int rc = ldb__os_fdatasync(fd);
+    ldb__hist_since(&io->sync_latency, start);
+    return rc;
 }
 
 int ldb__io_submit_write_sync(struct ldb__io *io, int fd, const void *buf, size_t len,
@@ -110,6 +112,7 @@ int ldb__io_submit_write_sync(struct ldb__io *io, int fd, const void *buf, size_
     io->off = off;
     io->injected_sync_error = 0;
     io->used_ring = 0;
+    io->submitted_ns = ldb__now_ns();
 #ifdef HAVE_LIBURING
     if (USE_RING(io, len)) {
         io->used_ring = 1;
@@ -135,7 +138,16 @@ int ldb__io_submit_write_sync(struct ldb__io *io, int fd, const void *buf, size_
     return ldb__os_pwrite_full(fd, buf, len, off);
 }
 
+static int wait_write_sync(struct ldb__io *io);
+
 int ldb__io_wait_write_sync(struct ldb__io *io)
+{
+    int rc = wait_write_sync(io);
+    ldb__hist_since(&io->sync_latency, io->submitted_ns);
+    return rc;
+}
+
+static int wait_write_sync(struct ldb__io *io)
 {
 #ifdef HAVE_LIBURING
     if (io->used_ring) {

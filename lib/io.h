@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "histogram.h"
+
 struct ldb__ring; /* opaque: io.c owns the liburing state */
 
 struct ldb__io {
@@ -27,6 +29,10 @@ struct ldb__io {
     uint64_t off;
     int injected_sync_error;
     int used_ring;
+    uint64_t submitted_ns; /* when the write+sync in flight was submitted */
+    /* Every log sync this env waited for: fdatasync alone, or a linked
+     * write + fdatasync from submission to completion. */
+    struct ldb__histogram sync_latency;
 };
 
 /* Set up the backend; never fails for want of io_uring (falls back). */

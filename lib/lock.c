@@ -412,3 +412,20 @@ void ldb__lock_reader_stats(struct ldb__lock *lk, uint32_t *used, uint64_t *olde
     *used = u;
     *oldest = u ? o : 0;
 }
+
+int ldb__lock_reader_visit(struct ldb__lock *lk, int (*fn)(void *, uint32_t, uint64_t, int),
+                           void *ctx)
+{
+    for (unsigned i = 0; i < lk->hdr->max_readers; i++) {
+        uint32_t pid = __atomic_load_n(&lk->slots[i].pid, __ATOMIC_ACQUIRE);
+        uint64_t id = __atomic_load_n(&lk->slots[i].txnid, __ATOMIC_ACQUIRE);
+        if (pid == 0)
+            continue;
+        /* kill(pid, 0) only probes; EPERM means the process exists */
+        int alive = !(kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+        int rc = fn(ctx, pid, id, alive);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

@@ -157,6 +157,11 @@ void ldb__lock_publish(struct ldb__lock *lk, const struct ldb__snapshot *snap);
 uint64_t ldb__lock_oldest_snapshot(struct ldb__lock *lk);
 /* Free slots of dead processes; how many. */
 int ldb__lock_reader_check(struct ldb__lock *lk, int *cleared);
+/* Call fn(ctx, pid, txnid, alive) for every claimed slot (txnid
+ * LDB_READER_IDLE: no snapshot; alive 0: the process is gone) until it
+ * returns nonzero; returns that or 0. Reads only. */
+int ldb__lock_reader_visit(struct ldb__lock *lk, int (*fn)(void *, uint32_t, uint64_t, int),
+                           void *ctx);
 /* Readers now registered and the oldest registered id (0 if none). */
 void ldb__lock_reader_stats(struct ldb__lock *lk, uint32_t *used, uint64_t *oldest);
 
