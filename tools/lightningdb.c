@@ -33,11 +33,16 @@
  * too, which is how load tells a truncated dump from a whole one.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "lightningdb.h"
 
@@ -78,12 +83,15 @@ static void usage(FILE *out)
             "  check PATH                  verify every page and tree; exit 1 if damaged\n"
             "  dump PATH [--tree NAME]     write every entry of a tree to stdout as text\n"
             "  load PATH [--tree NAME]     read a dump from stdin and put its entries\n"
-            "  readers PATH                free stale reader slots; show readers in use\n"
+            "  readers PATH                free stale reader slots; list readers in use\n"
             "  checkpoint PATH             fold the write-ahead log into the data file\n"
+            "  metrics PATH [--textfile DIR]  figures in Prometheus text format\n"
+            "  health PATH [THRESHOLDS]    one-line status for monitors (Nagios codes)\n"
             "  version                     print the tool's and the library's versions\n"
             "  help                        print this help\n"
             "\n"
-            "stat, check, dump and readers open the database read-only. stat, check\n"
+            "stat, check, dump, readers, metrics and health open the database read-only.\n"
+            "stat, check\n"
             "and dump take --immutable: open a file nothing changes, with no lock file\n"
             "and no log. load and checkpoint open it for writing.\n"
             "Exit status: 0 success, 1 failure, 2 usage error. See lightningdb(1).\n",
@@ -664,6 +672,16 @@ out:
 
 /* ---- readers ------------------------------------------------------------- */
 
+static int print_reader(void *ctx, int pid, uint64_t txn_id, int alive)
+{
+    (void)ctx;
+    if (txn_id != 0)
+        printf("  pid %-10d txn %-12" PRIu64 " %s\n", pid, txn_id, alive ? "" : "(dead)");
+    else
+        printf("  pid %-10d no snapshot      %s\n", pid, alive ? "" : "(dead)");
+    return 0;
+}
+
 static int cmd_readers(int argc, char **argv)
 {
     struct args a;
@@ -690,6 +708,10 @@ static int cmd_readers(int argc, char **argv)
     printf("readers max:          %" PRIu32 "\n", st.readers_max);
     printf("oldest reader txn id: %" PRIu64 "\n", st.oldest_reader_txn_id);
     printf("last txn id:          %" PRIu64 "\n", st.last_txn_id);
+    printf("slots in use:\n");
+    rc = ldb_reader_list(env, print_reader, NULL);
+    if (rc != 0)
+        status = fail(&a, "reader list", rc);
 out:
     status = close_env(&a, env, status);
     return status ? status : output_failed();
@@ -736,6 +758,274 @@ out:
     return status ? status : output_failed();
 }
 
+/* ---- metrics ------------------------------------------------------------- */
+
+/* The textfile collector's file for this database: DIR/lightningdb_<base>.prom,
+ * the data file's name with anything but [A-Za-z0-9_] made '_'. */
+static void textfile_name(char *out, size_t cap, const char *dir, const char *path)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    char *base = basename(copy);
+    for (char *p = base; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '_'))
+            *p = '_';
+    snprintf(out, cap, "%s/lightningdb_%s.prom", dir, base);
+}
+
+/* Write the exposition to a temporary file in dir and rename it into place,
+ * so the collector never reads half a file. */
+static int write_textfile(const struct args *a, ldb_env *env, const char *dir)
+{
+    char final[4200], tmp[4300];
+    textfile_name(final, sizeof final, dir, a->path);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", final, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        fprintf(stderr, "%s: %s: %s\n", prog, tmp, strerror(errno));
+        return 1;
+    }
+    int rc = ldb_metrics(env, f);
+    if (rc == 0 && (fsync(fileno(f)) != 0 || ferror(f)))
+        rc = -errno;
+    if (fclose(f) != 0 && rc == 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, final) != 0)
+        rc = -errno;
+    if (rc != 0) {
+        unlink(tmp);
+        fprintf(stderr, "%s: %s: %s: %s\n", prog, a->path, final, ldb_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_metrics(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"textfile", required_argument, NULL, 'T'},
+        {"immutable", no_argument, NULL, 'I'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct args a;
+    const char *dir = NULL;
+    ldb_env *env = NULL;
+    int c, status = 0;
+
+    memset(&a, 0, sizeof a);
+    a.cmd = "metrics";
+    optind = 0;
+    while ((c = getopt_long(argc + 1, argv - 1, "", longopts, NULL)) != -1) {
+        if (c == 'T')
+            dir = optarg;
+        else if (c == 'I')
+            a.immutable = 1;
+        else if (c == 'h') {
+            printf("Usage: %s metrics PATH [--textfile DIR] [--immutable]\n", prog);
+            return output_failed();
+        } else
+            return usage_error("metrics: bad option");
+    }
+    if (optind != argc)
+        return usage_error("metrics: needs exactly one PATH");
+    a.path = argv[optind - 1];
+    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
+        return 1;
+    if (dir != NULL) {
+        status = write_textfile(&a, env, dir);
+    } else {
+        int rc = ldb_metrics(env, stdout);
+        if (rc != 0)
+            status = fail(&a, "metrics", rc);
+    }
+    status = close_env(&a, env, status);
+    return status ? status : output_failed();
+}
+
+/* ---- health -------------------------------------------------------------- */
+
+/* Nagios plugin exit codes. */
+enum { HEALTH_OK, HEALTH_WARNING, HEALTH_CRITICAL, HEALTH_UNKNOWN };
+static const char *const health_word[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+
+struct health {
+    int state;
+    char why[512];
+    /* thresholds */
+    double file_warn, file_crit, disk_warn, disk_crit; /* percent used */
+    uint64_t lag_warn, lag_crit;                        /* txns */
+    uint64_t max_size;                                  /* bytes; 0: the default */
+};
+
+/* Raise the state to at least s and add the reason. */
+static void health_flag(struct health *h, int s, const char *fmt, ...)
+{
+    va_list ap;
+    size_t n = strlen(h->why);
+    if (s > h->state || h->state == HEALTH_UNKNOWN)
+        h->state = s;
+    if (n + 3 >= sizeof h->why)
+        return;
+    if (n)
+        n += (size_t)snprintf(h->why + n, sizeof h->why - n, "; ");
+    va_start(ap, fmt);
+    vsnprintf(h->why + n, sizeof h->why - n, fmt, ap);
+    va_end(ap);
+}
+
+static int count_dead(void *ctx, int pid, uint64_t txn_id, int alive)
+{
+    (void)pid;
+    (void)txn_id;
+    if (!alive)
+        (*(unsigned *)ctx)++;
+    return 0;
+}
+
+static double disk_used_percent(const char *path)
+{
+    char copy[4096];
+    struct statvfs vfs;
+    snprintf(copy, sizeof copy, "%s", path);
+    if (statvfs(dirname(copy), &vfs) != 0 || vfs.f_blocks == 0)
+        return -1;
+    return 100.0 * (double)(vfs.f_blocks - vfs.f_bavail) / (double)vfs.f_blocks;
+}
+
+static void health_figures(struct health *h, const char *path, ldb_env *env, ldb_stat *st,
+                           double *disk)
+{
+    unsigned dead = 0;
+    uint64_t lag = st->readers_used ? st->last_txn_id - st->oldest_reader_txn_id : 0;
+    double file_pct = 100.0 * (double)st->file_size / (double)st->max_size;
+    if (ldb_reader_list(env, count_dead, &dead) == 0 && dead > 0)
+        health_flag(h, HEALTH_WARNING, "%u reader slot(s) of dead processes", dead);
+    if (lag >= h->lag_crit)
+        health_flag(h, HEALTH_CRITICAL, "oldest reader %" PRIu64 " txns behind", lag);
+    else if (lag >= h->lag_warn)
+        health_flag(h, HEALTH_WARNING, "oldest reader %" PRIu64 " txns behind", lag);
+    if (file_pct >= h->file_crit)
+        health_flag(h, HEALTH_CRITICAL, "file at %.0f%% of max size", file_pct);
+    else if (file_pct >= h->file_warn)
+        health_flag(h, HEALTH_WARNING, "file at %.0f%% of max size", file_pct);
+    *disk = disk_used_percent(path);
+    if (*disk < 0)
+        health_flag(h, HEALTH_UNKNOWN, "cannot read the disk's usage");
+    else if (*disk >= h->disk_crit)
+        health_flag(h, HEALTH_CRITICAL, "disk %.0f%% full", *disk);
+    else if (*disk >= h->disk_warn)
+        health_flag(h, HEALTH_WARNING, "disk %.0f%% full", *disk);
+}
+
+static int parse_percent(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v >= 0 && v <= 100))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_count(const char *s, uint64_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int health_options(int argc, char **argv, struct health *h, const char **path)
+{
+    static const struct option longopts[] = {
+        {"file-warn", required_argument, NULL, 'f'}, {"file-crit", required_argument, NULL, 'F'},
+        {"disk-warn", required_argument, NULL, 'd'}, {"disk-crit", required_argument, NULL, 'D'},
+        {"lag-warn", required_argument, NULL, 'l'},  {"lag-crit", required_argument, NULL, 'L'},
+        {"max-size", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c, bad = 0;
+    optind = 0;
+    while ((c = getopt_long(argc + 1, argv - 1, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': bad |= parse_percent(optarg, &h->file_warn); break;
+        case 'F': bad |= parse_percent(optarg, &h->file_crit); break;
+        case 'd': bad |= parse_percent(optarg, &h->disk_warn); break;
+        case 'D': bad |= parse_percent(optarg, &h->disk_crit); break;
+        case 'l': bad |= parse_count(optarg, &h->lag_warn); break;
+        case 'L': bad |= parse_count(optarg, &h->lag_crit); break;
+        case 'm': bad |= parse_count(optarg, &h->max_size); break;
+        case 'h':
+            printf("Usage: %s health PATH [--file-warn PCT] [--file-crit PCT] [--disk-warn PCT]\n"
+                   "       [--disk-crit PCT] [--lag-warn TXNS] [--lag-crit TXNS] [--max-size BYTES]\n",
+                   prog);
+            return -1;
+        default: return -2;
+        }
+        if (bad)
+            return -2;
+    }
+    if (optind != argc)
+        return -2;
+    *path = argv[optind - 1];
+    return 0;
+}
+
+/* Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; one status line on stdout
+ * with performance data after '|', as monitoring plugins print it. */
+static int cmd_health(int argc, char **argv)
+{
+    struct health h = {HEALTH_OK, "", 80, 95, 90, 97, 100000, 10000000, 0};
+    struct args a;
+    ldb_env *env = NULL;
+    ldb_options opts;
+    ldb_stat st;
+    double disk = -1;
+    int rc;
+
+    memset(&a, 0, sizeof a);
+    memset(&st, 0, sizeof st);
+    a.cmd = "health";
+    rc = health_options(argc, argv, &h, &a.path);
+    if (rc == -1)
+        return output_failed() ? HEALTH_UNKNOWN : HEALTH_OK;
+    if (rc != 0) {
+        printf("LIGHTNINGDB UNKNOWN - bad arguments; try '%s health --help'\n", prog);
+        return HEALTH_UNKNOWN;
+    }
+    memset(&opts, 0, sizeof opts);
+    opts.flags = LDB_RDONLY;
+    opts.max_size = h.max_size;
+    rc = ldb_open(a.path, &opts, &env);
+    if (rc == LDB_READONLY)
+        health_flag(&h, HEALTH_WARNING, "the log holds commits to replay (run checkpoint)");
+    else if (rc != 0)
+        health_flag(&h, HEALTH_CRITICAL, "cannot open: %s", ldb_strerror(rc));
+    else if ((rc = ldb_stat_env(env, &st)) != 0)
+        health_flag(&h, HEALTH_CRITICAL, "stat: %s", ldb_strerror(rc));
+    else
+        health_figures(&h, a.path, env, &st, &disk);
+    if (env != NULL && (rc = ldb_close(env)) != 0)
+        health_flag(&h, HEALTH_CRITICAL, "close: %s", ldb_strerror(rc));
+    printf("LIGHTNINGDB %s - %s: %s", health_word[h.state], a.path,
+           h.why[0] ? h.why : "all checks passed");
+    if (env != NULL)
+        printf(" | file_bytes=%" PRIu64 "B readers=%" PRIu32 " lag_txns=%" PRIu64
+               " disk_used=%.1f%% wal_bytes=%" PRIu64 "B",
+               st.file_size, st.readers_used,
+               st.readers_used ? st.last_txn_id - st.oldest_reader_txn_id : 0, disk,
+               st.wal_size);
+    printf("\n");
+    return output_failed() ? HEALTH_UNKNOWN : h.state;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static int cmd_version(int argc, char **argv)
@@ -755,6 +1045,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"stat", cmd_stat},   {"check", cmd_check},     {"dump", cmd_dump},
         {"load", cmd_load},   {"readers", cmd_readers}, {"checkpoint", cmd_checkpoint},
+        {"metrics", cmd_metrics}, {"health", cmd_health},
         {"version", cmd_version}, {"--version", cmd_version},
     };
     const char *cmd;
