@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * histogram.h: latency histograms that a hot path can feed for the price of
  * a clock read and three relaxed atomic adds.

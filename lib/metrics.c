@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.c: ldb_metrics and ldb_reader_list (see metrics.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * metrics.h: ldb_metrics, the Prometheus text exposition of an env's
  * figures (metrics.c). It sits at the top beside env.c: it reads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Operators' surface (issue 13): ldb_metrics and ldb_reader_list.
  *

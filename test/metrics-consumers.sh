@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The operators' surface against its real consumers (issue 13):
 #  - `lightningdb metrics` passes `promtool check metrics` (Debian's
 #    prometheus package);
