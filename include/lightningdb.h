@@ -137,6 +137,44 @@ typedef struct ldb_options {
 } ldb_options;
 
 /**
+ * @brief Set options from text, as an operator writes them:
+ * `"sync_mode=off,cache_size=256MiB,compression=zstd:3,max_readers=512"`.
+ *
+ * Items are `key=value`, separated by commas or newlines; spaces and tabs
+ * around keys and values are ignored. Each key sets one field of @p opts and leaves the
+ * others as they are, so a program can apply its defaults, then a
+ * configuration file, then a command line. Keys: `sync_mode` (`full`,
+ * `off`), `page_size`, `max_size`, `cache_size`, `wal_max_bytes` (sizes:
+ * digits with an optional unit `B`, `K`/`k`/`KiB`, `M`/`MiB`, `G`/`GiB`,
+ * `T`/`TiB` (powers of 1024) or `KB`, `MB`, `GB`, `TB` (powers of 1000)),
+ * `max_readers`, `max_dbs` (counts), `compression` (`none`, `lz4`, `zstd`,
+ * optionally `:LEVEL`, a negative level included), `compression_level`,
+ * `file_mode` (octal), and the flags `rdonly`, `nocreate`, `immutable`
+ * (`1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`). Values are checked
+ * for form and for overflow here; for range (a page size that is not a
+ * power of two, say) by ldb_open().
+ *
+ * The library never reads the environment or any file for options: the
+ * program chooses where the text comes from (the `lightningdb` command
+ * reads `LIGHTNINGDB_OPTIONS` and `-o KEY=VALUE`).
+ *
+ * @param opts options to change; untouched unless every item is good.
+ * @param text the items.
+ * @param err where to write a message naming the bad key or value (may be
+ *            NULL; always NUL-terminated when @p errlen > 0).
+ * @param errlen size of @p err.
+ * @retval 0 all items applied.
+ * @retval LDB_INVALID an unknown key, a malformed or too large value, NULL
+ *         @p opts or @p text; nothing was changed.
+ */
+#define ldb_options_parse(opts, text, err, errlen) \
+    ldb_options_parse_sized((opts), sizeof(ldb_options), (text), (err), (errlen))
+/** ldb_options_parse() for a caller whose ::ldb_options is @p opts_size
+ *  bytes (the macro above passes the size this header was built with). */
+LDB_API int ldb_options_parse_sized(ldb_options *opts, size_t opts_size, const char *text,
+                                    char *err, size_t errlen);
+
+/**
  * @brief Open (and create, unless told not to) a database.
  *
  * A crash left behind is recovered here: the first process to open the

@@ -63,6 +63,14 @@
 
 static const char prog[] = "lightningdb";
 
+/* Options from the LIGHTNINGDB_OPTIONS environment variable, then each
+ * -o KEY=VALUE in order, applied on top of each command's own settings
+ * (ldb_options_parse's text form). Checked when given. */
+#define OPTIONS_ENV "LIGHTNINGDB_OPTIONS"
+#define MAX_OPTION_TEXTS 64
+static const char *option_texts[MAX_OPTION_TEXTS];
+static int n_option_texts;
+
 /* Which options a subcommand takes. */
 enum { OPT_TREE = 1, OPT_IMMUTABLE = 2 };
 
@@ -76,7 +84,7 @@ struct args {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: %s COMMAND [ARGS]\n"
+            "Usage: %s [-o KEY=VALUE]... COMMAND [ARGS]\n"
             "\n"
             "Commands:\n"
             "  stat PATH [--tree NAME]     figures of the database and of one tree\n"
@@ -94,6 +102,8 @@ static void usage(FILE *out)
             "stat, check\n"
             "and dump take --immutable: open a file nothing changes, with no lock file\n"
             "and no log. load and checkpoint open it for writing.\n"
+            "-o KEY=VALUE (before or after COMMAND, repeatable) and the environment\n"
+            "variable LIGHTNINGDB_OPTIONS set ldb_options, e.g. -o cache_size=256MiB.\n"
             "Exit status: 0 success, 1 failure, 2 usage error. See lightningdb(1).\n",
             prog);
 }
@@ -107,6 +117,29 @@ static int usage_error(const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry '%s help'.\n", prog);
     return EXIT_USAGE;
+}
+
+/* Remember an options text (from -o, or the environment when from_env),
+ * after checking it parses. */
+static int add_option_text(const char *text, int from_env)
+{
+    ldb_options scratch;
+    char err[256];
+    memset(&scratch, 0, sizeof scratch);
+    if (ldb_options_parse(&scratch, text, err, sizeof err) != 0)
+        return from_env ? usage_error("%s: %s", OPTIONS_ENV, err)
+                        : usage_error("-o %s: %s", text, err);
+    if (n_option_texts == MAX_OPTION_TEXTS)
+        return usage_error("too many -o options");
+    option_texts[n_option_texts++] = text;
+    return 0;
+}
+
+/* The user's options on top of *o (every text was checked when added). */
+static void apply_user_options(ldb_options *o)
+{
+    for (int i = 0; i < n_option_texts; i++)
+        (void)ldb_options_parse(o, option_texts[i], NULL, 0);
 }
 
 /* A library error, as "lightningdb: PATH: WHAT: <ldb_strerror>". Returns 1. */
@@ -137,6 +170,12 @@ static int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
                 a->tree = s + 7;
             } else if ((allowed & OPT_IMMUTABLE) && strcmp(s, "--immutable") == 0) {
                 a->immutable = 1;
+            } else if (strcmp(s, "-o") == 0 || strcmp(s, "--option") == 0) {
+                if (i + 1 >= argc)
+                    return usage_error("%s: %s needs KEY=VALUE", cmd, s);
+                int rc = add_option_text(argv[++i], 0);
+                if (rc != 0)
+                    return rc;
             } else {
                 return usage_error("%s: unknown option '%s'", cmd, s);
             }
@@ -159,10 +198,11 @@ static int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env
     int rc;
 
     memset(&opts, 0, sizeof opts);
-    opts.flags = flags;
+    opts.sync_mode = sync_mode;
+    apply_user_options(&opts);
+    opts.flags |= flags; /* what the command needs (read-only) always holds */
     if (a->immutable)
         opts.flags |= LDB_IMMUTABLE;
-    opts.sync_mode = sync_mode;
     rc = ldb_open(a->path, &opts, env);
     if (rc != 0)
         fail(a, "cannot open", rc);
@@ -805,6 +845,7 @@ static int cmd_metrics(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"textfile", required_argument, NULL, 'T'},
+        {"option", required_argument, NULL, 'o'},
         {"immutable", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -817,9 +858,13 @@ static int cmd_metrics(int argc, char **argv)
     memset(&a, 0, sizeof a);
     a.cmd = "metrics";
     optind = 0;
-    while ((c = getopt_long(argc + 1, argv - 1, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc + 1, argv - 1, "o:", longopts, NULL)) != -1) {
         if (c == 'T')
             dir = optarg;
+        else if (c == 'o') {
+            if ((status = add_option_text(optarg, 0)) != 0)
+                return status;
+        }
         else if (c == 'I')
             a.immutable = 1;
         else if (c == 'h') {
@@ -949,12 +994,17 @@ static int health_options(int argc, char **argv, struct health *h, const char **
         {"disk-warn", required_argument, NULL, 'd'}, {"disk-crit", required_argument, NULL, 'D'},
         {"lag-warn", required_argument, NULL, 'l'},  {"lag-crit", required_argument, NULL, 'L'},
         {"max-size", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'h'},
+        {"option", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
     optind = 0;
-    while ((c = getopt_long(argc + 1, argv - 1, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc + 1, argv - 1, "o:", longopts, NULL)) != -1) {
         switch (c) {
+        case 'o':
+            if (add_option_text(optarg, 0) != 0)
+                return -2;
+            break;
         case 'f': bad |= parse_percent(optarg, &h->file_warn); break;
         case 'F': bad |= parse_percent(optarg, &h->file_crit); break;
         case 'd': bad |= parse_percent(optarg, &h->disk_warn); break;
@@ -1001,8 +1051,10 @@ static int cmd_health(int argc, char **argv)
         return HEALTH_UNKNOWN;
     }
     memset(&opts, 0, sizeof opts);
-    opts.flags = LDB_RDONLY;
-    opts.max_size = h.max_size;
+    apply_user_options(&opts);
+    opts.flags |= LDB_RDONLY;
+    if (h.max_size != 0)
+        opts.max_size = h.max_size;
     rc = ldb_open(a.path, &opts, &env);
     if (rc == LDB_READONLY)
         health_flag(&h, HEALTH_WARNING, "the log holds commits to replay (run checkpoint)");
@@ -1048,8 +1100,18 @@ int main(int argc, char **argv)
         {"metrics", cmd_metrics}, {"health", cmd_health},
         {"version", cmd_version}, {"--version", cmd_version},
     };
-    const char *cmd;
+    const char *cmd, *env_text = getenv(OPTIONS_ENV);
+    int rc;
 
+    if (env_text != NULL && (rc = add_option_text(env_text, 1)) != 0)
+        return rc;
+    /* -o KEY=VALUE before the command applies to it as after it does */
+    while (argc >= 3 && (strcmp(argv[1], "-o") == 0 || strcmp(argv[1], "--option") == 0)) {
+        if ((rc = add_option_text(argv[2], 0)) != 0)
+            return rc;
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
