@@ -84,6 +84,7 @@ int main(void)
 {
     Suite *s = suite_create("checksum");
     TCase *tc = tcase_create("crc32c");
+    tcase_set_timeout(tc, 120); /* slower under ASan or a loaded machine */
     tcase_add_test(tc, known_vectors);
     tcase_add_test(tc, hw_matches_sw_all_lengths_and_alignments);
     tcase_add_test(tc, fast_path_boundaries_with_running_crc);
