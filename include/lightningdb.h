@@ -438,6 +438,95 @@ LDB_API int ldb_stat_env(ldb_env *env, ldb_stat *st);
  */
 LDB_API int ldb_check(ldb_env *env, FILE *report);
 
+/** ldb_backup() flag: write only the pages in use, renumbered, every tree
+ *  rebuilt with full pages and no free pages: the smallest file. Without it
+ *  the copy keeps every page at its number (pages free in the snapshot are
+ *  written as zeros). */
+#define LDB_BACKUP_COMPACT 0x1
+
+/**
+ * @brief Progress of a backup, for ldb_backup_ex().
+ *
+ * Called on the thread running the backup: once with @p done 0 before the
+ * first byte, then about every 4 MiB written, and once with @p done equal
+ * to @p total at the end (before the file is synced and renamed).
+ * @param ctx the pointer given to ldb_backup_ex().
+ * @param done bytes of the copy written so far.
+ * @param total bytes the copy will have (the exact size of the file).
+ * @return 0 to go on; anything else stops the backup, which then fails with
+ *         `-ECANCELED` (and leaves nothing at the destination path).
+ */
+typedef int (*ldb_backup_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/**
+ * @brief Write a consistent copy of the database to a new file, while
+ * writers go on.
+ *
+ * The copy is the newest committed snapshot when the call begins (the one
+ * a read txn begun then would see), including the txns that live only in
+ * the write-ahead log so far: the copy needs no log. It holds one reader
+ * slot for its duration (so, like any long read txn, it keeps the pages of
+ * that snapshot from being reused, and the database file may grow
+ * meanwhile), and never the writer.
+ *
+ * The copy is written to `<dest_path>.ldb-backup-tmp` in the same directory,
+ * fsynced, renamed to @p dest_path (never replacing anything there), and the
+ * directory fsynced: nothing appears at @p dest_path until the copy is
+ * complete and durable. A process killed midway leaves only the temporary,
+ * which the next backup to the same @p dest_path reuses (it is safe to
+ * delete when no backup runs). The copy opens normally (it then gets its own
+ * lock file and log) and with #LDB_IMMUTABLE, and has the same database id
+ * as the original.
+ *
+ * @param dest_path the new file; its directory must exist.
+ * @param flags 0 or #LDB_BACKUP_COMPACT.
+ * @retval 0 the copy is at @p dest_path, synced.
+ * @retval -EEXIST @p dest_path (or a log `<dest_path>-wal` beside it)
+ *         exists; nothing was written and it is left as it was.
+ * @retval LDB_BUSY another backup to the same @p dest_path is running, or
+ *         every reader slot is taken.
+ * @retval LDB_INVALID bad env, NULL path, unknown flags.
+ * @retval LDB_CORRUPTED a damaged page was met (#LDB_BACKUP_COMPACT checks
+ *         every page it copies).
+ * @retval -errno the operating system refused (`-ENOSPC`, `-EACCES`, ...);
+ *         the temporary is removed.
+ */
+LDB_API int ldb_backup(ldb_env *env, const char *dest_path, unsigned flags);
+
+/**
+ * @brief Stream the same copy as ldb_backup() (the same bytes) to a file
+ * descriptor: a pipe, a socket, stdout, a file.
+ *
+ * Written sequentially from the descriptor's position, with no seeking, so
+ * `lightningdb backup PATH - | ssh host 'cat > copy'` works. A non-blocking
+ * descriptor is waited on. If @p fd is a regular file it is fsynced at the
+ * end; otherwise durability is the reader's business. @p fd is not closed.
+ * A pipe whose reader has gone raises `SIGPIPE` as any write does (ignore
+ * it to get `-EPIPE` instead). On an error part of the copy may have been
+ * written: the reader must treat a stream that ended early as worthless
+ * (the tool's exit status says whether it is whole).
+ * @param fd an open descriptor, written and not closed.
+ * @param flags 0 or #LDB_BACKUP_COMPACT.
+ * @retval 0 the whole copy was written.
+ * @retval LDB_INVALID bad env, negative fd, unknown flags.
+ * @retval LDB_BUSY every reader slot is taken.
+ * @retval LDB_CORRUPTED a damaged page was met.
+ * @retval -errno a write failed (`-EPIPE`, `-ENOSPC`, ...).
+ */
+LDB_API int ldb_backup_fd(ldb_env *env, int fd, unsigned flags);
+
+/**
+ * @brief ldb_backup() (@p dest_path set, @p fd -1) or ldb_backup_fd()
+ * (@p dest_path NULL, @p fd >= 0), reporting progress.
+ * @param progress called as ::ldb_backup_progress_fn says; may be NULL.
+ * @param ctx passed to @p progress.
+ * @retval -ECANCELED @p progress returned nonzero.
+ * @retval LDB_INVALID both or neither of @p dest_path and @p fd given.
+ * Other results: as ldb_backup() and ldb_backup_fd().
+ */
+LDB_API int ldb_backup_ex(ldb_env *env, const char *dest_path, int fd, unsigned flags,
+                          ldb_backup_progress_fn progress, void *ctx);
+
 /**
  * @brief Free the reader slots left by processes that died.
  * @param[out] cleared how many were freed (may be NULL).

@@ -87,15 +87,20 @@ void ldb__meta_init(struct meta_page *m, uint32_t page_size)
     m->npages = LDB_META_PAGES;
 }
 
-int ldb__meta_write(int fd, struct meta_page *m, unsigned slot)
+void ldb__meta_encode(struct meta_page *m, unsigned slot, uint8_t image[LDB_META_BYTES])
 {
-    uint8_t image[LDB_META_BYTES];
-    memset(image, 0, sizeof image);
+    memset(image, 0, LDB_META_BYTES);
     m->header.type = PAGE_META;
     m->header.pgno = slot;
     m->header.txnid = m->txnid;
     memcpy(image, m, sizeof *m);
-    ldb__page_seal(image, sizeof image);
+    ldb__page_seal(image, LDB_META_BYTES);
     memcpy(m, image, sizeof *m);
+}
+
+int ldb__meta_write(int fd, struct meta_page *m, unsigned slot)
+{
+    uint8_t image[LDB_META_BYTES];
+    ldb__meta_encode(m, slot, image);
     return ldb__os_pwrite_full(fd, image, sizeof image, slot * (uint64_t)m->page_size);
 }

@@ -28,5 +28,8 @@ void ldb__meta_init(struct meta_page *m, uint32_t page_size);
  * always writes the slot that does not hold the newest valid meta, so a torn
  * write leaves the previous checkpoint intact. */
 int ldb__meta_write(int fd, struct meta_page *m, unsigned slot);
+/* Seal m as meta page slot into image (what ldb__meta_write writes; the
+ * rest of the page is zero). */
+void ldb__meta_encode(struct meta_page *m, unsigned slot, uint8_t image[LDB_META_BYTES]);
 
 #endif

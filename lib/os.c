@@ -13,9 +13,13 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -372,4 +376,136 @@ void ldb__os_unmap(void *addr, size_t len)
 {
     if (addr != NULL)
         munmap(addr, len);
+}
+
+/* ---- backups ------------------------------------------------------------- */
+
+int ldb__os_exists(const char *path, int *exists)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        *exists = 1;
+        return 0;
+    }
+    if (errno != ENOENT)
+        return -errno;
+    *exists = 0;
+    return 0;
+}
+
+/* A non-blocking fd said EAGAIN: wait until it takes more. */
+static int wait_writable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    while (poll(&p, 1, -1) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
+}
+
+int ldb__os_write_all(int fd, const void *buf, size_t len)
+{
+    FAULT(LDB_FAULT_WRITE);
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                TRY(wait_writable(fd));
+                continue;
+            }
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int ldb__os_send_file(int out_fd, int in_fd, uint64_t off, size_t len, size_t *sent)
+{
+    *sent = 0;
+    FAULT(LDB_FAULT_WRITE);
+    while (*sent < len) {
+        off_t o = (off_t)(off + *sent);
+        ssize_t n = sendfile(out_fd, in_fd, &o, len - *sent);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                TRY(wait_writable(out_fd));
+                continue;
+            }
+            return -errno;
+        }
+        if (n == 0)
+            return LDB_CORRUPT(); /* the data file ends before its pages */
+        *sent += (size_t)n;
+    }
+    return 0;
+}
+
+int ldb__os_lock_nowait(int fd)
+{
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            return LDB_BUSY;
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int ldb__os_same_file(int fd, const char *path, int *same)
+{
+    struct stat a, b;
+    if (fstat(fd, &a) != 0)
+        return -errno;
+    if (stat(path, &b) != 0) {
+        if (errno != ENOENT)
+            return -errno;
+        *same = 0;
+        return 0;
+    }
+    *same = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return 0;
+}
+
+int ldb__os_is_regular(int fd, int *regular)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    *regular = S_ISREG(st.st_mode) != 0;
+    return 0;
+}
+
+int ldb__os_rename_noreplace(const char *from, const char *to)
+{
+    int err = 0;
+#ifdef LDB_TEST_HOOKS
+    err = ldb__os_fault_check(LDB_FAULT_RENAME);
+#endif
+    if (err == 0) {
+        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+            return 0;
+        err = errno;
+    }
+    if (err != EINVAL && err != ENOSYS && err != EOPNOTSUPP)
+        return -err;
+    /* No RENAME_NOREPLACE here (NFS): link refuses an existing name just
+     * the same. Dying between the two calls leaves from behind as well. */
+    if (link(from, to) != 0)
+        return -errno;
+    (void)unlink(from);
+    return 0;
+}
+
+int ldb__os_unlink(const char *path)
+{
+    return unlink(path) == 0 ? 0 : -errno;
 }

@@ -42,6 +42,29 @@ int ldb__os_fsync_parent_dir(const char *path);
 int ldb__os_map(int fd, size_t len, void **addr);
 void ldb__os_unmap(void *addr, size_t len);
 
+/* For backups (backup.c): streaming to a descriptor that may be a pipe or a
+ * socket (no seeking), and publishing a finished file under its name. */
+/* *exists = 1 if something (a file, a directory, a dangling link) is at path. */
+int ldb__os_exists(const char *path, int *exists);
+/* Write all of buf at fd's position, retrying short writes and EINTR, and
+ * waiting (poll) on a non-blocking fd that is full. */
+int ldb__os_write_all(int fd, const void *buf, size_t len);
+/* Copy len bytes at off of in_fd to out_fd's position inside the kernel
+ * (sendfile); *sent says how many went before an error. -EINVAL or -ENOSYS
+ * with nothing sent: this pair of files cannot do it, write instead. */
+int ldb__os_send_file(int out_fd, int in_fd, uint64_t off, size_t len, size_t *sent);
+/* Take flock(LOCK_EX | LOCK_NB) on fd: LDB_BUSY if someone holds it. */
+int ldb__os_lock_nowait(int fd);
+/* *same = 1 if path names the file open as fd (it was not renamed away). */
+int ldb__os_same_file(int fd, const char *path, int *same);
+/* *regular = 1 if fd is a regular file (not a pipe, socket or device). */
+int ldb__os_is_regular(int fd, int *regular);
+/* Rename from to to, never replacing an existing to (-EEXIST then):
+ * renameat2(RENAME_NOREPLACE), or where the filesystem lacks it (NFS),
+ * link(to) then unlink(from). */
+int ldb__os_rename_noreplace(const char *from, const char *to);
+int ldb__os_unlink(const char *path);
+
 #ifdef LDB_TEST_HOOKS
 /* Fault injection for tests. Counts calls of each kind; when the count of a
  * kind reaches its trigger, that call fails with the given errno. A trigger
@@ -53,6 +76,7 @@ enum ldb__os_fault_kind {
     LDB_FAULT_SYNC,
     LDB_FAULT_GROW,
     LDB_FAULT_SHORT,
+    LDB_FAULT_RENAME, /* renameat2 fails: ldb__os_rename_noreplace falls back */
     LDB_FAULT_KINDS
 };
 void ldb__os_fault_set(enum ldb__os_fault_kind kind, uint64_t nth_call, int err);
