@@ -11,12 +11,13 @@
  * Exit status: 0 success; 1 failure (the library's error is named through
  * ldb_strerror on stderr, or check found corruption); 2 usage error.
  *
- * Subcommands that only look (stat, check, dump, readers) open the database
- * with LDB_RDONLY, so they never change its contents (if a crash left log
- * records to replay, ldb_open replays them first when this process may write
- * the files: that only makes committed txns durable in the data file);
- * --immutable opens it with LDB_IMMUTABLE instead (a copy nothing will
- * change: no lock file, no log). load and checkpoint open it for writing.
+ * Subcommands that only look (stat, check, dump, readers, backup) open the
+ * database with LDB_RDONLY, so they never change its contents (if a crash
+ * left log records to replay, ldb_open replays them first when this process
+ * may write the files: that only makes committed txns durable in the data
+ * file); --immutable opens it with LDB_IMMUTABLE instead (a copy nothing
+ * will change: no lock file, no log). load and checkpoint open it for
+ * writing. backup writes only its DEST (a new file, or stdout).
  *
  * The dump format, read back by load (one tree per dump):
  *
@@ -71,14 +72,16 @@ static const char prog[] = "lightningdb";
 static const char *option_texts[MAX_OPTION_TEXTS];
 static int n_option_texts;
 
-/* Which options a subcommand takes. */
-enum { OPT_TREE = 1, OPT_IMMUTABLE = 2 };
+/* Which options a subcommand takes. OPT_DEST: a second operand, DEST. */
+enum { OPT_TREE = 1, OPT_IMMUTABLE = 2, OPT_COMPACT = 4, OPT_DEST = 8 };
 
 struct args {
     const char *cmd;  /* the subcommand, for messages */
     const char *path; /* the data file */
     const char *tree; /* a named tree, or NULL for LDB_MAIN */
     int immutable;    /* --immutable: open with LDB_IMMUTABLE */
+    const char *dest; /* backup: where the copy goes ("-": stdout) */
+    int compact;      /* backup --compact */
 };
 
 static void usage(FILE *out)
@@ -95,13 +98,16 @@ static void usage(FILE *out)
             "  checkpoint PATH             fold the write-ahead log into the data file\n"
             "  metrics PATH [--textfile DIR]  figures in Prometheus text format\n"
             "  health PATH [THRESHOLDS]    one-line status for monitors (Nagios codes)\n"
+            "  backup PATH DEST [--compact]\n"
+            "                              copy the database while it is in use to the\n"
+            "                              new file DEST, or to stdout if DEST is '-'\n"
             "  version                     print the tool's and the library's versions\n"
             "  help                        print this help\n"
             "\n"
-            "stat, check, dump, readers, metrics and health open the database read-only.\n"
-            "stat, check\n"
-            "and dump take --immutable: open a file nothing changes, with no lock file\n"
-            "and no log. load and checkpoint open it for writing.\n"
+            "stat, check, dump, readers, metrics, health and backup open the database\n"
+            "read-only. stat, check, dump and backup take --immutable: open a file\n"
+            "nothing changes, with no lock file and no log. load and checkpoint open it\n"
+            "for writing.\n"
             "-o KEY=VALUE (before or after COMMAND, repeatable) and the environment\n"
             "variable LIGHTNINGDB_OPTIONS set ldb_options, e.g. -o cache_size=256MiB.\n"
             "Exit status: 0 success, 1 failure, 2 usage error. See lightningdb(1).\n",
@@ -170,6 +176,8 @@ static int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
                 a->tree = s + 7;
             } else if ((allowed & OPT_IMMUTABLE) && strcmp(s, "--immutable") == 0) {
                 a->immutable = 1;
+            } else if ((allowed & OPT_COMPACT) && strcmp(s, "--compact") == 0) {
+                a->compact = 1;
             } else if (strcmp(s, "-o") == 0 || strcmp(s, "--option") == 0) {
                 if (i + 1 >= argc)
                     return usage_error("%s: %s needs KEY=VALUE", cmd, s);
@@ -181,12 +189,17 @@ static int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
             }
             continue;
         }
-        if (a->path != NULL)
+        if (a->path == NULL)
+            a->path = s;
+        else if ((allowed & OPT_DEST) && a->dest == NULL)
+            a->dest = s;
+        else
             return usage_error("%s: unexpected argument '%s'", cmd, s);
-        a->path = s;
     }
     if (a->path == NULL)
         return usage_error("%s: missing PATH", cmd);
+    if ((allowed & OPT_DEST) && a->dest == NULL)
+        return usage_error("%s: missing DEST", cmd);
     if (a->tree != NULL && a->tree[0] == '\0')
         return usage_error("%s: empty tree name", cmd);
     return 0;
@@ -1078,6 +1091,54 @@ static int cmd_health(int argc, char **argv)
     return output_failed() ? HEALTH_UNKNOWN : h.state;
 }
 
+/* ---- backup -------------------------------------------------------------- */
+
+/* Progress on stderr (only when it is a terminal): one line, redrawn. */
+static int show_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    fprintf(stderr, "\r%s: backup: %3d%% (%" PRIu64 " of %" PRIu64 " MiB)", prog,
+            total ? (int)(done * 100 / total) : 100, done >> 20, total >> 20);
+    if (done == total)
+        fputc('\n', stderr);
+    return 0;
+}
+
+/* ldb_backup_ex to DEST, or to stdout for "-" (a stream for a pipe, never a
+ * terminal). The copy is the newest committed snapshot as the command
+ * starts; writers go on meanwhile. */
+static int cmd_backup(int argc, char **argv)
+{
+    struct args a;
+    ldb_env *env = NULL;
+    int rc, status = 0;
+
+    if ((rc = parse_args("backup", argc, argv, OPT_IMMUTABLE | OPT_COMPACT | OPT_DEST, &a)) != 0)
+        return rc;
+    int to_stdout = strcmp(a.dest, "-") == 0;
+    if (to_stdout && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "%s: backup: refusing to write a database to a terminal; redirect or "
+                "pipe standard output\n", prog);
+        return EXIT_USAGE;
+    }
+    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
+        return 1;
+    ldb_backup_progress_fn progress = isatty(STDERR_FILENO) ? show_progress : NULL;
+    rc = ldb_backup_ex(env, to_stdout ? NULL : a.dest, to_stdout ? STDOUT_FILENO : -1,
+                       a.compact ? LDB_BACKUP_COMPACT : 0, progress, NULL);
+    if (rc == -EEXIST) {
+        fprintf(stderr, "%s: %s: %s (or %s-wal) exists; a backup goes to a new file only\n",
+                prog, a.path, a.dest, a.dest);
+        status = 1;
+    } else if (rc != 0) {
+        status = fail(&a, "backup", rc);
+    } else if (!to_stdout) {
+        printf("%s: backup of %s complete%s\n", a.dest, a.path, a.compact ? " (compact)" : "");
+    }
+    status = close_env(&a, env, status);
+    return status ? status : output_failed();
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static int cmd_version(int argc, char **argv)
@@ -1097,7 +1158,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"stat", cmd_stat},   {"check", cmd_check},     {"dump", cmd_dump},
         {"load", cmd_load},   {"readers", cmd_readers}, {"checkpoint", cmd_checkpoint},
-        {"metrics", cmd_metrics}, {"health", cmd_health},
+        {"metrics", cmd_metrics}, {"health", cmd_health}, {"backup", cmd_backup},
         {"version", cmd_version}, {"--version", cmd_version},
     };
     const char *cmd, *env_text = getenv(OPTIONS_ENV);
