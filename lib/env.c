@@ -172,21 +172,26 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out);
 int ldb_open(const char *path, const ldb_options *opts, ldb_env **out)
 {
     int rc = open_env(path, opts, out);
-    if (rc != NEEDS_RECOVERY)
-        return rc;
-    /* A read-only handle found a log to replay. Recovery only makes committed
-     * txns durable in the data file, so do it through a writable handle if
-     * this process may write the files, then open read-only again. */
-    ldb_options rw = *opts;
-    rw.flags &= ~(unsigned)LDB_RDONLY;
-    rw.flags |= LDB_NOCREATE;
-    ldb_env *w;
-    rc = open_env(path, &rw, &w);
-    if (rc == -EACCES || rc == -EROFS || rc == -EPERM)
-        return LDB_READONLY;
-    TRY(rc);
-    TRY(ldb_close(w));
-    return open_env(path, opts, out);
+    /* A read-only first opener found a log to replay. Recovery only makes
+     * committed txns durable in the data file, so do it through a writable
+     * handle if this process may write the files, then open read-only
+     * again (first again only if no one else has it open, and then a writer
+     * may have died meanwhile and left a log again: a few rounds). */
+    for (int round = 0; rc == NEEDS_RECOVERY; round++) {
+        if (round == 3)
+            return LDB_BUSY;
+        ldb_options rw = *opts;
+        rw.flags &= ~(unsigned)LDB_RDONLY;
+        rw.flags |= LDB_NOCREATE;
+        ldb_env *w;
+        rc = open_env(path, &rw, &w);
+        if (rc == -EACCES || rc == -EROFS || rc == -EPERM)
+            return LDB_READONLY;
+        TRY(rc);
+        TRY(ldb_close(w));
+        rc = open_env(path, opts, out);
+    }
+    return rc;
 }
 
 static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
@@ -306,7 +311,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     if (!rdonly)
         CHECK_GOTO(rc, open_log(env, first, m.txnid), fail);
     if (first && !immutable)
-        CHECK_GOTO(rc, ldb__lock_share(&env->lock), fail);
+        CHECK_GOTO(rc, ldb__lock_ready(&env->lock), fail);
     env->magic = LDB_ENV_MAGIC;
     *out = env;
     return 0;

@@ -21,7 +21,7 @@
 #include "os.h"
 
 #define LOCK_MAGIC 0x4B434F4C42444C4CULL /* "LLDBLOCK" */
-#define LOCK_VERSION 2u
+#define LOCK_VERSION 3u
 
 static size_t lock_size(unsigned max_readers)
 {
@@ -35,28 +35,94 @@ static void lock_layout(struct ldb__lock *lk)
     lk->slots = (struct ldb__reader_slot *)(void *)((uint8_t *)lk->hdr + head);
 }
 
+/* Take flock op, retrying EINTR. */
+static int flock_retry(int fd, int op)
+{
+    while (flock(fd, op) != 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+/* What a later opener (holding LOCK_SH) finds in the lock file. */
+enum lock_file_state { LOCK_FILE_READY, LOCK_FILE_NOT_READY, LOCK_FILE_OTHER_VERSION };
+
+static enum lock_file_state lock_file_state(int fd)
+{
+    struct ldb__lock_header h;
+    uint64_t size;
+    if (ldb__os_file_size(fd, &size) < 0 || size < lock_size(0) ||
+        ldb__os_pread_full(fd, &h, sizeof h, 0) < 0 || h.magic != LOCK_MAGIC)
+        return LOCK_FILE_NOT_READY;
+    if (h.version != LOCK_VERSION)
+        return LOCK_FILE_OTHER_VERSION;
+    return h.ready == 1 ? LOCK_FILE_READY : LOCK_FILE_NOT_READY;
+}
+
+/* Rounds of finding the lock file not ready while some other process holds
+ * it shared: only openers in this same loop do that, and for microseconds
+ * each, unless a process of another build (or not ours at all) holds it. */
+#define NOT_READY_ROUNDS_MAX 2000
+
+/* Sleep 1..8 ms, holding no flock, so that of several openers that found
+ * the lock file not ready one gets it exclusively while the others sleep. */
+static void not_ready_backoff(unsigned round)
+{
+    unsigned us = 1000u << (round < 3 ? round : 3);
+    us += (unsigned)(getpid() * 2654435761u + round * 40503u) % us;
+    usleep(us);
+}
+
 int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, int *first)
 {
     memset(lk, 0, sizeof *lk);
     lk->fd = -1;
     lk->pid = getpid();
     TRY(ldb__os_open(lock_path, O_RDWR | O_CREAT, mode, &lk->fd));
-    if (flock(lk->fd, LOCK_EX | LOCK_NB) == 0) {
-        *first = 1;
-        return 0;
-    }
-    int rc = errno == EWOULDBLOCK ? 0 : -errno;
-    while (rc == 0 && flock(lk->fd, LOCK_SH) != 0) {
-        if (errno != EINTR)
+    int rc;
+    enum lock_file_state st = LOCK_FILE_NOT_READY;
+    for (unsigned round = 0;; round++) {
+        if (flock(lk->fd, LOCK_EX | LOCK_NB) == 0) {
+            /* No one else has it open: whatever it holds is stale. Empty it
+             * before anything else, so that an opener waiting for us never
+             * takes it for ready should we die or fail before ldb__lock_ready. */
+            rc = ftruncate(lk->fd, 0) == 0 ? 0 : -errno;
+            if (rc < 0)
+                break;
+            *first = 1;
+            return 0;
+        }
+        if (errno != EWOULDBLOCK) {
             rc = -errno;
+            break;
+        }
+        if (round > 0)
+            not_ready_backoff(round);
+        /* Blocks while a first opener lays the file out and recovers. */
+        CHECK_GOTO(rc, flock_retry(lk->fd, LOCK_SH), fail);
+        st = lock_file_state(lk->fd);
+        if (st == LOCK_FILE_READY) {
+            /* Stays ready while we hold LOCK_SH: only an exclusive holder
+             * lays it out again. */
+            *first = 0;
+            return 0;
+        }
+        /* Its first opener died or failed before its recovery was durable:
+         * its state is half a recovery, which no one may adopt. Become the
+         * first opener and recover again from the newest meta page and the
+         * log (untouched until that recovery's checkpoint). flock cannot
+         * upgrade atomically: unlock and race the other waiters for it. */
+        CHECK_GOTO(rc, flock_retry(lk->fd, LOCK_UN), fail);
+        if (round >= NOT_READY_ROUNDS_MAX) {
+            rc = st == LOCK_FILE_OTHER_VERSION ? LDB_VERSION : LDB_CORRUPT();
+            break;
+        }
     }
-    if (rc < 0) {
-        ldb__os_close(lk->fd);
-        lk->fd = -1;
-        return rc;
-    }
-    *first = 0;
-    return 0;
+fail:
+    ldb__os_close(lk->fd);
+    lk->fd = -1;
+    return rc;
 }
 
 static int init_mutex(pthread_mutex_t *m)
@@ -124,13 +190,12 @@ int ldb__lock_alone(struct ldb__lock *lk)
     return lk->fd >= 0 && flock(lk->fd, LOCK_EX | LOCK_NB) == 0;
 }
 
-int ldb__lock_share(struct ldb__lock *lk)
+int ldb__lock_ready(struct ldb__lock *lk)
 {
-    while (flock(lk->fd, LOCK_SH) != 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
+    __atomic_store_n(&lk->hdr->ready, 1, __ATOMIC_RELEASE);
+    /* flock(2) does not promise this conversion is atomic: a waiter let in
+     * between finds the file ready already. */
+    return flock_retry(lk->fd, LOCK_SH);
 }
 
 int ldb__lock_attach(struct ldb__lock *lk, uint32_t page_size)
@@ -141,7 +206,8 @@ int ldb__lock_attach(struct ldb__lock *lk, uint32_t page_size)
         return LDB_CORRUPT();
     struct ldb__lock_header h;
     TRY(ldb__os_pread_full(lk->fd, &h, sizeof h, 0));
-    if (h.magic != LOCK_MAGIC || h.version != LOCK_VERSION || h.page_size != page_size ||
+    if (h.magic != LOCK_MAGIC || h.version != LOCK_VERSION || h.ready != 1 ||
+        h.page_size != page_size ||
         h.max_readers == 0 || h.max_readers > 65536 || size < lock_size(h.max_readers))
         return LDB_CORRUPT();
     size_t len = lock_size(h.max_readers);

@@ -11,6 +11,14 @@
  * long as it has the database open, so "first" means "no one else has it
  * open" and nothing in it matters after a crash.
  *
+ * Readiness (invariant L): a later opener attaches only to a file marked
+ * ready, and the first opener marks it so only once its recovery is
+ * durable (the recovery's checkpoint and the new log generation), just
+ * before it downgrades to LOCK_SH. A first opener that dies or fails
+ * before then leaves the file not ready (it empties the file as soon as it
+ * holds LOCK_EX), and whoever finds it so becomes the first opener and
+ * recovers again: no process ever builds on half a recovery.
+ *
  * Reader registration (invariant R): a reader stores its snapshot id in its
  * slot before it reads the published snapshot, then checks the published id
  * has not moved; the writer reads the slots only after publishing. So a
@@ -77,7 +85,8 @@ struct ldb__lock_header {
     uint32_t version;
     uint32_t max_readers;
     uint32_t page_size;
-    uint32_t reserved;
+    uint32_t ready;           /* atomic: 1 once the first opener's recovery
+                                 is durable (see ldb__lock_open) */
     uint64_t published_txnid; /* atomic */
     uint64_t commits;         /* atomic: commits by every process */
     pthread_mutex_t writer_mutex;
@@ -107,17 +116,21 @@ struct ldb__lock {
 };
 
 /* Open or create the lock file and take flock(LOCK_EX) if no one else has
- * it open (*first = 1) or LOCK_SH otherwise. */
+ * it open (*first = 1; the file is emptied at once) or LOCK_SH otherwise
+ * (*first = 0), once the file is ready: one that is not was left by a first
+ * opener that died or failed before its recovery ended, and then this
+ * opener competes to become the first itself (invariant L). */
 int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, int *first);
 /* As the first opener: lay out a fresh header from the data file's newest
- * meta (and the log's state), then downgrade to a shared flock. */
+ * meta (and the log's state), not yet ready. */
 int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,
                    const struct ldb__commit_state *cs, unsigned meta_slot);
 /* Whether this process is now the only one with the database open (tries
  * to upgrade its flock to exclusive; called when closing). */
 int ldb__lock_alone(struct ldb__lock *lk);
-/* Downgrade the first opener's exclusive flock (after recovery). */
-int ldb__lock_share(struct ldb__lock *lk);
+/* As the first opener, once recovery's checkpoint and the new log
+ * generation are durable: mark the file ready and downgrade to LOCK_SH. */
+int ldb__lock_ready(struct ldb__lock *lk);
 /* As a later opener: map and check what the first opener laid out. */
 int ldb__lock_attach(struct ldb__lock *lk, uint32_t page_size);
 /* A lock in private memory for LDB_IMMUTABLE (no file, no other process). */

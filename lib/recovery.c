@@ -13,6 +13,10 @@
 #include "os.h"
 #include "wal.h"
 
+#ifdef LDB_TEST_HOOKS
+void (*ldb__recovery_step_hook)(uint64_t replayed);
+#endif
+
 int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, uint64_t db_id,
                           int *pending)
 {
@@ -137,6 +141,10 @@ int ldb__recover(ldb_env *env, uint64_t meta_txnid, uint64_t *replayed)
             break;
         expect++;
         (*replayed)++;
+#ifdef LDB_TEST_HOOKS
+        if (ldb__recovery_step_hook)
+            ldb__recovery_step_hook(*replayed);
+#endif
     }
     ldb__wal_reader_close(&r);
     return rc < 0 ? rc : 0;

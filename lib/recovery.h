@@ -25,4 +25,10 @@ int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, uint64_t db
  * the txns applied. */
 int ldb__recover(ldb_env *env, uint64_t meta_txnid, uint64_t *replayed);
 
+#ifdef LDB_TEST_HOOKS
+/* If set, called after each replayed txn with the count so far: tests stop
+ * (or fail) a recovery part-way through with it. */
+extern void (*ldb__recovery_step_hook)(uint64_t replayed);
+#endif
+
 #endif

@@ -12,7 +12,12 @@
  * One round in four commits from 3 threads at once (group commit; then one
  * txn per thread may be in flight, and the txns are ordered by their ids,
  * see wl_outcome). One round in four kills a second child while it opens,
- * that is, while it replays the first one's log.
+ * that is, while it replays the first one's log, and a third child opens
+ * meanwhile, racing that recovery (it waits for the lock file, then finds
+ * the recovery finished or, if the second child died first, does it
+ * again), and closes: if it took half a recovery for a whole one, its
+ * close would checkpoint that and empty the log, and acknowledged txns
+ * would be missing from the database.
  *
  * One database serves every round and the model carries over, so late
  * rounds run on a database with history. LDB_KILL_ROUNDS sets the number of
@@ -91,6 +96,21 @@ static void opener(const char *path, const ldb_options *o)
         pause();
 }
 
+/* Wait delay_us, open (racing the opener above, often waiting for it as it
+ * recovers), close (which checkpoints and empties the log when alone). */
+static void racing_opener(const char *path, const ldb_options *o, uint64_t delay_us)
+{
+    usleep((useconds_t)delay_us);
+    ldb_env *env;
+    int rc = ldb_open(path, o, &env);
+    if (rc)
+        wl_child_exit(2, "racing open: %s", ldb_strerror(rc));
+    rc = ldb_close(env);
+    if (rc)
+        wl_child_exit(3, "racing close: %s", ldb_strerror(rc));
+    _exit(0);
+}
+
 /* Let the child run for delay_us microseconds (after_open: from the moment
  * it reports its open done), reading its reports, then kill it. */
 static void run_then_kill(pid_t pid, int rfd, wl_log *log, uint64_t delay_us, int after_open)
@@ -152,12 +172,18 @@ START_TEST(test_kill_rounds)
         wl_log log = {0};
         run_then_kill(pid, rfd, &log, delay, !in_open_round);
         if ((x >> 40) % 4 == 0) {
-            /* Kill the next opener too, likely while it recovers. */
+            /* Kill the next opener too, likely while it recovers, while a
+             * third one opens. */
             pid = wl_fork(&rfd);
             if (pid == 0)
                 opener(path, &o);
+            int racer_fd;
+            pid_t racer = wl_fork(&racer_fd);
+            if (racer == 0)
+                racing_opener(path, &o, (x >> 44) % 1500);
             wl_log none = {0};
             run_then_kill(pid, rfd, &none, (x >> 42) % 4000, 0);
+            wl_expect_exit0(wl_finish(racer, racer_fd, &none, 120, what), what);
             wl_log_free(&none);
             recovery_kills++;
         }
@@ -193,7 +219,7 @@ START_TEST(test_kill_rounds)
     fprintf(stderr,
             "kill: %d rounds (%d with 3 threads), %zu acknowledged txns, %zu entries at the end; "
             "killed before the first commit %d times, in-flight txns landed %d times, %d openers "
-            "killed; %.1f s\n",
+            "killed (each raced by another opener); %.1f s\n",
             rounds, threaded, acked_total, wl_model_entries(m), in_open, landed, recovery_kills,
             wl_now() - t0);
     wl_model_free(m);
