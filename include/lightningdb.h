@@ -70,6 +70,7 @@ typedef struct ldb_val {
 #define LDB_READONLY (-30008)  /**< write through a read-only env or txn */
 #define LDB_VERSION (-30009)   /**< file format this build cannot read */
 #define LDB_PANIC (-30010)     /**< fatal I/O error (e.g. fsync failed): close and reopen */
+#define LDB_DBS_FULL (-30011)  /**< ldb_options.max_dbs named trees are open in this env */
 /**@}*/
 
 /**
@@ -303,17 +304,26 @@ LDB_API int ldb_txn_renew(ldb_txn *txn);
  * @brief Open a named tree.
  *
  * The handle stays valid for the life of the env once the txn that opened it
- * commits (a read txn's commit counts). Names are 1..255 bytes.
+ * commits (a read txn's commit counts), until a committed txn deletes the
+ * tree. If every txn that opened it ends without committing (an aborted
+ * create, or an open in an aborted txn), it is given back: it then gives
+ * #LDB_INVALID, never another tree, and counts no more against
+ * ldb_options.max_dbs. Names are 1..255 bytes.
  * @param name the tree's name; NULL for #LDB_MAIN.
  * @retval LDB_NOTFOUND missing and no #LDB_CREATE.
  * @retval LDB_READONLY #LDB_CREATE of a missing tree in a read txn.
- * @retval LDB_FULL more than ldb_options.max_dbs trees opened in this env.
+ * @retval LDB_DBS_FULL ldb_options.max_dbs named trees are open in this env
+ * already (a handle is given back when every txn that opened it ended
+ * without committing, or when a commit deleted its tree).
+ * @retval LDB_INVALID a bad name length or flags.
  */
 LDB_API int ldb_dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi *dbi);
 
 /**
  * @brief Empty a tree (@p delete_tree 0) or delete it (1), in a write txn.
- * #LDB_MAIN can be emptied, not deleted. A deleted tree's handle is invalid.
+ * #LDB_MAIN can be emptied, not deleted. Once the txn commits, the deleted
+ * tree's handle gives #LDB_INVALID (in every txn of this env), and its slot
+ * counts no more against ldb_options.max_dbs.
  */
 LDB_API int ldb_dbi_drop(ldb_txn *txn, ldb_dbi dbi, int delete_tree);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "btree.h"
+#include "dbi.h"
 #include "error.h"
 #include "txn.h"
 
@@ -52,53 +53,17 @@ int ldb_del(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key)
     return ldb__txn_del(txn, dbi, key);
 }
 
-/* The env's handle for name, adding it to the table if add is set. */
-static int dbi_slot(ldb_env *env, const char *name, int add, ldb_dbi *dbi)
-{
-    int rc = LDB_NOTFOUND;
-    pthread_mutex_lock(&env->mutex);
-    unsigned free_slot = 0;
-    for (unsigned i = 1; i < env->opts.max_dbs; i++) {
-        if (env->dbi_names[i] == NULL) {
-            if (free_slot == 0)
-                free_slot = i;
-        } else if (strcmp(env->dbi_names[i], name) == 0) {
-            *dbi = i;
-            rc = 0;
-            break;
-        }
-    }
-    if (rc != 0 && add) {
-        if (free_slot == 0) {
-            rc = LDB_FULL;
-        } else if ((env->dbi_names[free_slot] = strdup(name)) == NULL) {
-            rc = -ENOMEM;
-        } else {
-            *dbi = free_slot;
-            rc = 0;
-        }
-    }
-    pthread_mutex_unlock(&env->mutex);
-    return rc;
-}
+/* Internal to ldb_dbi_open: the handle found died before it was used. */
+#define LDB_DBI_GONE (-30199)
 
-int ldb_dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi *dbi)
+static int dbi_open_once(ldb_txn *txn, const char *name, size_t len, unsigned flags,
+                         ldb_dbi *dbi)
 {
-    TRY(ldb__txn_check(txn, 0));
-    if (dbi == NULL || (flags & ~(unsigned)LDB_CREATE))
-        return LDB_INVALID;
-    if (name == NULL) {
-        *dbi = LDB_MAIN;
-        return 0;
-    }
-    size_t len = strlen(name);
-    if (len == 0 || len > LDB_MAX_NAME)
-        return LDB_INVALID;
-    ldb_dbi slot;
+    ldb_dbi h;
     struct tree_desc *t;
     /* Known to this env and alive in this txn (perhaps created in it). */
-    if (dbi_slot(txn->env, name, 0, &slot) == 0 && ldb__txn_tree(txn, slot, &t) == 0) {
-        *dbi = slot;
+    if (ldb__dbi_find(txn->env, name, 0, &h) == 0 && ldb__txn_tree(txn, h, &t) == 0) {
+        *dbi = h;
         return 0;
     }
     ldb_val v;
@@ -117,20 +82,49 @@ int ldb_dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi *dbi)
     } else {
         return rc;
     }
-    TRY(dbi_slot(txn->env, name, 1, &slot));
-    rc = ldb__txn_tree(txn, slot, &t);
+    /* A slot freshly taken here is pinned by ldb__txn_tree, so it goes back
+     * when this txn ends without committing, whatever happens below. */
+    TRY(ldb__dbi_find(txn->env, name, 1, &h));
+    rc = ldb__txn_tree(txn, h, &t);
+    struct txn_dbi *e = txn->dbis ? &txn->dbis[ldb__dbi_slot_of(h)] : NULL;
+    if (rc == LDB_INVALID &&
+        (e == NULL || e->generation != txn->dbi_generation || e->handle_gen != ldb__dbi_gen_of(h)))
+        return LDB_DBI_GONE; /* not loaded: h was given back meanwhile */
     if (rc == LDB_INVALID && (flags & LDB_CREATE) && !txn->rdonly) {
         /* Missing (or dropped in this txn): create it empty. */
-        struct txn_dbi *e = &txn->dbis[slot];
         memset(&e->desc, 0, sizeof e->desc);
         e->state = DBI_DIRTY;
         e->generation = txn->dbi_generation;
         txn->mods++;
-        rc = ldb__txn_fail(txn, ldb__txn_log(txn, WAL_OP_CREATE, slot, NULL, NULL));
+        rc = ldb__txn_fail(txn, ldb__txn_log(txn, WAL_OP_CREATE, h, NULL, NULL));
     }
     TRY(rc);
-    *dbi = slot;
+    *dbi = h;
     return 0;
+}
+
+int ldb_dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi *dbi)
+{
+    TRY(ldb__txn_check(txn, 0));
+    if (dbi == NULL || (flags & ~(unsigned)LDB_CREATE))
+        return LDB_INVALID;
+    if (name == NULL) {
+        *dbi = LDB_MAIN;
+        return 0;
+    }
+    size_t len = strlen(name);
+    if (len == 0 || len > LDB_MAX_NAME)
+        return LDB_INVALID;
+    int rc;
+    /* Another thread's txn may give a slot back between finding and using
+     * it (dbi.h): then look again. */
+    for (int round = 0;; round++) {
+        rc = dbi_open_once(txn, name, len, flags, dbi);
+        if (rc != LDB_DBI_GONE)
+            return rc;
+        if (round == 8)
+            return LDB_INVALID;
+    }
 }
 
 int ldb_dbi_drop(ldb_txn *txn, ldb_dbi dbi, int delete_tree)
@@ -151,14 +145,14 @@ int ldb_dbi_drop(ldb_txn *txn, ldb_dbi dbi, int delete_tree)
         return 0;
     }
     char name[LDB_MAX_NAME + 1];
-    pthread_mutex_lock(&txn->env->mutex);
-    strcpy(name, txn->env->dbi_names[dbi]);
-    pthread_mutex_unlock(&txn->env->mutex);
+    int pinned;
+    TRY(ldb__txn_fail(txn, ldb__dbi_use(txn->env, dbi, 0, name, &pinned)));
     int rc = ldb__btree_del(&txn->pager, &txn->snap.catalog_tree, (const uint8_t *)name,
                             (uint32_t)strlen(name));
     if (rc < 0 && rc != LDB_NOTFOUND) /* NOTFOUND: created in this txn */
         return ldb__txn_fail(txn, rc);
-    txn->dbis[dbi].state = DBI_DELETED;
+    txn->dbis[ldb__dbi_slot_of(dbi)].state = DBI_DELETED;
+    txn->dbi_deletes++;
     return 0;
 }
 

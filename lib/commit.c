@@ -26,14 +26,11 @@ static int save_catalog(ldb_txn *txn)
         struct txn_dbi *e = &txn->dbis[i];
         if (e->generation != txn->dbi_generation || e->state != DBI_DIRTY)
             continue;
+        /* Live: this txn pins the slot, or it is kept and only a commit
+         * that deleted the tree (ours: we hold the writer) gives it back. */
         char name[LDB_MAX_NAME + 1];
-        pthread_mutex_lock(&env->mutex);
-        const char *n = env->dbi_names[i];
-        if (n != NULL)
-            strcpy(name, n);
-        pthread_mutex_unlock(&env->mutex);
-        if (n == NULL)
-            continue;
+        int pinned;
+        TRY(ldb__dbi_use(env, i | e->handle_gen << LDB_DBI_SLOT_BITS, 0, name, &pinned));
         TRY(ldb__btree_put(&txn->pager, &txn->snap.catalog_tree, (const uint8_t *)name,
                            (uint32_t)strlen(name), &e->desc, sizeof e->desc, 0));
         e->state = DBI_CLEAN;
@@ -135,6 +132,7 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
     if (!sync_full) {
         TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
         ldb__lock_state_write(&env->lock, cs);
+        txn->committed = 1;
         ldb__lock_publish_newer(&env->lock, &cs->snap);
         return 0;
     }
@@ -151,6 +149,7 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
             return rc;
         }
         ldb__lock_state_write(&env->lock, cs);
+        txn->committed = 1; /* the next writer builds on it */
         ldb__txn_release_writer(txn);
         if (ldb__io_wait_write_sync(&env->io) < 0) {
             /* The next writer may already build on this txn: no env on this
@@ -170,6 +169,7 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
      * as soon as the sync mutex is free. */
     TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
     ldb__lock_state_write(&env->lock, cs);
+    txn->committed = 1;
     ldb__txn_release_writer(txn);
     return ldb__wait_durable(env, cs->snap.txnid);
 }
@@ -205,6 +205,7 @@ int ldb__commit(ldb_txn *txn)
         rc = 0;
     } else if (txn->log.too_big) {
         rc = commit_as_checkpoint(txn, &cs);
+        txn->committed = rc == 0;
     } else {
         uint32_t crc;
         size_t rec_len = ldb__wal_buf_seal(&txn->log, txn->id, cs.wal_salt, cs.wal_prev_crc, &crc);
@@ -239,9 +240,12 @@ int ldb_txn_commit(ldb_txn *txn)
          * and not yet durable (writers build on them before their sync):
          * "committed" must not vouch for what a crash could take back. */
         uint64_t seen = txn->snap.txnid;
+        txn->committed = 1; /* its handles are kept */
         ldb__txn_release_writer(txn);
         rc = ldb__wait_durable(txn->env, seen);
     }
+    if (rc == 0)
+        txn->committed = 1;
     ldb__txn_free(txn);
     return rc;
 }

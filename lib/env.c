@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dbi.h"
 #include "durable.h"
 #include "error.h"
 #include "freelist.h"
@@ -152,11 +153,7 @@ static void env_free(ldb_env *env)
     if (env->io_ready)
         ldb__io_destroy(&env->io);
     free(env->wal_path);
-    if (env->dbi_names) {
-        for (unsigned i = 0; i < env->opts.max_dbs; i++)
-            free(env->dbi_names[i]);
-        free(env->dbi_names);
-    }
+    ldb__dbi_table_free(env);
     ldb__buffer_pool_destroy(&env->buffers);
     pthread_mutex_destroy(&env->mutex);
     env->magic = LDB_DEAD_MAGIC;
@@ -278,11 +275,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     void *map;
     CHECK_GOTO(rc, ldb__os_map(env->fd, env->map_len, &map), fail);
     env->map = map;
-    env->dbi_names = calloc(env->opts.max_dbs, sizeof *env->dbi_names);
-    if (env->dbi_names == NULL) {
-        rc = -ENOMEM;
-        goto fail;
-    }
+    CHECK_GOTO(rc, ldb__dbi_table_init(env), fail);
     struct ldb__commit_state cs;
     memset(&cs, 0, sizeof cs);
     cs.snap = (struct ldb__snapshot){m.txnid, m.npages, m.main_tree, m.catalog_tree, m.free_tree};

@@ -23,6 +23,7 @@ static const struct {
     {LDB_READONLY, "LDB_READONLY: write through a read-only env or txn"},
     {LDB_VERSION, "LDB_VERSION: file format not supported by this build"},
     {LDB_PANIC, "LDB_PANIC: fatal I/O error, close and reopen the env"},
+    {LDB_DBS_FULL, "LDB_DBS_FULL: max_dbs named trees are open in this env"},
 };
 
 const char *ldb_strerror(int rc)

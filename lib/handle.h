@@ -37,8 +37,8 @@ struct ldb_env {
     const uint8_t *map;
     size_t map_len;
     struct ldb__lock lock;
-    pthread_mutex_t mutex;    /* guards dbi_names and open_txns */
-    char **dbi_names;         /* [max_dbs]; [0] unused (LDB_MAIN) */
+    pthread_mutex_t mutex;    /* guards dbi_table and open_txns */
+    struct ldb__dbi_slot *dbi_table; /* [max_dbs]; [0] unused (LDB_MAIN); dbi.h */
     unsigned open_txns;
     int panic;                /* a sync failed: writes refused (atomic) */
     uint64_t commits;         /* by this env (atomic) */

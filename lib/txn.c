@@ -137,6 +137,40 @@ static int txn_release(void *ctx, pgno_t pgno, uint32_t n)
 
 /* ---- trees ---------------------------------------------------------------- */
 
+/* Load what txn's snapshot holds for the named tree dbi into e, checking
+ * dbi is live and pinning its slot for this txn unless it is kept. */
+static int load_tree(ldb_txn *txn, ldb_dbi dbi, struct txn_dbi *e)
+{
+    ldb_env *env = txn->env;
+    uint32_t gen = ldb__dbi_gen_of(dbi);
+    int have_pin = e->pinned && e->pin_gen == gen, pinned;
+    char name[LDB_MAX_NAME + 1];
+    TRY(ldb__dbi_use(env, dbi, !have_pin, name, &pinned));
+    if (pinned) {
+        if (e->pinned) /* of a slot given back since: a no-op */
+            ldb__dbi_unpin(env, ldb__dbi_slot_of(dbi) | e->pin_gen << LDB_DBI_SLOT_BITS, 0);
+        else
+            txn->dbi_pins++;
+        e->pinned = 1;
+        e->pin_gen = gen;
+    }
+    ldb_val v;
+    int rc = ldb__btree_get(&txn->pager, &txn->snap.catalog_tree, (const uint8_t *)name,
+                            (uint32_t)strlen(name), &v);
+    if (rc == LDB_NOTFOUND) {
+        e->state = DBI_MISSING;
+    } else {
+        TRY(rc);
+        if (v.size != sizeof(struct tree_desc))
+            return LDB_CORRUPT();
+        memcpy(&e->desc, v.data, sizeof e->desc);
+        e->state = DBI_CLEAN;
+    }
+    e->generation = txn->dbi_generation;
+    e->handle_gen = gen;
+    return 0;
+}
+
 int ldb__txn_tree(ldb_txn *txn, ldb_dbi dbi, struct tree_desc **desc)
 {
     if (dbi == LDB_MAIN) {
@@ -144,37 +178,17 @@ int ldb__txn_tree(ldb_txn *txn, ldb_dbi dbi, struct tree_desc **desc)
         return 0;
     }
     ldb_env *env = txn->env;
-    if (dbi >= env->opts.max_dbs)
+    unsigned slot = ldb__dbi_slot_of(dbi);
+    if (slot == 0 || slot >= env->opts.max_dbs)
         return LDB_INVALID;
     if (txn->dbis == NULL) {
         txn->dbis = calloc(env->opts.max_dbs, sizeof *txn->dbis);
         if (txn->dbis == NULL)
             return -ENOMEM;
     }
-    struct txn_dbi *e = &txn->dbis[dbi];
-    if (e->generation != txn->dbi_generation) {
-        char name[LDB_MAX_NAME + 1];
-        pthread_mutex_lock(&env->mutex);
-        const char *n = env->dbi_names[dbi];
-        if (n != NULL)
-            strcpy(name, n);
-        pthread_mutex_unlock(&env->mutex);
-        if (n == NULL)
-            return LDB_INVALID;
-        ldb_val v;
-        int rc = ldb__btree_get(&txn->pager, &txn->snap.catalog_tree, (const uint8_t *)name,
-                                (uint32_t)strlen(name), &v);
-        if (rc == LDB_NOTFOUND) {
-            e->state = DBI_MISSING;
-        } else {
-            TRY(rc);
-            if (v.size != sizeof(struct tree_desc))
-                return LDB_CORRUPT();
-            memcpy(&e->desc, v.data, sizeof e->desc);
-            e->state = DBI_CLEAN;
-        }
-        e->generation = txn->dbi_generation;
-    }
+    struct txn_dbi *e = &txn->dbis[slot];
+    if (e->generation != txn->dbi_generation || e->handle_gen != ldb__dbi_gen_of(dbi))
+        TRY(load_tree(txn, dbi, e));
     if (e->state == DBI_MISSING || e->state == DBI_DELETED)
         return LDB_INVALID;
     *desc = &e->desc;
@@ -183,8 +197,29 @@ int ldb__txn_tree(ldb_txn *txn, ldb_dbi dbi, struct tree_desc **desc)
 
 void ldb__txn_tree_dirty(ldb_txn *txn, ldb_dbi dbi)
 {
-    if (dbi != LDB_MAIN && txn->dbis != NULL && txn->dbis[dbi].state == DBI_CLEAN)
-        txn->dbis[dbi].state = DBI_DIRTY;
+    unsigned slot = ldb__dbi_slot_of(dbi);
+    if (dbi != LDB_MAIN && txn->dbis != NULL && txn->dbis[slot].state == DBI_CLEAN)
+        txn->dbis[slot].state = DBI_DIRTY;
+}
+
+/* The txn ends: its pins go (kept if it committed), and if it committed
+ * the slots of trees it deleted go back (dbi.h). */
+static void settle_handles(ldb_txn *txn)
+{
+    ldb_env *env = txn->env;
+    if (txn->dbis == NULL || (txn->dbi_pins == 0 && txn->dbi_deletes == 0))
+        return;
+    for (unsigned i = 1; i < env->opts.max_dbs; i++) {
+        struct txn_dbi *e = &txn->dbis[i];
+        if (txn->committed && txn->dbi_deletes && e->generation == txn->dbi_generation &&
+            e->state == DBI_DELETED)
+            ldb__dbi_release(env, i | e->handle_gen << LDB_DBI_SLOT_BITS);
+        if (e->pinned)
+            ldb__dbi_unpin(env, i | e->pin_gen << LDB_DBI_SLOT_BITS, txn->committed);
+        e->pinned = 0;
+    }
+    txn->dbi_pins = 0;
+    txn->dbi_deletes = 0;
 }
 
 /* ---- begin ------------------------------------------------------------------ */
@@ -313,8 +348,10 @@ int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)
 void ldb__txn_release_writer(ldb_txn *txn)
 {
     /* The page buffers go back to the env's pool, which only the holder of
-     * the writer mutex may touch: before the mutex, not after. */
+     * the writer mutex may touch: before the mutex, not after. Handles
+     * too: the next writer must not find a deleted tree's slot. */
     ldb__dirty_destroy(&txn->dirty);
+    settle_handles(txn);
     ldb__lock_writer_release(&txn->env->lock);
     txn->writer_released = 1;
 }
@@ -326,6 +363,8 @@ void ldb__txn_free(ldb_txn *txn)
      * parent's: free only this process's memory. */
     int owner = ldb__env_check(env) == 0;
     lose_cursors(txn, 1);
+    if (owner)
+        settle_handles(txn);
     if (txn->rdonly) {
         if (txn->has_slot && owner)
             ldb__lock_reader_release(&env->lock, txn->slot);
@@ -388,13 +427,9 @@ int ldb__txn_log(ldb_txn *txn, unsigned type, ldb_dbi dbi, const ldb_val *key, c
     char name[LDB_MAX_NAME + 1];
     size_t name_len = 0; /* LDB_MAIN: no name (and no memset of the buffer per op) */
     if (dbi != LDB_MAIN) {
-        pthread_mutex_lock(&env->mutex);
-        const char *n = env->dbi_names[dbi];
-        if (n != NULL) {
-            name_len = strlen(n);
-            memcpy(name, n, name_len);
-        }
-        pthread_mutex_unlock(&env->mutex);
+        int pinned;
+        TRY(ldb__dbi_use(env, dbi, 0, name, &pinned));
+        name_len = strlen(name);
     }
     struct ldb__wal_op op = {type,
                              (const uint8_t *)name,

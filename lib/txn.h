@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "btree.h"
+#include "dbi.h"
 #include "freelist.h"
 #include "handle.h"
 #include "wal.h"
@@ -34,10 +35,14 @@ struct ldb__cursor_link {
 
 enum dbi_state { DBI_UNKNOWN = 0, DBI_MISSING, DBI_CLEAN, DBI_DIRTY, DBI_DELETED };
 
+/* What a txn knows of one slot of the env's handle table (dbi.h). */
 struct txn_dbi {
     uint64_t generation; /* valid when equal to the txn's */
+    uint32_t handle_gen; /* the generation of the handle it was loaded for */
     enum dbi_state state;
     struct tree_desc desc;
+    int pinned;          /* this txn pins the slot, at generation pin_gen */
+    uint32_t pin_gen;
 };
 
 struct ldb_txn {
@@ -50,6 +55,10 @@ struct ldb_txn {
     struct ldb__pager pager;
     uint64_t dbi_generation;
     struct txn_dbi *dbis;  /* [max_dbs], allocated on first named tree use */
+    unsigned dbi_pins;     /* entries of dbis[] pinned */
+    unsigned dbi_deletes;  /* trees deleted (ldb_dbi_drop) in this txn */
+    int committed;         /* its changes are (or will be) what the next
+                              txn sees: its handles are kept */
     struct ldb__cursor_link *cursors; /* open cursors, detached when the txn ends */
     uint64_t mods;         /* writes so far: cursors re-seek when it moves */
     /* read txns */

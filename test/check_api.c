@@ -355,7 +355,7 @@ START_TEST(test_strerror)
 {
     static const int codes[] = {LDB_NOTFOUND, LDB_EXISTS,  LDB_CORRUPTED, LDB_FULL,
                                 LDB_BUSY,     LDB_INVALID, LDB_TOOBIG,    LDB_READONLY,
-                                LDB_VERSION,  LDB_PANIC};
+                                LDB_VERSION,  LDB_PANIC,   LDB_DBS_FULL};
     const size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
         const char *s = ldb_strerror(codes[i]);
@@ -1906,7 +1906,7 @@ START_TEST(test_max_dbs)
     ldb_dbi a, b, c;
     TU_RC_OK(ldb_dbi_open(w, "a", LDB_CREATE, &a));
     TU_RC_OK(ldb_dbi_open(w, "b", LDB_CREATE, &b));
-    TU_RC_IS(ldb_dbi_open(w, "c", LDB_CREATE, &c), LDB_FULL);
+    TU_RC_IS(ldb_dbi_open(w, "c", LDB_CREATE, &c), LDB_DBS_FULL);
     tu_put_str(w, a, "k", "a");
     tu_put_str(w, b, "k", "b");
     TU_RC_OK(ldb_txn_commit(w));
