@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Recovery as other processes see it (issue 9, bug 1).
+ * Recovery as other processes see it (issue 9, bugs 1 and 5).
  *
  *  - race: a log of many committed txns is left by a writer that died; a
  *    first opener A is stopped part-way through replaying it (a test hook
@@ -10,6 +10,9 @@
  *    committed txn (the first of them to get the lock file recovers again
  *    from the untouched log), never A's half-replayed state, and the log
  *    must be untouched while A replays.
+ *  - trees: two processes create 100 named trees each (each within its
+ *    default max_dbs) and are killed; recovery replays all 200 creations
+ *    whatever the opener's max_dbs, with the default and with 4.
  *
  * Children never call Check's asserts: they print what went wrong and
  * _exit with a code the parent asserts on. Every wait is bounded.
@@ -311,6 +314,119 @@ START_TEST(test_race_first_opener_fails)
 }
 END_TEST
 
+/* ---- many named trees --------------------------------------------------------- */
+
+#define MAKER_TREES 100
+#define MAKER_KEYS 5
+
+static void tree_name(int maker, int t, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "maker%d-tree%03d", maker, t);
+}
+
+/* Child: create MAKER_TREES trees with MAKER_KEYS keys each (ten trees per
+ * txn, under LDB_SYNC_FULL), report, and wait to be killed. */
+static void tree_maker(const char *path, int maker, int report_fd)
+{
+    ldb_env *env;
+    int rc = ldb_open(path, NULL, &env);
+    for (int t0 = 0; rc == 0 && t0 < MAKER_TREES; t0 += 10) {
+        ldb_txn *txn;
+        rc = ldb_txn_begin(env, 0, &txn);
+        for (int t = t0; rc == 0 && t < t0 + 10; t++) {
+            char name[64];
+            tree_name(maker, t, name, sizeof name);
+            ldb_dbi dbi;
+            rc = ldb_dbi_open(txn, name, LDB_CREATE, &dbi);
+            for (int k = 0; rc == 0 && k < MAKER_KEYS; k++) {
+                char key[16];
+                snprintf(key, sizeof key, "k%d", k);
+                ldb_val kv = tu_str(key), vv = tu_str(name);
+                rc = ldb_put(txn, dbi, &kv, &vv, 0);
+            }
+        }
+        if (rc == 0)
+            rc = ldb_txn_commit(txn);
+        else
+            ldb_txn_abort(txn);
+    }
+    if (rc) {
+        tu_fail("maker %d: %s", maker, ldb_strerror(rc));
+        tu_child_exit(40);
+    }
+    char c = 'd';
+    if (write(report_fd, &c, 1) != 1)
+        tu_child_exit(41);
+    for (;;)
+        pause();
+}
+
+/* Every tree of both makers with its keys, each tree in a read txn of its
+ * own that is aborted (which gives the handle back). */
+static void verify_trees(ldb_env *env)
+{
+    for (int maker = 0; maker < 2; maker++) {
+        for (int t = 0; t < MAKER_TREES; t++) {
+            char name[64];
+            tree_name(maker, t, name, sizeof name);
+            ldb_txn *txn;
+            TU_RC_OK(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn));
+            ldb_dbi dbi;
+            int rc = ldb_dbi_open(txn, name, 0, &dbi);
+            TU_REQUIRE(rc == 0, "tree %s: %s", name, ldb_strerror(rc));
+            ldb_tree_stat st;
+            TU_RC_OK(ldb_dbi_stat(txn, dbi, &st));
+            TU_REQUIRE(st.entries == MAKER_KEYS, "tree %s: %" PRIu64 " entries", name, st.entries);
+            ldb_val kv = tu_str("k3"), v;
+            TU_RC_OK(ldb_get(txn, dbi, &kv, &v));
+            TU_REQUIRE(v.size == strlen(name) && memcmp(v.data, name, v.size) == 0,
+                       "tree %s: wrong value", name);
+            ldb_txn_abort(txn);
+        }
+    }
+}
+
+START_TEST(test_recovery_ignores_max_dbs)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    int rp[2];
+    ck_assert_int_eq(pipe(rp), 0);
+    pid_t maker[2];
+    for (int m = 0; m < 2; m++) {
+        maker[m] = fork();
+        ck_assert_int_ge(maker[m], 0);
+        if (maker[m] == 0) {
+            close(rp[0]);
+            tree_maker(path, m, rp[1]);
+        }
+        struct pollfd pf = {rp[0], POLLIN, 0};
+        ck_assert_msg(poll(&pf, 1, 120000) == 1, "maker %d never finished", m);
+        char c;
+        ck_assert_int_eq(read(rp[0], &c, 1), 1);
+    }
+    /* Both have the database open until now: the log holds all 200. */
+    for (int m = 0; m < 2; m++) {
+        kill(maker[m], SIGKILL);
+        tu_wait_child(maker[m], 60, "maker");
+    }
+    close(rp[0]);
+    close(rp[1]);
+
+    ldb_options small = {.max_dbs = 4};
+    ldb_env *env = tu_open(path, &small);
+    tu_check_env(env);
+    verify_trees(env);
+    ck_assert_int_eq(ldb_close(env), 0);
+    env = tu_open(path, NULL);
+    verify_trees(env);
+    TU_RC_OK(ldb_checkpoint(env));
+    tu_check_env(env);
+    ck_assert_int_eq(ldb_close(env), 0);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *recovery_suite(void)
 {
     Suite *s = suite_create("recovery");
@@ -318,6 +434,10 @@ static Suite *recovery_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_race_first_opener_killed);
     tcase_add_test(tc, test_race_first_opener_fails);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("trees");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_recovery_ignores_max_dbs);
     suite_add_tcase(s, tc);
     return s;
 }
