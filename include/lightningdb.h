@@ -362,7 +362,9 @@ LDB_API int ldb_get(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, ldb_val *val)
  * Keys are 1..ldb_max_key_size() bytes; values 0 bytes to 2 GiB. A put refused
  * with #LDB_EXISTS, #LDB_TOOBIG, #LDB_INVALID or #LDB_READONLY changes nothing
  * and leaves the txn usable; any other error fails the txn (its commit then
- * returns that error).
+ * returns that error). @p key and @p val may point at what ldb_get() or
+ * ldb_cursor_get() returned in this txn (a value written back, or under
+ * another key or tree): the put takes the bytes as they were when it began.
  * @retval LDB_EXISTS #LDB_NOOVERWRITE and the key exists; #LDB_APPEND and the
  *         key does not sort after the tree's last key.
  * @retval LDB_TOOBIG key or value over its limit.

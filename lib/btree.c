@@ -486,6 +486,47 @@ out:
     return rc;
 }
 
+static int overlaps(const void *p, size_t n, const void *area, size_t len)
+{
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)area;
+    return n != 0 && a < b + len && b < a + n;
+}
+
+/* Whether key or val lies in memory this put rewrites or frees: the leaf
+ * (a key or value read from it in this txn, by get or a cursor) or the
+ * key's old overflow run. An error here is the put's own to report: it
+ * meets the same node next. */
+static int put_aliases(const struct ldb__pager *pg, const uint8_t *leaf, unsigned idx, int exact,
+                       const void *key, uint32_t klen, const void *val, uint32_t vlen)
+{
+    uint32_t psize = pg->page_size;
+    if (overlaps(key, klen, leaf, psize) || overlaps(val, vlen, leaf, psize))
+        return 1;
+    struct page_node old;
+    const uint8_t *run = NULL;
+    if (!exact || ldb__page_node(leaf, psize, idx, &old) != 0 || !old.overflow ||
+        ldb__pager_get(pg, ldb__page_overflow_pgno(&old), &run) != 0)
+        return 0;
+    size_t len = PAGE_HEADER_SIZE + (size_t)old.value_size;
+    return overlaps(key, klen, run, len) || overlaps(val, vlen, run, len);
+}
+
+/* The put again, from a private copy of key and val. */
+static int put_copy(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen,
+                    const void *val, uint32_t vlen, unsigned flags)
+{
+    uint8_t *copy = malloc((size_t)klen + vlen + 1);
+    if (copy == NULL)
+        return -ENOMEM;
+    if (klen)
+        memcpy(copy, key, klen);
+    if (vlen)
+        memcpy(copy + klen, val, vlen);
+    int rc = ldb__btree_put(pg, t, copy, klen, copy + klen, vlen, flags);
+    free(copy);
+    return rc;
+}
+
 int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen,
                    const void *val, uint32_t vlen, unsigned flags)
 {
@@ -514,6 +555,8 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
     }
     unsigned leafl = path.depth - 1, idx = path.idx[leafl];
     uint8_t *leaf = (uint8_t *)path.page[leafl];
+    if (put_aliases(pg, leaf, idx, exact, key, klen, val, vlen))
+        return put_copy(pg, t, key, klen, val, vlen, flags);
     int overflow = ldb__leaf_node_size(klen, vlen, 0) > ldb__leaf_inline_max(psize);
     if (exact) {
         struct page_node old;

@@ -443,6 +443,20 @@ int ldb__txn_log(ldb_txn *txn, unsigned type, ldb_dbi dbi, const ldb_val *key, c
     return ldb__wal_buf_add(&txn->log, &op, env->opts.wal_max_bytes / 2);
 }
 
+/* A write that was refused takes its op back out of the log record (one
+ * that made the record too big leaves it so: the txn commits as a
+ * checkpoint, which needs no record). */
+static void log_take_back(ldb_txn *txn, const struct ldb__wal_buf *before)
+{
+    if (!txn->log.too_big) {
+        txn->log.len = before->len;
+        txn->log.nops = before->nops;
+    }
+}
+
+/* Puts and deletes are logged before they are applied: key and val may
+ * point into pages the write rewrites or frees (a key or value read in this
+ * txn), and would not hold what was written after it. */
 int ldb__txn_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *val,
                  unsigned flags)
 {
@@ -450,10 +464,13 @@ int ldb__txn_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *v
         return txn->error;
     struct tree_desc *t;
     TRY(ldb__txn_fail(txn, ldb__txn_tree(txn, dbi, &t)));
-    int rc = ldb__btree_put(&txn->pager, t, key->data, (uint32_t)key->size, val->data,
-                            (uint32_t)val->size, flags);
+    struct ldb__wal_buf before = txn->log;
+    int rc = ldb__txn_log(txn, WAL_OP_PUT, dbi, key, val);
     if (rc == 0)
-        rc = ldb__txn_log(txn, WAL_OP_PUT, dbi, key, val);
+        rc = ldb__btree_put(&txn->pager, t, key->data, (uint32_t)key->size, val->data,
+                            (uint32_t)val->size, flags);
+    if (rc < 0 && error_is_refusal(rc))
+        log_take_back(txn, &before);
     if (rc < 0)
         return ldb__txn_fail(txn, rc);
     ldb__txn_tree_dirty(txn, dbi);
@@ -467,9 +484,12 @@ int ldb__txn_del(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key)
         return txn->error;
     struct tree_desc *t;
     TRY(ldb__txn_fail(txn, ldb__txn_tree(txn, dbi, &t)));
-    int rc = ldb__btree_del(&txn->pager, t, key->data, (uint32_t)key->size);
+    struct ldb__wal_buf before = txn->log;
+    int rc = ldb__txn_log(txn, WAL_OP_DEL, dbi, key, NULL);
     if (rc == 0)
-        rc = ldb__txn_log(txn, WAL_OP_DEL, dbi, key, NULL);
+        rc = ldb__btree_del(&txn->pager, t, key->data, (uint32_t)key->size);
+    if (rc < 0 && error_is_refusal(rc))
+        log_take_back(txn, &before);
     if (rc < 0)
         return ldb__txn_fail(txn, rc);
     ldb__txn_tree_dirty(txn, dbi);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1921,6 +1922,289 @@ START_TEST(test_max_dbs)
 }
 END_TEST
 
+/* ---- writes of keys and values read in the same write txn ---------------------- */
+
+/* get, a cursor and put hand out pointers into the txn's own pages: the leaf
+ * a put rewrites, the overflow run it frees. Writing such a pointer back
+ * (to the same key, another key, another tree) must write what it pointed
+ * at when the write began, to the tree and to the log. */
+
+enum alias_case {
+    ALIAS_SELF_OVERFLOW,  /* v = get(big); put(big, v) */
+    ALIAS_SELF_INLINE,    /* v = get(k); put(k, v) */
+    ALIAS_SELF_PREFIX,    /* v = get(k); put(k, first part of v) */
+    ALIAS_OVERFLOW_SHRINK, /* v = get(big); put(big, a part of v: inline, then smaller run) */
+    ALIAS_NEW_KEYS,       /* v = get(k); put(new key in k's leaf, v), until it splits */
+    ALIAS_OTHER_KEY,      /* v = get(k); put(k2, v), k2 in k's leaf with another size */
+    ALIAS_CURSOR,         /* cursor (k, v): put(k, part of v) or del(k) */
+    ALIAS_OVERFLOW_ELSEWHERE, /* v = get(big); put(big2, v); put(other tree, v) */
+    ALIAS_INLINE_OTHER_TREE,  /* v = get(k); put(other tree, k, v) */
+    ALIAS_CASES
+};
+
+#define ALIAS_BIG 100000
+#define ALIAS_KEYS 40
+#define ALIAS_MODEL_MAX 200
+
+/* What the trees must hold: (tree, key) -> value, or absent. */
+struct alias_model {
+    int n;
+    ldb_dbi dbi[ALIAS_MODEL_MAX];
+    char key[ALIAS_MODEL_MAX][16];
+    uint8_t *val[ALIAS_MODEL_MAX]; /* NULL: deleted */
+    size_t len[ALIAS_MODEL_MAX];
+};
+
+static void alias_set(struct alias_model *m, ldb_dbi dbi, const char *k, const void *v, size_t n)
+{
+    int i = 0;
+    while (i < m->n && !(m->dbi[i] == dbi && strcmp(m->key[i], k) == 0))
+        i++;
+    ck_assert_int_lt(i, ALIAS_MODEL_MAX);
+    if (i == m->n) {
+        m->n++;
+        m->dbi[i] = dbi;
+        snprintf(m->key[i], sizeof m->key[i], "%s", k);
+    } else {
+        free(m->val[i]);
+    }
+    m->val[i] = v ? tu_dup_bytes(v, n) : NULL;
+    m->len[i] = n;
+}
+
+static void alias_expect(ldb_txn *txn, const struct alias_model *m)
+{
+    for (int i = 0; i < m->n; i++) {
+        if (m->val[i])
+            tu_expect_bytes(txn, m->dbi[i], m->key[i], strlen(m->key[i]), m->val[i], m->len[i]);
+        else
+            tu_expect_absent(txn, m->dbi[i], m->key[i]);
+    }
+}
+
+static void alias_get(ldb_txn *txn, ldb_dbi dbi, const char *k, ldb_val *v)
+{
+    ldb_val key = tu_str(k);
+    TU_RC_OK(ldb_get(txn, dbi, &key, v));
+}
+
+/* put k = v, where v may point into the txn's pages; the model learns what v
+ * held before the put. */
+static void alias_put(ldb_txn *txn, struct alias_model *m, ldb_dbi dbi, const char *k, ldb_val v)
+{
+    uint8_t *want = tu_dup_bytes(v.data, v.size);
+    ldb_val key = tu_str(k);
+    TU_RC_OK(ldb_put(txn, dbi, &key, &v, 0));
+    alias_set(m, dbi, k, want, v.size);
+    free(want);
+}
+
+static void alias_cursor(ldb_txn *txn, struct alias_model *m)
+{
+    ldb_cursor *c;
+    TU_RC_OK(ldb_cursor_open(txn, LDB_MAIN, &c));
+    ldb_val k, v;
+    int i = 0;
+    for (int rc = ldb_cursor_get(c, &k, &v, LDB_FIRST); rc == 0;
+         rc = ldb_cursor_get(c, &k, &v, LDB_NEXT), i++) {
+        if (k.size != 4 || memcmp(k.data, "a", 1) != 0)
+            continue; /* the "a%03d" keys only */
+        char name[16];
+        snprintf(name, sizeof name, "%.*s", (int)k.size, (const char *)k.data);
+        if (i % 3 == 2) {
+            TU_RC_OK(ldb_del(txn, LDB_MAIN, &k));
+            alias_set(m, LDB_MAIN, name, NULL, 0);
+        } else {
+            /* Key and value both from the cursor. */
+            uint8_t *want = tu_dup_bytes(v.data, v.size / 2);
+            ldb_val half = {v.size / 2, v.data};
+            TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &half, 0));
+            alias_set(m, LDB_MAIN, name, want, v.size / 2);
+            free(want);
+        }
+    }
+    ldb_cursor_close(c);
+}
+
+static void alias_run(ldb_txn *txn, struct alias_model *m, enum alias_case which, ldb_dbi other)
+{
+    ldb_val v;
+    char name[16];
+    switch (which) {
+    case ALIAS_SELF_OVERFLOW:
+        alias_get(txn, LDB_MAIN, "big", &v);
+        alias_put(txn, m, LDB_MAIN, "big", v);
+        break;
+    case ALIAS_SELF_INLINE:
+        for (int i = 0; i < ALIAS_KEYS; i += 3) {
+            snprintf(name, sizeof name, "a%03d", i);
+            alias_get(txn, LDB_MAIN, name, &v);
+            alias_put(txn, m, LDB_MAIN, name, v);
+        }
+        break;
+    case ALIAS_SELF_PREFIX:
+        for (int i = 0; i < ALIAS_KEYS; i += 3) {
+            snprintf(name, sizeof name, "a%03d", i);
+            alias_get(txn, LDB_MAIN, name, &v);
+            v.size = v.size * 2 / 3;
+            alias_put(txn, m, LDB_MAIN, name, v);
+        }
+        break;
+    case ALIAS_OVERFLOW_SHRINK:
+        alias_get(txn, LDB_MAIN, "big", &v);
+        v.size = 300;
+        alias_put(txn, m, LDB_MAIN, "big", v);
+        alias_get(txn, LDB_MAIN, "big2", &v);
+        v.size = ALIAS_BIG / 2;
+        alias_put(txn, m, LDB_MAIN, "big2", v);
+        break;
+    case ALIAS_NEW_KEYS:
+        for (int i = 0; i < 60; i++) {
+            snprintf(name, sizeof name, "a010_%02d", i);
+            alias_get(txn, LDB_MAIN, "a010", &v);
+            alias_put(txn, m, LDB_MAIN, name, v);
+        }
+        break;
+    case ALIAS_OTHER_KEY:
+        for (int i = 0; i + 7 < ALIAS_KEYS; i += 2) {
+            snprintf(name, sizeof name, "a%03d", i);
+            alias_get(txn, LDB_MAIN, name, &v);
+            snprintf(name, sizeof name, "a%03d", i + 7);
+            alias_put(txn, m, LDB_MAIN, name, v);
+        }
+        break;
+    case ALIAS_CURSOR:
+        alias_cursor(txn, m);
+        break;
+    case ALIAS_OVERFLOW_ELSEWHERE:
+        alias_get(txn, LDB_MAIN, "big", &v);
+        alias_put(txn, m, LDB_MAIN, "big2", v);
+        alias_get(txn, LDB_MAIN, "big", &v);
+        alias_put(txn, m, other, "big", v);
+        alias_get(txn, LDB_MAIN, "big", &v);
+        alias_put(txn, m, other, "a005", v);
+        break;
+    case ALIAS_INLINE_OTHER_TREE:
+        for (int i = 0; i < ALIAS_KEYS; i += 4) {
+            snprintf(name, sizeof name, "a%03d", i);
+            alias_get(txn, LDB_MAIN, name, &v);
+            alias_put(txn, m, other, name, v);
+        }
+        break;
+    case ALIAS_CASES:
+        break;
+    }
+}
+
+/* Case _i / 2; odd _i first rewrites the pages involved in the same txn, so
+ * that the pointers lead into the txn's dirty copies rather than the map.
+ * The txn commits in a child that dies without closing: the reopen rebuilds
+ * it from the log, which must hold the same bytes as the tree did. */
+START_TEST(test_put_aliased_values)
+{
+    enum alias_case which = (enum alias_case)(_i / 2);
+    int dirty = _i % 2;
+    char dir[4096], path[4096];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    struct alias_model m = {0};
+    uint8_t *big = pattern(ALIAS_BIG, 1), *big2 = pattern(ALIAS_BIG, 2);
+    ldb_dbi other;
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *txn = tu_begin(env, 0);
+    TU_RC_OK(ldb_dbi_open(txn, "other", LDB_CREATE, &other));
+    for (int i = 0; i < ALIAS_KEYS; i++) {
+        char k[16];
+        uint8_t v[80];
+        snprintf(k, sizeof k, "a%03d", i);
+        tu_fill_pattern(v, sizeof v, 100 + (uint64_t)i);
+        tu_put_bytes(txn, LDB_MAIN, k, strlen(k), v, 40 + (size_t)i % 30);
+        alias_set(&m, LDB_MAIN, k, v, 40 + (size_t)i % 30);
+        tu_put_bytes(txn, other, k, strlen(k), v, 20);
+        alias_set(&m, other, k, v, 20);
+    }
+    tu_put_bytes(txn, LDB_MAIN, "big", 3, big, ALIAS_BIG);
+    alias_set(&m, LDB_MAIN, "big", big, ALIAS_BIG);
+    tu_put_bytes(txn, LDB_MAIN, "big2", 4, big2, ALIAS_BIG);
+    alias_set(&m, LDB_MAIN, "big2", big2, ALIAS_BIG);
+    TU_RC_OK(ldb_txn_commit(txn));
+    close_ok(env);
+
+    /* The writes commit in a child that dies without closing, so the
+     * reopen rebuilds them from the log: it must hold what the tree did. */
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        env = tu_open(path, NULL);
+        txn = tu_begin(env, 0);
+        ldb_dbi o;
+        TU_RC_OK(ldb_dbi_open(txn, "other", 0, &o));
+        ck_assert_uint_eq(o, other);
+        if (dirty) {
+            tu_put_bytes(txn, LDB_MAIN, "big", 3, big2, ALIAS_BIG);
+            alias_set(&m, LDB_MAIN, "big", big2, ALIAS_BIG);
+            tu_put_bytes(txn, LDB_MAIN, "a001", 4, "x", 1);
+            alias_set(&m, LDB_MAIN, "a001", "x", 1);
+            tu_put_bytes(txn, other, "a001", 4, "y", 1);
+            alias_set(&m, other, "a001", "y", 1);
+        }
+        alias_run(txn, &m, which, other);
+        alias_expect(txn, &m);
+        TU_RC_OK(ldb_txn_commit(txn));
+        txn = tu_begin(env, LDB_TXN_RDONLY);
+        alias_expect(txn, &m);
+        ldb_txn_abort(txn);
+        tu_check_env(env);
+        FILE *f = fopen(tu_path(dir, "model"), "w");
+        ck_assert_ptr_nonnull(f);
+        for (int i = 0; i < m.n; i++) {
+            fprintf(f, "%u %s %zu %d\n", (unsigned)m.dbi[i], m.key[i], m.len[i], m.val[i] != NULL);
+            if (m.val[i])
+                fwrite(m.val[i], 1, m.len[i], f);
+        }
+        ck_assert_int_eq(fclose(f), 0);
+        _exit(0); /* no close, no checkpoint */
+    }
+    int status = tu_wait_child(pid, 120, "aliased writes");
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status %d)",
+                  status);
+    for (int i = 0; i < m.n; i++)
+        free(m.val[i]);
+    memset(&m, 0, sizeof m);
+    FILE *f = fopen(tu_path(dir, "model"), "r");
+    ck_assert_ptr_nonnull(f);
+    unsigned d;
+    char k[16];
+    size_t len;
+    int present;
+    while (fscanf(f, "%u %15s %zu %d", &d, k, &len, &present) == 4) {
+        fgetc(f);
+        uint8_t *v = tu_xmalloc(len + 1);
+        if (present)
+            ck_assert_uint_eq(fread(v, 1, len, f), len);
+        alias_set(&m, (ldb_dbi)d, k, present ? v : NULL, len);
+        free(v);
+    }
+    fclose(f);
+    ck_assert_int_gt(m.n, 2 * ALIAS_KEYS);
+
+    env = tu_open(path, NULL);
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_dbi o;
+    TU_RC_OK(ldb_dbi_open(txn, "other", 0, &o));
+    ck_assert_uint_eq(o, other);
+    alias_expect(txn, &m);
+    ldb_txn_abort(txn);
+    tu_check_env(env);
+    close_ok(env);
+    for (int i = 0; i < m.n; i++)
+        free(m.val[i]);
+    free(big);
+    free(big2);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
@@ -1982,6 +2266,11 @@ static Suite *api_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_full_many_txns);
     tcase_add_test(tc, test_full_single_value);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("aliasing");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_put_aliased_values, 0, 2 * ALIAS_CASES);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("dbi");
