@@ -17,8 +17,9 @@
  *
  * Thread rules: an ::ldb_env may be shared by any number of threads. A txn
  * and its cursors are used by one thread at a time; a read txn may move
- * between threads, a write txn stays on the thread that began it. A thread
- * may hold read txns while it runs a write txn.
+ * between threads, a write txn stays on the thread that began it (its commit
+ * or abort elsewhere is refused: ldb_txn_commit()). A thread may hold read
+ * txns while it runs a write txn.
  *
  * Processes: any number of processes may open the same path at once. A
  * process that forks must not use its parent's env in the child: every call
@@ -259,7 +260,16 @@ LDB_API int ldb_checkpoint(ldb_env *env);
 LDB_API int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **txn);
 
 /**
- * @brief Commit a txn and free it, whether or not it succeeds.
+ * @brief Commit a txn and free it, whether or not it succeeds, except when a
+ * write txn is committed on a thread other than the one that began it while
+ * that thread still runs.
+ *
+ * A write txn holds the writer slot, a mutex only the thread that began the
+ * txn can release. On another thread commit is refused with #LDB_INVALID and
+ * commits nothing: while the thread that began the txn runs, the txn is not
+ * freed and stays open, unchanged, until that thread commits or aborts it;
+ * if that thread has exited (the writer slot was handed on when it did), the
+ * txn is freed.
  *
  * For a read txn this just ends it. A write txn that met an error other than
  * a refused put or del (see ldb_put()) does not commit: the error it met is
@@ -270,10 +280,18 @@ LDB_API int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **txn);
  * @retval 0 committed (and durable with #LDB_SYNC_FULL).
  * @retval LDB_FULL / -ENOSPC out of room; nothing applied, the env stays usable.
  * @retval LDB_PANIC a sync failed; close and reopen.
+ * @retval LDB_INVALID not a txn; or a write txn on a thread other than the
+ *         one that began it (nothing is committed; the txn is freed only if
+ *         that thread has exited).
  */
 LDB_API int ldb_txn_commit(ldb_txn *txn);
 
-/** @brief Abandon a txn and free it (and its cursors' use of it). NULL is a no-op. */
+/**
+ * @brief Abandon a txn and free it (and its cursors' use of it). NULL is a
+ * no-op; so is a write txn on a thread other than the one that began it while
+ * that thread still runs (the txn stays open for it to end: see
+ * ldb_txn_commit()).
+ */
 LDB_API void ldb_txn_abort(ldb_txn *txn);
 
 /**

@@ -150,7 +150,7 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
         }
         ldb__lock_state_write(&env->lock, cs);
         txn->committed = 1; /* the next writer builds on it */
-        ldb__txn_release_writer(txn);
+        int released = ldb__txn_release_writer(txn);
         if (ldb__io_wait_write_sync(&env->io) < 0) {
             /* The next writer may already build on this txn: no env on this
              * database may trust the log now. */
@@ -161,7 +161,7 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
         }
         ldb__lock_sync_release(&env->lock);
         ldb__lock_durable_wake(&env->lock);
-        return rc;
+        return rc < 0 ? rc : released;
     }
     /* A sync is in flight: append, let the next txn start, then wait until
      * a sync covers this record: the one in flight, if it started after the
@@ -170,8 +170,9 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
     TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
     ldb__lock_state_write(&env->lock, cs);
     txn->committed = 1;
-    ldb__txn_release_writer(txn);
-    return ldb__wait_durable(env, cs->snap.txnid);
+    int released = ldb__txn_release_writer(txn);
+    rc = ldb__wait_durable(env, cs->snap.txnid);
+    return rc < 0 ? rc : released;
 }
 
 /* A txn too large for the log: its pages are in the data file already, so
@@ -231,6 +232,8 @@ int ldb_txn_commit(ldb_txn *txn)
     int rc = 0;
     if (ldb__env_check(txn->env) != 0)
         rc = LDB_INVALID; /* a forked child: the txn is the parent's */
+    else if (!ldb__txn_own_thread(txn))
+        return ldb__txn_end_elsewhere(txn); /* nothing committed */
     else if (!txn->rdonly && txn->error)
         rc = txn->error;
     else if (!txn->rdonly && txn->mods != 0)
@@ -241,11 +244,17 @@ int ldb_txn_commit(ldb_txn *txn)
          * "committed" must not vouch for what a crash could take back. */
         uint64_t seen = txn->snap.txnid;
         txn->committed = 1; /* its handles are kept */
-        ldb__txn_release_writer(txn);
+        int released = ldb__txn_release_writer(txn);
         rc = ldb__wait_durable(txn->env, seen);
+        if (rc == 0)
+            rc = released;
     }
     if (rc == 0)
         txn->committed = 1;
+    /* A writer not released yet (a failed commit, or one not waiting for a
+     * sync) is released here, and its failure reported. */
+    if (rc == 0 && !txn->rdonly && !txn->writer_released && ldb__env_check(txn->env) == 0)
+        rc = ldb__txn_release_writer(txn);
     ldb__txn_free(txn);
     return rc;
 }

@@ -138,8 +138,9 @@ static int open_log(ldb_env *env, int first, uint64_t meta_txnid)
     rc = replayed ? ldb__checkpoint_locked(env, NULL) : 0;
     if (rc == 0)
         rc = ldb__log_start(env);
-    ldb__lock_writer_release(&env->lock);
+    int released = ldb__lock_writer_release(&env->lock);
     TRY(rc);
+    TRY(released);
     return created ? ldb__os_fsync_parent_dir(env->wal_path) : 0;
 }
 
@@ -354,7 +355,9 @@ int ldb_close(ldb_env *env)
             rc = ldb__checkpoint_locked(env, NULL);
             if (rc == 0 && ldb__lock_alone(&env->lock))
                 rc = drop_log(env);
-            ldb__lock_writer_release(&env->lock);
+            int released = ldb__lock_writer_release(&env->lock);
+            if (rc == 0)
+                rc = released;
         }
     }
     env_free(env);
@@ -379,8 +382,8 @@ int ldb_checkpoint(ldb_env *env)
     int died;
     TRY(ldb__lock_writer(&env->lock, 0, &died));
     int rc = ldb__checkpoint_locked(env, NULL);
-    ldb__lock_writer_release(&env->lock);
-    return rc;
+    int released = ldb__lock_writer_release(&env->lock);
+    return rc < 0 ? rc : released;
 }
 
 int ldb_stat_env(ldb_env *env, ldb_stat *st)

@@ -279,9 +279,21 @@ int ldb__lock_writer(struct ldb__lock *lk, int nowait, int *owner_died)
     return robust_lock(&lk->hdr->writer_mutex, nowait, owner_died);
 }
 
-void ldb__lock_writer_release(struct ldb__lock *lk)
+int ldb__lock_writer_release(struct ldb__lock *lk)
 {
-    pthread_mutex_unlock(&lk->hdr->writer_mutex);
+    return -pthread_mutex_unlock(&lk->hdr->writer_mutex);
+}
+
+pid_t ldb__lock_thread_id(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+int ldb__lock_thread_gone(pid_t tid)
+{
+    /* A thread's robust mutexes are marked "owner died" as it exits, before
+     * its id stops answering. (An id reused since answers: still refused.) */
+    return syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH;
 }
 
 int ldb__lock_sync_acquire(struct ldb__lock *lk, int nowait)

@@ -140,7 +140,14 @@ void ldb__lock_close(struct ldb__lock *lk);
 
 /* Writer mutex. *owner_died is set when the previous holder died. */
 int ldb__lock_writer(struct ldb__lock *lk, int nowait, int *owner_died);
-void ldb__lock_writer_release(struct ldb__lock *lk);
+/* Only the thread that took the writer mutex can release it (it is an
+ * error-checking mutex): an error here means the writer stays held. */
+int ldb__lock_writer_release(struct ldb__lock *lk);
+/* The calling thread's kernel id, and whether the thread with that id (in
+ * this process) has exited: the kernel has then handed on any robust mutex
+ * it held, the writer's included. */
+pid_t ldb__lock_thread_id(void);
+int ldb__lock_thread_gone(pid_t tid);
 /* The log-sync mutex and the commit-state mutex (robust, like the writer's;
  * lock order: writer, then sync, then state). */
 int ldb__lock_sync_acquire(struct ldb__lock *lk, int nowait);

@@ -275,6 +275,8 @@ static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
         return LDB_PANIC;
     int died;
     TRY(ldb__lock_writer(&env->lock, (flags & LDB_TXN_NOWAIT) != 0, &died));
+    txn->thread = pthread_self();
+    txn->tid = ldb__lock_thread_id();
     int rc = 0;
     if (died)
         CHECK_GOTO(rc, adopt_dead_writer(env), fail);
@@ -303,7 +305,8 @@ static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
     txn->active = 1;
     return 0;
 fail:
-    ldb__lock_writer_release(&env->lock);
+    if (ldb__lock_writer_release(&env->lock) < 0)
+        rc = ldb__panic(env, 0); /* taken by this thread just now: cannot happen */
     return rc;
 }
 
@@ -345,15 +348,39 @@ int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)
 
 /* ---- end -------------------------------------------------------------------- */
 
-void ldb__txn_release_writer(ldb_txn *txn)
+int ldb__txn_release_writer(ldb_txn *txn)
 {
     /* The page buffers go back to the env's pool, which only the holder of
      * the writer mutex may touch: before the mutex, not after. Handles
      * too: the next writer must not find a deleted tree's slot. */
     ldb__dirty_destroy(&txn->dirty);
     settle_handles(txn);
-    ldb__lock_writer_release(&txn->env->lock);
     txn->writer_released = 1;
+    if (ldb__lock_writer_release(&txn->env->lock) < 0)
+        return ldb__panic(txn->env, 0);
+    return 0;
+}
+
+int ldb__txn_own_thread(const ldb_txn *txn)
+{
+    return txn->rdonly || pthread_equal(txn->thread, pthread_self());
+}
+
+int ldb__txn_end_elsewhere(ldb_txn *txn)
+{
+    /* Only the thread that began the txn can release the writer mutex:
+     * while it runs, the txn stays open for it. Once it has exited, the
+     * kernel has handed the mutex on (the next writer adopts it as a dead
+     * writer's), so free the txn without it, and free its page buffers
+     * rather than give them to the env's pool: the pool is the new
+     * writer's now. */
+    if (ldb__lock_thread_gone(txn->tid)) {
+        txn->dirty.pool = NULL;
+        ldb__dirty_destroy(&txn->dirty);
+        txn->writer_released = 1;
+        ldb__txn_free(txn);
+    }
+    return LDB_INVALID;
 }
 
 void ldb__txn_free(ldb_txn *txn)
@@ -371,7 +398,7 @@ void ldb__txn_free(ldb_txn *txn)
     } else {
         if (!txn->writer_released) {
             if (owner)
-                ldb__txn_release_writer(txn);
+                (void)ldb__txn_release_writer(txn); /* a failure panics the env */
             else
                 ldb__dirty_destroy(&txn->dirty);
         }
@@ -388,6 +415,10 @@ void ldb_txn_abort(ldb_txn *txn)
 {
     if (txn == NULL || txn->magic != LDB_TXN_MAGIC)
         return;
+    if (ldb__env_check(txn->env) == 0 && !ldb__txn_own_thread(txn)) {
+        (void)ldb__txn_end_elsewhere(txn); /* lightningdb.h says why */
+        return;
+    }
     ldb__txn_free(txn);
 }
 

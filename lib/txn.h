@@ -70,6 +70,9 @@ struct ldb_txn {
     int error;             /* sticky: the first error that failed the txn */
     int readers_checked;   /* dead readers were looked for in this txn */
     int writer_released;   /* commit handed the writer mutex on early */
+    pthread_t thread;      /* the thread that began it: the writer mutex's
+                              owner, the only one that can release it */
+    pid_t tid;             /* that thread's kernel id */
     int replaying;         /* recovery: the ops come from the log */
     struct ldb__wal_buf log; /* this txn's log record */
     uint64_t file_size;
@@ -84,8 +87,15 @@ int ldb__txn_tree(ldb_txn *txn, ldb_dbi dbi, struct tree_desc **desc);
 void ldb__txn_tree_dirty(ldb_txn *txn, ldb_dbi dbi);
 /* End a write txn's hold on the writer: free its dirty pages (into the
  * env's pool) and release the writer mutex, so the next txn can begin while
- * this one waits for its log sync. */
-void ldb__txn_release_writer(ldb_txn *txn);
+ * this one waits for its log sync. Failing to release it panics the env
+ * (its writers would wait forever) and returns LDB_PANIC. */
+int ldb__txn_release_writer(ldb_txn *txn);
+/* Whether this thread may end txn: any for a read txn, only the one that
+ * began it for a write txn. */
+int ldb__txn_own_thread(const ldb_txn *txn);
+/* Commit or abort of a write txn on another thread: LDB_INVALID, and the txn
+ * is left open for its own thread, or freed if that thread has exited. */
+int ldb__txn_end_elsewhere(ldb_txn *txn);
 /* The newest txn whose freed pages a writer may reuse now. */
 uint64_t ldb__txn_reuse_bound(ldb_env *env);
 /* Check txn is a live handle; want_write: a live write txn. */

@@ -1173,6 +1173,148 @@ START_TEST(test_second_write_txn_same_thread)
 }
 END_TEST
 
+/* A write txn is ended on another thread: the writer mutex belongs to the
+ * thread that began it, so commit refuses (LDB_INVALID, nothing committed)
+ * and abort does nothing, leaving the txn open for its own thread. Before,
+ * commit returned 0 and the mutex stayed held: every writer waited forever. */
+struct end_elsewhere {
+    ldb_txn *txn;
+    int commit_rc;
+};
+
+static void *end_elsewhere_run(void *arg)
+{
+    struct end_elsewhere *e = arg;
+    e->commit_rc = ldb_txn_commit(e->txn);
+    if (e->commit_rc == LDB_INVALID)
+        ldb_txn_abort(e->txn); /* refused too: the txn must stay whole */
+    return NULL;
+}
+
+static int end_elsewhere(ldb_txn *txn)
+{
+    struct end_elsewhere e = {txn, 1};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, end_elsewhere_run, &e), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    return e.commit_rc;
+}
+
+struct writer_thread {
+    ldb_env *env;
+    int rc;
+};
+
+static void *writer_thread_run(void *arg)
+{
+    struct writer_thread *w = arg;
+    ldb_txn *txn = NULL;
+    w->rc = ldb_txn_begin(w->env, 0, &txn);
+    if (w->rc == 0) {
+        ldb_val k = tu_str("t"), v = tu_str("4");
+        w->rc = ldb_put(txn, LDB_MAIN, &k, &v, 0);
+        if (w->rc == 0)
+            w->rc = ldb_txn_commit(txn);
+        else
+            ldb_txn_abort(txn);
+    }
+    return NULL;
+}
+
+/* Begins a write txn, puts, and exits without ending it. */
+static void *begin_and_exit(void *arg)
+{
+    struct writer_thread *w = arg;
+    ldb_txn *txn = NULL;
+    w->rc = ldb_txn_begin(w->env, 0, &txn);
+    if (w->rc == 0) {
+        ldb_val k = tu_str("e"), v = tu_str("6");
+        w->rc = ldb_put(txn, LDB_MAIN, &k, &v, 0);
+    }
+    return txn;
+}
+
+START_TEST(test_write_txn_ended_on_other_thread)
+{
+    char dir[4096], path[4096];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "a", "1");
+    TU_RC_IS(end_elsewhere(w), LDB_INVALID);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_absent(r, LDB_MAIN, "a"); /* nothing committed */
+    TU_RC_OK(end_elsewhere(r));         /* a read txn may move between threads */
+
+    /* Still open and whole on its own thread. */
+    tu_expect_str(w, LDB_MAIN, "a", "1");
+    tu_put_str(w, LDB_MAIN, "b", "2");
+    TU_RC_OK(ldb_txn_commit(w));
+
+    /* Nothing is left wedged: a writer in another process, and one on
+     * another thread, begin and commit (a hang fails the test). */
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ldb_env *e2 = tu_open(path, NULL);
+        ldb_txn *t2 = tu_begin(e2, 0);
+        tu_put_str(t2, LDB_MAIN, "c", "3");
+        TU_RC_OK(ldb_txn_commit(t2));
+        TU_RC_OK(ldb_close(e2));
+        _exit(0);
+    }
+    int status = tu_wait_child(pid, 20, "writer in another process");
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed (status %d)",
+                  status);
+    struct writer_thread wt = {env, 1};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, writer_thread_run, &wt), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    ck_assert_msg(pthread_timedjoin_np(t, NULL, &until) == 0, "writer thread wedged");
+    TU_RC_OK(wt.rc);
+
+    /* Aborted on another thread: nothing happens; on its own: ended. */
+    w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "d", "5");
+    struct end_elsewhere e = {w, 0};
+    ck_assert_int_eq(pthread_create(&t, NULL, end_elsewhere_run, &e), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    tu_expect_str(w, LDB_MAIN, "d", "5");
+    ldb_txn_abort(w);
+
+    /* The thread that began it exited (the kernel handed the writer on):
+     * commit elsewhere commits nothing and frees it; the next writer goes. */
+    for (int end = 0; end < 2; end++) {
+        struct writer_thread bt = {env, 1};
+        void *ret = NULL;
+        ck_assert_int_eq(pthread_create(&t, NULL, begin_and_exit, &bt), 0);
+        ck_assert_int_eq(pthread_join(t, &ret), 0);
+        TU_RC_OK(bt.rc);
+        if (end == 0)
+            TU_RC_IS(ldb_txn_commit(ret), LDB_INVALID);
+        else
+            ldb_txn_abort(ret);
+        w = tu_begin(env, 0);
+        tu_expect_absent(w, LDB_MAIN, "e");
+        TU_RC_OK(ldb_txn_commit(w));
+    }
+
+    r = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(r, LDB_MAIN, "a", "1");
+    tu_expect_str(r, LDB_MAIN, "b", "2");
+    tu_expect_str(r, LDB_MAIN, "c", "3");
+    tu_expect_str(r, LDB_MAIN, "t", "4");
+    tu_expect_absent(r, LDB_MAIN, "d");
+    ldb_txn_abort(r);
+    tu_check_env(env);
+    close_ok(env);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_close_with_open_txn)
 {
     char *path = tu_new_db_path();
@@ -2251,6 +2393,7 @@ static Suite *api_suite(void)
     tc = tcase_create("same-thread-writer");
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_second_write_txn_same_thread);
+    tcase_add_test(tc, test_write_txn_ended_on_other_thread);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("env");
