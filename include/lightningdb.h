@@ -32,6 +32,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* LDB_VERSION_MAJOR, _MINOR, _PATCH, _STRING, _NUMBER: written by configure,
+ * installed beside this header. */
+#include "lightningdb_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -81,7 +85,9 @@ typedef struct ldb_val {
  */
 LDB_API const char *ldb_strerror(int rc);
 
-/** @brief The library version, `"MAJOR.MINOR.PATCH"`, digits only. */
+/** @brief The library version, `"MAJOR.MINOR.PATCH"`, digits only: the
+ *  version of the library the program runs against, where
+ *  #LDB_VERSION_STRING is the one it was compiled against. */
 LDB_API const char *ldb_version(void);
 
 /** @name Environment flags (ldb_options.flags) */
