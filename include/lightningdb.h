@@ -142,7 +142,34 @@ typedef struct ldb_options {
                                  0 = 64 MiB. A txn whose log record would pass
                                  half of it commits as a checkpoint instead. */
     unsigned file_mode;    /**< permission bits for created files; 0 = 0644 */
+    unsigned reserved;     /**< ignored: fills the padding after file_mode, which
+                                programs built against 0.1.0 may leave unset */
+    /* New fields go here, at the end and nowhere else, each one meaning its
+     * default when zero (see "Growing structs" above ldb_open()). */
 } ldb_options;
+
+/*
+ * Growing structs.
+ * ::ldb_options, ::ldb_stat and ::ldb_tree_stat are allocated by callers, and
+ * later versions add fields to them (at the end only). So that a program
+ * keeps working against a newer library, and a newer program against an
+ * older one, each function that takes one has two entry points:
+ *  - `ldb_open_sized()`, `ldb_stat_env_sized()`, `ldb_dbi_stat_sized()` take
+ *    the struct's size as the caller's header had it. The function-like
+ *    macros ldb_open(), ldb_stat_env() and ldb_dbi_stat() call them with
+ *    `sizeof`, so code written as `ldb_open(path, &opts, &env)` uses them.
+ *  - The functions ldb_open(), ldb_stat_env() and ldb_dbi_stat() themselves
+ *    (reached by programs built against 0.1.0, by taking their address, or
+ *    as `(ldb_open)(...)`) mean the 0.1.0 struct, forever.
+ *
+ * The size rule (as the Linux kernel's clone3 and openat2): a size smaller
+ * than 0.1.0's struct gives #LDB_INVALID. Options: fields past the caller's
+ * size take their defaults; a caller's struct larger than the library knows
+ * is accepted only if every byte the library does not know is zero, else
+ * #LDB_INVALID. Figures: the library writes exactly the caller's size and
+ * zeroes the fields it does not know. Zero-initialize the structs you pass
+ * (`ldb_options o = {0};` or memset), so unknown fields and padding are 0.
+ */
 
 /**
  * @brief Set options from text, as an operator writes them:
@@ -207,6 +234,20 @@ LDB_API int ldb_options_parse_sized(ldb_options *opts, size_t opts_size, const c
  * @retval -errno the operating system refused (`-EACCES`, `-ENOSPC`, ...).
  */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_env **env);
+
+/**
+ * @brief ldb_open() for a caller whose ::ldb_options is @p opts_size bytes.
+ *
+ * The ldb_open() macro calls this with `sizeof(ldb_options)`; see "Growing
+ * structs". Fields past @p opts_size take their defaults.
+ * @retval LDB_INVALID besides ldb_open()'s cases: @p opts_size smaller than
+ *         0.1.0's ::ldb_options, or larger than this library's with a byte
+ *         it does not know set (an option it cannot honour).
+ */
+LDB_API int ldb_open_sized(const char *path, const ldb_options *opts, size_t opts_size,
+                           ldb_env **env);
+/** Route calls to the sized entry point with the size compiled here. */
+#define ldb_open(path, opts, env) ldb_open_sized((path), (opts), sizeof(ldb_options), (env))
 
 /**
  * @brief Close a database and free the handle.
@@ -356,10 +397,16 @@ typedef struct ldb_tree_stat {
     uint64_t entries;        /**< keys in the tree */
     uint32_t depth;          /**< levels: 0 empty, 1 a single leaf */
     uint64_t branch_pages, leaf_pages, overflow_pages;
+    /* New fields go here, at the end (see "Growing structs"). */
 } ldb_tree_stat;
 
 /** @brief Statistics of one tree, as the txn sees it. */
 LDB_API int ldb_dbi_stat(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st);
+/** @brief ldb_dbi_stat() for a caller whose ::ldb_tree_stat is @p st_size
+ *  bytes (see "Growing structs"). */
+LDB_API int ldb_dbi_stat_sized(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st, size_t st_size);
+/** Route calls to the sized entry point with the size compiled here. */
+#define ldb_dbi_stat(txn, dbi, st) ldb_dbi_stat_sized((txn), (dbi), (st), sizeof(ldb_tree_stat))
 
 /** @name Put flags */
 /**@{*/
@@ -461,10 +508,16 @@ typedef struct ldb_stat {
     uint64_t commits;               /**< write txns committed through this env */
     uint64_t checkpoints;           /**< checkpoints by every process since the
                                          database was last opened by a first process */
+    /* New fields go here, at the end (see "Growing structs"). */
 } ldb_stat;
 
 /** @brief Fill @p st with the env's figures. */
 LDB_API int ldb_stat_env(ldb_env *env, ldb_stat *st);
+/** @brief ldb_stat_env() for a caller whose ::ldb_stat is @p st_size bytes
+ *  (see "Growing structs"). */
+LDB_API int ldb_stat_env_sized(ldb_env *env, ldb_stat *st, size_t st_size);
+/** Route calls to the sized entry point with the size compiled here. */
+#define ldb_stat_env(env, st) ldb_stat_env_sized((env), (st), sizeof(ldb_stat))
 
 /**
  * @brief Verify the newest snapshot: every page checksum, key order, tree

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi.h"
 #include "btree.h"
 #include "dbi.h"
 #include "error.h"
@@ -156,7 +157,7 @@ int ldb_dbi_drop(ldb_txn *txn, ldb_dbi dbi, int delete_tree)
     return 0;
 }
 
-int ldb_dbi_stat(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st)
+int ldb__dbi_stat(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st)
 {
     TRY(ldb__txn_check(txn, 0));
     if (st == NULL)

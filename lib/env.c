@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "dbi.h"
 #include "durable.h"
 #include "error.h"
@@ -167,7 +168,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out);
 /* Internal: a read-only first opener found a log to replay. */
 #define NEEDS_RECOVERY (-30100)
 
-int ldb_open(const char *path, const ldb_options *opts, ldb_env **out)
+int ldb__env_open(const char *path, const ldb_options *opts, ldb_env **out)
 {
     int rc = open_env(path, opts, out);
     /* A read-only first opener found a log to replay. Recovery only makes
@@ -386,7 +387,7 @@ int ldb_checkpoint(ldb_env *env)
     return rc < 0 ? rc : released;
 }
 
-int ldb_stat_env(ldb_env *env, ldb_stat *st)
+int ldb__env_stat(ldb_env *env, ldb_stat *st)
 {
     TRY(ldb__env_check(env));
     if (st == NULL)
