@@ -21,7 +21,7 @@
 #include "os.h"
 
 #define LOCK_MAGIC 0x4B434F4C42444C4CULL /* "LLDBLOCK" */
-#define LOCK_VERSION 3u
+#define LOCK_VERSION 4u /* 4: reader slots owned by a (generation, pid) word */
 
 static size_t lock_size(unsigned max_readers)
 {
@@ -355,15 +355,38 @@ void ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *s
     pthread_mutex_unlock(&lk->hdr->state_mutex);
 }
 
+/* A slot's owner word (invariant S of lock.h). */
+static uint64_t owner_word(uint32_t generation, uint32_t pid)
+{
+    return (uint64_t)generation << 32 | pid;
+}
+
+static uint32_t owner_pid(uint64_t w)
+{
+    return (uint32_t)w;
+}
+
+static uint32_t owner_generation(uint64_t w)
+{
+    return (uint32_t)(w >> 32);
+}
+
+/* Take slot i if its owner word is still seen, as pid, in the next
+ * generation. */
+static int slot_take(struct ldb__lock *lk, unsigned i, uint64_t seen, uint32_t pid)
+{
+    uint64_t mine = owner_word(owner_generation(seen) + 1, pid);
+    return __atomic_compare_exchange_n(&lk->slots[i].owner, &seen, mine, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
+}
+
 int ldb__lock_reader_claim(struct ldb__lock *lk, unsigned *slot)
 {
     uint32_t pid = (uint32_t)lk->pid;
     for (int attempt = 0; attempt < 2; attempt++) {
         for (unsigned i = 0; i < lk->hdr->max_readers; i++) {
-            uint32_t expect = 0;
-            if (__atomic_load_n(&lk->slots[i].pid, __ATOMIC_RELAXED) == 0 &&
-                __atomic_compare_exchange_n(&lk->slots[i].pid, &expect, pid, 0, __ATOMIC_ACQ_REL,
-                                            __ATOMIC_RELAXED)) {
+            uint64_t w = __atomic_load_n(&lk->slots[i].owner, __ATOMIC_RELAXED);
+            if (owner_pid(w) == 0 && slot_take(lk, i, w, pid)) {
                 __atomic_store_n(&lk->slots[i].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
                 *slot = i;
                 return 0;
@@ -380,8 +403,11 @@ int ldb__lock_reader_claim(struct ldb__lock *lk, unsigned *slot)
 
 void ldb__lock_reader_release(struct ldb__lock *lk, unsigned slot)
 {
-    __atomic_store_n(&lk->slots[slot].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
-    __atomic_store_n(&lk->slots[slot].pid, 0, __ATOMIC_RELEASE);
+    struct ldb__reader_slot *s = &lk->slots[slot];
+    __atomic_store_n(&s->txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
+    /* Ours: no one else changes the word while we own it (invariant S). */
+    uint64_t w = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->owner, owner_word(owner_generation(w), 0), __ATOMIC_RELEASE);
 }
 
 static int read_snapshot_buffer(struct ldb__lock *lk, uint64_t id, struct ldb__snapshot *out)
@@ -454,20 +480,42 @@ uint64_t ldb__lock_oldest_snapshot(struct ldb__lock *lk)
     return oldest;
 }
 
+#ifdef LDB_TEST_HOOKS
+static void (*reclaim_hook)(unsigned slot);
+
+void ldb__lock_set_reclaim_hook(void (*hook)(unsigned slot))
+{
+    __atomic_store_n(&reclaim_hook, hook, __ATOMIC_RELEASE);
+}
+
+static void reclaim_hook_call(unsigned slot)
+{
+    void (*hook)(unsigned) = __atomic_load_n(&reclaim_hook, __ATOMIC_ACQUIRE);
+    if (hook != NULL)
+        hook(slot);
+}
+#else
+#define reclaim_hook_call(slot) ((void)0)
+#endif
+
 int ldb__lock_reader_check(struct ldb__lock *lk, int *cleared)
 {
     int n = 0;
     for (unsigned i = 0; i < lk->hdr->max_readers; i++) {
-        uint32_t pid = __atomic_load_n(&lk->slots[i].pid, __ATOMIC_ACQUIRE);
+        struct ldb__reader_slot *s = &lk->slots[i];
+        uint64_t w = __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE);
+        uint32_t pid = owner_pid(w);
         if (pid == 0 || pid == (uint32_t)lk->pid)
             continue;
         if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
-            /* Clear only if the slot still belongs to that dead pid. */
-            uint32_t expect = pid;
-            __atomic_store_n(&lk->slots[i].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
-            if (__atomic_compare_exchange_n(&lk->slots[i].pid, &expect, 0, 0, __ATOMIC_ACQ_REL,
-                                            __ATOMIC_RELAXED))
+            reclaim_hook_call(i);
+            /* Only from exactly what was seen dead (invariant S): if the
+             * slot was freed and claimed meanwhile, this fails. Then it is
+             * ours: its txnid is the dead reader's to reset. */
+            if (slot_take(lk, i, w, (uint32_t)lk->pid)) {
+                ldb__lock_reader_release(lk, i);
                 n++;
+            }
         }
     }
     if (cleared)
@@ -495,7 +543,7 @@ int ldb__lock_reader_visit(struct ldb__lock *lk, int (*fn)(void *, uint32_t, uin
                            void *ctx)
 {
     for (unsigned i = 0; i < lk->hdr->max_readers; i++) {
-        uint32_t pid = __atomic_load_n(&lk->slots[i].pid, __ATOMIC_ACQUIRE);
+        uint32_t pid = owner_pid(__atomic_load_n(&lk->slots[i].owner, __ATOMIC_ACQUIRE));
         uint64_t id = __atomic_load_n(&lk->slots[i].txnid, __ATOMIC_ACQUIRE);
         if (pid == 0)
             continue;

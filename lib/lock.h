@@ -25,6 +25,18 @@
  * writer that reuses pages freed by txn T (T <= every registered id and <=
  * the published id) never takes a page some reader can still reach.
  *
+ * Slot ownership (invariant S): a slot's owner word is (generation, pid),
+ * one 64-bit atomic; pid 0 = free. Only the owner writes the slot's txnid.
+ * A claim is one compare-and-swap from (g, 0) to (g + 1, pid); the owner
+ * frees it by storing (g + 1, 0). A process that finds an owner dead
+ * reclaims the slot by a compare-and-swap from exactly the (g, pid) it saw
+ * to (g + 1, its own pid): so a checker that is late (the slot was freed and
+ * claimed again meanwhile: another generation) fails and changes nothing,
+ * and the one that succeeds owns the slot while it resets txnid, then frees
+ * it as an owner does. No registration of a live reader is ever touched,
+ * and the reader's own path (begin/end: stores to txnid) has no atomic
+ * read-modify-write.
+ *
  * Snapshot buffers: two, indexed by txn id parity, each under a sequence
  * lock, so a reader never uses a half-written snapshot.
  */
@@ -47,9 +59,10 @@ struct ldb__snapshot {
 };
 
 struct ldb__reader_slot {
-    uint32_t pid;    /* 0 = free; atomic */
-    uint32_t reserved;
-    uint64_t txnid;  /* snapshot id, or LDB_READER_IDLE; atomic */
+    uint64_t owner;  /* pid (low 32 bits, 0 = free) and generation (high 32
+                        bits, bumped by every claim); atomic (invariant S) */
+    uint64_t txnid;  /* snapshot id, or LDB_READER_IDLE; atomic; written by
+                        the owner only */
     uint8_t pad[48]; /* one cache line per slot: no false sharing */
 };
 _Static_assert(sizeof(struct ldb__reader_slot) == 64, "reader slot is a cache line");
@@ -175,7 +188,7 @@ void ldb__lock_publish(struct ldb__lock *lk, const struct ldb__snapshot *snap);
 /* The oldest snapshot any reader may be on: min of the registered ids and
  * the published one. Call after publishing (invariant R). */
 uint64_t ldb__lock_oldest_snapshot(struct ldb__lock *lk);
-/* Free slots of dead processes; how many. */
+/* Free slots of dead processes (invariant S); how many. */
 int ldb__lock_reader_check(struct ldb__lock *lk, int *cleared);
 /* Call fn(ctx, pid, txnid, alive) for every claimed slot (txnid
  * LDB_READER_IDLE: no snapshot; alive 0: the process is gone) until it
@@ -184,5 +197,11 @@ int ldb__lock_reader_visit(struct ldb__lock *lk, int (*fn)(void *, uint32_t, uin
                            void *ctx);
 /* Readers now registered and the oldest registered id (0 if none). */
 void ldb__lock_reader_stats(struct ldb__lock *lk, uint32_t *used, uint64_t *oldest);
+
+#ifdef LDB_TEST_HOOKS
+/* Called by ldb__lock_reader_check between finding a slot's owner dead and
+ * reclaiming the slot, so tests can widen that window; NULL for none. */
+void ldb__lock_set_reclaim_hook(void (*hook)(unsigned slot));
+#endif
 
 #endif
