@@ -392,6 +392,23 @@ LDB_API int ldb_dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi
  */
 LDB_API int ldb_dbi_drop(ldb_txn *txn, ldb_dbi dbi, int delete_tree);
 
+/**
+ * @brief Called by ldb_dbi_list() once per named tree, in name order.
+ * @return 0 to go on; anything else stops the walk and is returned.
+ */
+typedef int (*ldb_tree_fn)(void *ctx, const char *name);
+
+/**
+ * @brief List the named trees of a read txn's snapshot (#LDB_MAIN is not
+ * named and not listed).
+ * @param txn a read txn (a write txn's catalog is complete only once it
+ *            commits: #LDB_INVALID).
+ * @param fn called with each name (valid during the call only).
+ * @retval 0 every tree listed; #LDB_INVALID a write txn or NULL fn;
+ *         #LDB_CORRUPTED a damaged catalog; else what @p fn returned.
+ */
+LDB_API int ldb_dbi_list(ldb_txn *txn, ldb_tree_fn fn, void *ctx);
+
 /** Shape and size of one tree. */
 typedef struct ldb_tree_stat {
     uint64_t entries;        /**< keys in the tree */

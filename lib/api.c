@@ -171,3 +171,29 @@ int ldb__dbi_stat(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st)
     st->overflow_pages = t->overflow_pages;
     return 0;
 }
+
+int ldb_dbi_list(ldb_txn *txn, ldb_tree_fn fn, void *ctx)
+{
+    TRY(ldb__txn_check(txn, 0));
+    /* A write txn writes its new trees' names into the catalog only when
+     * it commits, so its catalog is not yet the whole story. */
+    if (fn == NULL || !txn->rdonly)
+        return LDB_INVALID;
+    struct ldb__path path;
+    int rc = ldb__btree_first(&txn->pager, &txn->snap.catalog_tree, &path);
+    while (rc == 0) {
+        ldb_val k, v;
+        char name[LDB_MAX_NAME + 1];
+        TRY(ldb__btree_entry(&txn->pager, &path, &k, &v));
+        if (k.size == 0 || k.size > LDB_MAX_NAME || v.size != sizeof(struct tree_desc) ||
+            memchr(k.data, '\0', k.size) != NULL)
+            return LDB_CORRUPT();
+        memcpy(name, k.data, k.size);
+        name[k.size] = '\0';
+        int stop = fn(ctx, name);
+        if (stop != 0)
+            return stop;
+        rc = ldb__btree_next(&txn->pager, &path);
+    }
+    return rc == LDB_NOTFOUND ? 0 : rc;
+}

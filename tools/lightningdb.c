@@ -45,13 +45,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "lightningdb.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
 
-#define EXIT_USAGE 2
 
 /* Entries per write txn in load: big enough that commits are few, small
  * enough that a txn's private page copies stay modest. */
@@ -62,7 +62,7 @@
 #define DUMP_TREE "# tree:"
 #define DUMP_END "# end:"
 
-static const char prog[] = "lightningdb";
+const char prog[] = "lightningdb";
 
 /* Options from the LIGHTNINGDB_OPTIONS environment variable, then each
  * -o KEY=VALUE in order, applied on top of each command's own settings
@@ -72,17 +72,6 @@ static const char prog[] = "lightningdb";
 static const char *option_texts[MAX_OPTION_TEXTS];
 static int n_option_texts;
 
-/* Which options a subcommand takes. OPT_DEST: a second operand, DEST. */
-enum { OPT_TREE = 1, OPT_IMMUTABLE = 2, OPT_COMPACT = 4, OPT_DEST = 8 };
-
-struct args {
-    const char *cmd;  /* the subcommand, for messages */
-    const char *path; /* the data file */
-    const char *tree; /* a named tree, or NULL for LDB_MAIN */
-    int immutable;    /* --immutable: open with LDB_IMMUTABLE */
-    const char *dest; /* backup: where the copy goes ("-": stdout) */
-    int compact;      /* backup --compact */
-};
 
 static void usage(FILE *out)
 {
@@ -91,6 +80,12 @@ static void usage(FILE *out)
             "\n"
             "Commands:\n"
             "  stat PATH [--tree NAME]     figures of the database and of one tree\n"
+            "  get PATH KEY                print the value of KEY\n"
+            "  put PATH KEY VALUE|-        set KEY (VALUE '-': read it from stdin)\n"
+            "  del PATH KEY                delete KEY\n"
+            "  scan PATH [--prefix P] [--from K] [--to K] [--limit N] [--reverse]\n"
+            "       [--keys-only]          print KEY<TAB>VALUE lines of a range\n"
+            "  trees PATH                  list the named trees and their entries\n"
             "  check PATH                  verify every page and tree; exit 1 if damaged\n"
             "  dump PATH [--tree NAME]     write every entry of a tree to stdout as text\n"
             "  load PATH [--tree NAME]     read a dump from stdin and put its entries\n"
@@ -108,13 +103,15 @@ static void usage(FILE *out)
             "read-only. stat, check, dump and backup take --immutable: open a file\n"
             "nothing changes, with no lock file and no log. load and checkpoint open it\n"
             "for writing.\n"
+            "get, put, del, scan and trees take --tree NAME and --format escaped|hex|text\n"
+            "(-x: hex) for keys and values; escaped is the default.\n"
             "-o KEY=VALUE (before or after COMMAND, repeatable) and the environment\n"
             "variable LIGHTNINGDB_OPTIONS set ldb_options, e.g. -o cache_size=256MiB.\n"
             "Exit status: 0 success, 1 failure, 2 usage error. See lightningdb(1).\n",
             prog);
 }
 
-static int usage_error(const char *fmt, ...)
+int usage_error(const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "%s: ", prog);
@@ -127,7 +124,7 @@ static int usage_error(const char *fmt, ...)
 
 /* Remember an options text (from -o, or the environment when from_env),
  * after checking it parses. */
-static int add_option_text(const char *text, int from_env)
+int add_option_text(const char *text, int from_env)
 {
     ldb_options scratch;
     char err[256];
@@ -142,22 +139,22 @@ static int add_option_text(const char *text, int from_env)
 }
 
 /* The user's options on top of *o (every text was checked when added). */
-static void apply_user_options(ldb_options *o)
+void apply_user_options(ldb_options *o)
 {
     for (int i = 0; i < n_option_texts; i++)
         (void)ldb_options_parse(o, option_texts[i], NULL, 0);
 }
 
 /* A library error, as "lightningdb: PATH: WHAT: <ldb_strerror>". Returns 1. */
-static int fail(const struct args *a, const char *what, int rc)
+int fail(const struct args *a, const char *what, int rc)
 {
     fprintf(stderr, "%s: %s: %s: %s\n", prog, a->path, what, ldb_strerror(rc));
     return 1;
 }
 
 /* Parse "PATH" plus the options in @p allowed, in any order. */
-static int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
-                      struct args *a)
+int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
+               struct args *a)
 {
     int only_operands = 0;
 
@@ -205,7 +202,7 @@ static int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
     return 0;
 }
 
-static int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env)
+int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env)
 {
     ldb_options opts;
     int rc;
@@ -234,7 +231,7 @@ static int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env
 }
 
 /* Close the env; a failure here (a last sync) fails the command. */
-static int close_env(const struct args *a, ldb_env *env, int status)
+int close_env(const struct args *a, ldb_env *env, int status)
 {
     int rc = ldb_close(env);
     if (rc != 0)
@@ -243,7 +240,7 @@ static int close_env(const struct args *a, ldb_env *env, int status)
 }
 
 /* The tree named by --tree (LDB_MAIN without it), in @p txn. */
-static int open_tree(const struct args *a, ldb_txn *txn, unsigned flags, ldb_dbi *dbi)
+int open_tree(const struct args *a, ldb_txn *txn, unsigned flags, ldb_dbi *dbi)
 {
     int rc;
 
@@ -262,7 +259,7 @@ static int open_tree(const struct args *a, ldb_txn *txn, unsigned flags, ldb_dbi
 
 /* A read txn on env and the tree named by --tree in it: 0, or 1 after
  * saying why not (*txn is then NULL or still to be aborted by the caller). */
-static int read_tree(const struct args *a, ldb_env *env, ldb_txn **txn, ldb_dbi *dbi)
+int read_tree(const struct args *a, ldb_env *env, ldb_txn **txn, ldb_dbi *dbi)
 {
     int rc = ldb_txn_begin(env, LDB_TXN_RDONLY, txn);
     if (rc != 0) {
@@ -273,7 +270,7 @@ static int read_tree(const struct args *a, ldb_env *env, ldb_txn **txn, ldb_dbi 
 }
 
 /* stdout failed (disk full, closed pipe): say so once. */
-static int output_failed(void)
+int output_failed(void)
 {
     if (fflush(stdout) == 0 && !ferror(stdout))
         return 0;
@@ -1159,6 +1156,8 @@ int main(int argc, char **argv)
         {"stat", cmd_stat},   {"check", cmd_check},     {"dump", cmd_dump},
         {"load", cmd_load},   {"readers", cmd_readers}, {"checkpoint", cmd_checkpoint},
         {"metrics", cmd_metrics}, {"health", cmd_health}, {"backup", cmd_backup},
+        {"get", cmd_get},     {"put", cmd_put},         {"del", cmd_del},
+        {"scan", cmd_scan},   {"trees", cmd_trees},
         {"version", cmd_version}, {"--version", cmd_version},
     };
     const char *cmd, *env_text = getenv(OPTIONS_ENV);

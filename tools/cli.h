@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.h: what the lightningdb command's files share: the parsed common
+ * arguments, messages and exit codes, and opening a database the way every
+ * subcommand does (the user's -o options applied under the flags the
+ * subcommand needs). lightningdb.c defines these and main(); each cmd_*.c
+ * file holds a group of subcommands.
+ */
+#ifndef LDB_CLI_H
+#define LDB_CLI_H
+
+#include <stdio.h>
+
+#include "lightningdb.h"
+
+#define EXIT_USAGE 2
+
+extern const char prog[];
+
+/* Which options parse_args accepts. OPT_DEST: a second operand, DEST. */
+enum { OPT_TREE = 1, OPT_IMMUTABLE = 2, OPT_COMPACT = 4, OPT_DEST = 8 };
+
+struct args {
+    const char *cmd;  /* the subcommand, for messages */
+    const char *path; /* the data file */
+    const char *tree; /* a named tree, or NULL for LDB_MAIN */
+    int immutable;    /* --immutable: open with LDB_IMMUTABLE */
+    const char *dest; /* backup: where the copy goes ("-": stdout) */
+    int compact;      /* backup --compact */
+};
+
+/* "lightningdb: <message>" and a hint on stderr; returns EXIT_USAGE. */
+__attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...);
+/* A library error, "lightningdb: PATH: WHAT: <ldb_strerror>"; returns 1. */
+int fail(const struct args *a, const char *what, int rc);
+/* PATH plus the options in allowed (and -o), in any order. */
+int parse_args(const char *cmd, int argc, char **argv, unsigned allowed, struct args *a);
+/* Remember a -o text (checked now); from_env names the variable instead. */
+int add_option_text(const char *text, int from_env);
+/* The user's -o / LIGHTNINGDB_OPTIONS on top of *o. */
+void apply_user_options(ldb_options *o);
+/* Open a->path with the user's options, then flags and sync_mode; says why
+ * not on stderr. */
+int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env);
+/* Close; a failure fails the command (returns the new status). */
+int close_env(const struct args *a, ldb_env *env, int status);
+/* The tree named by --tree (LDB_MAIN without it), saying why not. */
+int open_tree(const struct args *a, ldb_txn *txn, unsigned flags, ldb_dbi *dbi);
+/* A read txn and the --tree tree in it: 0, or 1 after saying why not. */
+int read_tree(const struct args *a, ldb_env *env, ldb_txn **txn, ldb_dbi *dbi);
+/* 1 (after saying so) if standard output could not be written. */
+int output_failed(void);
+
+/* cmd_data.c: get, put, del, scan, trees. */
+int cmd_get(int argc, char **argv);
+int cmd_put(int argc, char **argv);
+int cmd_del(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
+int cmd_trees(int argc, char **argv);
+
+#endif
