@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Writes the seed corpus of the fuzz targets into DIR (test/fuzz/ of the
+ * source tree): small valid data files, the base data file of the log target
+ * with logs of a few commits on it, and lock files of a live and of a closed
+ * database. Run by hand (`make fuzz-seeds`); the output is committed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+
+static const char *out;
+
+static void *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    long n;
+    void *buf;
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0)
+        abort();
+    buf = malloc((size_t)n + 1);
+    rewind(f);
+    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n)
+        abort();
+    fclose(f);
+    *size = (size_t)n;
+    return buf;
+}
+
+/* Copies src to OUT/name, with an optional leading byte. */
+static void save(const char *src, const char *name, int prefix)
+{
+    char dst[4096];
+    size_t n;
+    uint8_t *buf = slurp(src, &n), *w = malloc(n + 1);
+
+    snprintf(dst, sizeof dst, "%s/%s", out, name);
+    /* Data files grow in big steps: drop the all-zero pages at the end so
+     * the committed seeds stay small (the database reads them the same). */
+    while (n >= 8192 && n % 4096 == 0) {
+        size_t i = n - 4096;
+        while (i < n && buf[i] == 0)
+            i++;
+        if (i < n)
+            break;
+        n -= 4096;
+    }
+    if (prefix >= 0)
+        w[0] = (uint8_t)prefix;
+    memcpy(w + (prefix >= 0), buf, n);
+    fuzz_write_file(dst, w, n + (prefix >= 0));
+    free(buf);
+    free(w);
+}
+
+#define OK(x) do { if ((x) != 0) { fprintf(stderr, "mkseeds: %s failed\n", #x); exit(1); } } while (0)
+
+/* One txn: nkeys puts into LDB_MAIN and, when tree is set, a named tree. */
+static void fill(ldb_env *env, int round, int nkeys, const char *tree, size_t vsize)
+{
+    ldb_txn *txn;
+    ldb_dbi dbi = LDB_MAIN;
+    char kb[32], vb[2048];
+
+    OK(ldb_txn_begin(env, 0, &txn));
+    if (tree != NULL)
+        OK(ldb_dbi_open(txn, tree, LDB_CREATE, &dbi));
+    memset(vb, 'a' + round, sizeof vb);
+    for (int i = 0; i < nkeys; i++) {
+        ldb_val k = {(size_t)snprintf(kb, sizeof kb, "k%03d-%d", i, round), kb};
+        ldb_val v = {vsize, vb};
+        OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+        if (dbi != LDB_MAIN)
+            OK(ldb_put(txn, dbi, &k, &v, 0));
+    }
+    if (round > 0) {
+        ldb_val k = {6, "k000-0"};
+        (void)ldb_del(txn, LDB_MAIN, &k);
+    }
+    OK(ldb_txn_commit(txn));
+}
+
+int main(int argc, char **argv)
+{
+    char path[300], p2[320], name[400];
+    ldb_env *env;
+    ldb_options o = {0};
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: mkseeds DIR\n");
+        return 2;
+    }
+    out = argv[1];
+    o.sync_mode = LDB_SYNC_OFF;
+    snprintf(path, sizeof path, "%s/db", fuzz_dir());
+
+    /* Data files: empty, flat, with named trees and an overflow value. */
+    OK(ldb_open(path, &o, &env));
+    OK(ldb_close(env));
+    save(path, "corpus/datafile/empty.db", -1);
+    OK(ldb_open(path, &o, &env));
+    fill(env, 0, 40, NULL, 20);
+    OK(ldb_close(env));
+    save(path, "corpus/datafile/flat.db", -1);
+    OK(ldb_open(path, &o, &env));
+    fill(env, 1, 200, "tree-a", 30);
+    fill(env, 2, 3, "tree-b", 1500);
+    OK(ldb_close(env));
+    save(path, "corpus/datafile/trees.db", -1);
+
+    /* The log target's base, then logs of commits on top of it. */
+    fuzz_dir_clean();
+    OK(ldb_open(path, &o, &env));
+    fill(env, 0, 20, "tree-a", 20);
+    OK(ldb_close(env));
+    save(path, "wal-base.db", -1);
+    OK(ldb_open(path, &o, &env));
+    snprintf(p2, sizeof p2, "%s-wal", path);
+    save(p2, "corpus/wal/empty.wal", -1);
+    fill(env, 1, 5, NULL, 20);
+    save(p2, "corpus/wal/one.wal", -1);
+    fill(env, 2, 10, "tree-a", 30);
+    fill(env, 3, 2, "tree-c", 1500);
+    save(p2, "corpus/wal/three.wal", -1);
+
+    /* Lock files: of a live handle (attach path) and of a closed one. */
+    snprintf(p2, sizeof p2, "%s-lock", path);
+    snprintf(name, sizeof name, "corpus/lock/live.lock");
+    save(p2, name, 1);
+    OK(ldb_close(env));
+    save(p2, "corpus/lock/closed.lock", 0);
+    fuzz_dir_clean();
+    return 0;
+}
