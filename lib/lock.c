@@ -21,7 +21,8 @@
 #include "os.h"
 
 #define LOCK_MAGIC 0x4B434F4C42444C4CULL /* "LLDBLOCK" */
-#define LOCK_VERSION 4u /* 4: reader slots owned by a (generation, pid) word */
+#define LOCK_VERSION 5u /* 4: reader slots owned by a (generation, pid) word;
+                           5: the presence lock (see presence_lock) */
 
 static size_t lock_size(unsigned max_readers)
 {
@@ -39,6 +40,23 @@ static void lock_layout(struct ldb__lock *lk)
 static int flock_retry(int fd, int op)
 {
     while (flock(fd, op) != 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+/* The presence lock: an OFD read lock on byte 0 of the lock file, held by
+ * every process with the database open, beside its flock, from before its
+ * flock until it closes the file. "Am I alone" is a try to make it a write
+ * lock: a refused fcntl lock conversion changes nothing (a refused flock
+ * conversion on Linux drops the shared flock, which let a new first opener
+ * lay the file out again under a closer still using it). OFD locks and
+ * flocks do not interact, so the flock protocol is untouched. */
+static int presence_lock(int fd, short type, int wait)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    while (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) != 0) {
         if (errno != EINTR)
             return -errno;
     }
@@ -80,7 +98,11 @@ int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, i
     lk->fd = -1;
     lk->pid = getpid();
     TRY(ldb__os_open(lock_path, O_RDWR | O_CREAT, mode, &lk->fd));
-    int rc;
+    /* Waits while a closer that found itself alone ends (it may be dropping
+     * the log): then it is gone and this opener may well be the first. */
+    int rc = presence_lock(lk->fd, F_RDLCK, 1);
+    if (rc < 0)
+        goto fail;
     enum lock_file_state st = LOCK_FILE_NOT_READY;
     for (unsigned round = 0;; round++) {
         if (flock(lk->fd, LOCK_EX | LOCK_NB) == 0) {
@@ -185,9 +207,26 @@ int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_siz
     return 0;
 }
 
+#ifdef LDB_TEST_HOOKS
+void (*ldb__lock_test_not_alone)(struct ldb__lock *lk);
+#endif
+
 int ldb__lock_alone(struct ldb__lock *lk)
 {
-    return lk->fd >= 0 && flock(lk->fd, LOCK_EX | LOCK_NB) == 0;
+    if (lk->fd < 0)
+        return 0;
+    /* Never a flock conversion (see presence_lock): the shared flock and
+     * the read presence lock stay ours whatever the answer, so no one can
+     * lay the file out again before we close it. On success no other
+     * process has it open, and a new opener waits in ldb__lock_open until
+     * we close it. */
+    if (presence_lock(lk->fd, F_WRLCK, 0) == 0)
+        return 1;
+#ifdef LDB_TEST_HOOKS
+    if (ldb__lock_test_not_alone != NULL)
+        ldb__lock_test_not_alone(lk);
+#endif
+    return 0;
 }
 
 int ldb__lock_ready(struct ldb__lock *lk)

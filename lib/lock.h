@@ -19,6 +19,17 @@
  * holds LOCK_EX), and whoever finds it so becomes the first opener and
  * recovers again: no process ever builds on half a recovery.
  *
+ * Closing (invariant C): a process never touches the file's memory, the
+ * log or the data file's meta after it may have lost its flock, and no one
+ * lays the file out again while another process still has it mapped. So
+ * the shared flock is never converted once held (on Linux a refused
+ * LOCK_SH -> LOCK_EX|LOCK_NB conversion drops the shared lock). "Am I the
+ * last one" is asked of a second lock, an OFD fcntl lock on byte 0 (the
+ * presence lock) that every opener takes shared before its flock and holds
+ * until it closes the file: a closer tries to make it exclusive, which
+ * when refused leaves everything held; when granted, openers wait for the
+ * presence lock until the closer has closed the file.
+ *
  * Reader registration (invariant R): a reader stores its snapshot id in its
  * slot before it reads the published snapshot, then checks the published id
  * has not moved; the writer reads the slots only after publishing. So a
@@ -139,8 +150,15 @@ int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, i
 int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,
                    const struct ldb__commit_state *cs, unsigned meta_slot);
 /* Whether this process is now the only one with the database open (tries
- * to upgrade its flock to exclusive; called when closing). */
+ * to make its presence lock exclusive, never converting its flock;
+ * invariant C). When it is, no other process opens the database until this
+ * one closes the lock file; when not, everything stays held. */
 int ldb__lock_alone(struct ldb__lock *lk);
+#ifdef LDB_TEST_HOOKS
+/* Called by ldb__lock_alone when another process still has the database
+ * open, before it returns: a test widens the closer's window there. */
+extern void (*ldb__lock_test_not_alone)(struct ldb__lock *lk);
+#endif
 /* As the first opener, once recovery's checkpoint and the new log
  * generation are durable: mark the file ready and downgrade to LOCK_SH. */
 int ldb__lock_ready(struct ldb__lock *lk);

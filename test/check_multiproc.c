@@ -30,6 +30,11 @@
  *  - stat: readers_used, oldest_reader_txn_id and the lag of a reader held
  *    in another process; dead readers cleared by ldb_reader_check, by a full
  *    reader table and by a writer whose free pages they hold back.
+ *  - closerace (test hooks; issue 9): a closer that found another process
+ *    still open waits in that window while the other closes and a third
+ *    opens and closes in a loop; the lock file is never laid out again
+ *    under the closer, no one crashes, a write txn then commits, every
+ *    commit is there and ldb_check passes.
  *
  * Children never call Check's asserts: they print what went wrong to stderr
  * and _exit with a code the parent asserts on. Every wait is bounded.
@@ -1743,6 +1748,131 @@ START_TEST(test_full_table_of_dead_readers)
 }
 END_TEST
 
+#ifdef LDB_TEST_HOOKS
+/* ---- (f) close race: a closer that finds another process still open (issue 9) ---- */
+
+#define RACE_COMMITS 40
+static int race_win_fd = -1;
+static volatile int race_relaid;
+
+/* In the closer, after its "am I alone" test failed: say so, wait while the
+ * other process closes and new ones open, then see whether the lock file
+ * under our mapping was laid out again (lay_out zeroes the commit count). */
+static void race_not_alone(struct ldb__lock *lk)
+{
+    (void)!write(race_win_fd, "w", 1);
+    usleep(400 * 1000);
+    if (__atomic_load_n(&lk->hdr->commits, __ATOMIC_ACQUIRE) < RACE_COMMITS)
+        race_relaid = 1;
+}
+
+static void race_child(const char *path, int closer, int go_fd, int say_fd)
+{
+    ldb_dbi mirror;
+    ldb_env *env = child_open(path, 0, LDB_SYNC_FULL, &mirror);
+    for (int i = 0; closer && i < RACE_COMMITS; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "race:%02d", i);
+        ldb_val key = tu_str(k);
+        ldb_txn *txn;
+        int rc = ldb_txn_begin(env, 0, &txn);
+        if (rc == 0)
+            rc = ldb_put(txn, LDB_MAIN, &key, &key, 0);
+        if (rc == 0)
+            rc = ldb_txn_commit(txn);
+        if (rc) {
+            tu_fail("closer: commit %d: %s", i, ldb_strerror(rc));
+            tu_child_exit(90);
+        }
+    }
+    char c;
+    if (write_full(say_fd, "r", 1) != 0 || read_full(go_fd, &c, 1, 30000) != 0)
+        tu_child_exit(91);
+    race_win_fd = say_fd;
+    ldb__lock_test_not_alone = closer ? race_not_alone : NULL;
+    int rc = ldb_close(env);
+    if (rc) {
+        tu_fail("%s: close: %s", closer ? "closer" : "other", ldb_strerror(rc));
+        tu_child_exit(92);
+    }
+    if (race_relaid) {
+        tu_fail("closer: the lock file was laid out again while it still used it");
+        tu_child_exit(93);
+    }
+    tu_child_exit(0);
+}
+
+static pid_t race_start(const char *path, int closer, int *go, int *say)
+{
+    int g[2], s[2];
+    ck_assert(pipe(g) == 0 && pipe(s) == 0);
+    pid_t pid = fork_or_fail();
+    if (pid == 0) {
+        close(g[1]);
+        close(s[0]);
+        race_child(path, closer, g[0], s[1]);
+    }
+    close(g[0]);
+    close(s[1]);
+    *go = g[1];
+    *say = s[0];
+    char c;
+    ck_assert_msg(read_full(*say, &c, 1, 30000) == 0 && c == 'r', "child did not get ready");
+    return pid;
+}
+
+/* Two processes have the database open; one closes and, in the window
+ * after it found the other still there, the other closes and a third opens
+ * and closes in a loop. The closer must never find the lock file laid out
+ * again under it (nor crash on it), the writer mutex must work afterwards,
+ * and every commit must be there. */
+START_TEST(test_close_race_new_first_opener)
+{
+    const char *dir = tu_tmpdir();
+    const char *path = tu_path(dir, "r.db");
+    create_db(path, NULL);
+    int a_go, a_say, b_go, b_say;
+    pid_t a = race_start(path, 1, &a_go, &a_say);
+    pid_t b = race_start(path, 0, &b_go, &b_say);
+    char c;
+    ck_assert(write_full(a_go, "g", 1) == 0);
+    ck_assert_msg(read_full(a_say, &c, 1, 30000) == 0 && c == 'w', "closer never found b open");
+    ck_assert(write_full(b_go, "g", 1) == 0);
+    expect_child_ok(b, 30, "the other process closing");
+    int rounds = 0, st = 0;
+    while (waitpid(a, &st, WNOHANG) == 0) {
+        ldb_env *env = tu_open(path, NULL);
+        ck_assert_int_eq(ldb_close(env), 0);
+        rounds++;
+    }
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "closer: status 0x%x after %d opens (its stderr says why)", (unsigned)st, rounds);
+    pid_t w = fork_or_fail();
+    if (w == 0) {
+        ldb_dbi m;
+        ldb_env *env = child_open(path, 0, LDB_SYNC_FULL, &m);
+        int rc = write_version(env, m, 2);
+        tu_child_exit(rc || ldb_close(env) ? 94 : 0);
+    }
+    expect_child_ok(w, 20, "a write txn after the race");
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
+    for (int i = 0; i < RACE_COMMITS; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "race:%02d", i);
+        tu_expect_str(txn, LDB_MAIN, k, k);
+    }
+    ldb_txn_abort(txn);
+    tu_check_env(env);
+    ck_assert_int_eq(ldb_close(env), 0);
+    close(a_go);
+    close(a_say);
+    close(b_go);
+    close(b_say);
+}
+END_TEST
+#endif
+
 static Suite *multiproc_suite(void)
 {
     Suite *s = suite_create("multiproc");
@@ -1770,6 +1900,12 @@ static Suite *multiproc_suite(void)
     tcase_add_test(tc, test_writer_clears_dead_reader);
     tcase_add_test(tc, test_full_table_of_dead_readers);
     suite_add_tcase(s, tc);
+#ifdef LDB_TEST_HOOKS
+    tc = tcase_create("closerace");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_close_race_new_first_opener);
+    suite_add_tcase(s, tc);
+#endif
     return s;
 }
 
