@@ -464,11 +464,11 @@ int ldb__txn_log(ldb_txn *txn, unsigned type, ldb_dbi dbi, const ldb_val *key, c
     }
     struct ldb__wal_op op = {type,
                              (const uint8_t *)name,
-                             (uint32_t)name_len,
+                             name_len,
                              key ? key->data : NULL,
-                             key ? (uint32_t)key->size : 0,
+                             key ? key->size : 0,
                              val ? val->data : NULL,
-                             val ? (uint32_t)val->size : 0};
+                             val ? val->size : 0};
     /* A record over half the log's limit is not worth logging: the txn
      * commits as a checkpoint instead (one more sync, far fewer bytes). */
     return ldb__wal_buf_add(&txn->log, &op, env->opts.wal_max_bytes / 2);

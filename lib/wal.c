@@ -20,6 +20,25 @@ void ldb__wal_buf_free(struct ldb__wal_buf *b)
     memset(b, 0, sizeof *b);
 }
 
+#ifdef LDB_TEST_HOOKS
+static uint64_t record_max_hook;
+
+void ldb__wal_set_record_max(uint64_t max)
+{
+    record_max_hook = max & ~(uint64_t)7;
+}
+
+static uint64_t record_max(void)
+{
+    return record_max_hook ? record_max_hook : WAL_RECORD_MAX;
+}
+#else
+static uint64_t record_max(void)
+{
+    return WAL_RECORD_MAX;
+}
+#endif
+
 static int buf_reserve(struct ldb__wal_buf *b, size_t need)
 {
     if (b->cap >= need)
@@ -35,27 +54,37 @@ static int buf_reserve(struct ldb__wal_buf *b, size_t need)
     return 0;
 }
 
-int ldb__wal_buf_add(struct ldb__wal_buf *b, const struct ldb__wal_op *op, size_t limit)
+static uint64_t pad8(uint64_t n)
 {
+    return (n + 7) & ~(uint64_t)7;
+}
+
+int ldb__wal_buf_add(struct ldb__wal_buf *b, const struct ldb__wal_op *op, uint64_t limit)
+{
+    /* W4: the op's fields are u8, u16 and u32. */
+    if (op->name_len > UINT8_MAX || op->key_len > UINT16_MAX || op->value_len > UINT32_MAX)
+        return LDB_TOOBIG;
     if (b->too_big)
         return 0;
     if (b->len == 0)
         b->len = WAL_RECORD_HEADER;
-    size_t need = b->len + WAL_OP_HEADER + op->name_len + op->key_len + (size_t)op->value_len;
-    if (need + 8 > limit) {
+    uint64_t need = (uint64_t)b->len + WAL_OP_HEADER + op->name_len + op->key_len + op->value_len;
+    uint64_t max = limit < record_max() ? limit : record_max();
+    if (pad8(need) > max || need > SIZE_MAX) {
         b->too_big = 1;
         free(b->data);
         b->data = NULL;
         b->cap = b->len = 0;
         return 0;
     }
-    TRY(buf_reserve(b, need));
+    TRY(buf_reserve(b, (size_t)need));
     uint8_t *p = b->data + b->len;
     uint16_t k16 = (uint16_t)op->key_len;
+    uint32_t v32 = (uint32_t)op->value_len;
     p[0] = (uint8_t)op->type;
     p[1] = (uint8_t)op->name_len;
     memcpy(p + 2, &k16, 2);
-    memcpy(p + 4, &op->value_len, 4);
+    memcpy(p + 4, &v32, 4);
     p += WAL_OP_HEADER;
     if (op->name_len)
         memcpy(p, op->name, op->name_len);
@@ -65,7 +94,7 @@ int ldb__wal_buf_add(struct ldb__wal_buf *b, const struct ldb__wal_op *op, size_
     p += op->key_len;
     if (op->value_len)
         memcpy(p, op->value, op->value_len);
-    b->len = need;
+    b->len = (size_t)need;
     b->nops++;
     return 0;
 }
@@ -208,11 +237,13 @@ int ldb__wal_op_next(const uint8_t *ops, size_t len, size_t *pos, struct ldb__wa
     if (len - p < WAL_OP_HEADER)
         return LDB_CORRUPT();
     uint16_t k16;
+    uint32_t v32;
     op->type = ops[p];
     op->name_len = ops[p + 1];
     memcpy(&k16, ops + p + 2, 2);
     op->key_len = k16;
-    memcpy(&op->value_len, ops + p + 4, 4);
+    memcpy(&v32, ops + p + 4, 4);
+    op->value_len = v32;
     p += WAL_OP_HEADER;
     uint64_t body = (uint64_t)op->name_len + op->key_len + op->value_len;
     if (body > len - p || op->type < WAL_OP_PUT || op->type > WAL_OP_DELETE)

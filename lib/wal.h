@@ -22,6 +22,7 @@
  *     0  u32 crc: CRC32C of bytes [4, len), seeded with the previous
  *        record's crc (the first record: the low 32 bits of the salt)
  *     4  u32 len: bytes in the record, header and padding included
+ *        (at most WAL_RECORD_MAX)
  *     8  u64 txn id (consecutive from the checkpoint's + 1)
  *     16 u64 salt (the header's)
  *     24 u32 number of ops   28 u32 reserved
@@ -38,7 +39,10 @@
  *     generation, or the tail of a longer record that a dead writer left and
  *     a later one overwrote) fail its check, so recovery stops there;
  *  W3 pages freed by a txn after the last checkpoint are not reused before
- *     the next one: the checkpointed trees stay intact for recovery.
+ *     the next one: the checkpointed trees stay intact for recovery;
+ *  W4 every length fits its field: a record past WAL_RECORD_MAX makes the
+ *     txn commit as a checkpoint; a name, key or value too long for its
+ *     op field is refused (LDB_TOOBIG; the API's limits are below them).
  */
 #ifndef LDB_WAL_H
 #define LDB_WAL_H
@@ -51,6 +55,8 @@
 #define WAL_HEADER_SIZE 64u
 #define WAL_RECORD_HEADER 32u
 #define WAL_OP_HEADER 8u
+/* The largest record: the largest multiple of 8 its u32 length holds. */
+#define WAL_RECORD_MAX 0xFFFFFFF8u
 
 enum wal_op_type {
     WAL_OP_PUT = 1,
@@ -69,20 +75,23 @@ struct ldb__wal_buf {
     int too_big; /* past the limit: the txn commits as a checkpoint */
 };
 
+/* One op; the lengths are the caller's own (wal_buf_add checks that they
+ * fit the op's fields, W4). */
 struct ldb__wal_op {
     unsigned type;
     const uint8_t *name;
-    uint32_t name_len;
+    size_t name_len;
     const uint8_t *key;
-    uint32_t key_len;
+    size_t key_len;
     const uint8_t *value;
-    uint32_t value_len;
+    size_t value_len;
 };
 
 void ldb__wal_buf_free(struct ldb__wal_buf *b);
-/* Append an op unless the record would pass limit bytes (then only
- * too_big is set and the buffer is dropped). */
-int ldb__wal_buf_add(struct ldb__wal_buf *b, const struct ldb__wal_op *op, size_t limit);
+/* Append an op unless the record would pass limit bytes or WAL_RECORD_MAX
+ * (then only too_big is set and the buffer is dropped). LDB_TOOBIG if a
+ * length does not fit its field (W4). */
+int ldb__wal_buf_add(struct ldb__wal_buf *b, const struct ldb__wal_op *op, uint64_t limit);
 /* Finish the record: header, padding and the chained crc. Returns its
  * length; *crc is the new chain value. */
 size_t ldb__wal_buf_seal(struct ldb__wal_buf *b, uint64_t txnid, uint64_t salt, uint32_t prev_crc,
@@ -114,5 +123,11 @@ void ldb__wal_reader_close(struct ldb__wal_reader *r);
 /* Decode op i of a record's ops area; *pos advances. LDB_CORRUPTED on a
  * malformed op. */
 int ldb__wal_op_next(const uint8_t *ops, size_t len, size_t *pos, struct ldb__wal_op *op);
+
+#ifdef LDB_TEST_HOOKS
+/* Lower the largest record (W4) to max bytes (0: WAL_RECORD_MAX again), so
+ * a test can cross the boundary without writing 4 GiB. */
+void ldb__wal_set_record_max(uint64_t max);
+#endif
 
 #endif
