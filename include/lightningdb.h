@@ -227,7 +227,10 @@ LDB_API int ldb_options_parse_sized(ldb_options *opts, size_t opts_size, const c
  * @retval LDB_INVALID NULL path or env; an option out of range (page_size not a
  *         power of two in 4096..65536, unknown sync_mode, compression or flag bits).
  * @retval -ENOENT missing database with #LDB_RDONLY, #LDB_IMMUTABLE or #LDB_NOCREATE.
- * @retval LDB_CORRUPTED no valid meta page: the file is not a database, or is damaged.
+ * @retval LDB_CORRUPTED no valid meta page: the file is not a database, or is
+ *         damaged; or a record of the write-ahead log that was durable is
+ *         damaged (a later record proves it): no file was changed, and
+ *         ldb_salvage() can keep the txns before the damage.
  * @retval LDB_VERSION a database of a format this build cannot read.
  * @retval LDB_READONLY the database needs recovery and this handle cannot
  *         write it (#LDB_IMMUTABLE, or #LDB_RDONLY without write permission).
@@ -632,6 +635,34 @@ LDB_API int ldb_backup_fd(ldb_env *env, int fd, unsigned flags);
  */
 LDB_API int ldb_backup_ex(ldb_env *env, const char *dest_path, int fd, unsigned flags,
                           ldb_backup_progress_fn progress, void *ctx);
+
+/**
+ * @brief Keep what precedes damage in a database's write-ahead log, in a
+ * new database.
+ *
+ * When a record of the log that was durable is damaged, ldb_open() fails
+ * with #LDB_CORRUPTED and changes no file: recovery never drops committed
+ * txns on its own. This is the decision to drop them, made by a person: the
+ * data file at @p path is copied whole to @p dest and its log up to the last
+ * record recovery can apply (the txns before the damage); opening the copy
+ * then replays them, checkpoints, and ldb_check() verifies the result. The
+ * files of @p path are only read. Run it while no process has @p path
+ * open. Works on an undamaged database too (a copy with its log folded in).
+ * @param path the damaged database (its data file).
+ * @param dest the new database; neither it nor `<dest>-wal` nor
+ *             `<dest>-lock` may exist.
+ * @param report what was kept and what was given up, in words, and
+ *               ldb_check()'s findings (may be NULL).
+ * @retval 0 @p dest holds the txns before the damage and passed ldb_check().
+ * @retval LDB_INVALID NULL or empty path or dest.
+ * @retval -EEXIST @p dest (or a side file of it) exists, or is @p path.
+ * @retval LDB_CORRUPTED @p path has no valid meta page, or the result failed
+ *         ldb_check() (see the report); @p dest is then removed.
+ * @retval LDB_VERSION a format this build cannot read.
+ * @retval -errno the operating system refused (`-ENOENT`, `-ENOSPC`, ...);
+ *         nothing is left at @p dest.
+ */
+LDB_API int ldb_salvage(const char *path, const char *dest, FILE *report);
 
 /**
  * @brief Free the reader slots left by processes that died.

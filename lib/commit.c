@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "durable.h"
 #include "error.h"
@@ -175,6 +176,14 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
     return rc < 0 ? rc : released;
 }
 
+/* The commit time a record carries: microseconds since the epoch. */
+static uint64_t wall_clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* A txn too large for the log: its pages are in the data file already, so
  * a checkpoint makes it durable with far fewer bytes written. Until that
  * checkpoint succeeds the txn is not committed (a failure leaves no trace). */
@@ -209,9 +218,17 @@ int ldb__commit(ldb_txn *txn)
         txn->committed = rc == 0;
     } else {
         uint32_t crc;
-        size_t rec_len = ldb__wal_buf_seal(&txn->log, txn->id, cs.wal_salt, cs.wal_prev_crc, &crc);
-        if (rec_len == 0)
-            return -ENOMEM;
+        size_t rec_len;
+        struct ldb__wal_seal seal = {
+            .txnid = txn->id,
+            .salt = cs.wal_salt,
+            .prev_crc = cs.wal_prev_crc,
+            .time_us = wall_clock_us(),
+            /* What is durable now, so that a later record can prove a damaged
+             * earlier one was (wal.h, W4). */
+            .durable_txnid = __atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE),
+        };
+        TRY(ldb__wal_buf_seal(&txn->log, &seal, &rec_len, &crc));
         TRY(ldb__log_make_room(env, &cs, cs.wal_end + rec_len));
         cs.wal_end += rec_len;
         cs.wal_prev_crc = crc;

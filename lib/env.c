@@ -283,11 +283,13 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     cs.snap = (struct ldb__snapshot){m.txnid, m.npages, m.main_tree, m.catalog_tree, m.free_tree};
     cs.data_size = size;
     int rdonly = (env->opts.flags & LDB_RDONLY) != 0;
-    if (immutable || (rdonly && first)) {
-        /* This handle cannot replay the log: refuse a database that needs it. */
+    if (immutable || first) {
+        /* A handle that cannot replay the log refuses a database that needs
+         * it; and damage hiding a durable txn fails every first opener here,
+         * before it writes any file, the lock file included. */
         int pending;
         CHECK_GOTO(rc, ldb__recovery_pending(env->wal_path, m.txnid, m.db_id, &pending), fail);
-        if (pending) {
+        if (pending && (immutable || rdonly)) {
             rc = immutable ? LDB_READONLY : NEEDS_RECOVERY;
             goto fail;
         }

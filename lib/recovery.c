@@ -17,6 +17,74 @@
 #ifdef LDB_TEST_HOOKS
 void (*ldb__recovery_step_hook)(uint64_t replayed);
 #endif
+/* The records recovery applies, in order: those after the checkpoint, up
+ * to the first that fails its checks or breaks the sequence. */
+struct log_walk {
+    struct ldb__wal_reader r;
+    uint64_t expect;    /* the txn id the next record must carry */
+    uint64_t scan_from; /* where the walk stopped: the scan for proof of
+                           durable damage starts here (wal.h, W4) */
+    uint64_t gap_at;    /* a valid record out of sequence stopped it: there */
+    uint64_t gap_durable; /* and its durable txn id */
+};
+
+static int walk_open(struct log_walk *w, int fd, uint64_t meta_txnid, uint64_t db_id)
+{
+    memset(w, 0, sizeof *w);
+    w->expect = meta_txnid + 1;
+    uint64_t size;
+    TRY(ldb__os_file_size(fd, &size));
+    return ldb__wal_reader_open(&w->r, fd, size, db_id);
+}
+
+/* 1 with the next record to apply, 0 where the walk stops. */
+static int walk_next(struct log_walk *w, struct ldb__wal_record *rec)
+{
+    for (;;) {
+        int rc = ldb__wal_reader_next(&w->r, rec);
+        if (rc <= 0) {
+            w->scan_from = w->r.offset + 8; /* past the record that failed */
+            return rc;
+        }
+        if (rec->txnid < w->expect)
+            continue; /* already in the checkpoint */
+        if (rec->txnid != w->expect) {
+            /* A gap: what follows cannot be applied. */
+            w->gap_at = rec->offset;
+            w->gap_durable = rec->durable_txnid;
+            w->scan_from = w->r.offset;
+            return 0;
+        }
+        w->expect++;
+        return 1;
+    }
+}
+
+int ldb__recovery_survey(int fd, uint64_t meta_txnid, uint64_t db_id,
+                         struct ldb__recovery_survey *s)
+{
+    memset(s, 0, sizeof *s);
+    struct log_walk w;
+    int rc = walk_open(&w, fd, meta_txnid, db_id);
+    if (rc < 0)
+        goto out;
+    struct ldb__wal_record rec;
+    while ((rc = walk_next(&w, &rec)) > 0) {
+        s->records++;
+        s->keep_end = rec.offset + rec.len;
+    }
+    if (rc < 0)
+        goto out;
+    s->last_txnid = w.expect - 1;
+    s->stop_at = w.gap_at ? w.gap_at : w.r.offset;
+    if (w.gap_at && w.gap_durable >= w.expect)
+        s->proof_at = w.gap_at;
+    else
+        rc = ldb__wal_reader_find_durable(&w.r, w.scan_from, w.expect, &s->proof_at);
+out:
+    ldb__wal_reader_close(&w.r);
+    return rc;
+}
 
 int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, uint64_t db_id,
                           int *pending)
@@ -26,27 +94,14 @@ int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, uint64_t db
     if (rc == -ENOENT)
         return 0;
     TRY(rc);
-    uint64_t size;
-    struct ldb__wal_reader r;
-    CHECK_GOTO(rc, ldb__os_file_size(fd, &size), out);
-    CHECK_GOTO(rc, ldb__wal_reader_open(&r, fd, size, db_id), out);
-    for (;;) {
-        uint64_t txnid;
-        const uint8_t *ops;
-        size_t len;
-        uint32_t nops;
-        rc = ldb__wal_reader_next(&r, &txnid, &ops, &len, &nops);
-        if (rc <= 0)
-            break;
-        if (txnid == meta_txnid + 1) {
-            *pending = 1;
-            break;
-        }
-    }
-    ldb__wal_reader_close(&r);
-out:
+    struct ldb__recovery_survey s;
+    rc = ldb__recovery_survey(fd, meta_txnid, db_id, &s);
     ldb__os_close(fd);
-    return rc < 0 ? rc : 0;
+    TRY(rc);
+    if (s.proof_at)
+        return LDB_CORRUPT(); /* a durable txn lies in damage (wal.h, W4) */
+    *pending = s.records > 0;
+    return 0;
 }
 
 /* The named trees one replayed txn touches, found by name in the catalog
@@ -210,36 +265,32 @@ static int replay_record(ldb_env *env, struct replay_trees *rt, uint64_t txnid,
 int ldb__recover(ldb_env *env, uint64_t meta_txnid, uint64_t *replayed)
 {
     *replayed = 0;
-    uint64_t size;
-    TRY(ldb__os_file_size(env->wal_fd, &size));
-    struct ldb__wal_reader r;
-    TRY(ldb__wal_reader_open(&r, env->wal_fd, size, env->db_id));
-    uint64_t expect = meta_txnid + 1;
+    /* The whole log is checked before the first record is applied: damage
+     * that hides a durable txn must leave every file as it was (W4). */
+    struct ldb__recovery_survey s;
+    TRY(ldb__recovery_survey(env->wal_fd, meta_txnid, env->db_id, &s));
+    if (s.proof_at)
+        return LDB_CORRUPT();
+    struct log_walk w;
     struct replay_trees rt = {0};
-    int rc;
-    for (;;) {
-        uint64_t txnid;
-        const uint8_t *ops;
-        size_t len;
-        uint32_t nops;
-        rc = ldb__wal_reader_next(&r, &txnid, &ops, &len, &nops);
-        if (rc <= 0)
-            break;
-        if (txnid < expect)
-            continue; /* already in the checkpoint */
-        if (txnid != expect)
-            break; /* a gap: what follows cannot be applied */
-        rc = replay_record(env, &rt, txnid, ops, len, nops);
+    int rc = walk_open(&w, env->wal_fd, meta_txnid, env->db_id);
+    for (uint64_t i = 0; rc == 0 && i < s.records; i++) {
+        struct ldb__wal_record rec;
+        rc = walk_next(&w, &rec);
+        if (rc == 0)
+            rc = LDB_CORRUPT(); /* the log changed since the survey */
         if (rc < 0)
             break;
-        expect++;
+        rc = replay_record(env, &rt, rec.txnid, rec.ops, rec.ops_len, rec.nops);
+        if (rc < 0)
+            break;
         (*replayed)++;
 #ifdef LDB_TEST_HOOKS
         if (ldb__recovery_step_hook)
             ldb__recovery_step_hook(*replayed);
 #endif
     }
-    ldb__wal_reader_close(&r);
+    ldb__wal_reader_close(&w.r);
     free(rt.v);
     return rc < 0 ? rc : 0;
 }

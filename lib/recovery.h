@@ -8,7 +8,9 @@
  * ops are the record's (pages go to free page numbers, so the checkpointed
  * trees stay intact: a crash during recovery just recovers again), stopping
  * at the first record that is torn, stale or out of sequence; then it
- * checkpoints and starts a fresh log.
+ * checkpoints and starts a fresh log. Where it stops, the rest of the log
+ * is searched for proof that a txn it needs was durable (wal.h, W4): then
+ * the damage is not a torn tail, and recovery refuses before it writes.
  */
 #ifndef LDB_RECOVERY_H
 #define LDB_RECOVERY_H
@@ -17,12 +19,28 @@
 
 #include "txn.h"
 
+/* What recovery would make of a log: the records it would replay and
+ * where it would stop. */
+struct ldb__recovery_survey {
+    uint64_t records;    /* records it would replay */
+    uint64_t last_txnid; /* the txn it would reach (meta_txnid if none) */
+    uint64_t keep_end;   /* the log's bytes [0, keep_end) hold them (0: none) */
+    uint64_t stop_at;    /* where it stops: damage, a gap or the end */
+    uint64_t proof_at;   /* 0, or where a later record proves that the txn
+                            after last_txnid was durable: the log is damaged */
+};
+/* Survey the log open at fd without changing anything. */
+int ldb__recovery_survey(int fd, uint64_t meta_txnid, uint64_t db_id,
+                         struct ldb__recovery_survey *s);
 /* Whether the log at wal_path holds records after meta_txnid (read-only:
- * for handles that cannot recover). A missing log holds none. */
+ * for handles that cannot recover, and for the first opener before it
+ * writes anything). A missing log holds none. LDB_CORRUPTED if damage
+ * hides a durable txn. */
 int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, uint64_t db_id,
                           int *pending);
 /* Replay the log into env (open, writable, first opener); *replayed counts
- * the txns applied. */
+ * the txns applied. LDB_CORRUPTED, with nothing applied, if damage hides a
+ * durable txn. */
 int ldb__recover(ldb_env *env, uint64_t meta_txnid, uint64_t *replayed);
 
 #ifdef LDB_TEST_HOOKS

@@ -61,7 +61,7 @@ static uint64_t pad8(uint64_t n)
 
 int ldb__wal_buf_add(struct ldb__wal_buf *b, const struct ldb__wal_op *op, uint64_t limit)
 {
-    /* W4: the op's fields are u8, u16 and u32. */
+    /* W5: the op's fields are u8, u16 and u32. */
     if (op->name_len > UINT8_MAX || op->key_len > UINT16_MAX || op->value_len > UINT32_MAX)
         return LDB_TOOBIG;
     if (b->too_big)
@@ -99,28 +99,30 @@ int ldb__wal_buf_add(struct ldb__wal_buf *b, const struct ldb__wal_op *op, uint6
     return 0;
 }
 
-size_t ldb__wal_buf_seal(struct ldb__wal_buf *b, uint64_t txnid, uint64_t salt, uint32_t prev_crc,
-                         uint32_t *crc)
+int ldb__wal_buf_seal(struct ldb__wal_buf *b, const struct ldb__wal_seal *s, size_t *len_out,
+                      uint32_t *crc)
 {
     if (b->len == 0)
         b->len = WAL_RECORD_HEADER;
-    size_t len = (b->len + 7) & ~(size_t)7;
-    /* buf_reserve cannot fail here: cap is a power of two >= 4096 or the
-     * header alone, and padding stays within it. */
-    if (buf_reserve(b, len) < 0)
-        return 0;
-    memset(b->data + b->len, 0, len - b->len);
-    uint32_t l32 = (uint32_t)len, zero = 0;
+    uint64_t len = pad8(b->len);
+    if (len > record_max())
+        return LDB_TOOBIG; /* wal_buf_add keeps records below it (W5) */
+    TRY(buf_reserve(b, (size_t)len));
+    memset(b->data + b->len, 0, (size_t)len - b->len);
+    uint32_t l32 = (uint32_t)len;
     memcpy(b->data + 4, &l32, 4);
-    memcpy(b->data + 8, &txnid, 8);
-    memcpy(b->data + 16, &salt, 8);
+    memcpy(b->data + 8, &s->txnid, 8);
+    memcpy(b->data + 16, &s->salt, 8);
     memcpy(b->data + 24, &b->nops, 4);
-    memcpy(b->data + 28, &zero, 4);
-    uint32_t c = ldb__crc32c(prev_crc, b->data + 4, len - 4);
+    memcpy(b->data + 28, &s->prev_crc, 4);
+    memcpy(b->data + 32, &s->time_us, 8);
+    memcpy(b->data + 40, &s->durable_txnid, 8);
+    uint32_t c = ldb__crc32c(ldb__wal_first_crc(s->salt), b->data + 4, (size_t)len - 4);
     memcpy(b->data, &c, 4);
-    b->len = len;
+    b->len = (size_t)len;
+    *len_out = (size_t)len;
     *crc = c;
-    return len;
+    return 0;
 }
 
 uint32_t ldb__wal_first_crc(uint64_t salt)
@@ -143,18 +145,19 @@ void ldb__wal_header_encode(uint8_t out[WAL_HEADER_SIZE], uint64_t salt, uint64_
     memcpy(out + 40, &c, 4);
 }
 
-int ldb__wal_header_decode(const uint8_t in[WAL_HEADER_SIZE], uint64_t *salt, uint64_t *checkpoint,
-                           uint64_t *db_id)
+int ldb__wal_header_decode(const uint8_t in[WAL_HEADER_SIZE], unsigned *version, uint64_t *salt,
+                           uint64_t *checkpoint, uint64_t *db_id)
 {
     uint64_t magic;
-    uint32_t version, c;
+    uint32_t v, c;
     memcpy(&magic, in, 8);
-    memcpy(&version, in + 8, 4);
+    memcpy(&v, in + 8, 4);
     memcpy(&c, in + 40, 4);
     if (magic != WAL_MAGIC || c != ldb__crc32c(0, in, 40))
         return LDB_CORRUPT();
-    if (version != WAL_VERSION)
+    if (v != WAL_VERSION && v != WAL_VERSION_1)
         return LDB_VERSION;
+    *version = v;
     memcpy(salt, in + 16, 8);
     memcpy(checkpoint, in + 24, 8);
     memcpy(db_id, in + 32, 8);
@@ -167,62 +170,175 @@ int ldb__wal_reader_open(struct ldb__wal_reader *r, int fd, uint64_t size, uint6
     r->fd = fd;
     r->size = size;
     r->offset = WAL_HEADER_SIZE;
+    r->version = WAL_VERSION;
     if (size < WAL_HEADER_SIZE) {
         r->offset = size; /* no header: an empty log */
+        r->ignored = 1;
         return 0;
     }
     uint8_t h[WAL_HEADER_SIZE];
     uint64_t checkpoint, log_db = 0;
     TRY(ldb__os_pread_full(fd, h, sizeof h, 0));
-    int rc = ldb__wal_header_decode(h, &r->salt, &checkpoint, &log_db);
+    int rc = ldb__wal_header_decode(h, &r->version, &r->salt, &checkpoint, &log_db);
     if (rc == LDB_VERSION)
         return rc;
     if (rc == 0 && log_db != db_id) {
         r->offset = size; /* another database's log: nothing of ours in it */
+        r->ignored = 1;
         return 0;
     }
     if (rc < 0) {
         /* A torn header: a reset that did not finish. The checkpoint it was
-         * resetting for is durable, so there is nothing to replay. */
-        r->offset = size;
+         * resetting for is durable, so there is nothing to replay; but if a
+         * record says otherwise, the header was damaged later (W4). */
+        r->header_damaged = 1;
+        r->version = WAL_VERSION;
         return 0;
     }
     r->prev_crc = ldb__wal_first_crc(r->salt);
     return 0;
 }
 
-int ldb__wal_reader_next(struct ldb__wal_reader *r, uint64_t *txnid, const uint8_t **ops,
-                         size_t *ops_len, uint32_t *nops)
+/* Bring len bytes at off into r->buf. */
+static int reader_load(struct ldb__wal_reader *r, uint64_t off, uint64_t len)
 {
-    uint8_t h[WAL_RECORD_HEADER];
-    if (r->size - r->offset < WAL_RECORD_HEADER)
-        return 0;
-    TRY(ldb__os_pread_full(r->fd, h, sizeof h, r->offset));
-    uint32_t crc, len;
-    uint64_t salt;
-    memcpy(&crc, h, 4);
-    memcpy(&len, h + 4, 4);
-    memcpy(&salt, h + 16, 8);
-    if (salt != r->salt || len < WAL_RECORD_HEADER || len % 8 != 0 ||
-        len > r->size - r->offset)
-        return 0; /* the end, or a torn or stale record (W2) */
+    if (len > SIZE_MAX)
+        return -ENOMEM;
     if (len > r->cap) {
-        uint8_t *b = realloc(r->buf, len);
+        uint8_t *b = realloc(r->buf, (size_t)len);
         if (b == NULL)
             return -ENOMEM;
         r->buf = b;
-        r->cap = len;
+        r->cap = (size_t)len;
     }
-    TRY(ldb__os_pread_full(r->fd, r->buf, len, r->offset));
-    if (ldb__crc32c(r->prev_crc, r->buf + 4, len - 4) != crc)
+    return ldb__os_pread_full(r->fd, r->buf, (size_t)len, off);
+}
+
+/* The fields of a record header both versions share. */
+struct rec_head {
+    uint32_t crc, len, nops, prev_crc;
+    uint64_t txnid, salt, time_us, durable_txnid;
+};
+
+static void head_decode(const uint8_t *h, unsigned version, struct rec_head *o)
+{
+    memcpy(&o->crc, h, 4);
+    memcpy(&o->len, h + 4, 4);
+    memcpy(&o->txnid, h + 8, 8);
+    memcpy(&o->salt, h + 16, 8);
+    memcpy(&o->nops, h + 24, 4);
+    o->prev_crc = o->time_us = o->durable_txnid = 0;
+    if (version == WAL_VERSION) {
+        memcpy(&o->prev_crc, h + 28, 4);
+        memcpy(&o->time_us, h + 32, 8);
+        memcpy(&o->durable_txnid, h + 40, 8);
+    }
+}
+
+/* Whether a header's length can be a record at off. */
+static int len_fits(const struct ldb__wal_reader *r, uint64_t off, uint32_t len, uint32_t hsize)
+{
+    return len >= hsize && len % 8 == 0 && len <= r->size - off;
+}
+
+int ldb__wal_reader_next(struct ldb__wal_reader *r, struct ldb__wal_record *rec)
+{
+    uint32_t hsize = r->version == WAL_VERSION ? WAL_RECORD_HEADER : WAL_RECORD_HEADER_V1;
+    if (r->header_damaged || r->offset > r->size || r->size - r->offset < hsize)
         return 0;
-    memcpy(txnid, r->buf + 8, 8);
-    memcpy(nops, r->buf + 24, 4);
-    *ops = r->buf + WAL_RECORD_HEADER;
-    *ops_len = len - WAL_RECORD_HEADER;
-    r->prev_crc = crc;
-    r->offset += len;
+    uint8_t h[WAL_RECORD_HEADER];
+    TRY(ldb__os_pread_full(r->fd, h, hsize, r->offset));
+    struct rec_head rh;
+    head_decode(h, r->version, &rh);
+    if (rh.salt != r->salt || !len_fits(r, r->offset, rh.len, hsize))
+        return 0; /* the end, or a torn or stale record (W2) */
+    TRY(reader_load(r, r->offset, rh.len));
+    if (r->version == WAL_VERSION) {
+        if (ldb__crc32c(ldb__wal_first_crc(r->salt), r->buf + 4, rh.len - 4u) != rh.crc ||
+            rh.prev_crc != r->prev_crc || rh.durable_txnid >= rh.txnid)
+            return 0;
+    } else if (ldb__crc32c(r->prev_crc, r->buf + 4, rh.len - 4u) != rh.crc) {
+        return 0;
+    }
+    rec->txnid = rh.txnid;
+    rec->time_us = rh.time_us;
+    rec->durable_txnid = rh.durable_txnid;
+    rec->offset = r->offset;
+    rec->len = rh.len;
+    rec->nops = rh.nops;
+    rec->ops = r->buf + hsize;
+    rec->ops_len = rh.len - hsize;
+    r->prev_crc = rh.crc;
+    r->offset += rh.len;
     return 1;
+}
+
+/* ---- scanning past damage (W4) ------------------------------------------------ */
+
+#define SCAN_CHUNK (1u << 20)
+
+/* CRC32C of len bytes of the log at off, continuing from crc. */
+static int crc_of_range(int fd, uint64_t off, uint64_t len, uint32_t *crc, uint8_t *tmp)
+{
+    while (len > 0) {
+        size_t n = len < SCAN_CHUNK ? (size_t)len : SCAN_CHUNK;
+        TRY(ldb__os_pread_full(fd, tmp, n, off));
+        *crc = ldb__crc32c(*crc, tmp, n);
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* Whether a version-2 record of this generation (of any, with the header
+ * damaged) passes its own checks at off; its header is h. */
+static int scan_candidate(const struct ldb__wal_reader *r, uint64_t off, const uint8_t *h,
+                          uint8_t *tmp, struct rec_head *rh, int *ok)
+{
+    *ok = 0;
+    head_decode(h, WAL_VERSION, rh);
+    if (r->header_damaged ? rh->salt == 0 : rh->salt != r->salt)
+        return 0;
+    if (!len_fits(r, off, rh->len, WAL_RECORD_HEADER) || rh->durable_txnid >= rh->txnid)
+        return 0;
+    uint32_t c = ldb__crc32c(ldb__wal_first_crc(rh->salt), h + 4, WAL_RECORD_HEADER - 4);
+    TRY(crc_of_range(r->fd, off + WAL_RECORD_HEADER, rh->len - WAL_RECORD_HEADER, &c, tmp));
+    *ok = c == rh->crc;
+    return 0;
+}
+
+int ldb__wal_reader_find_durable(struct ldb__wal_reader *r, uint64_t from, uint64_t txnid,
+                                 uint64_t *proof)
+{
+    *proof = 0;
+    if (r->version != WAL_VERSION || r->ignored)
+        return 0;
+    if (r->header_damaged || from < WAL_HEADER_SIZE)
+        from = WAL_HEADER_SIZE;
+    uint8_t *chunk = malloc(SCAN_CHUNK), *tmp = malloc(SCAN_CHUNK);
+    int rc = chunk && tmp ? 0 : -ENOMEM;
+    uint64_t base = 0, have = 0; /* chunk holds the log's bytes [base, base + have) */
+    for (uint64_t off = pad8(from); rc == 0 && off < r->size &&
+                                    r->size - off >= WAL_RECORD_HEADER;) {
+        if (off < base || off + WAL_RECORD_HEADER > base + have) {
+            base = off;
+            have = r->size - off < SCAN_CHUNK ? r->size - off : SCAN_CHUNK;
+            rc = ldb__os_pread_full(r->fd, chunk, (size_t)have, base);
+            if (rc < 0)
+                break;
+        }
+        struct rec_head rh;
+        int ok;
+        rc = scan_candidate(r, off, chunk + (off - base), tmp, &rh, &ok);
+        if (rc == 0 && ok && rh.durable_txnid >= txnid) {
+            *proof = off;
+            break;
+        }
+        off += rc == 0 && ok ? rh.len : 8u; /* a whole record holds no other */
+    }
+    free(chunk);
+    free(tmp);
+    return rc;
 }
 
 void ldb__wal_reader_close(struct ldb__wal_reader *r)

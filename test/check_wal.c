@@ -24,7 +24,10 @@
  *  - tail: the log of a crashed process damaged after the fact (garbage past
  *    its end, cut short, a byte flipped anywhere or in its last record, its
  *    last sector zeroed): recovery replays exactly the records before the
- *    damage, ldb_check passes, the env works on. Another database's log
+ *    damage, ldb_check passes, the env works on; except that a flipped byte
+ *    in a record before the last (durable: a later record says so) makes
+ *    ldb_open refuse, and ldb_salvage then keeps exactly those records
+ *    (check_waldamage tests that case in depth). Another database's log
  *    put in its place is not replayed.
  *  - rdonly: LDB_RDONLY on a database needing recovery recovers it (root
  *    can write) and reads; LDB_IMMUTABLE gives LDB_READONLY until then; a
@@ -868,6 +871,20 @@ START_TEST(test_tail_damage)
                  "seed %" PRIu64 " round %d: %s at byte %" PRIu64 " of a %" PRIu64
                  "-byte log (expect the first %zu of %zu txns)",
                  seed, r, damage_name[kind], damage_at, end, k, c.out.n);
+        if (kind == FLIP_ANY && damage_at < last_start) {
+            /* A record that was durable (the child's commits are
+             * LDB_SYNC_FULL), with records after it that say so: not a torn
+             * tail. Recovery refuses; salvage keeps what precedes it. */
+            ldb_env *bad = NULL;
+            int rc = ldb_open(path, NULL, &bad);
+            ck_assert_msg(rc == LDB_CORRUPTED, "%s: open: %s, want LDB_CORRUPTED", what,
+                          ldb_strerror(rc));
+            static char dest[4300];
+            snprintf(dest, sizeof dest, "%s/salvaged", dir);
+            rc = ldb_salvage(path, dest, NULL);
+            ck_assert_msg(rc == 0, "%s: salvage: %s", what, ldb_strerror(rc));
+            path = dest;
+        }
         wl_model *m = wl_model_new();
         ldb_env *env =
             wl_open_and_match(path, NULL, m, &tail_params, seed, c.out.js, k, k, what, NULL, NULL);

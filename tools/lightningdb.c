@@ -17,7 +17,8 @@
  * may write the files: that only makes committed txns durable in the data
  * file); --immutable opens it with LDB_IMMUTABLE instead (a copy nothing
  * will change: no lock file, no log). load and checkpoint open it for
- * writing. backup writes only its DEST (a new file, or stdout).
+ * writing. backup writes only its DEST (a new file, or stdout); salvage
+ * only reads the database and writes a new one at DEST.
  *
  * The dump format, read back by load (one tree per dump):
  *
@@ -91,6 +92,8 @@ static void usage(FILE *out)
             "  load PATH [--tree NAME]     read a dump from stdin and put its entries\n"
             "  readers PATH                free stale reader slots; list readers in use\n"
             "  checkpoint PATH             fold the write-ahead log into the data file\n"
+            "  salvage PATH DEST           copy what precedes damage in PATH's log into a\n"
+            "                              new database DEST (PATH is only read)\n"
             "  metrics PATH [--textfile DIR]  figures in Prometheus text format\n"
             "  health PATH [THRESHOLDS]    one-line status for monitors (Nagios codes)\n"
             "  backup PATH DEST [--compact]\n"
@@ -216,6 +219,10 @@ int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env)
     rc = ldb_open(a->path, &opts, env);
     if (rc != 0)
         fail(a, "cannot open", rc);
+    if (rc == LDB_CORRUPTED && !a->immutable)
+        fprintf(stderr, "%s: %s: if its write-ahead log is what is damaged, '%s salvage %s "
+                "DEST' keeps what precedes the damage in a new database DEST\n",
+                prog, a->path, prog, a->path);
     /* A read-only open refused because the log holds commits to replay. */
     if (rc == LDB_READONLY && (opts.flags & LDB_RDONLY)) {
         fprintf(stderr, "%s: %s: the write-ahead log holds commits to replay (left by a crash),\n",
@@ -1136,6 +1143,23 @@ static int cmd_backup(int argc, char **argv)
     return status ? status : output_failed();
 }
 
+/* ---- salvage ------------------------------------------------------------- */
+
+/* ldb_salvage: the person's decision to give up what lies in a damaged
+ * log, made on a copy. The library says what was kept, on stdout. */
+static int cmd_salvage(int argc, char **argv)
+{
+    struct args a;
+    int rc;
+
+    if ((rc = parse_args("salvage", argc, argv, OPT_DEST, &a)) != 0)
+        return rc;
+    rc = ldb_salvage(a.path, a.dest, stdout);
+    if (rc != 0)
+        return fail(&a, "salvage", rc);
+    return output_failed();
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static int cmd_version(int argc, char **argv)
@@ -1158,6 +1182,7 @@ int main(int argc, char **argv)
         {"metrics", cmd_metrics}, {"health", cmd_health}, {"backup", cmd_backup},
         {"get", cmd_get},     {"put", cmd_put},         {"del", cmd_del},
         {"scan", cmd_scan},   {"trees", cmd_trees},
+        {"salvage", cmd_salvage},
         {"version", cmd_version}, {"--version", cmd_version},
     };
     const char *cmd, *env_text = getenv(OPTIONS_ENV);
