@@ -261,7 +261,8 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     env->page_size = m.page_size;
     env->db_id = m.db_id;
     env->opts.page_size = m.page_size; /* an existing database keeps its own */
-    if (m.npages * m.page_size > size) {
+    uint64_t used;
+    if (__builtin_mul_overflow(m.npages, m.page_size, &used) || used > size) {
         rc = LDB_CORRUPT(); /* the file was truncated */
         goto fail;
     }

@@ -26,7 +26,10 @@ int ldb__meta_check(const uint8_t *image, pgno_t pgno, struct meta_page *out)
     if (m.page_size < LDB_MIN_PAGE_SIZE || m.page_size > LDB_MAX_PAGE_SIZE ||
         (m.page_size & (m.page_size - 1)) != 0)
         return LDB_CORRUPT();
-    if (m.npages < LDB_META_PAGES)
+    /* Every page must have a byte offset: callers compare npages *
+     * page_size with the file size, so the product may not wrap. */
+    uint64_t bytes;
+    if (m.npages < LDB_META_PAGES || __builtin_mul_overflow(m.npages, m.page_size, &bytes))
         return LDB_CORRUPT();
     const struct tree_desc *trees[3] = {&m.main_tree, &m.catalog_tree, &m.free_tree};
     for (int i = 0; i < 3; i++) {

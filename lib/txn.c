@@ -101,8 +101,10 @@ static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
         }
     }
     if (*pgno == 0) {
-        uint64_t end = txn->snap.npages + n;
-        if (end * env->page_size > env->opts.max_size || end * env->page_size > env->map_len)
+        uint64_t end, bytes;
+        if (__builtin_add_overflow(txn->snap.npages, n, &end) ||
+            __builtin_mul_overflow(end, (uint64_t)env->page_size, &bytes) ||
+            bytes > env->opts.max_size || bytes > env->map_len)
             return LDB_FULL;
         *pgno = txn->snap.npages;
         txn->snap.npages = end;
@@ -233,15 +235,27 @@ uint64_t ldb__txn_reuse_bound(ldb_env *env)
     return ldb__lock_oldest_snapshot(&env->lock);
 }
 
+/* Whether the map covers a snapshot of npages pages. The count comes from
+ * the lock file, which every process that opens the database shares: a
+ * product that wraps is damage, never a size. */
+static int snapshot_mapped(const ldb_env *env, uint64_t npages)
+{
+    uint64_t bytes;
+    if (__builtin_mul_overflow(npages, (uint64_t)env->page_size, &bytes))
+        return LDB_CORRUPT();
+    return bytes > env->map_len ? LDB_FULL : 0;
+}
+
 static int reader_take_snapshot(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
     ldb__lock_reader_begin(&env->lock, txn->slot, &txn->snap);
-    if (txn->snap.npages * env->page_size > env->map_len) {
-        /* The file grew past this handle's map (another process opened it
-         * with a larger max_size). */
+    int rc = snapshot_mapped(env, txn->snap.npages);
+    if (rc < 0) {
+        /* LDB_FULL: the file grew past this handle's map (another process
+         * opened it with a larger max_size). */
         ldb__lock_reader_end(&env->lock, txn->slot);
-        return LDB_FULL;
+        return rc;
     }
     txn->pager.npages = txn->snap.npages;
     txn->id = txn->snap.txnid;
@@ -285,10 +299,7 @@ static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
     struct ldb__commit_state cs;
     ldb__lock_state_read(&env->lock, &cs);
     txn->snap = cs.snap; /* the newest committed state, durable or not yet */
-    if (txn->snap.npages * env->page_size > env->map_len) {
-        rc = LDB_FULL;
-        goto fail;
-    }
+    CHECK_GOTO(rc, snapshot_mapped(env, txn->snap.npages), fail);
     txn->file_size = cs.data_size;
     txn->id = txn->snap.txnid + 1;
     txn->pager.npages = txn->snap.npages;
