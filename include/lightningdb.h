@@ -141,7 +141,11 @@ typedef struct ldb_options {
     uint64_t wal_max_bytes; /**< checkpoint once the write-ahead log is this big;
                                  0 = 64 MiB. A txn whose log record would pass
                                  half of it commits as a checkpoint instead. */
-    unsigned file_mode;    /**< permission bits for created files; 0 = 0644 */
+    unsigned file_mode;    /**< permission bits of a data file that ldb_open()
+                                creates; 0 = 0644. Masked by the process umask,
+                                as open(2) does. Side files created beside an
+                                existing data file take its permission bits
+                                (also masked by the umask), not file_mode. */
     unsigned reserved;     /**< ignored: fills the padding after file_mode, which
                                 programs built against 0.1.0 may leave unset */
     /* New fields go here, at the end and nowhere else, each one meaning its
@@ -221,11 +225,29 @@ LDB_API int ldb_options_parse_sized(ldb_options *opts, size_t opts_size, const c
  *             the processes that have it open) and `<path>-wal` (the
  *             write-ahead log, not with #LDB_RDONLY) are created beside it;
  *             #LDB_IMMUTABLE creates and uses neither. No other file is created.
+ *             path must be a regular file (or missing, to be created): a
+ *             FIFO, directory or device is refused before any side file is
+ *             made. Whoever can write the directory could plant the side
+ *             files, so they are opened without following symbolic links
+ *             and an existing one must be a regular file, owned by the data
+ *             file's owner, with no other name (not a hard link); else the
+ *             open fails and the file is left untouched. An existing file
+ *             is created as a database only if it is empty, or is what a
+ *             creation that died part-way left; other contents that are not
+ *             a database (pages of zeros, say) give #LDB_CORRUPTED.
  * @param opts options, or NULL for every default.
  * @param[out] env the new handle, set only on success.
  * @retval 0 success.
  * @retval LDB_INVALID NULL path or env; an option out of range (page_size not a
- *         power of two in 4096..65536, unknown sync_mode, compression or flag bits).
+ *         power of two in 4096..65536, unknown sync_mode, compression or flag bits);
+ *         path, `<path>-lock` or `<path>-wal` is not a regular file (a FIFO,
+ *         directory, device or socket).
+ * @retval -ELOOP `<path>-lock` or `<path>-wal` is a symbolic link.
+ * @retval -EPERM `<path>-lock` or `<path>-wal` exists and belongs to another
+ *         user than the data file does.
+ * @retval -EMLINK `<path>-lock` or `<path>-wal` has another name (a hard link).
+ * @retval LDB_CORRUPTED the file is not a database (no valid meta page; an
+ *         existing file of zeros), or is damaged.
  * @retval -ENOENT missing database with #LDB_RDONLY, #LDB_IMMUTABLE or #LDB_NOCREATE.
  * @retval LDB_CORRUPTED no valid meta page: the file is not a database, or is
  *         damaged; or a record of the write-ahead log that was durable is

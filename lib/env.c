@@ -2,10 +2,14 @@
 /*
  * env.c: ldb_open, ldb_close, ldb_sync, ldb_stat_env, ldb_reader_check.
  *
- * Open order matters: the lock file is opened (and flock'ed) before the
- * data file is created or read, so the first opener initialises both while
- * it holds the exclusive lock and later openers only ever see a finished
- * database and lock header.
+ * Open order matters. The data file is opened first and must be a regular
+ * file, so nothing is created beside a directory, FIFO or device. Then the
+ * lock file is opened (and flock'ed) before the data file is initialised or
+ * read, so the first opener initialises both while it holds the exclusive
+ * lock and later openers only ever see a finished database and lock header.
+ * Side files (lock, log) may have been planted by whoever can write the
+ * directory: they are opened without following symbolic links and must be
+ * regular files of the data file's owner with no other name (os.h).
  */
 #include "env.h"
 
@@ -69,44 +73,76 @@ static int fill_options(const ldb_options *in, ldb_options *o)
     return 0;
 }
 
-/* A new, empty database: two pages, meta 0 at txn 0, made durable with the
- * directory entry that names it. */
-static int create_database(ldb_env *env)
+/* A new, empty database: meta 0 at txn 0 in two pages, made durable with
+ * the directory entry that names it. A creation that dies part-way must be
+ * told from a file of someone else's, so (first opener, lock file held
+ * exclusively) the lock file is marked first, then meta 0 is written and
+ * synced before the file grows: what a death leaves is an empty file, at
+ * most LDB_META_BYTES of zeros (the size reached the disk, the bytes did
+ * not) beside the mark, or a valid meta 0 at txn 0 in a file not yet grown;
+ * never pages of zeros (see half_created). */
+static int create_database(ldb_env *env, const struct ldb__os_file *info)
 {
+    if (!(env->opts.flags & LDB_IMMUTABLE))
+        TRY(ldb__lock_mark_creating(&env->lock, info->dev, info->ino));
     struct meta_page m;
     ldb__meta_init(&m, env->opts.page_size);
     m.db_id = ldb__new_salt();
-    TRY(ldb__os_grow(env->fd, 2ull * env->opts.page_size));
     TRY(ldb__meta_write(env->fd, &m, 0));
+    TRY(ldb__os_fdatasync(env->fd));
+    TRY(ldb__os_grow(env->fd, 2ull * env->opts.page_size));
     TRY(ldb__os_fsync(env->fd));
     return ldb__os_fsync_parent_dir(env->path);
 }
 
-/* 1 if the file holds nothing but zeros where the meta pages go: a creation
- * that died before its first meta page was written. */
-static int never_initialised(int fd, uint64_t size)
+/* 1 if the file holds at most max bytes, all zero. */
+static int small_and_zero(int fd, uint64_t size, uint64_t max)
 {
-    if (size == 0)
-        return 1;
     uint8_t buf[LDB_META_BYTES];
-    if (size < sizeof buf || ldb__os_pread_full(fd, buf, sizeof buf, 0) < 0)
+    if (size > max || size > sizeof buf || ldb__os_pread_full(fd, buf, (size_t)size, 0) < 0)
         return 0;
-    for (size_t i = 0; i < sizeof buf; i++)
+    for (size_t i = 0; i < size; i++)
         if (buf[i])
             return 0;
-    return size <= 2ull * LDB_MAX_PAGE_SIZE;
+    return 1;
 }
 
-static int open_data_file(ldb_env *env, int *created)
+/* 1 if the data file is empty (a file this open created is, until another
+ * first opener initialises it), or a database whose creation died before it
+ * was complete (create_database), so this opener may create it (again); 0
+ * for anything else, which an open never overwrites. */
+static int half_created(ldb_env *env, const struct ldb__os_file *info)
+{
+    if (info->size == 0)
+        return 1;
+    if (small_and_zero(env->fd, info->size, LDB_META_BYTES) &&
+        ldb__lock_was_creating(&env->lock, info->dev, info->ino))
+        return 1;
+    /* Meta 0 written and synced, the file not yet grown: still txn 0 and
+     * empty, so nothing is lost by writing it again. */
+    struct meta_page m;
+    unsigned slot;
+    if (ldb__meta_read_newest(env->fd, info->size, &m, &slot) < 0)
+        return 0;
+    return slot == 0 && m.txnid == 0 && m.npages == LDB_META_PAGES && m.main_tree.root == 0 &&
+           m.catalog_tree.root == 0 && m.free_tree.root == 0 &&
+           info->size < (uint64_t)m.npages * m.page_size;
+}
+
+/* The data file, checked before any side file is made beside it: a regular
+ * file (a FIFO would block the open, a directory or device is not a
+ * database), created empty if missing and allowed. Side files get its
+ * owner and permission bits. */
+static int open_data_file(ldb_env *env, int *created, struct ldb__os_file *info)
 {
     int rdonly = (env->opts.flags & LDB_RDONLY) != 0;
-    *created = 0;
-    int rc = ldb__os_open(env->path, rdonly ? O_RDONLY : O_RDWR, 0, &env->fd);
-    if (rc == -ENOENT && !rdonly && !(env->opts.flags & LDB_NOCREATE)) {
-        rc = ldb__os_open(env->path, O_RDWR | O_CREAT, env->opts.file_mode, &env->fd);
-        *created = rc == 0;
-    }
-    return rc;
+    int flags = rdonly ? O_RDONLY : O_RDWR;
+    if (!rdonly && !(env->opts.flags & LDB_NOCREATE))
+        flags |= O_CREAT;
+    TRY(ldb__os_open_regular(env->path, flags, env->opts.file_mode, &env->fd, created, info));
+    env->owner = info->uid;
+    env->opts.file_mode = info->mode & 0777u;
+    return 0;
 }
 
 /* The log, for a handle that may write: the first opener creates it if
@@ -115,23 +151,18 @@ static int open_data_file(ldb_env *env, int *created)
 static int open_log(ldb_env *env, int first, uint64_t meta_txnid)
 {
     int created = 0;
-    int rc = ldb__os_open(env->wal_path, O_RDWR, 0, &env->wal_fd);
-    if (rc == -ENOENT) {
-        /* Missing: a new database, or a data file restored without its log
-         * (then the first opener, read-only, had nothing to replay). The
-         * first writer starts a generation in it (ldb__checkpoint_if_due). */
-        TRY(ldb__os_open(env->wal_path, O_RDWR | O_CREAT, env->opts.file_mode, &env->wal_fd));
-        created = 1;
-    } else {
-        TRY(rc);
-    }
+    /* Created if missing: a new database, or a data file restored without
+     * its log (then the first opener, read-only, had nothing to replay). The
+     * first writer starts a generation in it (ldb__checkpoint_if_due). */
+    TRY(ldb__os_open_side(env->wal_path, O_RDWR | O_CREAT, env->opts.file_mode, env->owner,
+                          &env->wal_fd, &created));
     TRY(ldb__io_init(&env->io));
     env->io_ready = 1;
     if (!first)
         return created ? ldb__os_fsync_parent_dir(env->wal_path) : 0;
     uint64_t replayed;
     env->recovering = 1;
-    rc = ldb__recover(env, meta_txnid, &replayed);
+    int rc = ldb__recover(env, meta_txnid, &replayed);
     env->recovering = 0;
     TRY(rc);
     int died;
@@ -224,6 +255,10 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
         goto fail;
     }
     snprintf(env->wal_path, wn, "%s-wal", path);
+    /* The data file first: nothing is made beside a path that is missing
+     * (and may not be created) or is not a regular file. */
+    struct ldb__os_file info;
+    CHECK_GOTO(rc, open_data_file(env, &created, &info), fail);
     if (!immutable) {
         size_t n = strlen(path) + sizeof "-lock";
         char *lock_path = malloc(n);
@@ -232,29 +267,22 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
             goto fail;
         }
         snprintf(lock_path, n, "%s-lock", path);
-        /* Don't create a lock file beside a database that isn't there. */
-        if (access(path, F_OK) != 0 && (env->opts.flags & (LDB_RDONLY | LDB_NOCREATE))) {
-            free(lock_path);
-            rc = -ENOENT;
-            goto fail;
-        }
-        rc = ldb__lock_open(&env->lock, lock_path, env->opts.file_mode, &first);
+        rc = ldb__lock_open(&env->lock, lock_path, env->opts.file_mode, env->owner, &first);
         free(lock_path);
         if (rc < 0)
             goto fail;
     }
-    CHECK_GOTO(rc, open_data_file(env, &created), fail);
     uint64_t size;
     CHECK_GOTO(rc, ldb__os_file_size(env->fd, &size), fail);
-    if (never_initialised(env->fd, size)) {
+    info.size = size;
+    if (half_created(env, &info)) {
         if ((env->opts.flags & LDB_RDONLY) || !first) {
             rc = LDB_CORRUPT(); /* not a database (and not ours to create) */
             goto fail;
         }
-        CHECK_GOTO(rc, create_database(env), fail);
+        CHECK_GOTO(rc, create_database(env, &info), fail);
         CHECK_GOTO(rc, ldb__os_file_size(env->fd, &size), fail);
     }
-    (void)created;
     struct meta_page m;
     unsigned meta_slot;
     CHECK_GOTO(rc, ldb__meta_read_newest(env->fd, size, &m, &meta_slot), fail);
@@ -289,7 +317,8 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
          * it; and damage hiding a durable txn fails every first opener here,
          * before it writes any file, the lock file included. */
         int pending;
-        CHECK_GOTO(rc, ldb__recovery_pending(env->wal_path, m.txnid, m.db_id, &pending), fail);
+        CHECK_GOTO(rc, ldb__recovery_pending(env->wal_path, env->owner, m.txnid, m.db_id,
+                                             &pending), fail);
         if (pending && (immutable || rdonly)) {
             rc = immutable ? LDB_READONLY : NEEDS_RECOVERY;
             goto fail;

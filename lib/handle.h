@@ -31,7 +31,9 @@ struct ldb_env {
     unsigned fork_generation; /* the process generation that opened it */
     char *path;
     int fd;
-    ldb_options opts;         /* with defaults filled in */
+    unsigned owner;           /* the data file's owner: side files must be its */
+    ldb_options opts;         /* with defaults filled in; file_mode: the data
+                                 file's permission bits, for side files */
     uint32_t page_size;
     size_t key_max;
     const uint8_t *map;

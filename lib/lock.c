@@ -36,6 +36,37 @@ static void lock_layout(struct ldb__lock *lk)
     lk->slots = (struct ldb__reader_slot *)(void *)((uint8_t *)lk->hdr + head);
 }
 
+/* The creation mark: the whole lock file while a database is created. */
+#define CREATING_MAGIC 0x4145524342444C4CULL /* "LLDBCREA" */
+struct creating_mark {
+    uint64_t magic;
+    uint64_t dev, ino; /* the data file being created */
+};
+
+/* As the first opener, before the file is emptied: keep a mark left there. */
+static void read_creating_mark(struct ldb__lock *lk)
+{
+    struct creating_mark m;
+    if (ldb__os_pread_full(lk->fd, &m, sizeof m, 0) == 0 && m.magic == CREATING_MAGIC) {
+        lk->mark_found = 1;
+        lk->mark_dev = m.dev;
+        lk->mark_ino = m.ino;
+    }
+}
+
+int ldb__lock_mark_creating(struct ldb__lock *lk, uint64_t dev, uint64_t ino)
+{
+    struct creating_mark m = {CREATING_MAGIC, dev, ino};
+    TRY(ldb__os_truncate(lk->fd, 0));
+    TRY(ldb__os_pwrite_full(lk->fd, &m, sizeof m, 0));
+    return ldb__os_fsync(lk->fd);
+}
+
+int ldb__lock_was_creating(struct ldb__lock *lk, uint64_t dev, uint64_t ino)
+{
+    return lk->mark_found && lk->mark_dev == dev && lk->mark_ino == ino;
+}
+
 /* Take flock op, retrying EINTR. */
 static int flock_retry(int fd, int op)
 {
@@ -92,12 +123,14 @@ static void not_ready_backoff(unsigned round)
     usleep(us);
 }
 
-int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, int *first)
+int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, unsigned owner,
+                   int *first)
 {
     memset(lk, 0, sizeof *lk);
     lk->fd = -1;
     lk->pid = getpid();
-    TRY(ldb__os_open(lock_path, O_RDWR | O_CREAT, mode, &lk->fd));
+    int created;
+    TRY(ldb__os_open_side(lock_path, O_RDWR | O_CREAT, mode, owner, &lk->fd, &created));
     /* Waits while a closer that found itself alone ends (it may be dropping
      * the log): then it is gone and this opener may well be the first. */
     int rc = presence_lock(lk->fd, F_RDLCK, 1);
@@ -108,7 +141,9 @@ int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, i
         if (flock(lk->fd, LOCK_EX | LOCK_NB) == 0) {
             /* No one else has it open: whatever it holds is stale. Empty it
              * before anything else, so that an opener waiting for us never
-             * takes it for ready should we die or fail before ldb__lock_ready. */
+             * takes it for ready should we die or fail before ldb__lock_ready;
+             * but first note a creation mark a dead creator left. */
+            read_creating_mark(lk);
             rc = ftruncate(lk->fd, 0) == 0 ? 0 : -errno;
             if (rc < 0)
                 break;

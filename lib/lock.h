@@ -137,14 +137,27 @@ struct ldb__lock {
     size_t map_len;
     int fd;        /* -1 for a private (immutable) lock */
     pid_t pid;
+    int mark_found; /* a creation mark was in the file (ldb__lock_open) */
+    uint64_t mark_dev, mark_ino;
 };
 
 /* Open or create the lock file and take flock(LOCK_EX) if no one else has
  * it open (*first = 1; the file is emptied at once) or LOCK_SH otherwise
  * (*first = 0), once the file is ready: one that is not was left by a first
  * opener that died or failed before its recovery ended, and then this
- * opener competes to become the first itself (invariant L). */
-int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, int *first);
+ * opener competes to become the first itself (invariant L). It is a side
+ * file that others may plant (ldb__os_open_side: no symbolic link, a
+ * regular file owned by owner). */
+int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, unsigned owner,
+                   int *first);
+/* The first opener (flock(LOCK_EX), before ldb__lock_init) is about to
+ * create the database in the data file (dev, ino): say so durably in the
+ * lock file, which ldb__lock_init later overwrites. A creation that dies
+ * leaves the mark; the next first opener's ldb__lock_open notes it before
+ * it empties the file, and ldb__lock_was_creating then says (1) whether it
+ * names this data file: the half-written file is that opener's to create. */
+int ldb__lock_mark_creating(struct ldb__lock *lk, uint64_t dev, uint64_t ino);
+int ldb__lock_was_creating(struct ldb__lock *lk, uint64_t dev, uint64_t ino);
 /* As the first opener: lay out a fresh header from the data file's newest
  * meta (and the log's state), not yet ready. */
 int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,

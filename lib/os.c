@@ -210,6 +210,84 @@ int ldb__os_open(const char *path, int flags, unsigned mode, int *fd)
     return 0;
 }
 
+int ldb__os_stat(int fd, struct ldb__os_file *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    out->size = (uint64_t)st.st_size;
+    out->uid = st.st_uid;
+    out->mode = (unsigned)st.st_mode & 07777u;
+    out->nlink = (uint64_t)st.st_nlink;
+    out->dev = (uint64_t)st.st_dev;
+    out->ino = (uint64_t)st.st_ino;
+    out->regular = S_ISREG(st.st_mode) != 0;
+    return 0;
+}
+
+/* Opened with O_NONBLOCK (so a FIFO cannot block the open), the file is
+ * known to be regular: give it ordinary blocking semantics back. */
+static int clear_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+        return -errno;
+    return 0;
+}
+
+int ldb__os_open_regular(const char *path, int flags, unsigned mode, int *fd, int *created,
+                         struct ldb__os_file *info)
+{
+    *created = 0;
+    int f = -1, rc = -ENOENT;
+    /* Open what is there; create only what is not (O_EXCL), so *created
+     * says whether this call made the file. Another process may create it
+     * between the two: then open it again. */
+    for (int tries = 0; tries < 100 && rc == -ENOENT; tries++) {
+        rc = ldb__os_open(path, (flags & ~(O_CREAT | O_EXCL)) | O_NONBLOCK, 0, &f);
+        if (rc != -ENOENT || !(flags & O_CREAT))
+            break;
+        rc = ldb__os_open(path, flags | O_EXCL | O_NONBLOCK, mode, &f);
+        if (rc == 0)
+            *created = 1;
+        else if (rc == -EEXIST)
+            rc = -ENOENT;
+    }
+    if (rc == -EISDIR)
+        return LDB_INVALID; /* opened for writing: a directory says so */
+    TRY(rc);
+    rc = ldb__os_stat(f, info);
+    if (rc == 0 && !info->regular)
+        rc = LDB_INVALID; /* a directory, FIFO, device or socket */
+    if (rc == 0)
+        rc = clear_nonblock(f);
+    if (rc < 0) {
+        close(f);
+        return rc;
+    }
+    *fd = f;
+    return 0;
+}
+
+int ldb__os_open_side(const char *path, int flags, unsigned mode, unsigned owner, int *fd,
+                      int *created)
+{
+    struct ldb__os_file info;
+    int f;
+    TRY(ldb__os_open_regular(path, flags | O_NOFOLLOW, mode, &f, created, &info));
+    int rc = 0;
+    if (!*created && info.uid != owner)
+        rc = -EPERM; /* planted by another user */
+    else if (info.nlink != 1)
+        rc = -EMLINK; /* another name for some other file */
+    if (rc < 0) {
+        close(f);
+        return rc;
+    }
+    *fd = f;
+    return 0;
+}
+
 void ldb__os_close(int fd)
 {
     if (fd >= 0)

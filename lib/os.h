@@ -18,6 +18,31 @@
 
 int ldb__os_open(const char *path, int flags, unsigned mode, int *fd);
 void ldb__os_close(int fd);
+
+/* What the library needs to know of an open file. */
+struct ldb__os_file {
+    uint64_t size;
+    unsigned uid;   /* owner */
+    unsigned mode;  /* permission bits (07777) */
+    uint64_t nlink; /* names it has */
+    uint64_t dev, ino; /* which file it is */
+    int regular;    /* a regular file (not a directory, FIFO, device) */
+};
+int ldb__os_stat(int fd, struct ldb__os_file *out);
+/* Open path, which must be a regular file: opened with O_NONBLOCK (so a
+ * FIFO cannot block the open) and checked with fstat afterwards, else
+ * LDB_INVALID and nothing stays open. With O_CREAT in flags the file is
+ * created (mode, masked by the umask) only if missing, and *created says
+ * whether this call created it. info describes the file opened. */
+int ldb__os_open_regular(const char *path, int flags, unsigned mode, int *fd, int *created,
+                         struct ldb__os_file *info);
+/* Open a database's side file (lock file, log), which others may have
+ * planted: as ldb__os_open_regular, and never through a symbolic link
+ * (-ELOOP); a file this call did not create must be owned by owner (the
+ * data file's owner; else -EPERM) and have no other name (a hard link to
+ * some other file; -EMLINK). Refused, the file is left untouched. */
+int ldb__os_open_side(const char *path, int flags, unsigned mode, unsigned owner, int *fd,
+                      int *created);
 /* Read exactly len bytes at off; a read past the end gives LDB_CORRUPTED. */
 int ldb__os_pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* Write all of buf at off, retrying short writes and EINTR. */

@@ -86,11 +86,11 @@ out:
     return rc;
 }
 
-int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, uint64_t db_id,
-                          int *pending)
+int ldb__recovery_pending(const char *wal_path, unsigned owner, uint64_t meta_txnid,
+                          uint64_t db_id, int *pending)
 {
     *pending = 0;
-    int fd, rc = ldb__os_open(wal_path, O_RDONLY, 0, &fd);
+    int fd, created, rc = ldb__os_open_side(wal_path, O_RDONLY, 0, owner, &fd, &created);
     if (rc == -ENOENT)
         return 0;
     TRY(rc);

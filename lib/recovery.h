@@ -35,9 +35,10 @@ int ldb__recovery_survey(int fd, uint64_t meta_txnid, uint64_t db_id,
 /* Whether the log at wal_path holds records after meta_txnid (read-only:
  * for handles that cannot recover, and for the first opener before it
  * writes anything). A missing log holds none. LDB_CORRUPTED if damage
- * hides a durable txn. */
-int ldb__recovery_pending(const char *wal_path, uint64_t meta_txnid, uint64_t db_id,
-                          int *pending);
+ * hides a durable txn. The log is a side file, opened as ldb__os_open_side
+ * checks it (owner: the data file's). */
+int ldb__recovery_pending(const char *wal_path, unsigned owner, uint64_t meta_txnid,
+                          uint64_t db_id, int *pending);
 /* Replay the log into env (open, writable, first opener); *replayed counts
  * the txns applied. LDB_CORRUPTED, with nothing applied, if damage hides a
  * durable txn. */

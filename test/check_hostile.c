@@ -9,6 +9,11 @@
  *    roots wrap npages * page_size; overflow runs longer than the file; a
  *    lock file publishing a wrapped snapshot. LDB_CORRUPTED from open, get,
  *    cursors, del and ldb_check; `lightningdb dump/check/stat/load` exit 1.
+ *  - files: side files (-lock, -wal) that are symbolic links, FIFOs,
+ *    directories, hard links or another user's are refused and left as they
+ *    were; a data path that is a FIFO, directory or device is refused at
+ *    once with nothing made beside it; pages of zeros are not taken for a
+ *    database to create; side files take the data file's permission bits.
  *
  * Tests that run the command find it at LDB_TOOL (set by Makefile.am).
  */
@@ -333,6 +338,363 @@ START_TEST(test_lock_snapshot_wraps)
 }
 END_TEST
 
+/* ---- side files and the data file's kind (bugs 8, 10) ------------------------ */
+
+#define PRECIOUS "a file some other program owns; it must not change\n"
+
+/* A file standing for someone else's (e.g. a root-owned one). */
+static void make_victim(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(PRECIOUS, f);
+    fclose(f);
+}
+
+static void expect_victim_intact(const char *path)
+{
+    size_t len;
+    uint8_t *b = read_file(path, &len);
+    TU_REQUIRE(len == strlen(PRECIOUS) && memcmp(b, PRECIOUS, len) == 0,
+               "%s was changed through a side file (now %zu bytes)", path, len);
+    free(b);
+}
+
+static void side_path(char *out, size_t n, const char *path, const char *suffix)
+{
+    snprintf(out, n, "%s%s", path, suffix);
+}
+
+/* Open with flags in a child (so a hang is caught); returns ldb_open's code. */
+static int open_in_child(const char *path, unsigned flags)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ldb_options o = {.flags = flags};
+        ldb_env *env = NULL;
+        int rc = ldb_open(path, &o, &env);
+        if (rc == 0)
+            rc = ldb_close(env);
+        ssize_t w = write(fds[1], &rc, sizeof rc);
+        _exit(w == (ssize_t)sizeof rc ? 0 : 1);
+    }
+    close(fds[1]);
+    int st = tu_wait_child(pid, 20, "ldb_open");
+    int rc = 1;
+    ssize_t r = read(fds[0], &rc, sizeof rc);
+    close(fds[0]);
+    TU_REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0 && r == (ssize_t)sizeof rc,
+               "ldb_open child died (status %d)", st);
+    return rc;
+}
+
+/* The lock file is a symbolic link to someone else's file: every open
+ * refuses it with -ELOOP, and the file it names keeps its bytes. */
+START_TEST(test_lock_symlink_refused)
+{
+    char dir[4096], path[4200], lock[4300], victim[4300];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    make_db(path);
+    side_path(lock, sizeof lock, path, "-lock");
+    side_path(victim, sizeof victim, dir, "/victim");
+    make_victim(victim);
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(symlink(victim, lock), 0);
+    TU_RC_IS(open_in_child(path, LDB_RDONLY), -ELOOP);
+    TU_RC_IS(open_in_child(path, 0), -ELOOP);
+    const char *stat_args[] = {"stat", path, NULL};
+    const char *cp_args[] = {"checkpoint", path, NULL};
+    expect_tool_exit(NULL, 1, stat_args);
+    expect_tool_exit(NULL, 1, cp_args);
+    expect_victim_intact(victim);
+    /* A dangling link is not followed to create its target either. */
+    char ghost[4300];
+    side_path(ghost, sizeof ghost, dir, "/ghost");
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(symlink(ghost, lock), 0);
+    TU_RC_IS(open_in_child(path, 0), -ELOOP);
+    TU_REQUIRE(access(ghost, F_OK) != 0, "the link's target was created");
+    /* Put right, the database opens. */
+    ck_assert_int_eq(unlink(lock), 0);
+    ldb_env *env = tu_open(path, NULL);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* The log is a symbolic link: a writable open (and checkpoint) would
+ * truncate its target; a read-only open would read it. All refuse. */
+START_TEST(test_wal_symlink_refused)
+{
+    char dir[4096], path[4200], wal[4300], victim[4300];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    make_db(path);
+    side_path(wal, sizeof wal, path, "-wal");
+    side_path(victim, sizeof victim, dir, "/victim");
+    make_victim(victim);
+    unlink(wal);
+    ck_assert_int_eq(symlink(victim, wal), 0);
+    TU_RC_IS(open_in_child(path, 0), -ELOOP);
+    TU_RC_IS(open_in_child(path, LDB_RDONLY), -ELOOP);
+    const char *cp_args[] = {"checkpoint", path, NULL};
+    const char *load_args[] = {"load", path, NULL};
+    const char *stat_args[] = {"stat", path, NULL};
+    expect_tool_exit(NULL, 1, cp_args);
+    expect_tool_exit(NULL, 1, load_args);
+    expect_tool_exit(NULL, 1, stat_args);
+    expect_victim_intact(victim);
+    ck_assert_int_eq(unlink(wal), 0);
+    ldb_env *env = tu_open(path, NULL);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* Side files that are not regular files (a FIFO would also block a
+ * read-only open of the log), hard links to another file, and files of
+ * another owner: refused, each with its own code, nothing changed. */
+START_TEST(test_side_file_kinds_refused)
+{
+    char dir[4096], path[4200], lock[4300], wal[4300], victim[4300];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    make_db(path);
+    side_path(lock, sizeof lock, path, "-lock");
+    side_path(wal, sizeof wal, path, "-wal");
+    side_path(victim, sizeof victim, dir, "/victim");
+    make_victim(victim);
+
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(mkfifo(lock, 0600), 0);
+    TU_RC_IS(open_in_child(path, LDB_RDONLY), LDB_INVALID);
+    TU_RC_IS(open_in_child(path, 0), LDB_INVALID);
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(mkdir(lock, 0700), 0);
+    TU_RC_IS(open_in_child(path, 0), LDB_INVALID);
+    ck_assert_int_eq(rmdir(lock), 0);
+
+    unlink(wal);
+    ck_assert_int_eq(mkfifo(wal, 0600), 0);
+    TU_RC_IS(open_in_child(path, LDB_RDONLY), LDB_INVALID);
+    TU_RC_IS(open_in_child(path, 0), LDB_INVALID);
+    ck_assert_int_eq(unlink(wal), 0);
+
+    /* A hard link to a file of the same owner (the data file's). */
+    unlink(lock);
+    ck_assert_int_eq(link(victim, lock), 0);
+    TU_RC_IS(open_in_child(path, LDB_RDONLY), -EMLINK);
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(link(victim, wal), 0);
+    TU_RC_IS(open_in_child(path, 0), -EMLINK);
+    ck_assert_int_eq(unlink(wal), 0);
+    expect_victim_intact(victim);
+
+    if (geteuid() == 0) {
+        /* Another user's file in the side file's place. */
+        unlink(lock);
+        make_victim(lock);
+        ck_assert_int_eq(chown(lock, 4321, 4321), 0);
+        TU_RC_IS(open_in_child(path, LDB_RDONLY), -EPERM);
+        expect_victim_intact(lock);
+        ck_assert_int_eq(unlink(lock), 0);
+        make_victim(wal);
+        ck_assert_int_eq(chown(wal, 4321, 4321), 0);
+        TU_RC_IS(open_in_child(path, 0), -EPERM);
+        expect_victim_intact(wal);
+        ck_assert_int_eq(unlink(wal), 0);
+    } else {
+        fprintf(stderr, "test_side_file_kinds_refused: not root, owner check not exercised\n");
+    }
+    ldb_env *env = tu_open(path, NULL);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* A path that names a FIFO, a directory or a device is not a database: the
+ * open refuses it at once (a FIFO opened read-only used to block forever)
+ * and leaves no "<path>-lock" or "<path>-wal" behind. */
+START_TEST(test_data_file_not_regular)
+{
+    char dir[4096], path[4200], lock[4300], wal[4300];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    side_path(lock, sizeof lock, path, "-lock");
+    side_path(wal, sizeof wal, path, "-wal");
+    for (int kind = 0; kind < 3; kind++) {
+        if (kind == 0)
+            ck_assert_int_eq(mkfifo(path, 0600), 0);
+        else if (kind == 1)
+            ck_assert_int_eq(mkdir(path, 0700), 0);
+        else
+            ck_assert_int_eq(symlink("/dev/null", path), 0); /* the device, by a link */
+        unsigned flags[] = {LDB_RDONLY, 0, LDB_NOCREATE, LDB_IMMUTABLE};
+        for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+            int rc = open_in_child(path, flags[i]);
+            TU_REQUIRE(rc == LDB_INVALID, "kind %d flags %u: ldb_open -> %d (%s)", kind,
+                       flags[i], rc, ldb_strerror(rc));
+            TU_REQUIRE(access(lock, F_OK) != 0 && access(wal, F_OK) != 0,
+                       "kind %d flags %u: a side file was left beside it", kind, flags[i]);
+        }
+        const char *stat_args[] = {"stat", path, NULL};
+        expect_tool_exit(NULL, 1, stat_args);
+        TU_REQUIRE(access(lock, F_OK) != 0, "the command left a lock file");
+        if (kind == 1)
+            ck_assert_int_eq(rmdir(path), 0);
+        else
+            ck_assert_int_eq(unlink(path), 0);
+    }
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* Side files created for an existing database take the data file's
+ * permission bits (a log beside a 0600 file must not be 0644); file_mode
+ * applies to a data file the open creates, masked by the umask. */
+START_TEST(test_file_modes)
+{
+    char dir[4096], path[4200], lock[4300], wal[4300];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    side_path(lock, sizeof lock, path, "-lock");
+    side_path(wal, sizeof wal, path, "-wal");
+    struct stat st;
+    mode_t old = umask(027);
+    ldb_options o = {.file_mode = 0666};
+    ldb_env *env = tu_open(path, &o);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0640);
+    ck_assert_int_eq(stat(lock, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0640);
+    ck_assert_int_eq(stat(wal, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0640);
+    TU_RC_OK(ldb_close(env));
+
+    umask(0);
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(unlink(wal), 0);
+    env = tu_open(path, NULL); /* file_mode 0 = 0644: not for an existing file */
+    ck_assert_int_eq(stat(lock, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(stat(wal, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    ldb_txn *txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "k", "v");
+    TU_RC_OK(ldb_txn_commit(txn));
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+
+    char other[4300];
+    side_path(other, sizeof other, dir, "/exact");
+    o.file_mode = 0604;
+    env = tu_open(other, &o);
+    ck_assert_int_eq(stat(other, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0604); /* umask 0: exactly file_mode */
+    TU_RC_OK(ldb_close(env));
+    umask(old);
+    tu_remove_dir(dir);
+}
+END_TEST
+
+static void write_zeros(const char *path, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    if (n) {
+        uint8_t *z = calloc(1, n);
+        ck_assert_int_eq(write(fd, z, n), (ssize_t)n);
+        free(z);
+    }
+    close(fd);
+}
+
+static void expect_zeros_untouched(const char *path, size_t n)
+{
+    size_t len;
+    uint8_t *b = read_file(path, &len);
+    ck_assert_uint_eq(len, n);
+    for (size_t i = 0; i < len; i++)
+        TU_REQUIRE(b[i] == 0, "byte %zu of the refused file was written", i);
+    free(b);
+}
+
+/* Pages of zeros are someone's file, not a database this open may create:
+ * refused with LDB_CORRUPTED and left as they were. Only a file this open
+ * created, an empty one, or what a creation that died leaves (at most a
+ * meta page's worth of zeros beside its lock file, or meta 0 alone) is
+ * (re)initialised. */
+START_TEST(test_zero_file_refused)
+{
+    char dir[4096], path[4200], lock[4300];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    side_path(lock, sizeof lock, path, "-lock");
+    size_t sizes[] = {8192, 4096, 65536, 131072, 1 << 20, 512};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        write_zeros(path, sizes[i]);
+        unlink(lock);
+        ldb_env *env = NULL;
+        TU_RC_IS(ldb_open(path, NULL, &env), LDB_CORRUPTED);
+        expect_zeros_untouched(path, sizes[i]);
+        const char *load_args[] = {"load", path, NULL};
+        expect_tool_exit(NULL, 1, load_args);
+        expect_zeros_untouched(path, sizes[i]);
+    }
+    /* A creation that died after the size reached the disk, before its meta
+     * page did: 512 zeros beside the lock file's creation mark are ours. */
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    struct {
+        uint64_t magic, dev, ino;
+    } mark = {0x4145524342444C4CULL, (uint64_t)st.st_dev, (uint64_t)st.st_ino};
+    int lfd = open(lock, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(write(lfd, &mark, sizeof mark), (ssize_t)sizeof mark);
+    close(lfd);
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "k", "v");
+    TU_RC_OK(ldb_txn_commit(txn));
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    /* But 8 KiB of zeros are not a creation of ours, mark or not. */
+    write_zeros(path, 8192);
+    ck_assert_int_eq(stat(path, &st), 0);
+    mark.ino = (uint64_t)st.st_ino;
+    lfd = open(lock, O_RDWR | O_TRUNC);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(write(lfd, &mark, sizeof mark), (ssize_t)sizeof mark);
+    close(lfd);
+    TU_RC_IS(ldb_open(path, NULL, &env), LDB_CORRUPTED);
+    expect_zeros_untouched(path, 8192);
+    /* Meta 0 alone, synced, the file not yet grown: created again. */
+    write_zeros(path, 0);
+    env = tu_open(path, NULL);
+    TU_RC_OK(ldb_close(env));
+    size_t len;
+    uint8_t *b = read_file(path, &len);
+    write_zeros(path, 0);
+    write_at(path, b, LDB_META_BYTES, 0);
+    free(b);
+    env = tu_open(path, NULL);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    /* An empty file is a database not yet begun. */
+    write_zeros(path, 0);
+    unlink(lock);
+    env = tu_open(path, NULL);
+    txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "k", "v");
+    TU_RC_OK(ldb_txn_commit(txn));
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
     Suite *s = suite_create("hostile");
@@ -343,6 +705,15 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, test_meta_npages_past_file);
     tcase_add_test(tc, test_overflow_run_too_long);
     tcase_add_test(tc, test_lock_snapshot_wraps);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("files");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_lock_symlink_refused);
+    tcase_add_test(tc, test_wal_symlink_refused);
+    tcase_add_test(tc, test_side_file_kinds_refused);
+    tcase_add_test(tc, test_data_file_not_regular);
+    tcase_add_test(tc, test_file_modes);
+    tcase_add_test(tc, test_zero_file_refused);
     suite_add_tcase(s, tc);
     return s;
 }
