@@ -563,7 +563,11 @@ LDB_API int ldb_stat_env_sized(ldb_env *env, ldb_stat *st, size_t st_size);
 
 /**
  * @brief Verify the newest snapshot: every page checksum, key order, tree
- * shape and entry counts, and that every page is used or free exactly once.
+ * shape and entry counts, and that every page is used or free exactly once;
+ * and both meta pages. A damaged meta page is a finding (#LDB_CORRUPTED)
+ * even though the database opens and reads from the other one: that one is
+ * then the only copy, and the next misfortune loses the database. (Meta
+ * page 1 of a database never checkpointed is all zeros: not a finding.)
  * @param report where findings are written in words (may be NULL).
  * @retval 0 all good; #LDB_CORRUPTED something is wrong (see the report).
  */

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "error.h"
+#include "meta.h"
+#include "os.h"
 #include "page.h"
 
 #define MAX_REPORTED 50
@@ -247,11 +249,87 @@ int ldb__check_snapshot(ldb_txn *txn, FILE *report)
     return ck.findings ? LDB_CORRUPTED : 0;
 }
 
+/* Read meta page slot's image; *state: 0 valid (into *m), 1 never written
+ * (all zero), -1 damaged (why says how). */
+static int read_meta(ldb_env *env, uint64_t size, unsigned slot, struct meta_page *m, int *state,
+                     const char **why)
+{
+    uint8_t image[LDB_META_BYTES];
+    uint64_t off = (uint64_t)slot * env->page_size;
+    *state = -1;
+    if (size < off + sizeof image) {
+        *why = "missing: the file ends before it";
+        return 0;
+    }
+    TRY(ldb__os_pread_full(env->fd, image, sizeof image, off));
+    size_t i = 0;
+    while (i < sizeof image && image[i] == 0)
+        i++;
+    uint64_t bytes;
+    if (i == sizeof image) {
+        *state = 1;
+        *why = "all zeros";
+    } else if (ldb__meta_check(image, slot, m) < 0) {
+        *why = "fails its checks (checksum, magic, page number or bounds)";
+    } else if (m->page_size != env->page_size || m->db_id != env->db_id) {
+        *why = "belongs to another database or page size";
+    } else if (__builtin_mul_overflow(m->npages, m->page_size, &bytes) || bytes > size) {
+        *why = "names more pages than the file holds";
+    } else {
+        *state = 0;
+    }
+    return 0;
+}
+
+/* Both meta pages must be valid: the newest is the database, the other the
+ * fallback a damaged newest one (or a checkpoint torn by a crash) opens
+ * from. One damaged meta leaves a database that opens and reads, but whose
+ * next misfortune loses it: a finding, so LDB_CORRUPTED. The exception is a
+ * database never checkpointed: creation writes meta 0 only, and meta 1 is
+ * zeros until the first checkpoint. The sync mutex (held by checkpoints)
+ * keeps a meta page from being read mid-write. */
+static int check_metas(ldb_env *env, struct checker *ck)
+{
+    uint64_t size;
+    TRY(ldb__os_file_size(env->fd, &size));
+    int locked = !(env->opts.flags & LDB_IMMUTABLE) && ldb__lock_sync_acquire(&env->lock, 0) == 0;
+    struct meta_page m[2];
+    int state[2] = {-1, -1}, rc = 0;
+    const char *why[2] = {"", ""};
+    for (unsigned slot = 0; slot < 2 && rc == 0; slot++)
+        rc = read_meta(env, size, slot, &m[slot], &state[slot], &why[slot]);
+    if (locked)
+        ldb__lock_sync_release(&env->lock);
+    TRY(rc);
+    for (unsigned slot = 0; slot < 2; slot++) {
+        unsigned other = slot ^ 1u;
+        if (state[slot] == 0 ||
+            (state[slot] == 1 && slot == 1 && state[other] == 0 && m[other].txnid == 0))
+            continue;
+        if (state[other] == 0)
+            finding(ck, "meta page %u is damaged (%s); the database opens from meta page %u "
+                    "(txn %" PRIu64 "), which has no fallback now", slot, why[slot], other,
+                    m[other].txnid);
+        else
+            finding(ck, "meta page %u is damaged (%s)", slot, why[slot]);
+    }
+    return 0;
+}
+
 int ldb_check(ldb_env *env, FILE *report)
 {
     ldb_txn *txn;
     TRY(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn));
-    int rc = ldb__check_snapshot(txn, report);
+    struct checker metas = {.report = report};
+    int rc = check_metas(env, &metas);
+    if (rc == 0)
+        rc = ldb__check_snapshot(txn, report);
     ldb_txn_abort(txn);
+    TRY(rc == LDB_CORRUPTED ? 0 : rc);
+    if (metas.findings) {
+        if (report)
+            fprintf(report, "%" PRIu64 " problem(s) found in the meta pages\n", metas.findings);
+        return LDB_CORRUPTED;
+    }
     return rc;
 }

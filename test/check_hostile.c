@@ -695,6 +695,73 @@ START_TEST(test_zero_file_refused)
 }
 END_TEST
 
+/* ---- ldb_check and the meta pages (bug 10) ------------------------------------ */
+
+static char *check_report(ldb_env *env, int *rc)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    *rc = ldb_check(env, f);
+    fclose(f);
+    return buf;
+}
+
+/* One meta page damaged: the database opens and reads from the other, but
+ * ldb_check reports the damage (LDB_CORRUPTED) and so does the command. A
+ * database never checkpointed has meta 1 all zeros: not a finding. */
+START_TEST(test_check_reports_damaged_meta)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_env *env = tu_open(path, NULL);
+    int rc;
+    char *rep = check_report(env, &rc);
+    TU_REQUIRE(rc == 0, "fresh database: ldb_check %d: %s", rc, rep);
+    free(rep);
+    TU_RC_OK(ldb_close(env));
+    make_db(path);
+    size_t len;
+    uint8_t *orig = read_file(path, &len);
+    for (unsigned slot = 0; slot < 2; slot++) {
+        write_at(path, orig, len, 0);
+        uint8_t b = orig[slot * PSIZE + 100] ^ 0x40;
+        write_at(path, &b, 1, slot * PSIZE + 100);
+        env = tu_open(path, NULL);
+        ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
+        tu_expect_str(txn, LDB_MAIN, "k0042", "value 42");
+        ldb_txn_abort(txn);
+        rep = check_report(env, &rc);
+        TU_RC_IS(rc, LDB_CORRUPTED);
+        char want[64];
+        snprintf(want, sizeof want, "meta page %u is damaged", slot);
+        TU_REQUIRE(strstr(rep, want) != NULL, "report does not say '%s': %s", want, rep);
+        free(rep);
+        TU_RC_OK(ldb_close(env));
+        const char *check_args[] = {"check", path, NULL};
+        expect_tool_exit(NULL, 1, check_args);
+    }
+    /* A meta page resealed but naming more pages than the file holds. */
+    write_at(path, orig, len, 0);
+    uint64_t n = len / PSIZE + 5;
+    craft_meta(path, 1, set_npages, &n);
+    env = tu_open(path, NULL);
+    rep = check_report(env, &rc);
+    TU_RC_IS(rc, LDB_CORRUPTED);
+    TU_REQUIRE(strstr(rep, "meta page 1 is damaged") != NULL, "report: %s", rep);
+    free(rep);
+    TU_RC_OK(ldb_close(env));
+    /* Whole again: clean. */
+    write_at(path, orig, len, 0);
+    env = tu_open(path, NULL);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    free(orig);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
     Suite *s = suite_create("hostile");
@@ -714,6 +781,7 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, test_data_file_not_regular);
     tcase_add_test(tc, test_file_modes);
     tcase_add_test(tc, test_zero_file_refused);
+    tcase_add_test(tc, test_check_reports_damaged_meta);
     suite_add_tcase(s, tc);
     return s;
 }
