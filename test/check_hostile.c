@@ -13,7 +13,9 @@
  *    directories, hard links or another user's are refused and left as they
  *    were; a data path that is a FIFO, directory or device is refused at
  *    once with nothing made beside it; pages of zeros are not taken for a
- *    database to create; side files take the data file's permission bits.
+ *    database to create; side files take the data file's permission bits;
+ *    ldb_check reports a damaged meta page; load refuses a truncated dump
+ *    followed by another, malformed trailers and data after the trailer.
  *
  * Tests that run the command find it at LDB_TOOL (set by Makefile.am).
  */
@@ -762,6 +764,96 @@ START_TEST(test_check_reports_damaged_meta)
 }
 END_TEST
 
+/* ---- load's input (bug 10) ---------------------------------------------------- */
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Run load on text; returns its exit code, and its stderr in err. */
+static int load_text(const char *path, const char *text, char *err, size_t errcap)
+{
+    char in[4300], errpath[4300];
+    snprintf(in, sizeof in, "%s.in", path);
+    snprintf(errpath, sizeof errpath, "%s.err", path);
+    write_text(in, text);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int i = open(in, O_RDONLY), o = open("/dev/null", O_WRONLY),
+            e = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (i < 0 || o < 0 || e < 0)
+            _exit(127);
+        dup2(i, 0);
+        dup2(o, 1);
+        dup2(e, 2);
+        execl(LDB_TOOL, LDB_TOOL, "load", path, (char *)NULL);
+        _exit(127);
+    }
+    int st = tu_wait_child(pid, 60, "load");
+    TU_REQUIRE(WIFEXITED(st), "load died of signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    size_t len;
+    uint8_t *b = read_file(errpath, &len);
+    snprintf(err, errcap, "%.*s", (int)len, (const char *)b);
+    free(b);
+    unlink(in);
+    unlink(errpath);
+    return WEXITSTATUS(st);
+}
+
+static void expect_load_refused(const char *path, const char *text, const char *line_tag)
+{
+    char err[4096];
+    int code = load_text(path, text, err, sizeof err);
+    TU_REQUIRE(code == 1, "load accepted (exit %d):\n%s", code, text);
+    TU_REQUIRE(strstr(err, line_tag) != NULL, "load's error does not name %s: %s", line_tag, err);
+}
+
+#define HDR "# lightningdb-dump 1\n# tree: main\n"
+
+/* Strict dump input: a truncated dump followed by a whole one, a signed or
+ * otherwise malformed trailer count, data after the trailer and a missing
+ * trailer are each refused, with the line named. */
+START_TEST(test_load_strict)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    expect_load_refused(path, HDR "6131 7631\n6132 7632\n" HDR "6133 7633\n# end: 1 entries\n",
+                        "stdin:5:");
+    expect_load_refused(path, HDR "6131 7631\n# end: -18446744073709551615 entries\n",
+                        "stdin:4:");
+    expect_load_refused(path, HDR "6131 7631\n# end: +1 entries\n", "stdin:4:");
+    expect_load_refused(path, HDR "6131 7631\n# end:  1 entries\n", "stdin:4:");
+    expect_load_refused(path, HDR "6131 7631\n# end: 1 entries junk\n", "stdin:4:");
+    expect_load_refused(path, HDR "6131 7631\n# end: 1\n", "stdin:4:");
+    expect_load_refused(path, HDR "6131 7631\n# end: 18446744073709551617 entries\n",
+                        "stdin:4:");
+    expect_load_refused(path, HDR "6131 7631\n# end: 1 entries\n6132 7632\n", "stdin:5:");
+    expect_load_refused(path, HDR "6131 7631\n# end: 1 entries\n" HDR "6132 7632\n# end: 1 entries\n",
+                        "stdin:5:");
+    expect_load_refused(path, HDR "6131 7631\n6132 7632\n", "trailer");
+    expect_load_refused(path, "# lightningdb-dump -1\n6131 7631\n", "stdin:1:");
+    /* What dump writes loads; so does a hand-written list. */
+    char err[4096];
+    TU_REQUIRE(load_text(path, HDR "6131 7631\n6132 -\n# end: 2 entries\n\n", err, sizeof err) == 0,
+               "a whole dump was refused: %s", err);
+    TU_REQUIRE(load_text(path, "6133 7633\n", err, sizeof err) == 0, "hand-written: %s", err);
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "a1", "v1");
+    tu_expect_str(txn, LDB_MAIN, "a2", "");
+    tu_expect_str(txn, LDB_MAIN, "a3", "v3");
+    ldb_txn_abort(txn);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
     Suite *s = suite_create("hostile");
@@ -782,6 +874,7 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, test_file_modes);
     tcase_add_test(tc, test_zero_file_refused);
     tcase_add_test(tc, test_check_reports_damaged_meta);
+    tcase_add_test(tc, test_load_strict);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -32,7 +32,10 @@
  * either case); an empty value is written "-". Other lines starting with '#'
  * and blank lines are ignored by load, so a dump can be written by hand
  * without header or trailer; when the header is there the trailer must be
- * too, which is how load tells a truncated dump from a whole one.
+ * too, which is how load tells a truncated dump from a whole one. load takes
+ * one dump: a second header before the trailer (a truncated dump followed
+ * by another) and any line after the trailer are errors, and the header's
+ * and trailer's numbers are plain decimal digits, exactly as dump writes them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -223,6 +226,15 @@ int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env)
         fprintf(stderr, "%s: %s: if its write-ahead log is what is damaged, '%s salvage %s "
                 "DEST' keeps what precedes the damage in a new database DEST\n",
                 prog, a->path, prog, a->path);
+    /* The side-file checks of ldb_open (lightningdb.3): say which file. */
+    if (rc == -ELOOP || rc == -EPERM || rc == -EMLINK)
+        fprintf(stderr, "%s: %s: refused: %s-lock or %s-wal is %s; remove it if it is not "
+                "the database's own\n", prog, a->path, a->path, a->path,
+                rc == -ELOOP ? "a symbolic link" : rc == -EPERM ? "another user's file"
+                                                 : "a hard link to another file");
+    else if (rc == LDB_INVALID)
+        fprintf(stderr, "%s: %s: not a regular file (or its -lock or -wal file is not)\n",
+                prog, a->path);
     /* A read-only open refused because the log holds commits to replay. */
     if (rc == LDB_READONLY && (opts.flags & LDB_RDONLY)) {
         fprintf(stderr, "%s: %s: the write-ahead log holds commits to replay (left by a crash),\n",
@@ -609,6 +621,28 @@ static int loader_put(struct loader *l, const ldb_val *key, const ldb_val *val, 
     return 0;
 }
 
+/* Parse " DIGITS<suffix>" exactly (one blank, at least one decimal digit,
+ * nothing else): strtoull alone would take a sign ("-18446744073709551615"
+ * is 1 to it), blanks and trailing junk. 0, or -1 if s is not so. */
+static int parse_dump_count(const char *s, const char *suffix, uint64_t *out)
+{
+    uint64_t n = 0;
+    const char *p = s;
+
+    if (*p++ != ' ' || *p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (n > (UINT64_MAX - d) / 10)
+            return -1; /* more than 64 bits */
+        n = n * 10 + d;
+    }
+    if (strcmp(p, suffix) != 0)
+        return -1;
+    *out = n;
+    return 0;
+}
+
 /* Strip the line end and trailing blanks; returns the new length. */
 static size_t chomp(char *s, size_t len)
 {
@@ -625,6 +659,7 @@ static int cmd_load(int argc, char **argv)
     size_t cap = 0;
     ssize_t got;
     uint64_t lineno = 0, section = 0;
+    uint64_t header_line = 0, trailer_line = 0; /* where they were, 0 = not yet */
     int in_dump = 0; /* between a header and its trailer */
     int rc, status = 0;
 
@@ -656,20 +691,43 @@ static int cmd_load(int argc, char **argv)
             status = 1;
             break;
         }
+        if (trailer_line != 0) {
+            /* One dump per load: what follows a trailer is another dump
+             * (or the rest of a damaged one), never part of this one. */
+            fprintf(stderr, "%s: stdin:%" PRIu64 ": data after the dump's trailer (line %" PRIu64
+                    ")\n", prog, lineno, trailer_line);
+            status = 1;
+            break;
+        }
         if (line[0] == '#') {
             if (strncmp(line, DUMP_HEADER, strlen(DUMP_HEADER)) == 0) {
-                char *end;
-                long fmt = strtol(line + strlen(DUMP_HEADER), &end, 10);
-                if (fmt != DUMP_FORMAT || *end != '\0') {
+                uint64_t fmt;
+                if (parse_dump_count(line + strlen(DUMP_HEADER), "", &fmt) != 0 ||
+                    fmt != DUMP_FORMAT) {
                     fprintf(stderr, "%s: stdin:%" PRIu64 ": unsupported dump format '%s'\n",
                             prog, lineno, line + strlen(DUMP_HEADER));
                     status = 1;
                     break;
                 }
+                if (in_dump) {
+                    fprintf(stderr,
+                            "%s: stdin:%" PRIu64 ": a dump begins before the one begun at line "
+                            "%" PRIu64 " ended (no '%s' trailer: truncated?)\n",
+                            prog, lineno, header_line, DUMP_END);
+                    status = 1;
+                    break;
+                }
                 in_dump = 1;
+                header_line = lineno;
                 section = 0;
             } else if (strncmp(line, DUMP_END, strlen(DUMP_END)) == 0) {
-                uint64_t want = strtoull(line + strlen(DUMP_END), NULL, 10);
+                uint64_t want;
+                if (parse_dump_count(line + strlen(DUMP_END), " entries", &want) != 0) {
+                    fprintf(stderr, "%s: stdin:%" PRIu64 ": malformed trailer '%s'\n", prog,
+                            lineno, line);
+                    status = 1;
+                    break;
+                }
                 if (!in_dump || want != section) {
                     fprintf(stderr,
                             "%s: stdin:%" PRIu64 ": trailer says %" PRIu64
@@ -679,6 +737,7 @@ static int cmd_load(int argc, char **argv)
                     break;
                 }
                 in_dump = 0;
+                trailer_line = lineno;
             }
             continue;
         }
