@@ -130,7 +130,10 @@ typedef struct ldb_options {
     int sync_mode;     /**< #LDB_SYNC_FULL (0, default) or #LDB_SYNC_OFF */
     unsigned page_size; /**< 0 = 4096; a power of two 4096..65536, fixed at creation
                              (an existing database keeps its own) */
-    uint64_t max_size; /**< largest the data file may grow; 0 = 1 TiB */
+    uint64_t max_size; /**< largest this env's write txns may grow the data
+                            file; 0 = 1 TiB. A file another env grew past it
+                            still reads whole (the map follows the file), and
+                            write txns may use the pages it already holds. */
     size_t cache_size; /**< bytes of cache for decompressed values; 0 = 64 MiB.
                             Unused while compression is unsupported. */
     int compression;   /**< must be #LDB_COMPRESS_NONE in this version */

@@ -612,7 +612,7 @@ int ldb__backup_stream(ldb_txn *txn, int fd, unsigned flags, ldb_backup_progress
     b.snap = &txn->snap;
     b.db_id = env->db_id;
     b.psize = env->page_size;
-    b.out = (struct out){.fd = fd, .data_fd = env->fd, .map = env->map, .progress = progress,
+    b.out = (struct out){.fd = fd, .data_fd = env->fd, .map = txn->pager.map, .progress = progress,
                          .ctx = ctx, .next_report = PROGRESS_STEP};
     int regular;
     int rc = ldb__os_is_regular(fd, &regular);

@@ -178,8 +178,7 @@ static int open_log(ldb_env *env, int first, uint64_t meta_txnid)
 
 static void env_free(ldb_env *env)
 {
-    if (env->map)
-        ldb__os_unmap((void *)env->map, env->map_len);
+    ldb__env_unmap_all(env);
     ldb__lock_close(&env->lock);
     ldb__os_close(env->fd);
     ldb__os_close(env->wal_fd);

@@ -36,8 +36,12 @@ struct ldb_env {
                                  file's permission bits, for side files */
     uint32_t page_size;
     size_t key_max;
+    /* The data file's read-only map and how much of it is mapped (atomic,
+     * both: a newer, larger map replaces them when the file outgrows them,
+     * and older maps stay mapped until close, since txns still read them). */
     const uint8_t *map;
     size_t map_len;
+    struct ldb__old_map *old_maps; /* guarded by mutex */
     struct ldb__lock lock;
     pthread_mutex_t mutex;    /* guards dbi_table and open_txns */
     struct ldb__dbi_slot *dbi_table; /* [max_dbs]; [0] unused (LDB_MAIN); dbi.h */
@@ -56,6 +60,21 @@ struct ldb_env {
     struct ldb__histogram commit_latency;
     struct ldb__histogram checkpoint_duration;
 };
+
+/* A map replaced by a larger one, kept until the env closes. */
+struct ldb__old_map {
+    const uint8_t *addr;
+    size_t len;
+    struct ldb__old_map *next;
+};
+
+/* Make env's map cover at least bytes of the data file (growing it when
+ * another process grew the file past it) and return the map to read from
+ * (its length at least bytes). Maps only ever grow; the ones they replace
+ * stay valid until ldb_close. */
+int ldb__env_map_cover(ldb_env *env, uint64_t bytes, const uint8_t **map);
+/* Unmap every map of env (at close). */
+void ldb__env_unmap_all(ldb_env *env);
 
 /* 0 if env is a usable handle in this process (not a forked child's copy
  * of its parent's env: a pthread_atfork handler counts forks). */

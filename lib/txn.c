@@ -101,11 +101,15 @@ static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
         }
     }
     if (*pgno == 0) {
+        /* max_size bounds the file's growth: pages the file already holds
+         * (another env, with a larger max_size, may have grown it) are
+         * free to use, so such an env can still delete. */
         uint64_t end, bytes;
+        uint64_t limit = env->opts.max_size > txn->file_size ? env->opts.max_size : txn->file_size;
         if (__builtin_add_overflow(txn->snap.npages, n, &end) ||
-            __builtin_mul_overflow(end, (uint64_t)env->page_size, &bytes) ||
-            bytes > env->opts.max_size || bytes > env->map_len)
+            __builtin_mul_overflow(end, (uint64_t)env->page_size, &bytes) || bytes > limit)
             return LDB_FULL;
+        TRY(ldb__env_map_cover(env, bytes, &txn->pager.map));
         *pgno = txn->snap.npages;
         txn->snap.npages = end;
         txn->pager.npages = end;
@@ -235,25 +239,33 @@ uint64_t ldb__txn_reuse_bound(ldb_env *env)
     return ldb__lock_oldest_snapshot(&env->lock);
 }
 
-/* Whether the map covers a snapshot of npages pages. The count comes from
- * the lock file, which every process that opens the database shares: a
- * product that wraps is damage, never a size. */
-static int snapshot_mapped(const ldb_env *env, uint64_t npages)
+/* Point txn's pager at a map that covers a committed snapshot of npages
+ * pages. Another env (with a larger max_size) may have grown the file past
+ * this env's map: then map what the file holds. A reader never fails for a
+ * writer's size. The count comes from the lock file, which every process
+ * that opens the database shares: a product that wraps, or pages the file
+ * does not hold (committed pages are written before they are published),
+ * are damage. */
+static int snapshot_map(ldb_txn *txn, uint64_t npages)
 {
-    uint64_t bytes;
+    ldb_env *env = txn->env;
+    uint64_t bytes, size;
     if (__builtin_mul_overflow(npages, (uint64_t)env->page_size, &bytes))
         return LDB_CORRUPT();
-    return bytes > env->map_len ? LDB_FULL : 0;
+    if (bytes > __atomic_load_n(&env->map_len, __ATOMIC_ACQUIRE)) {
+        TRY(ldb__os_file_size(env->fd, &size));
+        if (bytes > size)
+            return LDB_CORRUPT();
+    }
+    return ldb__env_map_cover(env, bytes, &txn->pager.map);
 }
 
 static int reader_take_snapshot(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
     ldb__lock_reader_begin(&env->lock, txn->slot, &txn->snap);
-    int rc = snapshot_mapped(env, txn->snap.npages);
+    int rc = snapshot_map(txn, txn->snap.npages);
     if (rc < 0) {
-        /* LDB_FULL: the file grew past this handle's map (another process
-         * opened it with a larger max_size). */
         ldb__lock_reader_end(&env->lock, txn->slot);
         return rc;
     }
@@ -299,7 +311,7 @@ static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
     struct ldb__commit_state cs;
     ldb__lock_state_read(&env->lock, &cs);
     txn->snap = cs.snap; /* the newest committed state, durable or not yet */
-    CHECK_GOTO(rc, snapshot_mapped(env, txn->snap.npages), fail);
+    CHECK_GOTO(rc, snapshot_map(txn, txn->snap.npages), fail);
     txn->file_size = cs.data_size;
     txn->id = txn->snap.txnid + 1;
     txn->pager.npages = txn->snap.npages;
@@ -334,8 +346,7 @@ int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)
     txn->magic = LDB_TXN_MAGIC;
     txn->env = env;
     txn->rdonly = (flags & LDB_TXN_RDONLY) != 0;
-    txn->pager.map = env->map;
-    txn->pager.page_size = env->page_size;
+    txn->pager.page_size = env->page_size; /* pager.map: set with the snapshot */
     int rc;
     if (txn->rdonly) {
         rc = ldb__lock_reader_claim(&env->lock, &txn->slot);

@@ -854,6 +854,80 @@ START_TEST(test_load_strict)
 }
 END_TEST
 
+/* ---- an env with a smaller max_size (bug 10) ------------------------------------ */
+
+/* Another env (here in the same process, as another process would) grows
+ * the file far past this env's max_size: this env's readers see everything,
+ * its writers may delete and reuse the file's pages, and only growing the
+ * file past its own max_size gives LDB_FULL. */
+START_TEST(test_small_max_size_env)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_options small = {.max_size = 1u << 20};
+    ldb_env *s = tu_open(path, &small);
+    ldb_env *big = tu_open(path, NULL);
+    uint8_t v[1000];
+    for (int round = 0; round < 8; round++) {
+        ldb_txn *txn = tu_begin(big, 0);
+        for (int i = 0; i < 1000; i++) {
+            char k[32];
+            snprintf(k, sizeof k, "r%d-%04d", round, i);
+            tu_fill_pattern(v, sizeof v, (uint64_t)round * 1000 + (uint64_t)i);
+            tu_put_bytes(txn, LDB_MAIN, k, strlen(k), v, sizeof v);
+        }
+        TU_RC_OK(ldb_txn_commit(txn));
+    }
+    ldb_stat st = tu_env_stat(big);
+    TU_REQUIRE(st.file_size > 4 * small.max_size, "file only %llu bytes",
+               (unsigned long long)st.file_size);
+    ldb_txn *r = NULL;
+    TU_RC_OK(ldb_txn_begin(s, LDB_TXN_RDONLY, &r));
+    tu_fill_pattern(v, sizeof v, 7 * 1000 + 999);
+    tu_expect_bytes(r, LDB_MAIN, "r7-0999", 7, v, sizeof v);
+    ldb_cursor *cur;
+    TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &cur));
+    ldb_val ck, cv;
+    int n = 0, rc;
+    while ((rc = ldb_cursor_get(cur, &ck, &cv, LDB_NEXT)) == 0)
+        n++;
+    TU_RC_IS(rc, LDB_NOTFOUND);
+    ck_assert_int_eq(n, 8000);
+    ldb_cursor_close(cur);
+    ldb_txn_abort(r);
+    ldb_txn *w = tu_begin(s, 0);
+    for (int i = 0; i < 1000; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "r0-%04d", i);
+        ldb_val key = tu_str(k);
+        TU_RC_OK(ldb_del(w, LDB_MAIN, &key));
+    }
+    TU_RC_OK(ldb_txn_commit(w));
+    /* Growing the file is still bounded by this env's max_size. */
+    w = tu_begin(s, 0);
+    uint8_t *huge = tu_xmalloc((size_t)st.file_size);
+    memset(huge, 'x', (size_t)st.file_size);
+    ldb_val hk = tu_str("huge"), hv = {(size_t)st.file_size, huge};
+    rc = ldb_put(w, LDB_MAIN, &hk, &hv, 0);
+    if (rc == 0)
+        rc = ldb_txn_commit(w);
+    else
+        ldb_txn_abort(w);
+    TU_RC_IS(rc, LDB_FULL);
+    free(huge);
+    r = tu_begin(big, LDB_TXN_RDONLY);
+    tu_expect_absent(r, LDB_MAIN, "r0-0000");
+    tu_fill_pattern(v, sizeof v, 1000);
+    tu_expect_bytes(r, LDB_MAIN, "r1-0000", 7, v, sizeof v);
+    ldb_txn_abort(r);
+    tu_check_env(s);
+    tu_check_env(big);
+    TU_RC_OK(ldb_close(s));
+    TU_RC_OK(ldb_close(big));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
     Suite *s = suite_create("hostile");
@@ -875,6 +949,7 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, test_zero_file_refused);
     tcase_add_test(tc, test_check_reports_damaged_meta);
     tcase_add_test(tc, test_load_strict);
+    tcase_add_test(tc, test_small_max_size_env);
     suite_add_tcase(s, tc);
     return s;
 }
