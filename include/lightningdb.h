@@ -475,7 +475,8 @@ LDB_API int ldb_get(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, ldb_val *val)
 /**
  * @brief Insert or replace a key's value, in a write txn.
  *
- * Keys are 1..ldb_max_key_size() bytes; values 0 bytes to 2 GiB. A put refused
+ * Keys are 1..ldb_max_key_size() bytes; values 0 bytes to 2 GiB (2^31 bytes,
+ * inclusive). A put refused
  * with #LDB_EXISTS, #LDB_TOOBIG, #LDB_INVALID or #LDB_READONLY changes nothing
  * and leaves the txn usable; any other error fails the txn (its commit then
  * returns that error). @p key and @p val may point at what ldb_get() or

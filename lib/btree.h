@@ -31,8 +31,10 @@ struct ldb__path {
     unsigned idx[LDB_MAX_DEPTH];
 };
 
-/* Largest value accepted (the node stores a 32-bit size). */
-#define LDB_MAX_VALUE_SIZE 0x7FFFF000u
+/* Largest value accepted: 2 GiB, as the header says (the node stores a
+ * 32-bit size; the run's page count fits 32 bits too). Linux moves at most
+ * 0x7ffff000 bytes per read or write call: os.c loops until all is moved. */
+#define LDB_MAX_VALUE_SIZE 0x80000000u
 
 /* Descend to the leaf where key belongs; path->idx of the leaf is the lower
  * bound (may equal the leaf's count). *exact when the key is there. */

@@ -63,6 +63,21 @@ int ldb__os_fault_check(enum ldb__os_fault_kind kind)
             return -fault_err_;                     \
     } while (0)
 
+/* Bytes one read or write system call may move (0: no cap), as Linux moves
+ * at most 0x7ffff000 per call: the full-I/O loops must finish the rest. */
+static size_t io_cap;
+
+void ldb__os_io_cap_set(size_t max_per_call)
+{
+    __atomic_store_n(&io_cap, max_per_call, __ATOMIC_RELAXED);
+}
+
+static size_t capped(size_t len)
+{
+    size_t cap = __atomic_load_n(&io_cap, __ATOMIC_RELAXED);
+    return cap != 0 && len > cap ? cap : len;
+}
+
 /* Whether this write system call is the one LDB_FAULT_SHORT picked. */
 static int short_write_due(void)
 {
@@ -193,6 +208,7 @@ int ldb__os_crashsim_crash(void)
             crashsim_synced(fd);        \
     } while (0)
 #else
+#define capped(len) (len)
 #define FAULT(kind) ((void)0)
 #define CRASHSIM_WRITE(fd, off, len) ((void)0)
 #define CRASHSIM_SYNCED(fd) ((void)0)
@@ -298,7 +314,7 @@ int ldb__os_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
     char *p = buf;
     while (len > 0) {
-        ssize_t n = pread(fd, p, len, (off_t)off);
+        ssize_t n = pread(fd, p, capped(len), (off_t)off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -334,6 +350,10 @@ int ldb__os_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off)
         if (shorten && iov[0].iov_len > 1) {
             iov[0].iov_len /= 2;
             cnt = 1;
+        } else if (capped(total) < total) {
+            shorten = 1;
+            cnt = 1;
+            iov[0].iov_len = capped(iov[0].iov_len);
         }
         ssize_t n = pwritev(fd, iov, cnt, (off_t)off);
         if (shorten)

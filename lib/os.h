@@ -121,6 +121,10 @@ int ldb__os_fault_check(enum ldb__os_fault_kind kind);
  * anything (a process that lost power does not checkpoint). Returns how many
  * writes were dropped or torn. */
 void ldb__os_crashsim_start(uint64_t seed);
+/* Let each pread/pwrite(v) system call move at most max_per_call bytes (0:
+ * no cap), as Linux moves at most 0x7ffff000, so tests reach the loops that
+ * finish a partial transfer with small values. */
+void ldb__os_io_cap_set(size_t max_per_call);
 int ldb__os_crashsim_active(void);
 int ldb__os_crashsim_crash(void);
 #endif

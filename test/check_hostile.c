@@ -15,7 +15,10 @@
  *    once with nothing made beside it; pages of zeros are not taken for a
  *    database to create; side files take the data file's permission bits;
  *    ldb_check reports a damaged meta page; load refuses a truncated dump
- *    followed by another, malformed trailers and data after the trailer.
+ *    followed by another, malformed trailers and data after the trailer;
+ *    an env with a smaller max_size reads a file another env grew.
+ *  - big: a value of the stated maximum, 2 GiB, more than one system call
+ *    moves (slow); the same loops with every call capped by a test hook.
  *
  * Tests that run the command find it at LDB_TOOL (set by Makefile.am).
  */
@@ -35,6 +38,7 @@
 #include "format.h"
 #include "handle.h"
 #include "lock.h"
+#include "os.h"
 #include "page.h"
 
 #ifndef LDB_TOOL
@@ -928,6 +932,85 @@ START_TEST(test_small_max_size_env)
 }
 END_TEST
 
+/* ---- values up to the stated maximum (bug 10) --------------------------------- */
+
+#ifdef LDB_TEST_HOOKS
+/* Every read and write of the os layer moving at most a few bytes per
+ * system call (as Linux moves at most 0x7ffff000): a value's run, the log
+ * and the meta pages still go whole to the file and back. */
+START_TEST(test_io_in_small_calls)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    const size_t big = (3u << 20) + 123;
+    uint8_t *vb = tu_xmalloc(big);
+    tu_fill_pattern(vb, big, 99);
+    ldb__os_io_cap_set(4093);
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *txn = tu_begin(env, 0);
+    tu_put_bytes(txn, LDB_MAIN, "big", 3, vb, big);
+    tu_put_str(txn, LDB_MAIN, "small", "logged");
+    TU_RC_OK(ldb_txn_commit(txn));
+    txn = tu_begin(env, 0);
+    tu_put_str(txn, LDB_MAIN, "again", "in the log");
+    TU_RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_close(env));
+    env = tu_open(path, NULL);
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_bytes(txn, LDB_MAIN, "big", 3, vb, big);
+    tu_expect_str(txn, LDB_MAIN, "again", "in the log");
+    ldb_txn_abort(txn);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    ldb__os_io_cap_set(0);
+    free(vb);
+    tu_remove_dir(dir);
+}
+END_TEST
+#endif
+
+/* The header's stated maximum, 2 GiB, is a value that takes more than one
+ * pwrite/pread (Linux moves at most 0x7ffff000 bytes per call): it is
+ * stored and read back whole; one byte more is LDB_TOOBIG. Slow (2 GiB
+ * written and synced: minutes on a busy machine); skipped without 8 GiB of
+ * free memory or with LDB_TEST_QUICK set. */
+START_TEST(test_value_2gib)
+{
+    long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psz > 0 && (uint64_t)pages * (uint64_t)psz < (8ull << 30)) {
+        fprintf(stderr, "test_value_2gib: skipped, less than 8 GiB of free memory\n");
+        return;
+    }
+    if (getenv("LDB_TEST_QUICK") != NULL) {
+        fprintf(stderr, "test_value_2gib: skipped (LDB_TEST_QUICK)\n");
+        return;
+    }
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    const size_t max = (size_t)1 << 31;
+    uint8_t *vb = tu_xmalloc(max + 1);
+    tu_fill_pattern(vb, max + 1, 2);
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *txn = tu_begin(env, 0);
+    ldb_val k = tu_str("max"), v = {max + 1, vb};
+    TU_RC_IS(ldb_put(txn, LDB_MAIN, &k, &v, 0), LDB_TOOBIG);
+    v.size = max;
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+    TU_RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_close(env));
+    env = tu_open(path, NULL);
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_val out;
+    TU_RC_OK(ldb_get(txn, LDB_MAIN, &k, &out));
+    TU_REQUIRE(out.size == max && memcmp(out.data, vb, max) == 0, "2 GiB value read back wrong");
+    ldb_txn_abort(txn);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    free(vb);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
     Suite *s = suite_create("hostile");
@@ -950,6 +1033,14 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, test_check_reports_damaged_meta);
     tcase_add_test(tc, test_load_strict);
     tcase_add_test(tc, test_small_max_size_env);
+#ifdef LDB_TEST_HOOKS
+    tcase_add_test(tc, test_io_in_small_calls);
+#endif
+    suite_add_tcase(s, tc);
+    /* Slow: 2 GiB written, synced and read back. */
+    tc = tcase_create("big");
+    tcase_set_timeout(tc, 1800);
+    tcase_add_test(tc, test_value_2gib);
     suite_add_tcase(s, tc);
     return s;
 }
