@@ -45,7 +45,7 @@
 static void lock_create(struct ldb__lock *lk, const char *path, unsigned max_readers)
 {
     int first = 0;
-    TU_RC_OK(ldb__lock_open(lk, path, 0644, &first));
+    TU_RC_OK(ldb__lock_open(lk, path, 0644, (unsigned)geteuid(), &first));
     ck_assert_int_eq(first, 1);
     struct ldb__commit_state cs;
     memset(&cs, 0, sizeof cs);
@@ -58,7 +58,7 @@ static void lock_create(struct ldb__lock *lk, const char *path, unsigned max_rea
 static int lock_attach(struct ldb__lock *lk, const char *path)
 {
     int first = 1;
-    if (ldb__lock_open(lk, path, 0644, &first) != 0 || first)
+    if (ldb__lock_open(lk, path, 0644, (unsigned)geteuid(), &first) != 0 || first)
         return -1;
     return ldb__lock_attach(lk, PAGE);
 }
