@@ -9,6 +9,7 @@
 #ifndef LDB_CLI_H
 #define LDB_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "lightningdb.h"
@@ -48,6 +49,11 @@ int close_env(const struct args *a, ldb_env *env, int status);
 int open_tree(const struct args *a, ldb_txn *txn, unsigned flags, ldb_dbi *dbi);
 /* A read txn and the --tree tree in it: 0, or 1 after saying why not. */
 int read_tree(const struct args *a, ldb_env *env, ldb_txn **txn, ldb_dbi *dbi);
+/* The value of one hex digit, or -1. */
+int hex_value(int c);
+/* A decimal number of digits only (no sign, no blanks) that fits 64 bits:
+ * 0, or -1. */
+int parse_u64(const char *s, uint64_t *out);
 /* 1 (after saying so) if standard output could not be written. */
 int output_failed(void);
 

@@ -39,17 +39,6 @@ struct data_args {
 
 /* ---- encoding ------------------------------------------------------------ */
 
-static int hex_nibble(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int unescape_char(const char **p, unsigned char *out)
 {
     const char *s = *p;
@@ -59,7 +48,7 @@ static int unescape_char(const char **p, unsigned char *out)
     case 'n': *out = '\n'; break;
     case 'r': *out = '\r'; break;
     case 'x': {
-        int hi = hex_nibble(s[2]), lo = hi < 0 ? -1 : hex_nibble(s[3]);
+        int hi = hex_value(s[2]), lo = hi < 0 ? -1 : hex_value(s[3]);
         if (lo < 0)
             return -1;
         *out = (unsigned char)(hi << 4 | lo);
@@ -86,7 +75,7 @@ static int decode(const char *text, enum format fmt, ldb_val *val, unsigned char
         if (fmt == FMT_TEXT) {
             *w++ = (unsigned char)*p++;
         } else if (fmt == FMT_HEX) {
-            int hi = hex_nibble(p[0]), lo = hi < 0 ? -1 : hex_nibble(p[1]);
+            int hi = hex_value(p[0]), lo = hi < 0 ? -1 : hex_value(p[1]);
             if (lo < 0)
                 goto bad;
             *w++ = (unsigned char)(hi << 4 | lo);
@@ -149,19 +138,6 @@ static int parse_format(const char *s, enum format *f)
     return 0;
 }
 
-static int parse_limit(const char *s, uint64_t *out)
-{
-    char *end;
-    if (*s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int apply_option(int c, struct data_args *d)
 {
     switch (c) {
@@ -177,7 +153,7 @@ static int apply_option(int c, struct data_args *d)
     case OPT_FROM: d->from = optarg; return 0;
     case OPT_TO: d->to = optarg; return 0;
     case OPT_LIMIT:
-        return parse_limit(optarg, &d->limit) ? usage_error("%s: bad --limit '%s'", d->a.cmd,
+        return parse_u64(optarg, &d->limit) ? usage_error("%s: bad --limit '%s'", d->a.cmd,
                                                             optarg)
                                               : 0;
     case OPT_REVERSE: d->reverse = 1; return 0;

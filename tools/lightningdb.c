@@ -479,7 +479,7 @@ out:
 
 /* ---- load ---------------------------------------------------------------- */
 
-static int hex_value(int c)
+int hex_value(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -1050,7 +1050,7 @@ static int parse_percent(const char *s, double *out)
     return 0;
 }
 
-static int parse_count(const char *s, uint64_t *out)
+int parse_u64(const char *s, uint64_t *out)
 {
     char *end;
     if (*s < '0' || *s > '9')
@@ -1085,9 +1085,9 @@ static int health_options(int argc, char **argv, struct health *h, const char **
         case 'F': bad |= parse_percent(optarg, &h->file_crit); break;
         case 'd': bad |= parse_percent(optarg, &h->disk_warn); break;
         case 'D': bad |= parse_percent(optarg, &h->disk_crit); break;
-        case 'l': bad |= parse_count(optarg, &h->lag_warn); break;
-        case 'L': bad |= parse_count(optarg, &h->lag_crit); break;
-        case 'm': bad |= parse_count(optarg, &h->max_size); break;
+        case 'l': bad |= parse_u64(optarg, &h->lag_warn); break;
+        case 'L': bad |= parse_u64(optarg, &h->lag_crit); break;
+        case 'm': bad |= parse_u64(optarg, &h->max_size); break;
         case 'h':
             printf("Usage: %s health PATH [--file-warn PCT] [--file-crit PCT] [--disk-warn PCT]\n"
                    "       [--disk-crit PCT] [--lag-warn TXNS] [--lag-crit TXNS] [--max-size BYTES]\n",
