@@ -3,8 +3,14 @@
  * cli.h: what the lightningdb command's files share: the parsed common
  * arguments, messages and exit codes, and opening a database the way every
  * subcommand does (the user's -o options applied under the flags the
- * subcommand needs). lightningdb.c defines these and main(); each cmd_*.c
- * file holds a group of subcommands.
+ * subcommand needs). cli.c defines these; lightningdb.c holds main() and
+ * the table of subcommands; each cmd_*.c file holds a group of subcommands,
+ * each described by a struct command.
+ *
+ * Adding a subcommand: write its run function and its struct command in a
+ * cmd_*.c file, declare the struct at the end of this header, add one line
+ * to the table in lightningdb.c and the file to Makefile.am, and document
+ * it in docs/man/lightningdb.1.
  */
 #ifndef LDB_CLI_H
 #define LDB_CLI_H
@@ -15,6 +21,9 @@
 #include "lightningdb.h"
 
 #define EXIT_USAGE 2
+
+/* The environment variable holding options text for every subcommand. */
+#define OPTIONS_ENV "LIGHTNINGDB_OPTIONS"
 
 extern const char prog[];
 
@@ -57,11 +66,23 @@ int parse_u64(const char *s, uint64_t *out);
 /* 1 (after saying so) if standard output could not be written. */
 int output_failed(void);
 
-/* cmd_data.c: get, put, del, scan, trees. */
-int cmd_get(int argc, char **argv);
-int cmd_put(int argc, char **argv);
-int cmd_del(int argc, char **argv);
-int cmd_scan(int argc, char **argv);
-int cmd_trees(int argc, char **argv);
+/* One subcommand: what main() dispatches on and what help prints. */
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv: the arguments after the name */
+    const char *synopsis;              /* the arguments, e.g. "PATH [--tree NAME]" */
+    const char *summary;               /* one line for the command overview */
+};
+
+/* The subcommands, one per line, grouped by the file that defines them. */
+extern const struct command command_stat, command_readers;         /* cmd_stat.c */
+extern const struct command command_check, command_salvage;        /* cmd_check.c */
+extern const struct command command_dump, command_load;            /* cmd_dump.c */
+extern const struct command command_checkpoint;                    /* cmd_checkpoint.c */
+extern const struct command command_metrics;                       /* cmd_metrics.c */
+extern const struct command command_health;                        /* cmd_health.c */
+extern const struct command command_backup;                        /* cmd_backup.c */
+extern const struct command command_get, command_put, command_del; /* cmd_data.c */
+extern const struct command command_scan, command_trees;           /* cmd_data.c */
 
 #endif

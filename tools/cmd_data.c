@@ -225,7 +225,7 @@ static int decode_arg(const struct data_args *d, const char *what, const char *t
 
 #define GET_HELP "get PATH KEY [--tree NAME] [--format escaped|hex|text | -x] [-o KEY=VALUE]"
 
-int cmd_get(int argc, char **argv)
+static int cmd_get(int argc, char **argv)
 {
     struct data_args d;
     ldb_env *env = NULL;
@@ -335,7 +335,7 @@ static int read_stdin(ldb_val *v, unsigned char **out)
 
 #define PUT_HELP "put PATH KEY VALUE|- [--tree NAME] [--nooverwrite] [--format F | -x]"
 
-int cmd_put(int argc, char **argv)
+static int cmd_put(int argc, char **argv)
 {
     struct data_args d;
     ldb_val key, val;
@@ -364,7 +364,7 @@ int cmd_put(int argc, char **argv)
 
 #define DEL_HELP "del PATH KEY [--tree NAME] [--format F | -x]"
 
-int cmd_del(int argc, char **argv)
+static int cmd_del(int argc, char **argv)
 {
     struct data_args d;
     ldb_val key;
@@ -460,7 +460,7 @@ static int scan_print(const struct data_args *d, ldb_cursor *cur, const struct r
     return rc == LDB_NOTFOUND ? 0 : rc;
 }
 
-int cmd_scan(int argc, char **argv)
+static int cmd_scan(int argc, char **argv)
 {
     struct data_args d;
     struct range r;
@@ -527,7 +527,7 @@ static int print_tree(void *ctx, const char *name)
 
 #define TREES_HELP "trees PATH [--format escaped|hex | -x]: each named tree and its entries"
 
-int cmd_trees(int argc, char **argv)
+static int cmd_trees(int argc, char **argv)
 {
     struct data_args d;
     ldb_env *env = NULL;
@@ -551,3 +551,33 @@ int cmd_trees(int argc, char **argv)
     status = close_env(&d.a, env, status);
     return status ? status : output_failed();
 }
+
+const struct command command_get = {
+    "get", cmd_get,
+    "PATH KEY",
+    "print the value of KEY",
+};
+
+const struct command command_put = {
+    "put", cmd_put,
+    "PATH KEY VALUE|-",
+    "set KEY (VALUE '-': read it from stdin)",
+};
+
+const struct command command_del = {
+    "del", cmd_del,
+    "PATH KEY",
+    "delete KEY",
+};
+
+const struct command command_scan = {
+    "scan", cmd_scan,
+    "PATH [--prefix P] [--from K] [--to K] [--limit N] [--reverse] [--keys-only]",
+    "print KEY<TAB>VALUE lines of a range",
+};
+
+const struct command command_trees = {
+    "trees", cmd_trees,
+    "PATH",
+    "list the named trees and their entries",
+};

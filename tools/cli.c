@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli.c: what every subcommand of the lightningdb command shares (declared
+ * in cli.h): the common arguments (PATH, --tree, --immutable, -o), the
+ * user's options text, opening and closing the database with the messages
+ * an operator needs, and the few parsers more than one subcommand uses.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lightningdb.h"
+
+const char prog[] = "lightningdb";
+
+/* Options from the LIGHTNINGDB_OPTIONS environment variable, then each
+ * -o KEY=VALUE in order, applied on top of each command's own settings
+ * (ldb_options_parse's text form). Checked when given. */
+#define MAX_OPTION_TEXTS 64
+static const char *option_texts[MAX_OPTION_TEXTS];
+static int n_option_texts;
+
+
+int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s help'.\n", prog);
+    return EXIT_USAGE;
+}
+
+/* Remember an options text (from -o, or the environment when from_env),
+ * after checking it parses. */
+int add_option_text(const char *text, int from_env)
+{
+    ldb_options scratch;
+    char err[256];
+    memset(&scratch, 0, sizeof scratch);
+    if (ldb_options_parse(&scratch, text, err, sizeof err) != 0)
+        return from_env ? usage_error("%s: %s", OPTIONS_ENV, err)
+                        : usage_error("-o %s: %s", text, err);
+    if (n_option_texts == MAX_OPTION_TEXTS)
+        return usage_error("too many -o options");
+    option_texts[n_option_texts++] = text;
+    return 0;
+}
+
+/* The user's options on top of *o (every text was checked when added). */
+void apply_user_options(ldb_options *o)
+{
+    for (int i = 0; i < n_option_texts; i++)
+        (void)ldb_options_parse(o, option_texts[i], NULL, 0);
+}
+
+/* A library error, as "lightningdb: PATH: WHAT: <ldb_strerror>". Returns 1. */
+int fail(const struct args *a, const char *what, int rc)
+{
+    fprintf(stderr, "%s: %s: %s: %s\n", prog, a->path, what, ldb_strerror(rc));
+    return 1;
+}
+
+/* Parse "PATH" plus the options in @p allowed, in any order. */
+int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
+               struct args *a)
+{
+    int only_operands = 0;
+
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (!only_operands && s[0] == '-' && s[1] != '\0') {
+            if (strcmp(s, "--") == 0) {
+                only_operands = 1;
+            } else if ((allowed & OPT_TREE) && (strcmp(s, "--tree") == 0 || strcmp(s, "-t") == 0)) {
+                if (i + 1 >= argc)
+                    return usage_error("%s: %s needs a tree NAME", cmd, s);
+                a->tree = argv[++i];
+            } else if ((allowed & OPT_TREE) && strncmp(s, "--tree=", 7) == 0) {
+                a->tree = s + 7;
+            } else if ((allowed & OPT_IMMUTABLE) && strcmp(s, "--immutable") == 0) {
+                a->immutable = 1;
+            } else if ((allowed & OPT_COMPACT) && strcmp(s, "--compact") == 0) {
+                a->compact = 1;
+            } else if (strcmp(s, "-o") == 0 || strcmp(s, "--option") == 0) {
+                if (i + 1 >= argc)
+                    return usage_error("%s: %s needs KEY=VALUE", cmd, s);
+                int rc = add_option_text(argv[++i], 0);
+                if (rc != 0)
+                    return rc;
+            } else {
+                return usage_error("%s: unknown option '%s'", cmd, s);
+            }
+            continue;
+        }
+        if (a->path == NULL)
+            a->path = s;
+        else if ((allowed & OPT_DEST) && a->dest == NULL)
+            a->dest = s;
+        else
+            return usage_error("%s: unexpected argument '%s'", cmd, s);
+    }
+    if (a->path == NULL)
+        return usage_error("%s: missing PATH", cmd);
+    if ((allowed & OPT_DEST) && a->dest == NULL)
+        return usage_error("%s: missing DEST", cmd);
+    if (a->tree != NULL && a->tree[0] == '\0')
+        return usage_error("%s: empty tree name", cmd);
+    return 0;
+}
+
+int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env)
+{
+    ldb_options opts;
+    int rc;
+
+    memset(&opts, 0, sizeof opts);
+    opts.sync_mode = sync_mode;
+    apply_user_options(&opts);
+    opts.flags |= flags; /* what the command needs (read-only) always holds */
+    if (a->immutable)
+        opts.flags |= LDB_IMMUTABLE;
+    rc = ldb_open(a->path, &opts, env);
+    if (rc != 0)
+        fail(a, "cannot open", rc);
+    if (rc == LDB_CORRUPTED && !a->immutable)
+        fprintf(stderr, "%s: %s: if its write-ahead log is what is damaged, '%s salvage %s "
+                "DEST' keeps what precedes the damage in a new database DEST\n",
+                prog, a->path, prog, a->path);
+    /* The side-file checks of ldb_open (lightningdb.3): say which file. */
+    if (rc == -ELOOP || rc == -EPERM || rc == -EMLINK)
+        fprintf(stderr, "%s: %s: refused: %s-lock or %s-wal is %s; remove it if it is not "
+                "the database's own\n", prog, a->path, a->path, a->path,
+                rc == -ELOOP ? "a symbolic link" : rc == -EPERM ? "another user's file"
+                                                 : "a hard link to another file");
+    else if (rc == LDB_INVALID)
+        fprintf(stderr, "%s: %s: not a regular file (or its -lock or -wal file is not)\n",
+                prog, a->path);
+    /* A read-only open refused because the log holds commits to replay. */
+    if (rc == LDB_READONLY && (opts.flags & LDB_RDONLY)) {
+        fprintf(stderr, "%s: %s: the write-ahead log holds commits to replay (left by a crash),\n",
+                prog, a->path);
+        if (a->immutable)
+            fprintf(stderr, "%s: which --immutable never does: open without it, or run '%s "
+                    "checkpoint %s' first\n", prog, prog, a->path);
+        else
+            fprintf(stderr, "%s: which needs write access to the files: run '%s checkpoint %s' "
+                    "as a user who has it\n", prog, prog, a->path);
+    }
+    return rc;
+}
+
+/* Close the env; a failure here (a last sync) fails the command. */
+int close_env(const struct args *a, ldb_env *env, int status)
+{
+    int rc = ldb_close(env);
+    if (rc != 0)
+        status = fail(a, "close", rc);
+    return status;
+}
+
+/* The tree named by --tree (LDB_MAIN without it), in @p txn. */
+int open_tree(const struct args *a, ldb_txn *txn, unsigned flags, ldb_dbi *dbi)
+{
+    int rc;
+
+    if (a->tree == NULL) {
+        *dbi = LDB_MAIN;
+        return 0;
+    }
+    rc = ldb_dbi_open(txn, a->tree, flags, dbi);
+    if (rc == LDB_NOTFOUND)
+        fprintf(stderr, "%s: %s: no tree named '%s'\n", prog, a->path, a->tree);
+    else if (rc != 0)
+        fprintf(stderr, "%s: %s: open tree '%s': %s\n", prog, a->path, a->tree,
+                ldb_strerror(rc));
+    return rc;
+}
+
+/* A read txn on env and the tree named by --tree in it: 0, or 1 after
+ * saying why not (*txn is then NULL or still to be aborted by the caller). */
+int read_tree(const struct args *a, ldb_env *env, ldb_txn **txn, ldb_dbi *dbi)
+{
+    int rc = ldb_txn_begin(env, LDB_TXN_RDONLY, txn);
+    if (rc != 0) {
+        *txn = NULL;
+        return fail(a, "begin read txn", rc);
+    }
+    return open_tree(a, *txn, 0, dbi) != 0 ? 1 : 0;
+}
+
+/* stdout failed (disk full, closed pipe): say so once. */
+int output_failed(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 0;
+    fprintf(stderr, "%s: write error on standard output: %s\n", prog, strerror(errno));
+    return 1;
+}
+
+/* ---- parsers -------------------------------------------------------------- */
+
+int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}

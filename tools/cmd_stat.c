@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_stat.c: the subcommands that show the database's figures: stat (the
+ * file, the log, the readers and one tree) and readers (the reader table,
+ * slot by slot, after freeing the slots of dead processes).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "lightningdb.h"
+
+/* ---- stat ---------------------------------------------------------------- */
+
+static int cmd_stat(int argc, char **argv)
+{
+    struct args a;
+    ldb_env *env = NULL;
+    ldb_txn *txn = NULL;
+    ldb_stat st;
+    ldb_tree_stat ts;
+    ldb_dbi dbi;
+    int rc, status = 0;
+
+    if ((rc = parse_args("stat", argc, argv, OPT_TREE | OPT_IMMUTABLE, &a)) != 0)
+        return rc;
+    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
+        return 1;
+
+    /* The tree first (a missing tree prints nothing), and its read txn ended
+     * before ldb_stat_env, so that our own reader is not counted. */
+    if ((status = read_tree(&a, env, &txn, &dbi)) != 0)
+        goto out;
+    rc = ldb_dbi_stat(txn, dbi, &ts);
+    if (rc != 0) {
+        status = fail(&a, "tree stat", rc);
+        goto out;
+    }
+    ldb_txn_abort(txn);
+    txn = NULL;
+    rc = ldb_stat_env(env, &st);
+    if (rc != 0) {
+        status = fail(&a, "stat", rc);
+        goto out;
+    }
+
+    printf("path:                 %s\n", a.path);
+    printf("page size:            %" PRIu32 "\n", st.page_size);
+    printf("file size:            %" PRIu64 "\n", st.file_size);
+    printf("max size:             %" PRIu64 "\n", st.max_size);
+    printf("pages used:           %" PRIu64 "\n", st.pages_used);
+    printf("pages free:           %" PRIu64 "\n", st.pages_free);
+    printf("last txn id:          %" PRIu64 "\n", st.last_txn_id);
+    printf("wal size:             %" PRIu64 "\n", st.wal_size);
+    printf("checkpoints:          %" PRIu64 "\n", st.checkpoints);
+    printf("readers used:         %" PRIu32 "\n", st.readers_used);
+    printf("readers max:          %" PRIu32 "\n", st.readers_max);
+    printf("oldest reader txn id: %" PRIu64 "\n", st.oldest_reader_txn_id);
+    /* How many commits the oldest reader is behind: what it holds back. */
+    printf("oldest reader lag:    %" PRIu64 "\n",
+           st.readers_used ? st.last_txn_id - st.oldest_reader_txn_id : 0);
+    printf("tree:                 %s\n", a.tree != NULL ? a.tree : "main");
+    printf("  entries:            %" PRIu64 "\n", ts.entries);
+    printf("  depth:              %" PRIu32 "\n", ts.depth);
+    printf("  branch pages:       %" PRIu64 "\n", ts.branch_pages);
+    printf("  leaf pages:         %" PRIu64 "\n", ts.leaf_pages);
+    printf("  overflow pages:     %" PRIu64 "\n", ts.overflow_pages);
+out:
+    ldb_txn_abort(txn);
+    status = close_env(&a, env, status);
+    return status ? status : output_failed();
+}
+
+/* ---- readers ------------------------------------------------------------- */
+
+static int print_reader(void *ctx, int pid, uint64_t txn_id, int alive)
+{
+    (void)ctx;
+    if (txn_id != 0)
+        printf("  pid %-10d txn %-12" PRIu64 " %s\n", pid, txn_id, alive ? "" : "(dead)");
+    else
+        printf("  pid %-10d no snapshot      %s\n", pid, alive ? "" : "(dead)");
+    return 0;
+}
+
+static int cmd_readers(int argc, char **argv)
+{
+    struct args a;
+    ldb_env *env = NULL;
+    ldb_stat st;
+    int cleared = 0, rc, status = 0;
+
+    if ((rc = parse_args("readers", argc, argv, 0, &a)) != 0)
+        return rc;
+    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
+        return 1;
+    rc = ldb_reader_check(env, &cleared);
+    if (rc != 0) {
+        status = fail(&a, "reader check", rc);
+        goto out;
+    }
+    rc = ldb_stat_env(env, &st);
+    if (rc != 0) {
+        status = fail(&a, "stat", rc);
+        goto out;
+    }
+    printf("cleared:              %d\n", cleared);
+    printf("readers used:         %" PRIu32 "\n", st.readers_used);
+    printf("readers max:          %" PRIu32 "\n", st.readers_max);
+    printf("oldest reader txn id: %" PRIu64 "\n", st.oldest_reader_txn_id);
+    printf("last txn id:          %" PRIu64 "\n", st.last_txn_id);
+    printf("slots in use:\n");
+    rc = ldb_reader_list(env, print_reader, NULL);
+    if (rc != 0)
+        status = fail(&a, "reader list", rc);
+out:
+    status = close_env(&a, env, status);
+    return status ? status : output_failed();
+}
+
+const struct command command_stat = {
+    "stat", cmd_stat,
+    "PATH [--tree NAME] [--immutable]",
+    "figures of the database and of one tree",
+};
+
+const struct command command_readers = {
+    "readers", cmd_readers,
+    "PATH",
+    "free stale reader slots; list readers in use",
+};
