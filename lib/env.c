@@ -431,7 +431,7 @@ int ldb__env_stat(ldb_env *env, ldb_stat *st)
         /* Every reader slot is taken: counting free pages needs a snapshot
          * of its own, so report the rest and no free pages. */
         struct ldb__snapshot snap;
-        ldb__lock_read_published(&env->lock, &snap);
+        TRY(ldb__lock_read_published(&env->lock, &snap));
         st->last_txn_id = snap.txnid;
         st->pages_used = snap.npages;
     } else {

@@ -111,8 +111,22 @@ static enum lock_file_state lock_file_state(int fd)
 
 /* Rounds of finding the lock file not ready while some other process holds
  * it shared: only openers in this same loop do that, and for microseconds
- * each, unless a process of another build (or not ours at all) holds it. */
-#define NOT_READY_ROUNDS_MAX 2000
+ * each, unless a process of another build (or not ours at all) holds it, or
+ * an open handle's lock file was damaged under it. ~2.5 s of backoff: far
+ * more than racing openers need, and a damaged file is reported, not
+ * waited on (a libFuzzer hang at 2000 rounds, ~25 s). */
+#define NOT_READY_ROUNDS_MAX 200
+
+#ifdef LDB_TEST_HOOKS
+static unsigned not_ready_rounds_max = NOT_READY_ROUNDS_MAX;
+
+void ldb__lock_set_not_ready_rounds(unsigned rounds)
+{
+    not_ready_rounds_max = rounds;
+}
+#else
+#define not_ready_rounds_max NOT_READY_ROUNDS_MAX
+#endif
 
 /* Sleep 1..8 ms, holding no flock, so that of several openers that found
  * the lock file not ready one gets it exclusively while the others sleep. */
@@ -171,7 +185,7 @@ int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, u
          * log (untouched until that recovery's checkpoint). flock cannot
          * upgrade atomically: unlock and race the other waiters for it. */
         CHECK_GOTO(rc, flock_retry(lk->fd, LOCK_UN), fail);
-        if (round >= NOT_READY_ROUNDS_MAX) {
+        if (round >= not_ready_rounds_max) {
             rc = st == LOCK_FILE_OTHER_VERSION ? LDB_VERSION : LDB_CORRUPT();
             break;
         }
@@ -500,17 +514,44 @@ static int read_snapshot_buffer(struct ldb__lock *lk, uint64_t id, struct ldb__s
 }
 _Static_assert(sizeof(struct ldb__snapshot) % 8 == 0, "snapshot copied in words");
 
-void ldb__lock_reader_begin(struct ldb__lock *lk, unsigned slot, struct ldb__snapshot *snap)
+/* A publisher keeps a buffer odd for a few dozen stores, under state_mutex.
+ * A reader that loses this many races in a row is not racing a publisher
+ * that runs: either one was preempted mid-publish, or the lock file is
+ * damaged. It then reads under state_mutex, where no publish can run. */
+#define SNAPSHOT_SPINS 1024
+
+/* The snapshot read under state_mutex: no publish runs, so the published id
+ * and its buffer are still; an inconsistent pair is damage, not a race.
+ * With slot != NULL the reader registers first (invariant R holds trivially:
+ * nothing can be published between the store and the read). */
+static int snapshot_read_locked(struct ldb__lock *lk, uint64_t *slot_txnid,
+                                struct ldb__snapshot *snap)
+{
+    state_lock(lk);
+    uint64_t id = __atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST);
+    if (slot_txnid != NULL)
+        __atomic_store_n(slot_txnid, id, __ATOMIC_SEQ_CST);
+    int ok = read_snapshot_buffer(lk, id, snap);
+    pthread_mutex_unlock(&lk->hdr->state_mutex);
+    if (ok)
+        return 0;
+    if (slot_txnid != NULL)
+        __atomic_store_n(slot_txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
+    return LDB_CORRUPT();
+}
+
+int ldb__lock_reader_begin(struct ldb__lock *lk, unsigned slot, struct ldb__snapshot *snap)
 {
     struct ldb__reader_slot *s = &lk->slots[slot];
-    for (;;) {
+    for (unsigned spins = 0; spins < SNAPSHOT_SPINS; spins++) {
         uint64_t id = __atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST);
         __atomic_store_n(&s->txnid, id, __ATOMIC_SEQ_CST);
         if (__atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST) != id)
             continue; /* a commit slipped in: register again (invariant R) */
         if (read_snapshot_buffer(lk, id, snap))
-            return;
+            return 0;
     }
+    return snapshot_read_locked(lk, &s->txnid, snap);
 }
 
 void ldb__lock_reader_end(struct ldb__lock *lk, unsigned slot)
@@ -518,13 +559,14 @@ void ldb__lock_reader_end(struct ldb__lock *lk, unsigned slot)
     __atomic_store_n(&lk->slots[slot].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
 }
 
-void ldb__lock_read_published(struct ldb__lock *lk, struct ldb__snapshot *snap)
+int ldb__lock_read_published(struct ldb__lock *lk, struct ldb__snapshot *snap)
 {
-    for (;;) {
+    for (unsigned spins = 0; spins < SNAPSHOT_SPINS; spins++) {
         uint64_t id = __atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST);
         if (read_snapshot_buffer(lk, id, snap))
-            return;
+            return 0;
     }
+    return snapshot_read_locked(lk, NULL, snap);
 }
 
 void ldb__lock_publish(struct ldb__lock *lk, const struct ldb__snapshot *snap)

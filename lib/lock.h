@@ -210,11 +210,14 @@ void ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *s
 /* Reader slots. */
 int ldb__lock_reader_claim(struct ldb__lock *lk, unsigned *slot);
 void ldb__lock_reader_release(struct ldb__lock *lk, unsigned slot);
-/* Register in slot and copy the newest published snapshot (invariant R). */
-void ldb__lock_reader_begin(struct ldb__lock *lk, unsigned slot, struct ldb__snapshot *snap);
+/* Register in slot and copy the newest published snapshot (invariant R).
+ * LDB_CORRUPTED (slot left idle) if the lock file's published id and
+ * snapshot buffers disagree even with no publisher running: bounded, never
+ * a spin forever on a damaged lock file. */
+int ldb__lock_reader_begin(struct ldb__lock *lk, unsigned slot, struct ldb__snapshot *snap);
 void ldb__lock_reader_end(struct ldb__lock *lk, unsigned slot);
 /* Copy the newest published snapshot without registering (the writer). */
-void ldb__lock_read_published(struct ldb__lock *lk, struct ldb__snapshot *snap);
+int ldb__lock_read_published(struct ldb__lock *lk, struct ldb__snapshot *snap);
 void ldb__lock_publish(struct ldb__lock *lk, const struct ldb__snapshot *snap);
 /* The oldest snapshot any reader may be on: min of the registered ids and
  * the published one. Call after publishing (invariant R). */
@@ -233,6 +236,9 @@ void ldb__lock_reader_stats(struct ldb__lock *lk, uint32_t *used, uint64_t *olde
 /* Called by ldb__lock_reader_check between finding a slot's owner dead and
  * reclaiming the slot, so tests can widen that window; NULL for none. */
 void ldb__lock_set_reclaim_hook(void (*hook)(unsigned slot));
+/* How many rounds an opener waits for a lock file that some process holds
+ * open but that is not ready, before LDB_CORRUPTED (fuzzing: fewer). */
+void ldb__lock_set_not_ready_rounds(unsigned rounds);
 #endif
 
 #endif

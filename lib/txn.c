@@ -263,7 +263,7 @@ static int snapshot_map(ldb_txn *txn, uint64_t npages)
 static int reader_take_snapshot(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
-    ldb__lock_reader_begin(&env->lock, txn->slot, &txn->snap);
+    TRY(ldb__lock_reader_begin(&env->lock, txn->slot, &txn->snap));
     int rc = snapshot_map(txn, txn->snap.npages);
     if (rc < 0) {
         ldb__lock_reader_end(&env->lock, txn->slot);

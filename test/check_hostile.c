@@ -321,7 +321,7 @@ START_TEST(test_lock_snapshot_wraps)
     make_db(path);
     ldb_env *env = tu_open(path, NULL);
     struct ldb__snapshot snap;
-    ldb__lock_read_published(&env->lock, &snap);
+    TU_RC_OK(ldb__lock_read_published(&env->lock, &snap));
     struct ldb__snapshot bad = snap;
     bad.txnid++;
     bad.npages = (1ull << 52) + 3;
@@ -340,6 +340,59 @@ START_TEST(test_lock_snapshot_wraps)
     bad.txnid++;
     ldb__lock_publish_newer(&env->lock, &bad);
     (void)ldb_close(env); /* its checkpoint may see the bumped ids: no matter */
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* In a child (a hang is killed and reported), a process attaching to the
+ * database: its open, or else its first read txn, must refuse a lock file
+ * whose published snapshot cannot be read consistently. */
+static void expect_snapshot_refused(const char *path)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ldb_env *env = NULL;
+        ldb_txn *txn = NULL;
+        int rc = ldb_open(path, NULL, &env);
+        if (rc == 0)
+            rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
+        _exit(rc == LDB_CORRUPTED ? 0 : 1);
+    }
+    int status = tu_wait_child(pid, 20, "reader on a damaged lock file");
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "a read txn did not report the damaged lock file");
+}
+
+/* A damaged lock file whose published id names a snapshot buffer holding
+ * another txn, or a buffer left "being written" forever: readers answer
+ * LDB_CORRUPTED in bounded time instead of spinning forever (the seqlock
+ * retry found by fuzz_lock). */
+START_TEST(test_lock_snapshot_inconsistent)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    make_db(path);
+    ldb_env *env = tu_open(path, NULL);
+    struct ldb__lock_header *h = env->lock.hdr;
+    uint64_t id = h->published_txnid;
+    struct ldb__snapshot_buffer *b = &h->snaps[id & 1];
+
+    ldb_txn *txn = NULL;
+    b->snap.txnid = id + 2; /* names another txn */
+    expect_snapshot_refused(path);
+    TU_RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn), LDB_CORRUPTED);
+    b->snap.txnid = id;
+    b->seq |= 1; /* being written, by no one */
+    expect_snapshot_refused(path);
+    TU_RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn), LDB_CORRUPTED);
+    b->seq++;
+
+    /* Repaired, it serves again, and the data is whole. */
+    TU_RC_OK(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn));
+    ldb_txn_abort(txn);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
     tu_remove_dir(dir);
 }
 END_TEST
@@ -1021,6 +1074,7 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, test_meta_npages_past_file);
     tcase_add_test(tc, test_overflow_run_too_long);
     tcase_add_test(tc, test_lock_snapshot_wraps);
+    tcase_add_test(tc, test_lock_snapshot_inconsistent);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_set_timeout(tc, 300);

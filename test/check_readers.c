@@ -74,8 +74,7 @@ static void reader_dies(const char *path)
         struct ldb__snapshot snap;
         if (lock_attach(&lk, path) != 0 || ldb__lock_reader_claim(&lk, &slot) != 0)
             _exit(1);
-        ldb__lock_reader_begin(&lk, slot, &snap);
-        _exit(0);
+        _exit(ldb__lock_reader_begin(&lk, slot, &snap) == 0 ? 0 : 2);
     }
     int status = tu_wait_child(pid, 20, "dying reader");
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "dying reader failed");
@@ -141,7 +140,7 @@ START_TEST(test_late_checker)
     TU_RC_OK(ldb__lock_reader_claim(&lk, &slot));
     ck_assert_uint_eq(slot, 0);
     struct ldb__snapshot snap;
-    ldb__lock_reader_begin(&lk, slot, &snap);
+    TU_RC_OK(ldb__lock_reader_begin(&lk, slot, &snap));
     ck_assert_uint_eq(snap.txnid, SNAP_ID);
 
     sem_post(&late_go);
@@ -218,7 +217,8 @@ static void stress_claimer(const char *path, double until, uint64_t seed)
             continue;
         }
         struct ldb__snapshot snap;
-        ldb__lock_reader_begin(&lk, slot, &snap);
+        if (ldb__lock_reader_begin(&lk, slot, &snap) != 0)
+            _exit(23);
         for (int i = 0; i < 50; i++) {
             if (__atomic_load_n(&lk.slots[slot].txnid, __ATOMIC_SEQ_CST) != SNAP_ID)
                 wiped++;
@@ -247,8 +247,9 @@ static void stress_dier(const char *path, double until)
             struct ldb__lock lk;
             unsigned slot;
             struct ldb__snapshot snap;
-            if (lock_attach(&lk, path) == 0 && ldb__lock_reader_claim(&lk, &slot) == 0)
-                ldb__lock_reader_begin(&lk, slot, &snap);
+            if (lock_attach(&lk, path) == 0 && ldb__lock_reader_claim(&lk, &slot) == 0 &&
+                ldb__lock_reader_begin(&lk, slot, &snap) != 0)
+                _exit(1);
             _exit(0);
         }
         int status;

@@ -5,14 +5,11 @@
 # New inputs go to a scratch corpus; a crash, leak or timeout (-timeout=10)
 # leaves its input in test/fuzz/artifacts/ and fails the run.
 # Usage: run.sh SRCDIR [SECONDS [TARGET...]]
-# The lock target is left out by default until the hang of
-# test/fuzz/crashes/lock-seqlock-hang (a reader spinning forever in
-# read_snapshot_buffer on a damaged lock file) is fixed.
 set -eu
 srcdir=$1
 secs=${2:-60}
 shift 2 2>/dev/null || shift $#
-targets=${*:-datafile wal}
+targets=${*:-datafile wal lock}
 mkdir -p test/fuzz/artifacts
 rc=0
 for t in $targets; do
