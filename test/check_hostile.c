@@ -8,7 +8,7 @@
  *  - crafted: meta pages with resealed checksums whose page counts or tree
  *    roots wrap npages * page_size; overflow runs longer than the file; a
  *    lock file publishing a wrapped snapshot. LDB_CORRUPTED from open, get,
- *    cursors, del and ldb_check; `lightningdb dump/check/stat/load` exit 1.
+ *    cursors, del and ldb_check; `lightningdb dump/check/stat/load` exit 4.
  *  - files: side files (-lock, -wal) that are symbolic links, FIFOs,
  *    directories, hard links or another user's are refused and left as they
  *    were; a data path that is a FIFO, directory or device is refused at
@@ -87,7 +87,8 @@ static void expect_tool_exit(const char *in_path, int want, const char *const *a
                args[0], WIFEXITED(st) ? WEXITSTATUS(st) : -1, want);
 }
 
-/* The read-only subcommands and load all refuse the database (exit 1). */
+/* The read-only subcommands and load all refuse the database (exit 4:
+ * damaged, lightningdb(1)). */
 static void expect_tool_refuses(const char *path)
 {
     char dump[4200];
@@ -100,10 +101,10 @@ static void expect_tool_refuses(const char *path)
     const char *check_args[] = {"check", path, NULL};
     const char *dump_args[] = {"dump", path, NULL};
     const char *load_args[] = {"load", path, NULL};
-    expect_tool_exit(NULL, 1, stat_args);
-    expect_tool_exit(NULL, 1, check_args);
-    expect_tool_exit(NULL, 1, dump_args);
-    expect_tool_exit(dump, 1, load_args);
+    expect_tool_exit(NULL, 4, stat_args);
+    expect_tool_exit(NULL, 4, check_args);
+    expect_tool_exit(NULL, 4, dump_args);
+    expect_tool_exit(dump, 4, load_args);
     unlink(dump);
 }
 
@@ -285,8 +286,8 @@ static void expect_run_refused(const char *path)
     TU_RC_OK(ldb_close(env));
     const char *check_args[] = {"check", path, NULL};
     const char *dump_args[] = {"dump", path, NULL};
-    expect_tool_exit(NULL, 1, check_args);
-    expect_tool_exit(NULL, 1, dump_args);
+    expect_tool_exit(NULL, 4, check_args);
+    expect_tool_exit(NULL, 4, dump_args);
 }
 
 /* An overflow run whose page count reaches past the file, up to one whose
@@ -466,8 +467,8 @@ START_TEST(test_lock_symlink_refused)
     TU_RC_IS(open_in_child(path, 0), -ELOOP);
     const char *stat_args[] = {"stat", path, NULL};
     const char *cp_args[] = {"checkpoint", path, NULL};
-    expect_tool_exit(NULL, 1, stat_args);
-    expect_tool_exit(NULL, 1, cp_args);
+    expect_tool_exit(NULL, 3, stat_args);
+    expect_tool_exit(NULL, 3, cp_args);
     expect_victim_intact(victim);
     /* A dangling link is not followed to create its target either. */
     char ghost[4300];
@@ -502,9 +503,9 @@ START_TEST(test_wal_symlink_refused)
     const char *cp_args[] = {"checkpoint", path, NULL};
     const char *load_args[] = {"load", path, NULL};
     const char *stat_args[] = {"stat", path, NULL};
-    expect_tool_exit(NULL, 1, cp_args);
-    expect_tool_exit(NULL, 1, load_args);
-    expect_tool_exit(NULL, 1, stat_args);
+    expect_tool_exit(NULL, 3, cp_args);
+    expect_tool_exit(NULL, 3, load_args);
+    expect_tool_exit(NULL, 3, stat_args);
     expect_victim_intact(victim);
     ck_assert_int_eq(unlink(wal), 0);
     ldb_env *env = tu_open(path, NULL);
@@ -600,7 +601,7 @@ START_TEST(test_data_file_not_regular)
                        "kind %d flags %u: a side file was left beside it", kind, flags[i]);
         }
         const char *stat_args[] = {"stat", path, NULL};
-        expect_tool_exit(NULL, 1, stat_args);
+        expect_tool_exit(NULL, 3, stat_args);
         TU_REQUIRE(access(lock, F_OK) != 0, "the command left a lock file");
         if (kind == 1)
             ck_assert_int_eq(rmdir(path), 0);
@@ -699,7 +700,7 @@ START_TEST(test_zero_file_refused)
         TU_RC_IS(ldb_open(path, NULL, &env), LDB_CORRUPTED);
         expect_zeros_untouched(path, sizes[i]);
         const char *load_args[] = {"load", path, NULL};
-        expect_tool_exit(NULL, 1, load_args);
+        expect_tool_exit(NULL, 4, load_args);
         expect_zeros_untouched(path, sizes[i]);
     }
     /* A creation that died after the size reached the disk, before its meta
@@ -799,7 +800,7 @@ START_TEST(test_check_reports_damaged_meta)
         free(rep);
         TU_RC_OK(ldb_close(env));
         const char *check_args[] = {"check", path, NULL};
-        expect_tool_exit(NULL, 1, check_args);
+        expect_tool_exit(NULL, 4, check_args);
     }
     /* A meta page resealed but naming more pages than the file holds. */
     write_at(path, orig, len, 0);

@@ -33,7 +33,7 @@ expect_rc() { # description, exit code, command...
 }
 
 printf '# lightningdb-dump 1\n# end: 0 entries\n' | "$tool" load "$db" >/dev/null
-expect_rc "put needs an existing database" 1 "$tool" put "$work/none.ldb" k v
+expect_rc "put needs an existing database" 3 "$tool" put "$work/none.ldb" k v
 for k in apple apricot banana blueberry cherry; do "$tool" put "$db" "$k" "v-$k"; done
 expect "get" "v-banana" "$tool" get "$db" banana
 expect "scan all" "apple	v-apple

@@ -15,6 +15,7 @@
 #include "lightningdb.h"
 
 const char prog[] = "lightningdb";
+const struct command *current_command;
 
 /* Options from the LIGHTNINGDB_OPTIONS environment variable, then each
  * -o KEY=VALUE in order, applied on top of each command's own settings
@@ -31,8 +32,24 @@ int usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s help'.\n", prog);
+    fputc('\n', stderr);
+    if (current_command != NULL)
+        fprintf(stderr, "Usage: %s %s%s%s\nTry '%s help %s'.\n", prog, current_command->name,
+                current_command->synopsis[0] ? " " : "", current_command->synopsis, prog,
+                current_command->name);
+    else
+        fprintf(stderr, "Try '%s help'.\n", prog);
     return EXIT_USAGE;
+}
+
+void command_help(FILE *out, const struct command *c)
+{
+    fprintf(out, "Usage: %s %s%s%s\n%s.\n", prog, c->name, c->synopsis[0] ? " " : "",
+            c->synopsis, c->summary);
+    if (c->help != NULL && c->help[0] != '\0')
+        fprintf(out, "\nOptions:\n%s", c->help);
+    fprintf(out, "  -o, --option KEY=VALUE  an ldb_options setting (repeatable; see "
+            "lightningdb(1))\n  -h, --help              print this help\n");
 }
 
 /* Remember an options text (from -o, or the environment when from_env),
@@ -58,11 +75,18 @@ void apply_user_options(ldb_options *o)
         (void)ldb_options_parse(o, option_texts[i], NULL, 0);
 }
 
-/* A library error, as "lightningdb: PATH: WHAT: <ldb_strerror>". Returns 1. */
+/* A library error, as "lightningdb: PATH: WHAT: <ldb_strerror>". */
 int fail(const struct args *a, const char *what, int rc)
 {
     fprintf(stderr, "%s: %s: %s: %s\n", prog, a->path, what, ldb_strerror(rc));
-    return 1;
+    return rc == LDB_CORRUPTED ? EXIT_DAMAGED : EXIT_FAILED;
+}
+
+/* A database that fails its checks is damaged; any other refusal (missing,
+ * permission, locked, refused side file, another version) is one to open. */
+int open_status(int rc)
+{
+    return rc == LDB_CORRUPTED ? EXIT_DAMAGED : EXIT_NOOPEN;
 }
 
 /* Parse "PATH" plus the options in @p allowed, in any order. */

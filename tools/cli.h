@@ -20,7 +20,12 @@
 
 #include "lightningdb.h"
 
-#define EXIT_USAGE 2
+/* Exit statuses, documented in lightningdb(1) (EXIT STATUS). health uses
+ * the Nagios plugin codes instead. */
+#define EXIT_FAILED 1  /* the operation failed (I/O error, key not found, ...) */
+#define EXIT_USAGE 2   /* bad arguments; a usage line on stderr */
+#define EXIT_NOOPEN 3  /* cannot open: missing, permission, locked, not a database */
+#define EXIT_DAMAGED 4 /* the database is damaged (check found damage) */
 
 /* The environment variable holding options text for every subcommand. */
 #define OPTIONS_ENV "LIGHTNINGDB_OPTIONS"
@@ -39,9 +44,11 @@ struct args {
     int compact;      /* backup --compact */
 };
 
-/* "lightningdb: <message>" and a hint on stderr; returns EXIT_USAGE. */
+/* "lightningdb: <message>", the running command's usage line and a hint on
+ * stderr; returns EXIT_USAGE. */
 __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...);
-/* A library error, "lightningdb: PATH: WHAT: <ldb_strerror>"; returns 1. */
+/* A library error, "lightningdb: PATH: WHAT: <ldb_strerror>"; returns
+ * EXIT_DAMAGED for LDB_CORRUPTED, else EXIT_FAILED. */
 int fail(const struct args *a, const char *what, int rc);
 /* PATH plus the options in allowed (and -o), in any order. */
 int parse_args(const char *cmd, int argc, char **argv, unsigned allowed, struct args *a);
@@ -52,6 +59,8 @@ void apply_user_options(ldb_options *o);
 /* Open a->path with the user's options, then flags and sync_mode; says why
  * not on stderr. */
 int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env);
+/* The exit status for open_env's failure rc: EXIT_DAMAGED or EXIT_NOOPEN. */
+int open_status(int rc);
 /* Close; a failure fails the command (returns the new status). */
 int close_env(const struct args *a, ldb_env *env, int status);
 /* The tree named by --tree (LDB_MAIN without it), saying why not. */
@@ -72,7 +81,13 @@ struct command {
     int (*run)(int argc, char **argv); /* argv: the arguments after the name */
     const char *synopsis;              /* the arguments, e.g. "PATH [--tree NAME]" */
     const char *summary;               /* one line for the command overview */
+    const char *help;                  /* its options, one per line, for --help */
 };
+
+/* The subcommand main() is running (for usage lines), or NULL. */
+extern const struct command *current_command;
+/* "Usage: lightningdb NAME SYNOPSIS", its summary and its options. */
+void command_help(FILE *out, const struct command *c);
 
 /* The subcommands, one per line, grouped by the file that defines them. */
 extern const struct command command_stat, command_readers;         /* cmd_stat.c */

@@ -42,8 +42,8 @@ static int cmd_backup(int argc, char **argv)
                 "pipe standard output\n", prog);
         return EXIT_USAGE;
     }
-    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
-        return 1;
+    if ((rc = open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0)
+        return open_status(rc);
     ldb_backup_progress_fn progress = isatty(STDERR_FILENO) ? show_progress : NULL;
     rc = ldb_backup_ex(env, to_stdout ? NULL : a.dest, to_stdout ? STDOUT_FILENO : -1,
                        a.compact ? LDB_BACKUP_COMPACT : 0, progress, NULL);
@@ -64,4 +64,6 @@ const struct command command_backup = {
     "backup", cmd_backup,
     "PATH DEST [--compact] [--immutable]",
     "copy the database in use to new file DEST ('-': stdout)",
+    "      --compact           leave out free pages (a smaller copy)\n"
+    "      --immutable         open a file nothing changes (no lock file, no log)\n"
 };

@@ -23,10 +23,10 @@ static int cmd_check(int argc, char **argv)
     if (rc == LDB_CORRUPTED || rc == LDB_VERSION) {
         printf("%s: CORRUPTED\n", a.path);
         output_failed();
-        return 1;
+        return EXIT_DAMAGED;
     }
     if (rc != 0)
-        return 1;
+        return open_status(rc);
 
     fflush(stdout);
     rc = ldb_check(env, stdout);
@@ -36,7 +36,7 @@ static int cmd_check(int argc, char **argv)
         status = 0;
     } else if (rc == LDB_CORRUPTED) {
         printf("%s: CORRUPTED\n", a.path);
-        status = 1;
+        status = EXIT_DAMAGED;
     } else {
         status = fail(&a, "check", rc);
     }
@@ -64,11 +64,13 @@ static int cmd_salvage(int argc, char **argv)
 const struct command command_check = {
     "check", cmd_check,
     "PATH [--immutable]",
-    "verify every page and tree; exit 1 if damaged",
+    "verify every page and tree; exit 4 if damaged",
+    "      --immutable         open a file nothing changes (no lock file, no log)\n"
 };
 
 const struct command command_salvage = {
     "salvage", cmd_salvage,
     "PATH DEST",
     "keep what precedes a damaged log in a new database",
+    ""
 };

@@ -24,8 +24,8 @@ static int cmd_checkpoint(int argc, char **argv)
 
     if ((rc = parse_args("checkpoint", argc, argv, 0, &a)) != 0)
         return rc;
-    if (open_env(&a, LDB_NOCREATE, LDB_SYNC_FULL, &env) != 0)
-        return 1;
+    if ((rc = open_env(&a, LDB_NOCREATE, LDB_SYNC_FULL, &env)) != 0)
+        return open_status(rc);
     rc = ldb_stat_env(env, &before);
     if (rc != 0) {
         status = fail(&a, "stat", rc);
@@ -54,4 +54,5 @@ const struct command command_checkpoint = {
     "checkpoint", cmd_checkpoint,
     "PATH",
     "fold the write-ahead log into the data file",
+    ""
 };

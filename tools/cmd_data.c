@@ -233,13 +233,14 @@ static int cmd_get(int argc, char **argv)
     ldb_dbi dbi;
     ldb_val key, val;
     unsigned char *kbuf = NULL;
-    int rc, status;
+    int rc, status = 0;
 
     if ((rc = parse_data_args("get", argc, argv, 1, GET_HELP, &d)) != 0)
         return rc < 0 ? 0 : rc;
     if ((rc = decode_arg(&d, "KEY", d.operands[0], &key, &kbuf)) != 0)
         return rc;
-    status = open_env(&d.a, LDB_RDONLY, LDB_SYNC_FULL, &env) ? 1 : 0;
+    if ((rc = open_env(&d.a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0)
+        status = open_status(rc);
     if (status == 0 && (status = read_tree(&d.a, env, &txn, &dbi)) == 0) {
         rc = ldb_get(txn, dbi, &key, &val);
         if (rc == 0) {
@@ -269,8 +270,8 @@ static int write_one(struct data_args *d, const ldb_val *key, const ldb_val *val
     ldb_dbi dbi;
     int rc, status = 0;
 
-    if (open_env(&d->a, LDB_NOCREATE, LDB_SYNC_FULL, &env) != 0)
-        return 1;
+    if ((rc = open_env(&d->a, LDB_NOCREATE, LDB_SYNC_FULL, &env)) != 0)
+        return open_status(rc);
     rc = ldb_txn_begin(env, 0, &txn);
     if (rc != 0) {
         status = fail(&d->a, "begin write txn", rc);
@@ -478,8 +479,8 @@ static int cmd_scan(int argc, char **argv)
         (d.from && (rc = decode_arg(&d, "--from", d.from, &r.from, &bufs[1])) != 0) ||
         (d.to && (rc = decode_arg(&d, "--to", d.to, &r.to, &bufs[2])) != 0))
         goto out;
-    if (open_env(&d.a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0) {
-        rc = 1;
+    if ((rc = open_env(&d.a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0) {
+        rc = open_status(rc);
         goto out;
     }
     if ((status = read_tree(&d.a, env, &txn, &dbi)) == 0) {
@@ -536,8 +537,8 @@ static int cmd_trees(int argc, char **argv)
 
     if ((rc = parse_data_args("trees", argc, argv, 0, TREES_HELP, &d)) != 0)
         return rc < 0 ? 0 : rc;
-    if (open_env(&d.a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
-        return 1;
+    if ((rc = open_env(&d.a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0)
+        return open_status(rc);
     rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
     if (rc == 0) {
         struct tree_walk w = {&d, txn, 0};
@@ -556,28 +557,49 @@ const struct command command_get = {
     "get", cmd_get,
     "PATH KEY",
     "print the value of KEY",
+    "  -t, --tree NAME         the tree (the main tree without it)\n"
+    "      --format F          keys and values as escaped (default), hex or text\n"
+    "  -x, --hex               the same as --format hex\n"
 };
 
 const struct command command_put = {
     "put", cmd_put,
     "PATH KEY VALUE|-",
     "set KEY (VALUE '-': read it from stdin)",
+    "  -t, --tree NAME         the tree (the main tree without it)\n"
+    "      --format F          keys and values as escaped (default), hex or text\n"
+    "  -x, --hex               the same as --format hex\n"
+    "      --nooverwrite       fail if KEY exists\n"
 };
 
 const struct command command_del = {
     "del", cmd_del,
     "PATH KEY",
     "delete KEY",
+    "  -t, --tree NAME         the tree (the main tree without it)\n"
+    "      --format F          keys and values as escaped (default), hex or text\n"
+    "  -x, --hex               the same as --format hex\n"
 };
 
 const struct command command_scan = {
     "scan", cmd_scan,
     "PATH [--prefix P] [--from K] [--to K] [--limit N] [--reverse] [--keys-only]",
     "print KEY<TAB>VALUE lines of a range",
+    "  -t, --tree NAME         the tree (the main tree without it)\n"
+    "      --format F          keys and values as escaped (default), hex or text\n"
+    "  -x, --hex               the same as --format hex\n"
+    "      --prefix P          only keys that begin with P\n"
+    "      --from K            start at K (inclusive)\n"
+    "      --to K              stop before K (exclusive)\n"
+    "      --limit N           at most N entries\n"
+    "      --reverse           in descending key order\n"
+    "      --keys-only         print keys only\n"
 };
 
 const struct command command_trees = {
     "trees", cmd_trees,
     "PATH",
     "list the named trees and their entries",
+    "      --format F          names as escaped (default), hex or text\n"
+    "  -x, --hex               the same as --format hex\n"
 };

@@ -81,8 +81,8 @@ static int cmd_dump(int argc, char **argv)
 
     if ((rc = parse_args("dump", argc, argv, OPT_TREE | OPT_IMMUTABLE, &a)) != 0)
         return rc;
-    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
-        return 1;
+    if ((rc = open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0)
+        return open_status(rc);
     if ((status = read_tree(&a, env, &txn, &dbi)) != 0)
         goto out;
     rc = ldb_cursor_open(txn, dbi, &cur);
@@ -304,8 +304,8 @@ static int cmd_load(int argc, char **argv)
     l.a = &a;
     l.append = 1;
     /* Batches need not each be durable: one ldb_sync at the end does it. */
-    if (open_env(&a, 0, LDB_SYNC_OFF, &l.env) != 0)
-        return 1;
+    if ((rc = open_env(&a, 0, LDB_SYNC_OFF, &l.env)) != 0)
+        return open_status(rc);
     /* Begin at once, so that an empty dump still creates its tree. */
     if (loader_begin(&l) != 0) {
         status = 1;
@@ -425,10 +425,13 @@ const struct command command_dump = {
     "dump", cmd_dump,
     "PATH [--tree NAME] [--immutable]",
     "write every entry of a tree to stdout as text",
+    "  -t, --tree NAME         the tree to dump (the main tree without it)\n"
+    "      --immutable         open a file nothing changes (no lock file, no log)\n"
 };
 
 const struct command command_load = {
     "load", cmd_load,
     "PATH [--tree NAME]",
     "read a dump from stdin and put its entries",
+    "  -t, --tree NAME         the tree to load into (created if missing)\n"
 };

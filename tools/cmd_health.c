@@ -196,4 +196,12 @@ const struct command command_health = {
     "health", cmd_health,
     "PATH [THRESHOLDS]",
     "one-line status for monitors (Nagios codes)",
+    "      --file-warn PCT     WARNING when the file reaches PCT% of max size (80)\n"
+    "      --file-crit PCT     CRITICAL at PCT% of max size (95)\n"
+    "      --disk-warn PCT     WARNING when the disk is PCT% full (90)\n"
+    "      --disk-crit PCT     CRITICAL when the disk is PCT% full (97)\n"
+    "      --lag-warn TXNS     WARNING when the oldest reader is TXNS behind (100000)\n"
+    "      --lag-crit TXNS     CRITICAL when it is TXNS behind (10000000)\n"
+    "      --max-size BYTES    the max size to measure the file against\n"
+    "Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for bad arguments).\n"
 };

@@ -68,7 +68,7 @@ static int cmd_metrics(int argc, char **argv)
     struct args a;
     const char *dir = NULL;
     ldb_env *env = NULL;
-    int c, status = 0;
+    int c, rc, status = 0;
 
     memset(&a, 0, sizeof a);
     a.cmd = "metrics";
@@ -91,12 +91,12 @@ static int cmd_metrics(int argc, char **argv)
     if (optind != argc)
         return usage_error("metrics: needs exactly one PATH");
     a.path = argv[optind - 1];
-    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
-        return 1;
+    if ((rc = open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0)
+        return open_status(rc);
     if (dir != NULL) {
         status = write_textfile(&a, env, dir);
     } else {
-        int rc = ldb_metrics(env, stdout);
+        rc = ldb_metrics(env, stdout);
         if (rc != 0)
             status = fail(&a, "metrics", rc);
     }
@@ -108,4 +108,6 @@ const struct command command_metrics = {
     "metrics", cmd_metrics,
     "PATH [--textfile DIR] [--immutable]",
     "figures in Prometheus text format",
+    "      --textfile DIR      write DIR/lightningdb_NAME.prom atomically instead\n"
+    "      --immutable         open a file nothing changes (no lock file, no log)\n"
 };

