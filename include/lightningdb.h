@@ -311,6 +311,20 @@ LDB_API int ldb_sync(ldb_env *env);
  */
 LDB_API int ldb_checkpoint(ldb_env *env);
 
+/** ldb_checkpoint_ex() flag: #LDB_BUSY instead of waiting for the writer. */
+#define LDB_CHECKPOINT_NOWAIT 0x1
+
+/**
+ * @brief ldb_checkpoint() with @p flags: 0, or #LDB_CHECKPOINT_NOWAIT to
+ * return at once when another thread or process holds the writer (a tool
+ * that must not hang behind a long write txn retries, or gives up).
+ * @retval 0 success; #LDB_BUSY the writer is held and
+ * #LDB_CHECKPOINT_NOWAIT was given; #LDB_READONLY a read-only env;
+ * #LDB_INVALID an unknown flag, or this thread runs a write txn;
+ * #LDB_PANIC a sync failed.
+ */
+LDB_API int ldb_checkpoint_ex(ldb_env *env, unsigned flags);
+
 /** @name Transactions */
 /**@{*/
 #define LDB_TXN_RDONLY 0x1 /**< a read-only snapshot */

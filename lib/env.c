@@ -406,13 +406,20 @@ int ldb_sync(ldb_env *env)
 
 int ldb_checkpoint(ldb_env *env)
 {
+    return ldb_checkpoint_ex(env, 0);
+}
+
+int ldb_checkpoint_ex(ldb_env *env, unsigned flags)
+{
     TRY(ldb__env_check(env));
+    if (flags & ~(unsigned)LDB_CHECKPOINT_NOWAIT)
+        return LDB_INVALID;
     if (env->opts.flags & LDB_RDONLY)
         return LDB_READONLY;
     if (__atomic_load_n(&env->panic, __ATOMIC_ACQUIRE))
         return LDB_PANIC;
     int died;
-    TRY(ldb__lock_writer(&env->lock, 0, &died));
+    TRY(ldb__lock_writer(&env->lock, (flags & LDB_CHECKPOINT_NOWAIT) != 0, &died));
     int rc = ldb__checkpoint_locked(env, NULL);
     int released = ldb__lock_writer_release(&env->lock);
     return rc < 0 ? rc : released;

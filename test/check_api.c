@@ -1097,6 +1097,9 @@ START_TEST(test_nowait_busy)
     ldb_txn *txn = NULL;
     TU_RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_BUSY);
     TU_RC_IS(ldb_txn_begin(env, LDB_TXN_NOWAIT, &txn), LDB_BUSY);
+    /* A checkpoint needs the writer too: with NOWAIT it says so at once. */
+    TU_RC_IS(ldb_checkpoint_ex(env, LDB_CHECKPOINT_NOWAIT), LDB_BUSY);
+    TU_RC_IS(ldb_checkpoint_ex(env, 0x80), LDB_INVALID);
     /* Readers are not blocked, and do not see the uncommitted put. */
     ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     tu_expect_absent(r, LDB_MAIN, "held");
@@ -1111,6 +1114,7 @@ START_TEST(test_nowait_busy)
     tu_expect_str(txn, LDB_MAIN, "held", "yes");
     tu_put_str(txn, LDB_MAIN, "after", "1");
     TU_RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_checkpoint_ex(env, LDB_CHECKPOINT_NOWAIT));
     tu_check_env(env);
     close_ok(env);
     free(path);

@@ -6,10 +6,13 @@
  * an operator needs, and the few parsers more than one subcommand uses.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "lightningdb.h"
@@ -89,6 +92,66 @@ int open_status(int rc)
     return rc == LDB_CORRUPTED ? EXIT_DAMAGED : EXIT_NOOPEN;
 }
 
+/* "--name VALUE" or "--name=VALUE": the value (or NULL), and in *used how
+ * many arguments it took (0 when s is not --name). */
+static const char *option_value(const char *s, const char *next, const char *name, int *used)
+{
+    size_t n = strlen(name);
+    *used = 0;
+    if (strncmp(s, name, n) != 0)
+        return NULL;
+    if (s[n] == '=') {
+        *used = 1;
+        return s + n + 1;
+    }
+    if (s[n] != '\0')
+        return NULL;
+    *used = next != NULL ? 2 : -1;
+    return next;
+}
+
+/* The options of OPT_WAIT, OPT_JSON, OPT_DUMP and OPT_PROGRESS: how many
+ * arguments s (and its value) took, or -1 after a usage error (an option
+ * unknown to this command included). */
+static int parse_more(const char *s, const char *next, unsigned allowed, struct args *a)
+{
+    const char *v;
+    int used;
+
+    if ((allowed & OPT_WAIT) && strcmp(s, "--nowait") == 0) {
+        a->wait_s = 0;
+        return 1;
+    }
+    if ((allowed & OPT_WAIT) && (v = option_value(s, next, "--timeout", &used), used != 0)) {
+        char *end;
+        double t = v != NULL ? strtod(v, &end) : -1;
+        if (v == NULL || end == v || *end != '\0' || !(t >= 0 && t <= 1e9))
+            return usage_error("%s: --timeout needs SECONDS (a number >= 0)", a->cmd), -1;
+        a->wait_s = t;
+        return used;
+    }
+    if ((allowed & OPT_JSON) && strcmp(s, "--json") == 0) {
+        a->json = 1;
+        return 1;
+    }
+    if ((allowed & OPT_DUMP) && strcmp(s, "--all") == 0) {
+        a->all = 1;
+        return 1;
+    }
+    if ((allowed & OPT_DUMP) && (v = option_value(s, next, "--format", &used), used != 0)) {
+        if (v == NULL || (strcmp(v, "mdb") != 0 && strcmp(v, "lightningdb") != 0))
+            return usage_error("%s: --format is lightningdb or mdb", a->cmd), -1;
+        a->mdb = strcmp(v, "mdb") == 0;
+        return used;
+    }
+    if ((allowed & OPT_PROGRESS) && (strcmp(s, "--progress") == 0 || strcmp(s, "--quiet") == 0 ||
+                                     strcmp(s, "-q") == 0)) {
+        a->progress = strcmp(s, "--progress") == 0;
+        return 1;
+    }
+    return usage_error("%s: unknown option '%s'", a->cmd, s), -1;
+}
+
 /* Parse "PATH" plus the options in @p allowed, in any order. */
 int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
                struct args *a)
@@ -97,6 +160,8 @@ int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
 
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
+    a->wait_s = WAIT_FOREVER;
+    a->progress = -1;
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
         if (!only_operands && s[0] == '-' && s[1] != '\0') {
@@ -112,6 +177,7 @@ int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
                 a->immutable = 1;
             } else if ((allowed & OPT_COMPACT) && strcmp(s, "--compact") == 0) {
                 a->compact = 1;
+
             } else if (strcmp(s, "-o") == 0 || strcmp(s, "--option") == 0) {
                 if (i + 1 >= argc)
                     return usage_error("%s: %s needs KEY=VALUE", cmd, s);
@@ -119,7 +185,10 @@ int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
                 if (rc != 0)
                     return rc;
             } else {
-                return usage_error("%s: unknown option '%s'", cmd, s);
+                int used = parse_more(s, i + 1 < argc ? argv[i + 1] : NULL, allowed, a);
+                if (used < 0)
+                    return EXIT_USAGE;
+                i += used - 1;
             }
             continue;
         }
@@ -252,4 +321,132 @@ int parse_u64(const char *s, uint64_t *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* ---- waiting for the writer ------------------------------------------------ */
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {0, (long)ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Run try(ctx) (an attempt that gives LDB_BUSY rather than wait) until it
+ * is not LDB_BUSY or a->wait_s runs out; WAIT_FOREVER runs wait(ctx), which
+ * blocks, after saying why it may take a while. */
+static int with_writer(const struct args *a, int (*attempt)(void *ctx, int nowait), void *ctx)
+{
+    int rc = attempt(ctx, 1);
+    if (rc != LDB_BUSY)
+        return rc;
+    if (a->wait_s < 0) {
+        fprintf(stderr, "%s: %s: waiting for another write txn or checkpoint to end "
+                "(--nowait or --timeout SEC not to wait)\n", prog, a->path);
+        return attempt(ctx, 0);
+    }
+    double end = now_s() + a->wait_s;
+    while (rc == LDB_BUSY && now_s() < end) {
+        sleep_ms(10);
+        rc = attempt(ctx, 1);
+    }
+    if (rc == LDB_BUSY) {
+        if (a->wait_s == 0)
+            fprintf(stderr, "%s: %s: another write txn or checkpoint is running (--nowait)\n",
+                    prog, a->path);
+        else
+            fprintf(stderr, "%s: %s: another write txn or checkpoint still ran after %g s "
+                    "(--timeout)\n", prog, a->path, a->wait_s);
+    }
+    return rc;
+}
+
+struct begin_ctx {
+    ldb_env *env;
+    ldb_txn **txn;
+};
+
+static int try_begin(void *ctx, int nowait)
+{
+    struct begin_ctx *b = ctx;
+    return ldb_txn_begin(b->env, nowait ? LDB_TXN_NOWAIT : 0, b->txn);
+}
+
+int begin_write(const struct args *a, ldb_env *env, ldb_txn **txn)
+{
+    struct begin_ctx b = {env, txn};
+    int rc = with_writer(a, try_begin, &b);
+    if (rc == 0)
+        return 0;
+    *txn = NULL;
+    if (rc == LDB_BUSY)
+        return EXIT_NOOPEN;
+    return fail(a, "begin write txn", rc);
+}
+
+static int try_checkpoint(void *ctx, int nowait)
+{
+    return ldb_checkpoint_ex(ctx, nowait ? LDB_CHECKPOINT_NOWAIT : 0);
+}
+
+int checkpoint_waiting(const struct args *a, ldb_env *env)
+{
+    return with_writer(a, try_checkpoint, env);
+}
+
+int progress_wanted(const struct args *a)
+{
+    return a->progress >= 0 ? a->progress : isatty(STDERR_FILENO);
+}
+
+/* ---- progress ------------------------------------------------------------- */
+
+void progress_start(struct progress *p, const struct args *a, const char *what,
+                    const char *unit, uint64_t total)
+{
+    memset(p, 0, sizeof *p);
+    p->on = progress_wanted(a);
+    p->what = what;
+    p->unit = unit;
+    p->total = total;
+    p->start = p->last = now_s();
+}
+
+static void progress_draw(struct progress *p, uint64_t done, double now)
+{
+    double secs = now - p->start, rate = secs > 0 ? (double)done / secs : 0;
+    fprintf(stderr, "\r%s: %s: ", prog, p->what);
+    if (p->total > 0) {
+        double left = rate > 0 && done < p->total ? (double)(p->total - done) / rate : 0;
+        fprintf(stderr, "%3d%% %" PRIu64 " of %" PRIu64 " %s, %.0f/s, %.0f s left ",
+                (int)(done >= p->total ? 100 : done * 100 / p->total), done, p->total,
+                p->unit, rate, left);
+    } else {
+        fprintf(stderr, "%" PRIu64 " %s, %.0f/s, %.0f s ", done, p->unit, rate, secs);
+    }
+}
+
+void progress_update(struct progress *p, uint64_t done)
+{
+    if (!p->on)
+        return;
+    double now = now_s();
+    if (now - p->last < 0.2)
+        return;
+    p->last = now;
+    progress_draw(p, done, now);
+}
+
+void progress_end(struct progress *p, uint64_t done)
+{
+    if (!p->on)
+        return;
+    progress_draw(p, done, now_s());
+    fputc('\n', stderr);
 }

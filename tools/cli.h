@@ -33,7 +33,22 @@
 extern const char prog[];
 
 /* Which options parse_args accepts. OPT_DEST: a second operand, DEST. */
-enum { OPT_TREE = 1, OPT_IMMUTABLE = 2, OPT_COMPACT = 4, OPT_DEST = 8 };
+enum {
+    OPT_TREE = 1, OPT_IMMUTABLE = 2, OPT_COMPACT = 4, OPT_DEST = 8,
+    OPT_WAIT = 16,     /* --nowait, --timeout SEC */
+    OPT_JSON = 32,     /* --json */
+    OPT_DUMP = 64,     /* --all, --format ours|mdb */
+    OPT_PROGRESS = 128 /* --progress, --quiet */
+};
+
+/* How long a command waits for the writer (another write txn or
+ * checkpoint, in any process): WAIT_FOREVER (saying so), or seconds. */
+#define WAIT_FOREVER (-1.0)
+/* The help lines of OPT_WAIT. */
+#define WAIT_HELP                                                                          \
+    "      --nowait            fail (exit 3) if another write txn or checkpoint runs\n"    \
+    "      --timeout SEC       wait at most SEC seconds for it (default: as long as it\n"  \
+    "                          takes, saying so)\n"
 
 struct args {
     const char *cmd;  /* the subcommand, for messages */
@@ -42,6 +57,11 @@ struct args {
     int immutable;    /* --immutable: open with LDB_IMMUTABLE */
     const char *dest; /* backup: where the copy goes ("-": stdout) */
     int compact;      /* backup --compact */
+    double wait_s;    /* --nowait (0), --timeout SEC, or WAIT_FOREVER */
+    int json;         /* --json */
+    int all;          /* dump --all: every tree */
+    int mdb;          /* dump/load --format mdb: the mdb_dump text format */
+    int progress;     /* 1 --progress, 0 --quiet, -1 (default) on a terminal */
 };
 
 /* "lightningdb: <message>", the running command's usage line and a hint on
@@ -67,6 +87,31 @@ int close_env(const struct args *a, ldb_env *env, int status);
 int open_tree(const struct args *a, ldb_txn *txn, unsigned flags, ldb_dbi *dbi);
 /* A read txn and the --tree tree in it: 0, or 1 after saying why not. */
 int read_tree(const struct args *a, ldb_env *env, ldb_txn **txn, ldb_dbi *dbi);
+/* A write txn, waiting for the writer as a->wait_s says: 0, or the exit
+ * status after saying why not (EXIT_NOOPEN when the wait ran out). */
+int begin_write(const struct args *a, ldb_env *env, ldb_txn **txn);
+/* ldb_checkpoint_ex, waiting for the writer as a->wait_s says; returns the
+ * library's rc (LDB_BUSY when the wait ran out, after saying so). */
+int checkpoint_waiting(const struct args *a, ldb_env *env);
+/* Whether long work shows progress on stderr (--progress, --quiet, or
+ * whether stderr is a terminal). */
+int progress_wanted(const struct args *a);
+/* A progress line on stderr, redrawn at most 5 times a second: percent,
+ * rate and time left when the total is known, else the count and rate. */
+struct progress {
+    int on;             /* progress_wanted() */
+    const char *what;   /* "dump", "load", ... */
+    const char *unit;   /* "entries", "bytes" */
+    uint64_t total;     /* 0: unknown */
+    double start, last; /* seconds (CLOCK_MONOTONIC) */
+};
+void progress_start(struct progress *p, const struct args *a, const char *what,
+                    const char *unit, uint64_t total);
+void progress_update(struct progress *p, uint64_t done);
+/* The last figures and a newline. */
+void progress_end(struct progress *p, uint64_t done);
+/* CLOCK_MONOTONIC in seconds. */
+double now_s(void);
 /* The value of one hex digit, or -1. */
 int hex_value(int c);
 /* A decimal number of digits only (no sign, no blanks) that fits 64 bits:

@@ -14,7 +14,8 @@
 /* ldb_checkpoint on a writable env. Opening it may itself recover (the first
  * opener replays the log and checkpoints), and closing checkpoints again if
  * anything committed meanwhile; the figures printed are those around the
- * ldb_checkpoint call. */
+ * ldb_checkpoint call. It needs the writer: --nowait and --timeout say
+ * how long to wait for another process's write txn. */
 static int cmd_checkpoint(int argc, char **argv)
 {
     struct args a;
@@ -22,7 +23,7 @@ static int cmd_checkpoint(int argc, char **argv)
     ldb_stat before, after;
     int rc, status = 0;
 
-    if ((rc = parse_args("checkpoint", argc, argv, 0, &a)) != 0)
+    if ((rc = parse_args("checkpoint", argc, argv, OPT_WAIT, &a)) != 0)
         return rc;
     if ((rc = open_env(&a, LDB_NOCREATE, LDB_SYNC_FULL, &env)) != 0)
         return open_status(rc);
@@ -31,9 +32,9 @@ static int cmd_checkpoint(int argc, char **argv)
         status = fail(&a, "stat", rc);
         goto out;
     }
-    rc = ldb_checkpoint(env);
+    rc = checkpoint_waiting(&a, env);
     if (rc != 0) {
-        status = fail(&a, "checkpoint", rc);
+        status = rc == LDB_BUSY ? EXIT_NOOPEN : fail(&a, "checkpoint", rc);
         goto out;
     }
     rc = ldb_stat_env(env, &after);
@@ -52,7 +53,7 @@ out:
 
 const struct command command_checkpoint = {
     "checkpoint", cmd_checkpoint,
-    "PATH",
+    "PATH [--nowait | --timeout SEC]",
     "fold the write-ahead log into the data file",
-    ""
+    WAIT_HELP
 };

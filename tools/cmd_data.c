@@ -123,7 +123,7 @@ static void encode(FILE *f, const ldb_val *v, enum format fmt)
 /* ---- arguments ----------------------------------------------------------- */
 
 enum { OPT_FORMAT = 256, OPT_PREFIX, OPT_FROM, OPT_TO, OPT_LIMIT, OPT_REVERSE, OPT_KEYS_ONLY,
-       OPT_NOOVERWRITE, OPT_IMMUTABLE_FLAG };
+       OPT_NOOVERWRITE, OPT_IMMUTABLE_FLAG, OPT_NOWAIT, OPT_TIMEOUT };
 
 static int parse_format(const char *s, enum format *f)
 {
@@ -160,6 +160,14 @@ static int apply_option(int c, struct data_args *d)
     case OPT_KEYS_ONLY: d->keys_only = 1; return 0;
     case OPT_NOOVERWRITE: d->nooverwrite = 1; return 0;
     case OPT_IMMUTABLE_FLAG: d->a.immutable = 1; return 0;
+    case OPT_NOWAIT: d->a.wait_s = 0; return 0;
+    case OPT_TIMEOUT: {
+        char *end;
+        d->a.wait_s = strtod(optarg, &end);
+        if (end == optarg || *end != '\0' || !(d->a.wait_s >= 0 && d->a.wait_s <= 1e9))
+            return usage_error("%s: --timeout needs SECONDS (a number >= 0)", d->a.cmd);
+        return 0;
+    }
     default: return usage_error("%s: unknown option; try '%s %s --help'", d->a.cmd, prog,
                                 d->a.cmd);
     }
@@ -183,12 +191,15 @@ static int parse_data_args(const char *cmd, int argc, char **argv, int want, con
         {"keys-only", no_argument, NULL, OPT_KEYS_ONLY},
         {"nooverwrite", no_argument, NULL, OPT_NOOVERWRITE},
         {"immutable", no_argument, NULL, OPT_IMMUTABLE_FLAG},
+        {"nowait", no_argument, NULL, OPT_NOWAIT},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c, rc;
     memset(d, 0, sizeof *d);
     d->a.cmd = cmd;
+    d->a.wait_s = WAIT_FOREVER;
     optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc + 1, argv - 1, "t:xo:h", longopts, NULL)) != -1) {
@@ -272,11 +283,8 @@ static int write_one(struct data_args *d, const ldb_val *key, const ldb_val *val
 
     if ((rc = open_env(&d->a, LDB_NOCREATE, LDB_SYNC_FULL, &env)) != 0)
         return open_status(rc);
-    rc = ldb_txn_begin(env, 0, &txn);
-    if (rc != 0) {
-        status = fail(&d->a, "begin write txn", rc);
+    if ((status = begin_write(&d->a, env, &txn)) != 0)
         goto out;
-    }
     if (open_tree(&d->a, txn, val != NULL ? LDB_CREATE : 0, &dbi) != 0) {
         status = 1;
         goto out;
@@ -570,6 +578,7 @@ const struct command command_put = {
     "      --format F          keys and values as escaped (default), hex or text\n"
     "  -x, --hex               the same as --format hex\n"
     "      --nooverwrite       fail if KEY exists\n"
+    WAIT_HELP
 };
 
 const struct command command_del = {
@@ -579,6 +588,7 @@ const struct command command_del = {
     "  -t, --tree NAME         the tree (the main tree without it)\n"
     "      --format F          keys and values as escaped (default), hex or text\n"
     "  -x, --hex               the same as --format hex\n"
+    WAIT_HELP
 };
 
 const struct command command_scan = {
