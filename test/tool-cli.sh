@@ -3,9 +3,9 @@
 # The lightningdb command's surface (issue 13): `help COMMAND` and
 # `COMMAND --help` for every subcommand the overview lists; usage errors
 # exit 2 with the command's usage line; the documented exit codes (0 OK,
-# 1 failed, 2 usage, 3 cannot open, 4 damaged); --json output parsed by
-# python3's json module (when python3 is there); --nowait and --timeout
-# against a writer held by another process. Ends with "N passed, N failed".
+# 1 failed, 2 usage, 3 cannot open, 4 damaged); --json output of stat,
+# readers and health parsed by python3's json module (when python3 is
+# there). Ends with "N passed, N failed".
 set -u
 tool=./tools/lightningdb
 [ -x "$tool" ] || { echo "no $tool: run from the build directory"; exit 77; }
@@ -78,6 +78,44 @@ expect_rc "a damaged database: check" 4 "$tool" check "$work/junk.ldb"
 expect_out "a damaged database: check" "CORRUPTED"
 expect_rc "a damaged database: stat" 4 "$tool" stat "$work/junk.ldb"
 expect_rc "a damaged database: dump" 4 "$tool" dump "$work/junk.ldb"
+
+# ---- --json: valid JSON with the figures the text shows ---------------------------
+if command -v python3 >/dev/null; then
+    json_get() { # KEY path through the object on stdin, e.g. tree.entries
+        python3 -c 'import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(json.dumps(v))' "$1"
+    }
+    odd=$(printf 'we"ird\001')
+    "$tool" put "$db" --tree "$odd" k v
+    expect_rc "stat --json" 0 "$tool" stat "$db" --json
+    check_json() { # description, key, expected value
+        got=$(json_get "$2" <"$work/out" 2>&1)
+        if [ "$got" = "$3" ]; then ok; else bad "$1: $2 is $got, want $3"; fi
+    }
+    check_json "stat --json" tree.entries 1
+    check_json "stat --json" tree.name '"main"'
+    want=$("$tool" stat "$db" | sed -n 's/^last txn id: *//p')
+    check_json "stat --json" last_txn_id "$want"
+    check_json "stat --json" readers_used 0
+    expect_rc "stat --json of a named tree" 0 "$tool" stat "$db" --json --tree "$odd"
+    check_json "a tree name with a quote and a control byte" tree.name '"we\"ird\u0001"'
+    expect_rc "readers --json" 0 "$tool" readers "$db" --json
+    check_json "readers --json" slots '[]'
+    check_json "readers --json" readers_max "$("$tool" stat "$db" | sed -n 's/^readers max: *//p')"
+    expect_rc "health --json" 0 "$tool" health "$db" --json
+    check_json "health --json" status '"OK"'
+    check_json "health --json" code 0
+    expect_rc "health --json, critical" 2 "$tool" health "$work/missing.ldb" --json
+    check_json "health --json, critical" status '"CRITICAL"'
+    python3 -m json.tool "$work/out" >/dev/null && ok || bad "health --json is not JSON"
+    expect_rc "health --json, file warning" 1 "$tool" health "$db" --json --file-warn 0
+    check_json "health --json, file warning" status '"WARNING"'
+else
+    echo "SKIPPED: --json checks (no python3)"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -450,3 +450,27 @@ void progress_end(struct progress *p, uint64_t done)
     progress_draw(p, done, now_s());
     fputc('\n', stderr);
 }
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p >= 0x20 && *p < 0x7f)
+            fputc(*p, out);
+        else
+            fprintf(out, "\\u%04x", *p);
+    }
+    fputc('"', out);
+}
+
+void json_key(FILE *out, int *first, const char *name)
+{
+    fputs(*first ? "\n  " : ",\n  ", out);
+    *first = 0;
+    json_string(out, name);
+    fputs(": ", out);
+}

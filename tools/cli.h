@@ -110,6 +110,11 @@ void progress_start(struct progress *p, const struct args *a, const char *what,
 void progress_update(struct progress *p, uint64_t done);
 /* The last figures and a newline. */
 void progress_end(struct progress *p, uint64_t done);
+/* JSON output (--json): a string, escaped (bytes outside printable ASCII
+ * as \u00XX, so any byte string prints as valid JSON), and "name": prefixes. */
+void json_string(FILE *out, const char *s);
+/* ",\n  "name": " (the first of an object without the comma). */
+void json_key(FILE *out, int *first, const char *name);
 /* CLOCK_MONOTONIC in seconds. */
 double now_s(void);
 /* The value of one hex digit, or -1. */

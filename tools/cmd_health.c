@@ -29,6 +29,7 @@ struct health {
     double file_warn, file_crit, disk_warn, disk_crit; /* percent used */
     uint64_t lag_warn, lag_crit;                        /* txns */
     uint64_t max_size;                                  /* bytes; 0: the default */
+    int json;                                           /* --json */
 };
 
 /* Raise the state to at least s and add the reason. */
@@ -109,6 +110,7 @@ static int health_options(int argc, char **argv, struct health *h, const char **
         {"lag-warn", required_argument, NULL, 'l'},  {"lag-crit", required_argument, NULL, 'L'},
         {"max-size", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'h'},
         {"option", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
     int c, bad = 0;
@@ -126,6 +128,7 @@ static int health_options(int argc, char **argv, struct health *h, const char **
         case 'l': bad |= parse_u64(optarg, &h->lag_warn); break;
         case 'L': bad |= parse_u64(optarg, &h->lag_crit); break;
         case 'm': bad |= parse_u64(optarg, &h->max_size); break;
+        case 'j': h->json = 1; break;
         case 'h':
             printf("Usage: %s health PATH [--file-warn PCT] [--file-crit PCT] [--disk-warn PCT]\n"
                    "       [--disk-crit PCT] [--lag-warn TXNS] [--lag-crit TXNS] [--max-size BYTES]\n",
@@ -142,11 +145,43 @@ static int health_options(int argc, char **argv, struct health *h, const char **
     return 0;
 }
 
+/* The verdict and the figures as one JSON object (st NULL: not opened). */
+static void health_json(const struct health *h, const char *path, const ldb_stat *st,
+                        double disk)
+{
+    int first = 1;
+    putchar('{');
+    json_key(stdout, &first, "status");
+    json_string(stdout, health_word[h->state]);
+    json_key(stdout, &first, "code");
+    printf("%d", h->state);
+    json_key(stdout, &first, "path");
+    json_string(stdout, path);
+    json_key(stdout, &first, "message");
+    json_string(stdout, h->why[0] ? h->why : "all checks passed");
+    if (st != NULL) {
+        json_key(stdout, &first, "file_bytes");
+        printf("%" PRIu64, st->file_size);
+        json_key(stdout, &first, "readers");
+        printf("%" PRIu32, st->readers_used);
+        json_key(stdout, &first, "lag_txns");
+        printf("%" PRIu64, st->readers_used ? st->last_txn_id - st->oldest_reader_txn_id : 0);
+        json_key(stdout, &first, "disk_used_percent");
+        if (disk >= 0)
+            printf("%.1f", disk);
+        else
+            printf("null");
+        json_key(stdout, &first, "wal_bytes");
+        printf("%" PRIu64, st->wal_size);
+    }
+    printf("\n}\n");
+}
+
 /* Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; one status line on stdout
  * with performance data after '|', as monitoring plugins print it. */
 static int cmd_health(int argc, char **argv)
 {
-    struct health h = {HEALTH_OK, "", 80, 95, 90, 97, 100000, 10000000, 0};
+    struct health h = {HEALTH_OK, "", 80, 95, 90, 97, 100000, 10000000, 0, 0};
     struct args a;
     ldb_env *env = NULL;
     ldb_options opts;
@@ -180,6 +215,10 @@ static int cmd_health(int argc, char **argv)
         health_figures(&h, a.path, env, &st, &disk);
     if (env != NULL && (rc = ldb_close(env)) != 0)
         health_flag(&h, HEALTH_CRITICAL, "close: %s", ldb_strerror(rc));
+    if (h.json) {
+        health_json(&h, a.path, env != NULL ? &st : NULL, disk);
+        return output_failed() ? HEALTH_UNKNOWN : h.state;
+    }
     printf("LIGHTNINGDB %s - %s: %s", health_word[h.state], a.path,
            h.why[0] ? h.why : "all checks passed");
     if (env != NULL)
@@ -194,7 +233,7 @@ static int cmd_health(int argc, char **argv)
 
 const struct command command_health = {
     "health", cmd_health,
-    "PATH [THRESHOLDS]",
+    "PATH [THRESHOLDS] [--json]",
     "one-line status for monitors (Nagios codes)",
     "      --file-warn PCT     WARNING when the file reaches PCT% of max size (80)\n"
     "      --file-crit PCT     CRITICAL at PCT% of max size (95)\n"
@@ -203,5 +242,6 @@ const struct command command_health = {
     "      --lag-warn TXNS     WARNING when the oldest reader is TXNS behind (100000)\n"
     "      --lag-crit TXNS     CRITICAL when it is TXNS behind (10000000)\n"
     "      --max-size BYTES    the max size to measure the file against\n"
+    "      --json              the verdict and figures as one JSON object\n"
     "Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for bad arguments).\n"
 };

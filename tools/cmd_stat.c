@@ -12,6 +12,40 @@
 
 /* ---- stat ---------------------------------------------------------------- */
 
+static void json_u64(int *first, const char *name, uint64_t v)
+{
+    json_key(stdout, first, name);
+    printf("%" PRIu64, v);
+}
+
+/* The figures stat prints, as one JSON object. */
+static void stat_json(const struct args *a, const ldb_stat *st, const ldb_tree_stat *ts)
+{
+    int first = 1;
+    putchar('{');
+    json_key(stdout, &first, "path");
+    json_string(stdout, a->path);
+    json_u64(&first, "page_size", st->page_size);
+    json_u64(&first, "file_size", st->file_size);
+    json_u64(&first, "max_size", st->max_size);
+    json_u64(&first, "pages_used", st->pages_used);
+    json_u64(&first, "pages_free", st->pages_free);
+    json_u64(&first, "last_txn_id", st->last_txn_id);
+    json_u64(&first, "wal_size", st->wal_size);
+    json_u64(&first, "checkpoints", st->checkpoints);
+    json_u64(&first, "readers_used", st->readers_used);
+    json_u64(&first, "readers_max", st->readers_max);
+    json_u64(&first, "oldest_reader_txn_id", st->oldest_reader_txn_id);
+    json_u64(&first, "oldest_reader_lag",
+             st->readers_used ? st->last_txn_id - st->oldest_reader_txn_id : 0);
+    json_key(stdout, &first, "tree");
+    printf("{\"name\": ");
+    json_string(stdout, a->tree != NULL ? a->tree : "main");
+    printf(", \"entries\": %" PRIu64 ", \"depth\": %" PRIu32 ", \"branch_pages\": %" PRIu64
+           ", \"leaf_pages\": %" PRIu64 ", \"overflow_pages\": %" PRIu64 "}\n}\n",
+           ts->entries, ts->depth, ts->branch_pages, ts->leaf_pages, ts->overflow_pages);
+}
+
 static int cmd_stat(int argc, char **argv)
 {
     struct args a;
@@ -22,7 +56,7 @@ static int cmd_stat(int argc, char **argv)
     ldb_dbi dbi;
     int rc, status = 0;
 
-    if ((rc = parse_args("stat", argc, argv, OPT_TREE | OPT_IMMUTABLE, &a)) != 0)
+    if ((rc = parse_args("stat", argc, argv, OPT_TREE | OPT_IMMUTABLE | OPT_JSON, &a)) != 0)
         return rc;
     if ((rc = open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0)
         return open_status(rc);
@@ -44,6 +78,10 @@ static int cmd_stat(int argc, char **argv)
         goto out;
     }
 
+    if (a.json) {
+        stat_json(&a, &st, &ts);
+        goto out;
+    }
     printf("path:                 %s\n", a.path);
     printf("page size:            %" PRIu32 "\n", st.page_size);
     printf("file size:            %" PRIu64 "\n", st.file_size);
@@ -83,6 +121,19 @@ static int print_reader(void *ctx, int pid, uint64_t txn_id, int alive)
     return 0;
 }
 
+/* One slot as a JSON object: txn_id null for a reset read txn. */
+static int json_reader(void *ctx, int pid, uint64_t txn_id, int alive)
+{
+    int *n = ctx;
+    printf("%s{\"pid\": %d, \"txn_id\": ", (*n)++ ? ", " : "", pid);
+    if (txn_id != 0)
+        printf("%" PRIu64, txn_id);
+    else
+        printf("null");
+    printf(", \"alive\": %s}", alive ? "true" : "false");
+    return 0;
+}
+
 static int cmd_readers(int argc, char **argv)
 {
     struct args a;
@@ -90,7 +141,7 @@ static int cmd_readers(int argc, char **argv)
     ldb_stat st;
     int cleared = 0, rc, status = 0;
 
-    if ((rc = parse_args("readers", argc, argv, 0, &a)) != 0)
+    if ((rc = parse_args("readers", argc, argv, OPT_JSON, &a)) != 0)
         return rc;
     if ((rc = open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0)
         return open_status(rc);
@@ -102,6 +153,25 @@ static int cmd_readers(int argc, char **argv)
     rc = ldb_stat_env(env, &st);
     if (rc != 0) {
         status = fail(&a, "stat", rc);
+        goto out;
+    }
+    if (a.json) {
+        int first = 1;
+        putchar('{');
+        json_key(stdout, &first, "path");
+        json_string(stdout, a.path);
+        json_u64(&first, "cleared", (uint64_t)cleared);
+        json_u64(&first, "readers_used", st.readers_used);
+        json_u64(&first, "readers_max", st.readers_max);
+        json_u64(&first, "oldest_reader_txn_id", st.oldest_reader_txn_id);
+        json_u64(&first, "last_txn_id", st.last_txn_id);
+        json_key(stdout, &first, "slots");
+        putchar('[');
+        int n = 0;
+        rc = ldb_reader_list(env, json_reader, &n);
+        printf("]\n}\n");
+        if (rc != 0)
+            status = fail(&a, "reader list", rc);
         goto out;
     }
     printf("cleared:              %d\n", cleared);
@@ -120,15 +190,16 @@ out:
 
 const struct command command_stat = {
     "stat", cmd_stat,
-    "PATH [--tree NAME] [--immutable]",
+    "PATH [--tree NAME] [--json] [--immutable]",
     "figures of the database and of one tree",
     "  -t, --tree NAME         the tree to show (the main tree without it)\n"
+    "      --json              one JSON object instead of text\n"
     "      --immutable         open a file nothing changes (no lock file, no log)\n"
 };
 
 const struct command command_readers = {
     "readers", cmd_readers,
-    "PATH",
+    "PATH [--json]",
     "free stale reader slots; list readers in use",
-    ""
+    "      --json              one JSON object instead of text\n"
 };
