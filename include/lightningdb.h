@@ -114,8 +114,14 @@ LDB_API const char *ldb_version(void);
 /**@}*/
 
 /** @name Compression (ldb_options.compression)
- * Only #LDB_COMPRESS_NONE is supported by this version; the others give
- * #LDB_INVALID from ldb_open(). */
+ * With #LDB_COMPRESS_LZ4 or #LDB_COMPRESS_ZSTD, a value of 160 bytes or more
+ * is stored compressed when that saves at least an eighth of it, else as it
+ * is. Each stored value records its codec: a database written under any
+ * setting reads under any other, and the setting may change between opens
+ * (it only decides how new values are written). A tree whose recent values
+ * kept failing to compress stops trying for a while and probes again later.
+ * Compressed values are returned decompressed, from a cache of
+ * ldb_options.cache_size bytes shared by the env's threads. */
 /**@{*/
 #define LDB_COMPRESS_NONE 0
 #define LDB_COMPRESS_LZ4 1
@@ -134,10 +140,16 @@ typedef struct ldb_options {
                             file; 0 = 1 TiB. A file another env grew past it
                             still reads whole (the map follows the file), and
                             write txns may use the pages it already holds. */
-    size_t cache_size; /**< bytes of cache for decompressed values; 0 = 64 MiB.
-                            Unused while compression is unsupported. */
-    int compression;   /**< must be #LDB_COMPRESS_NONE in this version */
-    int compression_level; /**< must be 0 in this version */
+    size_t cache_size; /**< bytes of cache for decompressed values (an ARC,
+                            split in 16 shards; a value over a sixteenth of it
+                            is decompressed per read and not cached); 0 = 64 MiB */
+    int compression;   /**< #LDB_COMPRESS_NONE (0), #LDB_COMPRESS_LZ4 or
+                            #LDB_COMPRESS_ZSTD: how this env writes values */
+    int compression_level; /**< zstd: ZSTD_minCLevel() (negative, fastest) to
+                            ZSTD_maxCLevel(), 0 = zstd's default (3). LZ4: 0..2
+                            the default compressor, -1..-65537 LZ4 fast with
+                            acceleration -level, 3..12 LZ4HC at that level.
+                            Must be 0 with #LDB_COMPRESS_NONE. */
     unsigned max_readers;  /**< concurrent read txns, all processes; 0 = 126.
                                 The first process to open the database sets it. */
     unsigned max_dbs;      /**< named trees open at once in this env; 0 = 128 */
@@ -467,6 +479,24 @@ LDB_API int ldb_dbi_stat_sized(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st, siz
 /** Route calls to the sized entry point with the size compiled here. */
 #define ldb_dbi_stat(txn, dbi, st) ldb_dbi_stat_sized((txn), (dbi), (st), sizeof(ldb_tree_stat))
 
+/** How one tree's values are stored (ldb_dbi_compress_stat()). */
+typedef struct ldb_compress_stat {
+    uint64_t values;           /**< entries in the tree */
+    uint64_t compressed;       /**< of them, stored compressed */
+    uint64_t stored_bytes;     /**< bytes the compressed ones take, headers included */
+    uint64_t raw_bytes;        /**< bytes the compressed ones hold decompressed;
+                                    raw_bytes - stored_bytes is what compression saves */
+} ldb_compress_stat;
+
+/**
+ * @brief Count a tree's compressed values and the bytes they save, as the
+ * txn sees it. Reads every leaf (and the first page of every compressed
+ * overflow value): its cost grows with the tree.
+ * @retval 0 success; #LDB_INVALID bad handle or NULL @p st;
+ * @retval LDB_CORRUPTED a damaged page or value header was met.
+ */
+LDB_API int ldb_dbi_compress_stat(ldb_txn *txn, ldb_dbi dbi, ldb_compress_stat *st);
+
 /** @name Put flags */
 /**@{*/
 #define LDB_NOOVERWRITE 0x10 /**< #LDB_EXISTS if the key is there */
@@ -478,11 +508,13 @@ LDB_API int ldb_dbi_stat_sized(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st, siz
  * @brief Look a key up.
  *
  * @param[out] val set on success. val->data points into read-only memory valid
- *             until the txn ends or, in a write txn, until its next write.
+ *             until the txn ends or, in a write txn, until its next write
+ *             (the map for a plain value, the env's cache for a compressed one).
  * @retval LDB_NOTFOUND no such key.
  * @retval LDB_INVALID empty key, bad handle.
  * @retval LDB_TOOBIG key longer than ldb_max_key_size().
- * @retval LDB_CORRUPTED a damaged page was met.
+ * @retval LDB_CORRUPTED a damaged page or compressed value was met.
+ * @retval -ENOMEM no memory to decompress a compressed value into.
  */
 LDB_API int ldb_get(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, ldb_val *val);
 
@@ -564,7 +596,9 @@ typedef struct ldb_stat {
     uint64_t wal_size;              /**< bytes of log records since the last checkpoint */
     uint32_t readers_used, readers_max; /**< open read txns, all processes */
     uint64_t oldest_reader_txn_id;  /**< snapshot of the oldest open reader; 0 when none */
-    uint64_t cache_hits, cache_misses, cache_bytes; /**< always 0 in this version */
+    uint64_t cache_hits, cache_misses, cache_bytes; /**< this env's cache of decompressed
+                                         values: lookups that found the value, lookups
+                                         that decompressed it, bytes held now */
     uint64_t commits;               /**< write txns committed through this env */
     uint64_t checkpoints;           /**< checkpoints by every process since the
                                          database was last opened by a first process */
@@ -581,8 +615,9 @@ LDB_API int ldb_stat_env_sized(ldb_env *env, ldb_stat *st, size_t st_size);
 
 /**
  * @brief Verify the newest snapshot: every page checksum, key order, tree
- * shape and entry counts, and that every page is used or free exactly once;
- * and both meta pages. A damaged meta page is a finding (#LDB_CORRUPTED)
+ * shape and entry counts, that every page is used or free exactly once,
+ * that every compressed value decompresses to its recorded size; and both
+ * meta pages. A damaged meta page is a finding (#LDB_CORRUPTED)
  * even though the database opens and reads from the other one: that one is
  * then the only copy, and the next misfortune loses the database. (Meta
  * page 1 of a database never checkpointed is all zeros: not a finding.)

@@ -13,6 +13,7 @@
 #include "dbi.h"
 #include "error.h"
 #include "txn.h"
+#include "value.h"
 
 static int check_key(const ldb_env *env, const ldb_val *key)
 {
@@ -31,7 +32,12 @@ int ldb_get(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, ldb_val *val)
     TRY(check_key(txn->env, key));
     struct tree_desc *t;
     TRY(ldb__txn_tree(txn, dbi, &t));
-    return ldb__btree_get(&txn->pager, t, key->data, (uint32_t)key->size, val);
+    struct ldb__path path;
+    int exact;
+    TRY(ldb__btree_seek(&txn->pager, t, key->data, (uint32_t)key->size, &path, &exact));
+    if (!exact)
+        return LDB_NOTFOUND;
+    return ldb__value_entry(txn, &path, NULL, val);
 }
 
 int ldb_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *val, unsigned flags)
@@ -137,6 +143,7 @@ int ldb_dbi_drop(ldb_txn *txn, ldb_dbi dbi, int delete_tree)
         return LDB_INVALID;
     struct tree_desc *t;
     TRY(ldb__txn_tree(txn, dbi, &t));
+    ldb__value_unpin(txn); /* a write: values handed out before are gone */
     TRY(ldb__txn_fail(txn, ldb__btree_drop(&txn->pager, t)));
     TRY(ldb__txn_fail(txn, ldb__txn_log(txn, delete_tree ? WAL_OP_DELETE : WAL_OP_EMPTY, dbi,
                                         NULL, NULL)));

@@ -339,6 +339,7 @@ struct entry {
     const void *value; /* leaf: inline bytes or the overflow pgno */
     uint32_t vsize;
     int overflow;
+    int compressed;    /* leaf: NODE_COMPRESSED */
     pgno_t child;      /* branch */
 };
 
@@ -349,12 +350,17 @@ static uint32_t entry_size(const struct entry *e, int leaf)
            (uint32_t)sizeof(struct page_slot);
 }
 
+static unsigned node_flags(const struct entry *e)
+{
+    return (e->overflow ? NODE_OVERFLOW : 0u) | (e->compressed ? NODE_COMPRESSED : 0u);
+}
+
 static void append_entry(uint8_t *p, uint32_t psize, const struct entry *e, int leaf,
                          int first_of_branch)
 {
     unsigned at = PAGE_HDR(p)->count;
     if (leaf)
-        ldb__page_insert_leaf(p, psize, at, e->key, e->ksize, e->value, e->vsize, e->overflow);
+        ldb__page_insert_leaf(p, psize, at, e->key, e->ksize, e->value, e->vsize, node_flags(e));
     else if (first_of_branch)
         ldb__page_insert_branch(p, psize, at, NULL, 0, e->child);
     else
@@ -363,7 +369,8 @@ static void append_entry(uint8_t *p, uint32_t psize, const struct entry *e, int 
 
 static struct entry node_entry(const struct page_node *n)
 {
-    struct entry e = {n->key, n->key_size, n->value, n->value_size, n->overflow, n->child};
+    struct entry e = {n->key,      n->key_size,   n->value, n->value_size,
+                      n->overflow, n->compressed, n->child};
     return e;
 }
 
@@ -470,7 +477,7 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
         }
         uint8_t *parent = (uint8_t *)path->page[level - 1];
         unsigned pidx = path->idx[level - 1] + 1;
-        struct entry up = {sep, slen, NULL, 0, 0, rpgno};
+        struct entry up = {sep, slen, NULL, 0, 0, 0, rpgno};
         if (ldb__page_room(parent) >= entry_size(&up, 0)) {
             ldb__page_insert_branch(parent, psize, pidx, sep, slen, rpgno);
             goto out;
@@ -558,10 +565,11 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
     if (put_aliases(pg, leaf, idx, exact, key, klen, val, vlen))
         return put_copy(pg, t, key, klen, val, vlen, flags);
     int overflow = ldb__leaf_node_size(klen, vlen, 0) > ldb__leaf_inline_max(psize);
+    int compressed = (flags & LDB__BTREE_COMPRESSED) != 0;
     if (exact) {
         struct page_node old;
         TRY(ldb__page_node(leaf, psize, idx, &old));
-        if (!old.overflow && !overflow && old.value_size == vlen) {
+        if (!old.overflow && !overflow && old.value_size == vlen && old.compressed == compressed) {
             if (vlen)
                 memcpy((uint8_t *)old.value, val, vlen); /* a dirty page: ours to write */
             return 0;
@@ -573,9 +581,9 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
     pgno_t ov = 0;
     if (overflow)
         TRY(write_overflow(pg, t, val, vlen, &ov));
-    struct entry e = {key, klen, overflow ? (const void *)&ov : val, vlen, overflow, 0};
+    struct entry e = {key, klen, overflow ? (const void *)&ov : val, vlen, overflow, compressed, 0};
     if (ldb__page_room(leaf) >= entry_size(&e, 1))
-        ldb__page_insert_leaf(leaf, psize, idx, key, klen, e.value, vlen, overflow);
+        ldb__page_insert_leaf(leaf, psize, idx, key, klen, e.value, vlen, node_flags(&e));
     else
         TRY(split_insert(pg, t, &path, leafl, idx, e, (flags & LDB_APPEND) != 0));
     if (!exact)

@@ -56,7 +56,9 @@ int ldb__btree_next(const struct ldb__pager *pg, struct ldb__path *p);
 int ldb__btree_prev(const struct ldb__pager *pg, struct ldb__path *p);
 
 /* Writes (pager must belong to a write txn). flags: LDB_NOOVERWRITE,
- * LDB_APPEND. *inserted is set when a new key was added. */
+ * LDB_APPEND, LDB__BTREE_COMPRESSED (val is a compressed value's stored
+ * form: the node gets NODE_COMPRESSED). */
+#define LDB__BTREE_COMPRESSED 0x80000000u
 int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen,
                    const void *val, uint32_t vlen, unsigned flags);
 int ldb__btree_del(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "value.h"
 
 /* The live txn of a cursor, its position forgotten if the txn was reset
  * since; NULL if the txn has ended. */
@@ -101,10 +102,10 @@ static int reposition(ldb_cursor *c, const struct ldb__pager *pg, const struct t
 }
 
 /* Return the entry at the cursor's path (it is on an entry). */
-static int cursor_result(ldb_cursor *c, const struct ldb__pager *pg, ldb_val *key, ldb_val *val)
+static int cursor_result(ldb_cursor *c, ldb_val *key, ldb_val *val)
 {
     ldb_val k, v;
-    TRY(ldb__btree_entry(pg, &c->path, &k, val ? &v : NULL));
+    TRY(ldb__value_entry(c->link.txn, &c->path, &k, val ? &v : NULL));
     if (!c->link.txn->rdonly) {
         TRY(save_key(c, &k));
         c->mods = c->link.txn->mods;
@@ -132,7 +133,7 @@ int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
         const uint8_t *page = c->path.page[leaf];
         struct page_node n;
         if (idx < PAGE_CHDR(page)->count && ldb__page_node(page, pg->page_size, idx, &n) == 0 &&
-            !n.overflow) {
+            !n.overflow && !n.compressed) {
             c->path.idx[leaf] = idx;
             if (idx + 1 < PAGE_CHDR(page)->count)
                 __builtin_prefetch(page + PAGE_CSLOTS(page)[idx + 1].offset);
@@ -158,7 +159,7 @@ int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
         int rc = op == LDB_NEXT ? ldb__btree_next(pg, &c->path) : ldb__btree_prev(pg, &c->path);
         if (rc < 0)
             return rc;
-        return cursor_result(c, pg, key, val);
+        return cursor_result(c, key, val);
     }
     struct ldb__path p;
     p.depth = 0;
@@ -203,7 +204,7 @@ int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
     case LDB_CURRENT:
         if (c->state != CURSOR_ON)
             return LDB_NOTFOUND;
-        return cursor_result(c, pg, key, val);
+        return cursor_result(c, key, val);
     default:
         return LDB_INVALID;
     }
@@ -211,7 +212,7 @@ int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
         return rc; /* the cursor stays where it was */
     memcpy(&c->path, &p, sizeof p);
     c->state = CURSOR_ON;
-    return cursor_result(c, pg, key, val);
+    return cursor_result(c, key, val);
 }
 
 int ldb_cursor_del(ldb_cursor *c)

@@ -28,6 +28,7 @@
 #include "os.h"
 #include "page.h"
 #include "recovery.h"
+#include "value.h"
 
 static int fill_options(const ldb_options *in, ldb_options *o)
 {
@@ -46,9 +47,7 @@ static int fill_options(const ldb_options *in, ldb_options *o)
     if (o->page_size < LDB_MIN_PAGE_SIZE || o->page_size > LDB_MAX_PAGE_SIZE ||
         (o->page_size & (o->page_size - 1)))
         return LDB_INVALID;
-    /* Compression arrives with its own work; until then refuse, never ignore. */
-    if (o->compression != LDB_COMPRESS_NONE || o->compression_level != 0)
-        return LDB_INVALID;
+    TRY(ldb__compress_check_options(o->compression, o->compression_level));
     if (o->max_size == 0)
         o->max_size = LDB_DEFAULT_MAX_SIZE;
     if (o->max_size < 4ull * LDB_MAX_PAGE_SIZE)
@@ -187,6 +186,9 @@ static void env_free(ldb_env *env)
     free(env->wal_path);
     ldb__dbi_table_free(env);
     ldb__buffer_pool_destroy(&env->buffers);
+    ldb__cache_close(env->cache);
+    ldb__compressor_destroy(&env->compressor);
+    free(env->adapt);
     pthread_mutex_destroy(&env->mutex);
     env->magic = LDB_DEAD_MAGIC;
     free(env->path);
@@ -306,6 +308,12 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     CHECK_GOTO(rc, ldb__os_map(env->fd, env->map_len, &map), fail);
     env->map = map;
     CHECK_GOTO(rc, ldb__dbi_table_init(env), fail);
+    env->adapt = calloc(env->opts.max_dbs, sizeof *env->adapt);
+    if (env->adapt == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    CHECK_GOTO(rc, ldb__cache_open(env->opts.cache_size, LDB_CACHE_SHARDS, &env->cache), fail);
     struct ldb__commit_state cs;
     memset(&cs, 0, sizeof cs);
     cs.snap = (struct ldb__snapshot){m.txnid, m.npages, m.main_tree, m.catalog_tree, m.free_tree};
@@ -455,6 +463,11 @@ int ldb__env_stat(ldb_env *env, ldb_stat *st)
     st->max_size = env->opts.max_size;
     st->readers_max = env->lock.hdr->max_readers;
     ldb__lock_reader_stats(&env->lock, &st->readers_used, &st->oldest_reader_txn_id);
+    struct ldb__cache_stats cst;
+    ldb__cache_stats(env->cache, &cst);
+    st->cache_hits = cst.hits;
+    st->cache_misses = cst.misses;
+    st->cache_bytes = cst.bytes;
     st->commits = __atomic_load_n(&env->commits, __ATOMIC_RELAXED);
     st->checkpoints = __atomic_load_n(&env->lock.hdr->checkpoints, __ATOMIC_RELAXED);
     if (!(env->opts.flags & LDB_IMMUTABLE)) {

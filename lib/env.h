@@ -19,5 +19,8 @@
 #define LDB_DEFAULT_FILE_MODE 0644u
 #define LDB_MAX_READERS_LIMIT 65536u
 #define LDB_MAX_DBS_LIMIT 32768u
+/* Independent ARCs the value cache is split into (cache.h): enough that two
+ * or four reader threads rarely take the same lock. */
+#define LDB_CACHE_SHARDS 16u
 
 #endif

@@ -38,7 +38,12 @@
 typedef uint64_t pgno_t;
 
 #define LDB_MAGIC 0x3142444C474E544CULL /* "LTNGLDB1" as LE bytes */
-#define LDB_FORMAT_VERSION 1u
+/* Version 2 added compressed values (NODE_COMPRESSED): a version 1 reader
+ * would return their stored bytes as the value, so it must refuse them.
+ * Version 1 files have no such node and read as they are; the first
+ * checkpoint rewrites their meta page as version 2. */
+#define LDB_FORMAT_VERSION 2u
+#define LDB_FORMAT_VERSION_MIN 1u
 #define LDB_MIN_PAGE_SIZE 4096u
 #define LDB_MAX_PAGE_SIZE 65536u
 #define LDB_META_PAGES 2u
@@ -88,6 +93,23 @@ struct leaf_node {
 _Static_assert(sizeof(struct leaf_node) == 8, "leaf node header is 8 bytes");
 #define LEAF_NODE_HEADER 8u
 #define NODE_OVERFLOW 0x1u
+/* The stored value (inline or in the overflow run) is a value_header and a
+ * compressed payload; value_size counts the stored bytes. Format 2 on. */
+#define NODE_COMPRESSED 0x2u
+#define NODE_FLAGS_KNOWN (NODE_OVERFLOW | NODE_COMPRESSED)
+
+/* The first bytes of a compressed value. codec is LDB_COMPRESS_LZ4 (a raw
+ * LZ4 block) or LDB_COMPRESS_ZSTD (one zstd frame); raw_size is the size
+ * the payload must decompress to, exactly. */
+struct value_header {
+    uint8_t codec;
+    uint8_t dict;        /* zero: no dictionary (reserved for one) */
+    uint16_t reserved;   /* zero */
+    uint32_t raw_size;
+    /* the compressed payload: value_size - VALUE_HEADER_SIZE bytes */
+};
+_Static_assert(sizeof(struct value_header) == 8, "value header is 8 bytes");
+#define VALUE_HEADER_SIZE 8u
 
 /* Branch node: the child's page number, then the key. Slot 0's key is
  * empty (it stands for minus infinity); slot i > 0 holds the smallest key

@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "cache.h"
+#include "compress.h"
 #include "histogram.h"
 #include "io.h"
 #include "lightningdb.h"
@@ -55,6 +57,9 @@ struct ldb_env {
     struct ldb__io io;        /* the log's I/O backend */
     int io_ready;
     int recovering;           /* ldb_open is replaying the log */
+    struct ldb__cache *cache; /* decompressed values, all threads (cache.h) */
+    struct ldb__compressor compressor; /* the writer's (value.c) */
+    struct ldb__adapt *adapt; /* [max_dbs]: per tree, the writer's (value.h) */
     /* This process's latencies, for ldb_metrics (lock-free, see
      * histogram.h); the log syncs' are io.sync_latency. */
     struct ldb__histogram commit_latency;

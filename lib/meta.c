@@ -19,7 +19,7 @@ int ldb__meta_check(const uint8_t *image, pgno_t pgno, struct meta_page *out)
         return LDB_CORRUPT();
     if (!ldb__page_checksum_ok(image, LDB_META_BYTES))
         return LDB_CORRUPT();
-    if (m.version != LDB_FORMAT_VERSION)
+    if (m.version < LDB_FORMAT_VERSION_MIN || m.version > LDB_FORMAT_VERSION)
         return LDB_VERSION;
     if (m.header.type != PAGE_META || m.header.pgno != pgno)
         return LDB_CORRUPT();

@@ -190,13 +190,15 @@ static void update_prefix(uint8_t *p, uint32_t psize, unsigned idx, const uint8_
 }
 
 void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
-                           uint32_t ksize, const void *value, uint32_t vsize, int overflow)
+                           uint32_t ksize, const void *value, uint32_t vsize,
+                           unsigned node_flags)
 {
+    int overflow = (node_flags & NODE_OVERFLOW) != 0;
     uint32_t size = ldb__leaf_node_size(ksize, vsize, overflow);
     uint8_t *node = p + make_room(p, idx, size);
     uint16_t k16 = (uint16_t)ksize;
     memcpy(node, &k16, 2);
-    node[2] = overflow ? NODE_OVERFLOW : 0;
+    node[2] = (uint8_t)(node_flags & NODE_FLAGS_KNOWN);
     node[3] = 0;
     memcpy(node + 4, &vsize, 4);
     memcpy(node + LEAF_NODE_HEADER, key, ksize);

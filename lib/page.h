@@ -61,6 +61,7 @@ struct page_node {
     const uint8_t *value;  /* inline bytes, or where the overflow pgno is */
     uint32_t value_size;   /* the value's full size */
     int overflow;          /* the value is in an overflow run */
+    int compressed;        /* the stored value is compressed (NODE_COMPRESSED) */
     /* branch only */
     pgno_t child;
     uint32_t node_size;    /* bytes of the node in the heap */
@@ -107,6 +108,7 @@ static inline int ldb__page_node(const uint8_t *p, uint32_t psize, unsigned idx,
         const uint8_t *node = p + off;
         n->key_size = ldb__rd16(node);
         n->overflow = (node[2] & NODE_OVERFLOW) != 0;
+        n->compressed = (node[2] & NODE_COMPRESSED) != 0;
         n->value_size = ldb__rd32(node + 4);
         n->key = node + LEAF_NODE_HEADER;
         n->value = n->key + n->key_size;
@@ -129,6 +131,7 @@ static inline int ldb__page_node(const uint8_t *p, uint32_t psize, unsigned idx,
         n->value = NULL;
         n->value_size = 0;
         n->overflow = 0;
+        n->compressed = 0;
     }
     return 0;
 }
@@ -154,9 +157,11 @@ static inline uint32_t ldb__branch_node_size(uint32_t ksize)
 }
 
 /* Insert a node at slot idx; the caller made sure it fits (ldb__page_room
- * >= node size + slot). value is the inline value or the overflow pgno. */
+ * >= node size + slot). value is the inline value or the overflow pgno;
+ * node_flags are NODE_OVERFLOW and NODE_COMPRESSED. */
 void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
-                           uint32_t ksize, const void *value, uint32_t vsize, int overflow);
+                           uint32_t ksize, const void *value, uint32_t vsize,
+                           unsigned node_flags);
 void ldb__page_insert_branch(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
                              uint32_t ksize, pgno_t child);
 void ldb__page_remove(uint8_t *p, uint32_t psize, unsigned idx);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "commit.h"
+#include "compress.h"
 #include "error.h"
 #include "os.h"
 #include "wal.h"
@@ -198,6 +199,17 @@ static int apply_op(ldb_txn *txn, struct replay_trees *rt, const struct ldb__wal
         TRY(check_op_sizes(txn->env, op));
         rc = ldb__btree_put(pg, t, op->key, op->key_len, op->value, op->value_len, 0);
         break;
+    case WAL_OP_PUT_COMPRESSED: {
+        /* The stored form, as it was written: stored as it is (never
+         * recompressed under this open's setting). */
+        int codec;
+        uint32_t raw;
+        TRY(check_op_sizes(txn->env, op));
+        TRY(ldb__compress_header(op->value, op->value_len, &codec, &raw));
+        rc = ldb__btree_put(pg, t, op->key, op->key_len, op->value, op->value_len,
+                            LDB__BTREE_COMPRESSED);
+        break;
+    }
     case WAL_OP_DEL:
         TRY(check_op_sizes(txn->env, op));
         rc = ldb__btree_del(pg, t, op->key, op->key_len);

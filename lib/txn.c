@@ -16,6 +16,7 @@
 #include "meta.h"
 #include "os.h"
 #include "page.h"
+#include "value.h"
 
 void ldb__txn_cursor_attach(ldb_txn *txn, struct ldb__cursor_link *link)
 {
@@ -427,6 +428,8 @@ void ldb__txn_free(ldb_txn *txn)
         ldb__freelist_destroy(&txn->freelist);
         ldb__wal_buf_free(&txn->log);
     }
+    ldb__pins_free(env->cache, &txn->pins);
+    free(txn->cbuf);
     free(txn->dbis);
     txn->magic = LDB_DEAD_MAGIC;
     txn_count(env, -1);
@@ -457,6 +460,7 @@ void ldb_txn_reset(ldb_txn *txn)
         ldb__env_check(txn->env) != 0)
         return;
     lose_cursors(txn, 0);
+    ldb__value_unpin(txn);
     ldb__lock_reader_end(&txn->env->lock, txn->slot);
     txn->active = 0;
 }
@@ -517,13 +521,21 @@ int ldb__txn_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *v
         return txn->error;
     struct tree_desc *t;
     TRY(ldb__txn_fail(txn, ldb__txn_tree(txn, dbi, &t)));
+    ldb_val stored;
+    unsigned bflags;
     struct ldb__wal_buf before = txn->log;
-    int rc = ldb__txn_log(txn, WAL_OP_PUT, dbi, key, val);
+    int rc = ldb__value_encode(txn, dbi, val, flags, &stored, &bflags);
     if (rc == 0)
-        rc = ldb__btree_put(&txn->pager, t, key->data, (uint32_t)key->size, val->data,
-                            (uint32_t)val->size, flags);
+        rc = ldb__txn_log(txn,
+                          bflags & LDB__BTREE_COMPRESSED ? WAL_OP_PUT_COMPRESSED : WAL_OP_PUT,
+                          dbi, key, &stored);
+    if (rc == 0)
+        rc = ldb__btree_put(&txn->pager, t, key->data, (uint32_t)key->size, stored.data,
+                            (uint32_t)stored.size, bflags);
     if (rc < 0 && error_is_refusal(rc))
         log_take_back(txn, &before);
+    /* Values handed out before are valid until this write: val may be one. */
+    ldb__value_unpin(txn);
     if (rc < 0)
         return ldb__txn_fail(txn, rc);
     ldb__txn_tree_dirty(txn, dbi);
@@ -543,6 +555,7 @@ int ldb__txn_del(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key)
         rc = ldb__btree_del(&txn->pager, t, key->data, (uint32_t)key->size);
     if (rc < 0 && error_is_refusal(rc))
         log_take_back(txn, &before);
+    ldb__value_unpin(txn); /* after: key may be a value handed out */
     if (rc < 0)
         return ldb__txn_fail(txn, rc);
     ldb__txn_tree_dirty(txn, dbi);

@@ -75,6 +75,10 @@ struct ldb_txn {
     pid_t tid;             /* that thread's kernel id */
     int replaying;         /* recovery: the ops come from the log */
     struct ldb__wal_buf log; /* this txn's log record */
+    uint8_t *cbuf;         /* the stored form of the value being put (value.c) */
+    uint32_t cbuf_cap;
+    /* both kinds */
+    struct ldb__pins pins; /* decompressed values handed out (value.h) */
     uint64_t file_size;
 };
 

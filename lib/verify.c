@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compress.h"
 #include "error.h"
 #include "meta.h"
 #include "os.h"
@@ -101,6 +102,29 @@ static void check_overflow(struct checker *ck, const char *tree, const struct pa
         finding(ck, "%s: overflow run at %" PRIu64 " fails its checksum", tree, ov);
 }
 
+/* A compressed value must decompress to exactly its recorded size. */
+static void check_compressed(struct checker *ck, const char *tree, const struct page_node *n)
+{
+    ldb_val v;
+    int codec;
+    uint32_t raw;
+    if (ldb__btree_node_value(ck->pg, n, &v) < 0)
+        return; /* the overflow run's own finding says why */
+    if (ldb__compress_header(v.data, (uint32_t)v.size, &codec, &raw) < 0) {
+        finding(ck, "%s: a compressed value's header is damaged", tree);
+        return;
+    }
+    uint8_t *buf = malloc(raw);
+    if (buf == NULL) {
+        finding(ck, "%s: no memory to decompress a %" PRIu32 "-byte value", tree, raw);
+        return;
+    }
+    if (ldb__decompress_value(v.data, (uint32_t)v.size, buf, raw) < 0)
+        finding(ck, "%s: a compressed value does not decompress to its %" PRIu32 " bytes", tree,
+                raw);
+    free(buf);
+}
+
 static void walk_page(struct checker *ck, const char *tree, const struct tree_desc *t, pgno_t pgno,
                       unsigned level, struct bound lo, struct bound hi, struct tree_count *c,
                       void (*visit)(struct checker *, const struct page_node *, void *), void *arg)
@@ -142,6 +166,8 @@ static void walk_page(struct checker *ck, const char *tree, const struct tree_de
             c->entries++;
             if (n.overflow)
                 check_overflow(ck, tree, &n, c);
+            if (n.compressed)
+                check_compressed(ck, tree, &n);
             if (visit)
                 visit(ck, &n, arg);
             continue;

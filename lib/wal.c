@@ -362,7 +362,7 @@ int ldb__wal_op_next(const uint8_t *ops, size_t len, size_t *pos, struct ldb__wa
     op->value_len = v32;
     p += WAL_OP_HEADER;
     uint64_t body = (uint64_t)op->name_len + op->key_len + op->value_len;
-    if (body > len - p || op->type < WAL_OP_PUT || op->type > WAL_OP_DELETE)
+    if (body > len - p || op->type < WAL_OP_PUT || op->type > WAL_OP_PUT_COMPRESSED)
         return LDB_CORRUPT();
     op->name = ops + p;
     op->key = op->name + op->name_len;

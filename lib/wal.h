@@ -85,6 +85,9 @@ enum wal_op_type {
     WAL_OP_CREATE = 3,     /* create an empty named tree */
     WAL_OP_EMPTY = 4,      /* ldb_dbi_drop(.., 0) */
     WAL_OP_DELETE = 5,     /* ldb_dbi_drop(.., 1) */
+    WAL_OP_PUT_COMPRESSED = 6, /* a put whose value is the stored form of a
+                                  compressed value (format.h, value_header):
+                                  replay stores it as it is */
 };
 
 /* A txn's log record being built: WAL_RECORD_HEADER bytes reserved at the

@@ -206,17 +206,22 @@ static void bad_options_against(const char *path)
         snprintf(what, sizeof what, "sync_mode %d", bad_sync[i]);
         expect_open_invalid(path, &o, what);
     }
-    static const int bad_comp[] = {LDB_COMPRESS_LZ4, LDB_COMPRESS_ZSTD, 3, -1};
+    static const int bad_comp[] = {3, -1, 100};
     for (size_t i = 0; i < sizeof bad_comp / sizeof bad_comp[0]; i++) {
         ldb_options o = {0};
         o.compression = bad_comp[i];
         snprintf(what, sizeof what, "compression %d", bad_comp[i]);
         expect_open_invalid(path, &o, what);
     }
-    {
+    static const int bad_level[][2] = {{LDB_COMPRESS_NONE, 3},  {LDB_COMPRESS_LZ4, 13},
+                                       {LDB_COMPRESS_LZ4, -70000}, {LDB_COMPRESS_ZSTD, 1000},
+                                       {LDB_COMPRESS_ZSTD, -1000000}};
+    for (size_t i = 0; i < sizeof bad_level / sizeof bad_level[0]; i++) {
         ldb_options o = {0};
-        o.compression_level = 3;
-        expect_open_invalid(path, &o, "compression_level 3");
+        o.compression = bad_level[i][0];
+        o.compression_level = bad_level[i][1];
+        snprintf(what, sizeof what, "compression %d level %d", bad_level[i][0], bad_level[i][1]);
+        expect_open_invalid(path, &o, what);
     }
     static const unsigned bad_flags[] = {0x8, 0x10, 0x100, 0x80000000u, LDB_CREATE,
                                          LDB_RDONLY | 0x40};

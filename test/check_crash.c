@@ -273,6 +273,7 @@ START_TEST(test_power_loss)
     char path[4200];
     snprintf(path, sizeof path, "%s/db", dir);
     ldb_options o = {.sync_mode = sync_mode};
+    wl_options(&o);
     ldb_env *env = tu_open(path, &o);
     ck_assert_int_eq(ldb_close(env), 0);
     char dir_copy[4096];
@@ -538,6 +539,7 @@ static void fault_child(const char *path, const fault_kind *fk, uint64_t nth, ui
 {
     fault_state f = {fk, nth, 0, 0};
     ldb_options o = {.sync_mode = LDB_SYNC_FULL, .wal_max_bytes = FAULT_WAL_MAX};
+    wl_options(&o);
     ldb__os_fault_reset();
     if (nth)
         ldb__os_fault_set(fk->kind, nth, fk->err);
@@ -601,6 +603,7 @@ static void fault_child(const char *path, const fault_kind *fk, uint64_t nth, ui
 static wl_model *make_template(const char *path, uint64_t seed)
 {
     ldb_options o = {.wal_max_bytes = FAULT_WAL_MAX};
+    wl_options(&o);
     ldb_env *env = tu_open(path, &o);
     wl_model *m = wl_model_new();
     for (uint64_t j = 1; j <= 60; j++) {

@@ -153,6 +153,7 @@ START_TEST(test_kill_rounds)
         uint64_t x = wl_mix(seed + (uint64_t)r);
         ldb_options o = {.sync_mode = x % 2 ? LDB_SYNC_OFF : LDB_SYNC_FULL,
                          .wal_max_bytes = (x >> 4) % 2 ? 32u << 10 : 1u << 20};
+        wl_options(&o);
         /* Mostly while committing, up to 15 ms after the open; one round in
          * eight early, in the open. */
         int in_open_round = (x >> 30) % 8 == 0;

@@ -73,18 +73,36 @@ size_t wl_key(uint32_t idx, uint8_t *buf)
     return len;
 }
 
+int wl_compression(void)
+{
+    const char *c = getenv("LDB_TEST_COMPRESSION");
+    if (c == NULL || *c == '\0' || strcmp(c, "none") == 0)
+        return LDB_COMPRESS_NONE;
+    return strcmp(c, "lz4") == 0 ? LDB_COMPRESS_LZ4 : LDB_COMPRESS_ZSTD;
+}
+
+void wl_options(ldb_options *o)
+{
+    o->compression = wl_compression();
+}
+
 void wl_value(uint64_t j, unsigned opi, uint32_t vlen, uint8_t *buf)
 {
     uint64_t x = wl_mix((j << 8) ^ opi) | 1;
     uint32_t i = 0;
+    /* Compressed runs want values that compress: runs of 8 equal bytes
+     * (either codec halves them at least). */
+    unsigned run = wl_compression() != LDB_COMPRESS_NONE ? 8 : 1;
     if (vlen >= 8) {
         memcpy(buf, &j, 8);
         i = 8;
     }
     for (; i < vlen; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        if (i % run == 0) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
         buf[i] = (uint8_t)(x >> 24);
     }
 }

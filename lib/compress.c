@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * compress.c: the LZ4 and zstd wrappers behind compress.h.
+ *
+ * Compression state belongs to the writer (struct ldb__compressor); zstd's
+ * decompression context is kept per thread (readers decompress at once on
+ * many threads, and a context is too big to build per value), freed by a
+ * thread-key destructor when the thread ends.
+ */
+#include "compress.h"
+
+#include <errno.h>
+#include <lz4.h>
+#include <lz4hc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "lightningdb.h"
+
+#define LZ4_ACCEL_MAX 65537
+
+int ldb__compress_check_options(int codec, int level)
+{
+    switch (codec) {
+    case LDB_COMPRESS_NONE:
+        return level == 0 ? 0 : LDB_INVALID;
+    case LDB_COMPRESS_LZ4:
+        return level >= -LZ4_ACCEL_MAX && level <= LZ4HC_CLEVEL_MAX ? 0 : LDB_INVALID;
+    case LDB_COMPRESS_ZSTD:
+        return level == 0 || (level >= ZSTD_minCLevel() && level <= ZSTD_maxCLevel())
+                   ? 0
+                   : LDB_INVALID;
+    default:
+        return LDB_INVALID;
+    }
+}
+
+static int lz4_compress(struct ldb__compressor *c, int level, const void *src, uint32_t n,
+                        uint8_t *dst, uint32_t cap, size_t *len)
+{
+    int r;
+    if (level >= 3) {
+        if (c->lz4hc == NULL && (c->lz4hc = malloc((size_t)LZ4_sizeofStateHC())) == NULL)
+            return -ENOMEM;
+        r = LZ4_compress_HC_extStateHC(c->lz4hc, src, (char *)dst, (int)n, (int)cap, level);
+    } else {
+        if (c->lz4 == NULL && (c->lz4 = malloc((size_t)LZ4_sizeofState())) == NULL)
+            return -ENOMEM;
+        r = LZ4_compress_fast_extState(c->lz4, src, (char *)dst, (int)n, (int)cap,
+                                       level < 0 ? -level : 1);
+    }
+    *len = r > 0 ? (size_t)r : 0; /* 0: it did not fit in cap */
+    return 0;
+}
+
+static int zstd_compress(struct ldb__compressor *c, int level, const void *src, uint32_t n,
+                         uint8_t *dst, uint32_t cap, size_t *len)
+{
+    if (c->zstd == NULL && (c->zstd = ZSTD_createCCtx()) == NULL)
+        return -ENOMEM;
+    size_t r = ZSTD_compressCCtx(c->zstd, dst, cap, src, n, level == 0 ? ZSTD_CLEVEL_DEFAULT : level);
+    if (ZSTD_isError(r)) {
+        if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
+            return -ENOMEM;
+        r = 0; /* dstSize_tooSmall: not worth it */
+    }
+    *len = r;
+    return 0;
+}
+
+int ldb__compress_value(struct ldb__compressor *c, int codec, int level, const void *src,
+                        uint32_t n, uint8_t *dst, uint32_t cap, uint32_t *out)
+{
+    *out = 0;
+    if (cap <= VALUE_HEADER_SIZE || n > (uint32_t)LZ4_MAX_INPUT_SIZE)
+        return 0;
+    size_t len = 0;
+    uint32_t room = cap - VALUE_HEADER_SIZE;
+    uint8_t *payload = dst + VALUE_HEADER_SIZE;
+    if (codec == LDB_COMPRESS_LZ4)
+        TRY(lz4_compress(c, level, src, n, payload, room, &len));
+    else if (codec == LDB_COMPRESS_ZSTD)
+        TRY(zstd_compress(c, level, src, n, payload, room, &len));
+    else
+        return LDB_INVALID;
+    if (len == 0)
+        return 0;
+    struct value_header h = {(uint8_t)codec, 0, 0, n};
+    memcpy(dst, &h, sizeof h);
+    *out = (uint32_t)(VALUE_HEADER_SIZE + len);
+    return 0;
+}
+
+void ldb__compressor_destroy(struct ldb__compressor *c)
+{
+    ZSTD_freeCCtx(c->zstd);
+    free(c->lz4);
+    free(c->lz4hc);
+    memset(c, 0, sizeof *c);
+}
+
+int ldb__compress_header(const uint8_t *stored, uint32_t len, int *codec, uint32_t *raw)
+{
+    struct value_header h;
+    if (LDB_UNLIKELY(len <= VALUE_HEADER_SIZE))
+        return LDB_CORRUPT();
+    memcpy(&h, stored, sizeof h);
+    if (LDB_UNLIKELY((h.codec != LDB_COMPRESS_LZ4 && h.codec != LDB_COMPRESS_ZSTD) || h.dict ||
+                     h.reserved || h.raw_size == 0 || h.raw_size > 0x7FFFF000u ||
+                     (h.codec == LDB_COMPRESS_LZ4 && h.raw_size > (uint32_t)LZ4_MAX_INPUT_SIZE)))
+        return LDB_CORRUPT();
+    /* The payload must be able to expand to raw_size, checked before
+     * anyone allocates raw_size bytes for it: zstd frames record their
+     * content size; an LZ4 block expands at most ~255 times. */
+    const uint8_t *payload = stored + VALUE_HEADER_SIZE;
+    uint32_t plen = len - VALUE_HEADER_SIZE;
+    if (h.codec == LDB_COMPRESS_ZSTD) {
+        if (LDB_UNLIKELY(ZSTD_getFrameContentSize(payload, plen) != h.raw_size))
+            return LDB_CORRUPT();
+    } else if (LDB_UNLIKELY(h.raw_size > (uint64_t)plen * 255 + 255)) {
+        return LDB_CORRUPT();
+    }
+    *codec = h.codec;
+    *raw = h.raw_size;
+    return 0;
+}
+
+/* ---- per-thread zstd decompression context ---------------------------- */
+
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+static int dctx_key_rc;
+
+static void dctx_free(void *p)
+{
+    ZSTD_freeDCtx(p);
+}
+
+static void dctx_key_make(void)
+{
+    dctx_key_rc = pthread_key_create(&dctx_key, dctx_free);
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+    if (pthread_once(&dctx_once, dctx_key_make) != 0 || dctx_key_rc != 0)
+        return NULL;
+    ZSTD_DCtx *d = pthread_getspecific(dctx_key);
+    if (d == NULL && (d = ZSTD_createDCtx()) != NULL && pthread_setspecific(dctx_key, d) != 0) {
+        ZSTD_freeDCtx(d);
+        d = NULL;
+    }
+    return d;
+}
+
+int ldb__decompress_value(const uint8_t *stored, uint32_t len, uint8_t *dst, uint32_t raw)
+{
+    int codec;
+    uint32_t want;
+    TRY(ldb__compress_header(stored, len, &codec, &want));
+    if (LDB_UNLIKELY(want != raw))
+        return LDB_INVALID; /* the caller's buffer is not the recorded size */
+    const uint8_t *payload = stored + VALUE_HEADER_SIZE;
+    uint32_t plen = len - VALUE_HEADER_SIZE;
+    if (codec == LDB_COMPRESS_LZ4) {
+        int r = LZ4_decompress_safe((const char *)payload, (char *)dst, (int)plen, (int)raw);
+        return r >= 0 && (uint32_t)r == raw ? 0 : LDB_CORRUPT();
+    }
+    ZSTD_DCtx *d = thread_dctx();
+    if (d == NULL)
+        return -ENOMEM;
+    size_t r = ZSTD_decompressDCtx(d, dst, raw, payload, plen);
+    if (ZSTD_isError(r))
+        return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? -ENOMEM : LDB_CORRUPT();
+    return r == raw ? 0 : LDB_CORRUPT();
+}
