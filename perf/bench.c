@@ -21,6 +21,11 @@
  *                then as many random gets: reads/s; file size
  *   readers1/2/4 (only when -w names them) N random gets from 1, 2 and 4
  *                processes, each opening the database on its own
+ *   textvalues   (only when -w names it) as bigvalues, but the values are
+ *                log lines (small vocabularies and numbers, ~2.4x smaller
+ *                under zstd one value at a time) put in random key order;
+ *                for the compressed variants ldb-lz4, ldb-zstd and
+ *                rocksdb-lz4, which run bigvalues and textvalues only
  *
  * Fills report the database's size after their final sync, with the
  * database open: the files' sizes (`ls`) and their allocated blocks (`du`,
@@ -81,12 +86,15 @@
 static const struct engine *const all_engines[] = {
 #ifndef BENCH_NO_LDB
     &engine_ldb,
+    &engine_ldb_lz4,
+    &engine_ldb_zstd,
 #endif
 #ifdef HAVE_LMDB
     &engine_lmdb,
 #endif
 #ifdef HAVE_ROCKSDB
     &engine_rocksdb,
+    &engine_rocksdb_lz4,
 #endif
 #ifdef HAVE_LEVELDB
     &engine_leveldb,
@@ -106,6 +114,7 @@ static const struct engine *const all_engines[] = {
 #define VAL_SIZE 100
 #define BIG_VAL_SIZE 1024
 #define VALBUF_SIZE ((size_t)4 << 20) /* random bytes values are cut from */
+#define TEXTBUF_SIZE ((size_t)16 << 20) /* log lines textvalues are cut from */
 #define SEED_VALUES 0x5eed0001u
 #define SEED_FILL 0x5eed0002u
 #define SEED_OVERWRITE 0x5eed0003u
@@ -124,6 +133,7 @@ enum job_id {
     J_READERS1,
     J_READERS2,
     J_READERS4,
+    J_TEXTVALUES,
     J_COUNT
 };
 
@@ -143,8 +153,8 @@ struct column {
 };
 
 /* Which database a job works on (a subdirectory of the engine's dir). */
-enum db_slot { DB_SEQ, DB_MAIN, DB_SYNC, DB_BIG, DB_SLOTS };
-static const char *const db_slot_names[DB_SLOTS] = { "seq", "main", "sync", "big" };
+enum db_slot { DB_SEQ, DB_MAIN, DB_SYNC, DB_BIG, DB_TEXT, DB_SLOTS };
+static const char *const db_slot_names[DB_SLOTS] = { "seq", "main", "sync", "big", "text" };
 
 #define MAX_COLS 6
 
@@ -190,11 +200,19 @@ static const struct job jobs[J_COUNT] = {
                         { M_FILE, "file MB", "file_bytes", C_BYTES_MB, 1, 0 },
                         { M_DISK, "du MB", "disk_bytes", C_BYTES_MB, 0, 0 },
                         { M_RSS, "peak RSS MB", "peak_rss_kb", C_KB_MB, 0, 0 } } },
+    [J_TEXTVALUES] = { "textvalues", DB_TEXT, 1, 0, 1, 1,
+                       { { M_RATE, "write MB/s", "write_mb_per_s", C_MB, 1, 1 },
+                         { M_RATE2, "reads/s", "reads_per_s", C_COUNT, 1, 1 },
+                         { M_FILE, "file MB", "file_bytes", C_BYTES_MB, 1, 0 },
+                         { M_DISK, "du MB", "disk_bytes", C_BYTES_MB, 0, 0 },
+                         { M_RSS, "peak RSS MB", "peak_rss_kb", C_KB_MB, 0, 0 } } },
 };
 
 /* Whether engine e does job j at all (the rawlog reference does fillsync only). */
 static int engine_runs(const struct engine *e, int j)
 {
+    if (e->values_only)
+        return j == J_BIGVALUES || j == J_TEXTVALUES;
     return !e->sync_only || j == J_FILLSYNC1 || j == J_FILLSYNC8;
 }
 
@@ -217,6 +235,11 @@ struct config {
 
 static struct config cfg;
 static unsigned char *valbuf; /* VALBUF_SIZE random bytes, made before any fork */
+static unsigned char *textbuf; /* TEXTBUF_SIZE bytes of log lines, likewise */
+/* Where values are cut from: valbuf, or textbuf in a textvalues run (set in
+ * the run's own child). */
+static const unsigned char *valsrc;
+static size_t valsrc_size;
 static char base_dir[4096];   /* the benchmark's own directory, removed at exit */
 static volatile sig_atomic_t interrupted;
 
@@ -357,7 +380,35 @@ static inline void key_fmt(char *k, uint64_t i)
  * sharing a page or a block do not share bytes. */
 static inline const unsigned char *val_ptr(uint64_t i, unsigned gen, size_t size)
 {
-    return valbuf + mix64(i * 2 + gen) % (VALBUF_SIZE - size);
+    return valsrc + mix64(i * 2 + gen) % (valsrc_size - size);
+}
+
+/* Log lines from small vocabularies and random numbers, as services write
+ * them: a 1 KiB slice compresses ~2.4x with zstd (level 3) on its own,
+ * ~1.8x with LZ4. */
+static void make_text(unsigned char *buf, size_t size, uint64_t seed)
+{
+    static const char *const level[] = { "INFO", "WARN", "DEBUG", "ERROR" };
+    static const char *const svc[] = { "api", "db", "auth", "cache", "queue", "worker" };
+    static const char *const msg[] = { "request served", "connection reset by peer",
+                                       "cache miss for key", "retrying upstream",
+                                       "user login ok", "slow query detected",
+                                       "flushed batch" };
+    char line[256];
+    size_t o = 0;
+
+    while (o < size) {
+        uint64_t r = splitmix64(&seed);
+        int n = snprintf(line, sizeof line,
+                         "2026-12-05T14:%02u:%02u.%03uZ %s [%s] %s id=%u latency_ms=%u\n",
+                         (unsigned)(r % 60), (unsigned)(r >> 8) % 60, (unsigned)(r >> 16) % 1000,
+                         level[(r >> 26) % 4], svc[(r >> 28) % 6], msg[(r >> 32) % 7],
+                         (unsigned)(r >> 35) % 100000, (unsigned)(r >> 52) % 5000);
+        size_t len = (size_t)n < size - o ? (size_t)n : size - o;
+
+        memcpy(buf + o, line, len);
+        o += len;
+    }
 }
 
 /* A fixed random permutation of 0..n-1. */
@@ -851,10 +902,18 @@ static void child_run(const struct engine *e, enum job_id j, const char *dir, in
     case J_FILLSYNC8:
         rc = run_fillsync(&c, cfg.sync_n, jb->threads, res);
         break;
-    case J_BIGVALUES: {
+    case J_BIGVALUES:
+    case J_TEXTVALUES: {
         double secs;
 
-        rc = run_fill(&c, dir, NULL, cfg.big_n, BIG_VAL_SIZE, 0, 1, res);
+        if (j == J_TEXTVALUES) {
+            valsrc = textbuf;
+            valsrc_size = TEXTBUF_SIZE;
+            order = make_order(cfg.big_n, SEED_FILL);
+            if (!order)
+                break;
+        }
+        rc = run_fill(&c, dir, order, cfg.big_n, BIG_VAL_SIZE, 0, order == NULL, res);
         if (rc)
             break;
         /* MiB/s of key and value bytes, as db_bench counts them. */
@@ -1090,6 +1149,12 @@ static void describe_job(int j, char *buf, size_t cap)
                  fmt_count(a, sizeof a, (double)cfg.big_n),
                  fmt_count(b, sizeof b, (double)cfg.big_n), cap_note);
         break;
+    case J_TEXTVALUES:
+        snprintf(buf, cap, "%s 1 KiB values of log lines in random key order (MiB/s of "
+                 "key+value bytes), durable sync at the end; then %s random gets%s",
+                 fmt_count(a, sizeof a, (double)cfg.big_n),
+                 fmt_count(b, sizeof b, (double)cfg.big_n), cap_note);
+        break;
     case J_READERS1:
     case J_READERS2:
     case J_READERS4:
@@ -1238,7 +1303,9 @@ static void usage(FILE *f)
             "                overwrite readrandom (= readrandom1,readrandom2) readseq\n"
             "                fillsync (= fillsync1,fillsync8) bigvalues; and, only when\n"
             "                named, readers (= readers1,readers2,readers4: gets from\n"
-            "                that many processes)\n"
+            "                that many processes), textvalues (log-line values; the\n"
+            "                compressed variants ldb-lz4, ldb-zstd, rocksdb-lz4 run it\n"
+            "                and bigvalues only)\n"
             "  -d DIR        make the benchmark's directory under DIR (default /tmp);\n"
             "                it is removed at the end\n"
             "  -s N          txns in fillsync (default 10000)\n"
@@ -1423,8 +1490,11 @@ int main(int argc, char **argv)
     }
 
     valbuf = malloc(VALBUF_SIZE);
+    textbuf = malloc(TEXTBUF_SIZE);
+    valsrc = valbuf;
+    valsrc_size = VALBUF_SIZE;
     results = calloc((size_t)J_COUNT * N_ALL_ENGINES * (size_t)cfg.reps, sizeof *results);
-    if (!valbuf || !results) {
+    if (!valbuf || !textbuf || !results) {
         fprintf(stderr, "ldb_bench: out of memory\n");
         return 1;
     }
@@ -1433,6 +1503,7 @@ int main(int argc, char **argv)
 
         memcpy(valbuf + i, &r, 8);
     }
+    make_text(textbuf, TEXTBUF_SIZE, seed);
     if (bench_path(base_dir, sizeof base_dir, cfg.parent, "ldb_bench.XXXXXX") ||
         !mkdtemp(base_dir)) {
         fprintf(stderr, "ldb_bench: cannot make a directory under %s: %s\n", cfg.parent,
@@ -1542,12 +1613,12 @@ int main(int argc, char **argv)
                     if (res->ok && res->m[M_GETS] > 0)
                         fprintf(stderr, "rep %d/%d %-11s %-8s %14.0f %s  (%.2f s; %.0f gets)\n",
                                 r + 1, cfg.reps, jb->name, eng->name, res->m[M_RATE],
-                                j == J_BIGVALUES ? "MiB/s" : "/s", res->m[M_SECS],
+                                j == J_BIGVALUES || j == J_TEXTVALUES ? "MiB/s" : "/s", res->m[M_SECS],
                                 res->m[M_GETS]);
                     else if (res->ok)
                         fprintf(stderr, "rep %d/%d %-11s %-8s %14.0f %s  (%.2f s)\n", r + 1,
                                 cfg.reps, jb->name, eng->name, res->m[M_RATE],
-                                j == J_BIGVALUES ? "MiB/s" : "/s", res->m[M_SECS]);
+                                j == J_BIGVALUES || j == J_TEXTVALUES ? "MiB/s" : "/s", res->m[M_SECS]);
                     else
                         fprintf(stderr, "rep %d/%d %-11s %-8s FAILED: %s\n", r + 1, cfg.reps,
                                 jb->name, eng->name, res->err);

@@ -89,6 +89,10 @@ struct engine {
      *  fillsync workloads only, and sets only open, close, sync,
      *  thread_open, thread_close, put_durable and disk_usage. */
     int sync_only;
+    /** A variant of another engine with its values compressed
+     *  (ldb-lz4, ldb-zstd, rocksdb-lz4): it runs the two value-size
+     *  workloads only, bigvalues (incompressible) and textvalues. */
+    int values_only;
 
     /** Open (creating if missing) the database kept in directory @p dir,
      *  which exists. @p durable: 0 = commits need not be durable (the fill
@@ -149,6 +153,9 @@ void bench_dir_usage(const char *dir, struct disk_usage *du);
 int bench_path(char *out, size_t cap, const char *dir, const char *name);
 
 extern const struct engine engine_ldb;
+extern const struct engine engine_ldb_lz4;
+extern const struct engine engine_ldb_zstd;
+extern const struct engine engine_rocksdb_lz4;
 extern const struct engine engine_lmdb;
 extern const struct engine engine_rocksdb;
 extern const struct engine engine_leveldb;

@@ -8,6 +8,8 @@
  * Reads keep one read txn handle per thread and ldb_txn_reset/renew it
  * around each get, as API.md recommends for a service answering requests.
  * The database is the file `data.ldb` in the run's directory.
+ * The variants ldb-lz4 and ldb-zstd set compression (default level) and
+ * nothing else.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -32,7 +34,8 @@ static int ldb_fail(const char *what, int rc)
     return -1;
 }
 
-static int ldbb_open_opts(const char *dir, int durable, unsigned flags, void **out)
+static int ldbb_open_opts(const char *dir, int durable, unsigned flags, int compression,
+                          void **out)
 {
     struct ldb_db *db = calloc(1, sizeof *db);
     ldb_options opts;
@@ -48,6 +51,7 @@ static int ldbb_open_opts(const char *dir, int durable, unsigned flags, void **o
     memset(&opts, 0, sizeof opts);
     opts.sync_mode = durable ? LDB_SYNC_FULL : LDB_SYNC_OFF;
     opts.flags = flags;
+    opts.compression = compression;
     if ((rc = ldb_open(path, &opts, &db->env)) != 0) {
         free(db);
         return ldb_fail("ldb_open", rc);
@@ -58,13 +62,23 @@ static int ldbb_open_opts(const char *dir, int durable, unsigned flags, void **o
 
 static int ldbb_open(const char *dir, int durable, void **out)
 {
-    return ldbb_open_opts(dir, durable, 0, out);
+    return ldbb_open_opts(dir, durable, 0, LDB_COMPRESS_NONE, out);
+}
+
+static int ldbb_open_lz4(const char *dir, int durable, void **out)
+{
+    return ldbb_open_opts(dir, durable, 0, LDB_COMPRESS_LZ4, out);
+}
+
+static int ldbb_open_zstd(const char *dir, int durable, void **out)
+{
+    return ldbb_open_opts(dir, durable, 0, LDB_COMPRESS_ZSTD, out);
 }
 
 /* Many processes may open one database; a reader opens it read-only. */
 static int ldbb_open_reader(const char *dir, void **out)
 {
-    return ldbb_open_opts(dir, 1, LDB_RDONLY, out);
+    return ldbb_open_opts(dir, 1, LDB_RDONLY, LDB_COMPRESS_NONE, out);
 }
 
 static void ldbb_close(void *p)
@@ -216,6 +230,18 @@ static int ldbb_put_durable(void *p, const void *key, size_t klen, const void *v
     }
     return ldbb_batch_commit(th);
 }
+
+#define LDBB_OPS                                                                          \
+    .open_reader = ldbb_open_reader, .close = ldbb_close, .sync = ldbb_sync,              \
+    .thread_open = ldbb_thread_open, .thread_close = ldbb_thread_close,                  \
+    .batch_begin = ldbb_batch_begin, .batch_put = ldbb_batch_put,                        \
+    .batch_append = ldbb_batch_append, .batch_commit = ldbb_batch_commit, .get = ldbb_get, \
+    .scan = ldbb_scan, .put_durable = ldbb_put_durable, .disk_usage = bench_dir_usage
+
+const struct engine engine_ldb_lz4 = {.name = "ldb-lz4", .values_only = 1,
+                                      .open = ldbb_open_lz4, LDBB_OPS};
+const struct engine engine_ldb_zstd = {.name = "ldb-zstd", .values_only = 1,
+                                       .open = ldbb_open_zstd, LDBB_OPS};
 
 const struct engine engine_ldb = {
     .name = "ldb",
