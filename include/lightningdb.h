@@ -201,8 +201,9 @@ typedef struct ldb_options {
  * `off`), `page_size`, `max_size`, `cache_size`, `wal_max_bytes` (sizes:
  * digits with an optional unit `B`, `K`/`k`/`KiB`, `M`/`MiB`, `G`/`GiB`,
  * `T`/`TiB` (powers of 1024) or `KB`, `MB`, `GB`, `TB` (powers of 1000)),
- * `max_readers`, `max_dbs` (counts), `compression` (`none`, `lz4`, `zstd`,
- * optionally `:LEVEL`, a negative level included), `compression_level`,
+ * `max_readers`, `max_dbs` (counts), `compression` (`none`, `lz4`, `zstd`;
+ * the last two optionally `:LEVEL`, a negative level included; without it
+ * the level is reset to the codec's default, 0), `compression_level`,
  * `file_mode` (octal), and the flags `rdonly`, `nocreate`, `immutable`
  * (`1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`). Values are checked
  * for form and for overflow here; for range (a page size that is not a
@@ -486,6 +487,7 @@ typedef struct ldb_compress_stat {
     uint64_t stored_bytes;     /**< bytes the compressed ones take, headers included */
     uint64_t raw_bytes;        /**< bytes the compressed ones hold decompressed;
                                     raw_bytes - stored_bytes is what compression saves */
+    /* New fields go here, at the end (see "Growing structs"). */
 } ldb_compress_stat;
 
 /**
@@ -496,6 +498,13 @@ typedef struct ldb_compress_stat {
  * @retval LDB_CORRUPTED a damaged page or value header was met.
  */
 LDB_API int ldb_dbi_compress_stat(ldb_txn *txn, ldb_dbi dbi, ldb_compress_stat *st);
+/** @brief ldb_dbi_compress_stat() for a caller whose ::ldb_compress_stat is
+ *  @p st_size bytes (see "Growing structs"). */
+LDB_API int ldb_dbi_compress_stat_sized(ldb_txn *txn, ldb_dbi dbi, ldb_compress_stat *st,
+                                        size_t st_size);
+/** Route calls to the sized entry point with the size compiled here. */
+#define ldb_dbi_compress_stat(txn, dbi, st)                                                        \
+    ldb_dbi_compress_stat_sized((txn), (dbi), (st), sizeof(ldb_compress_stat))
 
 /** @name Put flags */
 /**@{*/

@@ -61,6 +61,10 @@ SAME_FIELD(ldb_tree_stat, ldb__tree_stat_0_1, depth);
 SAME_FIELD(ldb_tree_stat, ldb__tree_stat_0_1, branch_pages);
 SAME_FIELD(ldb_tree_stat, ldb__tree_stat_0_1, leaf_pages);
 SAME_FIELD(ldb_tree_stat, ldb__tree_stat_0_1, overflow_pages);
+SAME_FIELD(ldb_compress_stat, ldb__compress_stat_0_2, values);
+SAME_FIELD(ldb_compress_stat, ldb__compress_stat_0_2, compressed);
+SAME_FIELD(ldb_compress_stat, ldb__compress_stat_0_2, stored_bytes);
+SAME_FIELD(ldb_compress_stat, ldb__compress_stat_0_2, raw_bytes);
 
 /* A field added to ldb_options must start past every byte of the 0.1.0
  * struct, its tail padding included: a 0.1.0 caller may leave that padding
@@ -143,4 +147,19 @@ int ldb_dbi_stat_sized(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st, size_t st_s
 int(ldb_dbi_stat)(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st)
 {
     return ldb_dbi_stat_sized(txn, dbi, st, sizeof(struct ldb__tree_stat_0_1));
+}
+
+int ldb_dbi_compress_stat_sized(ldb_txn *txn, ldb_dbi dbi, ldb_compress_stat *st, size_t st_size)
+{
+    if (st == NULL || st_size < sizeof(struct ldb__compress_stat_0_2))
+        return LDB_INVALID;
+    ldb_compress_stat s;
+    TRY(ldb__dbi_compress_stat(txn, dbi, &s));
+    abi_copy_out(st, st_size, &s, sizeof s);
+    return 0;
+}
+
+int(ldb_dbi_compress_stat)(ldb_txn *txn, ldb_dbi dbi, ldb_compress_stat *st)
+{
+    return ldb_dbi_compress_stat_sized(txn, dbi, st, sizeof(struct ldb__compress_stat_0_2));
 }

@@ -49,10 +49,17 @@ struct ldb__tree_stat_0_1 {
     uint64_t branch_pages, leaf_pages, overflow_pages;
 };
 
+/* ldb_compress_stat as it first was (0.2 development): what the unsized
+ * ldb_dbi_compress_stat means. */
+struct ldb__compress_stat_0_2 {
+    uint64_t values, compressed, stored_bytes, raw_bytes;
+};
+
 /* The calls behind the public ones, on structs of the current header's
  * size: opts may be NULL (every default); st is filled in whole. */
 int ldb__env_open(const char *path, const ldb_options *opts, ldb_env **env);
 int ldb__env_stat(ldb_env *env, ldb_stat *st);
 int ldb__dbi_stat(ldb_txn *txn, ldb_dbi dbi, ldb_tree_stat *st);
+int ldb__dbi_compress_stat(ldb_txn *txn, ldb_dbi dbi, ldb_compress_stat *st);
 
 #endif

@@ -109,7 +109,10 @@ static int parse_level(const char *s, int *out)
     return 0;
 }
 
-/* "none", "lz4", "zstd", optionally ":LEVEL". */
+/* "none", "lz4", "zstd", optionally ":LEVEL" (not after "none"). The codec
+ * and its level go together: without ":LEVEL" the level is the codec's
+ * default (0), so "compression=zstd:9,...,compression=none" leaves options
+ * ldb_open() accepts, never NONE with a stale level. */
 static int parse_codec(const char *s, ldb_options *o)
 {
     static const struct {
@@ -120,9 +123,12 @@ static int parse_codec(const char *s, ldb_options *o)
     size_t n = colon ? (size_t)(colon - s) : strlen(s);
     for (size_t i = 0; i < sizeof codecs / sizeof codecs[0]; i++) {
         if (strlen(codecs[i].name) == n && strncmp(s, codecs[i].name, n) == 0) {
-            if (colon != NULL && parse_level(colon + 1, &o->compression_level) < 0)
+            int level = 0;
+            if (colon != NULL && (codecs[i].codec == LDB_COMPRESS_NONE ||
+                                  parse_level(colon + 1, &level) < 0))
                 return -1;
             o->compression = codecs[i].codec;
+            o->compression_level = level;
             return 0;
         }
     }

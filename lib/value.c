@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abi.h"
 #include "compress.h"
 #include "dbi.h"
 #include "error.h"
@@ -151,11 +152,9 @@ void ldb__value_unpin(ldb_txn *txn)
     ldb__pins_release(txn->env->cache, &txn->pins);
 }
 
-int ldb_dbi_compress_stat(ldb_txn *txn, ldb_dbi dbi, ldb_compress_stat *st)
+int ldb__dbi_compress_stat(ldb_txn *txn, ldb_dbi dbi, ldb_compress_stat *st)
 {
     TRY(ldb__txn_check(txn, 0));
-    if (st == NULL)
-        return LDB_INVALID;
     memset(st, 0, sizeof *st);
     struct tree_desc *t;
     TRY(ldb__txn_tree(txn, dbi, &t));

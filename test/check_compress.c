@@ -17,11 +17,15 @@
  *           surviving a scan, ghost hits moving p;
  *  threads  readers check every value against the writer's history while
  *           it overwrites and deletes (pages freed and reused);
+ *  copies   ldb_backup (page copy and compact rebuild) and ldb_salvage keep
+ *           compressed values as stored; the cache figures in ldb_stat_env
+ *           and ldb_metrics;
  *  damage   a damaged compressed value gives LDB_CORRUPTED from get and a
  *           finding from ldb_check.
  */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,7 @@
 #include "cache.h"
 #include "compress.h"
 #include "page.h"
+#include "wal.h"
 
 /* ---- values ------------------------------------------------------------------ */
 
@@ -832,6 +837,243 @@ START_TEST(test_damaged_value)
 }
 END_TEST
 
+/* ---- copies: backup, salvage, metrics ------------------------------------------------ */
+
+/* A model with compressed values inline and on overflow pages, plain ones
+ * (short, random) and freed pages (overwrites and deletes), committed. */
+static void fill_for_copies(ldb_env *env, struct model *m)
+{
+    uint64_t s = 21;
+    unsigned nsizes = sizeof sizes / sizeof sizes[0];
+    memset(m, 0, sizeof *m);
+    for (int round = 0; round < 3; round++) {
+        ldb_txn *w = tu_begin(env, 0);
+        for (unsigned i = 0; i < NKEYS; i++) {
+            if (round == 2 && i % 5 == 0) {
+                char k[16];
+                key_of(i, k);
+                TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
+                m->present[i] = 0;
+            } else if (round == 0 || tu_rand(&s) % 2) {
+                model_put(w, m, i, sizes[(i + (unsigned)round) % nsizes],
+                          i % 4 == 3 ? RANDOM : TEXT, tu_rand(&s));
+            }
+        }
+        TU_RC_OK(ldb_txn_commit(w));
+    }
+}
+
+static ldb_compress_stat compress_stat_of(ldb_env *env)
+{
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_compress_stat cs;
+    TU_RC_OK(ldb_dbi_compress_stat(r, LDB_MAIN, &cs));
+    ldb_txn_abort(r);
+    return cs;
+}
+
+/* dest reads as the model with compression off, keeps the stored form
+ * (the same compressed count and bytes as want), passes ldb_check, and
+ * takes writes. */
+static void expect_copy(const char *dest, const struct model *m, const ldb_compress_stat *want)
+{
+    ldb_options o = codec_opts(LDB_COMPRESS_NONE, 0);
+    ldb_env *env = tu_open(dest, &o);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    model_verify(r, m);
+    ldb_txn_abort(r);
+    ldb_compress_stat cs = compress_stat_of(env);
+    TU_REQUIRE(cs.compressed > 0 && cs.compressed == want->compressed &&
+                   cs.stored_bytes == want->stored_bytes && cs.raw_bytes == want->raw_bytes,
+               "%s: %llu compressed in %llu bytes, want %llu in %llu", dest,
+               (unsigned long long)cs.compressed, (unsigned long long)cs.stored_bytes,
+               (unsigned long long)want->compressed, (unsigned long long)want->stored_bytes);
+    tu_check_env(env);
+    ldb_txn *w = tu_begin(env, 0);
+    tu_put_str(w, LDB_MAIN, "after", "the copy");
+    TU_RC_OK(ldb_txn_commit(w));
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+}
+
+/* ldb_backup copies compressed values as they are stored: the page copy
+ * and the compact rebuild (which renumbers overflow runs and rebuilds
+ * leaves) alike. */
+START_TEST(test_backup_keeps_stored_form)
+{
+    unsigned flags = _i ? LDB_BACKUP_COMPACT : 0;
+    char dir[512], path[600], dest[700];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    snprintf(dest, sizeof dest, "%s/copy", dir);
+    ldb_options o = codec_opts(codecs[_i], 0);
+    ldb_env *env = tu_open(path, &o);
+    static struct model m;
+    fill_for_copies(env, &m);
+    ldb_compress_stat want = compress_stat_of(env);
+    TU_RC_OK(ldb_backup(env, dest, flags));
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    expect_copy(dest, &m, &want);
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* ldb_salvage replays the kept log records (compressed puts, op 6) into
+ * the copy as they were logged: here a crashed writer's whole log, then
+ * the same log with a record in the middle damaged (the txns before it
+ * are kept). */
+START_TEST(test_salvage_keeps_compressed_ops)
+{
+    char dir[512], path[600], dest[700], ends_path[700];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    snprintf(ends_path, sizeof ends_path, "%s/ends", dir);
+    enum { TXNS = 8, PER_TXN = 6 };
+    uint8_t v[3000];
+    pid_t pid = fork();
+    if (pid == 0) {
+        ldb_options o = codec_opts(LDB_COMPRESS_ZSTD, 0);
+        ldb_env *env;
+        uint64_t ends[TXNS];
+        if (ldb_open(path, &o, &env) != 0)
+            _exit(2);
+        for (unsigned t = 0; t < TXNS; t++) {
+            ldb_txn *w;
+            if (ldb_txn_begin(env, 0, &w) != 0)
+                _exit(3);
+            for (unsigned i = 0; i < PER_TXN; i++) {
+                unsigned key = t * PER_TXN + i;
+                fill_text(v, sizeof v, key);
+                ldb_val k = {sizeof key, &key}, val = {i % 2 ? sizeof v : 500, v};
+                if (ldb_put(w, LDB_MAIN, &k, &val, 0) != 0)
+                    _exit(4);
+            }
+            ldb_stat st;
+            if (ldb_txn_commit(w) != 0 || ldb_stat_env(env, &st) != 0)
+                _exit(5);
+            ends[t] = st.wal_size;
+        }
+        FILE *f = fopen(ends_path, "w");
+        if (f == NULL || fwrite(ends, sizeof ends, 1, f) != 1 || fclose(f) != 0)
+            _exit(6);
+        _exit(0); /* no close: the log holds every txn */
+    }
+    int status = tu_wait_child(pid, 60, "writer");
+    TU_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer status %d", status);
+    uint64_t ends[TXNS];
+    FILE *f = fopen(ends_path, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(ends, sizeof ends, 1, f), 1);
+    fclose(f);
+    for (int damaged = 0; damaged < 2; damaged++) {
+        snprintf(dest, sizeof dest, "%s/salvaged%d", dir, damaged);
+        if (damaged) {
+            /* A byte in txn 5's record (the log's header precedes the
+             * records: wal_size counts from its end). */
+            char wal[700];
+            snprintf(wal, sizeof wal, "%s-wal", path);
+            int fd = open(wal, O_RDWR);
+            ck_assert_int_ge(fd, 0);
+            off_t at = (off_t)(WAL_HEADER_SIZE + (ends[3] + ends[4]) / 2);
+            uint8_t b;
+            ck_assert_int_eq(pread(fd, &b, 1, at), 1);
+            b ^= 0x10;
+            ck_assert_int_eq(pwrite(fd, &b, 1, at), 1);
+            close(fd);
+        }
+        TU_RC_OK(ldb_salvage(path, dest, NULL));
+        unsigned kept = damaged ? 4 * PER_TXN : TXNS * PER_TXN;
+        ldb_env *env = tu_open(dest, NULL);
+        ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+        for (unsigned key = 0; key < TXNS * PER_TXN; key++) {
+            if (key >= kept) {
+                tu_expect_absent_bytes(r, LDB_MAIN, &key, sizeof key);
+                continue;
+            }
+            fill_text(v, sizeof v, key);
+            tu_expect_bytes(r, LDB_MAIN, &key, sizeof key, v, key % 2 ? sizeof v : 500);
+        }
+        ldb_compress_stat cs;
+        TU_RC_OK(ldb_dbi_compress_stat(r, LDB_MAIN, &cs));
+        ck_assert_uint_eq(cs.values, kept);
+        ck_assert_uint_eq(cs.compressed, kept);
+        ldb_txn_abort(r);
+        tu_check_env(env);
+        TU_RC_OK(ldb_close(env));
+    }
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* The exposition text has the sample "NAME{labels} want". */
+static void expect_metric(const char *text, const char *name, uint64_t want)
+{
+    char head[128], tail[64];
+    snprintf(head, sizeof head, "\n%s{", name);
+    snprintf(tail, sizeof tail, "} %llu\n", (unsigned long long)want);
+    const char *at = strstr(text, head);
+    TU_REQUIRE(at != NULL, "no sample of %s", name);
+    at = strchr(at, '}');
+    TU_REQUIRE(at != NULL && strncmp(at, tail, strlen(tail)) == 0, "%s: want %llu, got '%.40s'",
+               name, (unsigned long long)want, at ? at : "");
+}
+
+/* The cache figures are real in ldb_stat_env and in ldb_metrics' text. */
+START_TEST(test_metrics_show_cache)
+{
+    char dir[512], path[600];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_options o = codec_opts(LDB_COMPRESS_LZ4, 0);
+    ldb_env *env = tu_open(path, &o);
+    uint8_t v[1000];
+    ldb_txn *w = tu_begin(env, 0);
+    for (unsigned i = 0; i < 10; i++) {
+        fill_text(v, sizeof v, i);
+        tu_put_bytes(w, LDB_MAIN, &i, sizeof i, v, sizeof v);
+    }
+    TU_RC_OK(ldb_txn_commit(w));
+    ldb_stat st = tu_env_stat(env);
+    ck_assert_uint_eq(st.cache_hits + st.cache_misses + st.cache_bytes, 0);
+    for (int pass = 0; pass < 3; pass++) {
+        ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+        for (unsigned i = 0; i < 10; i++) {
+            fill_text(v, sizeof v, i);
+            tu_expect_bytes(r, LDB_MAIN, &i, sizeof i, v, sizeof v);
+        }
+        ldb_txn_abort(r);
+    }
+    st = tu_env_stat(env);
+    ck_assert_uint_eq(st.cache_misses, 10);
+    ck_assert_uint_eq(st.cache_hits, 20);
+    TU_REQUIRE(st.cache_bytes >= 10 * sizeof v, "cache bytes %llu",
+               (unsigned long long)st.cache_bytes);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    TU_RC_OK(ldb_metrics(env, mf));
+    fclose(mf);
+    expect_metric(text, "lightningdb_cache_hits_total", st.cache_hits);
+    expect_metric(text, "lightningdb_cache_misses_total", st.cache_misses);
+    expect_metric(text, "lightningdb_cache_size_bytes", st.cache_bytes);
+    free(text);
+    /* The sized entry point: a size below the first struct is refused, a
+     * larger one gets its tail zeroed. */
+    struct {
+        ldb_compress_stat cs;
+        uint64_t more;
+    } big;
+    memset(&big, 0xAB, sizeof big);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    TU_RC_IS(ldb_dbi_compress_stat_sized(r, LDB_MAIN, &big.cs, 8), LDB_INVALID);
+    TU_RC_OK(ldb_dbi_compress_stat_sized(r, LDB_MAIN, &big.cs, sizeof big));
+    ck_assert_uint_eq(big.cs.compressed, 10);
+    ck_assert_uint_eq(big.more, 0);
+    ldb_txn_abort(r);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *compress_suite(void)
 {
     Suite *s = suite_create("compress");
@@ -860,6 +1102,13 @@ static Suite *compress_suite(void)
     tc = tcase_create("threads");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_readers_and_writer, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("copies");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_backup_keeps_stored_form, 0, 2);
+    tcase_add_test(tc, test_salvage_keeps_compressed_ops);
+    tcase_add_test(tc, test_metrics_show_cache);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("damage");

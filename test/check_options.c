@@ -54,10 +54,15 @@ START_TEST(test_every_key)
     ck_assert_uint_eq(o.flags, LDB_RDONLY | LDB_IMMUTABLE);
     ck_assert_int_eq(o.compression, LDB_COMPRESS_LZ4);
     ck_assert_int_eq(o.compression_level, -5);
+    /* A codec without ":LEVEL" takes its default level: never NONE with a
+     * level left over, which ldb_open() would refuse. */
     o = parse_ok("compression=zstd:-7,sync_mode=full,compression=none");
     ck_assert_int_eq(o.compression, LDB_COMPRESS_NONE);
-    ck_assert_int_eq(o.compression_level, -7);
+    ck_assert_int_eq(o.compression_level, 0);
     ck_assert_int_eq(o.sync_mode, LDB_SYNC_FULL);
+    o = parse_ok("compression=zstd:9,compression=lz4");
+    ck_assert_int_eq(o.compression, LDB_COMPRESS_LZ4);
+    ck_assert_int_eq(o.compression_level, 0);
     o = parse_ok("");
     ck_assert_uint_eq(o.flags, 0);
 }
@@ -103,6 +108,7 @@ START_TEST(test_bad_input)
     parse_bad("file_mode=17777", "file_mode: bad value '17777'");
     parse_bad("compression=brotli", "compression: bad value 'brotli'");
     parse_bad("compression=zstd:", "compression: bad value 'zstd:'");
+    parse_bad("compression=none:3", "compression: bad value 'none:3'");
     parse_bad("compression=zstd:x", "bad value");
     parse_bad("rdonly=maybe", "rdonly: bad value 'maybe'");
     /* all or nothing: a good item before a bad one is not applied */

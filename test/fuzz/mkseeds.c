@@ -111,6 +111,21 @@ int main(int argc, char **argv)
     fill(env, 2, 3, "tree-b", 1500);
     OK(ldb_close(env));
     save(path, "corpus/datafile/trees.db", -1);
+    /* Compressed values (NODE_COMPRESSED), inline and on overflow pages,
+     * one tree per codec. */
+    fuzz_dir_clean();
+    o.compression = LDB_COMPRESS_ZSTD;
+    OK(ldb_open(path, &o, &env));
+    fill(env, 3, 30, "zstd", 400);
+    fill(env, 4, 4, "zstd", 1900);
+    OK(ldb_close(env));
+    o.compression = LDB_COMPRESS_LZ4;
+    OK(ldb_open(path, &o, &env));
+    fill(env, 5, 30, "lz4", 400);
+    fill(env, 6, 4, "lz4", 1900);
+    OK(ldb_close(env));
+    o.compression = LDB_COMPRESS_NONE;
+    save(path, "corpus/datafile/compressed.db", -1);
 
     /* The log target's base, then logs of commits on top of it. */
     fuzz_dir_clean();
@@ -133,6 +148,23 @@ int main(int argc, char **argv)
     save(p2, name, 1);
     OK(ldb_close(env));
     save(p2, "corpus/lock/closed.lock", 0);
+
+    /* A log of compressed puts (op 6) on the same base. */
+    fuzz_dir_clean();
+    snprintf(p2, sizeof p2, "%s/wal-base.db", out);
+    {
+        size_t n;
+        void *base = slurp(p2, &n);
+        fuzz_write_file(path, base, n);
+        free(base);
+    }
+    o.compression = LDB_COMPRESS_ZSTD;
+    OK(ldb_open(path, &o, &env));
+    snprintf(p2, sizeof p2, "%s-wal", path);
+    fill(env, 4, 3, "tree-a", 600);
+    fill(env, 5, 2, NULL, 1900);
+    save(p2, "corpus/wal/compressed.wal", -1);
+    OK(ldb_close(env));
     fuzz_dir_clean();
     return 0;
 }
