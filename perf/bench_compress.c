@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench_compress: the measurements behind the compression choices of issue
+ * 10 (docs/benchmarks.md quotes each with its command).
+ *
+ *   threshold  log-line values of 64..1024 bytes: per codec, the share
+ *              stored compressed (the stored form, 8-byte header + payload,
+ *              saves an eighth), the stored/raw ratio, and the pages a tree
+ *              of such values takes against plain (inline values: more
+ *              entries per leaf).
+ *   random     puts of random (incompressible) 1 KiB values with zstd on
+ *              against off, alternating rounds in one run: the adaptive skip.
+ *   size       N log-line values of 1 KiB in random key order (the
+ *              textvalues workload of ldb_bench), plain, LZ4 and zstd: the
+ *              data file after ldb_close (checkpointed, empty log) and the
+ *              largest log seen.
+ *   threads    warm random gets of compressed values from 1 and then 2
+ *              threads (the ARC's shards), plain values alongside.
+ *
+ * Usage: bench_compress [-n N] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4]
+ *                       threshold|random|size|threads...
+ * (-c limits `random` to one codec: for instruction counts under callgrind.)
+ * Timings are wall clock: on a shared machine, compare the ratios of one
+ * run, not absolute rates (or count instructions under callgrind).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lightningdb.h"
+
+#define VALUE_SIZE 1024u
+
+static uint64_t n_values = 100000;
+static const char *parent = "/tmp";
+static int rounds = 3;          /* -r: rounds of random and threads */
+static const char *only = NULL; /* -c: random runs only this codec */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The log lines of ldb_bench's textvalues workload (perf/bench.c). */
+static void make_text(unsigned char *buf, size_t size, uint64_t seed)
+{
+    static const char *const level[] = {"INFO", "WARN", "DEBUG", "ERROR"};
+    static const char *const svc[] = {"api", "db", "auth", "cache", "queue", "worker"};
+    static const char *const msg[] = {"request served", "connection reset by peer",
+                                      "cache miss for key", "retrying upstream",
+                                      "user login ok", "slow query detected", "flushed batch"};
+    char line[256];
+    size_t o = 0;
+    while (o < size) {
+        uint64_t r = splitmix64(&seed);
+        int n = snprintf(line, sizeof line,
+                         "2026-12-05T14:%02u:%02u.%03uZ %s [%s] %s id=%u latency_ms=%u\n",
+                         (unsigned)(r % 60), (unsigned)(r >> 8) % 60, (unsigned)(r >> 16) % 1000,
+                         level[(r >> 26) % 4], svc[(r >> 28) % 6], msg[(r >> 32) % 7],
+                         (unsigned)(r >> 35) % 100000, (unsigned)(r >> 52) % 5000);
+        size_t len = (size_t)n < size - o ? (size_t)n : size - o;
+        memcpy(buf + o, line, len);
+        o += len;
+    }
+}
+
+#define TEXT_SIZE ((size_t)16 << 20)
+static unsigned char *text;
+
+/* Value i of size len, cut from the text at a pseudo-random place. */
+static const unsigned char *text_value(uint64_t i, size_t len)
+{
+    uint64_t s = i * 2 + 1;
+    return text + splitmix64(&s) % (TEXT_SIZE - len);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#define OK(x)                                                                                      \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_ != 0) {                                                                            \
+            fprintf(stderr, "bench_compress: %s: %s\n", #x, ldb_strerror(rc_));                   \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static char dir[512];
+
+static void db_path(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", dir, name);
+}
+
+static void db_remove(const char *path)
+{
+    char p[700];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-lock", path);
+    unlink(p);
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/* Pages in use (file size minus free pages, which a fill in random order
+ * leaves few of): what the values really take. */
+static uint64_t used_bytes(ldb_env *env)
+{
+    ldb_stat st;
+    OK(ldb_stat_env(env, &st));
+    return st.pages_used * st.page_size;
+}
+
+static ldb_env *open_db(const char *path, int codec, int level)
+{
+    ldb_options o = {0};
+    o.sync_mode = LDB_SYNC_OFF;
+    o.compression = codec;
+    o.compression_level = level;
+    o.max_size = (uint64_t)8 << 30; /* a smaller map: valgrind refuses 1 TiB */
+    ldb_env *env;
+    OK(ldb_open(path, &o, &env));
+    return env;
+}
+
+/* Keys 0..n-1 in a random order, big-endian so the order is the number's. */
+static uint32_t *shuffled(uint64_t n, uint64_t seed)
+{
+    uint32_t *o = malloc(n * sizeof *o);
+    if (o == NULL)
+        exit(1);
+    for (uint64_t i = 0; i < n; i++)
+        o[i] = (uint32_t)i;
+    for (uint64_t i = n - 1; i > 0; i--) {
+        uint64_t j = splitmix64(&seed) % (i + 1);
+        uint32_t t = o[i];
+        o[i] = o[j];
+        o[j] = t;
+    }
+    return o;
+}
+
+static void key_of(uint32_t i, unsigned char k[8])
+{
+    snprintf((char *)k, 8, "%07u", i);
+}
+
+/* Put values 0..n-1 (size len, text or random) in the order given, 1000
+ * per txn. Returns the seconds it took; *log_max the largest log seen. */
+static double fill(ldb_env *env, const uint32_t *order, uint64_t n, size_t len, int random,
+                   uint64_t *log_max)
+{
+    static unsigned char rnd[VALUE_SIZE * 2];
+    double t0 = now();
+    ldb_txn *txn = NULL;
+    for (uint64_t x = 0; x < n; x++) {
+        if (txn == NULL)
+            OK(ldb_txn_begin(env, 0, &txn));
+        uint32_t i = order ? order[x] : (uint32_t)x;
+        unsigned char k[8];
+        key_of(i, k);
+        ldb_val kv = {7, k}, vv = {len, (void *)text_value(i, len)};
+        if (random) {
+            uint64_t s = i + 7;
+            for (size_t b = 0; b < len; b += 8) {
+                uint64_t r = splitmix64(&s);
+                memcpy(rnd + b, &r, 8);
+            }
+            vv.data = rnd;
+        }
+        OK(ldb_put(txn, LDB_MAIN, &kv, &vv, 0));
+        if (x % 1000 == 999 || x + 1 == n) {
+            OK(ldb_txn_commit(txn));
+            txn = NULL;
+            if (log_max) {
+                ldb_stat st;
+                OK(ldb_stat_env(env, &st));
+                if (st.wal_size > *log_max)
+                    *log_max = st.wal_size;
+            }
+        }
+    }
+    return now() - t0;
+}
+
+/* ---- threshold -------------------------------------------------------------------- */
+
+/* n values of len bytes through ldb_put under codec, checkpointed: the
+ * pages the tree takes, and what ldb_dbi_compress_stat says was stored. */
+static uint64_t threshold_fill(size_t len, uint64_t n, int codec, ldb_compress_stat *cs)
+{
+    char path[600];
+    db_path(path, sizeof path, "threshold.ldb");
+    db_remove(path);
+    ldb_env *env = open_db(path, codec, 0);
+    fill(env, NULL, n, len, 0, NULL);
+    OK(ldb_checkpoint(env));
+    uint64_t used = used_bytes(env);
+    ldb_txn *r;
+    OK(ldb_txn_begin(env, LDB_TXN_RDONLY, &r));
+    OK(ldb_dbi_compress_stat(r, LDB_MAIN, cs));
+    ldb_txn_abort(r);
+    OK(ldb_close(env));
+    db_remove(path);
+    return used;
+}
+
+static void run_threshold(void)
+{
+    static const size_t sizes[] = {64, 96, 128, 144, 160, 176, 192, 224, 256, 384, 512, 1024};
+    uint64_t n = n_values < 20000 ? n_values : 20000;
+    printf("threshold: %" PRIu64 " log-line values per size, in key order, zstd level 3 and LZ4 "
+           "default; 'stored' = share of values stored compressed (saving an eighth), "
+           "'s/r' = stored bytes / raw bytes over all values, 'pages' = pages the tree takes\n",
+           n);
+    printf("%6s | %7s %6s | %7s %6s | %11s %11s %11s | %9s %9s\n", "bytes", "zstd", "s/r", "lz4",
+           "s/r", "plain pages", "zstd pages", "lz4 pages", "zstd/plain", "lz4/plain");
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t len = sizes[si];
+        ldb_compress_stat cs[3];
+        uint64_t pages[3];
+        const int codec_of[3] = {LDB_COMPRESS_NONE, LDB_COMPRESS_ZSTD, LDB_COMPRESS_LZ4};
+        double share[3], ratio[3];
+        for (int c = 0; c < 3; c++) {
+            pages[c] = threshold_fill(len, n, codec_of[c], &cs[c]) / 4096;
+            share[c] = (double)cs[c].compressed / (double)cs[c].values;
+            /* a value stored plain counts with its own size */
+            ratio[c] = (double)(cs[c].stored_bytes + (cs[c].values - cs[c].compressed) * len) /
+                       (double)(cs[c].values * len);
+        }
+        printf("%6zu | %6.0f%% %6.3f | %6.0f%% %6.3f | %11" PRIu64 " %11" PRIu64 " %11" PRIu64
+               " | %9.3f %9.3f\n",
+               len, share[1] * 100, ratio[1], share[2] * 100, ratio[2], pages[0], pages[1],
+               pages[2], (double)pages[1] / (double)pages[0], (double)pages[2] / (double)pages[0]);
+        fflush(stdout);
+    }
+}
+
+/* ---- random ----------------------------------------------------------------------- */
+
+static void run_random(void)
+{
+    uint64_t n = n_values;
+    printf("random: %" PRIu64 " puts of random 1 KiB values, 1000 per txn, LDB_SYNC_OFF, "
+           "rounds alternating off/zstd/lz4\n",
+           n);
+    double best[3] = {1e30, 1e30, 1e30}, sum[3] = {0, 0, 0};
+    const int codecs[3] = {LDB_COMPRESS_NONE, LDB_COMPRESS_ZSTD, LDB_COMPRESS_LZ4};
+    const char *names[3] = {"off", "zstd", "lz4"};
+    for (int round = 0; round < rounds; round++) {
+        for (int c = 0; c < 3; c++) {
+            if (only != NULL && strcmp(only, names[c]) != 0)
+                continue;
+            char path[600];
+            db_path(path, sizeof path, "random.ldb");
+            db_remove(path);
+            ldb_env *env = open_db(path, codecs[c], 0);
+            uint32_t *order = shuffled(n, 99);
+            double t = fill(env, order, n, VALUE_SIZE, 1, NULL);
+            free(order);
+            OK(ldb_close(env));
+            db_remove(path);
+            sum[c] += t;
+            if (t < best[c])
+                best[c] = t;
+            printf("  round %d %-4s %8.0f puts/s\n", round, names[c], (double)n / t);
+            fflush(stdout);
+        }
+    }
+    for (int c = 0; c < 3; c++)
+        if (only == NULL)
+            printf("%-4s best %8.0f puts/s, mean %8.0f; best vs off %.3f, mean vs off %.3f\n",
+               names[c], (double)n / best[c], (double)n * rounds / sum[c], best[0] / best[c],
+               sum[0] / sum[c]);
+}
+
+/* ---- size ------------------------------------------------------------------------- */
+
+static void run_size(void)
+{
+    uint64_t n = n_values;
+    printf("size: %" PRIu64 " log-line values of 1 KiB (%.1f MiB), random key order, 1000 per "
+           "txn, LDB_SYNC_OFF\n",
+           n, (double)n * VALUE_SIZE / 1048576.0);
+    struct {
+        const char *name;
+        int codec, level;
+    } runs[] = {{"plain", LDB_COMPRESS_NONE, 0},
+                {"lz4", LDB_COMPRESS_LZ4, 0},
+                {"zstd", LDB_COMPRESS_ZSTD, 0},
+                {"zstd:19", LDB_COMPRESS_ZSTD, 19}};
+    uint64_t plain_file = 0, plain_open = 0;
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        char path[600], wal[700];
+        db_path(path, sizeof path, "size.ldb");
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        db_remove(path);
+        ldb_env *env = open_db(path, runs[r].codec, runs[r].level);
+        uint32_t *order = shuffled(n, 42);
+        uint64_t log_max = 0;
+        double t = fill(env, order, n, VALUE_SIZE, 0, &log_max);
+        free(order);
+        uint64_t open_total = file_size(path) + file_size(wal);
+        ldb_txn *txn;
+        ldb_compress_stat cs;
+        OK(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn));
+        OK(ldb_dbi_compress_stat(txn, LDB_MAIN, &cs));
+        ldb_txn_abort(txn);
+        uint64_t used = used_bytes(env);
+        OK(ldb_close(env));
+        uint64_t closed = file_size(path) + file_size(wal);
+        if (r == 0) {
+            plain_file = closed;
+            plain_open = open_total;
+        }
+        printf("%-8s %7.0f puts/s | open: data+log %7.1f MB (%.3f) | closed: %7.1f MB (%.3f), "
+               "pages used %7.1f MB | largest log %6.1f MB | values stored/raw %.3f\n",
+               runs[r].name, (double)n / t, open_total / 1e6, (double)open_total / plain_open,
+               closed / 1e6, (double)closed / plain_file, used / 1e6, log_max / 1e6,
+               cs.compressed ? (double)(cs.stored_bytes + (cs.values - cs.compressed) *
+                                                              VALUE_SIZE) /
+                                   (double)(cs.values * VALUE_SIZE)
+                             : 1.0);
+        fflush(stdout);
+        db_remove(path);
+    }
+}
+
+/* ---- threads ---------------------------------------------------------------------- */
+
+struct reader {
+    ldb_env *env;
+    uint64_t n, seed;
+    double secs;
+    uint64_t gets;
+};
+
+static void *read_loop(void *arg)
+{
+    struct reader *rd = arg;
+    ldb_txn *txn;
+    OK(ldb_txn_begin(rd->env, LDB_TXN_RDONLY, &txn));
+    double t0 = now(), stop = t0 + rd->secs;
+    uint64_t gets = 0, s = rd->seed, sum = 0;
+    while (gets % 1024 != 0 || now() < stop) {
+        unsigned char k[8];
+        key_of((uint32_t)(splitmix64(&s) % rd->n), k);
+        ldb_val kv = {7, k}, v;
+        OK(ldb_get(txn, LDB_MAIN, &kv, &v));
+        sum += ((const unsigned char *)v.data)[v.size / 2];
+        gets++;
+        if (gets % 4096 == 0) { /* renew: pins are released per txn */
+            ldb_txn_reset(txn);
+            OK(ldb_txn_renew(txn));
+        }
+    }
+    ldb_txn_abort(txn);
+    rd->secs = now() - t0;
+    rd->gets = gets + (sum == 0xFFFFFFFFFFFFFFFFull);
+    return NULL;
+}
+
+static double gets_per_sec(ldb_env *env, uint64_t n, int threads, double secs)
+{
+    struct reader rd[2];
+    pthread_t th[2];
+    for (int t = 0; t < threads; t++) {
+        rd[t] = (struct reader){env, n, 1000 + (uint64_t)t, secs, 0};
+        pthread_create(&th[t], NULL, read_loop, &rd[t]);
+    }
+    double rate = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(th[t], NULL);
+        rate += (double)rd[t].gets / rd[t].secs;
+    }
+    return rate;
+}
+
+static void run_threads(void)
+{
+    uint64_t n = n_values < 50000 ? n_values : 50000;
+    printf("threads: %" PRIu64 " log-line values of 1 KiB, warm random gets (cache holds all), "
+           "2 s per run, rounds alternating\n",
+           n);
+    char pz[600], pp[600];
+    db_path(pz, sizeof pz, "threads-zstd.ldb");
+    db_path(pp, sizeof pp, "threads-plain.ldb");
+    db_remove(pz);
+    db_remove(pp);
+    ldb_env *z = open_db(pz, LDB_COMPRESS_ZSTD, 0), *p = open_db(pp, LDB_COMPRESS_NONE, 0);
+    fill(z, NULL, n, VALUE_SIZE, 0, NULL);
+    fill(p, NULL, n, VALUE_SIZE, 0, NULL);
+    gets_per_sec(z, n, 1, 1.0); /* warm the cache */
+    for (int round = 0; round < rounds; round++) {
+        double z1 = gets_per_sec(z, n, 1, 2.0), z2 = gets_per_sec(z, n, 2, 2.0);
+        double p1 = gets_per_sec(p, n, 1, 2.0), p2 = gets_per_sec(p, n, 2, 2.0);
+        ldb_stat st;
+        OK(ldb_stat_env(z, &st));
+        printf("  round %d: zstd 1 thread %9.0f/s, 2 threads %9.0f/s (x%.2f) | plain 1 thread "
+               "%9.0f/s, 2 threads %9.0f/s (x%.2f) | zstd/plain %.2f | hits %" PRIu64
+               " misses %" PRIu64 "\n",
+               round, z1, z2, z2 / z1, p1, p2, p2 / p1, z1 / p1, st.cache_hits, st.cache_misses);
+        fflush(stdout);
+    }
+    OK(ldb_close(z));
+    OK(ldb_close(p));
+    db_remove(pz);
+    db_remove(pp);
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i += 2) {
+        if (i + 1 >= argc)
+            break;
+        if (strcmp(argv[i], "-n") == 0)
+            n_values = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "-d") == 0)
+            parent = argv[i + 1];
+        else if (strcmp(argv[i], "-r") == 0)
+            rounds = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "-c") == 0)
+            only = argv[i + 1];
+        else
+            break;
+    }
+    if (i >= argc || n_values < 1000) {
+        fprintf(stderr, "usage: bench_compress [-n N>=1000] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4] "
+                        "threshold|random|size|threads...\n");
+        return 2;
+    }
+    text = malloc(TEXT_SIZE);
+    if (text == NULL)
+        return 1;
+    make_text(text, TEXT_SIZE, 12345);
+    snprintf(dir, sizeof dir, "%s/bench_compress.XXXXXX", parent);
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "bench_compress: mkdtemp under %s: %s\n", parent, strerror(errno));
+        return 1;
+    }
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "threshold") == 0)
+            run_threshold();
+        else if (strcmp(argv[i], "random") == 0)
+            run_random();
+        else if (strcmp(argv[i], "size") == 0)
+            run_size();
+        else if (strcmp(argv[i], "threads") == 0)
+            run_threads();
+        else
+            fprintf(stderr, "bench_compress: unknown measurement %s\n", argv[i]);
+    }
+    rmdir(dir);
+    free(text);
+    return 0;
+}
