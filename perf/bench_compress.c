@@ -14,11 +14,15 @@
  *              textvalues workload of ldb_bench), plain, LZ4 and zstd: the
  *              data file after ldb_close (checkpointed, empty log) and the
  *              largest log seen.
+ *   dict       the codec alone on the same 1 KiB values: zstd per value at
+ *              levels 1, 3, 9, 19, and with a dictionary trained (libzstd's
+ *              ZDICT_trainFromBuffer) on the first 2,000 values: what a
+ *              per-tree dictionary (not built) would buy.
  *   threads    warm random gets of compressed values from 1 and then 2
  *              threads (the ARC's shards), plain values alongside.
  *
  * Usage: bench_compress [-n N] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4]
- *                       threshold|random|size|threads...
+ *                       threshold|random|size|dict|threads...
  * (-c limits `random` to one codec: for instruction counts under callgrind.)
  * Timings are wall clock: on a shared machine, compare the ratios of one
  * run, not absolute rates (or count instructions under callgrind).
@@ -32,6 +36,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <zdict.h>
+#include <zstd.h>
 
 #include "lightningdb.h"
 
@@ -346,6 +353,68 @@ static void run_size(void)
     }
 }
 
+/* ---- dict ------------------------------------------------------------------------- */
+
+/* Stored bytes (our 8-byte header included) of values 0..n-1 compressed one
+ * at a time with cctx at level, through cdict if not NULL. */
+static uint64_t dict_stored(ZSTD_CCtx *cctx, ZSTD_CDict *cdict, int level, uint64_t n)
+{
+    static unsigned char out[2 * VALUE_SIZE];
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const unsigned char *v = text_value(i + 1000000, VALUE_SIZE);
+        size_t r = cdict ? ZSTD_compress_usingCDict(cctx, out, sizeof out, v, VALUE_SIZE, cdict)
+                         : ZSTD_compressCCtx(cctx, out, sizeof out, v, VALUE_SIZE, level);
+        if (ZSTD_isError(r))
+            exit(1);
+        total += 8 + (r < VALUE_SIZE - VALUE_SIZE / 8 ? r : VALUE_SIZE);
+    }
+    return total;
+}
+
+static void run_dict(void)
+{
+    uint64_t n = n_values < 50000 ? n_values : 50000;
+    enum { SAMPLES = 2000 };
+    printf("dict: %" PRIu64 " log-line values of 1 KiB, one at a time; stored/raw with our "
+           "8-byte header (a value that saves less than an eighth counts whole)\n",
+           n);
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    static const int levels[] = {1, 3, 9, 19};
+    for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++)
+        printf("  no dictionary, level %2d: %.3f\n", levels[l],
+               (double)dict_stored(cctx, NULL, levels[l], n) / (double)(n * VALUE_SIZE));
+    unsigned char *samples = malloc((size_t)SAMPLES * VALUE_SIZE);
+    size_t *sizes = malloc(SAMPLES * sizeof *sizes);
+    if (samples == NULL || sizes == NULL)
+        exit(1);
+    for (size_t i = 0; i < SAMPLES; i++) {
+        memcpy(samples + i * VALUE_SIZE, text_value(i, VALUE_SIZE), VALUE_SIZE);
+        sizes[i] = VALUE_SIZE;
+    }
+    static const size_t dict_sizes[] = {4096, 16384, 65536};
+    for (size_t d = 0; d < sizeof dict_sizes / sizeof dict_sizes[0]; d++) {
+        unsigned char *dict = malloc(dict_sizes[d]);
+        size_t len = ZDICT_trainFromBuffer(dict, dict_sizes[d], samples, sizes, SAMPLES);
+        if (ZDICT_isError(len)) {
+            printf("  dictionary of %zu bytes: %s\n", dict_sizes[d], ZDICT_getErrorName(len));
+            free(dict);
+            continue;
+        }
+        for (size_t l = 1; l < sizeof levels / sizeof levels[0]; l += 2) {
+            ZSTD_CDict *cd = ZSTD_createCDict(dict, len, levels[l]);
+            printf("  dictionary of %6zu bytes (from the first %d values), level %2d: %.3f\n",
+                   len, SAMPLES, levels[l],
+                   (double)dict_stored(cctx, cd, levels[l], n) / (double)(n * VALUE_SIZE));
+            ZSTD_freeCDict(cd);
+        }
+        free(dict);
+    }
+    free(samples);
+    free(sizes);
+    ZSTD_freeCCtx(cctx);
+}
+
 /* ---- threads ---------------------------------------------------------------------- */
 
 struct reader {
@@ -466,6 +535,8 @@ int main(int argc, char **argv)
             run_random();
         else if (strcmp(argv[i], "size") == 0)
             run_size();
+        else if (strcmp(argv[i], "dict") == 0)
+            run_dict();
         else if (strcmp(argv[i], "threads") == 0)
             run_threads();
         else
