@@ -623,6 +623,44 @@ LDB_API int ldb_stat_env_sized(ldb_env *env, ldb_stat *st, size_t st_size);
 #define ldb_stat_env(env, st) ldb_stat_env_sized((env), (st), sizeof(ldb_stat))
 
 /**
+ * Where the data file's pages are, and why free ones are held back; see
+ * ldb_stat_space(). Counts are pages of page_size bytes. free_pages is the
+ * sum of reusable_pages, reader_held_pages and checkpoint_held_pages.
+ * New fields are only ever added at the end.
+ */
+typedef struct ldb_space {
+    uint32_t page_size;
+    uint64_t file_pages;            /**< the data file's size */
+    uint64_t used_pages;            /**< in the trees (and the two meta pages) */
+    uint64_t free_pages;            /**< below the high-water mark and in no tree */
+    uint64_t reusable_pages;        /**< ... that the next write txn may take */
+    uint64_t reader_held_pages;     /**< ... freed after the oldest open reader's
+                                         snapshot: held until that reader ends */
+    uint64_t checkpoint_held_pages; /**< ... pages of the last checkpoint's trees,
+                                         freed since: held until the next checkpoint
+                                         (which a writer out of room forces) */
+    uint64_t unused_pages;          /**< past the high-water mark: allocated and never
+                                         used (the growth step and the reserve) */
+    uint64_t reserve_pages;         /**< kept for txns that only delete, so they commit
+                                         on a full disk (see the man page); a put does
+                                         not take a page past the high-water mark unless
+                                         this many stay unused after it */
+    uint64_t last_txn_id;           /**< the snapshot these figures are of */
+    uint64_t oldest_reader_txn_id;  /**< the oldest open reader's snapshot; 0 = none */
+    uint64_t checkpoint_txn_id;     /**< the txn the data file's meta page holds */
+} ldb_space;
+
+/**
+ * @brief Fill @p sp with the data file's space figures (a read txn of its
+ * own, which walks the free tree: cost in proportion to the free pages).
+ * @param size sizeof(ldb_space) as the caller knows it: a caller built
+ * against an older, shorter struct gets only the fields it knows.
+ * @retval #LDB_INVALID @p sp is NULL or @p size is 0.
+ * @retval #LDB_BUSY every reader slot is taken.
+ */
+LDB_API int ldb_stat_space(ldb_env *env, ldb_space *sp, size_t size);
+
+/**
  * @brief Verify the newest snapshot: every page checksum, key order, tree
  * shape and entry counts, that every page is used or free exactly once,
  * that every compressed value decompresses to its recorded size; and both

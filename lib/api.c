@@ -103,6 +103,7 @@ static int dbi_open_once(ldb_txn *txn, const char *name, size_t len, unsigned fl
         e->state = DBI_DIRTY;
         e->generation = txn->dbi_generation;
         txn->mods++;
+        txn->adds++;
         rc = ldb__txn_fail(txn, ldb__txn_log(txn, WAL_OP_CREATE, h, NULL, NULL));
     }
     TRY(rc);

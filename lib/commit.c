@@ -16,6 +16,7 @@
 #include "error.h"
 #include "os.h"
 #include "page.h"
+#include "space.h"
 
 /* Write the descriptors of named trees changed by txn into the catalog. */
 static int save_catalog(ldb_txn *txn)
@@ -91,38 +92,6 @@ static int write_dirty_pages(ldb_txn *txn)
     return rc;
 }
 
-/* Grow the data file to hold every page, in chunks. Its new size is made
- * durable by the next checkpoint's fsync, before any meta page refers to
- * the new pages. */
-static int grow_data_file(ldb_txn *txn)
-{
-    ldb_env *env = txn->env;
-    uint64_t need = txn->snap.npages * env->page_size;
-    if (need <= txn->file_size)
-        return 0;
-    /* Small chunks: growth costs no sync of its own (the next checkpoint's
-     * fsync covers it), so there is no reason to hold much unused space. */
-    uint64_t chunk = txn->file_size / 64;
-    if (chunk < (1u << 20))
-        chunk = 1u << 20;
-    if (chunk > (8u << 20))
-        chunk = 8u << 20;
-    uint64_t target = need + chunk;
-    target -= target % env->page_size;
-    if (target > env->opts.max_size)
-        target = env->opts.max_size - env->opts.max_size % env->page_size;
-    if (target < need)
-        target = need;
-    int rc = ldb__os_grow(env->fd, target);
-    if (rc < 0 && target > need) {
-        target = need;
-        rc = ldb__os_grow(env->fd, need); /* the disk may still hold what we need */
-    }
-    if (rc == 0)
-        txn->file_size = target;
-    return rc;
-}
-
 /* Steps 3-6 of commit.h for a sealed record. */
 static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t rec_len)
 {
@@ -192,6 +161,41 @@ static int commit_as_checkpoint(ldb_txn *txn, struct ldb__commit_state *cs)
     return ldb__checkpoint_locked(txn->env, cs);
 }
 
+/* Steps 3-6 for a logged txn. No room in the log for its record (a full
+ * disk: the log's room is preallocated under LDB_SYNC_FULL, the append
+ * grows it under LDB_SYNC_OFF; either fails before the txn is visible):
+ * the txn commits as a checkpoint, which needs no log room, so a txn that
+ * only deletes never needs a reserve in the log (space.h). */
+static int append_record(ldb_txn *txn, struct ldb__commit_state *cs)
+{
+    ldb_env *env = txn->env;
+    struct ldb__commit_state before = *cs;
+    uint32_t crc;
+    size_t rec_len;
+    struct ldb__wal_seal seal = {
+        .txnid = txn->id,
+        .salt = cs->wal_salt,
+        .prev_crc = cs->wal_prev_crc,
+        .time_us = wall_clock_us(),
+        /* What is durable now, so that a later record can prove a damaged
+         * earlier one was (wal.h, W4). */
+        .durable_txnid = __atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE),
+    };
+    TRY(ldb__wal_buf_seal(&txn->log, &seal, &rec_len, &crc));
+    int rc = ldb__log_make_room(env, cs, cs->wal_end + rec_len);
+    if (rc == 0) {
+        cs->wal_end += rec_len;
+        cs->wal_prev_crc = crc;
+        rc = append_and_publish(txn, cs, rec_len);
+    }
+    if (rc == -ENOSPC) {
+        /* Nothing was made visible; a partial record past the log's end is
+         * a stale tail the CRC chain rejects. */
+        rc = commit_as_checkpoint(txn, &before);
+    }
+    return rc;
+}
+
 int ldb__commit(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
@@ -200,7 +204,9 @@ int ldb__commit(ldb_txn *txn)
         return LDB_PANIC;
     TRY(save_catalog(txn));
     TRY(ldb__freelist_save(&txn->freelist, &txn->pager, &txn->snap.free_tree, txn->id));
-    TRY(grow_data_file(txn));
+    /* Pages past the file's end were grown for as they were taken
+     * (space.h); this only catches what the allocator did not see. */
+    TRY(ldb__space_grow(txn, txn->snap.npages));
     TRY(write_dirty_pages(txn));
     struct ldb__commit_state cs;
     ldb__lock_state_read(&env->lock, &cs);
@@ -217,24 +223,9 @@ int ldb__commit(ldb_txn *txn)
         rc = commit_as_checkpoint(txn, &cs);
         txn->committed = rc == 0;
     } else {
-        uint32_t crc;
-        size_t rec_len;
-        struct ldb__wal_seal seal = {
-            .txnid = txn->id,
-            .salt = cs.wal_salt,
-            .prev_crc = cs.wal_prev_crc,
-            .time_us = wall_clock_us(),
-            /* What is durable now, so that a later record can prove a damaged
-             * earlier one was (wal.h, W4). */
-            .durable_txnid = __atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE),
-        };
-        TRY(ldb__wal_buf_seal(&txn->log, &seal, &rec_len, &crc));
-        TRY(ldb__log_make_room(env, &cs, cs.wal_end + rec_len));
-        cs.wal_end += rec_len;
-        cs.wal_prev_crc = crc;
-        rc = append_and_publish(txn, &cs, rec_len);
+        rc = append_record(txn, &cs);
     }
-    if (rc == 0) {
+    if (rc == 0 && !txn->internal) {
         __atomic_add_fetch(&env->commits, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&env->lock.hdr->commits, 1, __ATOMIC_RELAXED);
         ldb__hist_since(&env->commit_latency, start);

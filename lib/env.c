@@ -28,6 +28,7 @@
 #include "os.h"
 #include "page.h"
 #include "recovery.h"
+#include "space.h"
 #include "value.h"
 
 static int fill_options(const ldb_options *in, ldb_options *o)
@@ -393,6 +394,8 @@ int ldb_close(ldb_env *env)
         int died;
         if (rc == 0 && ldb__lock_writer(&env->lock, 1, &died) == 0) {
             rc = ldb__checkpoint_locked(env, NULL);
+            if (rc == 0)
+                rc = ldb__space_trim(env);
             if (rc == 0 && ldb__lock_alone(&env->lock))
                 rc = drop_log(env);
             int released = ldb__lock_writer_release(&env->lock);
@@ -429,6 +432,8 @@ int ldb_checkpoint_ex(ldb_env *env, unsigned flags)
     int died;
     TRY(ldb__lock_writer(&env->lock, (flags & LDB_CHECKPOINT_NOWAIT) != 0, &died));
     int rc = ldb__checkpoint_locked(env, NULL);
+    if (rc == 0)
+        rc = ldb__space_trim(env);
     int released = ldb__lock_writer_release(&env->lock);
     return rc < 0 ? rc : released;
 }

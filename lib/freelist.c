@@ -125,8 +125,10 @@ static int load_record(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
             fl->held_back = 1; /* and every later record: keys are in txn order */
             return 0;
         }
-        if (be32((const uint8_t *)k.data + 8) >= HELD_CHUNK && txnid > fl->checkpoint)
+        if (be32((const uint8_t *)k.data + 8) >= HELD_CHUNK && txnid > fl->checkpoint) {
+            fl->held_for_checkpoint = 1;
             continue; /* checkpointed pages: not before the next checkpoint */
+        }
         break;
     }
     uint8_t key[FREE_KEY_SIZE];
@@ -281,5 +283,97 @@ int ldb__freelist_count(const struct ldb__pager *pg, const struct tree_desc *ft,
     if (rc != LDB_NOTFOUND)
         return rc;
     *pages = total;
+    return 0;
+}
+
+int ldb__freelist_census(const struct ldb__pager *pg, const struct tree_desc *ft,
+                         uint64_t reuse_bound, uint64_t checkpoint, struct ldb__free_census *c)
+{
+    struct ldb__path path;
+    memset(c, 0, sizeof *c);
+    int rc = ldb__btree_first(pg, ft, &path);
+    while (rc == 0) {
+        ldb_val k, v;
+        TRY(ldb__btree_entry(pg, &path, &k, &v));
+        if (k.size != FREE_KEY_SIZE)
+            return LDB_CORRUPT();
+        uint64_t txnid = be64(k.data), n = v.size / sizeof(pgno_t);
+        if (txnid > reuse_bound)
+            c->for_readers += n;
+        else if (be32((const uint8_t *)k.data + 8) >= HELD_CHUNK && txnid > checkpoint)
+            c->for_checkpoint += n;
+        else
+            c->reusable += n;
+        rc = ldb__btree_next(pg, &path);
+    }
+    return rc == LDB_NOTFOUND ? 0 : rc;
+}
+
+int ldb__freelist_load_all(struct ldb__freelist *fl, struct ldb__pager *pg, struct tree_desc *ft)
+{
+    int rc;
+    while ((rc = load_record(fl, pg, ft)) == 1)
+        ;
+    if (rc == 0)
+        fl->records_exhausted = 1;
+    return rc;
+}
+
+/* Whether p is in the descending list l, from position *i on (advanced:
+ * callers ask for descending p). */
+static int in_desc(const pgno_t *l, size_t len, size_t *i, pgno_t p)
+{
+    while (*i < len && l[*i] > p)
+        (*i)++;
+    return *i < len && l[*i] == p;
+}
+
+int ldb__freelist_tail_run(const struct ldb__freelist *fl, uint64_t npages, uint64_t *run)
+{
+    /* The freed and held lists: the free tree's own pages, copied as its
+     * records were loaded. */
+    struct ldb__pgno_list own = {0};
+    TRY(list_reserve(&own, fl->freed.len + fl->held.len));
+    if (fl->freed.len)
+        memcpy(own.items, fl->freed.items, fl->freed.len * sizeof(pgno_t));
+    if (fl->held.len)
+        memcpy(own.items + fl->freed.len, fl->held.items, fl->held.len * sizeof(pgno_t));
+    own.len = fl->freed.len + fl->held.len;
+    sort_pgnos(own.items, own.len, cmp_desc);
+    uint64_t k = 0;
+    size_t i = 0, j = 0;
+    while (k < npages - LDB_META_PAGES) {
+        pgno_t p = npages - 1 - k;
+        if (!in_desc(fl->pool.items, fl->pool.len, &i, p) && !in_desc(own.items, own.len, &j, p))
+            break;
+        k++;
+    }
+    free(own.items);
+    *run = k;
+    return 0;
+}
+
+uint64_t ldb__freelist_cut_tail(struct ldb__freelist *fl, uint64_t npages)
+{
+    struct ldb__pgno_list *p = &fl->pool; /* largest first */
+    size_t k = 0;
+    while (k < p->len && p->items[k] == npages - 1 - k)
+        k++;
+    if (k > 0)
+        memmove(p->items, p->items + k, (p->len - k) * sizeof *p->items);
+    p->len -= k;
+    return k;
+}
+
+int ldb__freelist_checkpointed(struct ldb__freelist *fl, uint64_t cp)
+{
+    TRY(list_reserve(&fl->held, fl->freed.len));
+    if (fl->freed.len)
+        memcpy(fl->held.items + fl->held.len, fl->freed.items, fl->freed.len * sizeof(pgno_t));
+    fl->held.len += fl->freed.len;
+    fl->freed.len = 0;
+    fl->checkpoint = cp;
+    fl->records_exhausted = 0;
+    fl->held_for_checkpoint = 0;
     return 0;
 }

@@ -47,6 +47,7 @@ struct ldb__freelist {
     int bound_known;
     int records_exhausted;       /* no more loadable records */
     int held_back;               /* a record exists but a reader holds it */
+    int held_for_checkpoint;     /* a held record waits for the next checkpoint */
     int busy;                    /* inside a free-tree edit: do not recurse */
 };
 
@@ -68,5 +69,28 @@ int ldb__freelist_save(struct ldb__freelist *fl, struct ldb__pager *pg,
 /* Pages listed in a free tree (for statistics). */
 int ldb__freelist_count(const struct ldb__pager *pg, const struct tree_desc *free_tree,
                         uint64_t *pages);
+
+/* The pages of a free tree by what they wait for: reusable now (record id
+ * <= reuse_bound, and a held record's <= checkpoint as well), held for
+ * readers (id > reuse_bound), held for the next checkpoint (the rest). */
+struct ldb__free_census {
+    uint64_t reusable, for_readers, for_checkpoint;
+};
+int ldb__freelist_census(const struct ldb__pager *pg, const struct tree_desc *free_tree,
+                         uint64_t reuse_bound, uint64_t checkpoint, struct ldb__free_census *c);
+/* Load every loadable record into the pool (the file's shrink looks at all
+ * of them at once). */
+int ldb__freelist_load_all(struct ldb__freelist *fl, struct ldb__pager *pg,
+                           struct tree_desc *free_tree);
+/* How many pages run up to the high-water mark npages free in the pool or
+ * freed by this txn (its freed and held lists). */
+int ldb__freelist_tail_run(const struct ldb__freelist *fl, uint64_t npages, uint64_t *run);
+/* Take the pool's pages that run up to the high-water mark npages (npages
+ * - 1, npages - 2, ...) out of it; how many. */
+uint64_t ldb__freelist_cut_tail(struct ldb__freelist *fl, uint64_t npages);
+/* The writer's parent snapshot was just checkpointed (at txn id cp): its
+ * held records up to cp become loadable, and every committed page this txn
+ * freed so far belongs to the new checkpoint's trees, so it is held. */
+int ldb__freelist_checkpointed(struct ldb__freelist *fl, uint64_t cp);
 
 #endif

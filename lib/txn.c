@@ -16,6 +16,7 @@
 #include "meta.h"
 #include "os.h"
 #include "page.h"
+#include "space.h"
 #include "value.h"
 
 void ldb__txn_cursor_attach(ldb_txn *txn, struct ldb__cursor_link *link)
@@ -83,9 +84,9 @@ int ldb__txn_check(const ldb_txn *txn, int want_write)
 
 /* ---- the write txn's allocator (pager callbacks) ------------------------- */
 
-static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
+/* Take n reusable pages (*pgno = 0 if there are none). */
+static int take_reusable(ldb_txn *txn, uint32_t n, pgno_t *pgno)
 {
-    ldb_txn *txn = ctx;
     ldb_env *env = txn->env;
     TRY(ldb__freelist_take(&txn->freelist, &txn->pager, &txn->snap.free_tree, n, pgno));
     if (*pgno == 0 && txn->freelist.held_back && !txn->readers_checked) {
@@ -101,19 +102,24 @@ static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
             TRY(ldb__freelist_take(&txn->freelist, &txn->pager, &txn->snap.free_tree, n, pgno));
         }
     }
+    return 0;
+}
+
+static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
+{
+    ldb_txn *txn = ctx;
+    ldb_env *env = txn->env;
+    TRY(take_reusable(txn, n, pgno));
     if (*pgno == 0) {
-        /* max_size bounds the file's growth: pages the file already holds
-         * (another env, with a larger max_size, may have grown it) are
-         * free to use, so such an env can still delete. */
-        uint64_t end, bytes;
-        uint64_t limit = env->opts.max_size > txn->file_size ? env->opts.max_size : txn->file_size;
-        if (__builtin_add_overflow(txn->snap.npages, n, &end) ||
-            __builtin_mul_overflow(end, (uint64_t)env->page_size, &bytes) || bytes > limit)
-            return LDB_FULL;
-        TRY(ldb__env_map_cover(env, bytes, &txn->pager.map));
-        *pgno = txn->snap.npages;
-        txn->snap.npages = end;
-        txn->pager.npages = end;
+        int rc = ldb__space_extend(txn, n, pgno);
+        /* No room: pages waiting for a checkpoint are worth one now. */
+        int unlocked = rc == -ENOSPC || rc == LDB_FULL ? ldb__space_unlock_held(txn) : 0;
+        TRY(unlocked);
+        if (unlocked > 0) {
+            TRY(take_reusable(txn, n, pgno));
+            rc = *pgno ? 0 : ldb__space_extend(txn, n, pgno);
+        }
+        TRY(rc);
     }
     uint8_t *b = ldb__buffer_get(&env->buffers, n);
     if (b == NULL)
@@ -294,25 +300,14 @@ static int adopt_dead_writer(ldb_env *env)
     return ldb__lock_reader_check(&env->lock, &cleared);
 }
 
-static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
+/* Set txn up as a write txn on the newest committed state (the writer
+ * mutex held). */
+static int setup_write(ldb_env *env, ldb_txn *txn)
 {
-    if (env->opts.flags & LDB_RDONLY)
-        return LDB_READONLY;
-    if (__atomic_load_n(&env->panic, __ATOMIC_ACQUIRE))
-        return LDB_PANIC;
-    int died;
-    TRY(ldb__lock_writer(&env->lock, (flags & LDB_TXN_NOWAIT) != 0, &died));
-    txn->thread = pthread_self();
-    txn->tid = ldb__lock_thread_id();
-    int rc = 0;
-    if (died)
-        CHECK_GOTO(rc, adopt_dead_writer(env), fail);
-    /* Fold a log that has grown past its limit before building on it. */
-    CHECK_GOTO(rc, ldb__checkpoint_if_due(env), fail);
     struct ldb__commit_state cs;
     ldb__lock_state_read(&env->lock, &cs);
     txn->snap = cs.snap; /* the newest committed state, durable or not yet */
-    CHECK_GOTO(rc, snapshot_map(txn, txn->snap.npages), fail);
+    TRY(snapshot_map(txn, txn->snap.npages));
     txn->file_size = cs.data_size;
     txn->id = txn->snap.txnid + 1;
     txn->pager.npages = txn->snap.npages;
@@ -328,10 +323,64 @@ static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
     txn->dbi_generation = 1;
     txn->active = 1;
     return 0;
+}
+
+static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
+{
+    if (env->opts.flags & LDB_RDONLY)
+        return LDB_READONLY;
+    if (__atomic_load_n(&env->panic, __ATOMIC_ACQUIRE))
+        return LDB_PANIC;
+    int died;
+    TRY(ldb__lock_writer(&env->lock, (flags & LDB_TXN_NOWAIT) != 0, &died));
+    txn->thread = pthread_self();
+    txn->tid = ldb__lock_thread_id();
+    int rc = 0;
+    if (died)
+        CHECK_GOTO(rc, adopt_dead_writer(env), fail);
+    /* Fold a log that has grown past its limit before building on it, and
+     * give back the end of the file that checkpoint freed. */
+    uint64_t cp = __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE);
+    CHECK_GOTO(rc, ldb__checkpoint_if_due(env), fail);
+    if (cp != __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE))
+        CHECK_GOTO(rc, ldb__space_trim(env), fail);
+    CHECK_GOTO(rc, setup_write(env, txn), fail);
+    return 0;
 fail:
     if (ldb__lock_writer_release(&env->lock) < 0)
         rc = ldb__panic(env, 0); /* taken by this thread just now: cannot happen */
     return rc;
+}
+
+int ldb__txn_begin_locked(ldb_env *env, ldb_txn **out)
+{
+    ldb_txn *txn = calloc(1, sizeof *txn);
+    if (txn == NULL)
+        return -ENOMEM;
+    txn->magic = LDB_TXN_MAGIC;
+    txn->env = env;
+    txn->internal = 1;
+    txn->thread = pthread_self(); /* the caller's, which holds the writer */
+    txn->tid = ldb__lock_thread_id();
+    txn->pager.map = env->map;
+    txn->pager.page_size = env->page_size;
+    int rc = setup_write(env, txn);
+    if (rc < 0) {
+        free(txn);
+        return rc;
+    }
+    *out = txn;
+    return 0;
+}
+
+void ldb__txn_end_locked(ldb_txn *txn)
+{
+    ldb__dirty_destroy(&txn->dirty);
+    ldb__freelist_destroy(&txn->freelist);
+    ldb__wal_buf_free(&txn->log);
+    free(txn->dbis);
+    txn->magic = LDB_DEAD_MAGIC;
+    free(txn);
 }
 
 int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)
@@ -523,6 +572,7 @@ int ldb__txn_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *v
     TRY(ldb__txn_fail(txn, ldb__txn_tree(txn, dbi, &t)));
     ldb_val stored;
     unsigned bflags;
+    txn->adds++; /* before the first page it takes: no reserve for puts */
     struct ldb__wal_buf before = txn->log;
     int rc = ldb__value_encode(txn, dbi, val, flags, &stored, &bflags);
     if (rc == 0)

@@ -74,6 +74,9 @@ struct ldb_txn {
                               owner, the only one that can release it */
     pid_t tid;             /* that thread's kernel id */
     int replaying;         /* recovery: the ops come from the log */
+    int internal;          /* the library's own (the shrink): not counted */
+    uint64_t adds;         /* puts and tree creations: none, and the txn
+                              may use the reserve (space.h) */
     struct ldb__wal_buf log; /* this txn's log record */
     uint8_t *cbuf;         /* the stored form of the value being put (value.c) */
     uint32_t cbuf_cap;
@@ -82,6 +85,10 @@ struct ldb_txn {
     uint64_t file_size;
 };
 
+/* A write txn for a caller that holds the writer mutex already (the
+ * library's own txns); ldb__txn_end_locked frees it, leaving the mutex. */
+int ldb__txn_begin_locked(ldb_env *env, ldb_txn **txn);
+void ldb__txn_end_locked(ldb_txn *txn);
 /* Free a txn: release its reader slot or writer hold (not in a forked
  * child), detach its cursors. */
 void ldb__txn_free(ldb_txn *txn);

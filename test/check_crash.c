@@ -43,6 +43,11 @@
  * with -ENOSPC, the env stays usable, a txn that only deletes commits, and
  * after a checkpoint the room it freed takes new data.
  *
+ * Shrink: a checkpoint that cuts the free end of the file (space.h, S2)
+ * loses power at each of its writes, syncs and its truncate in turn (and
+ * once after it returns): the database then opens, passes ldb_check and
+ * holds exactly what was committed, and without a crash the file shrank.
+ *
  * Environment: LDB_CRASH_ROUNDS (default 100 per sync mode), LDB_TEST_SEED
  * to replay a run (every failure names the seed and round).
  */
@@ -161,6 +166,17 @@ int posix_fallocate(int fd, off_t off, off_t len)
     if (io_hook.disk_full)
         return ENOSPC;
     return syscall(SYS_fallocate, fd, 0, off, len) == 0 ? 0 : errno;
+}
+
+/* The shrink's truncate counts as an I/O call, so power can be lost just
+ * before it. */
+int ftruncate(int fd, off_t len)
+{
+    io_enter();
+    int r = (int)syscall(SYS_ftruncate, fd, len), e = errno;
+    io_leave();
+    errno = e;
+    return r;
 }
 
 static void arm_crash(long at)
@@ -807,6 +823,113 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* ---- power loss while the file shrinks ---------------------------------------------------- */
+
+enum { SHRINK_KEYS = 64, SHRINK_KEEP = 8 };
+
+static int del_tagged(ldb_env *env, int from, int to)
+{
+    ldb_txn *txn;
+    int rc = ldb_txn_begin(env, 0, &txn);
+    for (int i = from; i < to && rc == 0; i++) {
+        char kb[32];
+        snprintf(kb, sizeof kb, "fill-%04d", i);
+        ldb_val k = tu_str(kb);
+        rc = ldb_del(txn, LDB_MAIN, &k);
+    }
+    if (rc) {
+        ldb_txn_abort(txn);
+        return rc;
+    }
+    return ldb_txn_commit(txn);
+}
+
+/* Fill SHRINK_KEYS values of 64 KiB, delete all but SHRINK_KEEP (every
+ * commit durable), then checkpoint with the simulator on, losing power at
+ * its crash_at-th write, sync or truncate (1 << 40: never; then the calls
+ * it made and the file's size are reported). */
+static void shrink_child(const char *path, uint64_t sim_seed, long crash_at)
+{
+    ldb__os_crashsim_start(sim_seed);
+    ldb_env *env;
+    int rc = ldb_open(path, NULL, &env);
+    if (rc)
+        wl_child_exit(2, "open: %s", ldb_strerror(rc));
+    for (int i = 0; i < SHRINK_KEYS && rc == 0; i++)
+        rc = put_tagged(env, i, i + 1);
+    for (int i = SHRINK_KEEP; i < SHRINK_KEYS && rc == 0; i += 8)
+        rc = del_tagged(env, i, i + 8);
+    if (rc)
+        wl_child_exit(3, "fill and delete: %s", ldb_strerror(rc));
+    struct stat st;
+    if (stat(path, &st) != 0)
+        wl_child_exit(4, "stat");
+    wl_send(WL_MSG_INFO, 1, 0, (uint64_t)st.st_size);
+    arm_crash(crash_at);
+    rc = ldb_checkpoint(env);
+    if (rc)
+        wl_child_exit(5, "checkpoint: %s", ldb_strerror(rc));
+    if (stat(path, &st) != 0)
+        wl_child_exit(4, "stat");
+    wl_send(WL_MSG_INFO, 2, 0, (uint64_t)st.st_size);
+    wl_send(WL_MSG_INFO, 3, 0, (uint64_t)io_hook.calls);
+    arm_crash(0);
+    ldb__os_crashsim_crash();
+    _exit(0);
+}
+
+/* The aux of the INFO message numbered j in log (0 if none). */
+static uint64_t info_of(const wl_log *log, uint64_t j)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (log->m[i].type == WL_MSG_INFO && log->m[i].j == j)
+            return log->m[i].aux;
+    return 0;
+}
+
+START_TEST(test_power_loss_in_shrink)
+{
+    uint64_t seed = wl_test_seed("power loss in shrink");
+    static int tags[SHRINK_KEYS];
+    for (int i = 0; i < SHRINK_KEYS; i++)
+        tags[i] = i < SHRINK_KEEP ? i + 1 : 0;
+    long calls = 0;
+    uint64_t full = 0, shrunk = 0;
+    for (long at = 0; at <= calls; at++) {
+        char dir[4096], path[4200];
+        tu_fresh_db(dir, sizeof dir, path, sizeof path);
+        int rfd;
+        pid_t pid = wl_fork(&rfd);
+        if (pid == 0)
+            shrink_child(path, wl_mix(seed + (uint64_t)at), at ? at : 1L << 40);
+        wl_log log = {0};
+        char what[160];
+        snprintf(what, sizeof what, "seed %" PRIu64 ": power lost at I/O %ld of %ld of a shrink",
+                 seed, at, calls);
+        wl_expect_exit0(wl_finish(pid, rfd, &log, 120, what), what);
+        if (at == 0) {
+            calls = (long)info_of(&log, 3);
+            full = info_of(&log, 1);
+            shrunk = info_of(&log, 2);
+            ck_assert_msg(calls > 0 && shrunk > 0 && shrunk < full / 2,
+                          "the checkpoint did not shrink the file: %" PRIu64 " -> %" PRIu64
+                          " bytes in %ld I/O calls",
+                          full, shrunk, calls);
+        }
+        wl_log_free(&log);
+        ldb_env *env = NULL;
+        int rc = ldb_open(path, NULL, &env);
+        ck_assert_msg(rc == 0, "%s: then open: %s", what, ldb_strerror(rc));
+        tu_check_env(env);
+        expect_tags(env, tags, SHRINK_KEYS, what);
+        ck_assert_int_eq(ldb_close(env), 0);
+        tu_remove_dir(dir);
+    }
+    fprintf(stderr, "power loss in shrink: %ld I/O points; %" PRIu64 " -> %" PRIu64 " bytes\n",
+            calls, full, shrunk);
+}
+END_TEST
+
 static Suite *crash_suite(void)
 {
     Suite *s = suite_create("crash");
@@ -814,6 +937,7 @@ static Suite *crash_suite(void)
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, test_power_loss, 0, 2);
     tcase_add_test(tc, test_power_loss_while_creating);
+    tcase_add_test(tc, test_power_loss_in_shrink);
     suite_add_tcase(s, tc);
     tc = tcase_create("faults");
     tcase_set_timeout(tc, 900);

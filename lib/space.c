@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * space.c: the data file's room (see space.h for the reserve, S1, and the
+ * shrink, S2): growth in chunks, the reserve's size, the checkpoint that a
+ * txn out of room may force, the cut of the file's free end, and
+ * ldb_stat_space.
+ */
+#include "space.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "commit.h"
+#include "durable.h"
+#include "error.h"
+#include "os.h"
+
+/* Leaves a txn that only deletes may change with the reserve alone (each a
+ * copy of its root-to-leaf path), and the free tree pages its commit needs
+ * (the copy of the free tree's path and a split or two). */
+#define RESERVE_PATHS 8u
+#define RESERVE_FREE_TREE 16u
+
+static uint64_t max_pages(const ldb_env *env)
+{
+    uint64_t bytes = env->opts.max_size < env->map_len ? env->opts.max_size : env->map_len;
+    return bytes / env->page_size;
+}
+
+/* Growth step: small (growth costs no sync of its own, the next
+ * checkpoint's fsync covers it, so there is no reason to hold much unused
+ * space), and the least a shrink must give back to be worth its commit. */
+static uint64_t grow_chunk(uint64_t file_size)
+{
+    uint64_t chunk = file_size / 64;
+    if (chunk < (1u << 20))
+        chunk = 1u << 20;
+    if (chunk > (8u << 20))
+        chunk = 8u << 20;
+    return chunk;
+}
+
+/* The lock file's record of the data file's allocated size (the writer
+ * mutex held: only writers change it). */
+static void set_data_size(ldb_env *env, uint64_t size)
+{
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    cs.data_size = size;
+    ldb__lock_state_write(&env->lock, &cs);
+}
+
+uint64_t ldb__space_reserve(const ldb_env *env, const struct ldb__snapshot *snap)
+{
+    /* A path is the tree's depth in pages; the deeper of the main tree and
+     * three levels (named trees are not looked at: a fourth level takes
+     * millions of entries). At most a sixteenth of max_size. */
+    uint64_t depth = snap->main_tree.depth > 3 ? snap->main_tree.depth : 3;
+    uint64_t r = RESERVE_PATHS * (depth + 1) + RESERVE_FREE_TREE;
+    uint64_t cap = max_pages(env) / 16;
+    return r < cap ? r : cap;
+}
+
+int ldb__space_grow(ldb_txn *txn, uint64_t pages)
+{
+    ldb_env *env = txn->env;
+    uint64_t need = pages * env->page_size;
+    if (need <= txn->file_size)
+        return 0;
+    uint64_t target = need + grow_chunk(txn->file_size);
+    target -= target % env->page_size;
+    if (target > env->opts.max_size)
+        target = env->opts.max_size - env->opts.max_size % env->page_size;
+    if (target < need)
+        target = need;
+    int rc = ldb__os_grow(env->fd, target);
+    if (rc < 0 && target > need) {
+        target = need;
+        rc = ldb__os_grow(env->fd, need); /* the disk may still hold what we need */
+    }
+    TRY(rc);
+    /* Its new size is made durable by the next checkpoint's fsync, before
+     * any meta page refers to the new pages. */
+    txn->file_size = target;
+    set_data_size(env, target);
+    return 0;
+}
+
+int ldb__space_extend(ldb_txn *txn, uint32_t n, pgno_t *pgno)
+{
+    ldb_env *env = txn->env;
+    uint64_t end = txn->snap.npages + n;
+    /* Recovery replays txns that committed: they had their room then. */
+    uint64_t keep = txn->adds == 0 || txn->replaying ? 0 : ldb__space_reserve(env, &txn->snap);
+    if (end + keep > max_pages(env))
+        return LDB_FULL;
+    TRY(ldb__space_grow(txn, end + keep));
+    *pgno = txn->snap.npages;
+    txn->snap.npages = end;
+    txn->pager.npages = end;
+    return 0;
+}
+
+int ldb__space_unlock_held(ldb_txn *txn)
+{
+    ldb_env *env = txn->env;
+    struct ldb__freelist *fl = &txn->freelist;
+    /* Not inside a free tree edit (it could not load them), nor while
+     * recovering (the log being replayed must stay as it is). */
+    if (!fl->held_for_checkpoint || fl->busy || txn->replaying || env->recovering ||
+        env->wal_fd < 0)
+        return 0;
+    TRY(ldb__checkpoint_locked(env, NULL));
+    uint64_t cp = __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE);
+    if (cp == fl->checkpoint)
+        return 0;
+    TRY(ldb__freelist_checkpointed(fl, cp));
+    fl->reuse_bound = ldb__txn_reuse_bound(env);
+    fl->held_back = 0;
+    return 1;
+}
+
+/* One round of the shrink, in a txn with every loadable free page in its
+ * pool: cut the pool's pages that run up to the high-water mark and commit
+ * as a checkpoint, if the run is at least a growth step (less would soon
+ * be grown back). Loading the records copied the free tree's own pages,
+ * which this txn frees: they cannot be cut before its commit, so they count
+ * in the run and a further round cuts them. *cut: pages cut; *again:
+ * another round may cut more. */
+static int trim_round(ldb_txn *txn, uint64_t *cut, int *again)
+{
+    ldb_env *env = txn->env;
+    *cut = 0;
+    *again = 0;
+    uint64_t run;
+    TRY(ldb__freelist_tail_run(&txn->freelist, txn->snap.npages, &run));
+    if (run * env->page_size < grow_chunk(txn->file_size))
+        return 0;
+    uint64_t n = ldb__freelist_cut_tail(&txn->freelist, txn->snap.npages);
+    txn->snap.npages -= n;
+    txn->pager.npages = txn->snap.npages;
+    /* Nothing for the log to carry: the checkpoint is the commit, and its
+     * meta page (the smaller high-water mark) is synced before the file is
+     * cut. */
+    txn->log.too_big = 1;
+    txn->mods++;
+    TRY(ldb__commit(txn));
+    *cut = n;
+    *again = run > n;
+    return 0;
+}
+
+static int trim(ldb_env *env)
+{
+    uint64_t total = 0;
+    int again = 1;
+    for (int round = 0; again && round < 3; round++) {
+        ldb_txn *txn;
+        TRY(ldb__txn_begin_locked(env, &txn));
+        uint64_t cut = 0;
+        int rc = ldb__freelist_load_all(&txn->freelist, &txn->pager, &txn->snap.free_tree);
+        if (rc == 0)
+            rc = trim_round(txn, &cut, &again);
+        ldb__txn_end_locked(txn);
+        TRY(rc);
+        total += cut;
+    }
+    /* Cut the file to the committed state's pages and the reserve: after
+     * pages were cut above, or when more than two growth steps were grown
+     * and never used (one is the normal slack of a growth). */
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    uint64_t keep = cs.snap.npages + ldb__space_reserve(env, &cs.snap);
+    if (keep > max_pages(env))
+        keep = max_pages(env);
+    uint64_t size = keep * env->page_size;
+    if (size >= cs.data_size || (total == 0 && size + 2 * grow_chunk(size) > cs.data_size))
+        return 0;
+    TRY(ldb__os_truncate(env->fd, size));
+    set_data_size(env, size);
+    return 0;
+}
+
+int ldb__space_trim(ldb_env *env)
+{
+    if (env->wal_fd < 0 || env->recovering || ldb__log_failed(env))
+        return 0;
+    /* Giving space back is never what a checkpoint or a txn is for: a
+     * failure leaves the file as it was (a commit that failed made nothing
+     * visible), and only a panic is passed on. */
+    int rc = trim(env);
+    return rc == LDB_PANIC ? rc : 0;
+}
+
+int ldb_stat_space(ldb_env *env, ldb_space *out, size_t size)
+{
+    TRY(ldb__env_check(env));
+    if (out == NULL || size == 0)
+        return LDB_INVALID;
+    ldb_space sp;
+    memset(&sp, 0, sizeof sp);
+    ldb_txn *txn;
+    TRY(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn));
+    uint64_t cp = __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE);
+    struct ldb__free_census c;
+    int rc = ldb__freelist_census(&txn->pager, &txn->snap.free_tree, ldb__txn_reuse_bound(env),
+                                  cp, &c);
+    uint64_t file_size = 0;
+    if (rc == 0)
+        rc = ldb__os_file_size(env->fd, &file_size);
+    sp.page_size = env->page_size;
+    sp.file_pages = file_size / env->page_size;
+    sp.free_pages = c.reusable + c.for_readers + c.for_checkpoint;
+    sp.used_pages = txn->snap.npages - sp.free_pages;
+    sp.reusable_pages = c.reusable;
+    sp.reader_held_pages = c.for_readers;
+    sp.checkpoint_held_pages = c.for_checkpoint;
+    sp.unused_pages = sp.file_pages > txn->snap.npages ? sp.file_pages - txn->snap.npages : 0;
+    sp.reserve_pages = ldb__space_reserve(env, &txn->snap);
+    sp.last_txn_id = txn->snap.txnid;
+    sp.checkpoint_txn_id = cp;
+    ldb_txn_abort(txn);
+    TRY(rc);
+    /* After our own reader is gone: the oldest of the others. */
+    uint32_t used;
+    ldb__lock_reader_stats(&env->lock, &used, &sp.oldest_reader_txn_id);
+    memcpy(out, &sp, size < sizeof sp ? size : sizeof sp);
+    return 0;
+}
