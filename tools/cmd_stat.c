@@ -52,6 +52,7 @@ static int cmd_stat(int argc, char **argv)
     ldb_env *env = NULL;
     ldb_txn *txn = NULL;
     ldb_stat st;
+    ldb_space sp;
     ldb_tree_stat ts;
     ldb_compress_stat cs;
     ldb_dbi dbi;
@@ -76,6 +77,8 @@ static int cmd_stat(int argc, char **argv)
     ldb_txn_abort(txn);
     txn = NULL;
     rc = ldb_stat_env(env, &st);
+    if (rc == 0)
+        rc = ldb_stat_space(env, &sp, sizeof sp);
     if (rc != 0) {
         status = fail(&a, "stat", rc);
         goto out;
@@ -100,6 +103,15 @@ static int cmd_stat(int argc, char **argv)
     /* How many commits the oldest reader is behind: what it holds back. */
     printf("oldest reader lag:    %" PRIu64 "\n",
            st.readers_used ? st.last_txn_id - st.oldest_reader_txn_id : 0);
+    /* Where the file's pages are, and why free ones wait (readers: until
+     * the oldest reader ends; checkpoint: until the next one). */
+    printf("file pages:           %" PRIu64 "\n", sp.file_pages);
+    printf("pages reusable:       %" PRIu64 "\n", sp.reusable_pages);
+    printf("pages reader-held:    %" PRIu64 "\n", sp.reader_held_pages);
+    printf("pages checkpoint-held: %" PRIu64 "\n", sp.checkpoint_held_pages);
+    printf("pages unused:         %" PRIu64 "\n", sp.unused_pages);
+    printf("pages reserved:       %" PRIu64 "\n", sp.reserve_pages);
+    printf("checkpoint txn id:    %" PRIu64 "\n", sp.checkpoint_txn_id);
     printf("tree:                 %s\n", a.tree != NULL ? a.tree : "main");
     printf("  entries:            %" PRIu64 "\n", ts.entries);
     printf("  depth:              %" PRIu32 "\n", ts.depth);
