@@ -13,6 +13,7 @@
 #include "commit.h"
 #include "durable.h"
 #include "error.h"
+#include "meta.h"
 #include "os.h"
 
 /* Leaves a txn that only deletes may change with the reserve alone (each a
@@ -21,9 +22,13 @@
 #define RESERVE_PATHS 8u
 #define RESERVE_FREE_TREE 16u
 
-static uint64_t max_pages(const ldb_env *env)
+/* Pages the file may grow to: max_size bounds this env's growth, but pages
+ * the file already holds (another env, with a larger max_size, may have
+ * grown it) are free to use, so such an env can still delete. The map
+ * follows the file (ldb__env_map_cover), never the other way round. */
+static uint64_t limit_pages(const ldb_env *env, uint64_t file_size)
 {
-    uint64_t bytes = env->opts.max_size < env->map_len ? env->opts.max_size : env->map_len;
+    uint64_t bytes = env->opts.max_size > file_size ? env->opts.max_size : file_size;
     return bytes / env->page_size;
 }
 
@@ -57,7 +62,7 @@ uint64_t ldb__space_reserve(const ldb_env *env, const struct ldb__snapshot *snap
      * millions of entries). At most a sixteenth of max_size. */
     uint64_t depth = snap->main_tree.depth > 3 ? snap->main_tree.depth : 3;
     uint64_t r = RESERVE_PATHS * (depth + 1) + RESERVE_FREE_TREE;
-    uint64_t cap = max_pages(env) / 16;
+    uint64_t cap = env->opts.max_size / env->page_size / 16;
     return r < cap ? r : cap;
 }
 
@@ -89,12 +94,17 @@ int ldb__space_grow(ldb_txn *txn, uint64_t pages)
 int ldb__space_extend(ldb_txn *txn, uint32_t n, pgno_t *pgno)
 {
     ldb_env *env = txn->env;
-    uint64_t end = txn->snap.npages + n;
+    uint64_t end, bytes;
+    /* Page counts come from disk too: never let the sum or product wrap. */
+    if (__builtin_add_overflow(txn->snap.npages, (uint64_t)n, &end) ||
+        __builtin_mul_overflow(end, (uint64_t)env->page_size, &bytes))
+        return LDB_FULL;
     /* Recovery replays txns that committed: they had their room then. */
     uint64_t keep = txn->adds == 0 || txn->replaying ? 0 : ldb__space_reserve(env, &txn->snap);
-    if (end + keep > max_pages(env))
+    if (end + keep > limit_pages(env, txn->file_size))
         return LDB_FULL;
     TRY(ldb__space_grow(txn, end + keep));
+    TRY(ldb__env_map_cover(env, bytes, &txn->pager.map));
     *pgno = txn->snap.npages;
     txn->snap.npages = end;
     txn->pager.npages = end;
@@ -150,6 +160,27 @@ static int trim_round(ldb_txn *txn, uint64_t *cut, int *again)
     return 0;
 }
 
+/* Raise *pages to the largest count either meta page names (S3): the
+ * fallback meta must stay whole, or a newest meta damaged later leaves a
+ * database that names pages the file lost. A checkpoint's copy of its meta
+ * in the other slot is written unsynced (durable.c): sync it first, so the
+ * fallback is normally that copy and the cut loses nothing. A slot that
+ * does not check (a copy whose write failed is then the older meta, still
+ * valid) names nothing. */
+static int metas_floor(ldb_env *env, uint64_t *pages)
+{
+    if (ldb__os_fdatasync(env->fd) < 0)
+        return ldb__panic(env, 0); /* never retried (durable.h) */
+    uint8_t image[LDB_META_BYTES];
+    for (unsigned slot = 0; slot < 2; slot++) {
+        struct meta_page m;
+        TRY(ldb__os_pread_full(env->fd, image, sizeof image, slot * (uint64_t)env->page_size));
+        if (ldb__meta_check(image, slot, &m) == 0 && m.npages > *pages)
+            *pages = m.npages;
+    }
+    return 0;
+}
+
 static int trim(ldb_env *env)
 {
     uint64_t total = 0;
@@ -171,10 +202,16 @@ static int trim(ldb_env *env)
     struct ldb__commit_state cs;
     ldb__lock_state_read(&env->lock, &cs);
     uint64_t keep = cs.snap.npages + ldb__space_reserve(env, &cs.snap);
-    if (keep > max_pages(env))
-        keep = max_pages(env);
+    /* Never below the committed pages (the cap is at least data_size). */
+    if (keep > limit_pages(env, cs.data_size))
+        keep = limit_pages(env, cs.data_size);
     uint64_t size = keep * env->page_size;
     if (size >= cs.data_size || (total == 0 && size + 2 * grow_chunk(size) > cs.data_size))
+        return 0;
+    /* Nor below any page a meta page on disk names (S3). */
+    TRY(metas_floor(env, &keep));
+    size = keep * env->page_size;
+    if (size >= cs.data_size)
         return 0;
     TRY(ldb__os_truncate(env->fd, size));
     set_data_size(env, size);

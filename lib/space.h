@@ -25,6 +25,17 @@
  * plus the reserve. A crash before the truncate leaves a longer file than
  * the meta needs, which is harmless; a crash before the meta is synced
  * leaves the previous checkpoint, whose pages are all still in the file.
+ *
+ * The fallback stays whole (invariant S3): the file is never cut below a
+ * page that either meta page on disk names, the older one included, so a
+ * newest meta damaged later still opens from a complete fallback. The
+ * checkpoint's unsynced copy of its meta in the other slot (durable.c) is
+ * synced before the cut, so that the fallback is normally that copy and
+ * the cut gives back everything.
+ *
+ * Growth is bounded by limit = max(max_size, the file's size): an env with
+ * a smaller max_size than the file (another env grew it) may use every page
+ * the file holds, and its map is made to cover what it takes.
  */
 #ifndef LDB_SPACE_H
 #define LDB_SPACE_H
