@@ -7,6 +7,8 @@
  *    is cumulative with +Inf equal to _count, commit and log sync
  *    histograms counted every commit, every sample carries the db label,
  *    and every line is a comment or "name{labels} value".
+ *  - space: the page gauges equal ldb_stat_space's figures; a reader's
+ *    held-back pages show while it lives and are gone after.
  *  - two processes: the database-wide commit counter adds up both, the
  *    handle's own counts only its commits.
  *  - readers: a live reader is listed with its pid and snapshot; a reader
@@ -139,6 +141,52 @@ START_TEST(test_exposition)
 }
 END_TEST
 
+/* The space gauges are ldb_stat_space's figures: pages a reader holds back
+ * show as reader_held while it lives, and the sum is the free count. */
+START_TEST(test_space_gauges)
+{
+    char dir[512], path[600];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *txn = tu_begin(env, 0);
+    for (int i = 0; i < 3000; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "key-%06d", i);
+        tu_put_str(txn, LDB_MAIN, k, "a value of some forty bytes, give or take");
+    }
+    TU_RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_checkpoint(env));
+    ldb_txn *reader = tu_begin(env, LDB_TXN_RDONLY);
+    txn = tu_begin(env, 0);
+    for (int i = 0; i < 2000; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "key-%06d", i);
+        ldb_val key = tu_str(k);
+        TU_RC_OK(ldb_del(txn, LDB_MAIN, &key));
+    }
+    TU_RC_OK(ldb_txn_commit(txn));
+    ldb_space sp;
+    TU_RC_OK(ldb_stat_space(env, &sp, sizeof sp));
+    char *text = metrics_text(env);
+    expect_well_formed(text);
+    TU_REQUIRE(sp.reader_held_pages > 0, "the reader holds back no pages");
+    ck_assert_double_eq(sample(text, "lightningdb_pages_reader_held{"), (double)sp.reader_held_pages);
+    ck_assert_double_eq(sample(text, "lightningdb_pages_checkpoint_held{"),
+                        (double)sp.checkpoint_held_pages);
+    ck_assert_double_eq(sample(text, "lightningdb_pages_reusable{"), (double)sp.reusable_pages);
+    ck_assert_double_eq(sample(text, "lightningdb_pages_unused{"), (double)sp.unused_pages);
+    ck_assert_double_eq(sample(text, "lightningdb_pages_reserved{"), (double)sp.reserve_pages);
+    free(text);
+    ldb_txn_abort(reader);
+    text = metrics_text(env);
+    ck_assert_double_eq(sample(text, "lightningdb_pages_reader_held{"), 0);
+    free(text);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_two_processes)
 {
     char dir[512], path[600];
@@ -265,6 +313,7 @@ int main(void)
     TCase *tc = tcase_create("metrics");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_exposition);
+    tcase_add_test(tc, test_space_gauges);
     tcase_add_test(tc, test_two_processes);
     tcase_add_test(tc, test_reader_list);
     suite_add_tcase(s, tc);
