@@ -76,6 +76,7 @@ typedef struct ldb_val {
 #define LDB_VERSION (-30009)   /**< file format this build cannot read */
 #define LDB_PANIC (-30010)     /**< fatal I/O error (e.g. fsync failed): close and reopen */
 #define LDB_DBS_FULL (-30011)  /**< ldb_options.max_dbs named trees are open in this env */
+#define LDB_MISMATCH (-30012)  /**< files of different databases (a backup and an archive) */
 /**@}*/
 
 /**
@@ -163,6 +164,19 @@ typedef struct ldb_options {
                                 (also masked by the umask), not file_mode. */
     unsigned reserved;     /**< ignored: fills the padding after file_mode, which
                                 programs built against 0.1.0 may leave unset */
+    const char *archive_dir; /**< NULL = no log archive. A directory (it must
+                                exist) where each log generation is kept,
+                                made durable, before a checkpoint recycles it:
+                                what ldb_restore() replays on top of a backup.
+                                Opened once by ldb_open() (a relative path is
+                                taken from the working directory then); the
+                                string need not outlive the call. Every
+                                process that writes the database should set
+                                it: one that does not recycles the log
+                                without archiving it (a gap ldb_restore()
+                                reports). With an archive, a txn goes through
+                                the log however large (up to 4 GiB of log).
+                                See ldb_checkpoint() for a failure to archive. */
     /* New fields go here, at the end and nowhere else, each one meaning its
      * default when zero (see "Growing structs" above ldb_open()). */
 } ldb_options;
@@ -204,7 +218,9 @@ typedef struct ldb_options {
  * `max_readers`, `max_dbs` (counts), `compression` (`none`, `lz4`, `zstd`;
  * the last two optionally `:LEVEL`, a negative level included; without it
  * the level is reset to the codec's default, 0), `compression_level`,
- * `file_mode` (octal), and the flags `rdonly`, `nocreate`, `immutable`
+ * `file_mode` (octal), `archive_dir` (a path; empty for none; the string
+ * is kept by the library for the life of the process, one copy per
+ * distinct path), and the flags `rdonly`, `nocreate`, `immutable`
  * (`1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`). Values are checked
  * for form and for overflow here; for range (a page size that is not a
  * power of two, say) by ldb_open().
@@ -272,7 +288,10 @@ LDB_API int ldb_options_parse_sized(ldb_options *opts, size_t opts_size, const c
  * @retval LDB_VERSION a database of a format this build cannot read.
  * @retval LDB_READONLY the database needs recovery and this handle cannot
  *         write it (#LDB_IMMUTABLE, or #LDB_RDONLY without write permission).
- * @retval -errno the operating system refused (`-EACCES`, `-ENOSPC`, ...).
+ * @retval -errno the operating system refused (`-EACCES`, `-ENOSPC`, ...);
+ *         with ldb_options.archive_dir: the directory cannot be opened, or
+ *         the log a previous run left could not be archived (the log is
+ *         kept as it was).
  */
 LDB_API int ldb_open(const char *path, const ldb_options *opts, ldb_env **env);
 
@@ -302,6 +321,9 @@ LDB_API int ldb_open_sized(const char *path, const ldb_options *opts, size_t opt
  *         then); or called in a forked child on its parent's env (the child's
  *         copy of the handle is freed, nothing shared is touched).
  * @retval LDB_PANIC a sync failed.
+ * @retval -errno with ldb_options.archive_dir: the log could not be archived
+ *         (the checkpoint was made; the log is kept, and the next ldb_open()
+ *         with the archive archives it).
  */
 LDB_API int ldb_close(ldb_env *env);
 
@@ -320,7 +342,17 @@ LDB_API int ldb_sync(ldb_env *env);
  * from the last checkpoint's data are reused only after the next one, so
  * between checkpoints the file can grow by up to one copy of that data;
  * calling this (or a smaller wal_max_bytes) keeps the file smaller.
+ *
+ * With ldb_options.archive_dir, the log's records are first copied into
+ * the archive as a segment file and made durable there. If that fails
+ * (the directory is gone, the disk is full), the checkpoint itself still
+ * stands but the log is not started afresh: it keeps every record and goes
+ * on growing, this call returns the error, ldb_stat.archive_failures
+ * counts it, and the next checkpoint archives the whole log again (an
+ * automatic one waits until the log has grown by another wal_max_bytes).
+ * No txn is ever left out of the archive by a failure.
  * @retval 0 success; #LDB_READONLY a read-only env; #LDB_PANIC a sync failed.
+ * @retval -errno archiving the log failed (see above): the checkpoint was made.
  */
 LDB_API int ldb_checkpoint(ldb_env *env);
 
@@ -611,6 +643,10 @@ typedef struct ldb_stat {
     uint64_t commits;               /**< write txns committed through this env */
     uint64_t checkpoints;           /**< checkpoints by every process since the
                                          database was last opened by a first process */
+    uint64_t archive_segments;      /**< log segments this env wrote to
+                                         ldb_options.archive_dir */
+    uint64_t archive_failures;      /**< attempts to archive a log generation that
+                                         failed in this env (the log was kept) */
     /* New fields go here, at the end (see "Growing structs"). */
 } ldb_stat;
 
@@ -789,6 +825,107 @@ LDB_API int ldb_backup_ex(ldb_env *env, const char *dest_path, int fd, unsigned 
  *         nothing is left at @p dest.
  */
 LDB_API int ldb_salvage(const char *path, const char *dest, FILE *report);
+
+/**
+ * @brief Build a new database from a backup and the log archive, as of a
+ * txn id, a commit time, or the newest archived txn (point-in-time
+ * recovery).
+ *
+ * The archive is the directory that ldb_options.archive_dir named while the
+ * database ran: one segment file per log generation,
+ * `<database id>-<first txn>-<last txn>.ldblog`. The backup (ldb_backup(),
+ * or any copy of the data file) is copied to `<dest>.ldb-restore-tmp`, the
+ * segments after its txn id are replayed into the copy in order (the same
+ * replay as recovery at ldb_open()), stopping before the first txn past the
+ * target; the result is checked with ldb_check(), synced, and renamed to
+ * @p dest, which must not exist and is never replaced. An interrupted
+ * restore leaves nothing at @p dest (at most the temporary, which the next
+ * restore to @p dest starts afresh). The sources are only read.
+ *
+ * @p dest gets a new database id: its history diverges from the original's
+ * at the target, so its own archived segments are never taken for the
+ * original's (of the same txn ids). The original's backups and archive do
+ * not apply to it; a copy of @p dest is its first backup.
+ *
+ * @param backup_path the backup: its meta page gives the txn id to start
+ *        from and the database id the segments must carry.
+ * @param archive_dir the archive directory. Other files in it are ignored.
+ * @param dest_path the new database (the data file alone, no side files).
+ * @param to_txn the last txn to apply; 0 for no limit.
+ * @param to_time_us apply only txns committed at or before this time
+ *        (microseconds since the epoch, UTC, the wall clock of the process
+ *        that committed them); 0 for no limit. With both 0, every archived
+ *        txn after the backup is applied.
+ * @param[out] restored_txn the txn id @p dest holds (may be NULL).
+ * @param err a message naming the missing txns, file or damage (may be
+ *        NULL; NUL-terminated when @p errlen > 0).
+ * @param errlen size of @p err.
+ * @retval 0 @p dest holds the state at the target and passed ldb_check().
+ * @retval LDB_INVALID NULL arguments; the backup is newer than @p to_txn, or
+ *         than @p to_time_us (known when the archive still holds the
+ *         segment with the backup's txn).
+ * @retval -EEXIST @p dest or `<dest>-wal` exists (left untouched).
+ * @retval LDB_MISMATCH the archive's segments are of another database than
+ *         the backup (a segment's name or header).
+ * @retval LDB_NOTFOUND a gap: no segment holds some txns between the backup
+ *         and the target (@p err names them: segments were pruned, or a
+ *         process wrote the database without the archive); or the archive
+ *         ends before the target txn or time (its newest txns are still in
+ *         the database's log: ldb_checkpoint() archives them).
+ * @retval LDB_CORRUPTED a segment is damaged before the target, or the
+ *         backup is not a database.
+ * @retval LDB_VERSION a time target over a segment of log format 1, which
+ *         holds no commit times (txn targets read it).
+ * @retval -errno the operating system refused; nothing is left at @p dest.
+ */
+LDB_API int ldb_restore(const char *backup_path, const char *archive_dir, const char *dest_path,
+                        uint64_t to_txn, uint64_t to_time_us, uint64_t *restored_txn,
+                        char *err, size_t errlen);
+
+/** A segment of a log archive, as ldb_archive_list() reports it. The
+ *  library fills it; later versions may add fields at the end. */
+typedef struct ldb_archive_segment {
+    const char *name;       /**< its file name in the directory */
+    uint64_t db_id;         /**< the database it belongs to */
+    uint64_t first_txn;     /**< the txns it holds, from its name */
+    uint64_t last_txn;
+    uint64_t first_time_us; /**< commit time of its first and last txn, in
+                                 microseconds since the epoch (0: log format 1) */
+    uint64_t last_time_us;
+    uint64_t bytes;         /**< its size */
+    unsigned version;       /**< its log format version */
+    int status;             /**< 0 if whole; #LDB_CORRUPTED if damaged (its
+                                 records stop short of last_txn); #LDB_MISMATCH
+                                 if its header names another database than its
+                                 name; #LDB_VERSION, or -errno if unreadable */
+} ldb_archive_segment;
+
+/** @brief Called by ldb_archive_list() for each segment; nonzero stops the
+ *  listing, which returns that value. @p seg is valid during the call. */
+typedef int (*ldb_archive_fn)(void *ctx, const ldb_archive_segment *seg);
+
+/**
+ * @brief List the segments of a log archive (ldb_options.archive_dir), in
+ * order of database id, then txn id, each read through and checked.
+ * @retval 0 every segment was listed (a damaged one is listed with its status).
+ * @retval LDB_INVALID NULL @p dir or @p fn.
+ * @retval -errno the directory cannot be read; or what @p fn returned.
+ */
+LDB_API int ldb_archive_list(const char *dir, ldb_archive_fn fn, void *ctx);
+
+/**
+ * @brief Remove the archive's segments that a restore from this backup
+ * never needs: those of the backup's database whose txns are all at or
+ * before the backup's txn id. Segments of other databases stay.
+ * @param[out] removed how many were removed (may be NULL).
+ * @retval 0 done (the directory is synced when something was removed).
+ * @retval LDB_MISMATCH the archive holds segments, none of the backup's
+ *         database: nothing was removed.
+ * @retval LDB_CORRUPTED @p backup_path is not a database.
+ * @retval LDB_INVALID NULL @p dir or @p backup_path.
+ * @retval -errno the operating system refused.
+ */
+LDB_API int ldb_archive_prune(const char *dir, const char *backup_path, uint64_t *removed);
 
 /**
  * @brief Free the reader slots left by processes that died.

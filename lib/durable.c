@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "error.h"
 #include "meta.h"
 #include "os.h"
@@ -95,6 +96,60 @@ static int log_reset(ldb_env *env, struct ldb__commit_state *cs, uint64_t salt, 
     return 0;
 }
 
+/* Record the result of archiving a generation (archive.h): a failure
+ * leaves the log as it is (A2) and is tried again by ldb_checkpoint, or by
+ * a due checkpoint once the log has grown by another wal_max_bytes. */
+static int archive_result(ldb_env *env, int rc, uint64_t end)
+{
+    env->archive_rc = rc;
+    if (rc < 0) {
+        __atomic_add_fetch(&env->archive_failures, 1, __ATOMIC_RELAXED);
+        env->archive_retry_end = end + env->opts.wal_max_bytes;
+    } else {
+        env->archive_retry_end = 0;
+    }
+    return rc;
+}
+
+static int archive_copy(ldb_env *env, uint64_t first, uint64_t last, uint64_t end)
+{
+    TRY(ldb__archive_copy(env->archive_fd, env->wal_fd, env->db_id, first, last, end,
+                          env->opts.file_mode));
+    __atomic_add_fetch(&env->archive_segments, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* Before a checkpoint recycles the generation: its records (txns after its
+ * header's checkpoint, up to last, in bytes [0, end)) into the archive. */
+static int archive_generation(ldb_env *env, uint64_t last, uint64_t end)
+{
+    if (env->archive_fd < 0)
+        return 0;
+    uint8_t h[WAL_HEADER_SIZE];
+    unsigned version;
+    uint64_t salt, checkpoint, db_id;
+    int rc = ldb__os_pread_full(env->wal_fd, h, sizeof h, 0);
+    if (rc == 0)
+        rc = ldb__wal_header_decode(h, &version, &salt, &checkpoint, &db_id);
+    if (rc == 0 && checkpoint < last)
+        rc = archive_copy(env, checkpoint + 1, last, end);
+    return archive_result(env, rc, end);
+}
+
+/* Before ldb__log_start recycles the log found at open: whatever records
+ * it holds that the data file has (recovery replayed them, or a crash came
+ * between a checkpoint and its reset), up to txn upto. */
+static int archive_found_log(ldb_env *env, uint64_t upto)
+{
+    if (env->archive_fd < 0)
+        return 0;
+    uint64_t first, last, end;
+    int rc = ldb__archive_scan(env->wal_fd, env->db_id, upto, &first, &last, &end);
+    if (rc == 0 && first <= last)
+        rc = archive_copy(env, first, last, end);
+    return archive_result(env, rc, end);
+}
+
 /* The checkpoint proper (the writer and sync mutexes held): make cs's
  * snapshot the data file's meta page. */
 static int write_checkpoint(ldb_env *env, const struct ldb__commit_state *cs)
@@ -150,7 +205,11 @@ int ldb__checkpoint_locked(ldb_env *env, const struct ldb__commit_state *pending
      * record's sync (until then the old header's records are all <= c and
      * are skipped). If there is no room for it, the old generation goes on:
      * recovery skips its records up to the checkpoint. */
-    if (cs.wal_end > WAL_HEADER_SIZE && log_reset(env, &cs, ldb__new_salt(), c) == 0)
+    /* A txn committed as a checkpoint (pending) has no record in the log;
+     * with an archive, only one past WAL_RECORD_MAX does that. */
+    if (cs.wal_end > WAL_HEADER_SIZE &&
+        archive_generation(env, pending ? c - 1 : c, cs.wal_end) == 0 &&
+        log_reset(env, &cs, ldb__new_salt(), c) == 0)
         ldb__lock_state_write(&env->lock, &cs);
 out:
     ldb__lock_sync_release(&env->lock);
@@ -163,7 +222,9 @@ int ldb__log_start(ldb_env *env)
     TRY(ldb__lock_sync_acquire(&env->lock, 0));
     struct ldb__commit_state cs;
     ldb__lock_state_read(&env->lock, &cs);
-    int rc = log_reset(env, &cs, ldb__new_salt(), cs.snap.txnid);
+    int rc = archive_found_log(env, cs.snap.txnid);
+    if (rc == 0)
+        rc = log_reset(env, &cs, ldb__new_salt(), cs.snap.txnid);
     if (rc == 0 && ldb__os_fsync(env->wal_fd) < 0)
         rc = ldb__panic(env, 1);
     if (rc == 0)
@@ -195,7 +256,7 @@ int ldb__checkpoint_if_due(ldb_env *env)
      * passed a quarter of the file: 30 checkpoints, 1.9 GB written, 66K
      * puts/s, file 275 MB; by log size only: 0.5 GB, 115K puts/s, 393 MB).
      * A smaller wal_max_bytes, or ldb_checkpoint(), keeps the file smaller. */
-    if (cs.wal_end <= env->opts.wal_max_bytes)
+    if (cs.wal_end <= env->opts.wal_max_bytes || cs.wal_end < env->archive_retry_end)
         return 0;
     return ldb__checkpoint_locked(env, NULL);
 }

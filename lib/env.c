@@ -182,6 +182,7 @@ static void env_free(ldb_env *env)
     ldb__lock_close(&env->lock);
     ldb__os_close(env->fd);
     ldb__os_close(env->wal_fd);
+    ldb__os_close(env->archive_fd);
     if (env->io_ready)
         ldb__io_destroy(&env->io);
     free(env->wal_path);
@@ -236,6 +237,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
         return -ENOMEM;
     env->fd = -1;
     env->wal_fd = -1;
+    env->archive_fd = -1;
     env->lock.fd = -1;
     pthread_mutex_init(&env->mutex, NULL);
     int rc = fill_options(opts, &env->opts);
@@ -343,6 +345,9 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
         CHECK_GOTO(rc, ldb__lock_attach(&env->lock, env->page_size), fail);
     }
     env->magic = LDB_ENV_MAGIC;
+    if (!rdonly && env->opts.archive_dir != NULL)
+        CHECK_GOTO(rc, ldb__os_open_dir(env->opts.archive_dir, &env->archive_fd), fail);
+    env->opts.archive_dir = NULL; /* the caller's string: the descriptor stands for it */
     if (!rdonly)
         CHECK_GOTO(rc, open_log(env, first, m.txnid), fail);
     if (first && !immutable)
@@ -393,9 +398,13 @@ int ldb_close(ldb_env *env)
         rc = ldb__log_sync(env);
         int died;
         if (rc == 0 && ldb__lock_writer(&env->lock, 1, &died) == 0) {
+            env->archive_rc = 0;
             rc = ldb__checkpoint_locked(env, NULL);
-            if (rc == 0)
+            if (rc == 0) {
                 rc = ldb__space_trim(env);
+                if (rc == 0)
+                    rc = env->archive_rc; /* the log stays for the next open to archive */
+            }
             if (rc == 0 && ldb__lock_alone(&env->lock))
                 rc = drop_log(env);
             int released = ldb__lock_writer_release(&env->lock);
@@ -431,9 +440,13 @@ int ldb_checkpoint_ex(ldb_env *env, unsigned flags)
         return LDB_PANIC;
     int died;
     TRY(ldb__lock_writer(&env->lock, (flags & LDB_CHECKPOINT_NOWAIT) != 0, &died));
+    env->archive_rc = 0;
     int rc = ldb__checkpoint_locked(env, NULL);
-    if (rc == 0)
+    if (rc == 0) {
         rc = ldb__space_trim(env);
+        if (rc == 0)
+            rc = env->archive_rc; /* the checkpoint stands; the log waits for the archive */
+    }
     int released = ldb__lock_writer_release(&env->lock);
     return rc < 0 ? rc : released;
 }
@@ -475,6 +488,8 @@ int ldb__env_stat(ldb_env *env, ldb_stat *st)
     st->cache_bytes = cst.bytes;
     st->commits = __atomic_load_n(&env->commits, __ATOMIC_RELAXED);
     st->checkpoints = __atomic_load_n(&env->lock.hdr->checkpoints, __ATOMIC_RELAXED);
+    st->archive_segments = __atomic_load_n(&env->archive_segments, __ATOMIC_RELAXED);
+    st->archive_failures = __atomic_load_n(&env->archive_failures, __ATOMIC_RELAXED);
     if (!(env->opts.flags & LDB_IMMUTABLE)) {
         /* The log's state is shared: a read-only env sees the writers'. */
         struct ldb__commit_state cs;

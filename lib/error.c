@@ -24,6 +24,7 @@ static const struct {
     {LDB_VERSION, "LDB_VERSION: file format not supported by this build"},
     {LDB_PANIC, "LDB_PANIC: fatal I/O error, close and reopen the env"},
     {LDB_DBS_FULL, "LDB_DBS_FULL: max_dbs named trees are open in this env"},
+    {LDB_MISMATCH, "LDB_MISMATCH: the files belong to different databases"},
 };
 
 const char *ldb_strerror(int rc)

@@ -60,6 +60,13 @@ struct ldb_env {
     struct ldb__cache *cache; /* decompressed values, all threads (cache.h) */
     struct ldb__compressor compressor; /* the writer's (value.c) */
     struct ldb__adapt *adapt; /* [max_dbs]: per tree, the writer's (value.h) */
+    /* The log archive (archive.h), -1 without one. The rest is guarded by
+     * the writer mutex: the last archiving's result, and the log size at
+     * which a failed one is next tried by a checkpoint that is merely due. */
+    int archive_fd;
+    int archive_rc;
+    uint64_t archive_retry_end;
+    uint64_t archive_segments, archive_failures; /* by this env (atomic) */
     /* This process's latencies, for ldb_metrics (lock-free, see
      * histogram.h); the log syncs' are io.sync_latency. */
     struct ldb__histogram commit_latency;

@@ -11,10 +11,12 @@
  * replaces *opts only when every item was good.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -22,7 +24,7 @@
 
 #define MAX_ITEM 256
 
-enum kind { SIZE, COUNT, MODE, SYNC, CODEC, FLAG, LEVEL };
+enum kind { SIZE, COUNT, MODE, SYNC, CODEC, FLAG, LEVEL, PATH };
 
 struct key {
     const char *name;
@@ -37,8 +39,36 @@ static const struct key keys[] = {
     {"max_readers", COUNT, 0},      {"max_dbs", COUNT, 0},
     {"wal_max_bytes", SIZE, 0},     {"file_mode", MODE, 0},
     {"rdonly", FLAG, LDB_RDONLY},   {"nocreate", FLAG, LDB_NOCREATE},
-    {"immutable", FLAG, LDB_IMMUTABLE},
+    {"immutable", FLAG, LDB_IMMUTABLE}, {"archive_dir", PATH, 0},
 };
+
+/* The strings archive_dir= has named, one copy each, kept for the life of
+ * the process: the options struct holds a pointer and has no destructor,
+ * and a program parses a handful of distinct paths at most. */
+static struct interned {
+    struct interned *next;
+    char s[];
+} *interned;
+static pthread_mutex_t interned_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *intern(const char *s)
+{
+    pthread_mutex_lock(&interned_mu);
+    struct interned *e = interned;
+    while (e != NULL && strcmp(e->s, s) != 0)
+        e = e->next;
+    if (e == NULL) {
+        size_t n = strlen(s) + 1;
+        e = malloc(sizeof *e + n);
+        if (e != NULL) {
+            memcpy(e->s, s, n);
+            e->next = interned;
+            interned = e;
+        }
+    }
+    pthread_mutex_unlock(&interned_mu);
+    return e ? e->s : NULL;
+}
 
 static int say(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -200,6 +230,10 @@ static int apply(const struct key *k, const char *value, ldb_options *o)
         return parse_codec(value, o);
     case LEVEL:
         return parse_level(value, &o->compression_level);
+    case PATH:
+        /* Empty: no archive. */
+        o->archive_dir = value[0] ? intern(value) : NULL;
+        return value[0] && o->archive_dir == NULL ? -ENOMEM : 0;
     case FLAG:
         TRY(parse_bool(value, &b));
         o->flags = b ? o->flags | k->flag : o->flags & ~k->flag;
@@ -233,6 +267,8 @@ static int parse_item(char *item, ldb_options *o, char *err, size_t errlen)
         int rc = apply(&keys[i], value, o);
         if (rc == -ERANGE)
             return say(err, errlen, "%s: '%s' is too large", item, value);
+        if (rc == -ENOMEM)
+            return say(err, errlen, "%s: out of memory", item);
         if (rc < 0)
             return say(err, errlen, "%s: bad value '%s'", item, value);
         return 0;
@@ -271,6 +307,9 @@ int ldb_options_parse_sized(ldb_options *opts, size_t opts_size, const char *tex
         if (*p)
             p++;
     }
+    if (copy.archive_dir != NULL &&
+        given < offsetof(ldb_options, archive_dir) + sizeof copy.archive_dir)
+        return say(err, errlen, "archive_dir: not in this program's ldb_options");
     memcpy(opts, &copy, given);
     return 0;
 }

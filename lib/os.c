@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -606,4 +607,105 @@ int ldb__os_rename_noreplace(const char *from, const char *to)
 int ldb__os_unlink(const char *path)
 {
     return unlink(path) == 0 ? 0 : -errno;
+}
+
+/* ---- the log archive ---- */
+
+int ldb__os_open_dir(const char *path, int *fd)
+{
+    return ldb__os_open(path, O_RDONLY | O_DIRECTORY, 0, fd);
+}
+
+int ldb__os_openat(int dirfd, const char *name, int flags, unsigned mode, int *fd)
+{
+    int f;
+    do
+        f = openat(dirfd, name, flags | O_CLOEXEC, (mode_t)mode);
+    while (f < 0 && errno == EINTR);
+    if (f < 0)
+        return -errno;
+    *fd = f;
+    return 0;
+}
+
+int ldb__os_renameat(int dirfd, const char *from, const char *to)
+{
+    return renameat(dirfd, from, dirfd, to) == 0 ? 0 : -errno;
+}
+
+int ldb__os_unlinkat(int dirfd, const char *name)
+{
+    return unlinkat(dirfd, name, 0) == 0 ? 0 : -errno;
+}
+
+/* The copy through a buffer, where copy_file_range cannot (another
+ * filesystem before Linux 5.3, or none at all). */
+static int copy_by_buffer(int in_fd, int out_fd, uint64_t off, uint64_t len)
+{
+    size_t cap = 1u << 20;
+    uint8_t *buf = malloc(cap);
+    if (buf == NULL)
+        return -ENOMEM;
+    int rc = 0;
+    while (rc == 0 && len > 0) {
+        size_t n = len < cap ? (size_t)len : cap;
+        rc = ldb__os_pread_full(in_fd, buf, n, off);
+        if (rc == 0)
+            rc = ldb__os_pwrite_full(out_fd, buf, n, off);
+        off += n;
+        len -= n;
+    }
+    free(buf);
+    return rc;
+}
+
+int ldb__os_copy_range(int in_fd, int out_fd, uint64_t off, uint64_t len)
+{
+    FAULT(LDB_FAULT_COPY);
+    uint64_t done = 0;
+    while (done < len) {
+        loff_t in_off = (loff_t)(off + done), out_off = in_off;
+        ssize_t n = copy_file_range(in_fd, &in_off, out_fd, &out_off, (size_t)(len - done), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && done == 0 &&
+            (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP))
+            return copy_by_buffer(in_fd, out_fd, off, len);
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return LDB_CORRUPT(); /* the source ends before len */
+        done += (uint64_t)n;
+    }
+    return 0;
+}
+
+int ldb__os_list_dir(int dirfd, int (*fn)(void *ctx, const char *name), void *ctx)
+{
+    int fd = dup(dirfd);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    rewinddir(d);
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (e == NULL) {
+            rc = errno ? -errno : 0;
+            break;
+        }
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        rc = fn(ctx, e->d_name);
+        if (rc != 0)
+            break;
+    }
+    closedir(d);
+    return rc;
 }

@@ -90,6 +90,21 @@ int ldb__os_is_regular(int fd, int *regular);
 int ldb__os_rename_noreplace(const char *from, const char *to);
 int ldb__os_unlink(const char *path);
 
+/* For the log archive (archive.c): files named inside a directory held
+ * open, so a relative archive path means what it meant at ldb_open. */
+int ldb__os_open_dir(const char *path, int *fd);
+int ldb__os_openat(int dirfd, const char *name, int flags, unsigned mode, int *fd);
+/* Rename inside dirfd, replacing an existing to. */
+int ldb__os_renameat(int dirfd, const char *from, const char *to);
+int ldb__os_unlinkat(int dirfd, const char *name);
+/* Copy len bytes at off of in_fd to the same offset of out_fd, inside the
+ * kernel where it can (copy_file_range: a reflink on filesystems that share
+ * blocks), else through a buffer. */
+int ldb__os_copy_range(int in_fd, int out_fd, uint64_t off, uint64_t len);
+/* Call fn with the name of each entry of the directory open as dirfd
+ * (not "." or ".."), until it returns nonzero (that value is returned). */
+int ldb__os_list_dir(int dirfd, int (*fn)(void *ctx, const char *name), void *ctx);
+
 #ifdef LDB_TEST_HOOKS
 /* Fault injection for tests. Counts calls of each kind; when the count of a
  * kind reaches its trigger, that call fails with the given errno. A trigger
@@ -102,6 +117,7 @@ enum ldb__os_fault_kind {
     LDB_FAULT_GROW,
     LDB_FAULT_SHORT,
     LDB_FAULT_RENAME, /* renameat2 fails: ldb__os_rename_noreplace falls back */
+    LDB_FAULT_COPY,   /* ldb__os_copy_range (archiving a log generation) */
     LDB_FAULT_KINDS
 };
 void ldb__os_fault_set(enum ldb__os_fault_kind kind, uint64_t nth_call, int err);

@@ -306,3 +306,47 @@ int ldb__recover(ldb_env *env, uint64_t meta_txnid, uint64_t *replayed)
     free(rt.v);
     return rc < 0 ? rc : 0;
 }
+
+/* Whether rec is past the restore's target. */
+static int past_target(const struct ldb__wal_record *rec, const struct ldb__replay_stop *stop)
+{
+    return rec->txnid > stop->to_txn || (stop->to_time_us && rec->time_us > stop->to_time_us);
+}
+
+int ldb__recovery_replay_segment(ldb_env *env, int fd, uint64_t db_id,
+                                 const struct ldb__replay_stop *stop,
+                                 struct ldb__replay_result *res)
+{
+    memset(res, 0, sizeof *res);
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&env->lock, &cs);
+    res->last_txnid = cs.snap.txnid;
+    struct log_walk w;
+    struct replay_trees rt = {0};
+    int rc = walk_open(&w, fd, cs.snap.txnid, db_id);
+    res->version = w.r.version;
+    if (rc == 0 && stop->to_time_us && w.r.version != WAL_VERSION)
+        rc = LDB_VERSION; /* no commit times to stop at */
+    struct ldb__wal_record rec;
+    while (rc == 0 && (rc = walk_next(&w, &rec)) > 0) {
+        if (past_target(&rec, stop)) {
+            res->stopped = 1;
+            rc = 0;
+            break;
+        }
+        rc = replay_record(env, &rt, rec.txnid, rec.ops, rec.ops_len, rec.nops);
+        if (rc < 0)
+            break;
+        res->applied++;
+        res->last_txnid = rec.txnid;
+        res->last_time_us = rec.time_us;
+#ifdef LDB_TEST_HOOKS
+        if (ldb__recovery_step_hook)
+            ldb__recovery_step_hook(res->applied);
+#endif
+    }
+    res->end = w.gap_at ? w.gap_at : w.r.offset;
+    ldb__wal_reader_close(&w.r);
+    free(rt.v);
+    return rc < 0 ? rc : 0;
+}

@@ -44,6 +44,28 @@ int ldb__recovery_pending(const char *wal_path, unsigned owner, uint64_t meta_tx
  * durable txn. */
 int ldb__recover(ldb_env *env, uint64_t meta_txnid, uint64_t *replayed);
 
+/* Point-in-time restore (restore.c): apply one archived log segment, open
+ * at fd, to env (open, writable, env->recovering set so that no checkpoint
+ * recycles anything meanwhile), from the txn after env's newest on, with
+ * the same replay as recovery, until the segment ends or the next record
+ * is past the target. */
+struct ldb__replay_stop {
+    uint64_t to_txn;     /* apply no txn after it */
+    uint64_t to_time_us; /* 0, or apply no record committed after it */
+};
+struct ldb__replay_result {
+    uint64_t applied;      /* records applied */
+    uint64_t last_txnid;   /* env's newest txn afterwards */
+    uint64_t last_time_us; /* the commit time of the last record applied */
+    int stopped;           /* a record past the target was found */
+    uint64_t end;          /* where the records stopped passing checks, if not stopped */
+    unsigned version;      /* of the segment's log format */
+};
+/* LDB_VERSION: a time target and a version-1 segment (no commit times). */
+int ldb__recovery_replay_segment(ldb_env *env, int fd, uint64_t db_id,
+                                 const struct ldb__replay_stop *stop,
+                                 struct ldb__replay_result *res);
+
 #ifdef LDB_TEST_HOOKS
 /* If set, called after each replayed txn with the count so far: tests stop
  * (or fail) a recovery part-way through with it. */

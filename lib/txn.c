@@ -546,7 +546,10 @@ int ldb__txn_log(ldb_txn *txn, unsigned type, ldb_dbi dbi, const ldb_val *key, c
                              val ? val->size : 0};
     /* A record over half the log's limit is not worth logging: the txn
      * commits as a checkpoint instead (one more sync, far fewer bytes). */
-    return ldb__wal_buf_add(&txn->log, &op, env->opts.wal_max_bytes / 2);
+    /* With an archive, every txn up to WAL_RECORD_MAX goes through the log:
+     * one committed as a checkpoint would be missing from the archive. */
+    return ldb__wal_buf_add(&txn->log, &op,
+                            env->archive_fd >= 0 ? UINT64_MAX : env->opts.wal_max_bytes / 2);
 }
 
 /* A write that was refused takes its op back out of the log record (one

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * restore.c: point-in-time recovery: ldb_restore, and ldb_archive_list and
+ * ldb_archive_prune for the archive it reads (archive.h).
+ *
+ * A restore builds a new database from a backup (ldb_backup: its meta page
+ * names its txn id and its database id) and the segments of the log
+ * archive that follow it, up to a target: a txn id, a commit time, or the
+ * newest archived record. It is recovery with a longer log: the backup is
+ * copied to "<dest>.ldb-restore-tmp", opened as a database, and each
+ * segment is replayed into it by recovery's own replay
+ * (ldb__recovery_replay_segment), a checkpoint after each. The copy is
+ * checked (ldb_check), closed, its side files removed, given a new
+ * database id (renew_db_id), and only then renamed to dest without
+ * replacing anything: an interrupted restore leaves
+ * nothing at dest, and running it again starts the temporary afresh.
+ *
+ * What it refuses, each with a message naming the files or txns:
+ *  - segments of another database (by name or by header): LDB_MISMATCH;
+ *  - a gap, txns no segment holds between the backup and the target:
+ *    LDB_NOTFOUND, naming the missing range;
+ *  - a segment whose records stop before its name's last txn (damage):
+ *    LDB_CORRUPTED;
+ *  - a target the archive does not reach (a txn id past its newest, a
+ *    time after its newest record): LDB_NOTFOUND, naming where it ends;
+ *  - a time target over a version-1 segment (no commit times): LDB_VERSION.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "archive.h"
+#include "durable.h"
+#include "env.h"
+#include "error.h"
+#include "meta.h"
+#include "os.h"
+#include "recovery.h"
+
+#define TMP_SUFFIX ".ldb-restore-tmp"
+
+struct restore {
+    char *err;
+    size_t errlen;
+    uint64_t db_id, base_txn; /* the backup's */
+    struct ldb__replay_stop stop;
+    int archive_fd;
+    struct ldb__archive_seg *segs;
+    size_t nsegs;
+    ldb_env *env;
+    uint64_t txn; /* the newest txn in the restored database so far */
+    int reached;  /* a record past the target was seen: done */
+    uint64_t new_db_id; /* the restored database's */
+};
+
+__attribute__((format(printf, 3, 4))) static int say(struct restore *r, int rc,
+                                                     const char *fmt, ...)
+{
+    if (r->err != NULL && r->errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->err, r->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* The database id and txn id of a backup (any data file: its newest meta
+ * page). */
+static int backup_identity(const char *path, uint64_t *db_id, uint64_t *txnid, uint64_t *size)
+{
+    int fd = -1;
+    TRY(ldb__os_open(path, O_RDONLY, 0, &fd));
+    struct meta_page m;
+    unsigned slot;
+    int rc = ldb__os_file_size(fd, size);
+    if (rc == 0)
+        rc = ldb__meta_read_newest(fd, *size, &m, &slot);
+    ldb__os_close(fd);
+    TRY(rc);
+    *db_id = m.db_id;
+    *txnid = m.txnid;
+    return 0;
+}
+
+/* The archive's segments of the backup's database: LDB_MISMATCH if it
+ * holds segments and none is of that database. */
+static int load_segments(struct restore *r, const char *dir)
+{
+    TRY(ldb__os_open_dir(dir, &r->archive_fd));
+    struct ldb__archive_seg *all;
+    size_t n, kept = 0;
+    TRY(ldb__archive_list(r->archive_fd, &all, &n));
+    uint64_t other = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (all[i].db_id == r->db_id)
+            all[kept++] = all[i];
+        else
+            other = all[i].db_id;
+    }
+    r->segs = all;
+    r->nsegs = kept;
+    if (kept == 0 && n > 0)
+        return say(r, LDB_MISMATCH,
+                   "the archive holds segments of database %016" PRIx64
+                   ", not of the backup's %016" PRIx64,
+                   other, r->db_id);
+    return 0;
+}
+
+/* ---- the temporary database -------------------------------------------------- */
+
+struct tmp_names {
+    char *data, *lock, *wal, *dest_wal;
+};
+
+static char *with_suffix(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 1);
+    if (s != NULL) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb + 1);
+    }
+    return s;
+}
+
+static int names_init(struct tmp_names *t, const char *dest)
+{
+    t->data = with_suffix(dest, TMP_SUFFIX);
+    t->lock = t->data ? with_suffix(t->data, "-lock") : NULL;
+    t->wal = t->data ? with_suffix(t->data, "-wal") : NULL;
+    t->dest_wal = with_suffix(dest, "-wal");
+    return t->data && t->lock && t->wal && t->dest_wal ? 0 : -ENOMEM;
+}
+
+static void names_free(struct tmp_names *t)
+{
+    free(t->data);
+    free(t->lock);
+    free(t->wal);
+    free(t->dest_wal);
+}
+
+/* Remove the temporary and its side files (missing ones are fine). */
+static void tmp_remove(const struct tmp_names *t)
+{
+    (void)ldb__os_unlink(t->wal);
+    (void)ldb__os_unlink(t->lock);
+    (void)ldb__os_unlink(t->data);
+}
+
+/* The backup's bytes as the temporary data file, synced. */
+static int copy_backup(const char *backup, const char *tmp, uint64_t size)
+{
+    int in = -1, out = -1;
+    TRY(ldb__os_open(backup, O_RDONLY, 0, &in));
+    int rc = ldb__os_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644, &out);
+    if (rc == 0)
+        rc = ldb__os_copy_range(in, out, 0, size);
+    if (rc == 0)
+        rc = ldb__os_fsync(out);
+    ldb__os_close(in);
+    ldb__os_close(out);
+    return rc;
+}
+
+/* A checkpoint between segments: pages the replayed txns freed become
+ * reusable only after one (wal.h, W3), so this bounds the file's growth. */
+static int checkpoint(ldb_env *env)
+{
+    int died;
+    TRY(ldb__lock_writer(&env->lock, 0, &died));
+    int rc = ldb__checkpoint_locked(env, NULL);
+    int released = ldb__lock_writer_release(&env->lock);
+    return rc < 0 ? rc : released;
+}
+
+/* ---- replaying the archive ----------------------------------------------------- */
+
+static int replay_one(struct restore *r, const struct ldb__archive_seg *s)
+{
+    int fd = -1;
+    int rc = ldb__os_openat(r->archive_fd, s->name, O_RDONLY, 0, &fd);
+    if (rc < 0)
+        return say(r, rc, "segment %s: %s", s->name, ldb_strerror(rc));
+    struct ldb__archive_info info;
+    rc = ldb__archive_inspect(fd, &info);
+    if (rc == 0 && info.db_id != r->db_id)
+        rc = say(r, LDB_MISMATCH, "segment %s: its header names database %016" PRIx64, s->name,
+                 info.db_id);
+    else if (rc < 0)
+        rc = say(r, rc, "segment %s: %s", s->name, ldb_strerror(rc));
+    struct ldb__replay_result res;
+    if (rc == 0) {
+        rc = ldb__recovery_replay_segment(r->env, fd, r->db_id, &r->stop, &res);
+        if (rc == LDB_VERSION)
+            rc = say(r, rc, "segment %s: a version-1 log holds no commit times", s->name);
+        else if (rc < 0)
+            rc = say(r, rc, "segment %s: replay failed: %s", s->name, ldb_strerror(rc));
+    }
+    ldb__os_close(fd);
+    TRY(rc);
+    r->txn = res.last_txnid;
+    r->reached = res.stopped;
+    if (!res.stopped && r->txn < s->last)
+        return say(r, LDB_CORRUPTED,
+                   "segment %s is damaged: its records stop after txn %" PRIu64
+                   " (byte %" PRIu64 "), short of txn %" PRIu64,
+                   s->name, r->txn, res.end, s->last);
+    return checkpoint(r->env);
+}
+
+/* With a time target: the backup itself must not be newer than it. Its
+ * txn's commit time is in the segment that holds it, if the archive still
+ * has that one (a prune removes it). */
+static int check_backup_time(struct restore *r)
+{
+    for (size_t i = 0; i < r->nsegs && r->stop.to_time_us && r->base_txn > 0; i++) {
+        const struct ldb__archive_seg *s = &r->segs[i];
+        if (s->first > r->base_txn || s->last < r->base_txn)
+            continue;
+        int fd = -1;
+        uint64_t t = 0;
+        TRY(ldb__os_openat(r->archive_fd, s->name, O_RDONLY, 0, &fd));
+        int rc = ldb__archive_txn_time(fd, r->base_txn, &t);
+        ldb__os_close(fd);
+        if (rc == 1 && t > r->stop.to_time_us)
+            return say(r, LDB_INVALID,
+                       "the backup is at txn %" PRIu64 ", committed after the target time",
+                       r->base_txn);
+        if (rc == 1)
+            return 0;
+    }
+    return 0;
+}
+
+static int replay_all(struct restore *r)
+{
+    TRY(check_backup_time(r));
+    for (size_t i = 0; i < r->nsegs && !r->reached && r->txn < r->stop.to_txn; i++) {
+        const struct ldb__archive_seg *s = &r->segs[i];
+        if (s->last <= r->txn)
+            continue; /* the backup or an earlier segment has these */
+        if (s->first > r->txn + 1)
+            return say(r, LDB_NOTFOUND,
+                       "the archive has no segment with txns %" PRIu64 "..%" PRIu64
+                       " (the next segment is %s)",
+                       r->txn + 1, s->first - 1, s->name);
+        TRY(replay_one(r, s));
+    }
+    if (r->reached || r->txn == r->stop.to_txn)
+        return 0;
+    if (r->stop.to_txn != UINT64_MAX)
+        return say(r, LDB_NOTFOUND,
+                   "the archive ends at txn %" PRIu64 ", before the target txn %" PRIu64, r->txn,
+                   r->stop.to_txn);
+    if (r->stop.to_time_us)
+        return say(r, LDB_NOTFOUND,
+                   "the archive ends at txn %" PRIu64
+                   ", before the target time (a checkpoint on the database archives its log)",
+                   r->txn);
+    return 0; /* the newest record available */
+}
+
+/* A new database id in both meta pages of the finished temporary: the
+ * restored database's history diverges from the original's at the target,
+ * and its own archive must never be mixed with the original's segments of
+ * the same txn ids (a restore would otherwise take the bad history's txns
+ * for its own). It is still only the temporary: a crash here leaves
+ * nothing at dest. */
+static int renew_db_id(const char *path, uint64_t *db_id)
+{
+    int fd = -1;
+    TRY(ldb__os_open(path, O_RDWR, 0, &fd));
+    uint64_t size;
+    struct meta_page m;
+    unsigned slot;
+    int rc = ldb__os_file_size(fd, &size);
+    if (rc == 0)
+        rc = ldb__meta_read_newest(fd, size, &m, &slot);
+    if (rc == 0) {
+        m.db_id = *db_id = ldb__new_salt();
+        rc = ldb__meta_write(fd, &m, slot ^ 1u);
+    }
+    if (rc == 0)
+        rc = ldb__meta_write(fd, &m, slot);
+    if (rc == 0)
+        rc = ldb__os_fsync(fd);
+    ldb__os_close(fd);
+    return rc;
+}
+
+/* Build the restored database at t->data. */
+static int build(struct restore *r, const char *backup, uint64_t size, const struct tmp_names *t)
+{
+    TRY(copy_backup(backup, t->data, size));
+    ldb_options o;
+    memset(&o, 0, sizeof o);
+    o.flags = LDB_NOCREATE;
+    o.max_dbs = 1; /* replay finds trees by name, never through handles */
+    TRY(ldb_open(t->data, &o, &r->env));
+    r->txn = r->base_txn;
+    r->env->recovering = 1; /* no checkpoint recycles anything mid-segment */
+    int rc = replay_all(r);
+    r->env->recovering = 0;
+    if (rc == 0) {
+        rc = ldb_check(r->env, NULL);
+        if (rc < 0)
+            rc = say(r, rc, "the restored database fails ldb_check");
+    }
+    int closed = ldb_close(r->env);
+    r->env = NULL;
+    TRY(rc);
+    TRY(closed);
+    /* Its log is empty after the last checkpoint; the lock file is rebuilt
+     * by any opener: dest is the data file alone, as a backup is. */
+    TRY(ldb__os_unlink(t->wal));
+    TRY(ldb__os_unlink(t->lock));
+    return renew_db_id(t->data, &r->new_db_id);
+}
+
+static int refuse_existing(const struct tmp_names *t, const char *dest)
+{
+    int exists;
+    TRY(ldb__os_exists(dest, &exists));
+    if (!exists)
+        TRY(ldb__os_exists(t->dest_wal, &exists));
+    return exists ? -EEXIST : 0;
+}
+
+int ldb_restore(const char *backup_path, const char *archive_dir, const char *dest_path,
+                uint64_t to_txn, uint64_t to_time_us, uint64_t *restored_txn, char *err,
+                size_t errlen)
+{
+    struct restore r;
+    memset(&r, 0, sizeof r);
+    r.err = err;
+    r.errlen = errlen;
+    r.archive_fd = -1;
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (backup_path == NULL || archive_dir == NULL || dest_path == NULL || dest_path[0] == '\0')
+        return say(&r, LDB_INVALID, "no backup, archive or destination");
+    r.stop.to_txn = to_txn ? to_txn : UINT64_MAX;
+    r.stop.to_time_us = to_time_us;
+    struct tmp_names t;
+    uint64_t size;
+    int rc = names_init(&t, dest_path);
+    if (rc == 0 && (rc = refuse_existing(&t, dest_path)) < 0)
+        goto out; /* nothing of ours to remove */
+    if (rc == 0 && (rc = backup_identity(backup_path, &r.db_id, &r.base_txn, &size)) < 0)
+        say(&r, rc, "backup %s: %s", backup_path, ldb_strerror(rc));
+    if (rc == 0 && r.stop.to_txn < r.base_txn)
+        rc = say(&r, LDB_INVALID,
+                 "the backup is at txn %" PRIu64 ", after the target txn %" PRIu64, r.base_txn,
+                 r.stop.to_txn);
+    if (rc == 0)
+        rc = load_segments(&r, archive_dir);
+    if (rc < 0)
+        goto out;
+    tmp_remove(&t); /* what an interrupted restore left */
+    rc = build(&r, backup_path, size, &t);
+    if (rc == 0)
+        rc = ldb__os_rename_noreplace(t.data, dest_path);
+    if (rc == 0)
+        rc = ldb__os_fsync_parent_dir(dest_path);
+    if (rc < 0 && r.env != NULL)
+        (void)ldb_close(r.env);
+    if (rc < 0)
+        tmp_remove(&t);
+    if (rc == 0 && restored_txn != NULL)
+        *restored_txn = r.txn;
+out:
+    if (rc < 0 && err != NULL && errlen > 0 && err[0] == '\0')
+        say(&r, rc, "%s", ldb_strerror(rc));
+    ldb__os_close(r.archive_fd);
+    free(r.segs);
+    names_free(&t);
+    return rc;
+}
+
+/* ---- the archive, for operators ------------------------------------------------ */
+
+static void describe(int dirfd, const struct ldb__archive_seg *s, ldb_archive_segment *out)
+{
+    memset(out, 0, sizeof *out);
+    out->name = s->name;
+    out->db_id = s->db_id;
+    out->first_txn = s->first;
+    out->last_txn = s->last;
+    int fd = -1;
+    struct ldb__archive_info info;
+    int rc = ldb__os_openat(dirfd, s->name, O_RDONLY, 0, &fd);
+    if (rc == 0)
+        rc = ldb__archive_inspect(fd, &info);
+    ldb__os_close(fd);
+    if (rc == 0) {
+        out->bytes = info.bytes;
+        out->first_time_us = info.first_time_us;
+        out->last_time_us = info.last_time_us;
+        out->version = info.version;
+        if (info.db_id != s->db_id)
+            rc = LDB_MISMATCH;
+        else if (info.first_txn != s->first || info.last_txn < s->last)
+            rc = LDB_CORRUPTED;
+    }
+    out->status = rc;
+}
+
+int ldb_archive_list(const char *dir, ldb_archive_fn fn, void *ctx)
+{
+    if (dir == NULL || fn == NULL)
+        return LDB_INVALID;
+    int dirfd = -1;
+    TRY(ldb__os_open_dir(dir, &dirfd));
+    struct ldb__archive_seg *segs = NULL;
+    size_t n = 0;
+    int rc = ldb__archive_list(dirfd, &segs, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        ldb_archive_segment seg;
+        describe(dirfd, &segs[i], &seg);
+        rc = fn(ctx, &seg);
+    }
+    free(segs);
+    ldb__os_close(dirfd);
+    return rc;
+}
+
+int ldb_archive_prune(const char *dir, const char *backup_path, uint64_t *removed)
+{
+    if (dir == NULL || backup_path == NULL)
+        return LDB_INVALID;
+    uint64_t db_id, txnid, size, count = 0;
+    TRY(backup_identity(backup_path, &db_id, &txnid, &size));
+    int dirfd = -1;
+    TRY(ldb__os_open_dir(dir, &dirfd));
+    struct ldb__archive_seg *segs = NULL;
+    size_t n = 0, ours = 0;
+    int rc = ldb__archive_list(dirfd, &segs, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (segs[i].db_id != db_id)
+            continue;
+        ours++;
+        if (segs[i].last > txnid)
+            continue; /* holds txns after the backup: a restore needs it */
+        rc = ldb__os_unlinkat(dirfd, segs[i].name);
+        if (rc == 0)
+            count++;
+    }
+    if (rc == 0 && count > 0)
+        rc = ldb__os_fsync(dirfd);
+    if (rc == -EINVAL)
+        rc = 0; /* a filesystem that cannot sync a directory */
+    if (rc == 0 && ours == 0 && n > 0)
+        rc = LDB_MISMATCH;
+    free(segs);
+    ldb__os_close(dirfd);
+    if (removed != NULL)
+        *removed = count;
+    return rc;
+}

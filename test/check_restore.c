@@ -1,0 +1,719 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Point-in-time recovery (issue 12): the log archive (archive_dir) and
+ * ldb_restore, ldb_archive_list, ldb_archive_prune.
+ *
+ *  - targets: a writer commits a deterministic sequence of txns with a
+ *    small wal_max_bytes (many checkpoints, so many segments) and a backup
+ *    part-way; restores to several txn ids, to times between commits and
+ *    to the newest archived txn each equal the in-memory model at that txn,
+ *    pass ldb_check, and say which txn they reached.
+ *  - mismatch: a backup with another database's archive, and a segment
+ *    whose name was changed to this database's: LDB_MISMATCH.
+ *  - gap: a middle segment deleted: LDB_NOTFOUND naming the missing txns;
+ *    a target before the gap still restores.
+ *  - damaged: a byte flipped inside a segment: LDB_CORRUPTED naming it.
+ *  - interrupted: a restore killed part-way (test hook) leaves nothing at
+ *    dest; the next one gives the same result as an uninterrupted one.
+ *  - archive fault: archiving fails (test hook, EIO) at a checkpoint and at
+ *    close: the error is returned and counted, the log is kept, the next
+ *    checkpoint (or open) archives every txn, and a restore is complete.
+ *  - v1: a version-1 log found at open is archived; a txn target replays
+ *    it, a time target gives LDB_VERSION.
+ *  - prune and list: what the listing reports; prune removes only the
+ *    segments wholly at or before the backup.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checksum.h"
+#include "meta.h"
+#include "wal.h"
+#ifdef LDB_TEST_HOOKS
+#include "os.h"
+#include "recovery.h"
+#endif
+
+/* ---- the sequence and its model ------------------------------------------------ */
+
+#define NKEYS 64
+#define MAXTXN 400
+
+/* The model: the value of each key of LDB_MAIN and of tree "t" (0: absent),
+ * as the txn that wrote it. */
+struct model {
+    uint32_t main[NKEYS], tree[NKEYS];
+    int tree_exists;
+};
+
+/* Txn i's ops, applied to the model and, if txn is not NULL, to the db. */
+static void txn_ops(uint64_t i, struct model *m, ldb_txn *txn)
+{
+    uint64_t rng = i * 0x9E3779B97F4A7C15ull + 1;
+    ldb_dbi t = 0;
+    if (i == 7) {
+        m->tree_exists = 1;
+        if (txn)
+            TU_RC_OK(ldb_dbi_open(txn, "t", LDB_CREATE, &t));
+    } else if (m->tree_exists && txn) {
+        TU_RC_OK(ldb_dbi_open(txn, "t", 0, &t));
+    }
+    for (int k = 0; k < 3; k++) {
+        int key = (int)(tu_rand(&rng) % NKEYS), del = tu_rand(&rng) % 4 == 0;
+        int in_tree = m->tree_exists && tu_rand(&rng) % 2;
+        uint32_t *slot = in_tree ? &m->tree[key] : &m->main[key];
+        char kb[16], vb[64];
+        snprintf(kb, sizeof kb, "k%03d", key);
+        snprintf(vb, sizeof vb, "v%" PRIu64 "-%d-%0*d", i, key, (int)(i % 40), 0);
+        if (del) {
+            if (txn && *slot)
+                TU_RC_OK(ldb_del(txn, in_tree ? t : LDB_MAIN, &(ldb_val){strlen(kb), kb}));
+            *slot = 0;
+        } else {
+            if (txn)
+                tu_put_str(txn, in_tree ? t : LDB_MAIN, kb, vb);
+            *slot = (uint32_t)i;
+        }
+    }
+}
+
+static void model_at(uint64_t txn, struct model *m)
+{
+    memset(m, 0, sizeof *m);
+    for (uint64_t i = 1; i <= txn; i++)
+        txn_ops(i, m, NULL);
+}
+
+/* One tree against its model: every key, in both directions. */
+static void expect_tree(ldb_txn *txn, ldb_dbi dbi, const uint32_t *vals)
+{
+    for (int key = 0; key < NKEYS; key++) {
+        char kb[16], vb[64];
+        snprintf(kb, sizeof kb, "k%03d", key);
+        if (vals[key] == 0) {
+            tu_expect_absent(txn, dbi, kb);
+            continue;
+        }
+        snprintf(vb, sizeof vb, "v%" PRIu32 "-%d-%0*d", vals[key], key, (int)(vals[key] % 40), 0);
+        tu_expect_str(txn, dbi, kb, vb);
+    }
+    ldb_tree_stat st = tu_tree_stat(txn, dbi);
+    uint64_t n = 0;
+    for (int key = 0; key < NKEYS; key++)
+        n += vals[key] != 0;
+    TU_REQUIRE(st.entries == n, "entries %" PRIu64 ", model %" PRIu64, st.entries, n);
+}
+
+/* The database at path equals the model after txn want, and passes ldb_check. */
+static void expect_db(const char *path, uint64_t want)
+{
+    struct model m;
+    model_at(want, &m);
+    ldb_env *env = tu_open(path, NULL);
+    tu_check_env(env);
+    ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
+    TU_REQUIRE(ldb_txn_id(txn) == want, "restored txn %" PRIu64 ", want %" PRIu64,
+               ldb_txn_id(txn), want);
+    expect_tree(txn, LDB_MAIN, m.main);
+    ldb_dbi t;
+    int rc = ldb_dbi_open(txn, "t", 0, &t);
+    TU_REQUIRE(rc == (m.tree_exists ? 0 : LDB_NOTFOUND), "tree t: %d", rc);
+    if (rc == 0)
+        expect_tree(txn, t, m.tree);
+    ldb_txn_abort(txn);
+    TU_RC_OK(ldb_close(env));
+}
+
+static uint64_t db_id_of(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    ck_assert(fd >= 0);
+    struct stat sb;
+    ck_assert(fstat(fd, &sb) == 0);
+    struct meta_page m;
+    unsigned slot;
+    TU_RC_OK(ldb__meta_read_newest(fd, (uint64_t)sb.st_size, &m, &slot));
+    close(fd);
+    return m.db_id;
+}
+
+static uint64_t now_us(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+}
+
+/* A database at <dir>/db, its archive <dir>/arch, and a backup <dir>/backup
+ * taken after txn backup_at. */
+struct run {
+    char dir[4096], path[4200], arch[4200], backup[4200];
+    uint64_t after[MAXTXN + 1]; /* a time after txn i committed, before i + 1 */
+};
+
+static void run_init(struct run *r)
+{
+    tu_fresh_db(r->dir, sizeof r->dir, r->path, sizeof r->path);
+    snprintf(r->arch, sizeof r->arch, "%s/arch", r->dir);
+    snprintf(r->backup, sizeof r->backup, "%s/backup", r->dir);
+    ck_assert(mkdir(r->arch, 0755) == 0);
+}
+
+static ldb_options run_options(const struct run *r)
+{
+    ldb_options o = {0};
+    o.wal_max_bytes = 4096;
+    o.archive_dir = r->arch;
+    return o;
+}
+
+/* Commit txns from..to (the env is at from - 1), a backup after backup_at
+ * (0: none). */
+static void commit_txns(struct run *r, ldb_env *env, uint64_t from, uint64_t to,
+                        uint64_t backup_at)
+{
+    struct model m;
+    model_at(from - 1, &m);
+    for (uint64_t i = from; i <= to; i++) {
+        while (now_us() <= r->after[i - 1])
+            ; /* txn i's commit time is after r->after[i - 1] */
+        ldb_txn *txn = tu_begin(env, 0);
+        ck_assert_uint_eq(ldb_txn_id(txn), i);
+        txn_ops(i, &m, txn);
+        TU_RC_OK(ldb_txn_commit(txn));
+        r->after[i] = now_us();
+        while (now_us() <= r->after[i])
+            ;
+        if (i == backup_at)
+            TU_RC_OK(ldb_backup(env, r->backup, 0));
+    }
+}
+
+/* n txns, a backup after backup_at, then a checkpoint: all archived. */
+static void run_workload(struct run *r, uint64_t n, uint64_t backup_at)
+{
+    run_init(r);
+    ldb_options o = run_options(r);
+    ldb_env *env = tu_open(r->path, &o);
+    commit_txns(r, env, 1, n, backup_at);
+    TU_RC_OK(ldb_checkpoint(env));
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+}
+
+static int restore(struct run *r, const char *dest, uint64_t to_txn, uint64_t to_time,
+                   uint64_t *got, char *err, size_t errlen)
+{
+    return ldb_restore(r->backup, r->arch, dest, to_txn, to_time, got, err, errlen);
+}
+
+static size_t count_segments(const char *arch)
+{
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -c '\\.ldblog$'", arch);
+    FILE *p = popen(cmd, "r");
+    ck_assert(p != NULL);
+    unsigned long n = 0;
+    ck_assert(fscanf(p, "%lu", &n) == 1);
+    pclose(p);
+    return n;
+}
+
+/* ---- tests ----------------------------------------------------------------------- */
+
+START_TEST(test_restore_targets)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_workload(r, 300, 60);
+    ck_assert_uint_ge(count_segments(r->arch), 8);
+    static const uint64_t txns[] = {60, 61, 99, 150, 233, 300};
+    char dest[4300], err[512];
+    uint64_t got;
+    for (size_t i = 0; i < sizeof txns / sizeof txns[0]; i++) {
+        snprintf(dest, sizeof dest, "%s/to-txn-%" PRIu64, r->dir, txns[i]);
+        got = 0;
+        int rc = restore(r, dest, txns[i], 0, &got, err, sizeof err);
+        TU_REQUIRE(rc == 0, "to txn %" PRIu64 ": %d %s", txns[i], rc, err);
+        ck_assert_uint_eq(got, txns[i]);
+        expect_db(dest, txns[i]);
+    }
+    static const uint64_t times[] = {60, 75, 180, 299};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        snprintf(dest, sizeof dest, "%s/to-time-%" PRIu64, r->dir, times[i]);
+        int rc = restore(r, dest, 0, r->after[times[i]], &got, err, sizeof err);
+        TU_REQUIRE(rc == 0, "to time after %" PRIu64 ": %d %s", times[i], rc, err);
+        ck_assert_uint_eq(got, times[i]);
+        expect_db(dest, times[i]);
+    }
+    snprintf(dest, sizeof dest, "%s/latest", r->dir);
+    TU_RC_OK(restore(r, dest, 0, 0, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 300);
+    expect_db(dest, 300);
+    /* Its own history from here: a database id of its own, and no segment
+     * of the original's restores onto it. */
+    ck_assert_uint_ne(db_id_of(dest), db_id_of(r->path));
+    char again[4300];
+    snprintf(again, sizeof again, "%s/again", r->dir);
+    TU_RC_IS(ldb_restore(dest, r->arch, again, 0, 0, &got, err, sizeof err), LDB_MISMATCH);
+    /* dest exists: refused, untouched. */
+    TU_RC_IS(restore(r, dest, 0, 0, &got, err, sizeof err), -EEXIST);
+    expect_db(dest, 300);
+    /* Beyond the archive; before the backup. */
+    snprintf(dest, sizeof dest, "%s/beyond", r->dir);
+    TU_RC_IS(restore(r, dest, 301, 0, &got, err, sizeof err), LDB_NOTFOUND);
+    ck_assert_ptr_nonnull(strstr(err, "ends at txn 300"));
+    TU_RC_IS(restore(r, dest, 0, now_us() + 1000000, &got, err, sizeof err), LDB_NOTFOUND);
+    TU_RC_IS(restore(r, dest, 59, 0, &got, err, sizeof err), LDB_INVALID);
+    TU_RC_IS(restore(r, dest, 0, r->after[59], &got, err, sizeof err), LDB_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "after the target time"));
+    ck_assert_int_eq(access(dest, F_OK), -1);
+    tu_remove_dir(r->arch);
+    free(r);
+}
+END_TEST
+
+/* Segments that continue after a reopen (the log found at open is archived
+ * then), and a restore across them. */
+START_TEST(test_restore_across_reopen)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_init(r);
+    ldb_options o = run_options(r);
+    o.wal_max_bytes = 1 << 20; /* no checkpoint until close */
+    for (int round = 0; round < 3; round++) {
+        ldb_env *env = tu_open(r->path, &o);
+        commit_txns(r, env, 1 + 40 * (uint64_t)round, 40 * (uint64_t)round + 40, round ? 0 : 10);
+        TU_RC_OK(ldb_close(env));
+    }
+    ck_assert_uint_eq(count_segments(r->arch), 3);
+    char dest[4300], err[512];
+    uint64_t got;
+    snprintf(dest, sizeof dest, "%s/latest", r->dir);
+    TU_RC_OK(restore(r, dest, 0, 0, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 120);
+    expect_db(dest, 120);
+    tu_remove_dir(r->arch);
+    free(r);
+}
+END_TEST
+
+static char first_segment[256];
+
+static int remember(void *ctx, const ldb_archive_segment *s)
+{
+    int *n = ctx;
+    if ((*n)++ == 0)
+        snprintf(first_segment, sizeof first_segment, "%s", s->name);
+    return 0;
+}
+
+START_TEST(test_restore_mismatch)
+{
+    struct run *a = tu_xmalloc(sizeof *a), *b = tu_xmalloc(sizeof *b);
+    memset(a, 0, sizeof *a);
+    memset(b, 0, sizeof *b);
+    run_workload(a, 80, 20);
+    run_workload(b, 80, 20);
+    char dest[4300], err[512];
+    uint64_t got;
+    snprintf(dest, sizeof dest, "%s/mixed", a->dir);
+    TU_RC_IS(ldb_restore(a->backup, b->arch, dest, 0, 0, &got, err, sizeof err), LDB_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(err, "database"));
+    ck_assert_int_eq(access(dest, F_OK), -1);
+    /* One of b's segments renamed as a's: refused by its header. */
+    int n = 0;
+    TU_RC_OK(ldb_archive_list(b->arch, remember, &n));
+    ck_assert_int_gt(n, 1);
+    char from[4600], to[4600], adb[17];
+    n = 0;
+    TU_RC_OK(ldb_archive_list(a->arch, remember, &n));
+    memcpy(adb, first_segment, 16);
+    adb[16] = '\0';
+    n = 0;
+    TU_RC_OK(ldb_archive_list(b->arch, remember, &n));
+    snprintf(from, sizeof from, "%s/%s", b->arch, first_segment);
+    snprintf(to, sizeof to, "%s/%s%s", b->arch, adb, first_segment + 16);
+    ck_assert(rename(from, to) == 0);
+    TU_RC_IS(ldb_restore(a->backup, b->arch, dest, 0, 0, &got, err, sizeof err), LDB_MISMATCH);
+    ck_assert_int_eq(access(dest, F_OK), -1);
+    /* Prune refuses another database's archive too. */
+    uint64_t removed = 9;
+    TU_RC_OK(ldb_archive_prune(a->arch, a->backup, &removed));
+    tu_remove_dir(a->arch);
+    tu_remove_dir(b->arch);
+    free(a);
+    free(b);
+}
+END_TEST
+
+struct seg_names {
+    char name[64][128];
+    uint64_t first[64], last[64], t0[64], t1[64];
+    int status[64];
+    int n;
+};
+
+static int collect(void *ctx, const ldb_archive_segment *s)
+{
+    struct seg_names *sn = ctx;
+    if (sn->n < 64) {
+        snprintf(sn->name[sn->n], sizeof sn->name[0], "%s", s->name);
+        sn->first[sn->n] = s->first_txn;
+        sn->last[sn->n] = s->last_txn;
+        sn->t0[sn->n] = s->first_time_us;
+        sn->t1[sn->n] = s->last_time_us;
+        sn->status[sn->n] = s->status;
+        sn->n++;
+    }
+    return 0;
+}
+
+START_TEST(test_restore_gap)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_workload(r, 200, 30);
+    struct seg_names *sn = tu_xmalloc(sizeof *sn);
+    memset(sn, 0, sizeof *sn);
+    TU_RC_OK(ldb_archive_list(r->arch, collect, sn));
+    ck_assert_int_ge(sn->n, 5);
+    /* The listing: consecutive txns, times in order, all whole. */
+    for (int i = 0; i < sn->n; i++) {
+        ck_assert_int_eq(sn->status[i], 0);
+        ck_assert(sn->t0[i] > 0 && sn->t0[i] <= sn->t1[i]);
+        if (i > 0)
+            ck_assert_uint_eq(sn->first[i], sn->last[i - 1] + 1);
+    }
+    int mid = sn->n / 2;
+    while (sn->first[mid] <= 31)
+        mid++;
+    char path[4600], want[128], dest[4300], err[512];
+    snprintf(path, sizeof path, "%s/%s", r->arch, sn->name[mid]);
+    ck_assert(unlink(path) == 0);
+    snprintf(want, sizeof want, "txns %" PRIu64 "..%" PRIu64, sn->first[mid], sn->last[mid]);
+    uint64_t got;
+    snprintf(dest, sizeof dest, "%s/gap", r->dir);
+    TU_RC_IS(restore(r, dest, 0, 0, &got, err, sizeof err), LDB_NOTFOUND);
+    TU_REQUIRE(strstr(err, want) != NULL, "'%s' does not name %s", err, want);
+    ck_assert_int_eq(access(dest, F_OK), -1);
+    TU_RC_IS(restore(r, dest, sn->last[mid] + 1, 0, &got, err, sizeof err), LDB_NOTFOUND);
+    /* Before the gap: fine. */
+    TU_RC_OK(restore(r, dest, sn->first[mid] - 1, 0, &got, err, sizeof err));
+    expect_db(dest, sn->first[mid] - 1);
+    tu_remove_dir(r->arch);
+    free(sn);
+    free(r);
+}
+END_TEST
+
+START_TEST(test_restore_damaged)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_workload(r, 150, 10);
+    struct seg_names *sn = tu_xmalloc(sizeof *sn);
+    memset(sn, 0, sizeof *sn);
+    TU_RC_OK(ldb_archive_list(r->arch, collect, sn));
+    int mid = sn->n / 2;
+    char path[4600], dest[4300], err[512];
+    snprintf(path, sizeof path, "%s/%s", r->arch, sn->name[mid]);
+    int fd = open(path, O_RDWR);
+    ck_assert(fd >= 0);
+    struct stat st;
+    ck_assert(fstat(fd, &st) == 0);
+    uint8_t byte;
+    off_t at = st.st_size / 2;
+    ck_assert(pread(fd, &byte, 1, at) == 1);
+    byte ^= 0x10;
+    ck_assert(pwrite(fd, &byte, 1, at) == 1);
+    close(fd);
+    memset(sn, 0, sizeof *sn);
+    TU_RC_OK(ldb_archive_list(r->arch, collect, sn));
+    ck_assert_int_eq(sn->status[mid], LDB_CORRUPTED);
+    uint64_t got;
+    snprintf(dest, sizeof dest, "%s/damaged", r->dir);
+    TU_RC_IS(restore(r, dest, 0, 0, &got, err, sizeof err), LDB_CORRUPTED);
+    TU_REQUIRE(strstr(err, sn->name[mid]) != NULL, "'%s' does not name the segment", err);
+    ck_assert_int_eq(access(dest, F_OK), -1);
+    tu_remove_dir(r->arch);
+    free(sn);
+    free(r);
+}
+END_TEST
+
+START_TEST(test_restore_prune)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_workload(r, 200, 100);
+    struct seg_names *sn = tu_xmalloc(sizeof *sn);
+    memset(sn, 0, sizeof *sn);
+    TU_RC_OK(ldb_archive_list(r->arch, collect, sn));
+    uint64_t older = 0, removed = 0;
+    for (int i = 0; i < sn->n; i++)
+        older += sn->last[i] <= 100;
+    ck_assert_uint_gt(older, 0);
+    TU_RC_OK(ldb_archive_prune(r->arch, r->backup, &removed));
+    ck_assert_uint_eq(removed, older);
+    ck_assert_uint_eq(count_segments(r->arch), (uint64_t)sn->n - older);
+    char dest[4300], err[512];
+    uint64_t got;
+    snprintf(dest, sizeof dest, "%s/after-prune", r->dir);
+    TU_RC_OK(restore(r, dest, 0, 0, &got, err, sizeof err));
+    expect_db(dest, 200);
+    tu_remove_dir(r->arch);
+    free(sn);
+    free(r);
+}
+END_TEST
+
+#ifdef LDB_TEST_HOOKS
+/* Called after each replayed txn (the count is per segment): die at the
+ * 40th in all. */
+static void die_at_40(uint64_t replayed)
+{
+    static int calls;
+    (void)replayed;
+    if (++calls == 40)
+        _exit(0);
+}
+
+START_TEST(test_restore_interrupted)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_workload(r, 160, 20);
+    char dest[4300], tmp[4400], err[512];
+    snprintf(dest, sizeof dest, "%s/restored", r->dir);
+    snprintf(tmp, sizeof tmp, "%s.ldb-restore-tmp", dest);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        ldb__recovery_step_hook = die_at_40;
+        ldb_restore(r->backup, r->arch, dest, 0, 0, NULL, NULL, 0);
+        _exit(3); /* the hook should have ended it */
+    }
+    int status = tu_wait_child(pid, 60, "restore");
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(access(dest, F_OK), -1);
+    ck_assert_int_eq(access(tmp, F_OK), 0); /* it was part-way */
+    uint64_t got;
+    TU_RC_OK(restore(r, dest, 0, 0, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 160);
+    expect_db(dest, 160);
+    ck_assert_int_eq(access(tmp, F_OK), -1);
+    /* A failure part-way (a write fault) removes the temporary. */
+    char dest2[4300];
+    snprintf(dest2, sizeof dest2, "%s/restored2", r->dir);
+    ldb__os_fault_set(LDB_FAULT_SYNC, 3, EIO);
+    int rc = restore(r, dest2, 0, 0, &got, err, sizeof err);
+    ldb__os_fault_reset();
+    ck_assert_int_ne(rc, 0);
+    ck_assert_int_eq(access(dest2, F_OK), -1);
+    snprintf(tmp, sizeof tmp, "%s.ldb-restore-tmp", dest2);
+    ck_assert_int_eq(access(tmp, F_OK), -1);
+    tu_remove_dir(r->arch);
+    free(r);
+}
+END_TEST
+
+START_TEST(test_archive_fault)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_init(r);
+    ldb_options o = run_options(r);
+    o.wal_max_bytes = 1 << 20;
+    ldb_env *env = tu_open(r->path, &o);
+    commit_txns(r, env, 1, 30, 5);
+    ldb__os_fault_set(LDB_FAULT_COPY, 1, EIO);
+    TU_RC_IS(ldb_checkpoint(env), -EIO);
+    ldb_stat st = tu_env_stat(env);
+    ck_assert_uint_eq(st.archive_failures, 1);
+    ck_assert_uint_eq(st.archive_segments, 0);
+    ck_assert_uint_gt(st.wal_size, 0); /* the log was kept */
+    ck_assert_uint_eq(count_segments(r->arch), 0);
+    commit_txns(r, env, 31, 60, 0);
+    TU_RC_OK(ldb_checkpoint(env)); /* archives 1..60 */
+    st = tu_env_stat(env);
+    ck_assert_uint_eq(st.archive_segments, 1);
+    ck_assert_uint_eq(st.wal_size, 0);
+    commit_txns(r, env, 61, 90, 0);
+    /* At close: the error, and the log stays for the next open. */
+    ldb__os_fault_set(LDB_FAULT_COPY, 1, ENOSPC);
+    TU_RC_IS(ldb_close(env), -ENOSPC);
+    ldb__os_fault_reset();
+    ck_assert_uint_eq(count_segments(r->arch), 1);
+    /* An open that cannot archive the log fails and keeps it. */
+    ldb__os_fault_set(LDB_FAULT_COPY, 1, EIO);
+    TU_RC_IS(ldb_open(r->path, &o, &env), -EIO);
+    ldb__os_fault_reset();
+    env = tu_open(r->path, &o);
+    ck_assert_uint_eq(count_segments(r->arch), 2);
+    commit_txns(r, env, 91, 100, 0);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    ck_assert_uint_eq(count_segments(r->arch), 3);
+    char dest[4300], err[512];
+    uint64_t got;
+    snprintf(dest, sizeof dest, "%s/restored", r->dir);
+    TU_RC_OK(restore(r, dest, 0, 0, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 100);
+    expect_db(dest, 100);
+    /* A missing archive directory fails the open. */
+    o.archive_dir = "/nonexistent/archive";
+    TU_RC_IS(ldb_open(r->path, &o, &env), -ENOENT);
+    tu_remove_dir(r->arch);
+    free(r);
+}
+END_TEST
+#endif
+
+/* ---- version 1 ---------------------------------------------------------------- */
+
+/* A version-1 log as 0.1.0 wrote it (wal.h), built by hand: one put per txn. */
+static size_t v1_log(uint8_t *buf, uint64_t db_id, uint64_t txns)
+{
+    uint64_t salt = 0x5A17ED0123456789ull, magic = WAL_MAGIC, zero64 = 0;
+    uint32_t version = 1, prev = (uint32_t)salt;
+    memset(buf, 0, 64);
+    memcpy(buf, &magic, 8);
+    memcpy(buf + 8, &version, 4);
+    memcpy(buf + 16, &salt, 8);
+    memcpy(buf + 24, &zero64, 8);
+    memcpy(buf + 32, &db_id, 8);
+    uint32_t c = ldb__crc32c(0, buf, 40);
+    memcpy(buf + 40, &c, 4);
+    size_t len = 64;
+    for (uint64_t t = 1; t <= txns; t++) {
+        uint8_t *rec = buf + len;
+        char key[8], val[8];
+        snprintf(key, sizeof key, "v1-%02d", (int)t);
+        snprintf(val, sizeof val, "%d", (int)t);
+        uint16_t kl = (uint16_t)strlen(key);
+        uint32_t vl = (uint32_t)strlen(val), nops = 1, zero = 0;
+        uint32_t rlen = (uint32_t)((32 + 8 + kl + vl + 7) & ~7u);
+        memset(rec, 0, rlen);
+        rec[32] = WAL_OP_PUT;
+        memcpy(rec + 34, &kl, 2);
+        memcpy(rec + 36, &vl, 4);
+        memcpy(rec + 40, key, kl);
+        memcpy(rec + 40 + kl, val, vl);
+        memcpy(rec + 4, &rlen, 4);
+        memcpy(rec + 8, &t, 8);
+        memcpy(rec + 16, &salt, 8);
+        memcpy(rec + 24, &nops, 4);
+        memcpy(rec + 28, &zero, 4);
+        c = ldb__crc32c(prev, rec + 4, rlen - 4);
+        memcpy(rec, &c, 4);
+        prev = c;
+        len += rlen;
+    }
+    return len;
+}
+
+START_TEST(test_restore_v1_segment)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_init(r);
+    ldb_env *env = tu_open(r->path, NULL);
+    TU_RC_OK(ldb_backup(env, r->backup, 0)); /* txn 0 */
+    TU_RC_OK(ldb_close(env));
+    uint8_t buf[4096];
+    size_t len = v1_log(buf, db_id_of(r->path), 5);
+    int fd;
+    char wal[4300];
+    snprintf(wal, sizeof wal, "%s-wal", r->path);
+    fd = open(wal, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert(fd >= 0 && write(fd, buf, len) == (ssize_t)len);
+    close(fd);
+    ldb_options o = run_options(r);
+    env = tu_open(r->path, &o); /* recovers the v1 log, archives it */
+    TU_RC_OK(ldb_close(env));
+    struct seg_names *sn = tu_xmalloc(sizeof *sn);
+    memset(sn, 0, sizeof *sn);
+    TU_RC_OK(ldb_archive_list(r->arch, collect, sn));
+    ck_assert_int_eq(sn->n, 1);
+    ck_assert_uint_eq(sn->first[0], 1);
+    ck_assert_uint_eq(sn->last[0], 5);
+    ck_assert_uint_eq(sn->t0[0], 0);
+    char dest[4300], err[512];
+    uint64_t got;
+    snprintf(dest, sizeof dest, "%s/v1", r->dir);
+    TU_RC_IS(restore(r, dest, 0, now_us(), &got, err, sizeof err), LDB_VERSION);
+    ck_assert_int_eq(access(dest, F_OK), -1);
+    TU_RC_OK(restore(r, dest, 4, 0, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 4);
+    env = tu_open(dest, NULL);
+    tu_check_env(env);
+    ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
+    tu_expect_str(txn, LDB_MAIN, "v1-04", "4");
+    tu_expect_absent(txn, LDB_MAIN, "v1-05");
+    ldb_txn_abort(txn);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(r->arch);
+    free(sn);
+    free(r);
+}
+END_TEST
+
+START_TEST(test_archive_options_text)
+{
+    ldb_options o = {0};
+    char err[128];
+    TU_RC_OK(ldb_options_parse(&o, "archive_dir=/var/lib/x/archive,sync_mode=off", err,
+                               sizeof err));
+    ck_assert_str_eq(o.archive_dir, "/var/lib/x/archive");
+    const char *first = o.archive_dir;
+    TU_RC_OK(ldb_options_parse(&o, "archive_dir = /var/lib/x/archive", err, sizeof err));
+    ck_assert_ptr_eq(o.archive_dir, first); /* one copy per path */
+    TU_RC_OK(ldb_options_parse(&o, "archive_dir=", err, sizeof err));
+    ck_assert_ptr_null(o.archive_dir);
+    /* A caller whose struct has no archive_dir cannot be given one. */
+    ldb_options small = {0};
+    TU_RC_IS(ldb_options_parse_sized(&small, offsetof(ldb_options, archive_dir), "archive_dir=/a",
+                                     err, sizeof err),
+             LDB_INVALID);
+    ck_assert_ptr_null(small.archive_dir);
+}
+END_TEST
+
+static Suite *restore_suite(void)
+{
+    Suite *s = suite_create("restore");
+    TCase *tc = tcase_create("restore");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_restore_targets);
+    tcase_add_test(tc, test_restore_across_reopen);
+    tcase_add_test(tc, test_restore_mismatch);
+    tcase_add_test(tc, test_restore_gap);
+    tcase_add_test(tc, test_restore_damaged);
+    tcase_add_test(tc, test_restore_prune);
+    tcase_add_test(tc, test_restore_v1_segment);
+    tcase_add_test(tc, test_archive_options_text);
+#ifdef LDB_TEST_HOOKS
+    tcase_add_test(tc, test_restore_interrupted);
+    tcase_add_test(tc, test_archive_fault);
+#endif
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    Suite *s[] = {restore_suite()};
+    return tu_run_suites(s, 1);
+}
