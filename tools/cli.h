@@ -147,6 +147,7 @@ extern const struct command command_checkpoint;                    /* cmd_checkp
 extern const struct command command_metrics;                       /* cmd_metrics.c */
 extern const struct command command_health;                        /* cmd_health.c */
 extern const struct command command_backup;                        /* cmd_backup.c */
+extern const struct command command_restore, command_archive;     /* cmd_archive.c */
 extern const struct command command_get, command_put, command_del; /* cmd_data.c */
 extern const struct command command_scan, command_trees;           /* cmd_data.c */
 

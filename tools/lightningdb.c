@@ -80,6 +80,8 @@ static const struct command *const commands[] = {
     &command_metrics,
     &command_health,
     &command_backup,
+    &command_restore,
+    &command_archive,
     &command_version,
     &command_help_itself,
 };
