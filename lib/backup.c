@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "btree.h"
 #include "checksum.h"
 #include "error.h"
@@ -227,7 +228,7 @@ static int collect_free(struct backup *b, const struct page_node *n, void *arg)
             return LDB_CORRUPT();
         if (s->len == s->cap) {
             size_t cap = s->cap ? s->cap * 2 : 1024;
-            pgno_t *items = realloc(s->items, cap * sizeof *items);
+            pgno_t *items = ldb__realloc(s->items, cap * sizeof *items);
             if (items == NULL)
                 return -ENOMEM;
             s->items = items;
@@ -285,7 +286,7 @@ static int copy_plain(struct backup *b)
                out);
     rc = copy_pages(b, &fr);
 out:
-    free(fr.items);
+    ldb__free(fr.items);
     return rc;
 }
 
@@ -345,7 +346,7 @@ static int level_open(struct builder *bd, unsigned l)
     struct level *lv = &bd->lv[l];
     lv->page = NULL;
     if (b->out.fd >= 0) {
-        if (b->level_pages[l] == NULL && (b->level_pages[l] = malloc(b->psize)) == NULL)
+        if (b->level_pages[l] == NULL && (b->level_pages[l] = ldb__malloc(b->psize)) == NULL)
             return -ENOMEM;
         lv->page = b->level_pages[l];
     }
@@ -528,7 +529,7 @@ static int collect_catalog(struct backup *b, const struct page_node *n, void *ar
         return LDB_CORRUPT();
     if (c->len == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 16;
-        struct named_tree *items = realloc(c->items, cap * sizeof *items);
+        struct named_tree *items = ldb__realloc(c->items, cap * sizeof *items);
         if (items == NULL)
             return -ENOMEM;
         c->items = items;
@@ -598,7 +599,7 @@ static int copy_compact(struct backup *b)
     if (memcmp(&dry, &real, sizeof dry) != 0)
         rc = LDB_CORRUPT();
 out:
-    free(cat.items);
+    ldb__free(cat.items);
     return rc;
 }
 
@@ -620,8 +621,8 @@ int ldb__backup_stream(ldb_txn *txn, int fd, unsigned flags, ldb_backup_progress
         return rc;
     b.out.no_sendfile = !regular;
     rc = -ENOMEM;
-    b.scratch = malloc(b.psize);
-    b.out.buf = malloc(OUT_BUF_BYTES);
+    b.scratch = ldb__malloc(b.psize);
+    b.out.buf = ldb__malloc(OUT_BUF_BYTES);
     if (b.scratch == NULL || b.out.buf == NULL)
         goto out;
     rc = flags & LDB_BACKUP_COMPACT ? copy_compact(&b) : copy_plain(&b);
@@ -633,9 +634,9 @@ int ldb__backup_stream(ldb_txn *txn, int fd, unsigned flags, ldb_backup_progress
         rc = -ECANCELED;
 out:
     for (unsigned i = 0; i < LDB_MAX_DEPTH; i++)
-        free(b.level_pages[i]);
-    free(b.scratch);
-    free(b.out.buf);
+        ldb__free(b.level_pages[i]);
+    ldb__free(b.scratch);
+    ldb__free(b.out.buf);
     return rc;
 }
 
@@ -654,7 +655,7 @@ static int backup_to_fd(ldb_env *env, int fd, unsigned flags, ldb_backup_progres
 static char *concat(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    char *s = malloc(la + lb + 1);
+    char *s = ldb__malloc(la + lb + 1);
     if (s != NULL) {
         memcpy(s, a, la);
         memcpy(s + la, b, lb + 1);
@@ -716,8 +717,8 @@ drop:
     (void)ldb__os_unlink(tmp); /* still locked: no other backup is using it */
 out:
     ldb__os_close(fd);
-    free(tmp);
-    free(wal);
+    ldb__free(tmp);
+    ldb__free(wal);
     return rc;
 }
 

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 static inline uint32_t usable(uint32_t psize)
 {
     return psize - PAGE_HEADER_SIZE;
@@ -412,9 +414,9 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
                         unsigned level, unsigned idx, struct entry ins, int append)
 {
     uint32_t psize = pg->page_size;
-    uint8_t *copy = malloc(psize);
-    uint8_t *sep = malloc(psize);
-    struct entry *ents = malloc((psize / sizeof(struct page_slot) + 2) * sizeof *ents);
+    uint8_t *copy = ldb__malloc(psize);
+    uint8_t *sep = ldb__malloc(psize);
+    struct entry *ents = ldb__malloc((psize / sizeof(struct page_slot) + 2) * sizeof *ents);
     int rc = 0;
     if (!copy || !sep || !ents) {
         rc = -ENOMEM;
@@ -487,9 +489,9 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
         ins = up;
     }
 out:
-    free(copy);
-    free(sep);
-    free(ents);
+    ldb__free(copy);
+    ldb__free(sep);
+    ldb__free(ents);
     return rc;
 }
 
@@ -522,7 +524,7 @@ static int put_aliases(const struct ldb__pager *pg, const uint8_t *leaf, unsigne
 static int put_copy(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen,
                     const void *val, uint32_t vlen, unsigned flags)
 {
-    uint8_t *copy = malloc((size_t)klen + vlen + 1);
+    uint8_t *copy = ldb__malloc((size_t)klen + vlen + 1);
     if (copy == NULL)
         return -ENOMEM;
     if (klen)
@@ -530,7 +532,7 @@ static int put_copy(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *k
     if (vlen)
         memcpy(copy + klen, val, vlen);
     int rc = ldb__btree_put(pg, t, copy, klen, copy + klen, vlen, flags);
-    free(copy);
+    ldb__free(copy);
     return rc;
 }
 

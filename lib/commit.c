@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "alloc.h"
 #include "durable.h"
 #include "error.h"
 #include "os.h"
@@ -60,7 +61,7 @@ static int write_dirty_pages(ldb_txn *txn)
 {
     struct ldb__dirty_table *t = &txn->dirty;
     uint32_t psize = txn->env->page_size;
-    struct ldb__dirty_entry *list = malloc((t->count ? t->count : 1) * sizeof *list);
+    struct ldb__dirty_entry *list = ldb__malloc((t->count ? t->count : 1) * sizeof *list);
     if (list == NULL)
         return -ENOMEM;
     size_t n = 0;
@@ -88,7 +89,7 @@ static int write_dirty_pages(ldb_txn *txn)
         }
         rc = ldb__os_pwritev_full(txn->env->fd, iov, cnt, off);
     }
-    free(list);
+    ldb__free(list);
     return rc;
 }
 

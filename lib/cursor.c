@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "value.h"
 
@@ -30,7 +31,7 @@ int ldb_cursor_open(ldb_txn *txn, ldb_dbi dbi, ldb_cursor **out)
     TRY(ldb__txn_check(txn, 0));
     struct tree_desc *t;
     TRY(ldb__txn_tree(txn, dbi, &t));
-    ldb_cursor *c = calloc(1, sizeof *c);
+    ldb_cursor *c = ldb__calloc(1, sizeof *c);
     if (c == NULL)
         return -ENOMEM;
     c->magic = LDB_CURSOR_MAGIC;
@@ -46,14 +47,14 @@ void ldb_cursor_close(ldb_cursor *c)
         return;
     ldb__txn_cursor_detach(&c->link);
     c->magic = LDB_DEAD_MAGIC;
-    free(c->saved_key);
-    free(c);
+    ldb__free(c->saved_key);
+    ldb__free(c);
 }
 
 static int save_key(ldb_cursor *c, const ldb_val *key)
 {
     if (key->size > c->saved_cap) {
-        uint8_t *k = realloc(c->saved_key, key->size);
+        uint8_t *k = ldb__realloc(c->saved_key, key->size);
         if (k == NULL)
             return -ENOMEM;
         c->saved_key = k;

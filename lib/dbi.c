@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 
 int ldb__dbi_table_init(ldb_env *env)
 {
-    env->dbi_table = calloc(env->opts.max_dbs, sizeof *env->dbi_table);
+    env->dbi_table = ldb__calloc(env->opts.max_dbs, sizeof *env->dbi_table);
     return env->dbi_table ? 0 : -ENOMEM;
 }
 
@@ -21,8 +22,8 @@ void ldb__dbi_table_free(ldb_env *env)
     if (env->dbi_table == NULL)
         return;
     for (unsigned i = 0; i < env->opts.max_dbs; i++)
-        free(env->dbi_table[i].name);
-    free(env->dbi_table);
+        ldb__free(env->dbi_table[i].name);
+    ldb__free(env->dbi_table);
     env->dbi_table = NULL;
 }
 
@@ -51,7 +52,7 @@ int ldb__dbi_find(ldb_env *env, const char *name, int add, ldb_dbi *dbi)
     if (rc != 0 && add) {
         if (free_slot == 0) {
             rc = LDB_DBS_FULL;
-        } else if ((env->dbi_table[free_slot].name = strdup(name)) == NULL) {
+        } else if ((env->dbi_table[free_slot].name = ldb__strdup(name)) == NULL) {
             rc = -ENOMEM;
         } else {
             *dbi = handle_of(env, free_slot);
@@ -76,7 +77,7 @@ static struct ldb__dbi_slot *live_slot(ldb_env *env, ldb_dbi dbi)
 
 static void give_back(struct ldb__dbi_slot *s)
 {
-    free(s->name);
+    ldb__free(s->name);
     s->name = NULL;
     s->generation++;
     s->pins = 0;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "abi.h"
+#include "alloc.h"
 #include "dbi.h"
 #include "durable.h"
 #include "error.h"
@@ -185,7 +186,7 @@ static void env_free(ldb_env *env)
     ldb__os_close(env->archive_fd);
     if (env->io_ready)
         ldb__io_destroy(&env->io);
-    free(env->wal_path);
+    ldb__free(env->wal_path);
     ldb__dbi_table_free(env);
     ldb__buffer_pool_destroy(&env->buffers);
     ldb__cache_close(env->cache);
@@ -193,8 +194,8 @@ static void env_free(ldb_env *env)
     free(env->adapt);
     pthread_mutex_destroy(&env->mutex);
     env->magic = LDB_DEAD_MAGIC;
-    free(env->path);
-    free(env);
+    ldb__free(env->path);
+    ldb__free(env);
 }
 
 static int open_env(const char *path, const ldb_options *opts, ldb_env **out);
@@ -232,7 +233,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     if (path == NULL || path[0] == '\0' || out == NULL)
         return LDB_INVALID;
     ldb__fork_watch();
-    ldb_env *env = calloc(1, sizeof *env);
+    ldb_env *env = ldb__calloc(1, sizeof *env);
     if (env == NULL)
         return -ENOMEM;
     env->fd = -1;
@@ -242,18 +243,18 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     pthread_mutex_init(&env->mutex, NULL);
     int rc = fill_options(opts, &env->opts);
     if (rc < 0) {
-        free(env);
+        ldb__free(env);
         return rc;
     }
     env->fork_generation = ldb__fork_generation();
-    env->path = strdup(path);
+    env->path = ldb__strdup(path);
     if (env->path == NULL) {
         rc = -ENOMEM;
         goto fail;
     }
     int immutable = (env->opts.flags & LDB_IMMUTABLE) != 0, first = 1, created;
     size_t wn = strlen(path) + sizeof "-wal";
-    env->wal_path = malloc(wn);
+    env->wal_path = ldb__malloc(wn);
     if (env->wal_path == NULL) {
         rc = -ENOMEM;
         goto fail;
@@ -265,14 +266,14 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     CHECK_GOTO(rc, open_data_file(env, &created, &info), fail);
     if (!immutable) {
         size_t n = strlen(path) + sizeof "-lock";
-        char *lock_path = malloc(n);
+        char *lock_path = ldb__malloc(n);
         if (lock_path == NULL) {
             rc = -ENOMEM;
             goto fail;
         }
         snprintf(lock_path, n, "%s-lock", path);
         rc = ldb__lock_open(&env->lock, lock_path, env->opts.file_mode, env->owner, &first);
-        free(lock_path);
+        ldb__free(lock_path);
         if (rc < 0)
             goto fail;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "btree.h"
 #include "error.h"
 
@@ -19,7 +20,7 @@ static int list_reserve(struct ldb__pgno_list *l, size_t extra)
     size_t cap = l->cap ? l->cap : 64;
     while (cap < l->len + extra)
         cap *= 2;
-    pgno_t *p = realloc(l->items, cap * sizeof *p);
+    pgno_t *p = ldb__realloc(l->items, cap * sizeof *p);
     if (p == NULL)
         return -ENOMEM;
     l->items = p;
@@ -51,9 +52,9 @@ void ldb__freelist_init(struct ldb__freelist *fl)
 
 void ldb__freelist_destroy(struct ldb__freelist *fl)
 {
-    free(fl->pool.items);
-    free(fl->freed.items);
-    free(fl->held.items);
+    ldb__free(fl->pool.items);
+    ldb__free(fl->freed.items);
+    ldb__free(fl->held.items);
     memset(fl, 0, sizeof *fl);
 }
 
@@ -188,7 +189,7 @@ static int merged_list(const struct ldb__pgno_list *a, const struct ldb__pgno_li
                        size_t *len)
 {
     size_t n = a->len + (b ? b->len : 0);
-    pgno_t *m = malloc((n ? n : 1) * sizeof *m);
+    pgno_t *m = ldb__malloc((n ? n : 1) * sizeof *m);
     if (m == NULL)
         return -ENOMEM;
     if (a->len)
@@ -241,14 +242,14 @@ int ldb__freelist_save(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
         CHECK_GOTO(rc, merged_list(&fl->freed, &fl->pool, &plain, &plain_len), out);
         rc = merged_list(&fl->held, NULL, &held, &held_len);
         if (rc < 0) {
-            free(plain);
+            ldb__free(plain);
             goto out;
         }
         int same = wplain != NULL && plain_len == wplain_len && held_len == wheld_len &&
                    memcmp(plain, wplain, plain_len * sizeof *plain) == 0 &&
                    memcmp(held, wheld, held_len * sizeof *held) == 0;
-        free(wplain);
-        free(wheld);
+        ldb__free(wplain);
+        ldb__free(wheld);
         wplain = plain;
         wheld = held;
         wplain_len = plain_len;
@@ -264,8 +265,8 @@ int ldb__freelist_save(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
     }
 out:
     fl->busy = 0;
-    free(wplain);
-    free(wheld);
+    ldb__free(wplain);
+    ldb__free(wheld);
     return rc;
 }
 

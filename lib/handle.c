@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "os.h"
 
@@ -59,7 +60,7 @@ int ldb__env_map_cover(ldb_env *env, uint64_t bytes, const uint8_t **map)
          * remapped a few times, not on every commit. */
         uint64_t want = len + len / 2 > bytes ? len + len / 2 : bytes;
         want = (want + env->page_size - 1) / env->page_size * env->page_size;
-        struct ldb__old_map *old = malloc(sizeof *old);
+        struct ldb__old_map *old = ldb__malloc(sizeof *old);
         void *addr = NULL;
         if (want > SIZE_MAX || want < bytes)
             rc = -ENOMEM;
@@ -77,7 +78,7 @@ int ldb__env_map_cover(ldb_env *env, uint64_t bytes, const uint8_t **map)
             __atomic_store_n(&env->map, (const uint8_t *)addr, __ATOMIC_RELEASE);
             __atomic_store_n(&env->map_len, (size_t)want, __ATOMIC_RELEASE);
         } else {
-            free(old);
+            ldb__free(old);
         }
     }
     *map = env->map;
@@ -91,7 +92,7 @@ void ldb__env_unmap_all(ldb_env *env)
         struct ldb__old_map *o = env->old_maps;
         env->old_maps = o->next;
         ldb__os_unmap((void *)o->addr, o->len);
-        free(o);
+        ldb__free(o);
     }
     if (env->map)
         ldb__os_unmap((void *)env->map, env->map_len);

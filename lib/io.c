@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "os.h"
 
@@ -23,12 +24,12 @@ struct ldb__ring {
 
 static int ring_setup(struct ldb__io *io)
 {
-    struct ldb__ring *r = calloc(1, sizeof *r);
+    struct ldb__ring *r = ldb__calloc(1, sizeof *r);
     if (r == NULL)
         return -ENOMEM;
     int rc = io_uring_queue_init(4, &r->ring, 0);
     if (rc < 0) {
-        free(r);
+        ldb__free(r);
         return rc;
     }
     io->ring = r;
@@ -39,7 +40,7 @@ static void ring_teardown(struct ldb__io *io)
 {
     if (io->ring) {
         io_uring_queue_exit(&io->ring->ring);
-        free(io->ring);
+        ldb__free(io->ring);
         io->ring = NULL;
     }
 }

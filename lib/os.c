@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "error.h"
 
 #ifdef LDB_TEST_HOOKS
@@ -449,11 +450,11 @@ int ldb__os_extend_zeroed(int fd, uint64_t from, uint64_t to)
 
 int ldb__os_fsync_parent_dir(const char *path)
 {
-    char *copy = strdup(path);
+    char *copy = ldb__strdup(path);
     if (copy == NULL)
         return -ENOMEM;
     int fd = -1, rc = ldb__os_open(dirname(copy), O_RDONLY | O_DIRECTORY, 0, &fd);
-    free(copy);
+    ldb__free(copy);
     if (rc < 0)
         return rc;
     rc = ldb__os_fsync(fd);

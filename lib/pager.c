@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+
 #define TOMBSTONE ((uint8_t *)(uintptr_t)1)
 
 static inline size_t hash_pgno(pgno_t pgno, size_t cap)
@@ -35,7 +37,7 @@ static int dirty_grow(struct ldb__dirty_table *t)
     size_t ncap = t->cap ? t->cap * 2 : 256;
     if (t->count * 4 < t->cap) /* mostly tombstones: rehash in place size */
         ncap = t->cap;
-    struct ldb__dirty_entry *ns = calloc(ncap, sizeof *ns);
+    struct ldb__dirty_entry *ns = ldb__calloc(ncap, sizeof *ns);
     if (ns == NULL)
         return -ENOMEM;
     for (size_t i = 0; i < t->cap; i++) {
@@ -47,7 +49,7 @@ static int dirty_grow(struct ldb__dirty_table *t)
             j = (j + 1) & (ncap - 1);
         ns[j] = *e;
     }
-    free(t->slots);
+    ldb__free(t->slots);
     t->slots = ns;
     t->cap = ncap;
     t->tombstones = 0;
@@ -103,7 +105,7 @@ void ldb__dirty_clear(struct ldb__dirty_table *t)
 void ldb__dirty_destroy(struct ldb__dirty_table *t)
 {
     ldb__dirty_clear(t);
-    free(t->slots);
+    ldb__free(t->slots);
     t->slots = NULL;
     t->cap = 0;
 }
@@ -112,7 +114,7 @@ static uint8_t *buffer_alloc(uint32_t page_size, uint32_t npages)
 {
     void *p = NULL;
     size_t len = (size_t)page_size * npages;
-    if (posix_memalign(&p, 4096, len) != 0)
+    if (ldb__memalign(&p, 4096, len) != 0)
         return NULL;
     memset(p, 0, len);
     return p;
@@ -135,9 +137,9 @@ void ldb__buffer_put(struct ldb__buffer_pool *pool, uint8_t *buf, uint32_t npage
     if (pool != NULL && npages == 1 && pool->len < POOL_MAX) {
         if (pool->len == pool->cap) {
             size_t cap = pool->cap ? pool->cap * 2 : 256;
-            uint8_t **nb = realloc(pool->bufs, cap * sizeof *nb);
+            uint8_t **nb = ldb__realloc(pool->bufs, cap * sizeof *nb);
             if (nb == NULL) {
-                free(buf);
+                ldb__free(buf);
                 return;
             }
             pool->bufs = nb;
@@ -146,13 +148,13 @@ void ldb__buffer_put(struct ldb__buffer_pool *pool, uint8_t *buf, uint32_t npage
         pool->bufs[pool->len++] = buf;
         return;
     }
-    free(buf);
+    ldb__free(buf);
 }
 
 void ldb__buffer_pool_destroy(struct ldb__buffer_pool *pool)
 {
     for (size_t i = 0; i < pool->len; i++)
-        free(pool->bufs[i]);
-    free(pool->bufs);
+        ldb__free(pool->bufs[i]);
+    ldb__free(pool->bufs);
     memset(pool, 0, sizeof *pool);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "commit.h"
 #include "compress.h"
 #include "error.h"
@@ -138,7 +139,7 @@ static int replay_tree(ldb_txn *txn, struct replay_trees *rt, const struct ldb__
     }
     if (rt->n == rt->cap) {
         size_t cap = rt->cap ? rt->cap * 2 : 16;
-        struct replay_tree *v = realloc(rt->v, cap * sizeof *v);
+        struct replay_tree *v = ldb__realloc(rt->v, cap * sizeof *v);
         if (v == NULL)
             return -ENOMEM;
         rt->v = v;
@@ -303,7 +304,7 @@ int ldb__recover(ldb_env *env, uint64_t meta_txnid, uint64_t *replayed)
 #endif
     }
     ldb__wal_reader_close(&w.r);
-    free(rt.v);
+    ldb__free(rt.v);
     return rc < 0 ? rc : 0;
 }
 

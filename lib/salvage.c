@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "env.h"
+#include "alloc.h"
 #include "error.h"
 #include "meta.h"
 #include "os.h"
@@ -36,9 +37,9 @@ struct db_files {
 static int files_init(struct db_files *f, const char *path)
 {
     size_t n = strlen(path) + sizeof "-lock";
-    f->data = strdup(path);
-    f->wal = malloc(n);
-    f->lock = malloc(n);
+    f->data = ldb__strdup(path);
+    f->wal = ldb__malloc(n);
+    f->lock = ldb__malloc(n);
     if (f->data == NULL || f->wal == NULL || f->lock == NULL)
         return -ENOMEM;
     snprintf(f->wal, n, "%s-wal", path);
@@ -48,9 +49,9 @@ static int files_init(struct db_files *f, const char *path)
 
 static void files_free(struct db_files *f)
 {
-    free(f->data);
-    free(f->wal);
-    free(f->lock);
+    ldb__free(f->data);
+    ldb__free(f->wal);
+    ldb__free(f->lock);
 }
 
 /* Which of DEST's files salvage created (to remove if it fails). */
@@ -64,7 +65,7 @@ static int copy_prefix(int from, const char *to, uint64_t len, unsigned *made, u
     int fd;
     TRY(ldb__os_open(to, O_RDWR | O_CREAT | O_EXCL, LDB_DEFAULT_FILE_MODE, &fd));
     *made |= bit;
-    uint8_t *buf = malloc(COPY_CHUNK);
+    uint8_t *buf = ldb__malloc(COPY_CHUNK);
     int rc = buf ? 0 : -ENOMEM;
     for (uint64_t off = 0; rc == 0 && off < len;) {
         size_t n = len - off < COPY_CHUNK ? (size_t)(len - off) : COPY_CHUNK;
@@ -75,7 +76,7 @@ static int copy_prefix(int from, const char *to, uint64_t len, unsigned *made, u
     }
     if (rc == 0)
         rc = ldb__os_fsync(fd);
-    free(buf);
+    ldb__free(buf);
     ldb__os_close(fd);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "alloc.h"
 #include "durable.h"
 #include "error.h"
 #include "meta.h"
@@ -195,7 +196,7 @@ int ldb__txn_tree(ldb_txn *txn, ldb_dbi dbi, struct tree_desc **desc)
     if (slot == 0 || slot >= env->opts.max_dbs)
         return LDB_INVALID;
     if (txn->dbis == NULL) {
-        txn->dbis = calloc(env->opts.max_dbs, sizeof *txn->dbis);
+        txn->dbis = ldb__calloc(env->opts.max_dbs, sizeof *txn->dbis);
         if (txn->dbis == NULL)
             return -ENOMEM;
     }
@@ -390,7 +391,7 @@ int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)
     TRY(ldb__env_check(env));
     if (flags & ~(unsigned)(LDB_TXN_RDONLY | LDB_TXN_NOWAIT))
         return LDB_INVALID;
-    ldb_txn *txn = calloc(1, sizeof *txn);
+    ldb_txn *txn = ldb__calloc(1, sizeof *txn);
     if (txn == NULL)
         return -ENOMEM;
     txn->magic = LDB_TXN_MAGIC;
@@ -410,7 +411,7 @@ int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)
         rc = begin_write(env, flags, txn);
     }
     if (rc < 0) {
-        free(txn);
+        ldb__free(txn);
         return rc;
     }
     txn_count(env, 1);
@@ -478,11 +479,11 @@ void ldb__txn_free(ldb_txn *txn)
         ldb__wal_buf_free(&txn->log);
     }
     ldb__pins_free(env->cache, &txn->pins);
-    free(txn->cbuf);
-    free(txn->dbis);
+    ldb__free(txn->cbuf);
+    ldb__free(txn->dbis);
     txn->magic = LDB_DEAD_MAGIC;
     txn_count(env, -1);
-    free(txn);
+    ldb__free(txn);
 }
 
 void ldb_txn_abort(ldb_txn *txn)

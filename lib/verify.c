@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "compress.h"
 #include "error.h"
 #include "meta.h"
@@ -247,7 +248,7 @@ static void visit_free(struct checker *ck, const struct page_node *n, void *arg)
 int ldb__check_snapshot(ldb_txn *txn, FILE *report)
 {
     struct checker ck = {.pg = &txn->pager, .report = report, .npages = txn->snap.npages};
-    ck.seen = calloc(ck.npages / 8 + 1, 1);
+    ck.seen = ldb__calloc(ck.npages / 8 + 1, 1);
     if (ck.seen == NULL)
         return -ENOMEM;
     ck.seen[0] |= 3; /* the meta pages */
@@ -263,7 +264,7 @@ int ldb__check_snapshot(ldb_txn *txn, FILE *report)
                 ck.findings++;
         }
     }
-    free(ck.seen);
+    ldb__free(ck.seen);
     if (report) {
         if (ck.findings)
             fprintf(report, "%" PRIu64 " problem(s) found in snapshot %" PRIu64 "\n", ck.findings,

@@ -10,13 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "checksum.h"
 #include "error.h"
 #include "os.h"
 
 void ldb__wal_buf_free(struct ldb__wal_buf *b)
 {
-    free(b->data);
+    ldb__free(b->data);
     memset(b, 0, sizeof *b);
 }
 
@@ -46,7 +47,7 @@ static int buf_reserve(struct ldb__wal_buf *b, size_t need)
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < need)
         cap *= 2;
-    uint8_t *d = realloc(b->data, cap);
+    uint8_t *d = ldb__realloc(b->data, cap);
     if (d == NULL)
         return -ENOMEM;
     b->data = d;
@@ -72,7 +73,7 @@ int ldb__wal_buf_add(struct ldb__wal_buf *b, const struct ldb__wal_op *op, uint6
     uint64_t max = limit < record_max() ? limit : record_max();
     if (pad8(need) > max || need > SIZE_MAX) {
         b->too_big = 1;
-        free(b->data);
+        ldb__free(b->data);
         b->data = NULL;
         b->cap = b->len = 0;
         return 0;
@@ -205,7 +206,7 @@ static int reader_load(struct ldb__wal_reader *r, uint64_t off, uint64_t len)
     if (len > SIZE_MAX)
         return -ENOMEM;
     if (len > r->cap) {
-        uint8_t *b = realloc(r->buf, (size_t)len);
+        uint8_t *b = ldb__realloc(r->buf, (size_t)len);
         if (b == NULL)
             return -ENOMEM;
         r->buf = b;
@@ -315,7 +316,7 @@ int ldb__wal_reader_find_durable(struct ldb__wal_reader *r, uint64_t from, uint6
         return 0;
     if (r->header_damaged || from < WAL_HEADER_SIZE)
         from = WAL_HEADER_SIZE;
-    uint8_t *chunk = malloc(SCAN_CHUNK), *tmp = malloc(SCAN_CHUNK);
+    uint8_t *chunk = ldb__malloc(SCAN_CHUNK), *tmp = ldb__malloc(SCAN_CHUNK);
     int rc = chunk && tmp ? 0 : -ENOMEM;
     uint64_t base = 0, have = 0; /* chunk holds the log's bytes [base, base + have) */
     for (uint64_t off = pad8(from); rc == 0 && off < r->size &&
@@ -336,14 +337,14 @@ int ldb__wal_reader_find_durable(struct ldb__wal_reader *r, uint64_t from, uint6
         }
         off += rc == 0 && ok ? rh.len : 8u; /* a whole record holds no other */
     }
-    free(chunk);
-    free(tmp);
+    ldb__free(chunk);
+    ldb__free(tmp);
     return rc;
 }
 
 void ldb__wal_reader_close(struct ldb__wal_reader *r)
 {
-    free(r->buf);
+    ldb__free(r->buf);
     r->buf = NULL;
 }
 
