@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
 #include "error.h"
 
 #ifdef LDB_TEST_HOOKS
@@ -448,13 +447,17 @@ int ldb__os_extend_zeroed(int fd, uint64_t from, uint64_t to)
     return 0;
 }
 
+/* No heap here: this is the last step of a backup, after the rename put the
+ * copy in place, and running out of memory then would report failure for
+ * a copy that is there (check_oom). */
 int ldb__os_fsync_parent_dir(const char *path)
 {
-    char *copy = ldb__strdup(path);
-    if (copy == NULL)
-        return -ENOMEM;
+    char copy[PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof copy)
+        return -ENAMETOOLONG;
+    memcpy(copy, path, n + 1);
     int fd = -1, rc = ldb__os_open(dirname(copy), O_RDONLY | O_DIRECTORY, 0, &fd);
-    ldb__free(copy);
     if (rc < 0)
         return rc;
     rc = ldb__os_fsync(fd);
