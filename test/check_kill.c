@@ -19,9 +19,18 @@
  * close would checkpoint that and empty the log, and acknowledged txns
  * would be missing from the database.
  *
- * One database serves every round and the model carries over, so late
- * rounds run on a database with history. LDB_KILL_ROUNDS sets the number of
- * rounds (default 200), LDB_TEST_SEED replays a run.
+ * Readers in other processes (LDB_KILL_READERS, default 1) open the database
+ * with the committer and walk every tree of snapshot after snapshot (a
+ * walk must agree with the tree's entry count) until they are killed too,
+ * just after the committer: they hold reader slots and the lock file across
+ * its death, and leave dead slots behind for the next opener.
+ *
+ * One database serves every round of a batch and the model carries over, so
+ * late rounds run on a database with history. LDB_KILL_ROUNDS sets the
+ * rounds of a batch (default 200), LDB_KILL_BATCHES the batches (default 1,
+ * each a test of its own on a fresh database; `make check-long` runs 10 of
+ * 100), LDB_TEST_SEED replays a run. At the end the program prints
+ * "kill: N passed, N failed" in rounds (a failed round ends its batch).
  */
 #include "testutil.h"
 #include "workload.h"
@@ -31,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static const wl_params kill_params = {.keys = 400, .abort_pct = 10, .big_every = 40};
@@ -111,6 +121,51 @@ static void racing_opener(const char *path, const ldb_options *o, uint64_t delay
     _exit(0);
 }
 
+/* Walk tree dbi of txn; its entries must be as many as its stat says. */
+static void reader_walk(ldb_txn *txn, ldb_dbi dbi)
+{
+    ldb_tree_stat st;
+    ldb_cursor *cur;
+    int rc = ldb_dbi_stat(txn, dbi, &st);
+    if (rc == 0)
+        rc = ldb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        wl_child_exit(3, "reader: tree stat or cursor: %s", ldb_strerror(rc));
+    uint64_t n = 0;
+    ldb_val k, v;
+    for (rc = ldb_cursor_get(cur, &k, &v, LDB_FIRST); rc == 0;
+         rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT))
+        n++;
+    ldb_cursor_close(cur);
+    if (rc != LDB_NOTFOUND || n != st.entries)
+        wl_child_exit(4, "reader: walked %" PRIu64 " entries of %" PRIu64 " (%s)", n, st.entries,
+                      ldb_strerror(rc));
+}
+
+/* Read snapshot after snapshot of every tree until killed. */
+static void reader(const char *path, const ldb_options *o)
+{
+    ldb_env *env;
+    int rc = ldb_open(path, o, &env);
+    if (rc)
+        wl_child_exit(2, "reader open: %s", ldb_strerror(rc));
+    for (;;) {
+        ldb_txn *txn;
+        rc = ldb_txn_begin(env, LDB_TXN_RDONLY, &txn);
+        if (rc)
+            wl_child_exit(2, "reader txn: %s", ldb_strerror(rc));
+        for (int t = 0; t < WL_TREES; t++) {
+            ldb_dbi dbi = LDB_MAIN;
+            rc = t ? ldb_dbi_open(txn, wl_tree_names[t], 0, &dbi) : 0;
+            if (rc == 0)
+                reader_walk(txn, dbi);
+            else if (rc != LDB_NOTFOUND)
+                wl_child_exit(2, "reader dbi open: %s", ldb_strerror(rc));
+        }
+        ldb_txn_abort(txn);
+    }
+}
+
 /* Let the child run for delay_us microseconds (after_open: from the moment
  * it reports its open done), reading its reports, then kill it. */
 static void run_then_kill(pid_t pid, int rfd, wl_log *log, uint64_t delay_us, int after_open)
@@ -136,10 +191,16 @@ static void run_then_kill(pid_t pid, int rfd, wl_log *log, uint64_t delay_us, in
     wl_kill(pid, rfd, log);
 }
 
+/* Rounds passed, over every batch (shared with the forked tests). */
+static int *rounds_passed;
+
 START_TEST(test_kill_rounds)
 {
-    uint64_t seed = wl_test_seed("kill");
+    uint64_t seed = wl_test_seed("kill") + (uint64_t)_i * 0x9e3779b97f4a7c15ull;
     int rounds = (int)tu_env_u64("LDB_KILL_ROUNDS", 200);
+    int nreaders = (int)tu_env_u64("LDB_KILL_READERS", 1);
+    if (nreaders > 4)
+        nreaders = 4;
     char dir[4096], path[4200];
     tu_fresh_db(dir, sizeof dir, path, sizeof path);
     ldb_env *env = tu_open(path, NULL);
@@ -166,12 +227,22 @@ START_TEST(test_kill_rounds)
                  " us after the %s, txns from %" PRIu64 ")",
                  seed, r, x % 2 ? "LDB_SYNC_OFF" : "LDB_SYNC_FULL", nthreads, delay,
                  in_open_round ? "fork" : "open", j0);
-        int rfd;
-        pid_t pid = wl_fork(&rfd);
+        int rfd, reader_fd[4];
+        pid_t pid = wl_fork(&rfd), readers[4];
         if (pid == 0)
             committer(path, &o, seed, j0, nthreads);
+        for (int i = 0; i < nreaders; i++) {
+            readers[i] = wl_fork(&reader_fd[i]);
+            if (readers[i] == 0)
+                reader(path, &o);
+        }
         wl_log log = {0};
         run_then_kill(pid, rfd, &log, delay, !in_open_round);
+        for (int i = 0; i < nreaders; i++) {
+            wl_log none = {0};
+            wl_kill(readers[i], reader_fd[i], &none);
+            wl_log_free(&none);
+        }
         if ((x >> 40) % 4 == 0) {
             /* Kill the next opener too, likely while it recovers, while a
              * third one opens. */
@@ -210,6 +281,7 @@ START_TEST(test_kill_rounds)
         j0 = top + 1;
         wl_outcome_free(&out);
         wl_log_free(&log);
+        __atomic_add_fetch(rounds_passed, 1, __ATOMIC_RELAXED);
     }
     /* The kills must not all come too early to test anything. */
     ck_assert_msg(acked_total >= (size_t)rounds / 2, "only %zu txns acknowledged in %d rounds",
@@ -233,13 +305,22 @@ static Suite *kill_suite(void)
     Suite *s = suite_create("kill");
     TCase *tc = tcase_create("kill");
     tcase_set_timeout(tc, 900);
-    tcase_add_test(tc, test_kill_rounds);
+    tcase_add_loop_test(tc, test_kill_rounds, 0, (int)tu_env_u64("LDB_KILL_BATCHES", 1));
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    Suite *suites[] = {kill_suite()};
-    return tu_run_suites(suites, 1);
+    /* Shared with the tests, which Check forks. */
+    rounds_passed = mmap(NULL, sizeof *rounds_passed, PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (rounds_passed == MAP_FAILED)
+        return 99;
+    SRunner *sr = srunner_create(kill_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr); /* a failed round ends its batch */
+    srunner_free(sr);
+    printf("kill: %d passed, %d failed\n", *rounds_passed, failed);
+    return failed ? 1 : 0;
 }
