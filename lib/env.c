@@ -198,6 +198,13 @@ static void env_free(ldb_env *env)
     ldb__free(env);
 }
 
+#ifdef LDB_TEST_HOOKS
+void ldb__env_abandon(ldb_env *env)
+{
+    env_free(env);
+}
+#endif
+
 static int open_env(const char *path, const ldb_options *opts, ldb_env **out);
 
 /* Internal: a read-only first opener found a log to replay. */

@@ -23,4 +23,12 @@
  * or four reader threads rarely take the same lock. */
 #define LDB_CACHE_SHARDS 16u
 
+#ifdef LDB_TEST_HOOKS
+/* Drop env as a process that died would: free the handle and close its
+ * files without syncing the log or checkpointing, so the next open recovers
+ * (test/fuzz/fuzz_api.c crashes and reopens within one process). No txn
+ * may be open. */
+void ldb__env_abandon(ldb_env *env);
+#endif
+
 #endif

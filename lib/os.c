@@ -198,6 +198,15 @@ int ldb__os_crashsim_crash(void)
     pthread_mutex_unlock(&crashsim.mu);
     return undone;
 }
+void ldb__os_crashsim_stop(void)
+{
+    pthread_mutex_lock(&crashsim.mu);
+    for (size_t i = 0; i < crashsim.n; i++)
+        free(crashsim.w[i].old);
+    crashsim.n = 0;
+    crashsim.on = 0;
+    pthread_mutex_unlock(&crashsim.mu);
+}
 #define CRASHSIM_WRITE(fd, off, len)             \
     do {                                         \
         if (ldb__os_crashsim_active())           \

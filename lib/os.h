@@ -143,6 +143,9 @@ void ldb__os_crashsim_start(uint64_t seed);
 void ldb__os_io_cap_set(size_t max_per_call);
 int ldb__os_crashsim_active(void);
 int ldb__os_crashsim_crash(void);
+/* Turn the simulation off, forgetting the writes not yet synced (their
+ * files were closed: nothing can be undone through them any more). */
+void ldb__os_crashsim_stop(void);
 #endif
 
 #endif

@@ -5,11 +5,13 @@
 # New inputs go to a scratch corpus; a crash, leak or timeout (-timeout=10)
 # leaves its input in test/fuzz/artifacts/ and fails the run.
 # Usage: run.sh SRCDIR [SECONDS [TARGET...]]
+# The api target (a sequence of calls, with simulated power losses, checked
+# against a model) needs a build with --enable-test-hooks.
 set -eu
 srcdir=$1
 secs=${2:-60}
 shift 2 2>/dev/null || shift $#
-targets=${*:-datafile wal lock}
+targets=${*:-datafile wal lock api}
 mkdir -p test/fuzz/artifacts
 rc=0
 for t in $targets; do
