@@ -16,7 +16,8 @@
  * ldb_checkpoint, open, close). Any disagreement aborts (a crash for the
  * fuzzer). Every reopen runs ldb_check.
  *
- * Needs --enable-test-hooks (the crash simulator, ldb__env_abandon).
+ * Needs the test hooks (the crash simulator, ldb__env_abandon): the libFuzzer
+ * binary a build with --enable-test-hooks, the replay the hooked test core.
  */
 #include <stdio.h>
 #include <stdlib.h>
