@@ -26,6 +26,12 @@
  *                under zstd one value at a time) put in random key order;
  *                for the compressed variants ldb-lz4, ldb-zstd and
  *                rocksdb-lz4, which run bigvalues and textvalues only
+ *   gets100k1/2, gets1m1/2, gets10m1/2 (only when -w names them; "gets"
+ *                names all six) random gets, one read txn per get, over
+ *                databases of 100K, 1M and 10M keys loaded in ascending
+ *                order (append mode, untimed) and scanned once (untimed,
+ *                so the map is warm), 1 and 2 threads: how the
+ *                per-get cost moves with the database's size, in one run
  *
  * Fills report the database's size after their final sync, with the
  * database open: the files' sizes (`ls`) and their allocated blocks (`du`,
@@ -134,6 +140,12 @@ enum job_id {
     J_READERS2,
     J_READERS4,
     J_TEXTVALUES,
+    J_GETS100K1,
+    J_GETS100K2,
+    J_GETS1M1,
+    J_GETS1M2,
+    J_GETS10M1,
+    J_GETS10M2,
     J_COUNT
 };
 
@@ -153,8 +165,13 @@ struct column {
 };
 
 /* Which database a job works on (a subdirectory of the engine's dir). */
-enum db_slot { DB_SEQ, DB_MAIN, DB_SYNC, DB_BIG, DB_TEXT, DB_SLOTS };
-static const char *const db_slot_names[DB_SLOTS] = { "seq", "main", "sync", "big", "text" };
+enum db_slot { DB_SEQ, DB_MAIN, DB_SYNC, DB_BIG, DB_TEXT, DB_G100K, DB_G1M, DB_G10M, DB_SLOTS };
+static const char *const db_slot_names[DB_SLOTS] = { "seq",   "main",  "sync", "big",
+                                                     "text", "g100k", "g1m",  "g10m" };
+
+/* Gets per run of the gets* workloads (a run also stops after --read-secs):
+ * enough for a steady rate whatever the database's size. */
+#define SIZED_GETS 2000000
 
 #define MAX_COLS 6
 
@@ -166,6 +183,7 @@ struct job {
     int threads;    /* or, for readers*, processes */
     int optin;      /* run only when -w names it */
     struct column cols[MAX_COLS]; /* ends at the first without a label */
+    uint64_t keys;  /* gets*: keys its database holds (kept across runs) */
 };
 
 #define COLS_FILL                                                                      \
@@ -194,6 +212,12 @@ static const struct job jobs[J_COUNT] = {
     [J_READERS1] = { "readers1", DB_MAIN, 0, 1, 1, 1, COLS_READ },
     [J_READERS2] = { "readers2", DB_MAIN, 0, 1, 2, 1, COLS_READ },
     [J_READERS4] = { "readers4", DB_MAIN, 0, 1, 4, 1, COLS_READ },
+    [J_GETS100K1] = { "gets100k1", DB_G100K, 0, 0, 1, 1, COLS_READ, 100000 },
+    [J_GETS100K2] = { "gets100k2", DB_G100K, 0, 0, 2, 1, COLS_READ, 100000 },
+    [J_GETS1M1] = { "gets1m1", DB_G1M, 0, 0, 1, 1, COLS_READ, 1000000 },
+    [J_GETS1M2] = { "gets1m2", DB_G1M, 0, 0, 2, 1, COLS_READ, 1000000 },
+    [J_GETS10M1] = { "gets10m1", DB_G10M, 0, 0, 1, 1, COLS_READ, 10000000 },
+    [J_GETS10M2] = { "gets10m2", DB_G10M, 0, 0, 2, 1, COLS_READ, 10000000 },
     [J_BIGVALUES] = { "bigvalues", DB_BIG, 1, 0, 1, 0,
                       { { M_RATE, "write MB/s", "write_mb_per_s", C_MB, 1, 1 },
                         { M_RATE2, "reads/s", "reads_per_s", C_COUNT, 1, 1 },
@@ -861,7 +885,19 @@ static void child_run(const struct engine *e, enum job_id j, const char *dir, in
 
     if (e->open(dir, durable, &c.db))
         return;
-    if (prefill) {
+    if (prefill && jb->keys) {
+        void *th;
+
+        if (e->thread_open(c.db, &th))
+            goto out;
+        rc = do_fill(&c, th, NULL, jb->keys, VAL_SIZE, 0, 1);
+        if (!rc)
+            rc = e->sync(c.db);
+        e->thread_close(th);
+        if (rc)
+            goto out;
+        rc = -1;
+    } else if (prefill) {
         void *th;
 
         order = make_order(cfg.n, SEED_FILL);
@@ -930,6 +966,18 @@ static void child_run(const struct engine *e, enum job_id j, const char *dir, in
         e->close(c.db);
         c.db = NULL;
         rc = run_readers(e, dir, c.gen, jb->threads, res);
+        break;
+    case J_GETS100K1:
+    case J_GETS100K2:
+    case J_GETS1M1:
+    case J_GETS1M2:
+    case J_GETS10M1:
+    case J_GETS10M2:
+        /* A fresh process maps the file cold: fault it in first, untimed,
+         * or a 10M-key run would time page faults, not gets. */
+        rc = run_scan(&c, jb->keys, res);
+        if (rc == 0)
+            rc = run_reads(&c, SIZED_GETS, jb->keys, VAL_SIZE, jb->threads, M_RATE, res);
         break;
     case J_COUNT:
         break;
@@ -1164,6 +1212,17 @@ static void describe_job(int j, char *buf, size_t cap)
                  fmt_count(b, sizeof b, (double)cfg.n), jobs[j].threads,
                  jobs[j].threads > 1 ? "es" : "");
         break;
+    case J_GETS100K1:
+    case J_GETS100K2:
+    case J_GETS1M1:
+    case J_GETS1M2:
+    case J_GETS10M1:
+    case J_GETS10M2:
+        snprintf(buf, cap, "%s random gets%s over %s keys (loaded ascending), one read "
+                 "txn per get, %d thread%s", fmt_count(a, sizeof a, (double)SIZED_GETS),
+                 cap_note, fmt_count(b, sizeof b, (double)jobs[j].keys), jobs[j].threads,
+                 jobs[j].threads > 1 ? "s" : "");
+        break;
     case J_COUNT:
         buf[0] = '\0';
         break;
@@ -1305,7 +1364,9 @@ static void usage(FILE *f)
             "                named, readers (= readers1,readers2,readers4: gets from\n"
             "                that many processes), textvalues (log-line values; the\n"
             "                compressed variants ldb-lz4, ldb-zstd, rocksdb-lz4 run it\n"
-            "                and bigvalues only)\n"
+            "                and bigvalues only) and gets (= gets100k, gets1m, gets10m,\n"
+            "                each = 1 and 2 threads, e.g. gets1m1: random gets over\n"
+            "                databases of that many keys; 10M keys take ~1.2 GB each)\n"
             "  -d DIR        make the benchmark's directory under DIR (default /tmp);\n"
             "                it is removed at the end\n"
             "  -s N          txns in fillsync (default 10000)\n"
@@ -1346,11 +1407,15 @@ static void parse_jobs(const char *list)
         for (int j = 0; j < J_COUNT; j++) {
             size_t len = strlen(t);
 
-            /* "readrandom", "fillsync", "readers" name every count. */
+            /* "readrandom", "fillsync", "readers" name every count;
+             * "gets" every gets* workload, "gets1m" both of that size. */
             if (strcmp(jobs[j].name, t) == 0 ||
                 ((strcmp(t, "readrandom") == 0 || strcmp(t, "fillsync") == 0 ||
-                  strcmp(t, "readers") == 0) &&
-                 strncmp(jobs[j].name, t, len) == 0)) {
+                  strcmp(t, "readers") == 0 || strcmp(t, "gets") == 0 ||
+                  strcmp(t, "gets100k") == 0 || strcmp(t, "gets1m") == 0 ||
+                  strcmp(t, "gets10m") == 0) &&
+                 strncmp(jobs[j].name, t, len) == 0 &&
+                 (strcmp(t, "gets") == 0 || strlen(jobs[j].name) == len + 1))) {
                 cfg.job_on[j] = 1;
                 found = 1;
             }
@@ -1534,8 +1599,9 @@ int main(int argc, char **argv)
     started = now_sec();
 
     {
-        /* Per engine: has the main database been filled, with which values. */
-        int main_ok[N_ALL_ENGINES];
+        /* Per engine: has the main database been filled, with which values;
+         * which of the gets* databases are loaded. */
+        int main_ok[N_ALL_ENGINES], sized_ok[DB_SLOTS][N_ALL_ENGINES];
         unsigned main_gen[N_ALL_ENGINES];
         size_t order[N_ALL_ENGINES], n_on = 0;
         char dir[4096 + 64], edir[4096 + 32];
@@ -1543,6 +1609,8 @@ int main(int argc, char **argv)
         for (size_t e = 0; e < N_ALL_ENGINES; e++) {
             main_ok[e] = 0;
             main_gen[e] = 0;
+            for (int sl = 0; sl < DB_SLOTS; sl++)
+                sized_ok[sl][e] = 0;
             if (cfg.engine_on[e])
                 order[n_on++] = e;
         }
@@ -1591,13 +1659,18 @@ int main(int argc, char **argv)
                         if (jb->slot == DB_MAIN)
                             main_ok[e] = 0;
                     }
-                    if (jb->needs_main && !main_ok[e]) {
+                    if ((jb->needs_main && !main_ok[e]) || (jb->keys && !sized_ok[jb->slot][e])) {
                         remove_tree(dir);
                         prefill = 1;
                     }
                     mkdir(dir, 0755);
                     *res = run_child(eng, (enum job_id)j, dir, prefill, main_gen[e]);
-                    if (jb->slot != DB_MAIN) {
+                    if (jb->keys) {
+                        /* Kept for the other thread count and the next rep. */
+                        sized_ok[jb->slot][e] = res->ok;
+                        if (!res->ok)
+                            remove_tree(dir);
+                    } else if (jb->slot != DB_MAIN) {
                         remove_tree(dir);
                     } else if (!res->ok) {
                         /* Whatever a failed run left is not a known state. */

@@ -52,6 +52,9 @@ static int ldbb_open_opts(const char *dir, int durable, unsigned flags, int comp
     opts.sync_mode = durable ? LDB_SYNC_FULL : LDB_SYNC_OFF;
     opts.flags = flags;
     opts.compression = compression;
+    /* LMDB's map size here: room for every workload, and a map valgrind
+     * can make (it refuses the default 1 TiB reservation). */
+    opts.max_size = (uint64_t)8 << 30;
     if ((rc = ldb_open(path, &opts, &db->env)) != 0) {
         free(db);
         return ldb_fail("ldb_open", rc);
