@@ -554,6 +554,19 @@ int ldb__lock_reader_begin(struct ldb__lock *lk, unsigned slot, struct ldb__snap
     return snapshot_read_locked(lk, &s->txnid, snap);
 }
 
+int ldb__lock_reader_rejoin(struct ldb__lock *lk, unsigned slot, uint64_t id)
+{
+    if (__atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST) != id)
+        return 0;
+    __atomic_store_n(&lk->slots[slot].txnid, id, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST) == id)
+        return 1;
+    /* A commit slipped in: leave the slot as reader_begin expects to find
+     * it, never registered on a snapshot the caller will not use. */
+    __atomic_store_n(&lk->slots[slot].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
+    return 0;
+}
+
 void ldb__lock_reader_end(struct ldb__lock *lk, unsigned slot)
 {
     __atomic_store_n(&lk->slots[slot].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);

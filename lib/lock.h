@@ -215,6 +215,12 @@ void ldb__lock_reader_release(struct ldb__lock *lk, unsigned slot);
  * snapshot buffers disagree even with no publisher running: bounded, never
  * a spin forever on a damaged lock file. */
 int ldb__lock_reader_begin(struct ldb__lock *lk, unsigned slot, struct ldb__snapshot *snap);
+/* Register in slot on snapshot id again if id is still the published one
+ * (invariant R, as reader_begin): 1 if so, and the caller's copy of that
+ * snapshot is current (a published id names one snapshot, never changed);
+ * 0, unregistered, if a newer one was published. Renews of a read txn on
+ * a quiet database so touch the published id and the slot, no more. */
+int ldb__lock_reader_rejoin(struct ldb__lock *lk, unsigned slot, uint64_t id);
 void ldb__lock_reader_end(struct ldb__lock *lk, unsigned slot);
 /* Copy the newest published snapshot without registering (the writer). */
 int ldb__lock_read_published(struct ldb__lock *lk, struct ldb__snapshot *snap);

@@ -271,10 +271,16 @@ static int snapshot_map(ldb_txn *txn, uint64_t npages)
 static int reader_take_snapshot(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
-    TRY(ldb__lock_reader_begin(&env->lock, txn->slot, &txn->snap));
-    int rc = snapshot_map(txn, txn->snap.npages);
+    int rc = ldb__lock_reader_begin(&env->lock, txn->slot, &txn->snap);
+    if (rc == 0) {
+        rc = snapshot_map(txn, txn->snap.npages);
+        if (rc < 0)
+            ldb__lock_reader_end(&env->lock, txn->slot);
+    }
     if (rc < 0) {
-        ldb__lock_reader_end(&env->lock, txn->slot);
+        /* What snap holds is not a snapshot the pager covers: a renew must
+         * not rejoin it. */
+        txn->snap.txnid = LDB_READER_IDLE;
         return rc;
     }
     txn->pager.npages = txn->snap.npages;
@@ -520,6 +526,15 @@ int ldb_txn_renew(ldb_txn *txn)
     if (txn == NULL || txn->magic != LDB_TXN_MAGIC || !txn->rdonly || txn->active)
         return LDB_INVALID;
     TRY(ldb__env_check(txn->env));
+    /* Nothing committed since the last snapshot: keep it, and its map
+     * (maps replaced by a remap stay mapped until the env closes). A
+     * service renewing per request on a read-mostly database mostly
+     * takes this path. */
+    if (ldb__lock_reader_rejoin(&txn->env->lock, txn->slot, txn->snap.txnid)) {
+        txn->dbi_generation++;
+        txn->active = 1;
+        return 0;
+    }
     return reader_take_snapshot(txn);
 }
 
