@@ -128,17 +128,46 @@ int ldb__btree_node_value(const struct ldb__pager *pg, const struct page_node *n
     return 0;
 }
 
+/* The child pgno of branch node idx, bounds-checked as ldb__page_node
+ * checks a branch node (the caller knows idx < count). */
+static inline int branch_child(const uint8_t *p, uint32_t psize, unsigned idx, pgno_t *child)
+{
+    const struct page_header *h = PAGE_CHDR(p);
+    uint64_t off = PAGE_CSLOTS(p)[idx].offset;
+    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)h->count * sizeof(struct page_slot);
+    if (LDB_UNLIKELY(off < slots_end || off + BRANCH_NODE_HEADER > psize ||
+                     off + BRANCH_NODE_HEADER + ldb__rd16(p + off + 8) > psize))
+        return LDB_CORRUPT();
+    *child = ldb__rd64(p + off);
+    return 0;
+}
+
+/* A point read walks down without recording a path (nothing will step
+ * from it), reading each branch's child straight from its node; every
+ * page gets the same checks as on any other walk. */
 int ldb__btree_get(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
                    uint32_t klen, ldb_val *val)
 {
-    struct ldb__path path;
+    if (t->root == 0)
+        return LDB_NOTFOUND;
+    TRY(check_desc(t));
+    pgno_t pgno = t->root;
+    unsigned leaf = t->depth - 1, idx;
+    const uint8_t *p = NULL;
+    for (unsigned l = 0; l < leaf; l++) {
+        TRY(fetch(pg, t, pgno, l, &p));
+        TRY(ldb__branch_route(p, pg->page_size, key, klen, &idx));
+        if (LDB_UNLIKELY(idx >= PAGE_CHDR(p)->count))
+            return LDB_CORRUPT();
+        TRY(branch_child(p, pg->page_size, idx, &pgno));
+    }
     int exact;
-    TRY(ldb__btree_seek(pg, t, key, klen, &path, &exact));
+    TRY(fetch(pg, t, pgno, leaf, &p));
+    TRY(ldb__page_search(p, pg->page_size, key, klen, &idx, &exact));
     if (!exact)
         return LDB_NOTFOUND;
     struct page_node n;
-    unsigned leaf = path.depth - 1;
-    TRY(ldb__page_node(path.page[leaf], pg->page_size, path.idx[leaf], &n));
+    TRY(ldb__page_node(p, pg->page_size, idx, &n));
     return ldb__btree_node_value(pg, &n, val);
 }
 

@@ -15,10 +15,16 @@ static inline uint32_t key_hint(const uint8_t *rest, uint32_t len)
     if (len >= 4)
         return ((uint32_t)rest[0] << 24) | ((uint32_t)rest[1] << 16) | ((uint32_t)rest[2] << 8) |
                rest[3];
-    uint32_t h = 0;
-    for (uint32_t i = 0; i < 4; i++)
-        h = (h << 8) | (i < len ? rest[i] : 0);
-    return h;
+    switch (len) {
+    case 3:
+        return ((uint32_t)rest[0] << 24) | ((uint32_t)rest[1] << 16) | ((uint32_t)rest[2] << 8);
+    case 2:
+        return ((uint32_t)rest[0] << 24) | ((uint32_t)rest[1] << 16);
+    case 1:
+        return (uint32_t)rest[0] << 24;
+    default:
+        return 0;
+    }
 }
 
 static uint32_t common_prefix(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
@@ -36,17 +42,6 @@ void ldb__page_init(uint8_t *p, uint32_t psize, enum ldb_page_type type, uint64_
     h->type = (uint16_t)type;
     h->txnid = txnid;
     h->aux = psize;
-}
-
-int ldb__page_check_header(const uint8_t *p, uint32_t psize, enum ldb_page_type type)
-{
-    const struct page_header *h = PAGE_CHDR(p);
-    if (LDB_UNLIKELY(h->type != type))
-        return LDB_CORRUPT();
-    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)h->count * sizeof(struct page_slot);
-    if (LDB_UNLIKELY(h->aux < slots_end || h->aux > psize || h->prefix_len > psize))
-        return LDB_CORRUPT();
-    return 0;
 }
 
 pgno_t ldb__page_overflow_pgno(const struct page_node *n)
@@ -87,13 +82,80 @@ int ldb__page_validate(const uint8_t *p, uint32_t psize)
     return 0;
 }
 
+/* The key of node idx (< count, which the caller knows), bounds-checked as
+ * ldb__page_node checks them but without decoding the rest of the node:
+ * the search reads keys only, and builds no page_node for each. The key
+ * lies inside the page and holds at least the page's prefix. */
+static inline int node_key(const uint8_t *p, uint32_t psize, unsigned idx, unsigned count,
+                           int leaf, const uint8_t **key, uint32_t *ksize)
+{
+    uint64_t off = PAGE_CSLOTS(p)[idx].offset;
+    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)count * sizeof(struct page_slot);
+    uint64_t hdr = leaf ? LEAF_NODE_HEADER : BRANCH_NODE_HEADER;
+    if (LDB_UNLIKELY(off < slots_end || off + hdr > psize))
+        return LDB_CORRUPT();
+    const uint8_t *node = p + off;
+    uint32_t size = ldb__rd16(leaf ? node : node + 8);
+    if (LDB_UNLIKELY(off + hdr + size > psize || size < PAGE_CHDR(p)->prefix_len))
+        return LDB_CORRUPT();
+    *key = node + hdr;
+    *ksize = size;
+    return 0;
+}
+
+static inline uint32_t be32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+}
+
+static inline uint16_t be16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return __builtin_bswap16(v);
+}
+
+/* memcmp for the short runs keys are made of, with no call and no byte
+ * loop: 8 bytes at a time, then the tail as two overlapping loads (bytes
+ * both loads cover are equal by then, so the pair orders as the bytes). */
+static inline int bytes_cmp(const uint8_t *a, const uint8_t *b, uint32_t n)
+{
+    uint64_t x, y;
+    while (n >= 8) {
+        x = __builtin_bswap64(ldb__rd64(a));
+        y = __builtin_bswap64(ldb__rd64(b));
+        if (x != y)
+            return x < y ? -1 : 1;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    if (n >= 4) {
+        x = (uint64_t)be32(a) << 32 | be32(a + n - 4);
+        y = (uint64_t)be32(b) << 32 | be32(b + n - 4);
+    } else if (n >= 2) {
+        x = (uint64_t)be16(a) << 16 | be16(a + n - 2);
+        y = (uint64_t)be16(b) << 16 | be16(b + n - 2);
+    } else if (n == 1) {
+        x = a[0];
+        y = b[0];
+    } else {
+        return 0;
+    }
+    return x < y ? -1 : x > y;
+}
+
 int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint32_t klen,
                      unsigned *idx, int *exact)
 {
     const struct page_header *h = PAGE_CHDR(p);
     const struct page_slot *slots = PAGE_CSLOTS(p);
-    unsigned first = h->type == PAGE_BRANCH ? 1 : 0, n = h->count;
-    struct page_node node;
+    int leaf = h->type != PAGE_BRANCH;
+    unsigned first = leaf ? 0 : 1, n = h->count;
+    const uint8_t *nkey = NULL;
+    uint32_t nsize = 0;
     *exact = 0;
     if (n <= first) {
         *idx = first;
@@ -103,10 +165,8 @@ int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint3
     if (plen) {
         /* Keys that do not share the page's prefix sort before or after
          * every key of the page; the hints apply only to keys that do. */
-        TRY(ldb__page_node(p, psize, first, &node));
-        if (LDB_UNLIKELY(node.key_size < plen))
-            return LDB_CORRUPT();
-        int c = memcmp(key, node.key, klen < plen ? klen : plen);
+        TRY(node_key(p, psize, first, n, leaf, &nkey, &nsize));
+        int c = bytes_cmp(key, nkey, klen < plen ? klen : plen);
         if (c == 0 && klen < plen)
             c = -1;
         if (c != 0) {
@@ -124,10 +184,11 @@ int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint3
         } else if (sh > hint) {
             hi = mid;
         } else {
-            TRY(ldb__page_node(p, psize, mid, &node));
-            if (LDB_UNLIKELY(node.key_size < plen))
-                return LDB_CORRUPT();
-            int c = ldb__key_cmp(node.key + plen, node.key_size - plen, key + plen, klen - plen);
+            TRY(node_key(p, psize, mid, n, leaf, &nkey, &nsize));
+            uint32_t a = nsize - plen, b = klen - plen;
+            int c = bytes_cmp(nkey + plen, key + plen, a < b ? a : b);
+            if (c == 0)
+                c = a < b ? -1 : a > b;
             if (c < 0) {
                 lo = mid + 1;
             } else if (c > 0) {

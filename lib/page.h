@@ -68,8 +68,19 @@ struct page_node {
 };
 
 void ldb__page_init(uint8_t *p, uint32_t psize, enum ldb_page_type type, uint64_t txnid);
-/* Cheap header check done on every page a search visits. */
-int ldb__page_check_header(const uint8_t *p, uint32_t psize, enum ldb_page_type type);
+/* Cheap header check done on every page a search visits (inline: a get
+ * makes one per level). */
+static inline int ldb__page_check_header(const uint8_t *p, uint32_t psize,
+                                         enum ldb_page_type type)
+{
+    const struct page_header *h = PAGE_CHDR(p);
+    if (LDB_UNLIKELY(h->type != type))
+        return LDB_CORRUPT();
+    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)h->count * sizeof(struct page_slot);
+    if (LDB_UNLIKELY(h->aux < slots_end || h->aux > psize || h->prefix_len > psize))
+        return LDB_CORRUPT();
+    return 0;
+}
 /* Full check of every slot and node: done on pages copied for writing and by
  * ldb_check. */
 int ldb__page_validate(const uint8_t *p, uint32_t psize);
