@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "os.h"
 #include "wal.h"
@@ -121,7 +122,7 @@ static int list_one(void *ctx, const char *name)
         return 0; /* not a segment (a temporary, or someone else's file) */
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 32;
-        struct ldb__archive_seg *v = realloc(l->v, cap * sizeof *v);
+        struct ldb__archive_seg *v = ldb__realloc(l->v, cap * sizeof *v);
         if (v == NULL)
             return -ENOMEM;
         l->v = v;
@@ -151,7 +152,7 @@ int ldb__archive_list(int dirfd, struct ldb__archive_seg **segs, size_t *n)
     struct seg_list l = {0};
     int rc = ldb__os_list_dir(dirfd, list_one, &l);
     if (rc < 0) {
-        free(l.v);
+        ldb__free(l.v);
         return rc;
     }
     if (l.n > 1)

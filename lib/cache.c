@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 
 enum { LIST_T1, LIST_T2, LIST_B1, LIST_B2, NLISTS, LIST_NONE = 0xFF };
@@ -70,12 +71,12 @@ int ldb__cache_open(size_t bytes, unsigned nshards, struct ldb__cache **out)
 {
     if (nshards == 0 || (nshards & (nshards - 1)) || nshards >= CACHE_PRIVATE)
         return LDB_INVALID;
-    struct ldb__cache *c = calloc(1, sizeof *c);
+    struct ldb__cache *c = ldb__calloc(1, sizeof *c);
     if (c == NULL)
         return -ENOMEM;
     c->shards = aligned_alloc(64, nshards * sizeof *c->shards);
     if (c->shards == NULL) {
-        free(c);
+        ldb__free(c);
         return -ENOMEM;
     }
     c->nshards = nshards;
@@ -101,15 +102,15 @@ void ldb__cache_close(struct ldb__cache *c)
             struct ldb__cache_entry *h = &s->list[l].head, *e = h->next;
             while (e != h) {
                 struct ldb__cache_entry *next = e->next;
-                free(e);
+                ldb__free(e);
                 e = next;
             }
         }
-        free(s->buckets);
+        ldb__free(s->buckets);
         pthread_mutex_destroy(&s->mutex);
     }
-    free(c->shards);
-    free(c);
+    ldb__free(c->shards);
+    ldb__free(c);
 }
 
 /* ---- index and lists (shard lock held) ---------------------------------- */
@@ -135,7 +136,7 @@ static struct ldb__cache_entry *index_find(struct shard *s, const struct ldb__ca
 static void index_grow(struct shard *s)
 {
     size_t n = s->nbuckets ? s->nbuckets * 2 : 64;
-    struct ldb__cache_entry **b = calloc(n, sizeof *b);
+    struct ldb__cache_entry **b = ldb__calloc(n, sizeof *b);
     if (b == NULL)
         return; /* longer chains, still correct */
     for (size_t i = 0; i < s->nbuckets; i++) {
@@ -148,7 +149,7 @@ static void index_grow(struct shard *s)
             e = next;
         }
     }
-    free(s->buckets);
+    ldb__free(s->buckets);
     s->buckets = b;
     s->nbuckets = n;
 }
@@ -207,7 +208,7 @@ static void ghost_drop(struct shard *s, struct ldb__cache_entry *g)
 {
     list_unlink(s, g);
     index_remove(s, g);
-    free(g);
+    ldb__free(g);
 }
 
 /* Evict resident e to ghost list gl: a data-less ghost takes its key and
@@ -216,7 +217,7 @@ static void evict(struct shard *s, struct ldb__cache_entry *e, unsigned gl)
 {
     list_unlink(s, e);
     index_remove(s, e);
-    struct ldb__cache_entry *g = malloc(sizeof *g);
+    struct ldb__cache_entry *g = ldb__malloc(sizeof *g);
     if (g != NULL) {
         memset(g, 0, sizeof *g);
         g->key = e->key;
@@ -226,7 +227,7 @@ static void evict(struct shard *s, struct ldb__cache_entry *e, unsigned gl)
         index_add(s, g, key_hash(&g->key));
     }
     if (e->pins == 0)
-        free(e);
+        ldb__free(e);
 }
 
 static uint64_t resident(const struct shard *s)
@@ -292,7 +293,7 @@ struct ldb__cache_entry *ldb__cache_get(struct ldb__cache *c, const struct ldb__
 
 struct ldb__cache_entry *ldb__cache_entry_new(uint32_t size)
 {
-    struct ldb__cache_entry *e = malloc(sizeof *e + (size ? size : 1));
+    struct ldb__cache_entry *e = ldb__malloc(sizeof *e + (size ? size : 1));
     if (e == NULL)
         return NULL;
     memset(e, 0, sizeof *e);
@@ -316,7 +317,7 @@ struct ldb__cache_entry *ldb__cache_insert(struct ldb__cache *c, const struct ld
     if (old != NULL && (old->list == LIST_T1 || old->list == LIST_T2)) {
         old->pins++; /* another reader decompressed it first */
         pthread_mutex_unlock(&s->mutex);
-        free(e);
+        ldb__free(e);
         return old;
     }
     e->key = *key;
@@ -345,7 +346,7 @@ struct ldb__cache_entry *ldb__cache_insert(struct ldb__cache *c, const struct ld
             list_unlink(s, t);
             index_remove(s, t);
             if (t->pins == 0)
-                free(t);
+                ldb__free(t);
         }
         replace(s, need, 0);
         list_push_mru(s, LIST_T1, e);
@@ -359,7 +360,7 @@ struct ldb__cache_entry *ldb__cache_insert(struct ldb__cache *c, const struct ld
 void ldb__cache_unpin(struct ldb__cache *c, struct ldb__cache_entry *e)
 {
     if (e->shard == CACHE_PRIVATE) {
-        free(e); /* only its one txn ever saw it */
+        ldb__free(e); /* only its one txn ever saw it */
         return;
     }
     struct shard *s = &c->shards[e->shard];
@@ -367,7 +368,7 @@ void ldb__cache_unpin(struct ldb__cache *c, struct ldb__cache_entry *e)
     int dead = --e->pins == 0 && e->list == LIST_NONE;
     pthread_mutex_unlock(&s->mutex);
     if (dead)
-        free(e);
+        ldb__free(e);
 }
 
 void ldb__cache_stats(struct ldb__cache *c, struct ldb__cache_stats *st)
@@ -397,7 +398,7 @@ int ldb__pins_reserve(struct ldb__pins *p)
     if (p->len < p->cap)
         return 0;
     size_t n = p->cap ? p->cap * 2 : 16;
-    struct ldb__cache_entry **v = realloc(p->v, n * sizeof *v);
+    struct ldb__cache_entry **v = ldb__realloc(p->v, n * sizeof *v);
     if (v == NULL)
         return -ENOMEM;
     p->v = v;
@@ -420,7 +421,7 @@ void ldb__pins_release(struct ldb__cache *c, struct ldb__pins *p)
 void ldb__pins_free(struct ldb__cache *c, struct ldb__pins *p)
 {
     ldb__pins_release(c, p);
-    free(p->v);
+    ldb__free(p->v);
     p->v = NULL;
     p->cap = 0;
 }

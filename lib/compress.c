@@ -18,6 +18,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "alloc.h"
 #include "lightningdb.h"
 
 #define LZ4_ACCEL_MAX 65537
@@ -43,11 +44,11 @@ static int lz4_compress(struct ldb__compressor *c, int level, const void *src, u
 {
     int r;
     if (level >= 3) {
-        if (c->lz4hc == NULL && (c->lz4hc = malloc((size_t)LZ4_sizeofStateHC())) == NULL)
+        if (c->lz4hc == NULL && (c->lz4hc = ldb__malloc((size_t)LZ4_sizeofStateHC())) == NULL)
             return -ENOMEM;
         r = LZ4_compress_HC_extStateHC(c->lz4hc, src, (char *)dst, (int)n, (int)cap, level);
     } else {
-        if (c->lz4 == NULL && (c->lz4 = malloc((size_t)LZ4_sizeofState())) == NULL)
+        if (c->lz4 == NULL && (c->lz4 = ldb__malloc((size_t)LZ4_sizeofState())) == NULL)
             return -ENOMEM;
         r = LZ4_compress_fast_extState(c->lz4, src, (char *)dst, (int)n, (int)cap,
                                        level < 0 ? -level : 1);
@@ -97,8 +98,8 @@ int ldb__compress_value(struct ldb__compressor *c, int codec, int level, const v
 void ldb__compressor_destroy(struct ldb__compressor *c)
 {
     ZSTD_freeCCtx(c->zstd);
-    free(c->lz4);
-    free(c->lz4hc);
+    ldb__free(c->lz4);
+    ldb__free(c->lz4hc);
     memset(c, 0, sizeof *c);
 }
 

@@ -191,7 +191,7 @@ static void env_free(ldb_env *env)
     ldb__buffer_pool_destroy(&env->buffers);
     ldb__cache_close(env->cache);
     ldb__compressor_destroy(&env->compressor);
-    free(env->adapt);
+    ldb__free(env->adapt);
     pthread_mutex_destroy(&env->mutex);
     env->magic = LDB_DEAD_MAGIC;
     ldb__free(env->path);
@@ -319,7 +319,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
     CHECK_GOTO(rc, ldb__os_map(env->fd, env->map_len, &map), fail);
     env->map = map;
     CHECK_GOTO(rc, ldb__dbi_table_init(env), fail);
-    env->adapt = calloc(env->opts.max_dbs, sizeof *env->adapt);
+    env->adapt = ldb__calloc(env->opts.max_dbs, sizeof *env->adapt);
     if (env->adapt == NULL) {
         rc = -ENOMEM;
         goto fail;

@@ -349,7 +349,7 @@ int ldb__freelist_tail_run(const struct ldb__freelist *fl, uint64_t npages, uint
             break;
         k++;
     }
-    free(own.items);
+    ldb__free(own.items);
     *run = k;
     return 0;
 }

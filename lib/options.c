@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "error.h"
 #include "lightningdb.h"
 
@@ -59,7 +60,7 @@ static const char *intern(const char *s)
         e = e->next;
     if (e == NULL) {
         size_t n = strlen(s) + 1;
-        e = malloc(sizeof *e + n);
+        e = ldb__malloc(sizeof *e + n);
         if (e != NULL) {
             memcpy(e->s, s, n);
             e->next = interned;

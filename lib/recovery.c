@@ -348,6 +348,6 @@ int ldb__recovery_replay_segment(ldb_env *env, int fd, uint64_t db_id,
     }
     res->end = w.gap_at ? w.gap_at : w.r.offset;
     ldb__wal_reader_close(&w.r);
-    free(rt.v);
+    ldb__free(rt.v);
     return rc < 0 ? rc : 0;
 }

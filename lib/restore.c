@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "archive.h"
 #include "durable.h"
 #include "env.h"
@@ -121,7 +122,7 @@ struct tmp_names {
 static char *with_suffix(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    char *s = malloc(la + lb + 1);
+    char *s = ldb__malloc(la + lb + 1);
     if (s != NULL) {
         memcpy(s, a, la);
         memcpy(s + la, b, lb + 1);
@@ -140,10 +141,10 @@ static int names_init(struct tmp_names *t, const char *dest)
 
 static void names_free(struct tmp_names *t)
 {
-    free(t->data);
-    free(t->lock);
-    free(t->wal);
-    free(t->dest_wal);
+    ldb__free(t->data);
+    ldb__free(t->lock);
+    ldb__free(t->wal);
+    ldb__free(t->dest_wal);
 }
 
 /* Remove the temporary and its side files (missing ones are fine). */
@@ -379,7 +380,7 @@ out:
     if (rc < 0 && err != NULL && errlen > 0 && err[0] == '\0')
         say(&r, rc, "%s", ldb_strerror(rc));
     ldb__os_close(r.archive_fd);
-    free(r.segs);
+    ldb__free(r.segs);
     names_free(&t);
     return rc;
 }
@@ -426,7 +427,7 @@ int ldb_archive_list(const char *dir, ldb_archive_fn fn, void *ctx)
         describe(dirfd, &segs[i], &seg);
         rc = fn(ctx, &seg);
     }
-    free(segs);
+    ldb__free(segs);
     ldb__os_close(dirfd);
     return rc;
 }
@@ -458,7 +459,7 @@ int ldb_archive_prune(const char *dir, const char *backup_path, uint64_t *remove
         rc = 0; /* a filesystem that cannot sync a directory */
     if (rc == 0 && ours == 0 && n > 0)
         rc = LDB_MISMATCH;
-    free(segs);
+    ldb__free(segs);
     ldb__os_close(dirfd);
     if (removed != NULL)
         *removed = count;

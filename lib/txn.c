@@ -361,7 +361,7 @@ fail:
 
 int ldb__txn_begin_locked(ldb_env *env, ldb_txn **out)
 {
-    ldb_txn *txn = calloc(1, sizeof *txn);
+    ldb_txn *txn = ldb__calloc(1, sizeof *txn);
     if (txn == NULL)
         return -ENOMEM;
     txn->magic = LDB_TXN_MAGIC;
@@ -373,7 +373,7 @@ int ldb__txn_begin_locked(ldb_env *env, ldb_txn **out)
     txn->pager.page_size = env->page_size;
     int rc = setup_write(env, txn);
     if (rc < 0) {
-        free(txn);
+        ldb__free(txn);
         return rc;
     }
     *out = txn;
@@ -385,9 +385,9 @@ void ldb__txn_end_locked(ldb_txn *txn)
     ldb__dirty_destroy(&txn->dirty);
     ldb__freelist_destroy(&txn->freelist);
     ldb__wal_buf_free(&txn->log);
-    free(txn->dbis);
+    ldb__free(txn->dbis);
     txn->magic = LDB_DEAD_MAGIC;
-    free(txn);
+    ldb__free(txn);
 }
 
 int ldb_txn_begin(ldb_env *env, unsigned flags, ldb_txn **out)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "abi.h"
+#include "alloc.h"
 #include "compress.h"
 #include "dbi.h"
 #include "error.h"
@@ -62,7 +63,7 @@ int ldb__value_encode(ldb_txn *txn, ldb_dbi dbi, const ldb_val *val, unsigned fl
         return 0;
     uint32_t n = (uint32_t)val->size, cap = n - n / 8; /* must save an eighth */
     if (txn->cbuf_cap < cap) {
-        uint8_t *b = realloc(txn->cbuf, cap);
+        uint8_t *b = ldb__realloc(txn->cbuf, cap);
         if (b == NULL)
             return -ENOMEM;
         txn->cbuf = b;

@@ -217,10 +217,16 @@ const struct command command_restore = {
     "restore", cmd_restore,
     "BACKUP --archive DIR (--to-txn N | --to-time TIME | --latest) DEST",
     "build DEST from a backup and the log archive, as of a txn or a time",
+    "      --archive DIR       the log archive (ldb_options.archive_dir)\n"
+    "      --to-txn N          stop after txn N\n"
+    "      --to-time TIME      stop at the last txn committed at or before TIME\n"
+    "                          (\"YYYY-MM-DD HH:MM:SS[.ffffff]\" local time, or @SECONDS)\n"
+    "      --latest            replay every archived record\n",
 };
 
 const struct command command_archive = {
     "archive", cmd_archive,
     "DIR [--prune-before BACKUP]",
     "list the log archive's segments, or remove those a backup covers",
+    "      --prune-before BACKUP  remove the segments wholly older than BACKUP\n",
 };
