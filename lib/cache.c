@@ -22,10 +22,20 @@
 
 enum { LIST_T1, LIST_T2, LIST_B1, LIST_B2, NLISTS, LIST_NONE = 0xFF };
 
+/* The sentinel is an entry with no data bytes. clang calls a struct with a
+ * flexible array member inside another a GNU extension; gcc and clang both
+ * lay it out as intended, and nothing reads head.data. */
+#ifdef __clang__
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wgnu-variable-sized-type-not-at-end"
+#endif
 struct arc_list {
     struct ldb__cache_entry head; /* sentinel: head.next is the LRU end */
     uint64_t bytes;
 };
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
 
 struct shard {
     pthread_mutex_t mutex;
