@@ -10,8 +10,9 @@
  * Whose figures: gauges describe the database as every process sees it;
  * lightningdb_database_commits_total and lightningdb_checkpoints_total count
  * every process's since the lock file was last rebuilt (when no process had
- * the database open); lightningdb_commits_total, the cache counters and the
- * three histograms are this env's (this process's) since it was opened.
+ * the database open); lightningdb_commits_total, the archive and cache
+ * counters and the three histograms are this env's (this process's) since it
+ * was opened.
  */
 #include "metrics.h"
 
@@ -132,6 +133,11 @@ static void process_figures(struct exposition *x, ldb_env *env, const ldb_stat *
             "Checkpoints taken by every process since the lock file was built.");
     counter(x, "lightningdb_commits_total", st->commits,
             "Write transactions committed through this handle.");
+    counter(x, "lightningdb_archive_segments_total", st->archive_segments,
+            "Log segments this handle wrote to the archive (ldb_options.archive_dir).");
+    counter(x, "lightningdb_archive_failures_total", st->archive_failures,
+            "Attempts to archive a log generation that failed, this handle (the log "
+            "is kept and archived whole by the next checkpoint).");
     counter(x, "lightningdb_cache_hits_total", st->cache_hits,
             "Decompressed-value cache hits, this handle.");
     counter(x, "lightningdb_cache_misses_total", st->cache_misses,

@@ -11,18 +11,26 @@
  *    held-back pages show while it lives and are gone after.
  *  - two processes: the database-wide commit counter adds up both, the
  *    handle's own counts only its commits.
+ *  - archive: with ldb_options.archive_dir, segments archived and (test
+ *    hooks) failed attempts are counted, and the exposition stays valid.
  *  - readers: a live reader is listed with its pid and snapshot; a reader
  *    whose process was killed is listed as dead until ldb_reader_check
  *    frees it; a callback's nonzero return stops the walk.
  */
 #include "testutil.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifdef LDB_TEST_HOOKS
+#include "os.h"
+#endif
 
 /* The exposition of env as one string (caller frees). */
 static char *metrics_text(ldb_env *env)
@@ -307,12 +315,45 @@ START_TEST(test_reader_list)
 }
 END_TEST
 
+START_TEST(test_archive_counters)
+{
+    char dir[512], path[600], arch[700];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    snprintf(arch, sizeof arch, "%s/arch", dir);
+    ck_assert(mkdir(arch, 0755) == 0);
+    ldb_options o = {0};
+    o.archive_dir = arch;
+    ldb_env *env = tu_open(path, &o);
+    commit_n(env, 5, 0);
+    TU_RC_OK(ldb_checkpoint(env));
+    commit_n(env, 5, 5);
+#ifdef LDB_TEST_HOOKS
+    ldb__os_fault_set(LDB_FAULT_COPY, 1, EIO);
+    TU_RC_IS(ldb_checkpoint(env), -EIO);
+    ldb__os_fault_reset();
+    double failures = 1;
+#else
+    double failures = 0;
+#endif
+    TU_RC_OK(ldb_checkpoint(env));
+    char *text = metrics_text(env);
+    expect_well_formed(text);
+    ck_assert_double_eq(sample(text, "lightningdb_archive_segments_total{"), 2);
+    ck_assert_double_eq(sample(text, "lightningdb_archive_failures_total{"), failures);
+    free(text);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("metrics");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_exposition);
+    tcase_add_test(tc, test_archive_counters);
     tcase_add_test(tc, test_space_gauges);
     tcase_add_test(tc, test_two_processes);
     tcase_add_test(tc, test_reader_list);
