@@ -18,6 +18,10 @@
 #include "os.h"
 #include "wal.h"
 
+#ifdef LDB_TEST_HOOKS
+void (*ldb__archive_step_hook)(enum ldb__archive_step step);
+#endif
+
 void ldb__archive_name(char out[LDB_ARCHIVE_NAME_MAX], uint64_t db_id, uint64_t first,
                        uint64_t last)
 {
@@ -64,13 +68,20 @@ int ldb__archive_copy(int dirfd, int wal_fd, uint64_t db_id, uint64_t first, uin
     /* O_TRUNC: a temporary that a crash left is started again. */
     TRY(ldb__os_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC, mode, &fd));
     CHECK_GOTO(rc, ldb__os_copy_range(wal_fd, fd, 0, end), drop);
+    ARCHIVE_STEP(LDB_ARCHIVE_COPIED);
     CHECK_GOTO(rc, ldb__os_fsync(fd), drop);
+    ARCHIVE_STEP(LDB_ARCHIVE_SYNCED);
     /* Replacing a segment of the same name is harmless: the same txns, from
      * a generation that was archived but not reset before a crash. */
     CHECK_GOTO(rc, ldb__os_renameat(dirfd, tmp, name), drop);
+    ARCHIVE_STEP(LDB_ARCHIVE_RENAMED);
     ldb__os_close(fd);
     rc = ldb__os_fsync(dirfd);
-    return rc == -EINVAL ? 0 : rc; /* a filesystem that cannot sync a directory */
+    if (rc == -EINVAL)
+        rc = 0; /* a filesystem that cannot sync a directory */
+    if (rc == 0)
+        ARCHIVE_STEP(LDB_ARCHIVE_DONE);
+    return rc;
 drop:
     ldb__os_close(fd);
     (void)ldb__os_unlinkat(dirfd, tmp);

@@ -54,6 +54,26 @@ int ldb__archive_copy(int dirfd, int wal_fd, uint64_t db_id, uint64_t first, uin
 int ldb__archive_scan(int wal_fd, uint64_t db_id, uint64_t upto, uint64_t *first, uint64_t *last,
                       uint64_t *end);
 
+#ifdef LDB_TEST_HOOKS
+/* The steps of ldb__archive_copy, in order; a test kills the process at one
+ * of them (A1, A2 must hold whichever it is). */
+enum ldb__archive_step {
+    LDB_ARCHIVE_COPIED = 1, /* the temporary written, not synced */
+    LDB_ARCHIVE_SYNCED,     /* the temporary synced, not renamed */
+    LDB_ARCHIVE_RENAMED,    /* renamed, the directory not synced */
+    LDB_ARCHIVE_DONE        /* durable; the caller has not reset the log */
+};
+/* If set, called at each step of each copy. */
+extern void (*ldb__archive_step_hook)(enum ldb__archive_step step);
+#define ARCHIVE_STEP(s)                                                                        \
+    do {                                                                                       \
+        if (ldb__archive_step_hook)                                                            \
+            ldb__archive_step_hook(s);                                                         \
+    } while (0)
+#else
+#define ARCHIVE_STEP(s) ((void)0)
+#endif
+
 /* A segment named in a directory. */
 struct ldb__archive_seg {
     char name[LDB_ARCHIVE_NAME_MAX];

@@ -41,6 +41,18 @@
 #include "meta.h"
 #include "os.h"
 #include "recovery.h"
+#include "restore.h"
+
+#ifdef LDB_TEST_HOOKS
+void (*ldb__restore_step_hook)(enum ldb__restore_step step);
+#define RESTORE_STEP(s)                                                                        \
+    do {                                                                                       \
+        if (ldb__restore_step_hook)                                                            \
+            ldb__restore_step_hook(s);                                                         \
+    } while (0)
+#else
+#define RESTORE_STEP(s) ((void)0)
+#endif
 
 #define TMP_SUFFIX ".ldb-restore-tmp"
 
@@ -300,6 +312,7 @@ static int renew_db_id(const char *path, uint64_t *db_id)
 static int build(struct restore *r, const char *backup, uint64_t size, const struct tmp_names *t)
 {
     TRY(copy_backup(backup, t->data, size));
+    RESTORE_STEP(LDB_RESTORE_COPIED);
     ldb_options o;
     memset(&o, 0, sizeof o);
     o.flags = LDB_NOCREATE;
@@ -366,10 +379,14 @@ int ldb_restore(const char *backup_path, const char *archive_dir, const char *de
         goto out;
     tmp_remove(&t); /* what an interrupted restore left */
     rc = build(&r, backup_path, size, &t);
-    if (rc == 0)
+    if (rc == 0) {
+        RESTORE_STEP(LDB_RESTORE_BUILT);
         rc = ldb__os_rename_noreplace(t.data, dest_path);
-    if (rc == 0)
+    }
+    if (rc == 0) {
+        RESTORE_STEP(LDB_RESTORE_RENAMED);
         rc = ldb__os_fsync_parent_dir(dest_path);
+    }
     if (rc < 0 && r.env != NULL)
         (void)ldb_close(r.env);
     if (rc < 0)

@@ -15,6 +15,16 @@
  *  - damaged: a byte flipped inside a segment: LDB_CORRUPTED naming it.
  *  - interrupted: a restore killed part-way (test hook) leaves nothing at
  *    dest; the next one gives the same result as an uninterrupted one.
+ *  - killed (SIGKILL from a test hook) at each step of archiving: after
+ *    the temporary is written, synced, renamed, and before the log is
+ *    reset, at the first and the third segment, and again while the next
+ *    open archives the log it found: every acknowledged txn is in the
+ *    database, every listed segment is whole, and a restore from the
+ *    backup and the archive reaches exactly the database's txn and state.
+ *  - restore killed at the 40th replayed txn, after the backup's copy,
+ *    after the check and before the rename, after the rename: nothing at
+ *    dest before the rename, a whole database after it; a rerun gives the
+ *    same database and leaves no temporary.
  *  - archive fault: archiving fails (test hook, EIO) at a checkpoint and at
  *    close: the error is returned and counted, the log is kept, the next
  *    checkpoint (or open) archives every txn, and a restore is complete.
@@ -28,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +51,10 @@
 #include "meta.h"
 #include "wal.h"
 #ifdef LDB_TEST_HOOKS
+#include "archive.h"
 #include "os.h"
 #include "recovery.h"
+#include "restore.h"
 #endif
 
 /* ---- the sequence and its model ------------------------------------------------ */
@@ -529,6 +542,215 @@ START_TEST(test_restore_interrupted)
 }
 END_TEST
 
+/* ---- kill -9 while archiving and while restoring ---------------------------------- */
+
+/* Where the child dies: at the nth time it reaches step. */
+static int kill_step, kill_nth;
+
+static void kill_at_archive_step(enum ldb__archive_step step)
+{
+    static int seen;
+    if ((int)step == kill_step && ++seen == kill_nth)
+        raise(SIGKILL);
+}
+
+#define KILL_TXNS 200
+
+/* The child: commit txns 1..KILL_TXNS with the archive on (a checkpoint,
+ * so a segment, every ~30 txns), a backup after txn 10, writing each txn
+ * id to ack_fd once its commit returned; the hook kills it part-way. */
+static void archiving_child(struct run *r, int ack_fd)
+{
+    ldb__archive_step_hook = kill_at_archive_step;
+    ldb_options o = run_options(r);
+    ldb_env *env;
+    if (ldb_open(r->path, &o, &env) < 0)
+        _exit(2);
+    struct model m;
+    memset(&m, 0, sizeof m);
+    for (uint64_t i = 1; i <= KILL_TXNS; i++) {
+        ldb_txn *txn;
+        if (ldb_txn_begin(env, 0, &txn) < 0)
+            _exit(2);
+        txn_ops(i, &m, txn);
+        if (ldb_txn_commit(txn) < 0 || write(ack_fd, &i, sizeof i) != sizeof i)
+            _exit(2);
+        if (i == 10 && ldb_backup(env, r->backup, 0) < 0)
+            _exit(2);
+    }
+    (void)ldb_close(env);
+    _exit(3); /* the hook should have killed it */
+}
+
+/* Run f(r, arg) in a child that must die of SIGKILL. */
+static void expect_killed(struct run *r, void (*f)(struct run *, int), int arg, const char *what)
+{
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0)
+        f(r, arg);
+    int status = tu_wait_child(pid, 120, what);
+    TU_REQUIRE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "%s: status %#x", what,
+               status);
+}
+
+/* A child that opens the database with the archive on; the hook kills it
+ * while it archives the log it found. */
+static void reopening_child(struct run *r, int unused)
+{
+    (void)unused;
+    ldb__archive_step_hook = kill_at_archive_step;
+    ldb_options o = run_options(r);
+    ldb_env *env;
+    if (ldb_open(r->path, &o, &env) == 0)
+        (void)ldb_close(env);
+    _exit(3);
+}
+
+static int segments_valid(void *ctx, const ldb_archive_segment *s)
+{
+    (void)ctx;
+    TU_REQUIRE(s->status == 0, "segment %s: %d", s->name, s->status);
+    return 0;
+}
+
+/* One round: kill the writer at the nth reach of step (and, with
+ * twice, the first reopen at the first reach of it too), reopen, close
+ * (which archives the rest); then backup + archive restore to the txn the
+ * database holds, no txn missing, equal to the model. */
+static void archive_kill_round(int step, int nth, int twice)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_init(r);
+    int ack[2];
+    ck_assert(pipe(ack) == 0);
+    kill_step = step;
+    kill_nth = nth;
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        close(ack[0]);
+        archiving_child(r, ack[1]);
+    }
+    close(ack[1]);
+    int status = tu_wait_child(pid, 120, "archiving writer");
+    TU_REQUIRE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+               "step %d #%d: the writer was not killed (status %#x)", step, nth, status);
+    uint64_t acked = 0, v;
+    while (read(ack[0], &v, sizeof v) == sizeof v)
+        acked = v;
+    close(ack[0]);
+    ck_assert_uint_gt(acked, 10); /* past the backup */
+    if (twice) {
+        kill_nth = 1;
+        expect_killed(r, reopening_child, 0, "reopen");
+    }
+    ldb_options o = run_options(r);
+    ldb_env *env = tu_open(r->path, &o);
+    ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
+    uint64_t last = ldb_txn_id(txn);
+    ldb_txn_abort(txn);
+    /* Every acknowledged txn survived; at most the one in flight more. */
+    TU_REQUIRE(last == acked || last == acked + 1, "step %d #%d: db at txn %" PRIu64
+               ", acknowledged %" PRIu64, step, nth, last, acked);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    TU_RC_OK(ldb_archive_list(r->arch, segments_valid, NULL));
+    char dest[4300], err[512];
+    uint64_t got = 0;
+    snprintf(dest, sizeof dest, "%s/restored", r->dir);
+    int rc = restore(r, dest, 0, 0, &got, err, sizeof err);
+    TU_REQUIRE(rc == 0, "step %d #%d%s: restore %d %s", step, nth, twice ? " twice" : "", rc,
+               err);
+    TU_REQUIRE(got == last, "step %d #%d: restored txn %" PRIu64 ", db %" PRIu64, step, nth, got,
+               last);
+    expect_db(dest, last);
+    tu_remove_dir(r->arch);
+    free(r);
+}
+
+START_TEST(test_archive_killed)
+{
+    for (int step = LDB_ARCHIVE_COPIED; step <= LDB_ARCHIVE_DONE; step++) {
+        archive_kill_round(step, 1, 0);
+        archive_kill_round(step, 3, step % 2);
+    }
+}
+END_TEST
+
+/* The restore child dies at a step (restore.h), or at replayed txn 40
+ * (step 0). */
+static void kill_at_restore_step(enum ldb__restore_step step)
+{
+    if ((int)step == kill_step)
+        raise(SIGKILL);
+}
+
+static void kill_at_40(uint64_t replayed)
+{
+    static int calls;
+    (void)replayed;
+    if (++calls == 40)
+        raise(SIGKILL);
+}
+
+/* A database and its side files. */
+static void remove_db(const char *path)
+{
+    char side[4400];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-lock", path);
+    unlink(side);
+}
+
+static void restoring_child(struct run *r, int step)
+{
+    kill_step = step;
+    if (step == 0)
+        ldb__recovery_step_hook = kill_at_40;
+    else
+        ldb__restore_step_hook = kill_at_restore_step;
+    char dest[4300];
+    snprintf(dest, sizeof dest, "%s/restored", r->dir);
+    (void)ldb_restore(r->backup, r->arch, dest, 0, 0, NULL, NULL, 0);
+    _exit(3);
+}
+
+START_TEST(test_restore_killed)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_workload(r, 160, 20);
+    char dest[4300], tmp[4400], err[512];
+    snprintf(dest, sizeof dest, "%s/restored", r->dir);
+    snprintf(tmp, sizeof tmp, "%s.ldb-restore-tmp", dest);
+    for (int step = 0; step <= LDB_RESTORE_RENAMED; step++) {
+        expect_killed(r, restoring_child, step, "restore");
+        uint64_t got = 0;
+        if (step == LDB_RESTORE_RENAMED) {
+            /* Killed after the rename: dest is whole, and a rerun refuses
+             * to replace it. */
+            expect_db(dest, 160);
+            TU_RC_IS(restore(r, dest, 0, 0, &got, err, sizeof err), -EEXIST);
+        } else {
+            TU_REQUIRE(access(dest, F_OK) == -1, "step %d: something at dest", step);
+            TU_REQUIRE(access(tmp, F_OK) == 0, "step %d: no temporary", step);
+            int rc = restore(r, dest, 0, 0, &got, err, sizeof err);
+            TU_REQUIRE(rc == 0, "step %d: rerun %d %s", step, rc, err);
+            ck_assert_uint_eq(got, 160);
+        }
+        expect_db(dest, 160);
+        ck_assert_int_eq(access(tmp, F_OK), -1);
+        remove_db(dest);
+    }
+    tu_remove_dir(r->arch);
+    free(r);
+}
+END_TEST
+
 START_TEST(test_archive_fault)
 {
     struct run *r = tu_xmalloc(sizeof *r);
@@ -707,6 +929,8 @@ static Suite *restore_suite(void)
 #ifdef LDB_TEST_HOOKS
     tcase_add_test(tc, test_restore_interrupted);
     tcase_add_test(tc, test_archive_fault);
+    tcase_add_test(tc, test_archive_killed);
+    tcase_add_test(tc, test_restore_killed);
 #endif
     suite_add_tcase(s, tc);
     return s;
