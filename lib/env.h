@@ -11,7 +11,15 @@
 
 /* Defaults of ldb_options (API.md). */
 #define LDB_DEFAULT_PAGE_SIZE 4096u
+/* A ThreadSanitizer build (--enable-tsan) defaults to 64 GiB: TSan keeps
+ * most of the address space for its shadow memory, and what is left for
+ * the program does not hold several 1 TiB map reservations (a process with
+ * two envs open got ENOMEM from mmap). */
+#if defined(__SANITIZE_THREAD__)
+#define LDB_DEFAULT_MAX_SIZE (1ULL << 36)
+#else
 #define LDB_DEFAULT_MAX_SIZE (1ULL << 40)
+#endif
 #define LDB_DEFAULT_CACHE_SIZE (64u << 20)
 #define LDB_DEFAULT_MAX_READERS 126u
 #define LDB_DEFAULT_MAX_DBS 128u
