@@ -73,10 +73,31 @@ if [ "$(id -u)" != 0 ]; then
     cp "$db" "$work/noperm.ldb" && chmod 000 "$work/noperm.ldb"
     expect_rc "no permission" 3 "$tool" stat "$work/noperm.ldb"
 fi
-head -c 65536 /dev/zero | tr '\0' 'x' >"$work/junk.ldb"
+# A file that is not a database (text, random bytes, empty) is refused as
+# such, exit 3, without leaving a -lock file beside it.
+printf 'hello\n' >"$work/text.ldb"
+head -c 65536 /dev/urandom >"$work/random.ldb"
+: >"$work/empty.ldb"
+for f in text random empty; do
+    for c in stat check dump metrics; do
+        expect_rc "$f file: $c" 3 "$tool" $c "$work/$f.ldb"
+        expect_err "$f file: $c" "$f.ldb: not a Lightning DB database"
+    done
+    expect_rc "$f file: health" 2 "$tool" health "$work/$f.ldb"
+    expect_out "$f file: health" "CRITICAL - .*not a Lightning DB database"
+    [ ! -e "$work/$f.ldb-lock" ] && ok || bad "$f file: a -lock file was left behind"
+done
+# A database whose meta page and tree page are damaged (not its magic).
+cp "$db" "$work/junk.ldb"
+printf 'xxxxxxxx' | dd of="$work/junk.ldb" bs=1 seek=100 conv=notrunc 2>/dev/null
+psz=$("$tool" stat "$db" | sed -n 's/^page size: *//p')
+head -c "$psz" /dev/zero | tr '\0' 'x' |
+    dd of="$work/junk.ldb" bs="$psz" seek=2 conv=notrunc 2>/dev/null
+rm -f "$work/junk.ldb-lock" "$work/junk.ldb-wal"
 expect_rc "a damaged database: check" 4 "$tool" check "$work/junk.ldb"
 expect_out "a damaged database: check" "CORRUPTED"
 expect_rc "a damaged database: stat" 4 "$tool" stat "$work/junk.ldb"
+expect_err "a damaged database: stat" "junk.ldb: .*LDB_CORRUPTED"
 expect_rc "a damaged database: dump" 4 "$tool" dump "$work/junk.ldb"
 
 # ---- --json: valid JSON with the figures the text shows ---------------------------

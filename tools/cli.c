@@ -6,6 +6,7 @@
  * an operator needs, and the few parsers more than one subcommand uses.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "lightningdb.h"
@@ -208,6 +211,36 @@ int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
     return 0;
 }
 
+/* Whether PATH is a file that holds no database: no "LTNGLDB1" magic at
+ * byte 32 of meta page 0 nor of meta page 1 at any page size (docs/format.md).
+ * An empty file counts only when the command would not create one. Asked
+ * before ldb_open, so that such a file gets its own message and no -lock
+ * file beside it; a database whose other bytes are damaged still opens (and
+ * fails its checks) as one. */
+int not_a_database(const char *path, unsigned flags)
+{
+    static const char magic[8] = {'L', 'T', 'N', 'G', 'L', 'D', 'B', '1'};
+    char buf[8];
+    struct stat st;
+    int fd, found = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0; /* ldb_open says why */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (st.st_size == 0 && !(flags & (LDB_RDONLY | LDB_NOCREATE)))) {
+        close(fd);
+        return 0;
+    }
+    if (pread(fd, buf, sizeof buf, 32) == (ssize_t)sizeof buf && memcmp(buf, magic, 8) == 0)
+        found = 1;
+    for (off_t ps = 4096; !found && ps <= 65536; ps *= 2)
+        found = pread(fd, buf, sizeof buf, ps + 32) == (ssize_t)sizeof buf &&
+                memcmp(buf, magic, 8) == 0;
+    close(fd);
+    return !found;
+}
+
 int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env)
 {
     ldb_options opts;
@@ -219,6 +252,10 @@ int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env)
     opts.flags |= flags; /* what the command needs (read-only) always holds */
     if (a->immutable)
         opts.flags |= LDB_IMMUTABLE;
+    if (not_a_database(a->path, opts.flags)) {
+        fprintf(stderr, "%s: %s: not a Lightning DB database\n", prog, a->path);
+        return LDB_INVALID;
+    }
     rc = ldb_open(a->path, &opts, env);
     if (rc != 0)
         fail(a, "cannot open", rc);

@@ -79,6 +79,10 @@ void apply_user_options(ldb_options *o);
 /* Open a->path with the user's options, then flags and sync_mode; says why
  * not on stderr. */
 int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env);
+/* Whether path is a regular file with no database in it (no magic in
+ * either meta page; empty unless flags would create it): asked before
+ * ldb_open so that it is named as such and gets no -lock file. */
+int not_a_database(const char *path, unsigned flags);
 /* The exit status for open_env's failure rc: EXIT_DAMAGED or EXIT_NOOPEN. */
 int open_status(int rc);
 /* Close; a failure fails the command (returns the new status). */

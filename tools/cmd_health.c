@@ -204,8 +204,9 @@ static int cmd_health(int argc, char **argv)
     opts.flags |= LDB_RDONLY;
     if (h.max_size != 0)
         opts.max_size = h.max_size;
-    rc = ldb_open(a.path, &opts, &env);
-    if (rc == LDB_READONLY)
+    if (not_a_database(a.path, opts.flags))
+        health_flag(&h, HEALTH_CRITICAL, "not a Lightning DB database");
+    else if ((rc = ldb_open(a.path, &opts, &env)) == LDB_READONLY)
         health_flag(&h, HEALTH_WARNING, "the log holds commits to replay (run checkpoint)");
     else if (rc != 0)
         health_flag(&h, HEALTH_CRITICAL, "cannot open: %s", ldb_strerror(rc));
