@@ -10,7 +10,8 @@ set -u
 tool=./tools/lightningdb
 [ -x "$tool" ] || { echo "no $tool: run from the build directory"; exit 77; }
 work=$(mktemp -d "${LDB_TEST_TMPDIR:-/tmp}/tool-cli.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+reader1= reader2=
+trap 'kill $reader1 $reader2 2>/dev/null; rm -rf "$work"' EXIT
 db=$work/db.ldb
 passed=0
 failed=0
@@ -99,6 +100,40 @@ expect_out "a damaged database: check" "CORRUPTED"
 expect_rc "a damaged database: stat" 4 "$tool" stat "$work/junk.ldb"
 expect_err "a damaged database: stat" "junk.ldb: .*LDB_CORRUPTED"
 expect_rc "a damaged database: dump" 4 "$tool" dump "$work/junk.ldb"
+
+# ---- health against live readers: the lag thresholds, a dead process's slot ------
+# A scan whose output nobody reads keeps its read txn open.
+big=$work/big.ldb
+{ echo '# lightningdb-dump 1'; i=0; while [ $i -lt 3000 ]; do printf '%08x %0200x\n' $i $i; i=$((i + 1)); done
+  echo '# end: 3000 entries'; } | "$tool" load "$big" >/dev/null
+mkfifo "$work/f1" "$work/f2"
+"$tool" scan "$big" >"$work/f1" 2>/dev/null &
+reader1=$!
+exec 7<"$work/f1"
+"$tool" scan "$big" >"$work/f2" 2>/dev/null &
+reader2=$!
+exec 6<"$work/f2"
+sleep 1
+for k in a b c; do "$tool" put "$big" "$k" v; done
+expect_rc "health, readers 3 txns behind" 0 "$tool" health "$big"
+expect_out "health, readers" "readers=2 lag_txns=3"
+expect_rc "health --lag-warn 3" 1 "$tool" health "$big" --lag-warn 3
+expect_out "health --lag-warn 3" "WARNING - .*oldest reader 3 txns behind"
+expect_rc "health --lag-crit 3" 2 "$tool" health "$big" --lag-warn 1 --lag-crit 3
+expect_out "health --lag-crit 3" "CRITICAL - .*oldest reader 3 txns behind"
+kill -9 "$reader2"
+wait "$reader2" 2>/dev/null
+expect_rc "health, a dead process's reader slot" 1 "$tool" health "$big"
+expect_out "health, a dead process's reader slot" "WARNING - .*1 reader slot(s) of dead processes"
+expect_rc "readers clears it" 0 "$tool" readers "$big"
+expect_out "readers clears it" "^cleared: *1$"
+expect_out "and lists the live one" "^  pid $reader1 *txn "
+expect_rc "health after readers" 0 "$tool" health "$big"
+kill "$reader1"
+exec 7<&- 6<&-
+wait "$reader1" 2>/dev/null
+reader1= reader2=
+expect_rc "check of the database the readers held" 0 "$tool" check "$big"
 
 # ---- --json: valid JSON with the figures the text shows ---------------------------
 if command -v python3 >/dev/null; then
