@@ -74,6 +74,35 @@ if [ "$(id -u)" != 0 ]; then
     cp "$db" "$work/noperm.ldb" && chmod 000 "$work/noperm.ldb"
     expect_rc "no permission" 3 "$tool" stat "$work/noperm.ldb"
 fi
+# A refused lock file is named as such (not the data file). As root, run
+# as nobody (setpriv), the files nobody's.
+as_user=
+if [ "$(id -u)" = 0 ]; then
+    command -v setpriv >/dev/null &&
+        as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+fi
+if [ "$(id -u)" != 0 ] || [ -n "$as_user" ]; then
+    mkdir "$work/perm"
+    cp "$db" "$work/perm/p.ldb"
+    "$tool" stat "$work/perm/p.ldb" >/dev/null
+    chmod 444 "$work/perm/p.ldb-lock"
+    if [ -n "$as_user" ]; then
+        chmod 711 "$work"
+        chown -R 65534:65534 "$work/perm"
+    fi
+    expect_rc "a lock file this user may not write" 3 $as_user "$tool" stat "$work/perm/p.ldb"
+    expect_err "names the lock file" "permission denied: $work/perm/p.ldb-lock (read and write)"
+    chmod 644 "$work/perm/p.ldb-lock"
+    chmod 555 "$work/perm"
+    rm -f "$work/perm/p.ldb-lock"
+    expect_rc "no lock file, a directory this user may not write" 3 \
+        $as_user "$tool" stat "$work/perm/p.ldb"
+    expect_err "names the directory" "cannot create $work/perm/p.ldb-lock in $work/perm"
+    chmod 755 "$work/perm"
+else
+    echo "SKIPPED: permission messages (root without setpriv)"
+fi
+
 # A file that is not a database (text, random bytes, empty) is refused as
 # such, exit 3, without leaving a -lock file beside it.
 printf 'hello\n' >"$work/text.ldb"

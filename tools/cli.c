@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,37 @@ int not_a_database(const char *path, unsigned flags)
     return !found;
 }
 
+/* After ldb_open's EACCES: which of the three files (or the directory the
+ * lock file would be made in) this user may not use, as "PATH-lock (read
+ * and write)", so the message names the file refused (docs/format.md's
+ * side files; the lock file is opened for writing even by readers). */
+static void name_refused_file(const char *path, unsigned flags)
+{
+    static const char *const suffix[] = {"", "-lock", "-wal"};
+    char name[4096], dir[4096];
+    int rdonly = (flags & LDB_RDONLY) != 0;
+
+    for (int i = 0; i < 3; i++) {
+        int mode = i == 1 || !rdonly ? R_OK | W_OK : R_OK;
+        snprintf(name, sizeof name, "%s%s", path, suffix[i]);
+        if (access(name, F_OK) != 0) {
+            if (i != 1)
+                continue;
+            snprintf(dir, sizeof dir, "%s", path);
+            if (access(dirname(dir), W_OK | X_OK) == 0)
+                continue;
+            fprintf(stderr, "%s: %s: permission denied: cannot create %s in %s\n", prog,
+                    path, name, dir);
+            return;
+        }
+        if (access(name, mode) != 0) {
+            fprintf(stderr, "%s: %s: permission denied: %s (%s)\n", prog, path, name,
+                    mode & W_OK ? "read and write" : "read");
+            return;
+        }
+    }
+}
+
 int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env)
 {
     ldb_options opts;
@@ -269,6 +301,8 @@ int open_env(const struct args *a, unsigned flags, int sync_mode, ldb_env **env)
                 "the database's own\n", prog, a->path, a->path, a->path,
                 rc == -ELOOP ? "a symbolic link" : rc == -EPERM ? "another user's file"
                                                  : "a hard link to another file");
+    else if (rc == -EACCES)
+        name_refused_file(a->path, opts.flags);
     else if (rc == LDB_INVALID)
         fprintf(stderr, "%s: %s: not a regular file (or its -lock or -wal file is not)\n",
                 prog, a->path);
