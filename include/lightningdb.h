@@ -882,6 +882,65 @@ LDB_API int ldb_restore(const char *backup_path, const char *archive_dir, const 
                         uint64_t to_txn, uint64_t to_time_us, uint64_t *restored_txn,
                         char *err, size_t errlen);
 
+/**
+ * @brief Keep a read-only replica up to date from a log archive: one round
+ * of `lightningdb restore --follow`.
+ *
+ * If @p replica_path does not exist, it is built as ldb_restore() builds a
+ * database to the newest archived txn (nothing at @p replica_path until it
+ * is complete), except that it keeps the original's database id, so that
+ * the original's later segments apply to it. If it exists, the archive's
+ * segments holding txns after the replica's newest are applied to it, in
+ * order; a segment only partly newer is applied from the txn after the
+ * replica's. Call it again whenever new segments may have arrived (by any
+ * file transport: rsync, NFS, an object-store sync).
+ *
+ * Each archived txn is applied as one write txn with the txn id it had on
+ * the original, so processes that open the replica (#LDB_RDONLY) while it
+ * is applied see only whole txns, each a state the original had; the
+ * replica is checkpointed after each segment. The applied commits are not
+ * synced one by one: a crash part-way loses at most the segment in
+ * progress, which the next call applies again.
+ *
+ * The replica trails the original by the txns not yet archived: those of
+ * the original's current log generation, which is archived at its next
+ * checkpoint (when the log passes ldb_options.wal_max_bytes, at
+ * ldb_checkpoint(), at the last ldb_close()), plus the transport's delay.
+ * A smaller wal_max_bytes or a periodic ldb_checkpoint() on the original
+ * bounds it.
+ *
+ * Nothing else may write the replica (its txn ids must stay the
+ * original's), and one process at a time follows it.
+ *
+ * @param backup_path a backup of the original, to build the replica from;
+ *        may be NULL once the replica exists.
+ * @param archive_dir the original's archive directory.
+ * @param replica_path the replica's data file.
+ * @param[out] replica_txn the replica's newest txn afterwards, also after an
+ *        error that stopped part-way (may be NULL; 0 if not known).
+ * @param err a message naming the missing txns, file or damage (may be
+ *        NULL; NUL-terminated when @p errlen > 0).
+ * @param errlen size of @p err.
+ * @retval 0 every segment after the replica's txn was applied (none is
+ *         fine).
+ * @retval LDB_INVALID NULL @p archive_dir or @p replica_path.
+ * @retval -ENOENT no replica and no @p backup_path.
+ * @retval LDB_MISMATCH the archive's segments are of another database than
+ *         the replica (or the backup); nothing was applied.
+ * @retval LDB_NOTFOUND a gap: the oldest segment after the replica's txn
+ *         starts later than the txn after it (@p err names the missing
+ *         txns); what came before the gap was applied. A transport that
+ *         delivers files out of order can show one for a while.
+ * @retval LDB_CORRUPTED a segment's records stop before its name's last
+ *         txn (damage, or a copy still being written under its final
+ *         name); the whole txns before the damage were applied.
+ * @retval -errno the operating system refused; or ldb_open()'s errors for
+ *         the replica.
+ */
+LDB_API int ldb_restore_follow(const char *backup_path, const char *archive_dir,
+                               const char *replica_path, uint64_t *replica_txn, char *err,
+                               size_t errlen);
+
 /** A segment of a log archive, as ldb_archive_list() reports it. The
  *  library fills it; later versions may add fields at the end. */
 typedef struct ldb_archive_segment {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * restore.c: point-in-time recovery: ldb_restore, and ldb_archive_list and
- * ldb_archive_prune for the archive it reads (archive.h).
+ * restore.c: point-in-time recovery: ldb_restore, ldb_restore_follow (a
+ * replica kept up to date), and ldb_archive_list and ldb_archive_prune for
+ * the archive they read (archive.h).
  *
  * A restore builds a new database from a backup (ldb_backup: its meta page
  * names its txn id and its database id) and the segments of the log
@@ -14,6 +15,12 @@
  * database id (renew_db_id), and only then renamed to dest without
  * replacing anything: an interrupted restore leaves
  * nothing at dest, and running it again starts the temporary afresh.
+ *
+ * A replica (ldb_restore_follow) is built the same way but keeps the
+ * original's database id, so that the original's later segments still
+ * apply; each later call opens it as a database and replays the segments
+ * past its newest txn into it, one committed write txn per archived txn,
+ * so readers in other processes see only whole txns of the original.
  *
  * What it refuses, each with a message naming the files or txns:
  *  - segments of another database (by name or by header): LDB_MISMATCH;
@@ -68,6 +75,7 @@ struct restore {
     uint64_t txn; /* the newest txn in the restored database so far */
     int reached;  /* a record past the target was seen: done */
     uint64_t new_db_id; /* the restored database's */
+    int replica;        /* ldb_restore_follow: keep the database id */
 };
 
 __attribute__((format(printf, 3, 4))) static int say(struct restore *r, int rc,
@@ -335,6 +343,8 @@ static int build(struct restore *r, const char *backup, uint64_t size, const str
      * by any opener: dest is the data file alone, as a backup is. */
     TRY(ldb__os_unlink(t->wal));
     TRY(ldb__os_unlink(t->lock));
+    if (r->replica)
+        return 0; /* the original's later segments must apply to it */
     return renew_db_id(t->data, &r->new_db_id);
 }
 
@@ -347,38 +357,27 @@ static int refuse_existing(const struct tmp_names *t, const char *dest)
     return exists ? -EEXIST : 0;
 }
 
-int ldb_restore(const char *backup_path, const char *archive_dir, const char *dest_path,
-                uint64_t to_txn, uint64_t to_time_us, uint64_t *restored_txn, char *err,
-                size_t errlen)
+/* The restore proper, into r (set up by the caller): dest must not exist. */
+static int restore_into(struct restore *r, const char *backup_path, const char *archive_dir,
+                        const char *dest_path)
 {
-    struct restore r;
-    memset(&r, 0, sizeof r);
-    r.err = err;
-    r.errlen = errlen;
-    r.archive_fd = -1;
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    if (backup_path == NULL || archive_dir == NULL || dest_path == NULL || dest_path[0] == '\0')
-        return say(&r, LDB_INVALID, "no backup, archive or destination");
-    r.stop.to_txn = to_txn ? to_txn : UINT64_MAX;
-    r.stop.to_time_us = to_time_us;
     struct tmp_names t;
     uint64_t size;
     int rc = names_init(&t, dest_path);
     if (rc == 0 && (rc = refuse_existing(&t, dest_path)) < 0)
         goto out; /* nothing of ours to remove */
-    if (rc == 0 && (rc = backup_identity(backup_path, &r.db_id, &r.base_txn, &size)) < 0)
-        say(&r, rc, "backup %s: %s", backup_path, ldb_strerror(rc));
-    if (rc == 0 && r.stop.to_txn < r.base_txn)
-        rc = say(&r, LDB_INVALID,
-                 "the backup is at txn %" PRIu64 ", after the target txn %" PRIu64, r.base_txn,
-                 r.stop.to_txn);
+    if (rc == 0 && (rc = backup_identity(backup_path, &r->db_id, &r->base_txn, &size)) < 0)
+        say(r, rc, "backup %s: %s", backup_path, ldb_strerror(rc));
+    if (rc == 0 && r->stop.to_txn < r->base_txn)
+        rc = say(r, LDB_INVALID,
+                 "the backup is at txn %" PRIu64 ", after the target txn %" PRIu64, r->base_txn,
+                 r->stop.to_txn);
     if (rc == 0)
-        rc = load_segments(&r, archive_dir);
+        rc = load_segments(r, archive_dir);
     if (rc < 0)
         goto out;
     tmp_remove(&t); /* what an interrupted restore left */
-    rc = build(&r, backup_path, size, &t);
+    rc = build(r, backup_path, size, &t);
     if (rc == 0) {
         RESTORE_STEP(LDB_RESTORE_BUILT);
         rc = ldb__os_rename_noreplace(t.data, dest_path);
@@ -387,19 +386,104 @@ int ldb_restore(const char *backup_path, const char *archive_dir, const char *de
         RESTORE_STEP(LDB_RESTORE_RENAMED);
         rc = ldb__os_fsync_parent_dir(dest_path);
     }
-    if (rc < 0 && r.env != NULL)
-        (void)ldb_close(r.env);
+    if (rc < 0 && r->env != NULL)
+        (void)ldb_close(r->env);
     if (rc < 0)
         tmp_remove(&t);
-    if (rc == 0 && restored_txn != NULL)
-        *restored_txn = r.txn;
 out:
-    if (rc < 0 && err != NULL && errlen > 0 && err[0] == '\0')
-        say(&r, rc, "%s", ldb_strerror(rc));
-    ldb__os_close(r.archive_fd);
-    ldb__free(r.segs);
     names_free(&t);
     return rc;
+}
+
+static void restore_init(struct restore *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->err = err;
+    r->errlen = errlen;
+    r->archive_fd = -1;
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+}
+
+/* What every entry point does last: a message for every error. */
+static int restore_done(struct restore *r, int rc)
+{
+    if (rc < 0 && r->err != NULL && r->errlen > 0 && r->err[0] == '\0')
+        say(r, rc, "%s", ldb_strerror(rc));
+    ldb__os_close(r->archive_fd);
+    ldb__free(r->segs);
+    return rc;
+}
+
+int ldb_restore(const char *backup_path, const char *archive_dir, const char *dest_path,
+                uint64_t to_txn, uint64_t to_time_us, uint64_t *restored_txn, char *err,
+                size_t errlen)
+{
+    struct restore r;
+    restore_init(&r, err, errlen);
+    if (backup_path == NULL || archive_dir == NULL || dest_path == NULL || dest_path[0] == '\0')
+        return say(&r, LDB_INVALID, "no backup, archive or destination");
+    r.stop.to_txn = to_txn ? to_txn : UINT64_MAX;
+    r.stop.to_time_us = to_time_us;
+    int rc = restore_into(&r, backup_path, archive_dir, dest_path);
+    if (rc == 0 && restored_txn != NULL)
+        *restored_txn = r.txn;
+    return restore_done(&r, rc);
+}
+
+/* ---- following the archive: a replica -------------------------------------------- */
+
+/* Apply the segments after the replica's newest txn. Each archived txn is
+ * replayed as one write txn and committed, so a reader in any process sees
+ * whole txns, each one a state the original had; a checkpoint after each
+ * segment makes it durable. The commits themselves are not synced
+ * (LDB_SYNC_OFF): a crash loses at most the txns of the segment being
+ * applied, which the next call applies again. */
+static int follow_apply(struct restore *r, const char *archive_dir, const char *replica)
+{
+    ldb_options o;
+    memset(&o, 0, sizeof o);
+    o.flags = LDB_NOCREATE;
+    o.sync_mode = LDB_SYNC_OFF;
+    o.max_dbs = 1; /* replay finds trees by name, never through handles */
+    int rc = ldb_open(replica, &o, &r->env);
+    if (rc < 0)
+        return say(r, rc, "replica %s: %s", replica, ldb_strerror(rc));
+    struct ldb__commit_state cs;
+    ldb__lock_state_read(&r->env->lock, &cs);
+    r->db_id = r->env->db_id;
+    r->txn = r->base_txn = cs.snap.txnid;
+    rc = load_segments(r, archive_dir);
+    if (rc == 0) {
+        r->env->recovering = 1; /* no checkpoint recycles anything mid-segment */
+        rc = replay_all(r);
+        r->env->recovering = 0;
+    }
+    int closed = ldb_close(r->env);
+    r->env = NULL;
+    return rc < 0 ? rc : closed;
+}
+
+int ldb_restore_follow(const char *backup_path, const char *archive_dir, const char *replica_path,
+                       uint64_t *replica_txn, char *err, size_t errlen)
+{
+    struct restore r;
+    restore_init(&r, err, errlen);
+    if (archive_dir == NULL || replica_path == NULL || replica_path[0] == '\0')
+        return say(&r, LDB_INVALID, "no archive or replica");
+    r.stop.to_txn = UINT64_MAX;
+    r.replica = 1;
+    int exists;
+    int rc = ldb__os_exists(replica_path, &exists);
+    if (rc == 0 && !exists && backup_path == NULL)
+        rc = say(&r, -ENOENT, "no replica at %s, and no backup to build it from", replica_path);
+    else if (rc == 0 && !exists)
+        rc = restore_into(&r, backup_path, archive_dir, replica_path);
+    else if (rc == 0)
+        rc = follow_apply(&r, archive_dir, replica_path);
+    if (replica_txn != NULL)
+        *replica_txn = r.txn;
+    return restore_done(&r, rc);
 }
 
 /* ---- the archive, for operators ------------------------------------------------ */

@@ -25,6 +25,14 @@
  *    after the check and before the rename, after the rename: nothing at
  *    dest before the rename, a whole database after it; a rerun gives the
  *    same database and leaves no temporary.
+ *  - follow: a replica built from a backup keeps the original's id and
+ *    takes each new segment as it appears (nothing before); a gap is
+ *    refused naming the txns and taken once the segment is there; a
+ *    segment half-copied applies its whole txns, the rest once complete;
+ *    another database's archive, or its segment under this one's name:
+ *    LDB_MISMATCH, the replica untouched.
+ *  - follow reader: a process reading the replica while segments are
+ *    applied sees only states of the model at whole txns.
  *  - archive fault: archiving fails (test hook, EIO) at a checkpoint and at
  *    close: the error is returned and counted, the log is kept, the next
  *    checkpoint (or open) archives every txn, and a restore is complete.
@@ -492,6 +500,224 @@ START_TEST(test_restore_prune)
 }
 END_TEST
 
+/* ---- following: a replica -------------------------------------------------------- */
+
+static int follow(struct run *r, const char *replica, uint64_t *got, char *err, size_t errlen)
+{
+    return ldb_restore_follow(r->backup, r->arch, replica, got, err, errlen);
+}
+
+/* Rename segment name in arch to name + suffix, or back (back != 0). */
+static void hide_segment(const char *arch, const char *name, int back)
+{
+    char a[4400], b[4500];
+    snprintf(a, sizeof a, "%s/%s", arch, name);
+    snprintf(b, sizeof b, "%s.hidden", a);
+    ck_assert(rename(back ? b : a, back ? a : b) == 0);
+}
+
+static char newest_segment[256];
+
+static int remember_newest(void *ctx, const ldb_archive_segment *s)
+{
+    (void)ctx;
+    snprintf(newest_segment, sizeof newest_segment, "%s", s->name);
+    return 0;
+}
+
+START_TEST(test_follow_segments)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_init(r);
+    ldb_options o = run_options(r);
+    o.wal_max_bytes = 1 << 20; /* a segment at each ldb_checkpoint only */
+    ldb_env *env = tu_open(r->path, &o);
+    char replica[4300], err[512];
+    snprintf(replica, sizeof replica, "%s/replica", r->dir);
+    uint64_t got = 0;
+    TU_RC_IS(ldb_restore_follow(NULL, r->arch, replica, &got, err, sizeof err), -ENOENT);
+    commit_txns(r, env, 1, 40, 10);
+    TU_RC_OK(ldb_checkpoint(env));
+    /* Built from the backup and the archive, with the original's id. */
+    TU_RC_OK(follow(r, replica, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 40);
+    expect_db(replica, 40);
+    ck_assert_uint_eq(db_id_of(replica), db_id_of(r->path));
+    /* Txns not yet archived are not there; each segment is, as it appears. */
+    commit_txns(r, env, 41, 80, 0);
+    TU_RC_OK(ldb_restore_follow(NULL, r->arch, replica, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 40);
+    TU_RC_OK(ldb_checkpoint(env));
+    TU_RC_OK(ldb_restore_follow(NULL, r->arch, replica, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 80);
+    expect_db(replica, 80);
+    /* A gap: the segment of 81..120 missing, 121..160 there. */
+    commit_txns(r, env, 81, 120, 0);
+    TU_RC_OK(ldb_checkpoint(env));
+    TU_RC_OK(ldb_archive_list(r->arch, remember_newest, NULL));
+    char gap[256];
+    snprintf(gap, sizeof gap, "%s", newest_segment);
+    commit_txns(r, env, 121, 160, 0);
+    TU_RC_OK(ldb_checkpoint(env));
+    hide_segment(r->arch, gap, 0);
+    TU_RC_IS(follow(r, replica, &got, err, sizeof err), LDB_NOTFOUND);
+    TU_REQUIRE(strstr(err, "txns 81..120") != NULL, "gap message: %s", err);
+    ck_assert_uint_eq(got, 80);
+    expect_db(replica, 80);
+    hide_segment(r->arch, gap, 1);
+    TU_RC_OK(follow(r, replica, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 160);
+    /* A segment still arriving (half its bytes under its final name): the
+     * whole txns in it are applied, the rest when it is complete. */
+    commit_txns(r, env, 161, 200, 0);
+    TU_RC_OK(ldb_checkpoint(env));
+    TU_RC_OK(ldb_archive_list(r->arch, remember_newest, NULL));
+    char seg[4600], saved[4500];
+    snprintf(seg, sizeof seg, "%s/%s", r->arch, newest_segment);
+    snprintf(saved, sizeof saved, "%s/saved", r->dir);
+    ck_assert(rename(seg, saved) == 0);
+    struct stat sb;
+    ck_assert(stat(saved, &sb) == 0);
+    char cmd[9400];
+    snprintf(cmd, sizeof cmd, "head -c %lld %s > %s", (long long)sb.st_size / 2, saved, seg);
+    ck_assert(system(cmd) == 0);
+    TU_RC_IS(follow(r, replica, &got, err, sizeof err), LDB_CORRUPTED);
+    TU_REQUIRE(got > 160 && got < 200, "part of a segment: at txn %" PRIu64, got);
+    expect_db(replica, got);
+    ck_assert(rename(saved, seg) == 0);
+    TU_RC_OK(follow(r, replica, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 200);
+    expect_db(replica, 200);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    /* Another database's archive: refused, the replica untouched. */
+    struct run *other = tu_xmalloc(sizeof *other);
+    memset(other, 0, sizeof *other);
+    run_workload(other, 50, 5);
+    TU_RC_IS(ldb_restore_follow(NULL, other->arch, replica, &got, err, sizeof err),
+             LDB_MISMATCH);
+    expect_db(replica, 200);
+    /* A segment of another database under this one's name: refused. */
+    TU_RC_OK(ldb_archive_list(other->arch, remember_newest, NULL));
+    char from[4600], to[4400], name[128];
+    snprintf(from, sizeof from, "%s/%s", other->arch, newest_segment);
+    snprintf(name, sizeof name, "%016" PRIx64 "-%020d-%020d.ldblog", db_id_of(r->path), 201,
+             260);
+    snprintf(to, sizeof to, "%s/%s", r->arch, name);
+    ck_assert(rename(from, to) == 0);
+    TU_RC_IS(follow(r, replica, &got, err, sizeof err), LDB_MISMATCH);
+    expect_db(replica, 200);
+    tu_remove_dir(other->arch);
+    tu_remove_dir(r->arch);
+    free(other);
+    free(r);
+}
+END_TEST
+
+/* Whether a snapshot holds exactly the model's state at its txn id; no
+ * check asserts (it runs in a child process). */
+static int snapshot_matches(ldb_txn *txn)
+{
+    struct model m;
+    model_at(ldb_txn_id(txn), &m);
+    ldb_dbi t = 0;
+    int rc = ldb_dbi_open(txn, "t", 0, &t);
+    if (rc != (m.tree_exists ? 0 : LDB_NOTFOUND))
+        return 0;
+    for (int tree = 0; tree < 1 + m.tree_exists; tree++) {
+        const uint32_t *vals = tree ? m.tree : m.main;
+        for (int key = 0; key < NKEYS; key++) {
+            char kb[16], vb[64];
+            snprintf(kb, sizeof kb, "k%03d", key);
+            snprintf(vb, sizeof vb, "v%" PRIu32 "-%d-%0*d", vals[key], key,
+                     (int)(vals[key] % 40), 0);
+            ldb_val v;
+            rc = ldb_get(txn, tree ? t : LDB_MAIN, &(ldb_val){strlen(kb), kb}, &v);
+            if (vals[key] == 0 ? rc != LDB_NOTFOUND
+                               : rc != 0 || v.size != strlen(vb) || memcmp(v.data, vb, v.size))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+#define FOLLOW_TXNS 400
+
+/* A reader of the replica in another process: snapshots until it sees
+ * FOLLOW_TXNS. Exit 0: every one was a whole txn and it saw several; 1: a
+ * snapshot differed from the model at its txn; 2: too few; 3: errors. */
+static void replica_reader(const char *replica, int ready_fd)
+{
+    ldb_options o = {0};
+    o.flags = LDB_RDONLY;
+    ldb_env *env;
+    if (ldb_open(replica, &o, &env) < 0)
+        _exit(3);
+    char c = 1;
+    if (write(ready_fd, &c, 1) != 1)
+        _exit(3);
+    uint64_t seen = 0, last = 0, deadline = now_us() + 120 * 1000000ull;
+    while (last < FOLLOW_TXNS && now_us() < deadline) {
+        ldb_txn *txn;
+        if (ldb_txn_begin(env, LDB_TXN_RDONLY, &txn) < 0)
+            _exit(3);
+        if (!snapshot_matches(txn))
+            _exit(1);
+        if (ldb_txn_id(txn) != last)
+            seen++;
+        last = ldb_txn_id(txn);
+        ldb_txn_abort(txn);
+    }
+    ldb_close(env);
+    _exit(last == FOLLOW_TXNS && seen >= 3 ? 0 : 2);
+}
+
+START_TEST(test_follow_reader)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_init(r);
+    ldb_options o = run_options(r); /* a segment every ~30 txns */
+    ldb_env *env = tu_open(r->path, &o);
+    commit_txns(r, env, 1, 20, 20);
+    TU_RC_OK(ldb_checkpoint(env));
+    char replica[4300], err[512];
+    snprintf(replica, sizeof replica, "%s/replica", r->dir);
+    uint64_t got = 0;
+    TU_RC_OK(follow(r, replica, &got, err, sizeof err));
+    ck_assert_uint_eq(got, 20);
+    int ready[2];
+    ck_assert(pipe(ready) == 0);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        replica_reader(replica, ready[1]);
+    }
+    close(ready[1]);
+    char c;
+    ck_assert(read(ready[0], &c, 1) == 1);
+    close(ready[0]);
+    /* The primary goes on; the replica follows each round's segments. */
+    for (uint64_t from = 21; from <= FOLLOW_TXNS; from += 95) {
+        uint64_t to = from + 94 < FOLLOW_TXNS ? from + 94 : FOLLOW_TXNS;
+        commit_txns(r, env, from, to, 0);
+        TU_RC_OK(ldb_checkpoint(env));
+        int rc = follow(r, replica, &got, err, sizeof err);
+        TU_REQUIRE(rc == 0, "follow: %d %s", rc, err);
+        ck_assert_uint_eq(got, to);
+    }
+    int status = tu_wait_child(pid, 150, "replica reader");
+    TU_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader: status %#x", status);
+    expect_db(replica, FOLLOW_TXNS);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(r->arch);
+    free(r);
+}
+END_TEST
+
 #ifdef LDB_TEST_HOOKS
 /* Called after each replayed txn (the count is per segment): die at the
  * 40th in all. */
@@ -926,6 +1152,8 @@ static Suite *restore_suite(void)
     tcase_add_test(tc, test_restore_prune);
     tcase_add_test(tc, test_restore_v1_segment);
     tcase_add_test(tc, test_archive_options_text);
+    tcase_add_test(tc, test_follow_segments);
+    tcase_add_test(tc, test_follow_reader);
 #ifdef LDB_TEST_HOOKS
     tcase_add_test(tc, test_restore_interrupted);
     tcase_add_test(tc, test_archive_fault);

@@ -7,7 +7,9 @@
 # they say, each passing check; the listing shows the segments with txn and
 # time ranges; a deleted middle segment is reported as a gap naming the
 # txns (exit 1, nothing at DEST); --prune-before removes only segments
-# wholly at or before the backup. Ends with a Check-style summary line.
+# wholly at or before the backup; --follow builds a replica and applies a
+# new segment, and stops with exit 0 on SIGTERM. Ends with a Check-style
+# summary line.
 tool=./tools/lightningdb
 dir=${LDB_TEST_TMPDIR:-${TMPDIR:-/tmp}}/ldb-tool-restore.$$
 checks=0
@@ -74,6 +76,34 @@ check "no target: exit 2" test $? -eq 2
 "$tool" restore "$dir/backup" --archive "$dir/arch" --to-time "yesterday" "$dir/r-none" \
     >/dev/null 2>&1
 check "bad time: exit 2" test $? -eq 2
+
+# --follow: the replica is built, takes each new segment as it appears, and
+# SIGTERM ends it with exit 0. Reads of the replica go without the
+# primary's options (its archive is not the replica's).
+wait_for() { # up to 60 s for a command to succeed
+    n=0
+    while [ $n -lt 300 ]; do
+        "$@" && return 0
+        sleep 0.2
+        n=$((n + 1))
+    done
+    return 1
+}
+"$tool" restore "$dir/backup" --archive "$dir/arch" --follow --interval 0.2 "$dir/replica" \
+    >"$dir/follow.out" 2>&1 &
+fpid=$!
+check "follow: built at txn 25" wait_for grep -q 'replica: at txn 25$' "$dir/follow.out"
+must "$tool" put "$db" balance 300 # txn 26: its close archives it
+check "follow: took txn 26" wait_for grep -q 'replica: at txn 26$' "$dir/follow.out"
+check "  the replica reads it" \
+    test "$(LIGHTNINGDB_OPTIONS= "$tool" get "$dir/replica" balance)" = 300
+kill -TERM $fpid
+wait $fpid
+check "follow: SIGTERM, exit 0" test $? -eq 0
+check "  check passes" sh -c "LIGHTNINGDB_OPTIONS= $tool check '$dir/replica' >/dev/null"
+"$tool" restore "$dir/backup" --archive "$dir/arch" --follow --interval 0.2 "$dir/r-none" \
+    --to-txn 3 >/dev/null 2>&1
+check "follow with a target: exit 2" test $? -eq 2
 
 # A middle segment after the backup goes missing: a gap, named.
 seg=$(ls "$dir/arch" | grep -- '-00000000000000000023-' | head -1)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmd_archive.c: the point-in-time recovery subcommands, thin over the
- * library (ldb_restore, ldb_archive_list, ldb_archive_prune):
+ * library (ldb_restore, ldb_restore_follow, ldb_archive_list,
+ * ldb_archive_prune):
  *
  *   lightningdb restore BACKUP --archive DIR (--to-txn N | --to-time TIME | --latest) DEST
+ *   lightningdb restore BACKUP --archive DIR --follow [--interval SEC] DEST
  *   lightningdb archive DIR [--prune-before BACKUP]
  *
  * TIME is "YYYY-MM-DD HH:MM:SS[.ffffff]" in local time (as TZ says; the
@@ -15,6 +17,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +95,71 @@ static void format_time(uint64_t us, char *buf, size_t len)
 static int restore_usage(const char *why)
 {
     return usage_error("restore: %s (restore BACKUP --archive DIR (--to-txn N | --to-time "
-                       "\"YYYY-MM-DD HH:MM:SS\" | --latest) DEST)",
+                       "\"YYYY-MM-DD HH:MM:SS\" | --latest | --follow [--interval SEC]) DEST)",
                        why);
+}
+
+/* ---- restore --follow ----------------------------------------------------- */
+
+static volatile sig_atomic_t follow_stop;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    follow_stop = 1;
+}
+
+/* SIGINT and SIGTERM end the loop after the round in progress; without
+ * SA_RESTART they also cut the sleep between rounds short. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void sleep_unless_stopped(double seconds)
+{
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    if (!follow_stop)
+        (void)nanosleep(&ts, NULL);
+}
+
+/* Whether a follow round's error may go away by itself: a gap or a short
+ * segment while a transport is still delivering files. */
+static int follow_transient(int rc)
+{
+    return rc == LDB_NOTFOUND || rc == LDB_CORRUPTED;
+}
+
+/* Apply new segments to the replica every interval seconds until SIGINT or
+ * SIGTERM (exit 0), or an error that waiting cannot fix (exit 1). */
+static int follow(const char *backup, const char *archive, const char *dest, double interval)
+{
+    catch_stop_signals();
+    uint64_t shown = UINT64_MAX;
+    char err[512], last_err[512] = "";
+    while (!follow_stop) {
+        uint64_t txn = 0;
+        int rc = ldb_restore_follow(backup, archive, dest, &txn, err, sizeof err);
+        if (rc != 0 && !follow_transient(rc)) {
+            fprintf(stderr, "%s: restore: %s: %s\n", prog, dest, err[0] ? err : ldb_strerror(rc));
+            return 1;
+        }
+        if (rc != 0 && strcmp(err, last_err) != 0)
+            fprintf(stderr, "%s: restore: %s: %s (waiting)\n", prog, dest, err);
+        snprintf(last_err, sizeof last_err, "%s", rc != 0 ? err : "");
+        if (txn != shown && txn != 0) {
+            printf("%s: at txn %" PRIu64 "\n", dest, txn);
+            fflush(stdout);
+            shown = txn;
+        }
+        sleep_unless_stopped(interval);
+    }
+    return output_failed();
 }
 
 static int cmd_restore(int argc, char **argv)
@@ -101,11 +167,14 @@ static int cmd_restore(int argc, char **argv)
     static const struct option longopts[] = {
         {"archive", required_argument, NULL, 'a'}, {"to-txn", required_argument, NULL, 'n'},
         {"to-time", required_argument, NULL, 't'}, {"latest", no_argument, NULL, 'l'},
+        {"follow", no_argument, NULL, 'f'},        {"interval", required_argument, NULL, 'i'},
         {NULL, 0, NULL, 0},
     };
     const char *archive = NULL;
     uint64_t to_txn = 0, to_time = 0;
-    int targets = 0, c;
+    int targets = 0, c, following = 0;
+    double interval = -1;
+    char *end;
     /* argv holds the operands and options after "restore" (as every
      * subcommand's); getopt sees it with a program name in front. */
     optind = 0;
@@ -128,13 +197,26 @@ static int cmd_restore(int argc, char **argv)
         case 'l':
             targets++;
             break;
+        case 'f':
+            following = 1;
+            targets++;
+            break;
+        case 'i':
+            interval = strtod(optarg, &end);
+            if (*optarg == '\0' || *end != '\0' || !(interval >= 0 && interval <= 86400))
+                return restore_usage("--interval wants seconds, 0 to 86400");
+            break;
         default:
             return restore_usage("unknown option");
         }
     }
     if (argc + 1 - optind != 2 || archive == NULL || targets != 1)
         return restore_usage("wants BACKUP, DEST, --archive and one target");
+    if (interval >= 0 && !following)
+        return restore_usage("--interval goes with --follow");
     const char *backup = argv[optind - 1], *dest = argv[optind];
+    if (following)
+        return follow(backup, archive, dest, interval >= 0 ? interval : 10);
     char err[512];
     uint64_t got = 0;
     int rc = ldb_restore(backup, archive, dest, to_txn, to_time, &got, err, sizeof err);
@@ -215,13 +297,17 @@ static int cmd_archive(int argc, char **argv)
 
 const struct command command_restore = {
     "restore", cmd_restore,
-    "BACKUP --archive DIR (--to-txn N | --to-time TIME | --latest) DEST",
-    "build DEST from a backup and the log archive, as of a txn or a time",
+    "BACKUP --archive DIR (--to-txn N | --to-time TIME | --latest | --follow) DEST",
+    "build DEST from a backup and the log archive (to a txn, a time, or following it)",
     "      --archive DIR       the log archive (ldb_options.archive_dir)\n"
     "      --to-txn N          stop after txn N\n"
     "      --to-time TIME      stop at the last txn committed at or before TIME\n"
     "                          (\"YYYY-MM-DD HH:MM:SS[.ffffff]\" local time, or @SECONDS)\n"
-    "      --latest            replay every archived record\n",
+    "      --latest            replay every archived record\n"
+    "      --follow            build DEST if missing, then apply new segments as they\n"
+    "                          appear, until SIGINT or SIGTERM\n"
+    "      --interval SEC      with --follow: look for new segments every SEC seconds\n"
+    "                          (default 10)\n",
 };
 
 const struct command command_archive = {
