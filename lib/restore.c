@@ -329,12 +329,15 @@ static int build(struct restore *r, const char *backup, uint64_t size, const str
     r->txn = r->base_txn;
     r->env->recovering = 1; /* no checkpoint recycles anything mid-segment */
     int rc = replay_all(r);
-    r->env->recovering = 0;
     if (rc == 0) {
         rc = ldb_check(r->env, NULL);
         if (rc < 0)
             rc = say(r, rc, "the restored database fails ldb_check");
     }
+    /* Still recovering at the close: its checkpoint, but no space trim,
+     * which commits a txn of its own (space.c) that the original does not
+     * have: the database would be one txn past the target, and a replica's
+     * next segment would be taken as applied up to it. */
     int closed = ldb_close(r->env);
     r->env = NULL;
     TRY(rc);
@@ -454,12 +457,10 @@ static int follow_apply(struct restore *r, const char *archive_dir, const char *
     r->db_id = r->env->db_id;
     r->txn = r->base_txn = cs.snap.txnid;
     rc = load_segments(r, archive_dir);
-    if (rc == 0) {
-        r->env->recovering = 1; /* no checkpoint recycles anything mid-segment */
+    r->env->recovering = 1; /* no checkpoint recycles anything mid-segment */
+    if (rc == 0)
         rc = replay_all(r);
-        r->env->recovering = 0;
-    }
-    int closed = ldb_close(r->env);
+    int closed = ldb_close(r->env); /* recovering: no trim txn (see build) */
     r->env = NULL;
     return rc < 0 ? rc : closed;
 }

@@ -7,8 +7,10 @@
  * 100-byte value, LDB_SYNC_FULL, T threads) with a small wal_max_bytes so
  * that checkpoints (and with the archive, segment copies) come often; the
  * archive off and on alternate, R rounds each, fresh databases in the same
- * directory, so both see the same load. Reports commits/s per round, the
- * medians and the ratio on/off.
+ * directory, so both see the same load (which goes first alternates from
+ * round to round). Reports commits/s per round and each round's on/off, the
+ * medians and the median of the rounds' ratios (the figure to quote: a
+ * pair run back to back shares the machine's load of the moment).
  *
  * Restore: a backup at txn 0, then the last "on" run's archive, replayed by
  * ldb_restore --latest: txns/s and MB/s of segment bytes.
@@ -206,24 +208,35 @@ int main(int argc, char **argv)
     char base[4096];
     snprintf(base, sizeof base, "%s/bench-archive.%d", cfg.dir ? cfg.dir : ".", (int)getpid());
     mkdir(base, 0755);
-    double off[15], on[15];
+    double off[15], on[15], ratio[15];
     uint64_t cp_off = 0, cp_on = 0;
-    char rundir[4200];
+    char rundir[4200], ondir[4200];
+    snprintf(ondir, sizeof ondir, "%s/on", base);
+    snprintf(rundir, sizeof rundir, "%s/off", base);
     for (int r = 0; r < cfg.rounds; r++) {
-        snprintf(rundir, sizeof rundir, "%s/off", base);
-        off[r] = run(rundir, 0, &cp_off);
-        snprintf(rundir, sizeof rundir, "%s/on", base);
-        on[r] = run(rundir, 1, &cp_on);
-        printf("round %d: archive off %.0f commits/s, on %.0f commits/s\n", r + 1, off[r], on[r]);
+        /* Alternate which goes first, so that a load that rises or falls
+         * through a round does not favour one side. */
+        if (r % 2) {
+            on[r] = run(ondir, 1, &cp_on);
+            off[r] = run(rundir, 0, &cp_off);
+        } else {
+            off[r] = run(rundir, 0, &cp_off);
+            on[r] = run(ondir, 1, &cp_on);
+        }
+        ratio[r] = on[r] / off[r];
+        printf("round %d: archive off %.0f commits/s, on %.0f commits/s, on/off %.3f\n", r + 1,
+               off[r], on[r], ratio[r]);
     }
     qsort(off, (size_t)cfg.rounds, sizeof off[0], cmp_d);
     qsort(on, (size_t)cfg.rounds, sizeof on[0], cmp_d);
+    qsort(ratio, (size_t)cfg.rounds, sizeof ratio[0], cmp_d);
     double moff = off[cfg.rounds / 2], mon = on[cfg.rounds / 2];
     printf("%" PRIu64 " txns, %d thread%s, wal_max_bytes %" PRIu64
-           ": median off %.0f, on %.0f commits/s, on/off %.3f (checkpoints per run: %" PRIu64
-           " off, %" PRIu64 " on)\n",
+           ": median off %.0f, on %.0f commits/s, on/off %.3f; median of the rounds' "
+           "on/off %.3f (range %.3f-%.3f) (checkpoints per run: %" PRIu64 " off, %" PRIu64
+           " on)\n",
            cfg.txns, cfg.threads, cfg.threads == 1 ? "" : "s", cfg.wal_max, moff, mon, mon / moff,
-           cp_off, cp_on);
+           ratio[cfg.rounds / 2], ratio[0], ratio[cfg.rounds - 1], cp_off, cp_on);
     snprintf(rundir, sizeof rundir, "%s/cp", base);
     double c_off = checkpoint_ms(rundir, 0), c_on = checkpoint_ms(rundir, 1);
     double c_off2 = checkpoint_ms(rundir, 0), c_on2 = checkpoint_ms(rundir, 1);

@@ -31,6 +31,10 @@
  *    segment half-copied applies its whole txns, the rest once complete;
  *    another database's archive, or its segment under this one's name:
  *    LDB_MISMATCH, the replica untouched.
+ *  - follow, no trim: megabytes freed at the end of the file (primary and
+ *    replica): neither the primary's checkpoint nor the follower's close
+ *    commits a space trim txn, so the archive has no hole and the replica
+ *    stays at the original's txn, round after round.
  *  - follow reader: a process reading the replica while segments are
  *    applied sees only states of the model at whole txns.
  *  - archive fault: archiving fails (test hook, EIO) at a checkpoint and at
@@ -140,7 +144,11 @@ static void expect_db(const char *path, uint64_t want)
 {
     struct model m;
     model_at(want, &m);
-    ldb_env *env = tu_open(path, NULL);
+    /* Read-only: a writable close may commit a space trim txn, which would
+     * put a replica one txn ahead of its original. */
+    ldb_options o = {0};
+    o.flags = LDB_RDONLY;
+    ldb_env *env = tu_open(path, &o);
     tu_check_env(env);
     ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
     TU_REQUIRE(ldb_txn_id(txn) == want, "restored txn %" PRIu64 ", want %" PRIu64,
@@ -611,6 +619,65 @@ START_TEST(test_follow_segments)
     tu_remove_dir(other->arch);
     tu_remove_dir(r->arch);
     free(other);
+    free(r);
+}
+END_TEST
+
+/* A replica whose applied txns freed megabytes at the end of its file: the
+ * follower's close must not commit a space trim txn of its own (the next
+ * segment's first txn would then be taken as applied). */
+START_TEST(test_follow_no_trim)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_init(r);
+    ldb_options o = run_options(r);
+    o.wal_max_bytes = 64 << 20; /* a segment at each ldb_checkpoint only */
+    ldb_env *env = tu_open(r->path, &o);
+    TU_RC_OK(ldb_backup(env, r->backup, 0));
+    char big[2000], key[32];
+    memset(big, 'b', sizeof big);
+    for (int t = 0; t < 4; t++) { /* txns 1..4: 4 MB of values */
+        ldb_txn *txn = tu_begin(env, 0);
+        for (int i = 0; i < 500; i++) {
+            snprintf(key, sizeof key, "big%05d", t * 500 + i);
+            TU_RC_OK(ldb_put(txn, LDB_MAIN, &(ldb_val){strlen(key), key},
+                             &(ldb_val){sizeof big, big}, 0));
+        }
+        TU_RC_OK(ldb_txn_commit(txn));
+    }
+    ldb_txn *txn = tu_begin(env, 0); /* txn 5: all gone */
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof key, "big%05d", i);
+        TU_RC_OK(ldb_del(txn, LDB_MAIN, &(ldb_val){strlen(key), key}));
+    }
+    TU_RC_OK(ldb_txn_commit(txn));
+    txn = tu_begin(env, 0); /* txn 6 */
+    tu_put_str(txn, LDB_MAIN, "k001", "v6-1-000000");
+    TU_RC_OK(ldb_txn_commit(txn));
+    char replica[4300], err[512];
+    snprintf(replica, sizeof replica, "%s/replica", r->dir);
+    uint64_t got = 0;
+    for (int round = 0; round < 3; round++) {
+        TU_RC_OK(ldb_checkpoint(env));
+        int rc = follow(r, replica, &got, err, sizeof err);
+        TU_REQUIRE(rc == 0, "round %d: %d %s", round, rc, err);
+        ldb_options ro = {0};
+        ro.flags = LDB_RDONLY;
+        ldb_env *renv = tu_open(replica, &ro);
+        ldb_txn *rt = tu_begin(renv, LDB_TXN_RDONLY);
+        TU_REQUIRE(ldb_txn_id(rt) == 6 + (uint64_t)round, "round %d: replica at txn %" PRIu64,
+                   round, ldb_txn_id(rt));
+        tu_expect_str(rt, LDB_MAIN, "k001", round ? "again" : "v6-1-000000");
+        ldb_txn_abort(rt);
+        TU_RC_OK(ldb_close(renv));
+        txn = tu_begin(env, 0);
+        tu_put_str(txn, LDB_MAIN, "k001", "again");
+        TU_RC_OK(ldb_txn_commit(txn));
+    }
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(r->arch);
     free(r);
 }
 END_TEST
@@ -1154,6 +1221,7 @@ static Suite *restore_suite(void)
     tcase_add_test(tc, test_archive_options_text);
     tcase_add_test(tc, test_follow_segments);
     tcase_add_test(tc, test_follow_reader);
+    tcase_add_test(tc, test_follow_no_trim);
 #ifdef LDB_TEST_HOOKS
     tcase_add_test(tc, test_restore_interrupted);
     tcase_add_test(tc, test_archive_fault);
