@@ -225,7 +225,7 @@ int not_a_database(const char *path, unsigned flags)
     struct stat st;
     int fd, found = 0;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); /* a FIFO: no wait */
     if (fd < 0)
         return 0; /* ldb_open says why */
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
@@ -233,7 +233,10 @@ int not_a_database(const char *path, unsigned flags)
         close(fd);
         return 0;
     }
-    if (pread(fd, buf, sizeof buf, 32) == (ssize_t)sizeof buf && memcmp(buf, magic, 8) == 0)
+    /* Zeros where page 0's header is: a database a crash or a disk zeroed,
+     * damaged rather than foreign (check_hostile). */
+    if (pread(fd, buf, sizeof buf, 32) == (ssize_t)sizeof buf &&
+        (memcmp(buf, magic, 8) == 0 || memcmp(buf, "\0\0\0\0\0\0\0\0", 8) == 0))
         found = 1;
     for (off_t ps = 4096; !found && ps <= 65536; ps *= 2)
         found = pread(fd, buf, sizeof buf, ps + 32) == (ssize_t)sizeof buf &&
