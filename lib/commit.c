@@ -93,6 +93,16 @@ static int write_dirty_pages(ldb_txn *txn)
     return rc;
 }
 
+/* Make a committed txn visible to readers. It is in the commit state, so
+ * the next writer builds on it: if readers cannot be shown it (the lock
+ * file's state mutex is damaged), no env may go on. */
+static int publish_committed(ldb_env *env, const struct ldb__snapshot *snap)
+{
+    if (ldb__lock_publish_newer(&env->lock, snap) < 0)
+        return ldb__panic(env, 1);
+    return 0;
+}
+
 /* Steps 3-6 of commit.h for a sealed record. */
 static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t rec_len)
 {
@@ -102,10 +112,9 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
     int sync_full = env->opts.sync_mode == LDB_SYNC_FULL;
     if (!sync_full) {
         TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
-        ldb__lock_state_write(&env->lock, cs);
+        TRY(ldb__lock_state_write(&env->lock, cs));
         txn->committed = 1;
-        ldb__lock_publish_newer(&env->lock, &cs->snap);
-        return 0;
+        return publish_committed(env, &cs->snap);
     }
     /* Alone (no sync in flight, no one waiting for one): the write and its
      * sync go out as one submission, and the next txn starts building while
@@ -119,7 +128,11 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
             ldb__lock_sync_release(&env->lock); /* nothing is visible yet */
             return rc;
         }
-        ldb__lock_state_write(&env->lock, cs);
+        rc = ldb__lock_state_write(&env->lock, cs);
+        if (rc < 0) {
+            ldb__lock_sync_release(&env->lock);
+            return rc;
+        }
         txn->committed = 1; /* the next writer builds on it */
         int released = ldb__txn_release_writer(txn);
         if (ldb__io_wait_write_sync(&env->io) < 0) {
@@ -128,7 +141,7 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
             rc = ldb__panic(env, 1);
         } else {
             ldb__durable_raise(env, cs->snap.txnid);
-            ldb__lock_publish_newer(&env->lock, &cs->snap);
+            rc = publish_committed(env, &cs->snap);
         }
         ldb__lock_sync_release(&env->lock);
         ldb__lock_durable_wake(&env->lock);
@@ -139,7 +152,7 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
      * append, or one we issue ourselves for everyone who appended meanwhile
      * as soon as the sync mutex is free. */
     TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
-    ldb__lock_state_write(&env->lock, cs);
+    TRY(ldb__lock_state_write(&env->lock, cs));
     txn->committed = 1;
     int released = ldb__txn_release_writer(txn);
     rc = ldb__wait_durable(env, cs->snap.txnid);
@@ -210,16 +223,16 @@ int ldb__commit(ldb_txn *txn)
     TRY(ldb__space_grow(txn, txn->snap.npages));
     TRY(write_dirty_pages(txn));
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
+    TRY(ldb__lock_state_read(&env->lock, &cs));
     cs.snap = txn->snap;
     cs.snap.txnid = txn->id;
     cs.data_size = txn->file_size;
     int rc;
     if (txn->replaying) {
         /* Recovery: the record is in the log already; it checkpoints last. */
-        ldb__lock_state_write(&env->lock, &cs);
-        ldb__lock_publish_newer(&env->lock, &cs.snap);
-        rc = 0;
+        rc = ldb__lock_state_write(&env->lock, &cs);
+        if (rc == 0)
+            rc = ldb__lock_publish_newer(&env->lock, &cs.snap);
     } else if (txn->log.too_big) {
         rc = commit_as_checkpoint(txn, &cs);
         txn->committed = rc == 0;

@@ -187,19 +187,19 @@ int ldb__checkpoint_locked(ldb_env *env, const struct ldb__commit_state *pending
         return LDB_PANIC;
     TRY(ldb__lock_sync_acquire(&env->lock, 0));
     struct ldb__commit_state cs;
+    int rc = 0;
     if (pending)
         cs = *pending;
     else
-        ldb__lock_state_read(&env->lock, &cs);
-    int rc = 0;
+        CHECK_GOTO(rc, ldb__lock_state_read(&env->lock, &cs), out);
     uint64_t c = cs.snap.txnid, start = ldb__now_ns();
     if (c != __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE)) {
         CHECK_GOTO(rc, write_checkpoint(env, &cs), out);
         ldb__hist_since(&env->checkpoint_duration, start);
         if (pending)
-            ldb__lock_state_write(&env->lock, &cs);
+            CHECK_GOTO(rc, ldb__lock_state_write(&env->lock, &cs), out);
         ldb__durable_raise(env, c);
-        ldb__lock_publish_newer(&env->lock, &cs.snap);
+        CHECK_GOTO(rc, ldb__lock_publish_newer(&env->lock, &cs.snap), out);
     }
     /* A fresh log generation; its header reaches the disk with the first
      * record's sync (until then the old header's records are all <= c and
@@ -210,7 +210,7 @@ int ldb__checkpoint_locked(ldb_env *env, const struct ldb__commit_state *pending
     if (cs.wal_end > WAL_HEADER_SIZE &&
         archive_generation(env, pending ? c - 1 : c, cs.wal_end) == 0 &&
         log_reset(env, &cs, ldb__new_salt(), c) == 0)
-        ldb__lock_state_write(&env->lock, &cs);
+        rc = ldb__lock_state_write(&env->lock, &cs);
 out:
     ldb__lock_sync_release(&env->lock);
     ldb__lock_durable_wake(&env->lock);
@@ -221,14 +221,15 @@ int ldb__log_start(ldb_env *env)
 {
     TRY(ldb__lock_sync_acquire(&env->lock, 0));
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
-    int rc = archive_found_log(env, cs.snap.txnid);
+    int rc = ldb__lock_state_read(&env->lock, &cs);
+    if (rc == 0)
+        rc = archive_found_log(env, cs.snap.txnid);
     if (rc == 0)
         rc = log_reset(env, &cs, ldb__new_salt(), cs.snap.txnid);
     if (rc == 0 && ldb__os_fsync(env->wal_fd) < 0)
         rc = ldb__panic(env, 1);
     if (rc == 0)
-        ldb__lock_state_write(&env->lock, &cs);
+        rc = ldb__lock_state_write(&env->lock, &cs);
     ldb__lock_sync_release(&env->lock);
     return rc;
 }
@@ -241,7 +242,7 @@ int ldb__checkpoint_if_due(ldb_env *env)
     if (env->wal_fd < 0 || env->recovering)
         return 0;
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
+    TRY(ldb__lock_state_read(&env->lock, &cs));
     if (cs.wal_end < WAL_HEADER_SIZE) {
         /* The first opener was read-only and started no log generation:
          * start one (the data file's meta is the newest txn: nothing has
@@ -265,12 +266,11 @@ int ldb__checkpoint_if_due(ldb_env *env)
 static int sync_all_appended(ldb_env *env)
 {
     struct ldb__commit_state now;
-    ldb__lock_state_read(&env->lock, &now);
+    TRY(ldb__lock_state_read(&env->lock, &now));
     if (ldb__log_failed(env) || ldb__io_datasync(&env->io, env->wal_fd) < 0)
         return ldb__panic(env, 1);
     ldb__durable_raise(env, now.snap.txnid);
-    ldb__lock_publish_newer(&env->lock, &now.snap);
-    return 0;
+    return ldb__lock_publish_newer(&env->lock, &now.snap);
 }
 
 /* With the sync mutex held: sync unless txn txnid is durable already, then
@@ -293,7 +293,11 @@ int ldb__log_sync(ldb_env *env)
         return LDB_PANIC;
     TRY(ldb__lock_sync_acquire(&env->lock, 0));
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
+    int rc = ldb__lock_state_read(&env->lock, &cs);
+    if (rc < 0) {
+        ldb__lock_sync_release(&env->lock);
+        return rc;
+    }
     return sync_through(env, cs.snap.txnid);
 }
 

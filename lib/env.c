@@ -375,11 +375,10 @@ static int drop_log(ldb_env *env)
 {
     TRY(ldb__os_truncate(env->wal_fd, 0));
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
+    TRY(ldb__lock_state_read(&env->lock, &cs));
     cs.wal_end = 0;
     cs.wal_size = 0;
-    ldb__lock_state_write(&env->lock, &cs);
-    return 0;
+    return ldb__lock_state_write(&env->lock, &cs);
 }
 
 int ldb_close(ldb_env *env)
@@ -501,7 +500,7 @@ int ldb__env_stat(ldb_env *env, ldb_stat *st)
     if (!(env->opts.flags & LDB_IMMUTABLE)) {
         /* The log's state is shared: a read-only env sees the writers'. */
         struct ldb__commit_state cs;
-        ldb__lock_state_read(&env->lock, &cs);
+        TRY(ldb__lock_state_read(&env->lock, &cs));
         st->wal_size = cs.wal_end > WAL_HEADER_SIZE ? cs.wal_end - WAL_HEADER_SIZE : 0;
     }
     return 0;

@@ -13,11 +13,13 @@
 #include <sys/file.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "mutex.h"
 #include "os.h"
 
 #define LOCK_MAGIC 0x4B434F4C42444C4CULL /* "LLDBLOCK" */
@@ -145,9 +147,15 @@ int ldb__lock_open(struct ldb__lock *lk, const char *lock_path, unsigned mode, u
     lk->pid = getpid();
     int created;
     TRY(ldb__os_open_side(lock_path, O_RDWR | O_CREAT, mode, owner, &lk->fd, &created));
+    struct stat file;
+    int rc = fstat(lk->fd, &file) == 0 ? 0 : -errno;
+    if (rc < 0)
+        goto fail;
+    lk->home.dev = (uint64_t)file.st_dev;
+    lk->home.ino = (uint64_t)file.st_ino;
     /* Waits while a closer that found itself alone ends (it may be dropping
      * the log): then it is gone and this opener may well be the first. */
-    int rc = presence_lock(lk->fd, F_RDLCK, 1);
+    rc = presence_lock(lk->fd, F_RDLCK, 1);
     if (rc < 0)
         goto fail;
     enum lock_file_state st = LOCK_FILE_NOT_READY;
@@ -196,22 +204,6 @@ fail:
     return rc;
 }
 
-static int init_mutex(pthread_mutex_t *m)
-{
-    pthread_mutexattr_t attr;
-    int rc = pthread_mutexattr_init(&attr);
-    if (rc == 0)
-        rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    if (rc == 0)
-        rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    if (rc == 0)
-        rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
-    if (rc == 0)
-        rc = pthread_mutex_init(m, &attr);
-    pthread_mutexattr_destroy(&attr);
-    return -rc;
-}
-
 static void lay_out(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,
                     const struct ldb__commit_state *cs, unsigned meta_slot)
 {
@@ -233,9 +225,9 @@ static void lay_out(struct ldb__lock *lk, unsigned max_readers, uint32_t page_si
 
 static int init_mutexes(struct ldb__lock_header *h)
 {
-    TRY(init_mutex(&h->writer_mutex));
-    TRY(init_mutex(&h->sync_mutex));
-    return init_mutex(&h->state_mutex);
+    TRY(ldb__mutex_init(&h->writer_mutex));
+    TRY(ldb__mutex_init(&h->sync_mutex));
+    return ldb__mutex_init(&h->state_mutex);
 }
 
 int ldb__lock_init(struct ldb__lock *lk, unsigned max_readers, uint32_t page_size,
@@ -305,7 +297,14 @@ int ldb__lock_attach(struct ldb__lock *lk, uint32_t page_size)
     lk->hdr = p;
     lk->map_len = len;
     lock_layout(lk);
-    return 0;
+    /* A mutex whose type was overwritten may never be released: refuse the
+     * file now rather than wait on it later (mutex.h). */
+    int rc = ldb__mutex_check(&lk->hdr->writer_mutex);
+    if (rc == 0)
+        rc = ldb__mutex_check(&lk->hdr->sync_mutex);
+    if (rc == 0)
+        rc = ldb__mutex_check(&lk->hdr->state_mutex);
+    return rc;
 }
 
 int ldb__lock_open_private(struct ldb__lock *lk, unsigned max_readers,
@@ -336,27 +335,10 @@ void ldb__lock_close(struct ldb__lock *lk)
     lk->fd = -1;
 }
 
-/* Lock a robust mutex; *owner_died when its last holder died holding it. */
-static int robust_lock(pthread_mutex_t *m, int nowait, int *owner_died)
+/* Lock one of the file's mutexes (mutex.h: no damage makes it wait forever). */
+static int robust_lock(struct ldb__lock *lk, pthread_mutex_t *m, int nowait, int *owner_died)
 {
-    *owner_died = 0;
-    int rc = nowait ? pthread_mutex_trylock(m) : pthread_mutex_lock(m);
-    switch (rc) {
-    case 0:
-        return 0;
-    case EOWNERDEAD:
-        /* The holder died. What it guarded is left whole by design (see
-         * each caller), so take over. */
-        pthread_mutex_consistent(m);
-        *owner_died = 1;
-        return 0;
-    case EBUSY:
-        return LDB_BUSY;
-    case EDEADLK:
-        return LDB_INVALID; /* this thread already holds it */
-    default:
-        return -rc;
-    }
+    return ldb__mutex_lock(m, &lk->home, nowait, owner_died);
 }
 
 int ldb__lock_writer(struct ldb__lock *lk, int nowait, int *owner_died)
@@ -364,7 +346,7 @@ int ldb__lock_writer(struct ldb__lock *lk, int nowait, int *owner_died)
     /* A writer that died never published anything half-done: its pages went
      * to free page numbers and its log record, if any, is either whole and
      * in the commit state or beyond the log's end. */
-    return robust_lock(&lk->hdr->writer_mutex, nowait, owner_died);
+    return robust_lock(lk, &lk->hdr->writer_mutex, nowait, owner_died);
 }
 
 int ldb__lock_writer_release(struct ldb__lock *lk)
@@ -387,7 +369,7 @@ int ldb__lock_thread_gone(pid_t tid)
 int ldb__lock_sync_acquire(struct ldb__lock *lk, int nowait)
 {
     int died; /* a dead syncer leaves nothing behind: the next one syncs again */
-    return robust_lock(&lk->hdr->sync_mutex, nowait, &died);
+    return robust_lock(lk, &lk->hdr->sync_mutex, nowait, &died);
 }
 
 void ldb__lock_sync_release(struct ldb__lock *lk)
@@ -395,26 +377,28 @@ void ldb__lock_sync_release(struct ldb__lock *lk)
     pthread_mutex_unlock(&lk->hdr->sync_mutex);
 }
 
-static void state_lock(struct ldb__lock *lk)
+static int state_lock(struct ldb__lock *lk)
 {
     int died; /* the state is double-buffered: a half-written copy is unused */
-    (void)robust_lock(&lk->hdr->state_mutex, 0, &died);
+    return robust_lock(lk, &lk->hdr->state_mutex, 0, &died);
 }
 
-void ldb__lock_state_read(struct ldb__lock *lk, struct ldb__commit_state *out)
+int ldb__lock_state_read(struct ldb__lock *lk, struct ldb__commit_state *out)
 {
-    state_lock(lk);
+    TRY(state_lock(lk));
     *out = lk->hdr->state[lk->hdr->state_idx & 1];
     pthread_mutex_unlock(&lk->hdr->state_mutex);
+    return 0;
 }
 
-void ldb__lock_state_write(struct ldb__lock *lk, const struct ldb__commit_state *in)
+int ldb__lock_state_write(struct ldb__lock *lk, const struct ldb__commit_state *in)
 {
-    state_lock(lk);
+    TRY(state_lock(lk));
     uint32_t next = (lk->hdr->state_idx + 1) & 1;
     lk->hdr->state[next] = *in;
     __atomic_store_n(&lk->hdr->state_idx, next, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&lk->hdr->state_mutex);
+    return 0;
 }
 
 void ldb__lock_durable_wait(struct ldb__lock *lk, uint32_t seen, int timeout_us)
@@ -435,12 +419,13 @@ void ldb__lock_durable_wake(struct ldb__lock *lk)
         syscall(SYS_futex, &lk->hdr->durable_seq, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
-void ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *snap)
+int ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *snap)
 {
-    state_lock(lk);
+    TRY(state_lock(lk));
     if (snap->txnid > __atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_ACQUIRE))
         ldb__lock_publish(lk, snap);
     pthread_mutex_unlock(&lk->hdr->state_mutex);
+    return 0;
 }
 
 /* A slot's owner word (invariant S of lock.h). */
@@ -527,7 +512,12 @@ _Static_assert(sizeof(struct ldb__snapshot) % 8 == 0, "snapshot copied in words"
 static int snapshot_read_locked(struct ldb__lock *lk, uint64_t *slot_txnid,
                                 struct ldb__snapshot *snap)
 {
-    state_lock(lk);
+    int rc = state_lock(lk);
+    if (rc < 0) {
+        if (slot_txnid != NULL)
+            __atomic_store_n(slot_txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
+        return rc;
+    }
     uint64_t id = __atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST);
     if (slot_txnid != NULL)
         __atomic_store_n(slot_txnid, id, __ATOMIC_SEQ_CST);

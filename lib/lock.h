@@ -59,6 +59,7 @@
 #include <sys/types.h>
 
 #include "format.h"
+#include "mutex.h"
 
 #define LDB_READER_IDLE UINT64_MAX
 
@@ -139,6 +140,7 @@ struct ldb__lock {
     pid_t pid;
     int mark_found; /* a creation mark was in the file (ldb__lock_open) */
     uint64_t mark_dev, mark_ino;
+    struct ldb__mutex_home home; /* the lock file: its mutexes' holders have it open */
 };
 
 /* Open or create the lock file and take flock(LOCK_EX) if no one else has
@@ -197,15 +199,18 @@ int ldb__lock_thread_gone(pid_t tid);
 int ldb__lock_sync_acquire(struct ldb__lock *lk, int nowait);
 void ldb__lock_sync_release(struct ldb__lock *lk);
 /* Copy or replace the commit state (takes state_mutex). */
-void ldb__lock_state_read(struct ldb__lock *lk, struct ldb__commit_state *out);
-void ldb__lock_state_write(struct ldb__lock *lk, const struct ldb__commit_state *in);
+__attribute__((warn_unused_result))
+int ldb__lock_state_read(struct ldb__lock *lk, struct ldb__commit_state *out);
+__attribute__((warn_unused_result))
+int ldb__lock_state_write(struct ldb__lock *lk, const struct ldb__commit_state *in);
 /* Committers waiting for the log to become durable past their txn sleep
  * on durable_seq (a process-shared futex) rather than queueing on the sync
  * mutex, so one sync releases all of them at once. */
 void ldb__lock_durable_wait(struct ldb__lock *lk, uint32_t seen, int timeout_us);
 void ldb__lock_durable_wake(struct ldb__lock *lk);
 /* Publish snap if it is newer than what readers see (takes state_mutex). */
-void ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *snap);
+__attribute__((warn_unused_result))
+int ldb__lock_publish_newer(struct ldb__lock *lk, const struct ldb__snapshot *snap);
 
 /* Reader slots. */
 int ldb__lock_reader_claim(struct ldb__lock *lk, unsigned *slot);

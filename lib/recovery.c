@@ -320,7 +320,7 @@ int ldb__recovery_replay_segment(ldb_env *env, int fd, uint64_t db_id,
 {
     memset(res, 0, sizeof *res);
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
+    TRY(ldb__lock_state_read(&env->lock, &cs));
     res->last_txnid = cs.snap.txnid;
     struct log_walk w;
     struct replay_trees rt = {0};

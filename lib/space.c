@@ -47,12 +47,12 @@ static uint64_t grow_chunk(uint64_t file_size)
 
 /* The lock file's record of the data file's allocated size (the writer
  * mutex held: only writers change it). */
-static void set_data_size(ldb_env *env, uint64_t size)
+static int set_data_size(ldb_env *env, uint64_t size)
 {
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
+    TRY(ldb__lock_state_read(&env->lock, &cs));
     cs.data_size = size;
-    ldb__lock_state_write(&env->lock, &cs);
+    return ldb__lock_state_write(&env->lock, &cs);
 }
 
 uint64_t ldb__space_reserve(const ldb_env *env, const struct ldb__snapshot *snap)
@@ -87,8 +87,7 @@ int ldb__space_grow(ldb_txn *txn, uint64_t pages)
     /* Its new size is made durable by the next checkpoint's fsync, before
      * any meta page refers to the new pages. */
     txn->file_size = target;
-    set_data_size(env, target);
-    return 0;
+    return set_data_size(env, target);
 }
 
 int ldb__space_extend(ldb_txn *txn, uint32_t n, pgno_t *pgno)
@@ -203,7 +202,7 @@ static int trim(ldb_env *env)
      * pages were cut above, or when more than two growth steps were grown
      * and never used (one is the normal slack of a growth). */
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
+    TRY(ldb__lock_state_read(&env->lock, &cs));
     uint64_t keep = cs.snap.npages + ldb__space_reserve(env, &cs.snap);
     /* Never below the committed pages (the cap is at least data_size). */
     if (keep > limit_pages(env, cs.data_size))
@@ -217,8 +216,7 @@ static int trim(ldb_env *env)
     if (size >= cs.data_size)
         return 0;
     TRY(ldb__os_truncate(env->fd, size));
-    set_data_size(env, size);
-    return 0;
+    return set_data_size(env, size);
 }
 
 int ldb__space_trim(ldb_env *env)

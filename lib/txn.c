@@ -312,7 +312,7 @@ static int adopt_dead_writer(ldb_env *env)
 static int setup_write(ldb_env *env, ldb_txn *txn)
 {
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
+    TRY(ldb__lock_state_read(&env->lock, &cs));
     txn->snap = cs.snap; /* the newest committed state, durable or not yet */
     TRY(snapshot_map(txn, txn->snap.npages));
     txn->file_size = cs.data_size;

@@ -326,20 +326,20 @@ START_TEST(test_lock_snapshot_wraps)
     struct ldb__snapshot bad = snap;
     bad.txnid++;
     bad.npages = (1ull << 52) + 3;
-    ldb__lock_publish_newer(&env->lock, &bad);
+    TU_RC_OK(ldb__lock_publish_newer(&env->lock, &bad));
     ldb_txn *txn = NULL;
     TU_RC_IS(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn), LDB_CORRUPTED);
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&env->lock, &cs);
+    TU_RC_OK(ldb__lock_state_read(&env->lock, &cs));
     cs.snap.npages = (1ull << 52) + 3;
-    ldb__lock_state_write(&env->lock, &cs);
+    TU_RC_OK(ldb__lock_state_write(&env->lock, &cs));
     TU_RC_IS(ldb_txn_begin(env, 0, &txn), LDB_CORRUPTED);
     /* Left as it was, the shared state serves again. */
     cs.snap.npages = snap.npages;
-    ldb__lock_state_write(&env->lock, &cs);
+    TU_RC_OK(ldb__lock_state_write(&env->lock, &cs));
     bad.npages = snap.npages;
     bad.txnid++;
-    ldb__lock_publish_newer(&env->lock, &bad);
+    TU_RC_OK(ldb__lock_publish_newer(&env->lock, &bad));
     (void)ldb_close(env); /* its checkpoint may see the bumped ids: no matter */
     tu_remove_dir(dir);
 }
@@ -397,6 +397,111 @@ START_TEST(test_lock_snapshot_inconsistent)
     tu_remove_dir(dir);
 }
 END_TEST
+
+#ifdef __GLIBC__
+/* In a child (a hang is killed and reported): a process that opens the
+ * database and begins a write txn gets want (0: it commits one). */
+static void expect_writer_gets(const char *path, int want, const char *what)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ldb_env *env = NULL;
+        ldb_txn *txn = NULL;
+        int rc = ldb_open(path, NULL, &env);
+        if (rc == 0)
+            rc = ldb_txn_begin(env, 0, &txn);
+        if (rc == 0)
+            rc = ldb_txn_commit(txn);
+        _exit(rc == want ? 0 : 1);
+    }
+    int status = tu_wait_child(pid, 20, what);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: not %d", what, want);
+}
+
+/* A live process that has no file of ours open. */
+static pid_t start_bystander(void)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+        pause();
+        _exit(0);
+    }
+    return pid;
+}
+
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return pid;
+}
+
+/* A damaged lock file held open by another process (here, this one): a
+ * mutex whose type was overwritten, or whose lock word names a dead thread
+ * or one of a process without the lock file open, can never be released.
+ * Openers and writers answer LDB_CORRUPTED in bounded time instead of
+ * waiting forever (the hang fuzz_lock found: test/fuzz/crashes). A live
+ * holder is still waited for. */
+START_TEST(test_lock_mutex_damaged)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    make_db(path);
+    ldb_env *env = tu_open(path, NULL);
+    struct ldb__lock_header *h = env->lock.hdr;
+    pthread_mutex_t saved = h->state_mutex;
+
+    /* Turned plain, locked with waiters: the fuzz reproducer's shape. */
+    h->state_mutex.__data.__kind = 0;
+    h->state_mutex.__data.__lock = 2;
+    expect_writer_gets(path, LDB_CORRUPTED, "opener of a lock file with a plain mutex");
+    ldb_txn *txn = NULL;
+    TU_RC_IS(ldb_txn_begin(env, 0, &txn), LDB_CORRUPTED);
+    h->state_mutex = saved;
+
+    pid_t bystander = start_bystander();
+    saved = h->writer_mutex;
+    h->writer_mutex.__data.__lock = (int)bystander;
+    expect_writer_gets(path, LDB_CORRUPTED, "writer on a mutex a bystander holds");
+    h->writer_mutex.__data.__lock = (int)dead_pid();
+    expect_writer_gets(path, LDB_CORRUPTED, "writer on a mutex a dead thread holds");
+    h->writer_mutex = saved;
+    kill(bystander, SIGKILL);
+    waitpid(bystander, NULL, 0);
+
+    /* A live holder with the file open: waited for over several slices. */
+    TU_RC_OK(ldb_txn_begin(env, 0, &txn));
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        ldb_env *e2 = NULL;
+        ldb_txn *t2 = NULL;
+        int rc = ldb_open(path, NULL, &e2);
+        if (rc == 0)
+            rc = ldb_txn_begin(e2, 0, &t2);
+        if (rc == 0)
+            rc = ldb_txn_commit(t2);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    usleep(1200 * 1000);
+    TU_RC_OK(ldb_txn_commit(txn));
+    int status = tu_wait_child(pid, 20, "writer behind a live holder");
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "a writer behind a live holder did not get the mutex");
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+#endif
 
 /* ---- side files and the data file's kind (bugs 8, 10) ------------------------ */
 
@@ -1076,6 +1181,9 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, test_overflow_run_too_long);
     tcase_add_test(tc, test_lock_snapshot_wraps);
     tcase_add_test(tc, test_lock_snapshot_inconsistent);
+#ifdef __GLIBC__
+    tcase_add_test(tc, test_lock_mutex_damaged);
+#endif
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_set_timeout(tc, 300);
