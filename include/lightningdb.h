@@ -647,6 +647,9 @@ typedef struct ldb_stat {
                                          ldb_options.archive_dir */
     uint64_t archive_failures;      /**< attempts to archive a log generation that
                                          failed in this env (the log was kept) */
+    uint64_t oldest_reader_lag_us;  /**< how long the longest-open read txn, all
+                                         processes, has been open (microseconds, a
+                                         few ms resolution); 0 when none */
     /* New fields go here, at the end (see "Growing structs"). */
 } ldb_stat;
 

@@ -488,6 +488,7 @@ int ldb__env_stat(ldb_env *env, ldb_stat *st)
     st->max_size = env->opts.max_size;
     st->readers_max = env->lock.hdr->max_readers;
     ldb__lock_reader_stats(&env->lock, &st->readers_used, &st->oldest_reader_txn_id);
+    st->oldest_reader_lag_us = ldb__lock_reader_longest_ns(&env->lock) / 1000;
     struct ldb__cache_stats cst;
     ldb__cache_stats(env->cache, &cst);
     st->cache_hits = cst.hits;

@@ -75,7 +75,9 @@ struct ldb__reader_slot {
                         bits, bumped by every claim); atomic (invariant S) */
     uint64_t txnid;  /* snapshot id, or LDB_READER_IDLE; atomic; written by
                         the owner only */
-    uint8_t pad[48]; /* one cache line per slot: no false sharing */
+    uint64_t began;  /* CLOCK_MONOTONIC_COARSE ns when the owner last began a
+                        read txn (stored before txnid); atomic; owner only */
+    uint8_t pad[40]; /* one cache line per slot: no false sharing */
 };
 _Static_assert(sizeof(struct ldb__reader_slot) == 64, "reader slot is a cache line");
 
@@ -242,6 +244,9 @@ int ldb__lock_reader_visit(struct ldb__lock *lk, int (*fn)(void *, uint32_t, uin
                            void *ctx);
 /* Readers now registered and the oldest registered id (0 if none). */
 void ldb__lock_reader_stats(struct ldb__lock *lk, uint32_t *used, uint64_t *oldest);
+/* How long the longest-open read txn (all processes) has been open, in ns;
+ * 0 without readers. */
+uint64_t ldb__lock_reader_longest_ns(struct ldb__lock *lk);
 
 #ifdef LDB_TEST_HOOKS
 /* Called by ldb__lock_reader_check between finding a slot's owner dead and

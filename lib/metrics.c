@@ -104,6 +104,11 @@ static void database_figures(struct exposition *x, const ldb_stat *st)
     gauge(x, "lightningdb_oldest_reader_lag_txns", lag,
           "Commits since the oldest open reader's snapshot (0 without readers); "
           "pages those commits freed are held back for it.");
+    family(x, "lightningdb_oldest_reader_lag_seconds", "gauge",
+           "How long the longest-open read transaction, all processes, has been open "
+           "(0 without readers; a few ms resolution).");
+    fprintf(x->out, "lightningdb_oldest_reader_lag_seconds{%s} %.3f\n", x->label,
+            (double)st->oldest_reader_lag_us / 1e6);
 }
 
 /* Where the file's pages are and what free ones wait for (ldb_stat_space):

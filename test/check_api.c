@@ -1379,6 +1379,11 @@ START_TEST(test_reset_renew)
     ldb_stat st = tu_env_stat(env);
     ck_assert_uint_eq(st.readers_used, 1);
     ck_assert_uint_eq(st.oldest_reader_txn_id, id1);
+    /* Open for at least 60 ms (the coarse clock ticks every few ms). */
+    usleep(60 * 1000);
+    st = tu_env_stat(env);
+    ck_assert_uint_ge(st.oldest_reader_lag_us, 50 * 1000);
+    ck_assert_uint_lt(st.oldest_reader_lag_us, 60ull * 1000 * 1000);
 
     w = tu_begin(env, 0);
     tu_put_str(w, LDB_MAIN, "b", "2");
@@ -1389,6 +1394,7 @@ START_TEST(test_reset_renew)
     st = tu_env_stat(env);
     ck_assert_uint_eq(st.readers_used, 0);
     ck_assert_uint_eq(st.oldest_reader_txn_id, 0);
+    ck_assert_uint_eq(st.oldest_reader_lag_us, 0);
 
     w = tu_begin(env, 0);
     tu_put_str(w, LDB_MAIN, "c", "3");

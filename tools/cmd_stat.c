@@ -38,6 +38,7 @@ static void stat_json(const struct args *a, const ldb_stat *st, const ldb_tree_s
     json_u64(&first, "oldest_reader_txn_id", st->oldest_reader_txn_id);
     json_u64(&first, "oldest_reader_lag",
              st->readers_used ? st->last_txn_id - st->oldest_reader_txn_id : 0);
+    json_u64(&first, "oldest_reader_lag_us", st->oldest_reader_lag_us);
     json_key(stdout, &first, "tree");
     printf("{\"name\": ");
     json_string(stdout, a->tree != NULL ? a->tree : "main");
@@ -103,6 +104,7 @@ static int cmd_stat(int argc, char **argv)
     /* How many commits the oldest reader is behind: what it holds back. */
     printf("oldest reader lag:    %" PRIu64 "\n",
            st.readers_used ? st.last_txn_id - st.oldest_reader_txn_id : 0);
+    printf("oldest reader open:   %.3f s\n", (double)st.oldest_reader_lag_us / 1e6);
     /* Where the file's pages are, and why free ones wait (readers: until
      * the oldest reader ends; checkpoint: until the next one). */
     printf("file pages:           %" PRIu64 "\n", sp.file_pages);
