@@ -448,7 +448,7 @@ static pid_t dead_pid(void)
  * mutex whose type was overwritten, or whose lock word names a dead thread
  * or one of a process without the lock file open, can never be released.
  * Openers and writers answer LDB_CORRUPTED in bounded time instead of
- * waiting forever (the hang fuzz_lock found: test/fuzz/crashes). A live
+ * waiting forever (the hang fuzz_lock found: test/fuzz/corpus/lock/mutex-hang). A live
  * holder is still waited for. */
 START_TEST(test_lock_mutex_damaged)
 {
