@@ -122,7 +122,10 @@ LDB_API const char *ldb_version(void);
  * (it only decides how new values are written). A tree whose recent values
  * kept failing to compress stops trying for a while and probes again later.
  * Compressed values are returned decompressed, from a cache of
- * ldb_options.cache_size bytes shared by the env's threads. */
+ * ldb_options.cache_size bytes shared by the env's threads.
+ * A library built without a codec (configure --without-lz4 or
+ * --without-zstd) refuses it: ldb_open() with it gives #LDB_INVALID, and
+ * reading a value stored with it gives #LDB_VERSION. */
 /**@{*/
 #define LDB_COMPRESS_NONE 0
 #define LDB_COMPRESS_LZ4 1

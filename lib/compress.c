@@ -6,38 +6,74 @@
  * decompression context is kept per thread (readers decompress at once on
  * many threads, and a context is too big to build per value), freed by a
  * thread-key destructor when the thread ends.
+ *
+ * Each codec is optional (configure --without-zstd, --without-lz4): a
+ * build without one refuses it in the options (LDB_INVALID, so ldb_open
+ * fails) and reads a value it compressed as LDB_VERSION, a format this
+ * build cannot read, never as damage.
  */
 #include "compress.h"
 
 #include <errno.h>
-#include <lz4.h>
-#include <lz4hc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef HAVE_LZ4
+#include <lz4.h>
+#include <lz4hc.h>
+#endif
+#ifdef HAVE_ZSTD
 #include <zstd.h>
 #include <zstd_errors.h>
+#endif
 
 #include "alloc.h"
 #include "lightningdb.h"
 
 #define LZ4_ACCEL_MAX 65537
+/* lz4.h's LZ4_MAX_INPUT_SIZE, a limit of the stored format (format.h's
+ * value_header) that holds whether or not this build has LZ4. */
+#define LDB_LZ4_MAX_INPUT 0x7E000000u
+
+int ldb__compress_have_codec(int codec)
+{
+    switch (codec) {
+    case LDB_COMPRESS_NONE:
+        return 1;
+#ifdef HAVE_LZ4
+    case LDB_COMPRESS_LZ4:
+        return 1;
+#endif
+#ifdef HAVE_ZSTD
+    case LDB_COMPRESS_ZSTD:
+        return 1;
+#endif
+    default:
+        return 0;
+    }
+}
 
 int ldb__compress_check_options(int codec, int level)
 {
     switch (codec) {
     case LDB_COMPRESS_NONE:
         return level == 0 ? 0 : LDB_INVALID;
+#ifdef HAVE_LZ4
     case LDB_COMPRESS_LZ4:
         return level >= -LZ4_ACCEL_MAX && level <= LZ4HC_CLEVEL_MAX ? 0 : LDB_INVALID;
+#endif
+#ifdef HAVE_ZSTD
     case LDB_COMPRESS_ZSTD:
         return level == 0 || (level >= ZSTD_minCLevel() && level <= ZSTD_maxCLevel())
                    ? 0
                    : LDB_INVALID;
-    default:
+#endif
+    default: /* unknown, or a codec this build lacks */
         return LDB_INVALID;
     }
 }
+
+#ifdef HAVE_LZ4
 
 static int lz4_compress(struct ldb__compressor *c, int level, const void *src, uint32_t n,
                         uint8_t *dst, uint32_t cap, size_t *len)
@@ -56,6 +92,9 @@ static int lz4_compress(struct ldb__compressor *c, int level, const void *src, u
     *len = r > 0 ? (size_t)r : 0; /* 0: it did not fit in cap */
     return 0;
 }
+#endif
+
+#ifdef HAVE_ZSTD
 
 static int zstd_compress(struct ldb__compressor *c, int level, const void *src, uint32_t n,
                          uint8_t *dst, uint32_t cap, size_t *len)
@@ -71,22 +110,32 @@ static int zstd_compress(struct ldb__compressor *c, int level, const void *src, 
     *len = r;
     return 0;
 }
+#endif
 
 int ldb__compress_value(struct ldb__compressor *c, int codec, int level, const void *src,
                         uint32_t n, uint8_t *dst, uint32_t cap, uint32_t *out)
 {
     *out = 0;
-    if (cap <= VALUE_HEADER_SIZE || n > (uint32_t)LZ4_MAX_INPUT_SIZE)
+    if (cap <= VALUE_HEADER_SIZE || n > LDB_LZ4_MAX_INPUT)
         return 0;
     size_t len = 0;
     uint32_t room = cap - VALUE_HEADER_SIZE;
     uint8_t *payload = dst + VALUE_HEADER_SIZE;
-    if (codec == LDB_COMPRESS_LZ4)
+    (void)c, (void)level, (void)src, (void)room, (void)payload;
+    switch (codec) {
+#ifdef HAVE_LZ4
+    case LDB_COMPRESS_LZ4:
         TRY(lz4_compress(c, level, src, n, payload, room, &len));
-    else if (codec == LDB_COMPRESS_ZSTD)
+        break;
+#endif
+#ifdef HAVE_ZSTD
+    case LDB_COMPRESS_ZSTD:
         TRY(zstd_compress(c, level, src, n, payload, room, &len));
-    else
+        break;
+#endif
+    default:
         return LDB_INVALID;
+    }
     if (len == 0)
         return 0;
     struct value_header h = {(uint8_t)codec, 0, 0, n};
@@ -97,7 +146,9 @@ int ldb__compress_value(struct ldb__compressor *c, int codec, int level, const v
 
 void ldb__compressor_destroy(struct ldb__compressor *c)
 {
+#ifdef HAVE_ZSTD
     ZSTD_freeCCtx(c->zstd);
+#endif
     ldb__free(c->lz4);
     ldb__free(c->lz4hc);
     memset(c, 0, sizeof *c);
@@ -111,17 +162,23 @@ int ldb__compress_header(const uint8_t *stored, uint32_t len, int *codec, uint32
     memcpy(&h, stored, sizeof h);
     if (LDB_UNLIKELY((h.codec != LDB_COMPRESS_LZ4 && h.codec != LDB_COMPRESS_ZSTD) || h.dict ||
                      h.reserved || h.raw_size == 0 || h.raw_size > 0x7FFFF000u ||
-                     (h.codec == LDB_COMPRESS_LZ4 && h.raw_size > (uint32_t)LZ4_MAX_INPUT_SIZE)))
+                     (h.codec == LDB_COMPRESS_LZ4 && h.raw_size > LDB_LZ4_MAX_INPUT)))
         return LDB_CORRUPT();
+    if (!ldb__compress_have_codec(h.codec))
+        return LDB_VERSION; /* sound, but this build has not the codec */
     /* The payload must be able to expand to raw_size, checked before
      * anyone allocates raw_size bytes for it: zstd frames record their
      * content size; an LZ4 block expands at most ~255 times. */
     const uint8_t *payload = stored + VALUE_HEADER_SIZE;
     uint32_t plen = len - VALUE_HEADER_SIZE;
+    (void)payload;
+#ifdef HAVE_ZSTD
     if (h.codec == LDB_COMPRESS_ZSTD) {
         if (LDB_UNLIKELY(ZSTD_getFrameContentSize(payload, plen) != h.raw_size))
             return LDB_CORRUPT();
-    } else if (LDB_UNLIKELY(h.raw_size > (uint64_t)plen * 255 + 255)) {
+    } else
+#endif
+        if (LDB_UNLIKELY(h.raw_size > (uint64_t)plen * 255 + 255)) {
         return LDB_CORRUPT();
     }
     *codec = h.codec;
@@ -130,6 +187,7 @@ int ldb__compress_header(const uint8_t *stored, uint32_t len, int *codec, uint32
 }
 
 /* ---- per-thread zstd decompression context ---------------------------- */
+#ifdef HAVE_ZSTD
 
 static pthread_key_t dctx_key;
 static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
@@ -156,20 +214,27 @@ static ZSTD_DCtx *thread_dctx(void)
     }
     return d;
 }
+#endif
 
 int ldb__decompress_value(const uint8_t *stored, uint32_t len, uint8_t *dst, uint32_t raw)
 {
-    int codec;
-    uint32_t want;
+    int codec = 0;
+    uint32_t want = 0;
     TRY(ldb__compress_header(stored, len, &codec, &want));
     if (LDB_UNLIKELY(want != raw))
         return LDB_INVALID; /* the caller's buffer is not the recorded size */
     const uint8_t *payload = stored + VALUE_HEADER_SIZE;
     uint32_t plen = len - VALUE_HEADER_SIZE;
+    (void)payload, (void)plen, (void)dst;
+#ifdef HAVE_LZ4
     if (codec == LDB_COMPRESS_LZ4) {
         int r = LZ4_decompress_safe((const char *)payload, (char *)dst, (int)plen, (int)raw);
         return r >= 0 && (uint32_t)r == raw ? 0 : LDB_CORRUPT();
     }
+#endif
+#ifndef HAVE_ZSTD
+    return LDB_VERSION; /* not reached: ldb__compress_header said so */
+#else
     ZSTD_DCtx *d = thread_dctx();
     if (d == NULL)
         return -ENOMEM;
@@ -177,4 +242,5 @@ int ldb__decompress_value(const uint8_t *stored, uint32_t len, uint8_t *dst, uin
     if (ZSTD_isError(r))
         return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? -ENOMEM : LDB_CORRUPT();
     return r == raw ? 0 : LDB_CORRUPT();
+#endif
 }

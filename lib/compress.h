@@ -40,7 +40,11 @@ struct ldb__compressor {
     void *lz4hc;    /* LZ4HC state */
 };
 
-/* 0 if codec (LDB_COMPRESS_*) and level are accepted, else LDB_INVALID. */
+/* 1 if this build has codec (LDB_COMPRESS_*; NONE always), else 0:
+ * configure --without-zstd or --without-lz4 leave one out. */
+int ldb__compress_have_codec(int codec);
+/* 0 if codec (LDB_COMPRESS_*) and level are accepted, else LDB_INVALID
+ * (also for a codec this build lacks). */
 int ldb__compress_check_options(int codec, int level);
 
 /* Compress src into dst as a stored value (header + payload), if that
@@ -51,7 +55,8 @@ int ldb__compress_value(struct ldb__compressor *c, int codec, int level, const v
 void ldb__compressor_destroy(struct ldb__compressor *c);
 
 /* Check a stored value's header: its codec and the size it expands to.
- * LDB_CORRUPTED if it cannot be one of ours. */
+ * LDB_CORRUPTED if it cannot be one of ours; LDB_VERSION if its codec is
+ * one this build lacks. */
 int ldb__compress_header(const uint8_t *stored, uint32_t len, int *codec, uint32_t *raw);
 /* Decompress a stored value into dst, which has exactly raw bytes (from
  * ldb__compress_header). Thread-safe. */

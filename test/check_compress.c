@@ -21,7 +21,11 @@
  *           compressed values as stored; the cache figures in ldb_stat_env
  *           and ldb_metrics;
  *  damage   a damaged compressed value gives LDB_CORRUPTED from get and a
- *           finding from ldb_check.
+ *           finding from ldb_check;
+ *  missing  (a build configured --without-zstd or --without-lz4, which
+ *           skips every case above that needs a codec, saying so): the
+ *           codec it lacks is refused by ldb_open with LDB_INVALID, and a
+ *           value stored with it reads as LDB_VERSION, not as damage.
  */
 #include "testutil.h"
 
@@ -1074,10 +1078,66 @@ START_TEST(test_metrics_show_cache)
 }
 END_TEST
 
+/* ---- missing: a build without a codec --------------------------------------- */
+
+START_TEST(test_missing_codec)
+{
+    int codec = codecs[_i];
+    if (ldb__compress_have_codec(codec))
+        return; /* this build has it: the cases above cover it */
+    ck_assert_int_eq(ldb__compress_check_options(codec, 0), LDB_INVALID);
+    char dir[512], path[600];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_options o = codec_opts(codec, 0);
+    ldb_env *env;
+    TU_RC_IS(ldb_open(path, &o, &env), LDB_INVALID);
+    /* A sound stored value of that codec (as a full build writes it): the
+     * header is valid, the codec is not here. */
+    uint8_t stored[64] = {0};
+    struct value_header h = {(uint8_t)codec, 0, 0, 1000};
+    memcpy(stored, &h, sizeof h);
+    int got_codec;
+    uint32_t raw;
+    TU_RC_IS(ldb__compress_header(stored, sizeof stored, &got_codec, &raw), LDB_VERSION);
+    uint8_t out[1000];
+    TU_RC_IS(ldb__decompress_value(stored, sizeof stored, out, sizeof out), LDB_VERSION);
+    /* A bad header is still damage, with or without the codec. */
+    stored[2] = 1;
+    TU_RC_IS(ldb__compress_header(stored, sizeof stored, &got_codec, &raw), LDB_CORRUPTED);
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* Both codecs are in this build (configure found libzstd and liblz4);
+ * else the cases that need them are skipped, saying so. */
+static int have_codecs(void)
+{
+    int ok = 1;
+    for (unsigned i = 0; i < sizeof codecs / sizeof codecs[0]; i++)
+        if (!ldb__compress_have_codec(codecs[i])) {
+            fprintf(stderr, "check_compress: built without %s: its cases are skipped\n",
+                    codecs[i] == LDB_COMPRESS_LZ4 ? "lz4" : "zstd");
+            ok = 0;
+        }
+    return ok;
+}
+
 static Suite *compress_suite(void)
 {
     Suite *s = suite_create("compress");
-    TCase *tc = tcase_create("codec");
+    TCase *tc = tcase_create("missing");
+    tcase_add_loop_test(tc, test_missing_codec, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("arc");
+    tcase_add_test(tc, test_arc_bound_under_scan);
+    tcase_add_test(tc, test_arc_hot_set_survives_scan);
+    tcase_add_test(tc, test_arc_ghost_hits_move_p);
+    suite_add_tcase(s, tc);
+    if (!have_codecs())
+        return s;
+
+    tc = tcase_create("codec");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_codec_round_trip_and_damage, 0, 2);
     tcase_add_test(tc, test_codec_levels);
@@ -1091,12 +1151,6 @@ static Suite *compress_suite(void)
     tcase_add_loop_test(tc, test_reopen_other_codecs, 0, 2);
     tcase_add_test(tc, test_replay_keeps_stored_form);
     tcase_add_test(tc, test_adaptive_random_values);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("arc");
-    tcase_add_test(tc, test_arc_bound_under_scan);
-    tcase_add_test(tc, test_arc_hot_set_survives_scan);
-    tcase_add_test(tc, test_arc_ghost_hits_move_p);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");

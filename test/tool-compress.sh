@@ -8,6 +8,10 @@
 # Ends with a Check-style summary line (CI counts test cases from it).
 tool=./tools/lightningdb
 [ -x "$tool" ] || { echo "no $tool: run from the build directory"; exit 77; }
+for codec in ZSTD LZ4; do
+    grep -q "^#define HAVE_$codec 1" config.h ||
+        { echo "tool-compress: built without $codec: skipped"; exit 77; }
+done
 dir=${LDB_TEST_TMPDIR:-${TMPDIR:-/tmp}}/ldb-tool-compress.$$
 checks=0
 failures=0
