@@ -3,8 +3,8 @@
 # configure's --with-liburing/--with-zstd/--with-lz4: asking for one that
 # pkg-config cannot find stops configure with an error naming the package
 # to install (here pkg-config is pointed at an empty directory), and a bad
-# value is refused; lightningdb.pc lists liburing in Requires.private when
-# the library links it. Run from the build directory.
+# value is refused; lightningdb.pc lists liburing, libzstd and liblz4 in
+# Requires.private exactly when the library links them. Run from the build directory.
 srcdir=${srcdir:-.}
 tmp=$(mktemp -d "${LDB_TEST_TMPDIR:-${TMPDIR:-/tmp}}/configure-with.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
@@ -25,11 +25,20 @@ if (cd "$tmp/b1" && "$srcdir/configure" --with-lz4=maybe >"$tmp/out2" 2>&1); the
 fi
 grep -q 'error: --with-lz4=maybe: use yes, no or auto' "$tmp/out2" ||
     { echo "configure-with: bad value not named:"; tail -n 5 "$tmp/out2"; status=1; }
-if grep -q '^#define HAVE_LIBURING 1' config.h; then
-    grep -q '^Requires.private:.*liburing' lightningdb.pc ||
-        { echo "configure-with: lightningdb.pc lacks Requires.private: liburing"; status=1; }
-    grep -q '^Libs.private:.*-luring' lightningdb.pc &&
-        { echo "configure-with: -luring in Libs.private as well"; status=1; }
-fi
+for dep in LIBURING:liburing:-luring ZSTD:libzstd:-lzstd LZ4:liblz4:-llz4; do
+    def=${dep%%:*}
+    rest=${dep#*:}
+    module=${rest%%:*}
+    flag=${rest#*:}
+    if grep -q "^#define HAVE_$def 1" config.h; then
+        grep -q "^Requires.private:.* $module\( \|\$\)" lightningdb.pc ||
+            { echo "configure-with: lightningdb.pc lacks Requires.private: $module"; status=1; }
+        grep -q "^Libs.private:.*$flag" lightningdb.pc &&
+            { echo "configure-with: $flag in Libs.private as well"; status=1; }
+    else
+        grep -q "^Requires.private:.* $module" lightningdb.pc &&
+            { echo "configure-with: $module required but not built in"; status=1; }
+    fi
+done
 [ "$status" = 0 ] && echo "configure-with: errors clear, lightningdb.pc right"
 exit $status
