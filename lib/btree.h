@@ -65,4 +65,10 @@ int ldb__btree_del(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
 /* Release every page of the tree and make it empty. */
 int ldb__btree_drop(struct ldb__pager *pg, struct tree_desc *t);
 
+#ifdef LDB_TEST_HOOKS
+/* Committed pages a write txn checked (checksum and structure) before
+ * copying them, in this process: tests see which copies skip the check. */
+extern uint64_t ldb__btree_copy_checks;
+#endif
+
 #endif

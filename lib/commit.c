@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "durable.h"
 #include "error.h"
+#include "freelist.h"
 #include "os.h"
 #include "page.h"
 #include "space.h"
@@ -48,6 +49,36 @@ static int cmp_dirty(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Sort the dirty list by page number: a radix sort of (pgno, index) pairs
+ * packed into one word where they fit (always, short of 2^40 pages or 2^24
+ * dirty pages in one txn), qsort otherwise or without memory. */
+static void sort_dirty(struct ldb__dirty_entry *list, size_t n)
+{
+    pgno_t max = 0;
+    for (size_t i = 0; i < n; i++)
+        max = list[i].pgno > max ? list[i].pgno : max;
+    uint64_t *keys = NULL;
+    struct ldb__dirty_entry *out = NULL;
+    if (n >= 256 && n < (1u << 24) && max < (1ull << 40)) {
+        keys = ldb__malloc(n * sizeof *keys);
+        out = ldb__malloc(n * sizeof *out);
+    }
+    if (keys == NULL || out == NULL) {
+        ldb__free(keys);
+        ldb__free(out);
+        qsort(list, n, sizeof *list, cmp_dirty);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        keys[i] = list[i].pgno << 24 | i;
+    ldb__pgno_sort(keys, n, 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = list[keys[i] & ((1u << 24) - 1)];
+    memcpy(list, out, n * sizeof *list);
+    ldb__free(keys);
+    ldb__free(out);
+}
+
 /* Page buffers written by one pwritev at most: a run of consecutive pages.
  * Not longer: a write spanning many pages makes the kernel cache them as
  * one large folio (Linux >= 6.16 on ext4), and every later one-page write
@@ -71,7 +102,7 @@ static int write_dirty_pages(ldb_txn *txn)
             list[n++] = *e;
     }
     if (n > 1)
-        qsort(list, n, sizeof *list, cmp_dirty);
+        sort_dirty(list, n);
     int rc = 0;
     struct iovec iov[WRITE_RUN_MAX];
     for (size_t i = 0; i < n && rc == 0;) {
@@ -88,6 +119,11 @@ static int write_dirty_pages(ldb_txn *txn)
             i++;
         }
         rc = ldb__os_pwritev_full(txn->env->fd, iov, cnt, off);
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint16_t type = PAGE_CHDR(list[i].buf)->type;
+        if (list[i].npages == 1 && (type == PAGE_LEAF || type == PAGE_BRANCH))
+            ldb__written_note(&txn->env->written, list[i].buf, list[i].pgno);
     }
     ldb__free(list);
     return rc;

@@ -189,6 +189,7 @@ static void env_free(ldb_env *env)
     ldb__free(env->wal_path);
     ldb__dbi_table_free(env);
     ldb__buffer_pool_destroy(&env->buffers);
+    ldb__written_destroy(&env->written);
     ldb__cache_close(env->cache);
     ldb__compressor_destroy(&env->compressor);
     ldb__free(env->adapt);

@@ -39,10 +39,58 @@ static int cmp_asc(const void *a, const void *b)
     return -cmp_desc(a, b);
 }
 
+#define RADIX_BITS 11
+#define RADIX_SIZE (1u << RADIX_BITS)
+
+/* One stable pass of the radix sort: src by the digit at shift into dst. */
+static void radix_pass(const pgno_t *src, pgno_t *dst, size_t n, unsigned shift, int descending)
+{
+    size_t count[RADIX_SIZE] = {0};
+    for (size_t i = 0; i < n; i++)
+        count[(src[i] >> shift) & (RADIX_SIZE - 1)]++;
+    size_t sum = 0;
+    for (unsigned d = 0; d < RADIX_SIZE; d++) {
+        unsigned b = descending ? RADIX_SIZE - 1 - d : d;
+        size_t c = count[b];
+        count[b] = sum;
+        sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+        dst[count[(src[i] >> shift) & (RADIX_SIZE - 1)]++] = src[i];
+}
+
+/* Page numbers are dense and small (a 16 GiB file of 4 KiB pages needs 22
+ * bits), so a least-significant-digit radix sort over the bits the largest
+ * one uses takes two or three linear passes: it replaced qsort, which took
+ * 16% of a random overwrite's instructions (the pool is sorted again after
+ * every free record loaded; docs/benchmarks.md). */
+void ldb__pgno_sort(pgno_t *v, size_t n, int descending)
+{
+    if (n < 2)
+        return;
+    pgno_t all = 0;
+    for (size_t i = 0; i < n; i++)
+        all |= v[i];
+    pgno_t *tmp = n >= 256 ? ldb__malloc(n * sizeof *tmp) : NULL;
+    if (tmp == NULL) { /* short, or no memory: sorting must not fail */
+        qsort(v, n, sizeof *v, descending ? cmp_desc : cmp_asc);
+        return;
+    }
+    pgno_t *src = v, *dst = tmp;
+    for (unsigned shift = 0; shift < 64 && (all >> shift) != 0; shift += RADIX_BITS) {
+        radix_pass(src, dst, n, shift, descending);
+        pgno_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+    ldb__free(tmp);
+}
+
 static void sort_pgnos(pgno_t *items, size_t n, int (*cmp)(const void *, const void *))
 {
-    if (n > 1)
-        qsort(items, n, sizeof *items, cmp);
+    ldb__pgno_sort(items, n, cmp == cmp_desc);
 }
 
 void ldb__freelist_init(struct ldb__freelist *fl)
@@ -106,6 +154,33 @@ static uint32_t be32(const uint8_t *b)
     return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
 }
 
+/* The pool is sorted (descending) up to old, and a record's pages (at most
+ * FREE_CHUNK_PAGES, ascending as ldb__freelist_save writes them) follow:
+ * make the whole pool sorted by merging the short run in, not by sorting
+ * the pool again on every record loaded. */
+static void merge_into_pool(struct ldb__pgno_list *p, size_t old)
+{
+    pgno_t *v = p->items, run[FREE_CHUNK_PAGES];
+    size_t n = p->len - old, i, j, k;
+    for (i = 0; i < n / 2; i++) {
+        pgno_t t = v[old + i];
+        v[old + i] = v[old + n - 1 - i];
+        v[old + n - 1 - i] = t;
+    }
+    for (i = 1; i < n && v[old + i - 1] >= v[old + i]; i++)
+        ;
+    if (i < n || n > FREE_CHUNK_PAGES) { /* not as written: sort it all */
+        sort_pgnos(v, p->len, cmp_desc);
+        return;
+    }
+    if (n == 0 || old == 0 || v[old - 1] >= v[old])
+        return;
+    memcpy(run, v + old, n * sizeof *run);
+    /* Fill from the end (the smallest) backwards. */
+    for (i = old, j = n, k = p->len; j > 0;)
+        v[--k] = i > 0 && v[i - 1] < run[j - 1] ? v[--i] : run[--j];
+}
+
 /* Move the oldest loadable free record into the pool. 1 if one was loaded,
  * 0 if none can be. */
 static int load_record(struct ldb__freelist *fl, struct ldb__pager *pg, struct tree_desc *ft)
@@ -144,7 +219,7 @@ static int load_record(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
             return LDB_CORRUPT();
         fl->pool.items[fl->pool.len++] = p;
     }
-    sort_pgnos(fl->pool.items, fl->pool.len, cmp_desc);
+    merge_into_pool(&fl->pool, fl->pool.len - n);
     fl->busy = 1;
     rc = ldb__btree_del(pg, ft, key, FREE_KEY_SIZE);
     fl->busy = 0;

@@ -51,6 +51,8 @@ struct ldb__freelist {
     int busy;                    /* inside a free-tree edit: do not recurse */
 };
 
+/* Sort n page numbers, ascending or (descending != 0) descending. */
+void ldb__pgno_sort(pgno_t *v, size_t n, int descending);
 void ldb__freelist_init(struct ldb__freelist *fl);
 void ldb__freelist_destroy(struct ldb__freelist *fl);
 

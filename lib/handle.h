@@ -51,6 +51,7 @@ struct ldb_env {
     int panic;                /* a sync failed: writes refused (atomic) */
     uint64_t commits;         /* by this env (atomic) */
     struct ldb__buffer_pool buffers; /* spare page buffers: write txn only */
+    struct ldb__written written;     /* pages the writer wrote: pager.h */
     char *wal_path;
     uint64_t db_id;           /* from the meta page: the log must carry it */
     int wal_fd;               /* -1 without a log (read-only and immutable) */

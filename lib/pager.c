@@ -158,3 +158,32 @@ void ldb__buffer_pool_destroy(struct ldb__buffer_pool *pool)
     ldb__free(pool->bufs);
     memset(pool, 0, sizeof *pool);
 }
+
+void ldb__written_note(struct ldb__written *w, const uint8_t *page, pgno_t pgno)
+{
+    if (pgno >= LDB_WRITTEN_MAX)
+        return;
+    if (pgno >= w->len) {
+        uint64_t nlen = w->len ? w->len : 1024;
+        while (nlen <= pgno)
+            nlen *= 2;
+        if (nlen > LDB_WRITTEN_MAX)
+            nlen = LDB_WRITTEN_MAX;
+        struct ldb__written_page *nv = ldb__realloc(w->v, nlen * sizeof *nv);
+        if (nv == NULL)
+            return;
+        memset(nv + w->len, 0, (nlen - w->len) * sizeof *nv);
+        w->v = nv;
+        w->len = nlen;
+    }
+    const struct page_header *h = (const struct page_header *)(const void *)page;
+    w->v[pgno].txnid_lo = (uint32_t)h->txnid;
+    w->v[pgno].checksum = h->checksum;
+}
+
+void ldb__written_destroy(struct ldb__written *w)
+{
+    ldb__free(w->v);
+    w->v = NULL;
+    w->len = 0;
+}

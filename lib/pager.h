@@ -41,6 +41,27 @@ struct ldb__dirty_table {
     size_t tombstones;
 };
 
+/* Pages this env's writer wrote to the data file, indexed by page number:
+ * the low half of the writing txn's id and the checksum it sealed. A write
+ * txn copies a committed page whose header still carries both without
+ * checking it again: the map shows what this process wrote moments before
+ * (docs/design.md, "Copy-on-write without a second check"). Any other
+ * write of that page (another process's writer, a txn whose commit failed
+ * and whose id was reused) carries another id or checksum and is checked
+ * as any page read from the file. Under the writer mutex; an entry of
+ * zeros is empty (no page is stamped with txn id 0). */
+struct ldb__written_page {
+    uint32_t txnid_lo;
+    uint32_t checksum;
+};
+struct ldb__written {
+    struct ldb__written_page *v;
+    uint64_t len;
+};
+/* Pages past this are not remembered (32 MiB of table: 16 GiB of file at
+ * 4 KiB pages); they are checked on every copy. */
+#define LDB_WRITTEN_MAX (1ull << 22)
+
 struct ldb__pager {
     const uint8_t *map;     /* the data file, mapped read-only */
     uint32_t page_size;
@@ -53,6 +74,7 @@ struct ldb__pager {
     int (*alloc)(void *ctx, uint32_t npages, pgno_t *pgno, uint8_t **buf);
     int (*release)(void *ctx, pgno_t pgno, uint32_t npages);
     void *ctx;
+    const struct ldb__written *written; /* write txns: the env's, or NULL */
 };
 
 const uint8_t *ldb__dirty_find(const struct ldb__dirty_table *t, pgno_t pgno);
@@ -68,6 +90,25 @@ void ldb__dirty_destroy(struct ldb__dirty_table *t);
 uint8_t *ldb__buffer_get(struct ldb__buffer_pool *pool, uint32_t npages);
 void ldb__buffer_put(struct ldb__buffer_pool *pool, uint8_t *buf, uint32_t npages);
 void ldb__buffer_pool_destroy(struct ldb__buffer_pool *pool);
+
+/* Remember that page (sealed, one page, at pgno) is in the data file now.
+ * Best effort: without memory for the table, the page is merely checked
+ * again when copied. */
+void ldb__written_note(struct ldb__written *w, const uint8_t *page, pgno_t pgno);
+void ldb__written_destroy(struct ldb__written *w);
+
+/* 1 if page (the map's copy of pgno) is, by its header, what this env's
+ * writer wrote there: its contents need no second check. */
+static inline int ldb__written_match(const struct ldb__written *w, const uint8_t *page,
+                                     pgno_t pgno)
+{
+    if (w == NULL || pgno >= w->len)
+        return 0;
+    const struct page_header *h = (const struct page_header *)(const void *)page;
+    const struct ldb__written_page *e = &w->v[pgno];
+    return e->txnid_lo != 0 && e->txnid_lo == (uint32_t)h->txnid && e->checksum == h->checksum &&
+           h->pgno == pgno;
+}
 
 /* The page named pgno: the txn's dirty copy if it has one, else the map.
  * A number outside the snapshot gives LDB_CORRUPTED. */

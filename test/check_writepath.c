@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_writepath: the write path's shortcuts keep their promises (issue 11).
+ *
+ *  - A write txn copies a committed page without checking it again when the
+ *    page is, by its header, what this env's writer wrote there (pager.h,
+ *    struct ldb__written): the copies of a second txn over the same keys
+ *    check nothing. A page read from the file (after a reopen) is still
+ *    checked, once: the first txn after the open checks every page it
+ *    copies, the next none.
+ *  - A page of the file that someone else rewrote while the env is open
+ *    (another checksum in its header, as any other writer's page has) is
+ *    checked when copied: its damage (keys out of order under a valid
+ *    checksum) answers LDB_CORRUPTED, not a freshly checksummed copy.
+ *  - The radix sort of page numbers (free lists, the dirty list) sorts
+ *    like qsort, both ways, for short and long lists and large numbers.
+ */
+#include "testutil.h"
+
+#include "btree.h"
+#include "format.h"
+#include "freelist.h"
+#include "page.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NKEYS 3000
+#define PSIZE 4096u
+
+static void key_of(char *buf, size_t cap, unsigned i)
+{
+    snprintf(buf, cap, "key-%08u", i);
+}
+
+/* Every key with generation gen's value, in one txn; the page checks its
+ * copies did. */
+static uint64_t put_all(ldb_env *env, unsigned gen)
+{
+    uint64_t before = __atomic_load_n(&ldb__btree_copy_checks, __ATOMIC_RELAXED);
+    ldb_txn *w = tu_begin(env, 0);
+    char k[32], v[96];
+    for (unsigned i = 0; i < NKEYS; i++) {
+        key_of(k, sizeof k, i);
+        snprintf(v, sizeof v, "value-%u-of-key-%u-padded-to-fill-the-pages", gen, i);
+        tu_put_str(w, LDB_MAIN, k, v);
+    }
+    TU_RC_OK(ldb_txn_commit(w));
+    return __atomic_load_n(&ldb__btree_copy_checks, __ATOMIC_RELAXED) - before;
+}
+
+START_TEST(test_own_pages_checked_once)
+{
+    const char *dir = tu_tmpdir();
+    const char *path = tu_path(dir, "d.db");
+    ldb_env *env = tu_open(path, NULL);
+    put_all(env, 0);
+    ck_assert_uint_eq(put_all(env, 1), 0); /* all copies of pages it wrote */
+    ck_assert_uint_eq(put_all(env, 2), 0);
+    TU_RC_OK(ldb_close(env));
+
+    env = tu_open(path, NULL);
+    uint64_t first = put_all(env, 3);
+    ldb_tree_stat ts;
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ts = tu_tree_stat(r, LDB_MAIN);
+    ldb_txn_abort(r);
+    /* Every leaf and branch of the tree came from the file: each checked. */
+    ck_assert_uint_ge(first, ts.leaf_pages + ts.branch_pages);
+    ck_assert_uint_eq(put_all(env, 4), 0);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* The newest leaf page of the file (written by the last commit: live). */
+static off_t newest_leaf(int fd, uint8_t *page)
+{
+    uint8_t p[PSIZE];
+    uint64_t best = 0;
+    off_t at = -1;
+    for (off_t off = 2 * (off_t)PSIZE; pread(fd, p, PSIZE, off) == (ssize_t)PSIZE; off += PSIZE) {
+        const struct page_header *h = (const struct page_header *)(const void *)p;
+        if (h->type == PAGE_LEAF && h->count > 0 && h->pgno == (uint64_t)off / PSIZE &&
+            h->txnid > best && ldb__page_checksum_ok(p, PSIZE)) {
+            best = h->txnid;
+            at = off;
+            memcpy(page, p, PSIZE);
+        }
+    }
+    return at;
+}
+
+START_TEST(test_rewritten_page_checked)
+{
+    const char *dir = tu_tmpdir();
+    const char *path = tu_path(dir, "d.db");
+    ldb_env *env = tu_open(path, NULL);
+    put_all(env, 0);
+    put_all(env, 1);
+
+    /* Rewrite a live leaf under the open env: its last two slots swapped
+     * (keys out of order: the search reads past it, the structure check
+     * does not), sealed with a valid checksum (what a page another writer
+     * wrote looks like), the header's txn id kept. */
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t page[PSIZE];
+    off_t off = newest_leaf(fd, page);
+    ck_assert_int_gt(off, 0);
+    struct page_header *h = (struct page_header *)(void *)page;
+    struct page_slot *slots = (struct page_slot *)(void *)(page + PAGE_HEADER_SIZE);
+    ck_assert_uint_ge(h->count, 2);
+    struct page_slot t = slots[h->count - 1];
+    slots[h->count - 1] = slots[h->count - 2];
+    slots[h->count - 2] = t;
+    ldb__page_seal(page, PSIZE);
+    ck_assert_int_eq(pwrite(fd, page, PSIZE, off), (ssize_t)PSIZE);
+    close(fd);
+
+    uint64_t before = __atomic_load_n(&ldb__btree_copy_checks, __ATOMIC_RELAXED);
+    ldb_txn *w = tu_begin(env, 0);
+    char k[32];
+    int rc = 0;
+    for (unsigned i = 0; i < NKEYS && rc == 0; i++) {
+        key_of(k, sizeof k, i);
+        ldb_val key = tu_str(k), val = tu_str("new");
+        rc = ldb_put(w, LDB_MAIN, &key, &val, 0);
+    }
+    ck_assert_msg(rc == LDB_CORRUPTED, "put over a rewritten page: %s", ldb_strerror(rc));
+    ck_assert_uint_gt(__atomic_load_n(&ldb__btree_copy_checks, __ATOMIC_RELAXED), before);
+    ldb_txn_abort(w);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+START_TEST(test_pgno_sort)
+{
+    static const size_t sizes[] = {0, 1, 2, 63, 255, 256, 257, 1000, 70000};
+    static const unsigned bits[] = {8, 22, 40, 64};
+    uint64_t seed = 42;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        for (size_t bi = 0; bi < sizeof bits / sizeof *bits; bi++) {
+            size_t n = sizes[si];
+            pgno_t *v = tu_xmalloc((n ? n : 1) * sizeof *v);
+            pgno_t *want = tu_xmalloc((n ? n : 1) * sizeof *want);
+            for (int desc = 0; desc < 2; desc++) {
+                for (size_t i = 0; i < n; i++) {
+                    uint64_t r = tu_rand(&seed);
+                    v[i] = bits[bi] == 64 ? r : r & ((1ull << bits[bi]) - 1);
+                    want[i] = v[i];
+                }
+                qsort(want, n, sizeof *want, cmp_u64);
+                ldb__pgno_sort(v, n, desc);
+                for (size_t i = 0; i < n; i++)
+                    ck_assert_uint_eq(v[i], want[desc ? n - 1 - i : i]);
+            }
+            free(v);
+            free(want);
+        }
+    }
+}
+END_TEST
+
+static Suite *writepath_suite(void)
+{
+    Suite *s = suite_create("writepath");
+    TCase *tc = tcase_create("copies");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_own_pages_checked_once);
+    tcase_add_test(tc, test_rewritten_page_checked);
+    tcase_add_test(tc, test_pgno_sort);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    Suite *s[] = {writepath_suite()};
+    return tu_run_suites(s, 1);
+}
