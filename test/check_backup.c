@@ -186,7 +186,7 @@ static void expect_tree(ldb_txn *txn, ldb_dbi dbi, int t, const struct model *md
 }
 
 /* The copy's "~seq" (0 if absent) after checking its every entry against
- * the model at that seq and its txn id against base + seq. */
+ * the model at that seq and its txn id against base + seq (a lower bound). */
 static uint64_t expect_state(ldb_env *env, uint64_t base_txnid, const char *what)
 {
     ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
@@ -199,7 +199,9 @@ static uint64_t expect_state(ldb_env *env, uint64_t base_txnid, const char *what
     } else {
         TU_RC_IS(rc, LDB_NOTFOUND);
     }
-    TU_REQUIRE(ldb_txn_id(txn) == base_txnid + seq,
+    /* At least base + seq: the library's own txns (a shrink at a
+     * checkpoint, space.c) take txn ids between the writer's. */
+    TU_REQUIRE(ldb_txn_id(txn) >= base_txnid + seq,
                "%s: txn id %" PRIu64 " but ~seq %" PRIu64 " (base %" PRIu64 ")", what,
                ldb_txn_id(txn), seq, base_txnid);
     static struct model md;
