@@ -453,7 +453,12 @@ static int follow_apply(struct restore *r, const char *archive_dir, const char *
     if (rc < 0)
         return say(r, rc, "replica %s: %s", replica, ldb_strerror(rc));
     struct ldb__commit_state cs;
-    ldb__lock_state_read(&r->env->lock, &cs);
+    rc = ldb__lock_state_read(&r->env->lock, &cs);
+    if (rc < 0) {
+        (void)ldb_close(r->env);
+        r->env = NULL;
+        return say(r, rc, "replica %s: %s", replica, ldb_strerror(rc));
+    }
     r->db_id = r->env->db_id;
     r->txn = r->base_txn = cs.snap.txnid;
     rc = load_segments(r, archive_dir);
