@@ -805,6 +805,19 @@ LDB_API int ldb_backup_ex(ldb_env *env, const char *dest_path, int fd, unsigned 
                           ldb_backup_progress_fn progress, void *ctx);
 
 /**
+ * @brief ldb_check(), telling @p progress how far it got: how many of the
+ * snapshot's pages it has walked (every few thousand, and once with
+ * done == total at the end of the walk), so that a long check can show a
+ * rate and the time left.
+ * @param progress called as ::ldb_backup_progress_fn says, but its result is
+ *        ignored: a check always runs to its end. May be NULL.
+ * @param ctx passed to @p progress.
+ * Results: as ldb_check().
+ */
+LDB_API int ldb_check_ex(ldb_env *env, FILE *report, ldb_backup_progress_fn progress,
+                         void *ctx);
+
+/**
  * @brief Keep what precedes damage in a database's write-ahead log, in a
  * new database.
  *

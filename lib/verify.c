@@ -22,13 +22,28 @@
 
 #define MAX_REPORTED 50
 
+/* Pages walked between two progress reports. */
+#define PROGRESS_PAGES 4096
+
 struct checker {
     const struct ldb__pager *pg;
     FILE *report;
     uint8_t *seen; /* one bit per page */
     uint64_t npages;
     uint64_t findings;
+    ldb_backup_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+    uint64_t claimed, next_report; /* pages claimed so far; when to report */
 };
+
+static void report_progress(struct checker *ck)
+{
+    if (ck->progress == NULL || ck->claimed < ck->next_report)
+        return;
+    ck->next_report = ck->claimed + PROGRESS_PAGES;
+    /* Only a report: a check runs to its end (the result is ignored). */
+    (void)ck->progress(ck->progress_ctx, ck->claimed, ck->npages);
+}
 
 struct tree_count {
     uint64_t entries, branch, leaf, overflow;
@@ -67,6 +82,8 @@ static int claim(struct checker *ck, uint64_t pgno, uint64_t n, const char *what
         }
         ck->seen[p / 8] |= (uint8_t)(1u << (p % 8));
     }
+    ck->claimed += n;
+    report_progress(ck);
     return rc;
 }
 
@@ -245,9 +262,11 @@ static void visit_free(struct checker *ck, const struct page_node *n, void *arg)
     }
 }
 
-int ldb__check_snapshot(ldb_txn *txn, FILE *report)
+int ldb__check_snapshot(ldb_txn *txn, FILE *report, ldb_backup_progress_fn progress,
+                        void *ctx)
 {
-    struct checker ck = {.pg = &txn->pager, .report = report, .npages = txn->snap.npages};
+    struct checker ck = {.pg = &txn->pager, .report = report, .npages = txn->snap.npages,
+                         .progress = progress, .progress_ctx = ctx, .claimed = LDB_META_PAGES};
     ck.seen = ldb__calloc(ck.npages / 8 + 1, 1);
     if (ck.seen == NULL)
         return -ENOMEM;
@@ -265,6 +284,8 @@ int ldb__check_snapshot(ldb_txn *txn, FILE *report)
         }
     }
     ldb__free(ck.seen);
+    if (progress != NULL)
+        (void)progress(ctx, ck.npages, ck.npages); /* the walk is done */
     if (report) {
         if (ck.findings)
             fprintf(report, "%" PRIu64 " problem(s) found in snapshot %" PRIu64 "\n", ck.findings,
@@ -345,12 +366,17 @@ static int check_metas(ldb_env *env, struct checker *ck)
 
 int ldb_check(ldb_env *env, FILE *report)
 {
+    return ldb_check_ex(env, report, NULL, NULL);
+}
+
+int ldb_check_ex(ldb_env *env, FILE *report, ldb_backup_progress_fn progress, void *ctx)
+{
     ldb_txn *txn;
     TRY(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn));
     struct checker metas = {.report = report};
     int rc = check_metas(env, &metas);
     if (rc == 0)
-        rc = ldb__check_snapshot(txn, report);
+        rc = ldb__check_snapshot(txn, report, progress, ctx);
     ldb_txn_abort(txn);
     TRY(rc == LDB_CORRUPTED ? 0 : rc);
     if (metas.findings) {

@@ -13,7 +13,9 @@
 
 #include "txn.h"
 
-/* Verify the snapshot of read txn txn; findings go to report (may be NULL). */
-int ldb__check_snapshot(ldb_txn *txn, FILE *report);
+/* Verify the snapshot of read txn txn; findings go to report (may be NULL);
+ * progress (may be NULL) is told the pages walked so far, of all of them. */
+int ldb__check_snapshot(ldb_txn *txn, FILE *report, ldb_backup_progress_fn progress,
+                        void *ctx);
 
 #endif

@@ -1988,6 +1988,53 @@ END_TEST
 
 /* ---- tree handle errors ------------------------------------------------------ */
 
+/* ldb_check_ex reports its walk: done never falls or passes total, and the
+ * last report is done == total (the snapshot's pages); the result is
+ * ldb_check's. */
+struct check_progress {
+    unsigned calls;
+    uint64_t done, total;
+    int went_back;
+};
+
+static int note_check_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct check_progress *cp = ctx;
+    if (done < cp->done || done > total || (cp->calls && total != cp->total))
+        cp->went_back = 1;
+    cp->calls++;
+    cp->done = done;
+    cp->total = total;
+    return 1; /* ignored: the check goes on */
+}
+
+START_TEST(test_check_progress)
+{
+    char *path = tu_new_db_path();
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *w = tu_begin(env, 0);
+    char k[32], v[600];
+    memset(v, 'v', sizeof v - 1);
+    v[sizeof v - 1] = '\0';
+    for (int i = 0; i < 40000; i++) { /* ~6,800 pages */
+        snprintf(k, sizeof k, "key%06d", i);
+        tu_put_str(w, LDB_MAIN, k, v);
+    }
+    TU_RC_OK(ldb_txn_commit(w));
+    struct check_progress cp = {0};
+    TU_RC_OK(ldb_check_ex(env, NULL, note_check_progress, &cp));
+    ck_assert_uint_ge(cp.calls, 3); /* > 4096 pages: reports along the way */
+    ck_assert_int_eq(cp.went_back, 0);
+    ck_assert_uint_eq(cp.done, cp.total);
+    ldb_space sp;
+    TU_RC_OK(ldb_stat_space(env, &sp, sizeof sp));
+    ck_assert_uint_eq(cp.total, sp.used_pages + sp.free_pages);
+    TU_RC_OK(ldb_check_ex(env, NULL, NULL, NULL));
+    TU_RC_OK(ldb_close(env));
+    free(path);
+}
+END_TEST
+
 START_TEST(test_dbi_errors)
 {
     char *path = tu_new_db_path();
@@ -2437,6 +2484,7 @@ static Suite *api_suite(void)
 
     tc = tcase_create("dbi");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_check_progress);
     tcase_add_test(tc, test_dbi_errors);
     tcase_add_test(tc, test_max_dbs);
     suite_add_tcase(s, tc);

@@ -118,7 +118,9 @@ check "and never on stdout" cmp -s "$work/out" "$work/all.dump"
 in=$work/all.dump expect_rc "load --progress" 0 "$tool" load --progress "$work/h.ldb"
 check "load's progress in bytes" grep -q "load: 100% $(wc -c <"$work/all.dump") of" "$work/err"
 in= expect_rc "check --progress" 0 "$tool" check --progress "$db"
-check "check's progress" grep -q "check:" "$work/err"
+check "check's progress in pages, to 100%" grep -Eq "check: 100% ([0-9]+) of \1 pages" "$work/err"
+in= expect_rc "check, quiet" 0 "$tool" check --quiet "$db"
+check "no progress with --quiet" [ ! -s "$work/err" ]
 in= expect_rc "--quiet" 0 "$tool" dump --all --quiet "$db"
 check "--quiet shows none" [ ! -s "$work/err" ]
 

@@ -4,7 +4,6 @@
  * ldb_check) and rescuing one whose log is damaged (salvage: ldb_salvage
  * into a new database).
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,58 +14,22 @@
 
 /* ---- check --------------------------------------------------------------- */
 
-/* ldb_check is one call that cannot report how far it got: the progress
- * line shows the time it has taken so far, from a thread of its own. */
-struct ticker {
-    struct progress p;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-};
-
-static void *tick(void *arg)
+/* ldb_check_ex's progress: pages walked of the snapshot's pages. */
+static int show_progress(void *ctx, uint64_t done, uint64_t total)
 {
-    struct ticker *t = arg;
-    pthread_mutex_lock(&t->mu);
-    while (!t->done) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 250000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&t->cv, &t->mu, &until);
-        if (!t->done)
-            progress_update(&t->p, (uint64_t)(now_s() - t->p.start));
-    }
-    pthread_mutex_unlock(&t->mu);
-    return NULL;
+    struct progress *p = ctx;
+    p->total = total;
+    progress_update(p, done);
+    return 0;
 }
 
-/* ldb_check with its report on stdout, and the ticker when wanted. */
-static int check_ticking(const struct args *a, ldb_env *env)
+/* ldb_check with its report on stdout, and a progress line when wanted. */
+static int check_with_progress(const struct args *a, ldb_env *env)
 {
-    struct ticker t;
-    pthread_t th;
-    int rc, started = 0;
-
-    memset(&t, 0, sizeof t);
-    progress_start(&t.p, a, "check", "s", 0);
-    pthread_mutex_init(&t.mu, NULL);
-    pthread_cond_init(&t.cv, NULL);
-    if (t.p.on)
-        started = pthread_create(&th, NULL, tick, &t) == 0;
-    rc = ldb_check(env, stdout);
-    pthread_mutex_lock(&t.mu);
-    t.done = 1;
-    pthread_cond_signal(&t.cv);
-    pthread_mutex_unlock(&t.mu);
-    if (started)
-        pthread_join(th, NULL);
-    progress_end(&t.p, (uint64_t)(now_s() - t.p.start));
-    pthread_cond_destroy(&t.cv);
-    pthread_mutex_destroy(&t.mu);
+    struct progress p;
+    progress_start(&p, a, "check", "pages", 0);
+    int rc = ldb_check_ex(env, stdout, p.on ? show_progress : NULL, &p);
+    progress_end(&p, p.total);
     return rc;
 }
 
@@ -88,7 +51,7 @@ static int cmd_check(int argc, char **argv)
         return open_status(rc);
 
     fflush(stdout);
-    rc = check_ticking(&a, env);
+    rc = check_with_progress(&a, env);
     fflush(stdout);
     if (rc == 0) {
         printf("%s: OK\n", a.path);
@@ -124,7 +87,8 @@ const struct command command_check = {
     "check", cmd_check,
     "PATH [--progress | --quiet] [--immutable]",
     "verify every page and tree; exit 4 if damaged",
-    "      --progress          show the time taken on stderr (default: on a terminal)\n"
+    "      --progress          show pages checked, rate and time left on stderr\n"
+    "                          (default: on a terminal)\n"
     "  -q, --quiet             show no progress\n"
     "      --immutable         open a file nothing changes (no lock file, no log)\n"
 };
