@@ -121,6 +121,10 @@ in= expect_rc "check --progress" 0 "$tool" check --progress "$db"
 check "check's progress in pages, to 100%" grep -Eq "check: 100% ([0-9]+) of \1 pages" "$work/err"
 in= expect_rc "check, quiet" 0 "$tool" check --quiet "$db"
 check "no progress with --quiet" [ ! -s "$work/err" ]
+in= expect_rc "backup --progress" 0 "$tool" backup --progress "$db" "$work/bk.ldb"
+check "backup's progress in bytes, to 100%" grep -Eq "backup: 100% ([0-9]+) of \1 bytes, [0-9]+/s" "$work/err"
+in= expect_rc "backup, stderr a file" 0 "$tool" backup "$db" "$work/bk2.ldb"
+check "no backup progress when stderr is not a terminal" [ ! -s "$work/err" ]
 in= expect_rc "--quiet" 0 "$tool" dump --all --quiet "$db"
 check "--quiet shows none" [ ! -s "$work/err" ]
 

@@ -14,14 +14,12 @@
 
 /* ---- backup -------------------------------------------------------------- */
 
-/* Progress on stderr (only when it is a terminal): one line, redrawn. */
+/* ldb_backup_ex's progress: bytes copied of the copy's size. */
 static int show_progress(void *ctx, uint64_t done, uint64_t total)
 {
-    (void)ctx;
-    fprintf(stderr, "\r%s: backup: %3d%% (%" PRIu64 " of %" PRIu64 " MiB)", prog,
-            total ? (int)(done * 100 / total) : 100, done >> 20, total >> 20);
-    if (done == total)
-        fputc('\n', stderr);
+    struct progress *p = ctx;
+    p->total = total;
+    progress_update(p, done);
     return 0;
 }
 
@@ -34,7 +32,8 @@ static int cmd_backup(int argc, char **argv)
     ldb_env *env = NULL;
     int rc, status = 0;
 
-    if ((rc = parse_args("backup", argc, argv, OPT_IMMUTABLE | OPT_COMPACT | OPT_DEST, &a)) != 0)
+    if ((rc = parse_args("backup", argc, argv, OPT_IMMUTABLE | OPT_COMPACT | OPT_DEST | OPT_PROGRESS,
+                         &a)) != 0)
         return rc;
     int to_stdout = strcmp(a.dest, "-") == 0;
     if (to_stdout && isatty(STDOUT_FILENO)) {
@@ -44,9 +43,11 @@ static int cmd_backup(int argc, char **argv)
     }
     if ((rc = open_env(&a, LDB_RDONLY, LDB_SYNC_FULL, &env)) != 0)
         return open_status(rc);
-    ldb_backup_progress_fn progress = isatty(STDERR_FILENO) ? show_progress : NULL;
+    struct progress p;
+    progress_start(&p, &a, "backup", "bytes", 0);
     rc = ldb_backup_ex(env, to_stdout ? NULL : a.dest, to_stdout ? STDOUT_FILENO : -1,
-                       a.compact ? LDB_BACKUP_COMPACT : 0, progress, NULL);
+                       a.compact ? LDB_BACKUP_COMPACT : 0, p.on ? show_progress : NULL, &p);
+    progress_end(&p, rc == 0 ? p.total : 0);
     if (rc == -EEXIST) {
         fprintf(stderr, "%s: %s: %s (or %s-wal) exists; a backup goes to a new file only\n",
                 prog, a.path, a.dest, a.dest);
@@ -62,8 +63,11 @@ static int cmd_backup(int argc, char **argv)
 
 const struct command command_backup = {
     "backup", cmd_backup,
-    "PATH DEST [--compact] [--immutable]",
+    "PATH DEST [--compact] [--immutable] [--progress | --quiet]",
     "copy the database in use to new file DEST ('-': stdout)",
     "      --compact           leave out free pages (a smaller copy)\n"
     "      --immutable         open a file nothing changes (no lock file, no log)\n"
+    "      --progress          show bytes copied, rate and time left on stderr\n"
+    "                          (default: on a terminal)\n"
+    "  -q, --quiet             show no progress\n"
 };
