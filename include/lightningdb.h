@@ -902,6 +902,21 @@ LDB_API int ldb_restore(const char *backup_path, const char *archive_dir, const 
                         char *err, size_t errlen);
 
 /**
+ * @brief ldb_restore(), telling @p progress how far it got: the txns past
+ * the backup replayed so far (@p done) of those the archive holds up to the
+ * target (@p total), after each segment, and once at the end with done ==
+ * total (a time target may end before the last segment's txns).
+ * @param progress called as ::ldb_backup_progress_fn says, but its result is
+ *        ignored. May be NULL.
+ * @param ctx passed to @p progress.
+ * Other parameters and results: as ldb_restore().
+ */
+LDB_API int ldb_restore_ex(const char *backup_path, const char *archive_dir,
+                           const char *dest_path, uint64_t to_txn, uint64_t to_time_us,
+                           uint64_t *restored_txn, ldb_backup_progress_fn progress, void *ctx,
+                           char *err, size_t errlen);
+
+/**
  * @brief Keep a read-only replica up to date from a log archive: one round
  * of `lightningdb restore --follow`.
  *

@@ -76,6 +76,8 @@ struct restore {
     int reached;  /* a record past the target was seen: done */
     uint64_t new_db_id; /* the restored database's */
     int replica;        /* ldb_restore_follow: keep the database id */
+    ldb_backup_progress_fn progress; /* txns replayed of those to replay */
+    void *progress_ctx;
 };
 
 __attribute__((format(printf, 3, 4))) static int say(struct restore *r, int rc,
@@ -260,9 +262,26 @@ static int check_backup_time(struct restore *r)
     return 0;
 }
 
+/* Tell the caller how many txns past the backup are replayed, of as many
+ * as the archive holds up to the target (a time target may stop sooner). */
+static void report_progress(struct restore *r, int done)
+{
+    if (r->progress == NULL)
+        return;
+    uint64_t last = r->nsegs ? r->segs[r->nsegs - 1].last : r->txn;
+    if (last > r->stop.to_txn)
+        last = r->stop.to_txn;
+    uint64_t total = last > r->base_txn ? last - r->base_txn : 0;
+    uint64_t sofar = r->txn > r->base_txn ? r->txn - r->base_txn : 0;
+    if (done || sofar > total)
+        total = sofar;
+    (void)r->progress(r->progress_ctx, sofar, total);
+}
+
 static int replay_all(struct restore *r)
 {
     TRY(check_backup_time(r));
+    report_progress(r, 0);
     for (size_t i = 0; i < r->nsegs && !r->reached && r->txn < r->stop.to_txn; i++) {
         const struct ldb__archive_seg *s = &r->segs[i];
         if (s->last <= r->txn)
@@ -273,9 +292,12 @@ static int replay_all(struct restore *r)
                        " (the next segment is %s)",
                        r->txn + 1, s->first - 1, s->name);
         TRY(replay_one(r, s));
+        report_progress(r, 0);
     }
-    if (r->reached || r->txn == r->stop.to_txn)
+    if (r->reached || r->txn == r->stop.to_txn) {
+        report_progress(r, 1);
         return 0;
+    }
     if (r->stop.to_txn != UINT64_MAX)
         return say(r, LDB_NOTFOUND,
                    "the archive ends at txn %" PRIu64 ", before the target txn %" PRIu64, r->txn,
@@ -285,6 +307,7 @@ static int replay_all(struct restore *r)
                    "the archive ends at txn %" PRIu64
                    ", before the target time (a checkpoint on the database archives its log)",
                    r->txn);
+    report_progress(r, 1);
     return 0; /* the newest record available */
 }
 
@@ -422,8 +445,18 @@ int ldb_restore(const char *backup_path, const char *archive_dir, const char *de
                 uint64_t to_txn, uint64_t to_time_us, uint64_t *restored_txn, char *err,
                 size_t errlen)
 {
+    return ldb_restore_ex(backup_path, archive_dir, dest_path, to_txn, to_time_us, restored_txn,
+                          NULL, NULL, err, errlen);
+}
+
+int ldb_restore_ex(const char *backup_path, const char *archive_dir, const char *dest_path,
+                   uint64_t to_txn, uint64_t to_time_us, uint64_t *restored_txn,
+                   ldb_backup_progress_fn progress, void *ctx, char *err, size_t errlen)
+{
     struct restore r;
     restore_init(&r, err, errlen);
+    r.progress = progress;
+    r.progress_ctx = ctx;
     if (backup_path == NULL || archive_dir == NULL || dest_path == NULL || dest_path[0] == '\0')
         return say(&r, LDB_INVALID, "no backup, archive or destination");
     r.stop.to_txn = to_txn ? to_txn : UINT64_MAX;

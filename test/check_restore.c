@@ -260,6 +260,24 @@ static size_t count_segments(const char *arch)
 
 /* ---- tests ----------------------------------------------------------------------- */
 
+/* What ldb_restore_ex told its progress callback. */
+struct restore_progress {
+    unsigned calls;
+    uint64_t done, total;
+    int went_back;
+};
+
+static int note_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct restore_progress *rp = ctx;
+    if (done < rp->done || done > total)
+        rp->went_back = 1;
+    rp->calls++;
+    rp->done = done;
+    rp->total = total;
+    return 0;
+}
+
 START_TEST(test_restore_targets)
 {
     struct run *r = tu_xmalloc(sizeof *r);
@@ -286,9 +304,17 @@ START_TEST(test_restore_targets)
         expect_db(dest, times[i]);
     }
     snprintf(dest, sizeof dest, "%s/latest", r->dir);
-    TU_RC_OK(restore(r, dest, 0, 0, &got, err, sizeof err));
+    struct restore_progress rp = {0};
+    TU_RC_OK(ldb_restore_ex(r->backup, r->arch, dest, 0, 0, &got, note_progress, &rp, err,
+                            sizeof err));
     ck_assert_uint_eq(got, 300);
     expect_db(dest, 300);
+    /* Reported after each segment past the backup (txn 60), ending at
+     * done == total == the 240 txns replayed. */
+    ck_assert_uint_ge(rp.calls, 4);
+    ck_assert_int_eq(rp.went_back, 0);
+    ck_assert_uint_eq(rp.done, 240);
+    ck_assert_uint_eq(rp.total, 240);
     /* Its own history from here: a database id of its own, and no segment
      * of the original's restores onto it. */
     ck_assert_uint_ne(db_id_of(dest), db_id_of(r->path));

@@ -68,6 +68,12 @@ out=$("$tool" restore "$dir/backup" --archive "$dir/arch" --to-txn 22 "$dir/r-22
 check "restore --to-txn 22 says so" sh -c "echo '$out' | grep -q 'to txn 22'"
 check "  balance 150" test "$("$tool" get "$dir/r-22" balance)" = 150
 check "  key3 not yet changed" test "$("$tool" get "$dir/r-22" key3)" = value3
+"$tool" restore "$dir/backup" --archive "$dir/arch" --to-txn 22 --progress "$dir/r-p" \
+    >/dev/null 2>"$dir/perr"
+check "restore --progress: txns replayed, to 100%" \
+    grep -Eq 'restore: 100% ([0-9]+) of \1 txns, [0-9]+/s' "$dir/perr"
+"$tool" restore "$dir/backup" --archive "$dir/arch" --to-txn 22 "$dir/r-q" >/dev/null 2>"$dir/perr"
+check "  none when stderr is not a terminal" test ! -s "$dir/perr"
 
 "$tool" restore "$dir/backup" --archive "$dir/arch" --latest "$dir/r-latest" >/dev/null 2>&1
 check "existing DEST: exit 1" test $? -eq 1

@@ -162,14 +162,48 @@ static int follow(const char *backup, const char *archive, const char *dest, dou
     return output_failed();
 }
 
+/* ldb_restore_ex's progress: txns replayed of those to replay. */
+static int show_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct progress *p = ctx;
+    p->total = total;
+    progress_update(p, done);
+    return 0;
+}
+
+/* One restore to a target, with a progress line when wanted. */
+static int restore_once(const struct args *pa, const char *backup, const char *archive,
+                        const char *dest, uint64_t to_txn, uint64_t to_time)
+{
+    char err[512];
+    uint64_t got = 0;
+    struct progress p;
+    progress_start(&p, pa, "restore", "txns", 0);
+    int rc = ldb_restore_ex(backup, archive, dest, to_txn, to_time, &got,
+                            p.on ? show_progress : NULL, &p, err, sizeof err);
+    progress_end(&p, rc == 0 ? p.total : 0);
+    if (rc != 0) {
+        fprintf(stderr, "%s: restore: %s: %s\n", prog, dest, err[0] ? err : ldb_strerror(rc));
+        if (err[0] && strstr(err, "LDB_") == NULL)
+            fprintf(stderr, "%s: restore: %s\n", prog, ldb_strerror(rc));
+        return 1;
+    }
+    printf("%s: restored from %s and %s to txn %" PRIu64 "\n", dest, backup, archive, got);
+    return output_failed();
+}
+
 static int cmd_restore(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"archive", required_argument, NULL, 'a'}, {"to-txn", required_argument, NULL, 'n'},
         {"to-time", required_argument, NULL, 't'}, {"latest", no_argument, NULL, 'l'},
         {"follow", no_argument, NULL, 'f'},        {"interval", required_argument, NULL, 'i'},
+        {"progress", no_argument, NULL, 'P'},      {"quiet", no_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
+    struct args pa; /* only its progress choice: -1 = on a terminal */
+    memset(&pa, 0, sizeof pa);
+    pa.progress = -1;
     const char *archive = NULL;
     uint64_t to_txn = 0, to_time = 0;
     int targets = 0, c, following = 0;
@@ -178,10 +212,14 @@ static int cmd_restore(int argc, char **argv)
     /* argv holds the operands and options after "restore" (as every
      * subcommand's); getopt sees it with a program name in front. */
     optind = 0;
-    while ((c = getopt_long(argc + 1, argv - 1, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc + 1, argv - 1, "q", longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
             archive = optarg;
+            break;
+        case 'P':
+        case 'q':
+            pa.progress = c == 'P';
             break;
         case 'n':
             if (parse_u64(optarg, &to_txn) != 0 || to_txn == 0)
@@ -217,17 +255,7 @@ static int cmd_restore(int argc, char **argv)
     const char *backup = argv[optind - 1], *dest = argv[optind];
     if (following)
         return follow(backup, archive, dest, interval >= 0 ? interval : 10);
-    char err[512];
-    uint64_t got = 0;
-    int rc = ldb_restore(backup, archive, dest, to_txn, to_time, &got, err, sizeof err);
-    if (rc != 0) {
-        fprintf(stderr, "%s: restore: %s: %s\n", prog, dest, err[0] ? err : ldb_strerror(rc));
-        if (err[0] && strstr(err, "LDB_") == NULL)
-            fprintf(stderr, "%s: restore: %s\n", prog, ldb_strerror(rc));
-        return 1;
-    }
-    printf("%s: restored from %s and %s to txn %" PRIu64 "\n", dest, backup, archive, got);
-    return output_failed();
+    return restore_once(&pa, backup, archive, dest, to_txn, to_time);
 }
 
 /* ---- archive ------------------------------------------------------------- */
@@ -307,7 +335,10 @@ const struct command command_restore = {
     "      --follow            build DEST if missing, then apply new segments as they\n"
     "                          appear, until SIGINT or SIGTERM\n"
     "      --interval SEC      with --follow: look for new segments every SEC seconds\n"
-    "                          (default 10)\n",
+    "                          (default 10)\n"
+    "      --progress          show txns replayed, rate and time left on stderr\n"
+    "                          (default: on a terminal; not with --follow)\n"
+    "  -q, --quiet             show no progress\n",
 };
 
 const struct command command_archive = {
