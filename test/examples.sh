@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Run every program of examples/ in a fresh directory and compare what it
-# prints with examples/NAME.out, so the examples never rot; README's own
+# prints with examples/NAME.expected, so the examples never rot; README's own
 # example (examples/readme, extracted from README) must print "world".
 # make check builds them first (test/examples.sh.log depends on them); one
 # missing is a failure, not a skip, so that they cannot quietly stop running.
@@ -22,7 +22,7 @@ for ex in cursors named_trees readers snapshot bulk_load readme; do
         expect=$dir/expect
         echo world >"$expect"
     else
-        expect=$srcdir/examples/$ex.out
+        expect=$srcdir/examples/$ex.expected
     fi
     if ! (cd "$dir" && "$build/examples/$ex" "$dir" >"$dir/stdout"); then
         echo "examples: $ex failed"
