@@ -115,6 +115,12 @@ static int holder_can_release(const pthread_mutex_t *m, const struct ldb__mutex_
  * release it (twice in a row). */
 static int sliced_lock(pthread_mutex_t *m, const struct ldb__mutex_home *home)
 {
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer's timedlock does not count EOWNERDEAD as taken (it
+     * then reports the unlock); its plain lock does. No slices there. */
+    (void)home;
+    return pthread_mutex_lock(m);
+#endif
     unsigned doubts = 0;
     for (;;) {
         struct timespec t;
