@@ -399,9 +399,9 @@ START_TEST(test_lock_snapshot_inconsistent)
 END_TEST
 
 #ifdef __GLIBC__
-/* In a child (a hang is killed and reported): a process that opens the
- * database and begins a write txn gets want (0: it commits one). */
-static void expect_writer_gets(const char *path, int want, const char *what)
+/* A child process that opens the database, begins a write txn and commits
+ * it; it exits 0 when that gives want (0: it commits one). */
+static pid_t start_writer(const char *path, int want)
 {
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -415,8 +415,19 @@ static void expect_writer_gets(const char *path, int want, const char *what)
             rc = ldb_txn_commit(txn);
         _exit(rc == want ? 0 : 1);
     }
+    return pid;
+}
+
+/* Wait for start_writer's child (a hang is killed and reported). */
+static void wait_writer(pid_t pid, int want, const char *what)
+{
     int status = tu_wait_child(pid, 20, what);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: not %d", what, want);
+}
+
+static void expect_writer_gets(const char *path, int want, const char *what)
+{
+    wait_writer(start_writer(path, want), want, what);
 }
 
 /* A live process that has no file of ours open. */
@@ -479,23 +490,10 @@ START_TEST(test_lock_mutex_damaged)
 
     /* A live holder with the file open: waited for over several slices. */
     TU_RC_OK(ldb_txn_begin(env, 0, &txn));
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        ldb_env *e2 = NULL;
-        ldb_txn *t2 = NULL;
-        int rc = ldb_open(path, NULL, &e2);
-        if (rc == 0)
-            rc = ldb_txn_begin(e2, 0, &t2);
-        if (rc == 0)
-            rc = ldb_txn_commit(t2);
-        _exit(rc == 0 ? 0 : 1);
-    }
+    pid_t pid = start_writer(path, 0);
     usleep(1200 * 1000);
     TU_RC_OK(ldb_txn_commit(txn));
-    int status = tu_wait_child(pid, 20, "writer behind a live holder");
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "a writer behind a live holder did not get the mutex");
+    wait_writer(pid, 0, "writer behind a live holder");
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
     tu_remove_dir(dir);
