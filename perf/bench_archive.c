@@ -32,7 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "lightningdb.h"
+
+const char *const bench_prog = "bench_archive";
 
 static struct config {
     uint64_t txns;
@@ -41,19 +44,6 @@ static struct config {
     const char *dir;
     int sync_off; /* -S: LDB_SYNC_OFF, to make a large archive quickly for restore */
 } cfg = {10000, 1, 3, 256 << 10, NULL, 0};
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "bench_archive: %s: %s\n", what, ldb_strerror(rc));
-    exit(1);
-}
 
 struct worker {
     ldb_env *env;
@@ -76,7 +66,7 @@ static void *work(void *arg)
         else
             ldb_txn_abort(txn);
         if (rc != 0)
-            die("commit", rc);
+            bench_die("commit: %s", ldb_strerror(rc));
     }
     return NULL;
 }
@@ -111,15 +101,15 @@ static double checkpoint_ms(const char *rundir, int archive)
     ldb_env *env;
     int rc = ldb_open(path, &o, &env);
     if (rc != 0)
-        die("open", rc);
+        bench_die("open: %s", ldb_strerror(rc));
     double ms[15];
     for (int i = 0; i < 15; i++) {
         struct worker w = {env, (uint64_t)i * 300, 300};
         work(&w);
-        double t0 = now_sec();
+        double t0 = bench_now_sec();
         if ((rc = ldb_checkpoint(env)) != 0)
-            die("checkpoint", rc);
-        ms[i] = (now_sec() - t0) * 1e3;
+            bench_die("checkpoint: %s", ldb_strerror(rc));
+        ms[i] = (bench_now_sec() - t0) * 1e3;
     }
     ldb_close(env);
     qsort(ms, 15, sizeof ms[0], cmp_d);
@@ -142,29 +132,29 @@ static double run(const char *rundir, int archive, uint64_t *checkpoints)
     ldb_env *env;
     int rc = ldb_open(path, &o, &env);
     if (rc != 0)
-        die("open", rc);
+        bench_die("open: %s", ldb_strerror(rc));
     if (archive) {
         char bk[4300];
         snprintf(bk, sizeof bk, "%s/backup", rundir);
         if ((rc = ldb_backup(env, bk, 0)) != 0)
-            die("backup", rc);
+            bench_die("backup: %s", ldb_strerror(rc));
     }
     pthread_t th[64];
     struct worker w[64];
     uint64_t per = cfg.txns / (uint64_t)cfg.threads;
-    double t0 = now_sec();
+    double t0 = bench_now_sec();
     for (int i = 0; i < cfg.threads; i++) {
         w[i] = (struct worker){env, (uint64_t)i * per, per};
         pthread_create(&th[i], NULL, work, &w[i]);
     }
     for (int i = 0; i < cfg.threads; i++)
         pthread_join(th[i], NULL);
-    double dt = now_sec() - t0;
+    double dt = bench_now_sec() - t0;
     ldb_stat st;
     ldb_stat_env(env, &st);
     *checkpoints = st.checkpoints;
     if ((rc = ldb_close(env)) != 0)
-        die("close", rc);
+        bench_die("close: %s", ldb_strerror(rc));
     return (double)(per * (uint64_t)cfg.threads) / dt;
 }
 
@@ -249,9 +239,9 @@ int main(int argc, char **argv)
     snprintf(arch, sizeof arch, "%s/on/arch", base);
     snprintf(dest, sizeof dest, "%s/on/restored", base);
     uint64_t got = 0, bytes = dir_bytes(arch);
-    double t0 = now_sec();
+    double t0 = bench_now_sec();
     int rc = ldb_restore(bk, arch, dest, 0, 0, &got, err, sizeof err);
-    double dt = now_sec() - t0;
+    double dt = bench_now_sec() - t0;
     if (rc != 0) {
         fprintf(stderr, "bench_archive: restore: %s\n", err);
         return 1;

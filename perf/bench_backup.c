@@ -40,10 +40,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "lightningdb.h"
 #ifdef HAVE_LMDB
 #include <lmdb.h>
 #endif
+
+const char *const bench_prog = "bench_backup";
 
 #define KEY_SIZE 16
 #define BATCH 10000
@@ -56,25 +59,6 @@ static struct config {
     const char *dir;
     int keep;
 } cfg = {700000, 1000, 3, NULL, 0};
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_backup: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -91,7 +75,7 @@ static uint64_t *key_order(void)
 {
     uint64_t *order = malloc(cfg.n * sizeof *order), seed = 42;
     if (order == NULL)
-        die("out of memory");
+        bench_die("out of memory");
     for (uint64_t i = 0; i < cfg.n; i++)
         order[i] = i;
     for (uint64_t i = cfg.n - 1; i > 0; i--) {
@@ -144,7 +128,7 @@ static void run(const char *fmt, ...)
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
     if (system(cmd) != 0)
-        die("failed: %s", cmd);
+        bench_die("failed: %s", cmd);
 }
 
 /* ---- loading ----------------------------------------------------------------------- */
@@ -156,25 +140,25 @@ static void load_ldb(const uint64_t *order)
     o.sync_mode = LDB_SYNC_OFF;
     int rc = ldb_open(path_in("ldb"), &o, &env);
     if (rc)
-        die("ldb_open: %s", ldb_strerror(rc));
+        bench_die("ldb_open: %s", ldb_strerror(rc));
     unsigned char *v = malloc(cfg.vsize);
     for (uint64_t i = 0; i < cfg.n;) {
         ldb_txn *txn;
         if ((rc = ldb_txn_begin(env, 0, &txn)) != 0)
-            die("begin: %s", ldb_strerror(rc));
+            bench_die("begin: %s", ldb_strerror(rc));
         for (uint64_t b = 0; b < BATCH && i < cfg.n; b++, i++) {
             char k[KEY_SIZE];
             key_fmt(k, order[i]);
             val_fill(order[i], v, cfg.vsize);
             ldb_val kv = {KEY_SIZE, k}, vv = {cfg.vsize, v};
             if ((rc = ldb_put(txn, LDB_MAIN, &kv, &vv, 0)) != 0)
-                die("put: %s", ldb_strerror(rc));
+                bench_die("put: %s", ldb_strerror(rc));
         }
         if ((rc = ldb_txn_commit(txn)) != 0)
-            die("commit: %s", ldb_strerror(rc));
+            bench_die("commit: %s", ldb_strerror(rc));
     }
     if ((rc = ldb_close(env)) != 0)
-        die("close: %s", ldb_strerror(rc));
+        bench_die("close: %s", ldb_strerror(rc));
     free(v);
 }
 
@@ -183,7 +167,7 @@ static void load_ldb(const uint64_t *order)
     do {                                                       \
         int mrc_ = (expr);                                     \
         if (mrc_ != 0)                                         \
-            die("%s: %s", #expr, mdb_strerror(mrc_));          \
+            bench_die("%s: %s", #expr, mdb_strerror(mrc_));          \
     } while (0)
 
 static void load_lmdb(const uint64_t *order)
@@ -191,7 +175,7 @@ static void load_lmdb(const uint64_t *order)
     MDB_env *env;
     MDB_dbi dbi;
     if (mkdir(path_in("lmdb"), 0755) != 0 && errno != EEXIST)
-        die("mkdir: %s", strerror(errno));
+        bench_die("mkdir: %s", strerror(errno));
     MDB_CHECK(mdb_env_create(&env));
     MDB_CHECK(mdb_env_set_mapsize(env, 8ull << 30));
     MDB_CHECK(mdb_env_open(env, path_in("lmdb"), MDB_NOSYNC, 0644));
@@ -231,12 +215,12 @@ static void ldb_copy(unsigned flags, int piped)
     ldb_env *env;
     int rc = ldb_open(path_in("ldb"), NULL, &env);
     if (rc)
-        die("ldb_open: %s", ldb_strerror(rc));
+        bench_die("ldb_open: %s", ldb_strerror(rc));
     if (piped) {
         int p[2];
         pthread_t th;
         if (pipe(p) != 0 || pthread_create(&th, NULL, drain, &p[0]) != 0)
-            die("pipe: %s", strerror(errno));
+            bench_die("pipe: %s", strerror(errno));
         rc = ldb_backup_fd(env, p[1], flags);
         close(p[1]);
         pthread_join(th, NULL);
@@ -245,7 +229,7 @@ static void ldb_copy(unsigned flags, int piped)
         rc = ldb_backup(env, path_in("copy"), flags);
     }
     if (rc)
-        die("backup: %s", ldb_strerror(rc));
+        bench_die("backup: %s", ldb_strerror(rc));
     ldb_close(env);
 }
 
@@ -275,7 +259,7 @@ static const char *const method_names[METHODS] = {
 static double copy_once(enum method m, uint64_t *out_size)
 {
     run("rm -rf '%s' '%s'", path_in("copy"), path_in("copydir"));
-    double t0 = now_sec();
+    double t0 = bench_now_sec();
     switch (m) {
     case LDB_CP:
         run("cp '%s' '%s' && sync '%s'", path_in("ldb"), path_in("copy"), path_in("copy"));
@@ -307,7 +291,7 @@ static double copy_once(enum method m, uint64_t *out_size)
     default:
         break;
     }
-    double t = now_sec() - t0;
+    double t = bench_now_sec() - t0;
     *out_size = file_size(path_in("copy"));
 #ifdef HAVE_LMDB
     if (m == MDB_COPY || m == MDB_COPY_C) {
@@ -352,20 +336,20 @@ int main(int argc, char **argv)
         }
     }
     if (cfg.n == 0 || cfg.reps < 1 || cfg.reps > MAX_REPS)
-        die("bad -n or -r (1..%d)", MAX_REPS);
+        bench_die("bad -n or -r (1..%d)", MAX_REPS);
     if (cfg.dir == NULL && (cfg.dir = mkdtemp(tmpl)) == NULL)
-        die("mkdtemp: %s", strerror(errno));
+        bench_die("mkdtemp: %s", strerror(errno));
     uint64_t *order = key_order();
-    double t0 = now_sec();
+    double t0 = bench_now_sec();
     load_ldb(order);
     printf("# loaded %" PRIu64 " keys of %zu-byte values into Lightning DB in %.1f s: %.0f MB\n",
-           cfg.n, cfg.vsize, now_sec() - t0, file_size(path_in("ldb")) / 1e6);
+           cfg.n, cfg.vsize, bench_now_sec() - t0, file_size(path_in("ldb")) / 1e6);
 #ifdef HAVE_LMDB
-    t0 = now_sec();
+    t0 = bench_now_sec();
     load_lmdb(order);
     char mdb[4200];
     snprintf(mdb, sizeof mdb, "%s/data.mdb", path_in("lmdb"));
-    printf("# loaded the same into LMDB in %.1f s: %.0f MB\n", now_sec() - t0,
+    printf("# loaded the same into LMDB in %.1f s: %.0f MB\n", bench_now_sec() - t0,
            file_size(mdb) / 1e6);
 #endif
     free(order);

@@ -35,7 +35,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +43,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "lightningdb.h"
 #include "pipe_io.h"
 #ifdef HAVE_LMDB
 #include <lmdb.h>
 #endif
+
+const char *const bench_prog = "bench_readers";
 
 #define KEY_SIZE 16
 #define MAX_PROCS 16
@@ -64,25 +66,6 @@ static struct config {
     int keep;
     int want_ldb, want_lmdb;
 } cfg = {1000000, 100, 3.0, 3, {1, 2, 4}, 3, NULL, 0, 1, 1};
-
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "bench_readers: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
 
 static void key_fmt(char *k, uint64_t i)
 {
@@ -145,7 +128,7 @@ struct ldb_reader {
 
 static void ldb_die(const char *what, int rc)
 {
-    die("ldb: %s: %s", what, ldb_strerror(rc));
+    bench_die("ldb: %s: %s", what, ldb_strerror(rc));
 }
 
 static void ldb_load(const char *dir)
@@ -215,7 +198,7 @@ static uint64_t ldb_scan(void *h)
         count++;
     }
     if (rc != LDB_NOTFOUND || count != cfg.n)
-        die("ldb: scan found %" PRIu64 " keys: %s", count, ldb_strerror(rc));
+        bench_die("ldb: scan found %" PRIu64 " keys: %s", count, ldb_strerror(rc));
     ldb_cursor_close(cur);
     ldb_txn_abort(txn);
     return sum;
@@ -259,7 +242,7 @@ struct lmdb_reader {
 
 static void lmdb_die(const char *what, int rc)
 {
-    die("lmdb: %s: %s", what, mdb_strerror(rc));
+    bench_die("lmdb: %s: %s", what, mdb_strerror(rc));
 }
 
 static size_t lmdb_mapsize(void)
@@ -338,7 +321,7 @@ static uint64_t lmdb_scan(void *h)
         count++;
     }
     if (rc != MDB_NOTFOUND || count != cfg.n)
-        die("lmdb: scan found %" PRIu64 " keys: %s", count, mdb_strerror(rc));
+        bench_die("lmdb: scan found %" PRIu64 " keys: %s", count, mdb_strerror(rc));
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return sum;
@@ -438,7 +421,7 @@ static void reader_proc(const struct engine *e, const char *dir, uint64_t seed, 
     pr.after_scan = mem_now();
     write_all(ready_fd, "m", 1);
     barrier_wait(go_fd[1]);
-    pr.start = now_sec();
+    pr.start = bench_now_sec();
     double end = pr.start + cfg.secs;
     uint64_t s = seed;
     for (;;) {
@@ -447,10 +430,10 @@ static void reader_proc(const struct engine *e, const char *dir, uint64_t seed, 
                 pr.errors++;
             pr.ops++;
         }
-        if (now_sec() >= end)
+        if (bench_now_sec() >= end)
             break;
     }
-    pr.end = now_sec();
+    pr.end = bench_now_sec();
     write_all(ready_fd, "d", 1);
     barrier_wait(go_fd[2]);
     pr.after_reads = mem_now();
@@ -476,12 +459,12 @@ static int run_readers(const struct engine *e, const char *dir, int procs, int r
     int ready[2], go[4][2], res[2];
     pid_t pids[MAX_PROCS];
     if (pipe(ready) || pipe(go[0]) || pipe(go[1]) || pipe(go[2]) || pipe(go[3]) || pipe(res))
-        die("pipe: %s", strerror(errno));
+        bench_die("pipe: %s", strerror(errno));
     for (int p = 0; p < procs; p++) {
         fflush(stdout);
         pids[p] = fork();
         if (pids[p] < 0)
-            die("fork: %s", strerror(errno));
+            bench_die("fork: %s", strerror(errno));
         if (pids[p] == 0) {
             int go_rd[4];
             close(ready[0]);
@@ -504,7 +487,7 @@ static int run_readers(const struct engine *e, const char *dir, int procs, int r
         char c;
         for (int p = 0; p < procs; p++)
             if (read_all(ready[0], &c, 1) != 1)
-                die("%s: a reader process died", e->name);
+                bench_die("%s: a reader process died", e->name);
         close(go[g][1]);
     }
     memset(out, 0, sizeof *out);
@@ -514,7 +497,7 @@ static int run_readers(const struct engine *e, const char *dir, int procs, int r
     for (int p = 0; p < procs; p++) {
         struct proc_report pr;
         if (read_all(res[0], &pr, sizeof pr) != sizeof pr)
-            die("%s: a reader process died", e->name);
+            bench_die("%s: a reader process died", e->name);
         if (!pr.ok) {
             fprintf(stderr, "%s: reader: %s\n", e->name, pr.err);
             ok = 0;
@@ -561,7 +544,7 @@ static void parse_procs(const char *s)
     while (*s && cfg.nprocs < 8) {
         int p = atoi(s);
         if (p < 1 || p > MAX_PROCS)
-            die("-p: process counts 1..%d", MAX_PROCS);
+            bench_die("-p: process counts 1..%d", MAX_PROCS);
         cfg.procs[cfg.nprocs++] = p;
         s = strchr(s, ',');
         if (!s)
@@ -617,7 +600,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_readers: built without LMDB (HAVE_LMDB): LMDB not measured\n");
 #endif
     if (ne == 0)
-        die("no engine selected");
+        bench_die("no engine selected");
 
     char base[4096];
     if (cfg.dir) {
@@ -627,7 +610,7 @@ int main(int argc, char **argv)
         snprintf(base, sizeof base, "%s/bench_readers.XXXXXX", t && *t ? t : "/tmp");
     }
     if (mkdtemp(base) == NULL)
-        die("mkdtemp(%s): %s", base, strerror(errno));
+        bench_die("mkdtemp(%s): %s", base, strerror(errno));
 
     printf("bench_readers: %" PRIu64 " keys x %zu-byte values (%.0f MiB of values), "
            "%.1f s per run, median of %d, engines interleaved, in %s\n",
@@ -638,23 +621,23 @@ int main(int argc, char **argv)
     for (int e = 0; e < ne; e++) {
         snprintf(dirs[e], sizeof dirs[e], "%s/%s", base, engines[e]->name);
         if (mkdir(dirs[e], 0755) != 0)
-            die("mkdir %s: %s", dirs[e], strerror(errno));
+            bench_die("mkdir %s: %s", dirs[e], strerror(errno));
         /* Loaded in a child: the readers fork from this process, and must not
          * inherit (as copy-on-write private memory) what the load allocated. */
-        double t0 = now_sec();
+        double t0 = bench_now_sec();
         fflush(stdout);
         pid_t pid = fork();
         if (pid < 0)
-            die("fork: %s", strerror(errno));
+            bench_die("fork: %s", strerror(errno));
         if (pid == 0) {
             engines[e]->load(dirs[e]);
             _exit(0);
         }
         int st;
         if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            die("%s: load failed", engines[e]->name);
+            bench_die("%s: load failed", engines[e]->name);
         file_size[e] = file_mib(dirs[e], engines[e]->file);
-        printf("  %-5s loaded in %.1f s, data file %.0f MiB\n", engines[e]->name, now_sec() - t0,
+        printf("  %-5s loaded in %.1f s, data file %.0f MiB\n", engines[e]->name, bench_now_sec() - t0,
                file_size[e]);
         fflush(stdout);
     }
@@ -668,7 +651,7 @@ int main(int argc, char **argv)
             for (int k = 0; k < ne; k++) {
                 int e = (k + rep + pi) % ne; /* rotate who goes first */
                 if (run_readers(engines[e], dirs[e], cfg.procs[pi], rep, &results[e][pi][rep]))
-                    die("%s: readers failed", engines[e]->name);
+                    bench_die("%s: readers failed", engines[e]->name);
             }
 
     printf("\nrandom gets, one read txn per get (reset/renew), aggregate over processes:\n");
