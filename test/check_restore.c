@@ -240,6 +240,15 @@ static void run_workload(struct run *r, uint64_t n, uint64_t backup_at)
     TU_RC_OK(ldb_close(env));
 }
 
+/* run_workload() on a run of its own (the caller frees it). */
+static struct run *new_workload(uint64_t n, uint64_t backup_at)
+{
+    struct run *r = tu_xmalloc(sizeof *r);
+    memset(r, 0, sizeof *r);
+    run_workload(r, n, backup_at);
+    return r;
+}
+
 static int restore(struct run *r, const char *dest, uint64_t to_txn, uint64_t to_time,
                    uint64_t *got, char *err, size_t errlen)
 {
@@ -280,9 +289,7 @@ static int note_progress(void *ctx, uint64_t done, uint64_t total)
 
 START_TEST(test_restore_targets)
 {
-    struct run *r = tu_xmalloc(sizeof *r);
-    memset(r, 0, sizeof *r);
-    run_workload(r, 300, 60);
+    struct run *r = new_workload(300, 60);
     ck_assert_uint_ge(count_segments(r->arch), 8);
     static const uint64_t txns[] = {60, 61, 99, 150, 233, 300};
     char dest[4300], err[512];
@@ -435,14 +442,19 @@ static int collect(void *ctx, const ldb_archive_segment *s)
     return 0;
 }
 
-START_TEST(test_restore_gap)
+/* The archive's segments as ldb_archive_list() reports them (caller frees). */
+static struct seg_names *list_segments(const char *arch)
 {
-    struct run *r = tu_xmalloc(sizeof *r);
-    memset(r, 0, sizeof *r);
-    run_workload(r, 200, 30);
     struct seg_names *sn = tu_xmalloc(sizeof *sn);
     memset(sn, 0, sizeof *sn);
-    TU_RC_OK(ldb_archive_list(r->arch, collect, sn));
+    TU_RC_OK(ldb_archive_list(arch, collect, sn));
+    return sn;
+}
+
+START_TEST(test_restore_gap)
+{
+    struct run *r = new_workload(200, 30);
+    struct seg_names *sn = list_segments(r->arch);
     ck_assert_int_ge(sn->n, 5);
     /* The listing: consecutive txns, times in order, all whole. */
     for (int i = 0; i < sn->n; i++) {
@@ -475,25 +487,14 @@ END_TEST
 
 START_TEST(test_restore_damaged)
 {
-    struct run *r = tu_xmalloc(sizeof *r);
-    memset(r, 0, sizeof *r);
-    run_workload(r, 150, 10);
-    struct seg_names *sn = tu_xmalloc(sizeof *sn);
-    memset(sn, 0, sizeof *sn);
-    TU_RC_OK(ldb_archive_list(r->arch, collect, sn));
+    struct run *r = new_workload(150, 10);
+    struct seg_names *sn = list_segments(r->arch);
     int mid = sn->n / 2;
     char path[4600], dest[4300], err[512];
     snprintf(path, sizeof path, "%s/%s", r->arch, sn->name[mid]);
-    int fd = open(path, O_RDWR);
-    ck_assert(fd >= 0);
     struct stat st;
-    ck_assert(fstat(fd, &st) == 0);
-    uint8_t byte;
-    off_t at = st.st_size / 2;
-    ck_assert(pread(fd, &byte, 1, at) == 1);
-    byte ^= 0x10;
-    ck_assert(pwrite(fd, &byte, 1, at) == 1);
-    close(fd);
+    ck_assert(stat(path, &st) == 0);
+    tu_flip_byte(path, (uint64_t)st.st_size / 2, 0x10);
     memset(sn, 0, sizeof *sn);
     TU_RC_OK(ldb_archive_list(r->arch, collect, sn));
     ck_assert_int_eq(sn->status[mid], LDB_CORRUPTED);
@@ -510,12 +511,8 @@ END_TEST
 
 START_TEST(test_restore_prune)
 {
-    struct run *r = tu_xmalloc(sizeof *r);
-    memset(r, 0, sizeof *r);
-    run_workload(r, 200, 100);
-    struct seg_names *sn = tu_xmalloc(sizeof *sn);
-    memset(sn, 0, sizeof *sn);
-    TU_RC_OK(ldb_archive_list(r->arch, collect, sn));
+    struct run *r = new_workload(200, 100);
+    struct seg_names *sn = list_segments(r->arch);
     uint64_t older = 0, removed = 0;
     for (int i = 0; i < sn->n; i++)
         older += sn->last[i] <= 100;
@@ -824,9 +821,7 @@ static void die_at_40(uint64_t replayed)
 
 START_TEST(test_restore_interrupted)
 {
-    struct run *r = tu_xmalloc(sizeof *r);
-    memset(r, 0, sizeof *r);
-    run_workload(r, 160, 20);
+    struct run *r = new_workload(160, 20);
     char dest[4300], tmp[4400], err[512];
     snprintf(dest, sizeof dest, "%s/restored", r->dir);
     snprintf(tmp, sizeof tmp, "%s.ldb-restore-tmp", dest);
@@ -1040,9 +1035,7 @@ static void restoring_child(struct run *r, int step)
 
 START_TEST(test_restore_killed)
 {
-    struct run *r = tu_xmalloc(sizeof *r);
-    memset(r, 0, sizeof *r);
-    run_workload(r, 160, 20);
+    struct run *r = new_workload(160, 20);
     char dest[4300], tmp[4400], err[512];
     snprintf(dest, sizeof dest, "%s/restored", r->dir);
     snprintf(tmp, sizeof tmp, "%s.ldb-restore-tmp", dest);
@@ -1184,9 +1177,7 @@ START_TEST(test_restore_v1_segment)
     ldb_options o = run_options(r);
     env = tu_open(r->path, &o); /* recovers the v1 log, archives it */
     TU_RC_OK(ldb_close(env));
-    struct seg_names *sn = tu_xmalloc(sizeof *sn);
-    memset(sn, 0, sizeof *sn);
-    TU_RC_OK(ldb_archive_list(r->arch, collect, sn));
+    struct seg_names *sn = list_segments(r->arch);
     ck_assert_int_eq(sn->n, 1);
     ck_assert_uint_eq(sn->first[0], 1);
     ck_assert_uint_eq(sn->last[0], 5);

@@ -128,17 +128,6 @@ static int record_at(const crashed *c, uint64_t off)
     return 0;
 }
 
-static void flip_byte(const char *file, uint64_t off, uint8_t mask)
-{
-    int fd = open(file, O_RDWR);
-    ck_assert_msg(fd >= 0, "open %s: %s", file, strerror(errno));
-    uint8_t b;
-    ck_assert(pread(fd, &b, 1, (off_t)off) == 1);
-    b ^= mask;
-    ck_assert(pwrite(fd, &b, 1, (off_t)off) == 1);
-    close(fd);
-}
-
 static void write_at(const char *file, const void *buf, size_t n, uint64_t off)
 {
     int fd = open(file, O_RDWR);
@@ -295,7 +284,7 @@ START_TEST(test_flip_in_durable_record)
     make_crashed(&c, NCOMMITS, LDB_SYNC_FULL, 0);
     int hit = record_at(&c, 3000);
     ck_assert_msg(hit > 1 && hit < NCOMMITS - 1, "offset 3000 is in record %d", hit);
-    flip_byte(c.wal, 3000, 0x10);
+    tu_flip_byte(c.wal, 3000, 0x10);
     expect_refused_then_salvaged(&c, hit - 1, "byte 3000 flipped");
     tu_remove_dir(c.dir);
 }
@@ -312,7 +301,7 @@ START_TEST(test_damaged_record_header)
     int victim = 20;
     char what[64];
     snprintf(what, sizeof what, "byte %u of record %d flipped", off, victim);
-    flip_byte(c.wal, c.ends[victim - 1] + off, off == 5 ? 0x80 : 0x01);
+    tu_flip_byte(c.wal, c.ends[victim - 1] + off, off == 5 ? 0x80 : 0x01);
     expect_refused_then_salvaged(&c, victim - 1, what);
     tu_remove_dir(c.dir);
 }
@@ -336,7 +325,7 @@ START_TEST(test_damaged_log_header)
 {
     crashed c;
     make_crashed(&c, 40, LDB_SYNC_FULL, 0);
-    flip_byte(c.wal, 20, 0x04);
+    tu_flip_byte(c.wal, 20, 0x04);
     expect_refused_then_salvaged(&c, 0, "a byte of the log header flipped");
     tu_remove_dir(c.dir);
 }
@@ -357,7 +346,7 @@ START_TEST(test_torn_tail_recovers)
         ck_assert(truncate(c.wal, (off_t)(last + (end - last) / 2)) == 0);
         break;
     case FLIP_LAST:
-        flip_byte(c.wal, end - 9, 0x20);
+        tu_flip_byte(c.wal, end - 9, 0x20);
         break;
     case ZERO_LAST_HEADER: {
         uint8_t zero[WAL_RECORD_HEADER] = {0};
@@ -387,10 +376,10 @@ START_TEST(test_sync_off_damage)
     snprintf(copy_wal, sizeof copy_wal, "%s-wal", copy);
     TU_RC_OK(tu_copy_file(c.data, copy));
     TU_RC_OK(tu_copy_file(c.wal, copy_wal));
-    flip_byte(copy_wal, c.ends[44] + 30, 0x01);
+    tu_flip_byte(copy_wal, c.ends[44] + 30, 0x01);
     expect_db_holds(copy, 44);
     /* The original damaged in record 20 (before it): refused. */
-    flip_byte(c.wal, c.ends[19] + 30, 0x01);
+    tu_flip_byte(c.wal, c.ends[19] + 30, 0x01);
     expect_refused_then_salvaged(&c, 19, "record 20 of 60 flipped, ldb_sync after 30");
     tu_remove_dir(c.dir);
 }

@@ -160,6 +160,17 @@ uint64_t tu_rand(uint64_t *state)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+void tu_flip_byte(const char *file, uint64_t off, uint8_t mask)
+{
+    int fd = open(file, O_RDWR);
+    ck_assert_msg(fd >= 0, "open %s: %s", file, strerror(errno));
+    uint8_t b;
+    ck_assert(pread(fd, &b, 1, (off_t)off) == 1);
+    b ^= mask;
+    ck_assert(pwrite(fd, &b, 1, (off_t)off) == 1);
+    close(fd);
+}
+
 int tu_copy_file(const char *from, const char *to)
 {
     int in = open(from, O_RDONLY);

@@ -35,6 +35,10 @@ uint64_t tu_rand(uint64_t *state);
 /* Copy a file byte for byte; returns 0 or -errno. */
 int tu_copy_file(const char *from, const char *to);
 
+/* XOR the byte at off in file with mask: the damage of one bit flip (or a
+ * few), which the test then expects to be caught. */
+void tu_flip_byte(const char *file, uint64_t off, uint8_t mask);
+
 /* Remove dir and the files in it (not subdirectories): a test that passed
  * calls it last, so only failing tests leave their files behind. */
 void tu_remove_dir(const char *dir);
