@@ -281,13 +281,12 @@ LDB_API int ldb_options_parse_sized(ldb_options *opts, size_t opts_size, const c
  * @retval -EPERM `<path>-lock` or `<path>-wal` exists and belongs to another
  *         user than the data file does.
  * @retval -EMLINK `<path>-lock` or `<path>-wal` has another name (a hard link).
- * @retval LDB_CORRUPTED the file is not a database (no valid meta page; an
- *         existing file of zeros), or is damaged.
  * @retval -ENOENT missing database with #LDB_RDONLY, #LDB_IMMUTABLE or #LDB_NOCREATE.
- * @retval LDB_CORRUPTED no valid meta page: the file is not a database, or is
- *         damaged; or a record of the write-ahead log that was durable is
- *         damaged (a later record proves it): no file was changed, and
- *         ldb_salvage() can keep the txns before the damage.
+ * @retval LDB_CORRUPTED no valid meta page: the file is not a database
+ *         (then no `-lock` or `-wal` file is made beside it), is an existing
+ *         file of zeros, or is damaged; or a record of the write-ahead log
+ *         that was durable is damaged (a later record proves it): no file
+ *         was changed, and ldb_salvage() can keep the txns before the damage.
  * @retval LDB_VERSION a database of a format this build cannot read.
  * @retval LDB_READONLY the database needs recovery and this handle cannot
  *         write it (#LDB_IMMUTABLE, or #LDB_RDONLY without write permission).

@@ -272,6 +272,11 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
      * (and may not be created) or is not a regular file. */
     struct ldb__os_file info;
     CHECK_GOTO(rc, open_data_file(env, &created, &info), fail);
+    CHECK_GOTO(rc, ldb__meta_foreign(env->fd, info.size), fail);
+    if (rc == 1) {
+        rc = LDB_CORRUPT(); /* someone else's file: make nothing beside it */
+        goto fail;
+    }
     if (!immutable) {
         size_t n = strlen(path) + sizeof "-lock";
         char *lock_path = ldb__malloc(n);

@@ -42,6 +42,33 @@ int ldb__meta_check(const uint8_t *image, pgno_t pgno, struct meta_page *out)
     return 0;
 }
 
+/* 1 if the 8 bytes at off are the magic (as stored: little-endian), or
+ * zeros when zeros_count; 0 if not or the file ends before them. */
+static int magic_at(int fd, uint64_t file_size, uint64_t off, int zeros_count, int *found)
+{
+    static const uint8_t magic[8] = {'L', 'T', 'N', 'G', 'L', 'D', 'B', '1'};
+    static const uint8_t zeros[8];
+    uint8_t b[8];
+    *found = 0;
+    if (file_size < off + sizeof b)
+        return 0;
+    TRY(ldb__os_pread_full(fd, b, sizeof b, off));
+    *found = memcmp(b, magic, sizeof b) == 0 || (zeros_count && memcmp(b, zeros, sizeof b) == 0);
+    return 0;
+}
+
+int ldb__meta_foreign(int fd, uint64_t file_size)
+{
+    const uint64_t at = offsetof(struct meta_page, magic);
+    int found;
+    if (file_size == 0)
+        return 0;
+    TRY(magic_at(fd, file_size, at, 1, &found));
+    for (uint64_t ps = LDB_MIN_PAGE_SIZE; !found && ps <= LDB_MAX_PAGE_SIZE; ps *= 2)
+        TRY(magic_at(fd, file_size, ps + at, 0, &found));
+    return !found;
+}
+
 int ldb__meta_read_newest(int fd, uint64_t file_size, struct meta_page *out, unsigned *slot)
 {
     uint8_t image[LDB_META_BYTES];

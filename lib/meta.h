@@ -21,6 +21,12 @@ int ldb__meta_check(const uint8_t *image, pgno_t pgno, struct meta_page *out);
 /* Read both meta pages of fd and return the valid one with the newest txn
  * id, and which slot (0 or 1) it is in. The page size is learned from the
  * file. */
+/* 1 if the file at fd cannot be a database of ours: what page 0 holds where
+ * the magic goes (offsetof magic) is neither the magic nor zeros (a zeroed
+ * or half-created database is damaged, not foreign), and no page size puts
+ * meta 1's magic in the file. 0 otherwise (an empty file too); -errno if
+ * it cannot be read. ldb_open asks before it makes any file beside it. */
+int ldb__meta_foreign(int fd, uint64_t file_size);
 int ldb__meta_read_newest(int fd, uint64_t file_size, struct meta_page *out, unsigned *slot);
 /* A fresh meta for an empty database. */
 void ldb__meta_init(struct meta_page *m, uint32_t page_size);

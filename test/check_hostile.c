@@ -858,6 +858,43 @@ START_TEST(test_zero_file_refused)
 }
 END_TEST
 
+/* A regular file that holds no database (text, random bytes, a file too
+ * short for a meta page) is refused with LDB_CORRUPTED before anything is
+ * made beside it, under every open mode, and is left as it was. */
+START_TEST(test_foreign_file_refused)
+{
+    char dir[4096], path[4200], lock[4300], wal[4300];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    side_path(lock, sizeof lock, path, "-lock");
+    side_path(wal, sizeof wal, path, "-wal");
+    uint8_t *content = tu_xmalloc(20000);
+    for (size_t i = 0; i < 20000; i++)
+        content[i] = (uint8_t)"not a database; "[i % 16];
+    size_t sizes[] = {20000, 4096, 29};
+    for (int kind = 0; kind < 3; kind++) {
+        if (kind == 1)
+            tu_fill_pattern(content, sizes[kind], 77);
+        write_zeros(path, 0);
+        write_at(path, content, sizes[kind], 0);
+        unsigned flags[] = {0, LDB_RDONLY, LDB_NOCREATE, LDB_IMMUTABLE};
+        for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+            int rc = open_in_child(path, flags[i]);
+            TU_REQUIRE(rc == LDB_CORRUPTED, "kind %d flags %u: ldb_open -> %d (%s)", kind,
+                       flags[i], rc, ldb_strerror(rc));
+            TU_REQUIRE(access(lock, F_OK) != 0 && access(wal, F_OK) != 0,
+                       "kind %d flags %u: a side file was left beside it", kind, flags[i]);
+        }
+        size_t len;
+        uint8_t *b = read_file(path, &len);
+        ck_assert_uint_eq(len, sizes[kind]);
+        ck_assert_int_eq(memcmp(b, content, len), 0);
+        free(b);
+    }
+    free(content);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 /* ---- ldb_check and the meta pages (bug 10) ------------------------------------ */
 
 static char *check_report(ldb_env *env, int *rc)
@@ -1189,6 +1226,7 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, test_wal_symlink_refused);
     tcase_add_test(tc, test_side_file_kinds_refused);
     tcase_add_test(tc, test_data_file_not_regular);
+    tcase_add_test(tc, test_foreign_file_refused);
     tcase_add_test(tc, test_file_modes);
     tcase_add_test(tc, test_zero_file_refused);
     tcase_add_test(tc, test_check_reports_damaged_meta);

@@ -215,9 +215,10 @@ int parse_args(const char *cmd, int argc, char **argv, unsigned allowed,
 /* Whether PATH is a file that holds no database: no "LTNGLDB1" magic at
  * byte 32 of meta page 0 nor of meta page 1 at any page size (docs/format.md).
  * An empty file counts only when the command would not create one. Asked
- * before ldb_open, so that such a file gets its own message and no -lock
- * file beside it; a database whose other bytes are damaged still opens (and
- * fails its checks) as one. */
+ * before ldb_open (which refuses such a file with LDB_CORRUPTED, as it does
+ * a damaged database), so that it gets its own message and exit code; a
+ * database whose other bytes are damaged still opens (and fails its
+ * checks) as one. */
 int not_a_database(const char *path, unsigned flags)
 {
     static const char magic[8] = {'L', 'T', 'N', 'G', 'L', 'D', 'B', '1'};
