@@ -462,7 +462,9 @@ LDB_API int ldb_txn_renew(ldb_txn *txn);
  * tree. If every txn that opened it ends without committing (an aborted
  * create, or an open in an aborted txn), it is given back: it then gives
  * #LDB_INVALID, never another tree, and counts no more against
- * ldb_options.max_dbs. Names are 1..255 bytes.
+ * ldb_options.max_dbs. Names are 1..255 bytes; names that begin with the
+ * byte 0x01 are the library's own (#LDB_INVALID) and ldb_dbi_list() skips
+ * them.
  * @param name the tree's name; NULL for #LDB_MAIN.
  * @retval LDB_NOTFOUND missing and no #LDB_CREATE.
  * @retval LDB_READONLY #LDB_CREATE of a missing tree in a read txn.
@@ -539,6 +541,40 @@ LDB_API int ldb_dbi_compress_stat_sized(ldb_txn *txn, ldb_dbi dbi, ldb_compress_
 /** Route calls to the sized entry point with the size compiled here. */
 #define ldb_dbi_compress_stat(txn, dbi, st)                                                        \
     ldb_dbi_compress_stat_sized((txn), (dbi), (st), sizeof(ldb_compress_stat))
+
+/**
+ * @brief Train a zstd dictionary on a sample of a tree's values and make it
+ * the tree's: from then on, in envs opened with #LDB_COMPRESS_ZSTD, the
+ * tree's values of 64 bytes or more are compressed with it (without one the
+ * threshold is 160 bytes), so that small values alike in form (JSON
+ * records, log lines of 100-500 bytes) compress too.
+ *
+ * The sample is about 100 times @p dict_bytes of the tree's values (at most
+ * 32 MiB), every k-th value in key order so it spans the whole tree, each
+ * cut at 16 KiB; zstd's ZDICT_trainFromBuffer() trains on it. The
+ * dictionary is stored in the database (an internal tree: the log, backups,
+ * recovery and ldb_check cover it) under a new id, recorded in each value
+ * compressed with it. A dictionary is never changed: training again makes a
+ * new id, and values written under an older one keep reading. Any env reads
+ * them, whatever its ldb_options.compression (#LDB_COMPRESS_NONE included);
+ * a build without zstd reads them as #LDB_VERSION. The work is part of the
+ * write txn: it commits or aborts with it.
+ *
+ * Training reads the tree and takes seconds for large samples (zstd's
+ * trainer uses ~6 MB besides the sample); values already stored keep their
+ * form until they are written again.
+ * @param txn a write txn.
+ * @param dbi the tree whose values to sample.
+ * @param dict_bytes the dictionary's size, 1024 .. 1 MiB; 0 for 32 KiB.
+ * @param[out] id the new dictionary's id (1 .. 2^24-1); may be NULL.
+ * @retval 0 success.
+ * @retval LDB_READONLY a read txn.
+ * @retval LDB_INVALID bad arguments; fewer than 8 values; zstd found the
+ *         sample too small or too varied to train on; a build without zstd.
+ * @retval LDB_FULL 2^24-1 dictionaries were made in this database already.
+ * @retval LDB_CORRUPTED a damaged page or value was met.
+ */
+LDB_API int ldb_dbi_train_dict(ldb_txn *txn, ldb_dbi dbi, size_t dict_bytes, uint32_t *id);
 
 /** @name Put flags */
 /**@{*/

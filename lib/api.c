@@ -11,6 +11,7 @@
 #include "abi.h"
 #include "btree.h"
 #include "dbi.h"
+#include "dict.h"
 #include "error.h"
 #include "txn.h"
 #include "value.h"
@@ -113,6 +114,14 @@ static int dbi_open_once(ldb_txn *txn, const char *name, size_t len, unsigned fl
 
 int ldb_dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi *dbi)
 {
+    /* The library's own trees (dict.h) are not the caller's to change. */
+    if (name != NULL && name[0] == LDB__RESERVED_NAME_BYTE)
+        return LDB_INVALID;
+    return ldb__dbi_open(txn, name, flags, dbi);
+}
+
+int ldb__dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi *dbi)
+{
     TRY(ldb__txn_check(txn, 0));
     if (dbi == NULL || (flags & ~(unsigned)LDB_CREATE))
         return LDB_INVALID;
@@ -198,10 +207,23 @@ int ldb_dbi_list(ldb_txn *txn, ldb_tree_fn fn, void *ctx)
             return LDB_CORRUPT();
         memcpy(name, k.data, k.size);
         name[k.size] = '\0';
+        if (name[0] == LDB__RESERVED_NAME_BYTE)
+            goto next; /* the library's own (dict.h) */
         int stop = fn(ctx, name);
         if (stop != 0)
             return stop;
+    next:
         rc = ldb__btree_next(&txn->pager, &path);
     }
     return rc == LDB_NOTFOUND ? 0 : rc;
+}
+
+int ldb_dbi_train_dict(ldb_txn *txn, ldb_dbi dbi, size_t dict_bytes, uint32_t *id)
+{
+    TRY(ldb__txn_check(txn, 1));
+    uint32_t got = 0;
+    TRY(ldb__dict_train(txn, dbi, dict_bytes, &got));
+    if (id != NULL)
+        *id = got;
+    return 0;
 }

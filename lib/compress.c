@@ -23,6 +23,7 @@
 #include <lz4hc.h>
 #endif
 #ifdef HAVE_ZSTD
+#include <zdict.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 #endif
@@ -138,7 +139,7 @@ int ldb__compress_value(struct ldb__compressor *c, int codec, int level, const v
     }
     if (len == 0)
         return 0;
-    struct value_header h = {(uint8_t)codec, 0, 0, n};
+    struct value_header h = {(uint8_t)codec, {0, 0, 0}, n};
     memcpy(dst, &h, sizeof h);
     *out = (uint32_t)(VALUE_HEADER_SIZE + len);
     return 0;
@@ -160,8 +161,9 @@ int ldb__compress_header(const uint8_t *stored, uint32_t len, int *codec, uint32
     if (LDB_UNLIKELY(len <= VALUE_HEADER_SIZE))
         return LDB_CORRUPT();
     memcpy(&h, stored, sizeof h);
-    if (LDB_UNLIKELY((h.codec != LDB_COMPRESS_LZ4 && h.codec != LDB_COMPRESS_ZSTD) || h.dict ||
-                     h.reserved || h.raw_size == 0 || h.raw_size > 0x7FFFF000u ||
+    if (LDB_UNLIKELY((h.codec != LDB_COMPRESS_LZ4 && h.codec != LDB_COMPRESS_ZSTD) ||
+                     (h.codec != LDB_COMPRESS_ZSTD && ldb__compress_dict_id(stored) != 0) ||
+                     h.raw_size == 0 || h.raw_size > 0x7FFFF000u ||
                      (h.codec == LDB_COMPRESS_LZ4 && h.raw_size > LDB_LZ4_MAX_INPUT)))
         return LDB_CORRUPT();
     if (!ldb__compress_have_codec(h.codec))
@@ -218,6 +220,12 @@ static ZSTD_DCtx *thread_dctx(void)
 
 int ldb__decompress_value(const uint8_t *stored, uint32_t len, uint8_t *dst, uint32_t raw)
 {
+    return ldb__decompress_value_dict(stored, len, NULL, dst, raw);
+}
+
+int ldb__decompress_value_dict(const uint8_t *stored, uint32_t len, const void *ddict, uint8_t *dst,
+                               uint32_t raw)
+{
     int codec = 0;
     uint32_t want = 0;
     TRY(ldb__compress_header(stored, len, &codec, &want));
@@ -225,7 +233,7 @@ int ldb__decompress_value(const uint8_t *stored, uint32_t len, uint8_t *dst, uin
         return LDB_INVALID; /* the caller's buffer is not the recorded size */
     const uint8_t *payload = stored + VALUE_HEADER_SIZE;
     uint32_t plen = len - VALUE_HEADER_SIZE;
-    (void)payload, (void)plen, (void)dst;
+    (void)payload, (void)plen, (void)dst, (void)ddict;
 #ifdef HAVE_LZ4
     if (codec == LDB_COMPRESS_LZ4) {
         int r = LZ4_decompress_safe((const char *)payload, (char *)dst, (int)plen, (int)raw);
@@ -238,9 +246,111 @@ int ldb__decompress_value(const uint8_t *stored, uint32_t len, uint8_t *dst, uin
     ZSTD_DCtx *d = thread_dctx();
     if (d == NULL)
         return -ENOMEM;
-    size_t r = ZSTD_decompressDCtx(d, dst, raw, payload, plen);
+    /* A value that names a dictionary decodes only with it: the caller
+     * looked it up by that id (dict.c). */
+    if (LDB_UNLIKELY((ldb__compress_dict_id(stored) != 0) != (ddict != NULL)))
+        return ddict == NULL ? LDB_CORRUPT() : LDB_INVALID;
+    size_t r = ddict ? ZSTD_decompress_usingDDict(d, dst, raw, payload, plen, ddict)
+                     : ZSTD_decompressDCtx(d, dst, raw, payload, plen);
     if (ZSTD_isError(r))
         return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? -ENOMEM : LDB_CORRUPT();
     return r == raw ? 0 : LDB_CORRUPT();
+#endif
+}
+
+/* ---- dictionaries ------------------------------------------------------- */
+
+int ldb__compress_train(void *dict, size_t cap, const void *samples, const size_t *sizes,
+                        unsigned n, size_t *len)
+{
+    *len = 0;
+#ifdef HAVE_ZSTD
+    size_t r = ZDICT_trainFromBuffer(dict, cap, samples, sizes, n);
+    if (ZDICT_isError(r))
+        return LDB_INVALID; /* too few samples, or nothing in common */
+    *len = r;
+    return 0;
+#else
+    (void)dict, (void)cap, (void)samples, (void)sizes, (void)n;
+    return LDB_INVALID;
+#endif
+}
+
+void *ldb__compress_cdict_new(const void *dict, size_t len, int level)
+{
+#ifdef HAVE_ZSTD
+    return ZSTD_createCDict(dict, len, level == 0 ? ZSTD_CLEVEL_DEFAULT : level);
+#else
+    (void)dict, (void)len, (void)level;
+    return NULL;
+#endif
+}
+
+void *ldb__compress_ddict_new(const void *dict, size_t len)
+{
+#ifdef HAVE_ZSTD
+    /* zstd takes bytes that are no dictionary of its format as plain
+     * content; ours are all trained ones, so anything else is damage. */
+    if (ZSTD_getDictID_fromDict(dict, len) == 0)
+        return NULL;
+    return ZSTD_createDDict(dict, len);
+#else
+    (void)dict, (void)len;
+    return NULL;
+#endif
+}
+
+void ldb__compress_cdict_free(void *cdict)
+{
+#ifdef HAVE_ZSTD
+    ZSTD_freeCDict(cdict);
+#else
+    (void)cdict;
+#endif
+}
+
+void ldb__compress_ddict_free(void *ddict)
+{
+#ifdef HAVE_ZSTD
+    ZSTD_freeDDict(ddict);
+#else
+    (void)ddict;
+#endif
+}
+
+int ldb__compress_value_dict(struct ldb__compressor *c, const void *cdict, uint32_t id,
+                             const void *src, uint32_t n, uint8_t *dst, uint32_t cap,
+                             uint32_t *out)
+{
+    *out = 0;
+    if (cap <= VALUE_HEADER_SIZE || id == 0 || id > LDB_DICT_ID_MAX)
+        return id == 0 || id > LDB_DICT_ID_MAX ? LDB_INVALID : 0;
+#ifdef HAVE_ZSTD
+    if (c->zstd == NULL && (c->zstd = ZSTD_createCCtx()) == NULL)
+        return -ENOMEM;
+    ZSTD_CCtx *z = c->zstd;
+    /* Our header names the dictionary: the frame need not (4 bytes less
+     * per value). Parameters stick to the context, so set them each time
+     * and take them off after (plain values use the same context). */
+    size_t r = ZSTD_CCtx_refCDict(z, cdict);
+    if (!ZSTD_isError(r))
+        r = ZSTD_CCtx_setParameter(z, ZSTD_c_dictIDFlag, 0);
+    if (!ZSTD_isError(r))
+        r = ZSTD_compress2(z, dst + VALUE_HEADER_SIZE, cap - VALUE_HEADER_SIZE, src, n);
+    ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
+    if (ZSTD_isError(r)) {
+        if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
+            return -ENOMEM;
+        return 0; /* dstSize_tooSmall: not worth it */
+    }
+    struct value_header h = {LDB_COMPRESS_ZSTD,
+                             {(uint8_t)id, (uint8_t)(id >> 8), (uint8_t)(id >> 16)},
+                             n};
+    memcpy(dst, &h, sizeof h);
+    *out = (uint32_t)(VALUE_HEADER_SIZE + r);
+    return 0;
+#else
+    (void)c, (void)cdict, (void)src, (void)n, (void)dst;
+    return LDB_INVALID;
 #endif
 }

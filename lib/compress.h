@@ -31,6 +31,10 @@
  * docs/design.md (a codec's own overhead plus our 8-byte header leave
  * nothing to save below it). */
 #define LDB_COMPRESS_MIN_VALUE 160u
+/* With a trained dictionary (dict.h) smaller values pay: zstd then needs
+ * no in-value history, and ~17 bytes of frame and header overhead are
+ * what is left to beat. */
+#define LDB_COMPRESS_MIN_DICT_VALUE 64u
 
 /* A compressor's reusable state: one per writer (the env's write txns run
  * one at a time), made on first use. */
@@ -61,5 +65,39 @@ int ldb__compress_header(const uint8_t *stored, uint32_t len, int *codec, uint32
 /* Decompress a stored value into dst, which has exactly raw bytes (from
  * ldb__compress_header). Thread-safe. */
 int ldb__decompress_value(const uint8_t *stored, uint32_t len, uint8_t *dst, uint32_t raw);
+
+/* The dictionary id a stored value's header names (0: none). */
+static inline uint32_t ldb__compress_dict_id(const uint8_t *stored)
+{
+    return (uint32_t)stored[1] | (uint32_t)stored[2] << 8 | (uint32_t)stored[3] << 16;
+}
+/* ldb__decompress_value for a value that may name a dictionary: ddict is
+ * the one it names (ldb__compress_ddict_new), NULL when it names none. */
+int ldb__decompress_value_dict(const uint8_t *stored, uint32_t len, const void *ddict, uint8_t *dst,
+                               uint32_t raw);
+
+/* ---- zstd dictionaries (dict.c keeps them; these are the codec's side) --- */
+
+/* The largest dictionary id a value header holds. */
+#define LDB_DICT_ID_MAX 0xFFFFFFu
+
+/* Train a dictionary of at most cap bytes into dict from n samples laid
+ * end to end in samples (sizes[i] bytes each): *len is its size.
+ * LDB_INVALID if zstd finds them too few or too alike to train on, or
+ * this build has no zstd. */
+int ldb__compress_train(void *dict, size_t cap, const void *samples, const size_t *sizes,
+                        unsigned n, size_t *len);
+/* Digested forms of a dictionary's bytes (which they copy): a compression
+ * one at a level, a decompression one. NULL: no memory, or bytes zstd
+ * cannot load (damage). */
+void *ldb__compress_cdict_new(const void *dict, size_t len, int level);
+void *ldb__compress_ddict_new(const void *dict, size_t len);
+void ldb__compress_cdict_free(void *cdict);
+void ldb__compress_ddict_free(void *ddict);
+/* ldb__compress_value with zstd and the dictionary cdict, whose id the
+ * header records. */
+int ldb__compress_value_dict(struct ldb__compressor *c, const void *cdict, uint32_t id,
+                             const void *src, uint32_t n, uint8_t *dst, uint32_t cap,
+                             uint32_t *out);
 
 #endif

@@ -22,6 +22,7 @@
 #include "abi.h"
 #include "alloc.h"
 #include "dbi.h"
+#include "dict.h"
 #include "durable.h"
 #include "error.h"
 #include "freelist.h"
@@ -193,6 +194,7 @@ static void env_free(ldb_env *env)
     ldb__cache_close(env->cache);
     ldb__compressor_destroy(&env->compressor);
     ldb__free(env->adapt);
+    ldb__dict_cache_close(env->dicts);
     pthread_mutex_destroy(&env->mutex);
     env->magic = LDB_DEAD_MAGIC;
     ldb__free(env->path);
@@ -331,6 +333,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
         goto fail;
     }
     CHECK_GOTO(rc, ldb__cache_open(env->opts.cache_size, LDB_CACHE_SHARDS, &env->cache), fail);
+    CHECK_GOTO(rc, ldb__dict_cache_open(&env->dicts), fail);
     struct ldb__commit_state cs;
     memset(&cs, 0, sizeof cs);
     cs.snap = (struct ldb__snapshot){m.txnid, m.npages, m.main_tree, m.catalog_tree, m.free_tree};

@@ -42,7 +42,7 @@ typedef uint64_t pgno_t;
  * would return their stored bytes as the value, so it must refuse them.
  * Version 1 files have no such node and read as they are; the first
  * checkpoint rewrites their meta page as version 2. */
-#define LDB_FORMAT_VERSION 2u
+#define LDB_FORMAT_VERSION 3u
 #define LDB_FORMAT_VERSION_MIN 1u
 #define LDB_MIN_PAGE_SIZE 4096u
 #define LDB_MAX_PAGE_SIZE 65536u
@@ -103,8 +103,8 @@ _Static_assert(sizeof(struct leaf_node) == 8, "leaf node header is 8 bytes");
  * the payload must decompress to, exactly. */
 struct value_header {
     uint8_t codec;
-    uint8_t dict;        /* zero: no dictionary (reserved for one) */
-    uint16_t reserved;   /* zero */
+    uint8_t dict[3];     /* dictionary id, 24 bits little-endian; 0: none
+                            (format 3; zero in format 2) */
     uint32_t raw_size;
     /* the compressed payload: value_size - VALUE_HEADER_SIZE bytes */
 };

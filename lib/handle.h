@@ -22,6 +22,8 @@
 #include "lock.h"
 #include "pager.h"
 
+struct ldb__dict_cache;
+
 #define LDB_ENV_MAGIC 0x4C44424Eu    /* "LDBN" */
 #define LDB_TXN_MAGIC 0x4C444254u    /* "LDBT" */
 #define LDB_CURSOR_MAGIC 0x4C444243u /* "LDBC" */
@@ -61,6 +63,7 @@ struct ldb_env {
     struct ldb__cache *cache; /* decompressed values, all threads (cache.h) */
     struct ldb__compressor compressor; /* the writer's (value.c) */
     struct ldb__adapt *adapt; /* [max_dbs]: per tree, the writer's (value.h) */
+    struct ldb__dict_cache *dicts; /* loaded zstd dictionaries (dict.h) */
     /* The log archive (archive.h), -1 without one. The rest is guarded by
      * the writer mutex: the last archiving's result, and the log size at
      * which a failed one is next tried by a checkpoint that is merely due. */

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include "alloc.h"
+#include "dict.h"
 #include "durable.h"
 #include "error.h"
 #include "meta.h"
@@ -487,6 +488,7 @@ void ldb__txn_free(ldb_txn *txn)
     }
     ldb__pins_free(env->cache, &txn->pins);
     ldb__free(txn->cbuf);
+    ldb__dict_txn_free(txn);
     ldb__free(txn->dbis);
     txn->magic = LDB_DEAD_MAGIC;
     txn_count(env, -1);

@@ -27,6 +27,8 @@
 /* An open cursor as its txn knows it: cursor.c embeds one in each cursor,
  * so that a txn that resets or ends can detach its cursors without knowing
  * what a cursor is. */
+struct ldb__dict_txn;
+
 struct ldb__cursor_link {
     struct ldb__cursor_link *next, *prev;
     ldb_txn *txn; /* NULL once the txn has ended */
@@ -80,6 +82,7 @@ struct ldb_txn {
     struct ldb__wal_buf log; /* this txn's log record */
     uint8_t *cbuf;         /* the stored form of the value being put (value.c) */
     uint32_t cbuf_cap;
+    struct ldb__dict_txn *dict; /* dictionaries trained and looked up (dict.c) */
     /* both kinds */
     struct ldb__pins pins; /* decompressed values handed out (value.h) */
     uint64_t file_size;

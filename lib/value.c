@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "compress.h"
 #include "dbi.h"
+#include "dict.h"
 #include "error.h"
 #include "page.h"
 
@@ -56,9 +57,17 @@ int ldb__value_encode(ldb_txn *txn, ldb_dbi dbi, const ldb_val *val, unsigned fl
     *btree_flags = flags;
     /* Replay stores what the log says, as it says it (recovery.c). */
     if (env->opts.compression == LDB_COMPRESS_NONE || txn->replaying ||
-        val->size < LDB_COMPRESS_MIN_VALUE)
+        val->size < LDB_COMPRESS_MIN_DICT_VALUE || ldb__dict_storing(txn))
+        return 0;
+    uint32_t dict_id = 0;
+    const void *cdict = NULL;
+    if (env->opts.compression == LDB_COMPRESS_ZSTD)
+        TRY(ldb__dict_for_put(txn, dbi, &dict_id, &cdict));
+    if (cdict == NULL && val->size < LDB_COMPRESS_MIN_VALUE)
         return 0;
     struct ldb__adapt *a = &env->adapt[ldb__dbi_slot_of(dbi)];
+    if (a->dict_id != dict_id)
+        *a = (struct ldb__adapt){.dict_id = dict_id};
     if (!adapt_should_try(a))
         return 0;
     uint32_t n = (uint32_t)val->size, cap = n - n / 8; /* must save an eighth */
@@ -70,8 +79,12 @@ int ldb__value_encode(ldb_txn *txn, ldb_dbi dbi, const ldb_val *val, unsigned fl
         txn->cbuf_cap = cap;
     }
     uint32_t len;
-    TRY(ldb__compress_value(&env->compressor, env->opts.compression, env->opts.compression_level,
-                            val->data, n, txn->cbuf, cap, &len));
+    if (cdict != NULL)
+        TRY(ldb__compress_value_dict(&env->compressor, cdict, dict_id, val->data, n, txn->cbuf,
+                                     cap, &len));
+    else
+        TRY(ldb__compress_value(&env->compressor, env->opts.compression,
+                                env->opts.compression_level, val->data, n, txn->cbuf, cap, &len));
     adapt_record(a, len != 0);
     if (len == 0)
         return 0;
@@ -111,7 +124,7 @@ static int value_decompress(ldb_txn *txn, const struct ldb__path *path, const st
     if (e == NULL) {
         if ((e = ldb__cache_entry_new(raw)) == NULL)
             return -ENOMEM;
-        int rc = ldb__decompress_value(sv->data, (uint32_t)sv->size, e->data, raw);
+        int rc = ldb__dict_decompress(txn, sv->data, (uint32_t)sv->size, e->data, raw);
         if (rc < 0) {
             ldb__cache_unpin(cache, e);
             return rc;

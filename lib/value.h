@@ -29,6 +29,8 @@ struct ldb__adapt {
     uint32_t fails;   /* attempts in a row that did not save */
     uint32_t skip;    /* puts left to store plain without trying */
     uint32_t backoff; /* the next skip period */
+    uint32_t dict_id; /* the dictionary the figures are for: a new one
+                         (dict.h) starts them afresh */
 };
 
 /* The value to store for val: *stored is val itself or the txn's scratch

@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "compress.h"
+#include "dict.h"
 #include "error.h"
 #include "meta.h"
 #include "os.h"
@@ -26,6 +27,7 @@
 #define PROGRESS_PAGES 4096
 
 struct checker {
+    ldb_txn *txn;
     const struct ldb__pager *pg;
     FILE *report;
     uint8_t *seen; /* one bit per page */
@@ -137,7 +139,7 @@ static void check_compressed(struct checker *ck, const char *tree, const struct 
         finding(ck, "%s: no memory to decompress a %" PRIu32 "-byte value", tree, raw);
         return;
     }
-    if (ldb__decompress_value(v.data, (uint32_t)v.size, buf, raw) < 0)
+    if (ldb__dict_decompress(ck->txn, v.data, (uint32_t)v.size, buf, raw) < 0)
         finding(ck, "%s: a compressed value does not decompress to its %" PRIu32 " bytes", tree,
                 raw);
     free(buf);
@@ -262,10 +264,15 @@ static void visit_free(struct checker *ck, const struct page_node *n, void *arg)
     }
 }
 
+static void dict_finding(void *ctx, const char *what)
+{
+    finding(ctx, "%s", what);
+}
+
 int ldb__check_snapshot(ldb_txn *txn, FILE *report, ldb_backup_progress_fn progress,
                         void *ctx)
 {
-    struct checker ck = {.pg = &txn->pager, .report = report, .npages = txn->snap.npages,
+    struct checker ck = {.txn = txn, .pg = &txn->pager, .report = report, .npages = txn->snap.npages,
                          .progress = progress, .progress_ctx = ctx, .claimed = LDB_META_PAGES};
     ck.seen = ldb__calloc(ck.npages / 8 + 1, 1);
     if (ck.seen == NULL)
@@ -274,6 +281,7 @@ int ldb__check_snapshot(ldb_txn *txn, FILE *report, ldb_backup_progress_fn progr
     walk_tree(&ck, "main tree", &txn->snap.main_tree, NULL, NULL);
     walk_tree(&ck, "catalog", &txn->snap.catalog_tree, visit_catalog, NULL);
     walk_tree(&ck, "free tree", &txn->snap.free_tree, visit_free, NULL);
+    (void)ldb__dict_check(txn, dict_finding, &ck); /* finding() counts */
     uint64_t lost = 0;
     for (uint64_t p = 0; p < ck.npages; p++) {
         if (!(ck.seen[p / 8] & (1u << (p % 8)))) {

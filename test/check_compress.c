@@ -1094,7 +1094,7 @@ START_TEST(test_missing_codec)
     /* A sound stored value of that codec (as a full build writes it): the
      * header is valid, the codec is not here. */
     uint8_t stored[64] = {0};
-    struct value_header h = {(uint8_t)codec, 0, 0, 1000};
+    struct value_header h = {(uint8_t)codec, {0, 0, 0}, 1000};
     memcpy(stored, &h, sizeof h);
     int got_codec;
     uint32_t raw;
@@ -1102,7 +1102,7 @@ START_TEST(test_missing_codec)
     uint8_t out[1000];
     TU_RC_IS(ldb__decompress_value(stored, sizeof stored, out, sizeof out), LDB_VERSION);
     /* A bad header is still damage, with or without the codec. */
-    stored[2] = 1;
+    stored[0] = 9;
     TU_RC_IS(ldb__compress_header(stored, sizeof stored, &got_codec, &raw), LDB_CORRUPTED);
     tu_remove_dir(dir);
 }
