@@ -148,6 +148,7 @@ extern const struct command command_stat, command_readers;         /* cmd_stat.c
 extern const struct command command_check, command_salvage;        /* cmd_check.c */
 extern const struct command command_dump, command_load;            /* cmd_dump.c */
 extern const struct command command_checkpoint;                    /* cmd_checkpoint.c */
+extern const struct command command_train_dict;                    /* cmd_dict.c */
 extern const struct command command_metrics;                       /* cmd_metrics.c */
 extern const struct command command_health;                        /* cmd_health.c */
 extern const struct command command_backup;                        /* cmd_backup.c */

@@ -76,6 +76,7 @@ static const struct command *const commands[] = {
     &command_load,
     &command_readers,
     &command_checkpoint,
+    &command_train_dict,
     &command_salvage,
     &command_metrics,
     &command_health,
@@ -108,8 +109,8 @@ static void usage(FILE *out)
             "\n"
             "stat, check, dump, readers, metrics, health and backup open the database\n"
             "read-only. stat, check, dump and backup take --immutable: open a file\n"
-            "nothing changes, with no lock file and no log. load and checkpoint open it\n"
-            "for writing.\n"
+            "nothing changes, with no lock file and no log. load, checkpoint and\n"
+            "train-dict open it for writing.\n"
             "get, put, del, scan and trees take --tree NAME and --format escaped|hex|text\n"
             "(-x: hex) for keys and values; escaped is the default.\n"
             "-o KEY=VALUE (before or after COMMAND, repeatable) and the environment\n"
