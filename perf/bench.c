@@ -24,8 +24,9 @@
  *   textvalues   (only when -w names it) as bigvalues, but the values are
  *                log lines (small vocabularies and numbers, ~2.4x smaller
  *                under zstd one value at a time) put in random key order;
- *                for the compressed variants ldb-lz4, ldb-zstd and
- *                rocksdb-lz4, which run bigvalues and textvalues only
+ *                for the compressed variants ldb-lz4, ldb-zstd,
+ *                ldb-zstd-dict and rocksdb-lz4, which run bigvalues and
+ *                textvalues only
  *   gets100k1/2, gets1m1/2, gets10m1/2 (only when -w names them; "gets"
  *                names all six) random gets, one read txn per get, over
  *                databases of 100K, 1M and 10M keys loaded in ascending
@@ -94,6 +95,7 @@ static const struct engine *const all_engines[] = {
     &engine_ldb,
     &engine_ldb_lz4,
     &engine_ldb_zstd,
+    &engine_ldb_zstd_dict,
 #endif
 #ifdef HAVE_LMDB
     &engine_lmdb,
@@ -1363,8 +1365,8 @@ static void usage(FILE *f)
             "                fillsync (= fillsync1,fillsync8) bigvalues; and, only when\n"
             "                named, readers (= readers1,readers2,readers4: gets from\n"
             "                that many processes), textvalues (log-line values; the\n"
-            "                compressed variants ldb-lz4, ldb-zstd, rocksdb-lz4 run it\n"
-            "                and bigvalues only) and gets (= gets100k, gets1m, gets10m,\n"
+            "                compressed variants ldb-lz4, ldb-zstd, ldb-zstd-dict and\n"
+            "                rocksdb-lz4 run it and bigvalues only) and gets (= gets100k, gets1m, gets10m,\n"
             "                each = 1 and 2 threads, e.g. gets1m1: random gets over\n"
             "                databases of that many keys; 10M keys take ~1.2 GB each)\n"
             "  -d DIR        make the benchmark's directory under DIR (default /tmp);\n"

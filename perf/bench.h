@@ -155,6 +155,7 @@ int bench_path(char *out, size_t cap, const char *dir, const char *name);
 extern const struct engine engine_ldb;
 extern const struct engine engine_ldb_lz4;
 extern const struct engine engine_ldb_zstd;
+extern const struct engine engine_ldb_zstd_dict;
 extern const struct engine engine_rocksdb_lz4;
 extern const struct engine engine_lmdb;
 extern const struct engine engine_rocksdb;

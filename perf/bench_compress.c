@@ -20,9 +20,14 @@
  *              per-tree dictionary (not built) would buy.
  *   threads    warm random gets of compressed values from 1 and then 2
  *              threads (the ARC's shards), plain values alongside.
+ *   small      small values through the database, zstd without and with a
+ *              trained dictionary (ldb_dbi_train_dict after the first
+ *              2,000 values): ~200-byte JSON records, and log lines of
+ *              100-500 bytes; stored/raw, pages in use, the file closed.
+ * `size` includes zstd with a dictionary trained the same way.
  *
  * Usage: bench_compress [-n N] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4]
- *                       threshold|random|size|dict|threads...
+ *                       threshold|random|size|dict|threads|small...
  * (-c limits `random` to one codec: for instruction counts under callgrind.)
  * Timings are wall clock: on a shared machine, compare the ratios of one
  * run, not absolute rates (or count instructions under callgrind).
@@ -303,6 +308,18 @@ static void run_random(void)
 
 /* ---- size ------------------------------------------------------------------------- */
 
+/* Values put before a dictionary is trained (size, small). */
+#define DICT_AFTER 2000u
+
+/* A dictionary for the main tree (default size), in a txn of its own. */
+static void train(ldb_env *env)
+{
+    ldb_txn *txn;
+    OK(ldb_txn_begin(env, 0, &txn));
+    OK(ldb_dbi_train_dict(txn, LDB_MAIN, 0, NULL));
+    OK(ldb_txn_commit(txn));
+}
+
 static void run_size(void)
 {
     uint64_t n = n_values;
@@ -311,21 +328,33 @@ static void run_size(void)
            n, (double)n * VALUE_SIZE / 1048576.0);
     struct {
         const char *name;
-        int codec, level;
-    } runs[] = {{"plain", LDB_COMPRESS_NONE, 0},
-                {"lz4", LDB_COMPRESS_LZ4, 0},
-                {"zstd", LDB_COMPRESS_ZSTD, 0},
-                {"zstd:19", LDB_COMPRESS_ZSTD, 19}};
+        int codec, level, dict;
+    } runs[] = {{"plain", LDB_COMPRESS_NONE, 0, 0},
+                {"lz4", LDB_COMPRESS_LZ4, 0, 0},
+                {"zstd", LDB_COMPRESS_ZSTD, 0, 0},
+                {"zstd:19", LDB_COMPRESS_ZSTD, 19, 0},
+                {"zstd+dict", LDB_COMPRESS_ZSTD, 0, 1}};
     uint64_t plain_file = 0, plain_open = 0;
     for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
         char path[600], wal[700];
         db_path(path, sizeof path, "size.ldb");
         snprintf(wal, sizeof wal, "%s-wal", path);
         db_remove(path);
+        if (runs[r].dict && n <= DICT_AFTER)
+            continue;
         ldb_env *env = open_db(path, runs[r].codec, runs[r].level);
         uint32_t *order = shuffled(n, 42);
         uint64_t log_max = 0;
-        double t = fill(env, order, n, VALUE_SIZE, 0, &log_max);
+        double t;
+        if (runs[r].dict) { /* a dictionary once DICT_AFTER values are in */
+            t = fill(env, order, DICT_AFTER, VALUE_SIZE, 0, &log_max);
+            double t0 = now();
+            train(env);
+            t += now() - t0;
+            t += fill(env, order + DICT_AFTER, n - DICT_AFTER, VALUE_SIZE, 0, &log_max);
+        } else {
+            t = fill(env, order, n, VALUE_SIZE, 0, &log_max);
+        }
         free(order);
         uint64_t open_total = file_size(path) + file_size(wal);
         ldb_txn *txn;
@@ -413,6 +442,93 @@ static void run_dict(void)
     free(samples);
     free(sizes);
     ZSTD_freeCCtx(cctx);
+}
+
+/* ---- small -------------------------------------------------------------------------- */
+
+/* Value i of the small workloads into buf: a JSON-like record of ~200
+ * bytes (json), or a run of log lines cut to 100-500 bytes. */
+static size_t small_value(char *buf, uint64_t i, int json)
+{
+    static const char *const country[] = {"DE", "FR", "US", "JP", "BR", "IN", "NL"};
+    static const char *const plan[] = {"free", "pro", "team", "enterprise"};
+    static const char *const tag[] = {"beta", "mobile", "desktop", "api", "newsletter"};
+    uint64_t s = i * 7 + 3, r = splitmix64(&s);
+    if (!json) {
+        size_t len = 100 + (size_t)(r % 401);
+        memcpy(buf, text_value(i, len), len);
+        return len;
+    }
+    return (size_t)sprintf(
+        buf,
+        "{\"id\":%" PRIu64 ",\"user\":\"user%05u\",\"email\":\"user%05u@example.com\","
+        "\"country\":\"%s\",\"plan\":\"%s\",\"created\":\"2026-%02u-%02uT%02u:%02u:%02uZ\","
+        "\"active\":%s,\"score\":%u,\"tags\":[\"%s\",\"%s\"]}",
+        i, (unsigned)(r % 100000), (unsigned)(r % 100000), country[(r >> 17) % 7],
+        plan[(r >> 20) % 4], (unsigned)((r >> 22) % 12 + 1), (unsigned)((r >> 26) % 28 + 1),
+        (unsigned)((r >> 31) % 24), (unsigned)((r >> 36) % 60), (unsigned)((r >> 42) % 60),
+        (r >> 48) & 1 ? "true" : "false", (unsigned)((r >> 50) % 1000), tag[(r >> 58) % 5],
+        tag[(r >> 61) % 5]);
+}
+
+static void small_fill(ldb_env *env, const uint32_t *order, uint64_t from, uint64_t to,
+                       int json, uint64_t *raw)
+{
+    ldb_txn *txn = NULL;
+    char v[600];
+    for (uint64_t x = from; x < to; x++) {
+        if (txn == NULL)
+            OK(ldb_txn_begin(env, 0, &txn));
+        unsigned char k[8];
+        key_of(order[x], k);
+        size_t len = small_value(v, order[x], json);
+        *raw += len;
+        ldb_val kv = {7, k}, vv = {len, v};
+        OK(ldb_put(txn, LDB_MAIN, &kv, &vv, 0));
+        if (x % 1000 == 999 || x + 1 == to) {
+            OK(ldb_txn_commit(txn));
+            txn = NULL;
+        }
+    }
+}
+
+static void run_small(void)
+{
+    uint64_t n = n_values;
+    printf("small: %" PRIu64 " values, random key order, 1000 per txn, LDB_SYNC_OFF; "
+           "dictionary (default size) trained after the first %u values\n",
+           n, DICT_AFTER);
+    for (int json = 1; json >= 0; json--) {
+        for (int dict = 0; dict < 3; dict++) {
+            char path[600];
+            db_path(path, sizeof path, "small.ldb");
+            db_remove(path);
+            ldb_env *env = open_db(path, dict ? LDB_COMPRESS_ZSTD : LDB_COMPRESS_NONE, 0);
+            uint32_t *order = shuffled(n, 42);
+            uint64_t raw = 0, first = n < DICT_AFTER ? n : DICT_AFTER;
+            small_fill(env, order, 0, first, json, &raw);
+            if (dict == 2)
+                train(env);
+            small_fill(env, order, first, n, json, &raw);
+            free(order);
+            ldb_txn *txn;
+            ldb_compress_stat cs;
+            OK(ldb_txn_begin(env, LDB_TXN_RDONLY, &txn));
+            OK(ldb_dbi_compress_stat(txn, LDB_MAIN, &cs));
+            ldb_txn_abort(txn);
+            uint64_t used = used_bytes(env);
+            OK(ldb_close(env));
+            uint64_t stored = cs.stored_bytes + (raw - cs.raw_bytes);
+            printf("%-10s %-13s %9.1f MB raw | compressed %5.1f %% | stored/raw %.3f | pages "
+                   "used %7.1f MB | file closed %7.1f MB\n",
+                   json ? "json-200" : "log-100-500",
+                   dict == 0 ? "plain" : dict == 1 ? "zstd" : "zstd+dict", raw / 1e6,
+                   100.0 * (double)cs.compressed / (double)cs.values,
+                   (double)stored / (double)raw, used / 1e6, file_size(path) / 1e6);
+            fflush(stdout);
+            db_remove(path);
+        }
+    }
 }
 
 /* ---- threads ---------------------------------------------------------------------- */
@@ -516,7 +632,7 @@ int main(int argc, char **argv)
     }
     if (i >= argc || n_values < 1000) {
         fprintf(stderr, "usage: bench_compress [-n N>=1000] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4] "
-                        "threshold|random|size|threads...\n");
+                        "threshold|random|size|dict|threads|small...\n");
         return 2;
     }
     text = malloc(TEXT_SIZE);
@@ -539,6 +655,8 @@ int main(int argc, char **argv)
             run_dict();
         else if (strcmp(argv[i], "threads") == 0)
             run_threads();
+        else if (strcmp(argv[i], "small") == 0)
+            run_small();
         else
             fprintf(stderr, "bench_compress: unknown measurement %s\n", argv[i]);
     }

@@ -9,7 +9,10 @@
  * around each get, as API.md recommends for a service answering requests.
  * The database is the file `data.ldb` in the run's directory.
  * The variants ldb-lz4 and ldb-zstd set compression (default level) and
- * nothing else.
+ * nothing else. ldb-zstd-dict is ldb-zstd that trains a dictionary
+ * (ldb_dbi_train_dict, default size) in a txn of its own, inside the
+ * clock, once the first DICT_AFTER values are committed: the values before
+ * it stay compressed without one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,7 +23,12 @@
 
 struct ldb_db {
     ldb_env *env;
+    int dict;     /* ldb-zstd-dict: train a dictionary ... */
+    int trained;  /* ... once */
 };
+
+/* ldb-zstd-dict trains once this many values are committed. */
+#define DICT_AFTER 2000u
 
 struct ldb_thread {
     struct ldb_db *db;
@@ -79,6 +87,39 @@ static int ldbb_open_zstd(const char *dir, int durable, void **out)
 }
 
 /* Many processes may open one database; a reader opens it read-only. */
+static int ldbb_open_zstd_dict(const char *dir, int durable, void **out)
+{
+    int rc = ldbb_open_opts(dir, durable, 0, LDB_COMPRESS_ZSTD, out);
+    if (rc == 0)
+        ((struct ldb_db *)*out)->dict = 1;
+    return rc;
+}
+
+/* ldb-zstd-dict: the dictionary, in a txn of its own, once the main tree
+ * has DICT_AFTER values. */
+static int ldbb_maybe_train(struct ldb_db *db)
+{
+    ldb_txn *txn;
+    ldb_tree_stat st;
+    int rc = ldb_txn_begin(db->env, 0, &txn);
+    if (rc)
+        return ldb_fail("ldb_txn_begin", rc);
+    if ((rc = ldb_dbi_stat(txn, LDB_MAIN, &st)) == 0 && st.entries < DICT_AFTER) {
+        ldb_txn_abort(txn);
+        return 0;
+    }
+    if (rc == 0)
+        rc = ldb_dbi_train_dict(txn, LDB_MAIN, 0, NULL);
+    if (rc) {
+        ldb_txn_abort(txn);
+        return ldb_fail("ldb_dbi_train_dict", rc);
+    }
+    if ((rc = ldb_txn_commit(txn)) != 0)
+        return ldb_fail("ldb_txn_commit", rc);
+    db->trained = 1;
+    return 0;
+}
+
 static int ldbb_open_reader(const char *dir, void **out)
 {
     return ldbb_open_opts(dir, 1, LDB_RDONLY, LDB_COMPRESS_NONE, out);
@@ -161,7 +202,9 @@ static int ldbb_batch_commit(void *p)
     int rc = ldb_txn_commit(th->wtxn);
 
     th->wtxn = NULL;
-    return rc ? ldb_fail("ldb_txn_commit", rc) : 0;
+    if (rc)
+        return ldb_fail("ldb_txn_commit", rc);
+    return th->db->dict && !th->db->trained ? ldbb_maybe_train(th->db) : 0;
 }
 
 /* Take the newest snapshot in the thread's read txn. */
@@ -245,6 +288,8 @@ const struct engine engine_ldb_lz4 = {.name = "ldb-lz4", .values_only = 1,
                                       .open = ldbb_open_lz4, LDBB_OPS};
 const struct engine engine_ldb_zstd = {.name = "ldb-zstd", .values_only = 1,
                                        .open = ldbb_open_zstd, LDBB_OPS};
+const struct engine engine_ldb_zstd_dict = {.name = "ldb-zstd-dict", .values_only = 1,
+                                            .open = ldbb_open_zstd_dict, LDBB_OPS};
 
 const struct engine engine_ldb = {
     .name = "ldb",
