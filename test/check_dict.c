@@ -18,8 +18,9 @@
  *  damage   a damaged dictionary (checksum sealed again) and a value naming
  *           an id no dictionary has give LDB_CORRUPTED and ldb_check
  *           findings, never a crash.
- * Every case is skipped (saying so) in a build without zstd, where
- * training is refused with LDB_INVALID.
+ *  missing  (a build without zstd, which skips every case above, saying
+ *           so): training is refused with LDB_INVALID, and a value that
+ *           names a dictionary reads as LDB_VERSION, not as damage.
  */
 #include "testutil.h"
 
@@ -554,9 +555,41 @@ START_TEST(test_dict_damage)
 }
 END_TEST
 
+/* ---- missing: a build without zstd ------------------------------------------- */
+
+START_TEST(test_dict_without_zstd)
+{
+    if (ldb__compress_have_codec(LDB_COMPRESS_ZSTD))
+        return; /* the cases above cover this build */
+    static struct records r;
+    records_make(&r, json_record, 19);
+    char dir[512], path[600];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *w = tu_begin(env, 0);
+    records_put(w, LDB_MAIN, &r, 0, NREC);
+    TU_RC_IS(ldb_dbi_train_dict(w, LDB_MAIN, 4096, NULL), LDB_INVALID);
+    TU_RC_OK(ldb_txn_commit(w)); /* the refusal left the txn usable */
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    /* A value a full build compressed with dictionary 1: a sound header,
+     * a codec this build lacks, so LDB_VERSION and not damage. */
+    uint8_t stored[64] = {0};
+    struct value_header h = {LDB_COMPRESS_ZSTD, {1, 0, 0}, 1000};
+    memcpy(stored, &h, sizeof h);
+    int codec;
+    uint32_t raw;
+    TU_RC_IS(ldb__compress_header(stored, sizeof stored, &codec, &raw), LDB_VERSION);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *dict_suite(void)
 {
     Suite *s = suite_create("dict");
+    TCase *tm = tcase_create("missing");
+    tcase_add_test(tm, test_dict_without_zstd);
+    suite_add_tcase(s, tm);
     if (!have_zstd())
         return s;
     TCase *tc = tcase_create("shrink");
