@@ -35,7 +35,7 @@ printf '# lightningdb-dump 1\n6b31 7631\n# end: 1 entries\n' | "$tool" load "$db
 
 # ---- help -------------------------------------------------------------------
 expect_rc "help" 0 "$tool" help
-commands=$(sed -n '/^Commands:/,/^$/p' "$work/out" | sed -n 's/^  \([a-z]\{1,\}\).*/\1/p')
+commands=$(sed -n '/^Commands:/,/^$/p' "$work/out" | sed -n 's/^  \([a-z][a-z-]*\).*/\1/p')
 [ "$(echo "$commands" | wc -w)" -ge 16 ] && ok || bad "overview lists too few commands: $commands"
 for c in $commands; do
     expect_rc "help $c" 0 "$tool" help "$c"
