@@ -12,7 +12,7 @@
  * write txn's own dirty pages are never cached (the page can still change,
  * and an aborted txn's id is used again).
  *
- * Pins: every entry handed out is pinned (a count under its shard's lock).
+ * Pins: every entry handed out is pinned (an atomic count in the entry).
  * The txn keeps the list (struct ldb__pins) and unpins at its end, or at its
  * next write in a write txn. An evicted entry leaves the index and the
  * lists at once but its memory stays until the last pin goes, so a pointer
@@ -20,15 +20,22 @@
  * entries in the cache, not evicted ones still pinned.
  *
  * Shards: the key's hash picks one of nshards independent ARCs, each with
- * its own mutex and cache_size / nshards bytes, so readers on different
- * threads rarely meet on a lock (docs/design.md has the measurement).
+ * its own mutex and cache_size / nshards bytes.
+ *
+ * The hit path takes no lock. A lookup walks the shard's hash chains with
+ * atomic loads, pins the entry it finds and sets its reference bit; the
+ * list moves that ARC makes on a hit are made later, under the shard lock,
+ * by the next miss that has to evict (CAR's idea: Bansal and Modha, FAST
+ * 2004). What leaves the index is freed only when no lookup that could
+ * still be walking over it is running (an epoch per txn, see cache.c).
  *
  * ARC in bytes: T1 (seen once), T2 (seen again), ghosts B1 and B2 (keys and
- * sizes of what T1 and T2 evicted). A hit moves the entry to T2's MRU end;
- * a miss whose key is in B1 grows the target p of T1 (recency was evicted
- * too soon), one in B2 shrinks it; replacement evicts from T1 while T1 is
- * over p, else from T2. The paper counts pages; here every list counts
- * bytes and p moves by the entry's size scaled as the paper scales 1.
+ * sizes of what T1 and T2 evicted). A hit moves the entry to T2's MRU end
+ * (deferred as above); a miss whose key is in B1 grows the target p of T1
+ * (recency was evicted too soon), one in B2 shrinks it; replacement evicts
+ * from T1 while T1 is over p, else from T2. The paper counts pages; here
+ * every list counts bytes and p moves by the entry's size scaled as the
+ * paper scales 1.
  */
 #ifndef LDB_CACHE_H
 #define LDB_CACHE_H
@@ -44,36 +51,51 @@ struct ldb__cache_key {
     uint32_t offset;
 };
 
+/* A place in a circular doubly linked list (the ARC lists, the limbo). */
+struct ldb__cache_link {
+    struct ldb__cache_link *prev, *next;
+};
+
 struct ldb__cache_entry {
-    struct ldb__cache_entry *hnext;       /* hash chain */
-    struct ldb__cache_entry *prev, *next; /* its ARC list */
-    struct ldb__cache_key key;
-    uint32_t size;     /* bytes of data */
-    uint32_t pins;     /* under the shard lock */
-    uint8_t list;      /* enum in cache.c: which list, or none */
-    uint16_t shard;    /* CACHE_PRIVATE: never in the cache */
+    /* Fields marked (atomic) are read and written with __atomic builtins. */
+    struct ldb__cache_entry *hnext;         /* hash chain, walked without the lock (atomic) */
+    struct ldb__cache_link link;            /* its list or the limbo: shard lock */
+    struct ldb__cache_key key;              /* set before it is indexed, then fixed */
+    uint64_t retired;                       /* the epoch it left the index at */
+    uint32_t size;                          /* bytes of data */
+    uint32_t refs;                          /* pins, plus one while cached or in limbo (atomic) */
+    uint8_t referenced;                     /* hit since the policy last looked (atomic) */
+    uint8_t list;                           /* enum in cache.c: its list, or none (atomic) */
     uint8_t data[];
 };
 
-#define CACHE_PRIVATE 0xFFFFu
-
-/* The pins a txn holds. */
+/* The pins a txn holds, the hits it has not yet added to the cache's count,
+ * and its lookup epoch (0 when no lookup runs; see cache.c). Zeroed before
+ * first use; a txn's pins are used by one thread at a time. */
 struct ldb__pins {
     struct ldb__cache_entry **v;
     size_t len, cap;
+    uint64_t hits;
+    uint64_t epoch;                  /* (atomic) */
+    struct ldb__pins *rprev, *rnext; /* the cache's list of lookup slots */
+    int registered;
 };
 
 int ldb__cache_open(size_t bytes, unsigned nshards, struct ldb__cache **out);
 /* Free everything (no pins may be held). */
 void ldb__cache_close(struct ldb__cache *c);
-/* A pinned entry for key, or NULL (a miss). */
-struct ldb__cache_entry *ldb__cache_get(struct ldb__cache *c, const struct ldb__cache_key *key);
+/* A pinned entry for key, or NULL (a miss). With pins (the caller's txn's)
+ * the lookup takes no lock and the hit is counted in pins until they are
+ * released; without, it takes the shard lock (for tests and tools). The
+ * caller records the pin itself (ldb__pins_add). */
+struct ldb__cache_entry *ldb__cache_get(struct ldb__cache *c, const struct ldb__cache_key *key,
+                                        struct ldb__pins *pins);
 /* A private entry of size bytes to fill (pinned once, not in the cache). */
 struct ldb__cache_entry *ldb__cache_entry_new(uint32_t size);
 /* Put a filled private entry in the cache under key. Returns the entry now
  * cached for key, pinned: e itself, or (when another thread put one in
  * first) that one, e being freed. An entry too big for a shard stays
- * private. */
+ * private. Takes the shard lock. */
 struct ldb__cache_entry *ldb__cache_insert(struct ldb__cache *c, const struct ldb__cache_key *key,
                                            struct ldb__cache_entry *e);
 void ldb__cache_unpin(struct ldb__cache *c, struct ldb__cache_entry *e);
@@ -83,6 +105,8 @@ struct ldb__cache_stats {
     /* shard 0's ARC state, for the policy tests */
     uint64_t p, t1, t2, b1, b2;
 };
+/* The figures; shard 0's deferred hits are applied first, so that its
+ * lists are what ARC would show. */
 void ldb__cache_stats(struct ldb__cache *c, struct ldb__cache_stats *st);
 
 /* Make room for one more pin (call before getting the entry, so that
@@ -91,5 +115,11 @@ int ldb__pins_reserve(struct ldb__pins *p);
 void ldb__pins_add(struct ldb__pins *p, struct ldb__cache_entry *e);
 void ldb__pins_release(struct ldb__cache *c, struct ldb__pins *p);
 void ldb__pins_free(struct ldb__cache *c, struct ldb__pins *p);
+
+#ifdef LDB_TEST_HOOKS
+/* Take (lock != 0) or drop every shard's lock: a test shows that hits do
+ * not need it. */
+void ldb__cache_test_lock(struct ldb__cache *c, int lock);
+#endif
 
 #endif

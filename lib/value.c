@@ -120,7 +120,7 @@ static int value_decompress(ldb_txn *txn, const struct ldb__path *path, const st
     TRY(ldb__compress_header(sv->data, (uint32_t)sv->size, &codec, &raw));
     TRY(ldb__pins_reserve(&txn->pins));
     struct ldb__cache *cache = txn->env->cache;
-    struct ldb__cache_entry *e = cacheable ? ldb__cache_get(cache, &key) : NULL;
+    struct ldb__cache_entry *e = cacheable ? ldb__cache_get(cache, &key, &txn->pins) : NULL;
     if (e == NULL) {
         if ((e = ldb__cache_entry_new(raw)) == NULL)
             return -ENOMEM;

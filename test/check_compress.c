@@ -569,7 +569,7 @@ static struct ldb__cache_key ck(uint64_t i)
 static int touch(struct ldb__cache *c, uint64_t i)
 {
     struct ldb__cache_key k = ck(i);
-    struct ldb__cache_entry *e = ldb__cache_get(c, &k);
+    struct ldb__cache_entry *e = ldb__cache_get(c, &k, NULL);
     int hit = e != NULL;
     if (!hit) {
         e = ldb__cache_entry_new(ESIZE);
@@ -599,7 +599,7 @@ START_TEST(test_arc_bound_under_scan)
         TU_REQUIRE(st.t1 + st.b1 <= cap && st.t1 + st.t2 + st.b1 + st.b2 <= 2 * cap,
                    "directory over its bounds");
     }
-    ck_assert_ptr_null(ldb__cache_get(c, &k0));
+    ck_assert_ptr_null(ldb__cache_get(c, &k0, NULL));
     for (unsigned j = 0; j < ESIZE; j++)
         TU_REQUIRE(held->data[j] == 0x5A, "a pinned entry changed");
     ldb__cache_unpin(c, held);
@@ -651,6 +651,121 @@ START_TEST(test_arc_ghost_hits_move_p)
     ldb__cache_stats(c, &st);
     TU_REQUIRE(st.p < p1, "a B2 hit moved p from %llu to %llu", (unsigned long long)p1,
                (unsigned long long)st.p);
+    ldb__cache_close(c);
+}
+END_TEST
+
+#ifdef LDB_TEST_HOOKS
+struct hit_arg {
+    struct ldb__cache *c;
+    int done, hit;
+};
+
+static void *hit_main(void *p)
+{
+    struct hit_arg *a = p;
+    struct ldb__pins pins = {0};
+    struct ldb__cache_key k = ck(7);
+    struct ldb__cache_entry *e = ldb__pins_reserve(&pins) == 0 ? ldb__cache_get(a->c, &k, &pins)
+                                                                : NULL;
+    if (e != NULL) {
+        ldb__pins_add(&pins, e);
+        a->hit = e->data[0] == 7;
+    }
+    ldb__pins_free(a->c, &pins);
+    __atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* A txn's hit takes no lock: it completes while another thread holds
+ * every shard's lock (a miss would wait for it). */
+START_TEST(test_cache_hit_takes_no_lock)
+{
+    struct hit_arg a = {0};
+    TU_RC_OK(ldb__cache_open(64 * ECHARGE, 4, &a.c));
+    touch(a.c, 7);
+    ldb__cache_test_lock(a.c, 1);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, hit_main, &a), 0);
+    for (int i = 0; i < 500 && !__atomic_load_n(&a.done, __ATOMIC_ACQUIRE); i++)
+        usleep(10000);
+    int done = __atomic_load_n(&a.done, __ATOMIC_ACQUIRE);
+    ldb__cache_test_lock(a.c, 0);
+    pthread_join(th, NULL);
+    TU_REQUIRE(done, "a hit waited 5 s for a shard lock");
+    ck_assert_int_eq(a.hit, 1);
+    ldb__cache_close(a.c);
+}
+END_TEST
+#endif
+
+/* Threads hitting, missing and inserting on a cache that evicts all the
+ * time (so entries go to the limbo and are freed while others look up):
+ * every entry handed out holds its own key's bytes until unpinned, and
+ * the bound holds. ASan and TSan check the rest. */
+#define CT_THREADS 4
+#define CT_KEYS 300u
+
+struct ct_arg {
+    struct ldb__cache *c;
+    uint64_t seed;
+    unsigned bad;
+};
+
+static uint32_t ct_size(uint64_t i)
+{
+    return 64 + (uint32_t)(i * 37 % 2000);
+}
+
+static void *ct_main(void *p)
+{
+    struct ct_arg *a = p;
+    struct ldb__pins pins = {0};
+    uint64_t s = a->seed;
+    for (unsigned op = 0; op < 20000; op++) {
+        uint64_t i = tu_rand(&s) % CT_KEYS;
+        struct ldb__cache_key k = ck(i);
+        if (ldb__pins_reserve(&pins) != 0)
+            break;
+        struct ldb__cache_entry *e = ldb__cache_get(a->c, &k, &pins);
+        if (e == NULL) {
+            e = ldb__cache_entry_new(ct_size(i));
+            memset(e->data, (int)i, ct_size(i));
+            e = ldb__cache_insert(a->c, &k, e);
+        }
+        ldb__pins_add(&pins, e);
+        if (e->size != ct_size(i) || e->data[0] != (uint8_t)i || e->data[e->size - 1] != (uint8_t)i)
+            a->bad++;
+        if (tu_rand(&s) % 8 == 0) { /* a txn's end: check all it holds, then let go */
+            for (size_t j = 0; j < pins.len; j++)
+                a->bad += pins.v[j]->data[pins.v[j]->size / 2] != pins.v[j]->data[0];
+            ldb__pins_release(a->c, &pins);
+        }
+    }
+    ldb__pins_free(a->c, &pins);
+    return NULL;
+}
+
+START_TEST(test_cache_threads)
+{
+    struct ldb__cache *c;
+    size_t cap = 40 * 1100;
+    TU_RC_OK(ldb__cache_open(cap, 2, &c));
+    struct ct_arg args[CT_THREADS];
+    pthread_t th[CT_THREADS];
+    for (int t = 0; t < CT_THREADS; t++) {
+        args[t] = (struct ct_arg){c, 11 + (uint64_t)t, 0};
+        ck_assert_int_eq(pthread_create(&th[t], NULL, ct_main, &args[t]), 0);
+    }
+    for (int t = 0; t < CT_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        ck_assert_uint_eq(args[t].bad, 0);
+    }
+    struct ldb__cache_stats st;
+    ldb__cache_stats(c, &st);
+    TU_REQUIRE(st.bytes <= cap, "%llu bytes in a %zu-byte cache", (unsigned long long)st.bytes, cap);
+    TU_REQUIRE(st.hits > 0 && st.misses > 0, "hits %llu misses %llu", (unsigned long long)st.hits,
+               (unsigned long long)st.misses);
     ldb__cache_close(c);
 }
 END_TEST
@@ -1156,6 +1271,10 @@ static Suite *compress_suite(void)
     tc = tcase_create("threads");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_readers_and_writer, 0, 2);
+    tcase_add_test(tc, test_cache_threads);
+#ifdef LDB_TEST_HOOKS
+    tcase_add_test(tc, test_cache_hit_takes_no_lock);
+#endif
     suite_add_tcase(s, tc);
 
     tc = tcase_create("copies");
