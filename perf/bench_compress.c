@@ -19,15 +19,20 @@
  *              ZDICT_trainFromBuffer) on the first 2,000 values: what a
  *              per-tree dictionary (not built) would buy.
  *   threads    warm random gets of compressed values from 1 and then 2
- *              threads (the ARC's shards), plain values alongside.
+ *              threads (the cache's lock-free hits), plain values and LMDB
+ *              (built with it: plain values, same keys) alongside.
  *   small      small values through the database, zstd without and with a
  *              trained dictionary (ldb_dbi_train_dict after the first
  *              2,000 values): ~200-byte JSON records, and log lines of
  *              100-500 bytes; stored/raw, pages in use, the file closed.
+ *   zipf       a cache a quarter the size of the values, a Zipfian key
+ *              stream (then the same with a scan mixed in): gets/s, and
+ *              the cache's hit rate against a plain LRU of the same byte
+ *              bound driven by the same keys.
  * `size` includes zstd with a dictionary trained the same way.
  *
  * Usage: bench_compress [-n N] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4]
- *                       threshold|random|size|dict|threads|small...
+ *                       threshold|random|size|dict|threads|small|zipf...
  * (-c limits `random` to one codec: for instruction counts under callgrind;
  * and `size` to one row: plain, lz4, zstd, zstd:19 or zstd+dict.)
  * Timings are wall clock: on a shared machine, compare the ratios of one
@@ -35,6 +40,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +51,9 @@
 
 #include <zdict.h>
 #include <zstd.h>
+#ifdef BENCH_LMDB
+#include <lmdb.h>
+#endif
 
 #include "lightningdb.h"
 
@@ -544,23 +553,45 @@ static void run_small(void)
 
 /* ---- threads ---------------------------------------------------------------------- */
 
+/* A reader: ours (env) or LMDB's (menv) on the same values; keys drawn at
+ * random, or taken in turn from stream when there is one. */
 struct reader {
     ldb_env *env;
+#ifdef BENCH_LMDB
+    MDB_env *menv;
+    MDB_dbi mdbi;
+#endif
     uint64_t n, seed;
+    const uint32_t *stream;
+    uint64_t stream_len;
     double secs;
     uint64_t gets;
 };
 
-static void *read_loop(void *arg)
+static uint32_t next_key(struct reader *rd, uint64_t *s, uint64_t i)
+{
+    if (rd->stream != NULL)
+        return rd->stream[i % rd->stream_len];
+    return (uint32_t)(splitmix64(s) % rd->n);
+}
+
+static int reader_done(const struct reader *rd, uint64_t gets, double stop)
+{
+    if (rd->stream != NULL)
+        return gets >= rd->stream_len;
+    return gets % 1024 == 0 && now() >= stop;
+}
+
+static void *read_loop_ldb(void *arg)
 {
     struct reader *rd = arg;
     ldb_txn *txn;
     OK(ldb_txn_begin(rd->env, LDB_TXN_RDONLY, &txn));
     double t0 = now(), stop = t0 + rd->secs;
     uint64_t gets = 0, s = rd->seed, sum = 0;
-    while (gets % 1024 != 0 || now() < stop) {
+    while (!reader_done(rd, gets, stop)) {
         unsigned char k[8];
-        key_of((uint32_t)(splitmix64(&s) % rd->n), k);
+        key_of(next_key(rd, &s, gets), k);
         ldb_val kv = {7, k}, v;
         OK(ldb_get(txn, LDB_MAIN, &kv, &v));
         sum += ((const unsigned char *)v.data)[v.size / 2];
@@ -576,13 +607,91 @@ static void *read_loop(void *arg)
     return NULL;
 }
 
-static double gets_per_sec(ldb_env *env, uint64_t n, int threads, double secs)
+#ifdef BENCH_LMDB
+#define MDB_OK(x)                                                                                  \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_ != 0) {                                                                            \
+            fprintf(stderr, "bench_compress: %s: %s\n", #x, mdb_strerror(rc_));                   \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* The same loop over LMDB (values stored plain), a txn renewed as often. */
+static void *read_loop_lmdb(void *arg)
+{
+    struct reader *rd = arg;
+    MDB_txn *txn;
+    MDB_OK(mdb_txn_begin(rd->menv, NULL, MDB_RDONLY, &txn));
+    double t0 = now(), stop = t0 + rd->secs;
+    uint64_t gets = 0, s = rd->seed, sum = 0;
+    while (!reader_done(rd, gets, stop)) {
+        unsigned char k[8];
+        key_of(next_key(rd, &s, gets), k);
+        MDB_val kv = {7, k}, v;
+        MDB_OK(mdb_get(txn, rd->mdbi, &kv, &v));
+        sum += ((const unsigned char *)v.mv_data)[v.mv_size / 2];
+        gets++;
+        if (gets % 4096 == 0) {
+            mdb_txn_reset(txn);
+            MDB_OK(mdb_txn_renew(txn));
+        }
+    }
+    mdb_txn_abort(txn);
+    rd->secs = now() - t0;
+    rd->gets = gets + (sum == 0xFFFFFFFFFFFFFFFFull);
+    return NULL;
+}
+
+/* An LMDB environment in its own directory holding values 0..n-1 as fill
+ * puts them in ours (key order). */
+static MDB_env *lmdb_fill(const char *path, uint64_t n, MDB_dbi *dbi)
+{
+    MDB_env *e;
+    mkdir(path, 0700);
+    MDB_OK(mdb_env_create(&e));
+    MDB_OK(mdb_env_set_mapsize(e, (size_t)4 << 30));
+    MDB_OK(mdb_env_open(e, path, MDB_NOSYNC | MDB_NOMETASYNC, 0600));
+    MDB_txn *txn = NULL;
+    for (uint64_t i = 0; i < n; i++) {
+        if (txn == NULL) {
+            MDB_OK(mdb_txn_begin(e, NULL, 0, &txn));
+            MDB_OK(mdb_dbi_open(txn, NULL, 0, dbi));
+        }
+        unsigned char k[8];
+        key_of((uint32_t)i, k);
+        MDB_val kv = {7, k}, vv = {VALUE_SIZE, (void *)text_value(i, VALUE_SIZE)};
+        MDB_OK(mdb_put(txn, *dbi, &kv, &vv, 0));
+        if (i % 1000 == 999 || i + 1 == n) {
+            MDB_OK(mdb_txn_commit(txn));
+            txn = NULL;
+        }
+    }
+    return e;
+}
+
+static void lmdb_remove(const char *path)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/data.mdb", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/lock.mdb", path);
+    unlink(p);
+    rmdir(path);
+}
+#endif
+
+/* Gets per second of `threads` readers like proto, each with its own seed. */
+static double gets_per_sec(const struct reader *proto, void *(*loop)(void *), int threads,
+                           double secs)
 {
     struct reader rd[2];
     pthread_t th[2];
     for (int t = 0; t < threads; t++) {
-        rd[t] = (struct reader){env, n, 1000 + (uint64_t)t, secs, 0};
-        pthread_create(&th[t], NULL, read_loop, &rd[t]);
+        rd[t] = *proto;
+        rd[t].seed = 1000 + (uint64_t)t;
+        rd[t].secs = secs;
+        pthread_create(&th[t], NULL, loop, &rd[t]);
     }
     double rate = 0;
     for (int t = 0; t < threads; t++) {
@@ -590,6 +699,17 @@ static double gets_per_sec(ldb_env *env, uint64_t n, int threads, double secs)
         rate += (double)rd[t].gets / rd[t].secs;
     }
     return rate;
+}
+
+static double ldb_rate(ldb_env *env, uint64_t n, int threads, double secs)
+{
+    struct reader proto = {.env = env, .n = n};
+    return gets_per_sec(&proto, read_loop_ldb, threads, secs);
+}
+
+static void print_rates(const char *name, double r1, double r2)
+{
+    printf(" | %s 1 thread %9.0f/s, 2 threads %9.0f/s (x%.2f)", name, r1, r2, r2 / r1);
 }
 
 static void run_threads(void)
@@ -606,19 +726,187 @@ static void run_threads(void)
     ldb_env *z = open_db(pz, LDB_COMPRESS_ZSTD, 0), *p = open_db(pp, LDB_COMPRESS_NONE, 0);
     fill(z, NULL, n, VALUE_SIZE, 0, NULL);
     fill(p, NULL, n, VALUE_SIZE, 0, NULL);
-    gets_per_sec(z, n, 1, 1.0); /* warm the cache */
+#ifdef BENCH_LMDB
+    char pm[600];
+    db_path(pm, sizeof pm, "threads-lmdb");
+    struct reader lm = {.n = n};
+    lm.menv = lmdb_fill(pm, n, &lm.mdbi);
+#endif
+    ldb_rate(z, n, 1, 1.0); /* warm the cache */
     for (int round = 0; round < rounds; round++) {
-        double z1 = gets_per_sec(z, n, 1, 2.0), z2 = gets_per_sec(z, n, 2, 2.0);
-        double p1 = gets_per_sec(p, n, 1, 2.0), p2 = gets_per_sec(p, n, 2, 2.0);
+        double z1 = ldb_rate(z, n, 1, 2.0), z2 = ldb_rate(z, n, 2, 2.0);
+        double p1 = ldb_rate(p, n, 1, 2.0), p2 = ldb_rate(p, n, 2, 2.0);
+        printf("  round %d:", round);
+        print_rates("zstd", z1, z2);
+        print_rates("plain", p1, p2);
+        printf(" | zstd/plain %.2f", z1 / p1);
+#ifdef BENCH_LMDB
+        double m1 = gets_per_sec(&lm, read_loop_lmdb, 1, 2.0);
+        double m2 = gets_per_sec(&lm, read_loop_lmdb, 2, 2.0);
+        print_rates("LMDB plain", m1, m2);
+        printf(" | zstd/LMDB 1 thread %.2f, 2 threads %.2f", z1 / m1, z2 / m2);
+#endif
         ldb_stat st;
         OK(ldb_stat_env(z, &st));
-        printf("  round %d: zstd 1 thread %9.0f/s, 2 threads %9.0f/s (x%.2f) | plain 1 thread "
-               "%9.0f/s, 2 threads %9.0f/s (x%.2f) | zstd/plain %.2f | hits %" PRIu64
-               " misses %" PRIu64 "\n",
-               round, z1, z2, z2 / z1, p1, p2, p2 / p1, z1 / p1, st.cache_hits, st.cache_misses);
+        printf(" | hits %" PRIu64 " misses %" PRIu64 "\n", st.cache_hits, st.cache_misses);
         fflush(stdout);
     }
+#ifdef BENCH_LMDB
+    mdb_env_close(lm.menv);
+    lmdb_remove(pm);
+#endif
     OK(ldb_close(z));
+    OK(ldb_close(p));
+    db_remove(pz);
+    db_remove(pp);
+}
+
+/* ---- zipf -------------------------------------------------------------------------- */
+
+#define ZIPF_THETA 0.99
+/* What an entry costs the cache's bound beyond its data (sizeof struct
+ * ldb__cache_entry, lib/cache.h): the LRU below is charged the same. */
+#define ENTRY_OVERHEAD 72u
+
+/* count keys of 0..n-1 drawn from a Zipfian distribution (Gray et al.,
+ * "Quickly generating billion-record synthetic databases", as YCSB does),
+ * the ranks scattered over the key space by a fixed permutation so the hot
+ * keys are not neighbours in the tree. */
+static uint32_t *zipf_stream(uint64_t n, uint64_t count, uint64_t seed)
+{
+    double zetan = 0, zeta2 = 1 + pow(0.5, ZIPF_THETA);
+    for (uint64_t i = 1; i <= n; i++)
+        zetan += pow(1.0 / (double)i, ZIPF_THETA);
+    double alpha = 1 / (1 - ZIPF_THETA);
+    double eta = (1 - pow(2.0 / (double)n, 1 - ZIPF_THETA)) / (1 - zeta2 / zetan);
+    uint32_t *perm = shuffled(n, 99), *out = malloc(count * sizeof *out);
+    if (out == NULL)
+        exit(1);
+    for (uint64_t i = 0; i < count; i++) {
+        double u = (double)(splitmix64(&seed) >> 11) / 9007199254740992.0, uz = u * zetan;
+        uint64_t rank = uz < 1                          ? 0
+                        : uz < 1 + pow(0.5, ZIPF_THETA) ? 1
+                                                        : (uint64_t)((double)n *
+                                                                     pow(eta * u - eta + 1, alpha));
+        out[i] = perm[rank < n ? rank : n - 1];
+    }
+    free(perm);
+    return out;
+}
+
+/* A plain LRU of the same byte bound, driven by the same keys: the hits
+ * of its second half (the first half warms it, as the first half of the
+ * real run warms the cache). */
+static uint64_t lru_hits(const uint32_t *stream, uint64_t count, uint64_t n, uint64_t bound)
+{
+    uint32_t *prev = malloc((n + 1) * sizeof *prev), *next = malloc((n + 1) * sizeof *next);
+    unsigned char *in = calloc(n, 1);
+    if (prev == NULL || next == NULL || in == NULL)
+        exit(1);
+    uint32_t head = (uint32_t)n; /* sentinel: next[head] is the LRU end */
+    prev[head] = next[head] = head;
+    uint64_t bytes = 0, hits = 0, charge = VALUE_SIZE + ENTRY_OVERHEAD;
+    for (uint64_t i = 0; i < count; i++) {
+        uint32_t k = stream[i];
+        if (in[k]) {
+            hits += i >= count / 2;
+            next[prev[k]] = next[k];
+            prev[next[k]] = prev[k];
+        } else {
+            for (; bytes + charge > bound; bytes -= charge) {
+                uint32_t v = next[head];
+                next[head] = next[v];
+                prev[next[v]] = head;
+                in[v] = 0;
+            }
+            in[k] = 1;
+            bytes += charge;
+        }
+        prev[k] = prev[head];
+        next[k] = head;
+        next[prev[head]] = k;
+        prev[head] = k;
+    }
+    free(prev);
+    free(next);
+    free(in);
+    return hits;
+}
+
+/* Gets/s of one reader over stream[from..from+count), and the cache's
+ * hits and misses in it. */
+static double zipf_run(ldb_env *env, const uint32_t *stream, uint64_t count, uint64_t *hits,
+                       uint64_t *misses)
+{
+    ldb_stat a, b;
+    OK(ldb_stat_env(env, &a));
+    struct reader proto = {.env = env, .stream = stream, .stream_len = count};
+    double rate = gets_per_sec(&proto, read_loop_ldb, 1, 0);
+    OK(ldb_stat_env(env, &b));
+    *hits = b.cache_hits - a.cache_hits;
+    *misses = b.cache_misses - a.cache_misses;
+    return rate;
+}
+
+/* The Zipfian stream with a scan mixed in: after every 8,000 gets, 2,000
+ * keys in order from where the last scan stopped (a fifth of the gets, a
+ * one-pass sweep of the key space over the run): what an LRU lets push its
+ * hot set out. */
+static void mix_scans(uint32_t *stream, uint64_t count, uint64_t n)
+{
+    uint64_t at = 0;
+    for (uint64_t i = 0; i < count; i++)
+        if (i % 10000 >= 8000)
+            stream[i] = (uint32_t)(at++ % n);
+}
+
+/* One stream against the cache (a fresh open) and the LRU. */
+static void zipf_compare(const char *name, const char *path, const ldb_options *o, ldb_env *plain,
+                         const uint32_t *stream, uint64_t count, uint64_t n)
+{
+    ldb_env *z;
+    OK(ldb_open(path, o, &z));
+    uint64_t h, m, ph, pm, half = count / 2, measured = count - half;
+    zipf_run(z, stream, half, &h, &m);
+    double rz = zipf_run(z, stream + half, measured, &h, &m);
+    zipf_run(plain, stream, half, &ph, &pm);
+    double rp = zipf_run(plain, stream + half, measured, &ph, &pm);
+    uint64_t lh = lru_hits(stream, count, n, o->cache_size);
+    printf("  %s: zstd %9.0f gets/s, plain %9.0f gets/s (x%.2f); hit rate ARC %.4f (%" PRIu64
+           " misses), LRU %.4f (%" PRIu64 " misses): ARC has x%.3f of LRU's misses\n",
+           name, rz, rp, rz / rp, (double)h / (double)(h + m), m, (double)lh / (double)measured,
+           measured - lh, (double)m / (double)(measured - lh));
+    fflush(stdout);
+    OK(ldb_close(z));
+}
+
+static void run_zipf(void)
+{
+    uint64_t n = n_values, count = 8 * n;
+    printf("zipf: %" PRIu64 " log-line values of 1 KiB, zstd, cache_size a quarter of the "
+           "values, %" PRIu64 " gets (Zipfian, theta %.2f): the first half warms, the second "
+           "is measured\n",
+           n, count, ZIPF_THETA);
+    char pz[600], pp[600];
+    db_path(pz, sizeof pz, "zipf-zstd.ldb");
+    db_path(pp, sizeof pp, "zipf-plain.ldb");
+    db_remove(pz);
+    db_remove(pp);
+    ldb_options o = {0};
+    o.sync_mode = LDB_SYNC_OFF;
+    o.compression = LDB_COMPRESS_ZSTD;
+    o.cache_size = n * VALUE_SIZE / 4;
+    o.max_size = (uint64_t)8 << 30;
+    ldb_env *z, *p = open_db(pp, LDB_COMPRESS_NONE, 0);
+    OK(ldb_open(pz, &o, &z));
+    fill(z, NULL, n, VALUE_SIZE, 0, NULL);
+    fill(p, NULL, n, VALUE_SIZE, 0, NULL);
+    OK(ldb_close(z));
+    uint32_t *stream = zipf_stream(n, count, 7);
+    zipf_compare("zipf", pz, &o, p, stream, count, n);
+    mix_scans(stream, count, n);
+    zipf_compare("zipf + scans", pz, &o, p, stream, count, n);
+    free(stream);
     OK(ldb_close(p));
     db_remove(pz);
     db_remove(pp);
@@ -643,7 +931,7 @@ int main(int argc, char **argv)
     }
     if (i >= argc || n_values < 1000) {
         fprintf(stderr, "usage: bench_compress [-n N>=1000] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4] "
-                        "threshold|random|size|dict|threads|small...\n");
+                        "threshold|random|size|dict|threads|small|zipf...\n");
         return 2;
     }
     text = malloc(TEXT_SIZE);
@@ -668,6 +956,8 @@ int main(int argc, char **argv)
             run_threads();
         else if (strcmp(argv[i], "small") == 0)
             run_small();
+        else if (strcmp(argv[i], "zipf") == 0)
+            run_zipf();
         else
             fprintf(stderr, "bench_compress: unknown measurement %s\n", argv[i]);
     }
