@@ -72,6 +72,14 @@ for codec in zstd lz4; do
     check "$codec: stat counts 203 compressed values (got '$n')" test "$n" = 203
     s=$(saved "$db")
     check "$codec: stat shows bytes saved (got '$s')" test "${s:-0}" -gt 100000
+    if command -v python3 >/dev/null; then
+        # stat --json: the same figures per tree, and the cache's.
+        j=$("$tool" stat "$db" --json | python3 -c 'import json, sys
+v = json.load(sys.stdin)
+t = v["tree"]
+print(t["values_compressed"], t["bytes_saved"], v["cache_hits"] + v["cache_misses"] + v["cache_bytes"])')
+        check "$codec: stat --json counts them (got '$j')" test "$j" = "203 $s 0"
+    fi
     # Back through a dump into a database written with compression off.
     check "$codec: reload plain" sh -c "'$tool' load '$dir/$codec-plain.ldb' <'$dir/$codec.dump' >/dev/null"
     check "$codec: plain has none compressed" test "$(compressed_count "$dir/$codec-plain.ldb")" = 0

@@ -19,7 +19,8 @@ static void json_u64(int *first, const char *name, uint64_t v)
 }
 
 /* The figures stat prints, as one JSON object. */
-static void stat_json(const struct args *a, const ldb_stat *st, const ldb_tree_stat *ts)
+static void stat_json(const struct args *a, const ldb_stat *st, const ldb_tree_stat *ts,
+                      const ldb_compress_stat *cs)
 {
     int first = 1;
     putchar('{');
@@ -39,12 +40,17 @@ static void stat_json(const struct args *a, const ldb_stat *st, const ldb_tree_s
     json_u64(&first, "oldest_reader_lag",
              st->readers_used ? st->last_txn_id - st->oldest_reader_txn_id : 0);
     json_u64(&first, "oldest_reader_lag_us", st->oldest_reader_lag_us);
+    json_u64(&first, "cache_hits", st->cache_hits);
+    json_u64(&first, "cache_misses", st->cache_misses);
+    json_u64(&first, "cache_bytes", st->cache_bytes);
     json_key(stdout, &first, "tree");
     printf("{\"name\": ");
     json_string(stdout, a->tree != NULL ? a->tree : "main");
     printf(", \"entries\": %" PRIu64 ", \"depth\": %" PRIu32 ", \"branch_pages\": %" PRIu64
-           ", \"leaf_pages\": %" PRIu64 ", \"overflow_pages\": %" PRIu64 "}\n}\n",
-           ts->entries, ts->depth, ts->branch_pages, ts->leaf_pages, ts->overflow_pages);
+           ", \"leaf_pages\": %" PRIu64 ", \"overflow_pages\": %" PRIu64
+           ", \"values_compressed\": %" PRIu64 ", \"bytes_saved\": %" PRIu64 "}\n}\n",
+           ts->entries, ts->depth, ts->branch_pages, ts->leaf_pages, ts->overflow_pages,
+           cs->compressed, cs->raw_bytes - cs->stored_bytes);
 }
 
 static int cmd_stat(int argc, char **argv)
@@ -86,7 +92,7 @@ static int cmd_stat(int argc, char **argv)
     }
 
     if (a.json) {
-        stat_json(&a, &st, &ts);
+        stat_json(&a, &st, &ts, &cs);
         goto out;
     }
     printf("path:                 %s\n", a.path);
