@@ -565,8 +565,16 @@ struct reader {
     const uint32_t *stream;
     uint64_t stream_len;
     double secs;
+    double cpu; /* the thread's CPU seconds */
     uint64_t gets;
 };
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static uint32_t next_key(struct reader *rd, uint64_t *s, uint64_t i)
 {
@@ -587,7 +595,7 @@ static void *read_loop_ldb(void *arg)
     struct reader *rd = arg;
     ldb_txn *txn;
     OK(ldb_txn_begin(rd->env, LDB_TXN_RDONLY, &txn));
-    double t0 = now(), stop = t0 + rd->secs;
+    double t0 = now(), stop = t0 + rd->secs, c0 = thread_cpu();
     uint64_t gets = 0, s = rd->seed, sum = 0;
     while (!reader_done(rd, gets, stop)) {
         unsigned char k[8];
@@ -603,6 +611,7 @@ static void *read_loop_ldb(void *arg)
     }
     ldb_txn_abort(txn);
     rd->secs = now() - t0;
+    rd->cpu = thread_cpu() - c0;
     rd->gets = gets + (sum == 0xFFFFFFFFFFFFFFFFull);
     return NULL;
 }
@@ -623,7 +632,7 @@ static void *read_loop_lmdb(void *arg)
     struct reader *rd = arg;
     MDB_txn *txn;
     MDB_OK(mdb_txn_begin(rd->menv, NULL, MDB_RDONLY, &txn));
-    double t0 = now(), stop = t0 + rd->secs;
+    double t0 = now(), stop = t0 + rd->secs, c0 = thread_cpu();
     uint64_t gets = 0, s = rd->seed, sum = 0;
     while (!reader_done(rd, gets, stop)) {
         unsigned char k[8];
@@ -639,6 +648,7 @@ static void *read_loop_lmdb(void *arg)
     }
     mdb_txn_abort(txn);
     rd->secs = now() - t0;
+    rd->cpu = thread_cpu() - c0;
     rd->gets = gets + (sum == 0xFFFFFFFFFFFFFFFFull);
     return NULL;
 }
@@ -681,9 +691,11 @@ static void lmdb_remove(const char *path)
 }
 #endif
 
-/* Gets per second of `threads` readers like proto, each with its own seed. */
+/* Gets per second of `threads` readers like proto, each with its own seed;
+ * *per_cpu (unless NULL): gets per CPU second of the readers, which a busy
+ * machine disturbs less than the clock (threads waiting for a core). */
 static double gets_per_sec(const struct reader *proto, void *(*loop)(void *), int threads,
-                           double secs)
+                           double secs, double *per_cpu)
 {
     struct reader rd[2];
     pthread_t th[2];
@@ -693,23 +705,42 @@ static double gets_per_sec(const struct reader *proto, void *(*loop)(void *), in
         rd[t].secs = secs;
         pthread_create(&th[t], NULL, loop, &rd[t]);
     }
-    double rate = 0;
+    double rate = 0, gets = 0, cpu = 0;
     for (int t = 0; t < threads; t++) {
         pthread_join(th[t], NULL);
         rate += (double)rd[t].gets / rd[t].secs;
+        gets += (double)rd[t].gets;
+        cpu += rd[t].cpu;
     }
+    if (per_cpu != NULL)
+        *per_cpu = gets / cpu;
     return rate;
+}
+
+/* Wall-clock rates of 1 and 2 threads, and gets per CPU second of each. */
+struct rates {
+    double r1, r2, c1, c2;
+};
+
+static struct rates measure(const struct reader *proto, void *(*loop)(void *))
+{
+    struct rates r;
+    r.r1 = gets_per_sec(proto, loop, 1, 2.0, &r.c1);
+    r.r2 = gets_per_sec(proto, loop, 2, 2.0, &r.c2);
+    return r;
 }
 
 static double ldb_rate(ldb_env *env, uint64_t n, int threads, double secs)
 {
     struct reader proto = {.env = env, .n = n};
-    return gets_per_sec(&proto, read_loop_ldb, threads, secs);
+    return gets_per_sec(&proto, read_loop_ldb, threads, secs, NULL);
 }
 
-static void print_rates(const char *name, double r1, double r2)
+static void print_rates(const char *name, const struct rates *r)
 {
-    printf(" | %s 1 thread %9.0f/s, 2 threads %9.0f/s (x%.2f)", name, r1, r2, r2 / r1);
+    printf("    %-10s 1 thread %8.0f/s, 2 threads %8.0f/s (x%.2f); per CPU s: 1 thread %8.0f, "
+           "2 threads %8.0f (x%.2f)\n",
+           name, r->r1, r->r2, r->r2 / r->r1, r->c1, r->c2, r->c2 / r->c1);
 }
 
 static void run_threads(void)
@@ -733,22 +764,23 @@ static void run_threads(void)
     lm.menv = lmdb_fill(pm, n, &lm.mdbi);
 #endif
     ldb_rate(z, n, 1, 1.0); /* warm the cache */
+    struct reader rz = {.env = z, .n = n}, rp = {.env = p, .n = n};
     for (int round = 0; round < rounds; round++) {
-        double z1 = ldb_rate(z, n, 1, 2.0), z2 = ldb_rate(z, n, 2, 2.0);
-        double p1 = ldb_rate(p, n, 1, 2.0), p2 = ldb_rate(p, n, 2, 2.0);
-        printf("  round %d:", round);
-        print_rates("zstd", z1, z2);
-        print_rates("plain", p1, p2);
-        printf(" | zstd/plain %.2f", z1 / p1);
+        struct rates zr = measure(&rz, read_loop_ldb), pr = measure(&rp, read_loop_ldb);
+        printf("  round %d:\n", round);
+        print_rates("zstd", &zr);
+        print_rates("plain", &pr);
+        printf("    zstd/plain per CPU s: 1 thread %.2f, 2 threads %.2f\n", zr.c1 / pr.c1,
+               zr.c2 / pr.c2);
 #ifdef BENCH_LMDB
-        double m1 = gets_per_sec(&lm, read_loop_lmdb, 1, 2.0);
-        double m2 = gets_per_sec(&lm, read_loop_lmdb, 2, 2.0);
-        print_rates("LMDB plain", m1, m2);
-        printf(" | zstd/LMDB 1 thread %.2f, 2 threads %.2f", z1 / m1, z2 / m2);
+        struct rates mr = measure(&lm, read_loop_lmdb);
+        print_rates("LMDB plain", &mr);
+        printf("    zstd/LMDB per CPU s: 1 thread %.2f, 2 threads %.2f; wall: %.2f, %.2f\n",
+               zr.c1 / mr.c1, zr.c2 / mr.c2, zr.r1 / mr.r1, zr.r2 / mr.r2);
 #endif
         ldb_stat st;
         OK(ldb_stat_env(z, &st));
-        printf(" | hits %" PRIu64 " misses %" PRIu64 "\n", st.cache_hits, st.cache_misses);
+        printf("    cache hits %" PRIu64 " misses %" PRIu64 "\n", st.cache_hits, st.cache_misses);
         fflush(stdout);
     }
 #ifdef BENCH_LMDB
@@ -841,7 +873,7 @@ static double zipf_run(ldb_env *env, const uint32_t *stream, uint64_t count, uin
     ldb_stat a, b;
     OK(ldb_stat_env(env, &a));
     struct reader proto = {.env = env, .stream = stream, .stream_len = count};
-    double rate = gets_per_sec(&proto, read_loop_ldb, 1, 0);
+    double rate = gets_per_sec(&proto, read_loop_ldb, 1, 0, NULL);
     OK(ldb_stat_env(env, &b));
     *hits = b.cache_hits - a.cache_hits;
     *misses = b.cache_misses - a.cache_misses;
