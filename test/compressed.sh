@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Rerun the power-loss cases of check_crash and the kill -9 suite
 # (check_kill) with values compressed (LDB_TEST_COMPRESSION: zstd, then lz4
-# for the kill suite), fewer rounds than their own runs. Ends with one Check-style
+# for the kill suite, then both with zstd-dict: txns that also train a
+# dictionary), fewer rounds than their own runs. Ends with one Check-style
 # summary line adding up the runs (CI counts test cases from the last such
 # line of a log). Exit 77 (skipped) when the suites were not built.
 status=0
@@ -12,10 +13,11 @@ failures=0
 errors=0
 out=${TMPDIR:-/tmp}/ldb-compressed.$$
 trap 'rm -f "$out"' EXIT
-for run in "zstd test/check_crash power" "zstd test/check_kill kill" "lz4 test/check_kill kill"; do
+for run in "zstd test/check_crash power" "zstd test/check_kill kill" "lz4 test/check_kill kill" \
+    "zstd-dict test/check_crash power" "zstd-dict test/check_kill kill"; do
     codec=${run%% *}
     # A build configured --without-zstd or --without-lz4 (config.h says).
-    if ! grep -q "^#define HAVE_$(echo "$codec" | tr a-z A-Z) 1" config.h; then
+    if ! grep -q "^#define HAVE_$(echo "${codec%%-*}" | tr a-z A-Z) 1" config.h; then
         echo "compressed: built without $codec: the $codec runs are skipped"
         continue
     fi

@@ -81,6 +81,14 @@ int wl_compression(void)
     return strcmp(c, "lz4") == 0 ? LDB_COMPRESS_LZ4 : LDB_COMPRESS_ZSTD;
 }
 
+/* LDB_TEST_COMPRESSION=zstd-dict: zstd, and some txns also train a
+ * dictionary for the main tree (wl_run). */
+static int wl_dict(void)
+{
+    const char *c = getenv("LDB_TEST_COMPRESSION");
+    return c != NULL && strcmp(c, "zstd-dict") == 0;
+}
+
 void wl_options(ldb_options *o)
 {
     o->compression = wl_compression();
@@ -273,6 +281,12 @@ int wl_run(ldb_env *env, const wl_txn *t, wl_before_commit *before_commit, void 
     for (unsigned i = 0; rc == 0 && i < t->nops; i++)
         rc = run_op(txn, t, i, vbuf);
     free(vbuf);
+    /* A dictionary trained with the txn's ops commits, or not, with them:
+     * too few values yet (LDB_INVALID) leaves the txn as it was. */
+    if (rc == 0 && wl_dict() && t->j % 8 == 3) {
+        rc = ldb_dbi_train_dict(txn, LDB_MAIN, 1024, NULL);
+        rc = rc == LDB_INVALID ? 0 : rc;
+    }
     if (rc) {
         ldb_txn_abort(txn);
         return rc;

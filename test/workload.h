@@ -199,9 +199,11 @@ void wl_outcome_free(wl_outcome *o);
 /* Round counts from the environment: tu_env_u64 (testutil.h).
  * LDB_TEST_SEED if set, else a fresh one; printed so a run can be replayed. */
 uint64_t wl_test_seed(const char *suite);
-/* LDB_TEST_COMPRESSION (none, lz4, zstd; unset = none): the codec the
- * crash, kill and log suites open with (wl_options sets it), and, when one
- * is set, values (wl_value) that compress. */
+/* LDB_TEST_COMPRESSION (none, lz4, zstd, zstd-dict; unset = none): the
+ * codec the crash, kill and log suites open with (wl_options sets it),
+ * and, when one is set, values (wl_value) that compress. zstd-dict is
+ * zstd where every eighth txn also trains a dictionary for the main tree
+ * (ldb_dbi_train_dict, in the txn: it lands or not with its ops). */
 int wl_compression(void);
 void wl_options(ldb_options *o);
 uint64_t wl_mix(uint64_t x);
