@@ -157,11 +157,11 @@ static int walk_page(struct walk *w, pgno_t pgno, unsigned level)
     int leaf = level + 1 == w->t->depth;
     TRY(ldb__page_check_header(p, b->psize, leaf ? PAGE_LEAF : PAGE_BRANCH));
     const struct page_header *h = PAGE_CHDR(p);
-    if (h->count == 0 || h->pgno != pgno)
+    if (ldb__le16(h->count) == 0 || ldb__le64(h->pgno) != pgno)
         return LDB_CORRUPT();
     if (b->verify && !ldb__page_checksum_ok(p, b->psize))
         return LDB_CORRUPT();
-    for (unsigned i = 0; i < h->count; i++) {
+    for (unsigned i = 0; i < ldb__le16(h->count); i++) {
         struct page_node n;
         TRY(ldb__page_node(p, b->psize, i, &n));
         if (!leaf) {
@@ -369,9 +369,10 @@ static int emit_page(struct builder *bd, unsigned l, pgno_t *pgno)
         bd->t.branch_pages++;
     if (p != NULL) {
         struct page_header *h = PAGE_HDR(p);
-        h->pgno = *pgno;
-        uint32_t slots_end = PAGE_HEADER_SIZE + h->count * (uint32_t)sizeof(struct page_slot);
-        memset(p + slots_end, 0, h->aux - slots_end); /* no stale bytes in the copy */
+        h->pgno = ldb__to_le64(*pgno);
+        uint32_t slots_end =
+            PAGE_HEADER_SIZE + ldb__le16(h->count) * (uint32_t)sizeof(struct page_slot);
+        memset(p + slots_end, 0, ldb__le32(h->aux) - slots_end); /* no stale bytes in the copy */
         ldb__page_seal(p, b->psize);
     }
     return out_bytes(&b->out, p, b->psize);
@@ -419,23 +420,25 @@ static int copy_overflow(struct builder *bd, const struct page_node *n, pgno_t *
     const uint8_t *p = NULL;
     TRY(ldb__pager_get(b->pg, from, &p));
     const struct page_header *h = PAGE_CHDR(p);
-    if (h->type != PAGE_OVERFLOW || h->pgno != from || h->aux == 0 ||
-        from + h->aux > b->snap->npages ||
-        PAGE_HEADER_SIZE + (uint64_t)n->value_size > (uint64_t)h->aux * b->psize)
+    if (ldb__le16(h->type) != PAGE_OVERFLOW || ldb__le64(h->pgno) != from ||
+        ldb__le32(h->aux) == 0 ||
+        from + ldb__le32(h->aux) > b->snap->npages ||
+        PAGE_HEADER_SIZE + (uint64_t)n->value_size > (uint64_t)ldb__le32(h->aux) * b->psize)
         return LDB_CORRUPT();
-    uint64_t run = (uint64_t)h->aux * b->psize;
+    uint64_t run = (uint64_t)ldb__le32(h->aux) * b->psize;
     *to = b->next_pgno;
-    b->next_pgno += h->aux;
-    bd->t.overflow_pages += h->aux;
+    b->next_pgno += ldb__le32(h->aux);
+    bd->t.overflow_pages += ldb__le32(h->aux);
     if (b->out.fd >= 0) {
         if (b->verify && !ldb__page_checksum_ok(p, (size_t)run))
             return LDB_CORRUPT();
         /* Only the header changes (its page number): reseal the run from
          * the new first page and the old rest. */
         memcpy(b->scratch, p, b->psize);
-        PAGE_HDR(b->scratch)->pgno = *to;
+        PAGE_HDR(b->scratch)->pgno = ldb__to_le64(*to);
         uint32_t crc = ldb__crc32c(0, b->scratch + 4, b->psize - 4);
-        PAGE_HDR(b->scratch)->checksum = ldb__crc32c(crc, p + b->psize, (size_t)run - b->psize);
+        PAGE_HDR(b->scratch)->checksum =
+            ldb__to_le32(ldb__crc32c(crc, p + b->psize, (size_t)run - b->psize));
     }
     TRY(out_bytes(&b->out, b->scratch, b->psize));
     return out_file_range(&b->out, (from + 1) * (uint64_t)b->psize, run - b->psize);
@@ -456,14 +459,17 @@ static int add_entry(struct builder *bd, const struct page_node *n, uint8_t node
         lv->sep_len = sl;
     }
     pgno_t ov = 0;
-    if (n->overflow)
+    uint8_t ov_le[sizeof ov]; /* the run's pgno as the node stores it */
+    if (n->overflow) {
         TRY(copy_overflow(bd, n, &ov));
+        ldb__st_le64(ov_le, ov);
+    }
     if (lv->page) {
-        const void *v = n->overflow ? (const void *)&ov : (const void *)n->value;
+        const void *v = n->overflow ? (const void *)ov_le : (const void *)n->value;
         ldb__page_insert_leaf(lv->page, b->psize, lv->count, n->key, n->key_size, v,
                               n->value_size, n->overflow);
         /* Keep flag bits this code does not know of (a codec tag, say). */
-        lv->page[PAGE_SLOTS(lv->page)[lv->count].offset + 2] = node_flags;
+        lv->page[ldb__le32(PAGE_SLOTS(lv->page)[lv->count].offset) + 2] = node_flags;
     }
     lv->used += need;
     lv->count++;
@@ -538,7 +544,7 @@ static int collect_catalog(struct backup *b, const struct page_node *n, void *ar
     struct named_tree *e = &c->items[c->len++];
     e->name = n->key;
     e->len = n->key_size;
-    memcpy(&e->src, v.data, sizeof e->src);
+    ldb__tree_desc_load(&e->src, v.data);
     memset(&e->dst, 0, sizeof e->dst);
     return 0;
 }
@@ -562,9 +568,11 @@ static int compact_pass(struct backup *b, struct catalog *cat, struct layout *la
     for (size_t i = 0; i < cat->len; i++) {
         const struct named_tree *e = &cat->items[i];
         struct page_node n = {0};
+        uint8_t stored[sizeof e->dst];
+        ldb__tree_desc_store(stored, &e->dst);
         n.key = e->name;
         n.key_size = e->len;
-        n.value = (const uint8_t *)&e->dst;
+        n.value = stored;
         n.value_size = sizeof e->dst;
         n.node_size = ldb__leaf_node_size(e->len, sizeof e->dst, 0);
         TRY(add_entry(&bd, &n, 0));

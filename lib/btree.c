@@ -31,7 +31,7 @@ static int fetch(const struct ldb__pager *pg, const struct tree_desc *t, pgno_t 
     TRY(ldb__pager_get(pg, pgno, page));
     enum ldb_page_type type = level + 1 == t->depth ? PAGE_LEAF : PAGE_BRANCH;
     TRY(ldb__page_check_header(*page, pg->page_size, type));
-    if (LDB_UNLIKELY(PAGE_CHDR(*page)->count == 0))
+    if (LDB_UNLIKELY(ldb__le16(PAGE_CHDR(*page)->count) == 0))
         return LDB_CORRUPT();
     return 0;
 }
@@ -88,7 +88,7 @@ static int seek_append(const struct ldb__pager *pg, const struct tree_desc *t, c
         const uint8_t *p = NULL;
         struct page_node n;
         TRY(fetch(pg, t, pgno, l, &p));
-        unsigned last = PAGE_CHDR(p)->count - 1;
+        unsigned last = ldb__le16(PAGE_CHDR(p)->count) - 1;
         TRY(ldb__page_node(p, pg->page_size, last, &n));
         path->pgno[l] = pgno;
         path->page[l] = p;
@@ -112,16 +112,17 @@ int ldb__btree_node_value(const struct ldb__pager *pg, const struct page_node *n
     const uint8_t *p = NULL;
     TRY(ldb__pager_get(pg, ov, &p));
     const struct page_header *h = PAGE_CHDR(p);
-    if (LDB_UNLIKELY(h->type != PAGE_OVERFLOW || h->aux == 0 || ov + h->aux > pg->npages ||
+    uint32_t run = ldb__le32(h->aux);
+    if (LDB_UNLIKELY(ldb__le16(h->type) != PAGE_OVERFLOW || run == 0 || ov + run > pg->npages ||
                      PAGE_HEADER_SIZE + (uint64_t)n->value_size >
-                         (uint64_t)h->aux * pg->page_size))
+                         (uint64_t)run * pg->page_size))
         return LDB_CORRUPT();
     /* Large values are verified as they are read: the cost is proportional
      * to what the caller reads anyway, and damage in a big value is the kind
      * that would otherwise go unnoticed. (A txn's own dirty runs are not
      * sealed yet.) */
     if (!ldb__pager_is_dirty(pg, ov) &&
-        !ldb__page_checksum_ok(p, (size_t)h->aux * pg->page_size))
+        !ldb__page_checksum_ok(p, (size_t)run * pg->page_size))
         return LDB_CORRUPT();
     val->size = n->value_size;
     val->data = p + PAGE_HEADER_SIZE;
@@ -133,8 +134,8 @@ int ldb__btree_node_value(const struct ldb__pager *pg, const struct page_node *n
 static inline int branch_child(const uint8_t *p, uint32_t psize, unsigned idx, pgno_t *child)
 {
     const struct page_header *h = PAGE_CHDR(p);
-    uint64_t off = PAGE_CSLOTS(p)[idx].offset;
-    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)h->count * sizeof(struct page_slot);
+    uint64_t off = ldb__le32(PAGE_CSLOTS(p)[idx].offset);
+    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)ldb__le16(h->count) * sizeof(struct page_slot);
     if (LDB_UNLIKELY(off < slots_end || off + BRANCH_NODE_HEADER > psize ||
                      off + BRANCH_NODE_HEADER + ldb__rd16(p + off + 8) > psize))
         return LDB_CORRUPT();
@@ -157,7 +158,7 @@ int ldb__btree_get(const struct ldb__pager *pg, const struct tree_desc *t, const
     for (unsigned l = 0; l < leaf; l++) {
         TRY(fetch(pg, t, pgno, l, &p));
         TRY(ldb__branch_route(p, pg->page_size, key, klen, &idx));
-        if (LDB_UNLIKELY(idx >= PAGE_CHDR(p)->count))
+        if (LDB_UNLIKELY(idx >= ldb__le16(PAGE_CHDR(p)->count)))
             return LDB_CORRUPT();
         TRY(branch_child(p, pg->page_size, idx, &pgno));
     }
@@ -196,7 +197,7 @@ static int descend_edge(const struct ldb__pager *pg, const struct tree_desc *t,
     for (unsigned l = level; l < t->depth; l++) {
         const uint8_t *p = NULL;
         TRY(fetch(pg, t, pgno, l, &p));
-        unsigned idx = last ? PAGE_CHDR(p)->count - 1u : 0;
+        unsigned idx = last ? ldb__le16(PAGE_CHDR(p)->count) - 1u : 0;
         path->pgno[l] = pgno;
         path->page[l] = p;
         path->idx[l] = idx;
@@ -234,19 +235,21 @@ static int step(const struct ldb__pager *pg, struct ldb__path *p, int forward)
     if (p->depth == 0)
         return LDB_NOTFOUND;
     unsigned leaf = p->depth - 1;
-    unsigned count = PAGE_CHDR(p->page[leaf])->count;
+    unsigned count = ldb__le16(PAGE_CHDR(p->page[leaf])->count);
     if (forward ? p->idx[leaf] + 1 < count : p->idx[leaf] > 0) {
         unsigned idx = p->idx[leaf] += forward ? 1 : -1;
         /* Scans touch every node in turn: fetch the next one early. */
-        if (forward ? idx + 1 < count : idx > 0)
-            __builtin_prefetch(p->page[leaf] + PAGE_CSLOTS(p->page[leaf])[forward ? idx + 1 : idx - 1].offset);
+        if (forward ? idx + 1 < count : idx > 0) {
+            unsigned next = forward ? idx + 1 : idx - 1;
+            __builtin_prefetch(p->page[leaf] + ldb__le32(PAGE_CSLOTS(p->page[leaf])[next].offset));
+        }
         return 0;
     }
     /* Climb to the nearest level with a sibling in that direction. */
     unsigned l = leaf;
     while (l > 0) {
         l--;
-        unsigned c = PAGE_CHDR(p->page[l])->count;
+        unsigned c = ldb__le16(PAGE_CHDR(p->page[l])->count);
         if (forward ? p->idx[l] + 1 < c : p->idx[l] > 0)
             break;
         if (l == 0)
@@ -310,8 +313,8 @@ static int touch(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *p
     uint8_t *buf;
     TRY(pg->alloc(pg->ctx, 1, &np, &buf));
     memcpy(buf, src, pg->page_size);
-    PAGE_HDR(buf)->pgno = np;
-    PAGE_HDR(buf)->txnid = pg->txnid;
+    PAGE_HDR(buf)->pgno = ldb__to_le64(np);
+    PAGE_HDR(buf)->txnid = ldb__to_le64(pg->txnid);
     TRY(pg->release(pg->ctx, old, 1));
     path->pgno[l] = np;
     path->page[l] = buf;
@@ -334,7 +337,7 @@ static int new_page(struct ldb__pager *pg, enum ldb_page_type type, pgno_t *pgno
     TRY(pg->alloc(pg->ctx, 1, pgno, buf));
     memset(*buf, 0, pg->page_size);
     ldb__page_init(*buf, pg->page_size, type, pg->txnid);
-    PAGE_HDR(*buf)->pgno = *pgno;
+    PAGE_HDR(*buf)->pgno = ldb__to_le64(*pgno);
     return 0;
 }
 
@@ -346,10 +349,10 @@ static int write_overflow(struct ldb__pager *pg, struct tree_desc *t, const void
     TRY(pg->alloc(pg->ctx, (uint32_t)n, out, &buf));
     struct page_header *h = PAGE_HDR(buf);
     memset(h, 0, sizeof *h);
-    h->type = PAGE_OVERFLOW;
-    h->pgno = *out;
-    h->txnid = pg->txnid;
-    h->aux = (uint32_t)n;
+    h->type = ldb__to_le16(PAGE_OVERFLOW);
+    h->pgno = ldb__to_le64(*out);
+    h->txnid = ldb__to_le64(pg->txnid);
+    h->aux = ldb__to_le32((uint32_t)n);
     if (vlen)
         memcpy(buf + PAGE_HEADER_SIZE, val, vlen);
     memset(buf + PAGE_HEADER_SIZE + vlen, 0, n * pg->page_size - PAGE_HEADER_SIZE - vlen);
@@ -365,9 +368,10 @@ static int free_overflow(struct ldb__pager *pg, struct tree_desc *t, const struc
     const uint8_t *p = NULL;
     TRY(ldb__pager_get(pg, ov, &p));
     const struct page_header *h = PAGE_CHDR(p);
-    if (h->type != PAGE_OVERFLOW || h->aux == 0 || ov + h->aux > pg->npages)
+    if (ldb__le16(h->type) != PAGE_OVERFLOW || ldb__le32(h->aux) == 0 ||
+        ov + ldb__le32(h->aux) > pg->npages)
         return LDB_CORRUPT();
-    uint32_t npages = h->aux;
+    uint32_t npages = ldb__le32(h->aux);
     TRY(pg->release(pg->ctx, ov, npages));
     t->overflow_pages -= npages;
     return 0;
@@ -377,7 +381,7 @@ static int free_overflow(struct ldb__pager *pg, struct tree_desc *t, const struc
 struct entry {
     const uint8_t *key;
     uint32_t ksize;
-    const void *value; /* leaf: inline bytes or the overflow pgno */
+    const void *value; /* leaf: inline bytes or the overflow pgno (stored, LE) */
     uint32_t vsize;
     int overflow;
     int compressed;    /* leaf: NODE_COMPRESSED */
@@ -399,7 +403,7 @@ static unsigned node_flags(const struct entry *e)
 static void append_entry(uint8_t *p, uint32_t psize, const struct entry *e, int leaf,
                          int first_of_branch)
 {
-    unsigned at = PAGE_HDR(p)->count;
+    unsigned at = ldb__le16(PAGE_HDR(p)->count);
     if (leaf)
         ldb__page_insert_leaf(p, psize, at, e->key, e->ksize, e->value, e->vsize, node_flags(e));
     else if (first_of_branch)
@@ -463,9 +467,9 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
     }
     for (;;) {
         uint8_t *page = (uint8_t *)path->page[level];
-        int leaf = PAGE_HDR(page)->type == PAGE_LEAF;
+        int leaf = ldb__le16(PAGE_HDR(page)->type) == PAGE_LEAF;
         enum ldb_page_type type = leaf ? PAGE_LEAF : PAGE_BRANCH;
-        unsigned n = PAGE_HDR(page)->count, total = n + 1;
+        unsigned n = ldb__le16(PAGE_HDR(page)->count), total = n + 1;
         memcpy(copy, page, psize);
         for (unsigned i = 0; i < n; i++) {
             struct page_node node;
@@ -487,7 +491,7 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
         pgno_t lpgno = path->pgno[level];
         memset(page, 0, psize);
         ldb__page_init(page, psize, type, pg->txnid);
-        PAGE_HDR(page)->pgno = lpgno;
+        PAGE_HDR(page)->pgno = ldb__to_le64(lpgno);
         for (unsigned i = 0; i < k; i++)
             append_entry(page, psize, &ents[i], leaf, i == 0);
         for (unsigned i = k; i < total; i++)
@@ -620,9 +624,13 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
         ldb__page_remove(leaf, psize, idx);
     }
     pgno_t ov = 0;
-    if (overflow)
+    uint8_t ov_le[sizeof ov]; /* the run's pgno as the node stores it */
+    if (overflow) {
         TRY(write_overflow(pg, t, val, vlen, &ov));
-    struct entry e = {key, klen, overflow ? (const void *)&ov : val, vlen, overflow, compressed, 0};
+        ldb__st_le64(ov_le, ov);
+    }
+    struct entry e = {key,  klen,     overflow ? (const void *)ov_le : val, vlen,
+                      overflow, compressed, 0};
     if (ldb__page_room(leaf) >= entry_size(&e, 1))
         ldb__page_insert_leaf(leaf, psize, idx, key, klen, e.value, vlen, node_flags(&e));
     else
@@ -636,7 +644,7 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
 static void remove_child(uint8_t *parent, uint32_t psize, unsigned idx)
 {
     ldb__page_remove(parent, psize, idx);
-    if (idx == 0 && PAGE_HDR(parent)->count > 0) {
+    if (idx == 0 && ldb__le16(PAGE_HDR(parent)->count) > 0) {
         struct page_node n;
         (void)ldb__page_node(parent, psize, 0, &n);
         pgno_t child = n.child;
@@ -647,7 +655,7 @@ static void remove_child(uint8_t *parent, uint32_t psize, unsigned idx)
 
 static void count_page(struct tree_desc *t, const uint8_t *p, int delta)
 {
-    if (PAGE_CHDR(p)->type == PAGE_LEAF)
+    if (ldb__le16(PAGE_CHDR(p)->type) == PAGE_LEAF)
         t->leaf_pages += (uint64_t)(int64_t)delta;
     else
         t->branch_pages += (uint64_t)(int64_t)delta;
@@ -658,11 +666,12 @@ static int shrink_root(struct ldb__pager *pg, struct tree_desc *t, const uint8_t
 {
     for (;;) {
         const struct page_header *h = PAGE_CHDR(root);
-        if (h->count > 1 || (h->type == PAGE_LEAF && h->count == 1))
+        unsigned count = ldb__le16(h->count);
+        if (count > 1 || (ldb__le16(h->type) == PAGE_LEAF && count == 1))
             return 0;
         count_page(t, root, -1);
         pgno_t old = t->root;
-        if (h->count == 0) {
+        if (ldb__le16(h->count) == 0) {
             t->root = 0;
             t->depth = 0;
         } else {
@@ -689,17 +698,18 @@ static int rebalance(struct ldb__pager *pg, struct tree_desc *t, struct ldb__pat
             return shrink_root(pg, t, page);
         uint8_t *parent = (uint8_t *)path->page[level - 1];
         unsigned pidx = path->idx[level - 1];
-        if (h->count == 0) {
+        if (ldb__le16(h->count) == 0) {
             count_page(t, page, -1);
             TRY(pg->release(pg->ctx, path->pgno[level], 1));
             remove_child(parent, psize, pidx);
             level--;
             continue;
         }
-        int is_leaf = h->type == PAGE_LEAF;
-        if (ldb__page_used(page, psize) >= usable(psize) / 4 && (is_leaf || h->count > 1))
+        int is_leaf = ldb__le16(h->type) == PAGE_LEAF;
+        if (ldb__page_used(page, psize) >= usable(psize) / 4 &&
+            (is_leaf || ldb__le16(h->count) > 1))
             return 0;
-        unsigned pn = PAGE_CHDR(parent)->count;
+        unsigned pn = ldb__le16(PAGE_CHDR(parent)->count);
         if (pn < 2)
             return 0;
         unsigned sidx = pidx + 1 < pn ? pidx + 1 : pidx - 1;
@@ -720,7 +730,7 @@ static int rebalance(struct ldb__pager *pg, struct tree_desc *t, struct ldb__pat
         uint8_t *lp = (uint8_t *)(lidx == pidx ? page : sp.page[level]);
         uint8_t *rp = (uint8_t *)(lidx == pidx ? sp.page[level] : page);
         pgno_t rpgno = lidx == pidx ? sp.pgno[level] : path->pgno[level];
-        unsigned rn = PAGE_CHDR(rp)->count;
+        unsigned rn = ldb__le16(PAGE_CHDR(rp)->count);
         for (unsigned i = 0; i < rn; i++) {
             struct page_node n;
             TRY(ldb__page_node(rp, psize, i, &n));
@@ -761,7 +771,7 @@ static int drop_subtree(struct ldb__pager *pg, struct tree_desc *t, pgno_t pgno,
 {
     const uint8_t *p = NULL;
     TRY(fetch(pg, t, pgno, level, &p));
-    unsigned n = PAGE_CHDR(p)->count;
+    unsigned n = ldb__le16(PAGE_CHDR(p)->count);
     for (unsigned i = 0; i < n; i++) {
         struct page_node node;
         TRY(ldb__page_node(p, pg->page_size, i, &node));

@@ -38,7 +38,10 @@ uint32_t ldb__crc32c_sw(uint32_t crc, const void *data, size_t len)
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        w ^= crc; /* little-endian hosts only; x86-64 and aarch64 */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w); /* the tables take the bytes first to last */
+#endif
+        w ^= crc;
         crc = sw_table[7][w & 0xff] ^ sw_table[6][(w >> 8) & 0xff] ^
               sw_table[5][(w >> 16) & 0xff] ^ sw_table[4][(w >> 24) & 0xff] ^
               sw_table[3][(w >> 32) & 0xff] ^ sw_table[2][(w >> 40) & 0xff] ^
@@ -191,7 +194,8 @@ uint32_t ldb__crc32c_hw_serial(uint32_t crc, const void *data, size_t len)
 {
     return ldb__crc32c_hw_available() ? hw_crc32c(crc, data, len) : ldb__crc32c_sw(crc, data, len);
 }
-#elif defined(__aarch64__) && defined(__GNUC__) && defined(__linux__)
+#elif defined(__aarch64__) && defined(__GNUC__) && defined(__linux__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #include <arm_acle.h>
 #include <sys/auxv.h>
 

@@ -35,8 +35,10 @@ static int save_catalog(ldb_txn *txn)
         char name[LDB_MAX_NAME + 1];
         int pinned;
         TRY(ldb__dbi_use(env, i | e->handle_gen << LDB_DBI_SLOT_BITS, 0, name, &pinned));
+        uint8_t stored[sizeof e->desc];
+        ldb__tree_desc_store(stored, &e->desc);
         TRY(ldb__btree_put(&txn->pager, &txn->snap.catalog_tree, (const uint8_t *)name,
-                           (uint32_t)strlen(name), &e->desc, sizeof e->desc, 0));
+                           (uint32_t)strlen(name), stored, sizeof stored, 0));
         e->state = DBI_CLEAN;
     }
     return 0;
@@ -121,7 +123,7 @@ static int write_dirty_pages(ldb_txn *txn)
         rc = ldb__os_pwritev_full(txn->env->fd, iov, cnt, off);
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
-        uint16_t type = PAGE_CHDR(list[i].buf)->type;
+        uint16_t type = ldb__le16(PAGE_CHDR(list[i].buf)->type);
         if (list[i].npages == 1 && (type == PAGE_LEAF || type == PAGE_BRANCH))
             ldb__written_note(&txn->env->written, list[i].buf, list[i].pgno);
     }

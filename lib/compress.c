@@ -139,7 +139,7 @@ int ldb__compress_value(struct ldb__compressor *c, int codec, int level, const v
     }
     if (len == 0)
         return 0;
-    struct value_header h = {(uint8_t)codec, {0, 0, 0}, n};
+    struct value_header h = {(uint8_t)codec, {0, 0, 0}, ldb__to_le32(n)};
     memcpy(dst, &h, sizeof h);
     *out = (uint32_t)(VALUE_HEADER_SIZE + len);
     return 0;
@@ -161,10 +161,11 @@ int ldb__compress_header(const uint8_t *stored, uint32_t len, int *codec, uint32
     if (LDB_UNLIKELY(len <= VALUE_HEADER_SIZE))
         return LDB_CORRUPT();
     memcpy(&h, stored, sizeof h);
+    uint32_t rsize = ldb__le32(h.raw_size);
     if (LDB_UNLIKELY((h.codec != LDB_COMPRESS_LZ4 && h.codec != LDB_COMPRESS_ZSTD) ||
                      (h.codec != LDB_COMPRESS_ZSTD && ldb__compress_dict_id(stored) != 0) ||
-                     h.raw_size == 0 || h.raw_size > 0x7FFFF000u ||
-                     (h.codec == LDB_COMPRESS_LZ4 && h.raw_size > LDB_LZ4_MAX_INPUT)))
+                     rsize == 0 || rsize > 0x7FFFF000u ||
+                     (h.codec == LDB_COMPRESS_LZ4 && rsize > LDB_LZ4_MAX_INPUT)))
         return LDB_CORRUPT();
     if (!ldb__compress_have_codec(h.codec))
         return LDB_VERSION; /* sound, but this build has not the codec */
@@ -176,15 +177,15 @@ int ldb__compress_header(const uint8_t *stored, uint32_t len, int *codec, uint32
     (void)payload;
 #ifdef HAVE_ZSTD
     if (h.codec == LDB_COMPRESS_ZSTD) {
-        if (LDB_UNLIKELY(ZSTD_getFrameContentSize(payload, plen) != h.raw_size))
+        if (LDB_UNLIKELY(ZSTD_getFrameContentSize(payload, plen) != ldb__le32(h.raw_size)))
             return LDB_CORRUPT();
     } else
 #endif
-        if (LDB_UNLIKELY(h.raw_size > (uint64_t)plen * 255 + 255)) {
+        if (LDB_UNLIKELY(ldb__le32(h.raw_size) > (uint64_t)plen * 255 + 255)) {
         return LDB_CORRUPT();
     }
     *codec = h.codec;
-    *raw = h.raw_size;
+    *raw = ldb__le32(h.raw_size);
     return 0;
 }
 
@@ -345,7 +346,7 @@ int ldb__compress_value_dict(struct ldb__compressor *c, const void *cdict, uint3
     }
     struct value_header h = {LDB_COMPRESS_ZSTD,
                              {(uint8_t)id, (uint8_t)(id >> 8), (uint8_t)(id >> 16)},
-                             n};
+                             ldb__to_le32(n)};
     memcpy(dst, &h, sizeof h);
     *out = (uint32_t)(VALUE_HEADER_SIZE + r);
     return 0;

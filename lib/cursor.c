@@ -71,7 +71,7 @@ static int settle_forward(const struct ldb__pager *pg, struct ldb__path *p)
 {
     if (p->depth == 0)
         return LDB_NOTFOUND;
-    unsigned leaf = p->depth - 1, count = PAGE_CHDR(p->page[leaf])->count;
+    unsigned leaf = p->depth - 1, count = ldb__le16(PAGE_CHDR(p->page[leaf])->count);
     if (p->idx[leaf] < count)
         return 0;
     p->idx[leaf] = count - 1;
@@ -133,11 +133,12 @@ int ldb_cursor_get(ldb_cursor *c, ldb_val *key, ldb_val *val, ldb_cursor_op op)
         unsigned leaf = c->path.depth - 1, idx = c->path.idx[leaf] + 1;
         const uint8_t *page = c->path.page[leaf];
         struct page_node n;
-        if (idx < PAGE_CHDR(page)->count && ldb__page_node(page, pg->page_size, idx, &n) == 0 &&
+        if (idx < ldb__le16(PAGE_CHDR(page)->count) &&
+            ldb__page_node(page, pg->page_size, idx, &n) == 0 &&
             !n.overflow && !n.compressed) {
             c->path.idx[leaf] = idx;
-            if (idx + 1 < PAGE_CHDR(page)->count)
-                __builtin_prefetch(page + PAGE_CSLOTS(page)[idx + 1].offset);
+            if (idx + 1 < ldb__le16(PAGE_CHDR(page)->count))
+                __builtin_prefetch(page + ldb__le32(PAGE_CSLOTS(page)[idx + 1].offset));
             if (key) {
                 key->size = n.key_size;
                 key->data = n.key;

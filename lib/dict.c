@@ -174,7 +174,7 @@ static int dict_tree(ldb_txn *txn, struct tree_desc *t)
                        (uint32_t)strlen(LDB__DICT_TREE), &v));
     if (v.size != sizeof *t)
         return LDB_CORRUPT();
-    memcpy(t, v.data, sizeof *t);
+    ldb__tree_desc_load(t, v.data);
     return 0;
 }
 

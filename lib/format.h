@@ -3,8 +3,13 @@
  * format.h: every on-disk structure, byte for byte (docs/format.md says the
  * same in prose). All integers are little-endian fixed width, except the
  * search hints and free-tree keys, which are big-endian so that comparing
- * them as integers or bytes gives key order. The library builds only on
- * little-endian hosts (checked below), so structs are read in place.
+ * them as integers or bytes gives key order. Multi-byte fields of the
+ * structs below have the types le16_t, le32_t and le64_t, which only the
+ * byte-order helpers (ldb__le16() to read, ldb__to_le16() to write, ...)
+ * open: a field read in place does not compile, so big-endian hosts read
+ * the same files. On little-endian hosts the helpers are plain loads and
+ * stores. Bytes that are not a struct field (node headers, log records)
+ * are read with ldb__ld_le16() and friends.
  *
  * A data file is an array of pages of page_size bytes (4096..65536):
  *   page 0, 1   meta pages, written alternately (txn id parity picks one)
@@ -31,11 +36,102 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "Lightning DB's file format is read in place: little-endian hosts only"
+#include <string.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LDB_HOST_LE 1
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define LDB_HOST_LE 0
+#else
+#error "unknown host byte order (__BYTE_ORDER__)"
 #endif
 
 typedef uint64_t pgno_t;
+
+/* A little-endian field of an on-disk struct. A struct, not an integer, so
+ * that the compiler refuses a read or write that skips the helpers. */
+typedef struct { uint16_t raw; } le16_t;
+typedef struct { uint32_t raw; } le32_t;
+typedef struct { uint64_t raw; } le64_t;
+
+/* Between host order and little- or big-endian (either direction). */
+static inline uint16_t ldb__swap_le16(uint16_t v) { return LDB_HOST_LE ? v : __builtin_bswap16(v); }
+static inline uint32_t ldb__swap_le32(uint32_t v) { return LDB_HOST_LE ? v : __builtin_bswap32(v); }
+static inline uint64_t ldb__swap_le64(uint64_t v) { return LDB_HOST_LE ? v : __builtin_bswap64(v); }
+static inline uint16_t ldb__swap_be16(uint16_t v) { return LDB_HOST_LE ? __builtin_bswap16(v) : v; }
+static inline uint32_t ldb__swap_be32(uint32_t v) { return LDB_HOST_LE ? __builtin_bswap32(v) : v; }
+static inline uint64_t ldb__swap_be64(uint64_t v) { return LDB_HOST_LE ? __builtin_bswap64(v) : v; }
+
+/* Struct fields: the value of a field, and the field holding a value. */
+static inline uint16_t ldb__le16(le16_t f) { return ldb__swap_le16(f.raw); }
+static inline uint32_t ldb__le32(le32_t f) { return ldb__swap_le32(f.raw); }
+static inline uint64_t ldb__le64(le64_t f) { return ldb__swap_le64(f.raw); }
+static inline le16_t ldb__to_le16(uint16_t v) { return (le16_t){ldb__swap_le16(v)}; }
+static inline le32_t ldb__to_le32(uint32_t v) { return (le32_t){ldb__swap_le32(v)}; }
+static inline le64_t ldb__to_le64(uint64_t v) { return (le64_t){ldb__swap_le64(v)}; }
+
+/* Loads and stores at any (unaligned) byte address. */
+static inline uint16_t ldb__ld_le16(const void *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return ldb__swap_le16(v);
+}
+static inline uint32_t ldb__ld_le32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return ldb__swap_le32(v);
+}
+static inline uint64_t ldb__ld_le64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return ldb__swap_le64(v);
+}
+static inline uint16_t ldb__ld_be16(const void *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return ldb__swap_be16(v);
+}
+static inline uint32_t ldb__ld_be32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return ldb__swap_be32(v);
+}
+static inline uint64_t ldb__ld_be64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return ldb__swap_be64(v);
+}
+static inline void ldb__st_le16(void *p, uint16_t v)
+{
+    v = ldb__swap_le16(v);
+    memcpy(p, &v, 2);
+}
+static inline void ldb__st_le32(void *p, uint32_t v)
+{
+    v = ldb__swap_le32(v);
+    memcpy(p, &v, 4);
+}
+static inline void ldb__st_le64(void *p, uint64_t v)
+{
+    v = ldb__swap_le64(v);
+    memcpy(p, &v, 8);
+}
+static inline void ldb__st_be32(void *p, uint32_t v)
+{
+    v = ldb__swap_be32(v);
+    memcpy(p, &v, 4);
+}
+static inline void ldb__st_be64(void *p, uint64_t v)
+{
+    v = ldb__swap_be64(v);
+    memcpy(p, &v, 8);
+}
 
 #define LDB_MAGIC 0x3142444C474E544CULL /* "LTNGLDB1" as LE bytes */
 /* Version 2 added compressed values (NODE_COMPRESSED): a version 1 reader
@@ -62,14 +158,14 @@ enum ldb_page_type {
 };
 
 struct page_header {
-    uint32_t checksum;   /* CRC32C of bytes [4, page end) (overflow: run end) */
-    uint16_t type;       /* enum ldb_page_type */
-    uint16_t count;      /* slots (entries) in a branch or leaf page */
-    uint64_t pgno;       /* this page's number: catches misdirected writes */
-    uint64_t txnid;      /* the txn that wrote this page */
-    uint32_t aux;        /* branch/leaf: heap_start; overflow: npages */
-    uint16_t prefix_len; /* branch/leaf: bytes every key of the page shares */
-    uint16_t reserved;   /* zero */
+    le32_t checksum;   /* CRC32C of bytes [4, page end) (overflow: run end) */
+    le16_t type;       /* enum ldb_page_type */
+    le16_t count;      /* slots (entries) in a branch or leaf page */
+    le64_t pgno;       /* this page's number: catches misdirected writes */
+    le64_t txnid;      /* the txn that wrote this page */
+    le32_t aux;        /* branch/leaf: heap_start; overflow: npages */
+    le16_t prefix_len; /* branch/leaf: bytes every key of the page shares */
+    le16_t reserved;   /* zero */
 };
 _Static_assert(sizeof(struct page_header) == 32, "page header is 32 bytes");
 _Static_assert(offsetof(struct page_header, pgno) == 8, "pgno at 8");
@@ -77,17 +173,20 @@ _Static_assert(offsetof(struct page_header, aux) == 24, "aux at 24");
 #define PAGE_HEADER_SIZE 32u
 
 struct page_slot {
-    uint32_t hint;   /* 4 key bytes after the page prefix, big-endian */
-    uint32_t offset; /* node offset from the page start */
+    le32_t hint;   /* 4 key bytes after the page prefix, big-endian, as a
+                    * number (stored little-endian, like every field) */
+    le32_t offset; /* node offset from the page start */
 };
 _Static_assert(sizeof(struct page_slot) == 8, "slot is 8 bytes");
 
-/* Leaf node: header, key, then the value inline or an overflow page number. */
+/* Leaf node: header, key, then the value inline or an overflow page number
+ * (8 bytes, little-endian). Nodes sit at any byte offset: their fields are
+ * read with ldb__rd16() and friends (page.h), not through these structs. */
 struct leaf_node {
-    uint16_t key_size;
+    le16_t key_size;
     uint8_t flags;        /* NODE_OVERFLOW: value lives in an overflow run */
     uint8_t reserved;
-    uint32_t value_size;  /* the value's full size, inline or not */
+    le32_t value_size;    /* the value's full size, inline or not */
     /* key_size bytes of key, then value_size bytes or a pgno_t */
 };
 _Static_assert(sizeof(struct leaf_node) == 8, "leaf node header is 8 bytes");
@@ -105,7 +204,7 @@ struct value_header {
     uint8_t codec;
     uint8_t dict[3];     /* dictionary id, 24 bits little-endian; 0: none
                             (format 3; zero in format 2) */
-    uint32_t raw_size;
+    le32_t raw_size;
     /* the compressed payload: value_size - VALUE_HEADER_SIZE bytes */
 };
 _Static_assert(sizeof(struct value_header) == 8, "value header is 8 bytes");
@@ -115,8 +214,8 @@ _Static_assert(sizeof(struct value_header) == 8, "value header is 8 bytes");
  * empty (it stands for minus infinity); slot i > 0 holds the smallest key
  * of child i's subtree or a shorter separator between children. */
 struct branch_node {
-    uint64_t child;
-    uint16_t key_size;
+    le64_t child;
+    le16_t key_size;
     /* key_size bytes of key */
 };
 #define BRANCH_NODE_HEADER 10u
@@ -134,6 +233,8 @@ struct tree_desc {
 };
 _Static_assert(sizeof(struct tree_desc) == 48, "tree descriptor is 48 bytes");
 
+/* On disk as below, all little-endian; in memory in host order except the
+ * header (ldb__meta_swap converts). */
 struct meta_page {
     struct page_header header; /* type PAGE_META, pgno 0 or 1 */
     uint64_t magic;            /* LDB_MAGIC */
@@ -151,6 +252,45 @@ _Static_assert(offsetof(struct meta_page, main_tree) == 64, "main tree at 64");
 _Static_assert(offsetof(struct meta_page, db_id) == 208, "db id at 208");
 _Static_assert(sizeof(struct meta_page) == 216, "meta is 216 bytes");
 _Static_assert(sizeof(struct meta_page) <= LDB_META_BYTES, "meta fits its checksum span");
+
+/* Tree descriptors and meta pages are used in host order in memory (a
+ * txn's working copies); these convert the stored little-endian form. A
+ * meta page's header stays in stored form (it is a page_header). */
+static inline void ldb__tree_desc_swap(struct tree_desc *t)
+{
+    t->root = ldb__swap_le64(t->root);
+    t->entries = ldb__swap_le64(t->entries);
+    t->branch_pages = ldb__swap_le64(t->branch_pages);
+    t->leaf_pages = ldb__swap_le64(t->leaf_pages);
+    t->overflow_pages = ldb__swap_le64(t->overflow_pages);
+    t->depth = ldb__swap_le32(t->depth);
+    t->flags = ldb__swap_le32(t->flags);
+}
+/* A descriptor from its stored bytes (a catalog value: 48 bytes). */
+static inline void ldb__tree_desc_load(struct tree_desc *t, const void *stored)
+{
+    memcpy(t, stored, sizeof *t);
+    ldb__tree_desc_swap(t);
+}
+/* A descriptor's stored bytes. */
+static inline void ldb__tree_desc_store(void *stored, const struct tree_desc *t)
+{
+    struct tree_desc le = *t;
+    ldb__tree_desc_swap(&le);
+    memcpy(stored, &le, sizeof le);
+}
+static inline void ldb__meta_swap(struct meta_page *m)
+{
+    m->magic = ldb__swap_le64(m->magic);
+    m->version = ldb__swap_le32(m->version);
+    m->page_size = ldb__swap_le32(m->page_size);
+    m->txnid = ldb__swap_le64(m->txnid);
+    m->npages = ldb__swap_le64(m->npages);
+    ldb__tree_desc_swap(&m->main_tree);
+    ldb__tree_desc_swap(&m->catalog_tree);
+    ldb__tree_desc_swap(&m->free_tree);
+    m->db_id = ldb__swap_le64(m->db_id);
+}
 
 /* Free tree: key = txn id (8 B big-endian) + chunk number (4 B big-endian);
  * value = up to FREE_CHUNK_PAGES page numbers (8 B little-endian each) that

@@ -213,8 +213,7 @@ static int load_record(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
     TRY(list_reserve(&fl->pool, n));
     /* Into the pool first, so deleting the record can use its pages. */
     for (size_t i = 0; i < n; i++) {
-        pgno_t p;
-        memcpy(&p, (const uint8_t *)v.data + i * sizeof p, sizeof p);
+        pgno_t p = ldb__ld_le64((const uint8_t *)v.data + i * sizeof p);
         if (p < LDB_META_PAGES || p >= pg->npages)
             return LDB_CORRUPT();
         fl->pool.items[fl->pool.len++] = p;
@@ -292,8 +291,10 @@ static int write_chunks(struct ldb__pager *pg, struct tree_desc *ft, uint64_t tx
         size_t n = from >= len ? 0 : len - from;
         if (n > FREE_CHUNK_PAGES)
             n = FREE_CHUNK_PAGES;
-        TRY(ldb__btree_put(pg, ft, key, FREE_KEY_SIZE, list + (n ? from : 0),
-                           (uint32_t)(n * sizeof(pgno_t)), 0));
+        uint8_t val[FREE_CHUNK_PAGES * sizeof(pgno_t)]; /* stored: little-endian */
+        for (size_t i = 0; i < n; i++)
+            ldb__st_le64(val + i * sizeof(pgno_t), list[from + i]);
+        TRY(ldb__btree_put(pg, ft, key, FREE_KEY_SIZE, val, (uint32_t)(n * sizeof(pgno_t)), 0));
     }
     return 0;
 }

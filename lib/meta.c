@@ -15,13 +15,14 @@ int ldb__meta_check(const uint8_t *image, pgno_t pgno, struct meta_page *out)
 {
     struct meta_page m;
     memcpy(&m, image, sizeof m);
+    ldb__meta_swap(&m);
     if (m.magic != LDB_MAGIC)
         return LDB_CORRUPT();
     if (!ldb__page_checksum_ok(image, LDB_META_BYTES))
         return LDB_CORRUPT();
     if (m.version < LDB_FORMAT_VERSION_MIN || m.version > LDB_FORMAT_VERSION)
         return LDB_VERSION;
-    if (m.header.type != PAGE_META || m.header.pgno != pgno)
+    if (ldb__le16(m.header.type) != PAGE_META || ldb__le64(m.header.pgno) != pgno)
         return LDB_CORRUPT();
     if (m.page_size < LDB_MIN_PAGE_SIZE || m.page_size > LDB_MAX_PAGE_SIZE ||
         (m.page_size & (m.page_size - 1)) != 0)
@@ -110,7 +111,7 @@ int ldb__meta_read_newest(int fd, uint64_t file_size, struct meta_page *out, uns
 void ldb__meta_init(struct meta_page *m, uint32_t page_size)
 {
     memset(m, 0, sizeof *m);
-    m->header.type = PAGE_META;
+    m->header.type = ldb__to_le16(PAGE_META);
     m->magic = LDB_MAGIC;
     m->version = LDB_FORMAT_VERSION;
     m->page_size = page_size;
@@ -120,12 +121,14 @@ void ldb__meta_init(struct meta_page *m, uint32_t page_size)
 void ldb__meta_encode(struct meta_page *m, unsigned slot, uint8_t image[LDB_META_BYTES])
 {
     memset(image, 0, LDB_META_BYTES);
-    m->header.type = PAGE_META;
-    m->header.pgno = slot;
-    m->header.txnid = m->txnid;
-    memcpy(image, m, sizeof *m);
+    m->header.type = ldb__to_le16(PAGE_META);
+    m->header.pgno = ldb__to_le64(slot);
+    m->header.txnid = ldb__to_le64(m->txnid);
+    struct meta_page le = *m;
+    ldb__meta_swap(&le);
+    memcpy(image, &le, sizeof le);
     ldb__page_seal(image, LDB_META_BYTES);
-    memcpy(m, image, sizeof *m);
+    memcpy(&m->header, image, sizeof m->header); /* the checksum */
 }
 
 int ldb__meta_write(int fd, struct meta_page *m, unsigned slot)

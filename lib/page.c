@@ -39,9 +39,9 @@ void ldb__page_init(uint8_t *p, uint32_t psize, enum ldb_page_type type, uint64_
 {
     struct page_header *h = PAGE_HDR(p);
     memset(h, 0, sizeof *h);
-    h->type = (uint16_t)type;
-    h->txnid = txnid;
-    h->aux = psize;
+    h->type = ldb__to_le16((uint16_t)type);
+    h->txnid = ldb__to_le64(txnid);
+    h->aux = ldb__to_le32(psize);
 }
 
 pgno_t ldb__page_overflow_pgno(const struct page_node *n)
@@ -52,13 +52,15 @@ pgno_t ldb__page_overflow_pgno(const struct page_node *n)
 int ldb__page_validate(const uint8_t *p, uint32_t psize)
 {
     const struct page_header *h = PAGE_CHDR(p);
-    if (h->type != PAGE_LEAF && h->type != PAGE_BRANCH)
+    unsigned type = ldb__le16(h->type), count = ldb__le16(h->count);
+    uint32_t plen = ldb__le16(h->prefix_len);
+    if (type != PAGE_LEAF && type != PAGE_BRANCH)
         return LDB_CORRUPT();
-    TRY(ldb__page_check_header(p, psize, (enum ldb_page_type)h->type));
-    unsigned first = h->type == PAGE_BRANCH ? 1 : 0;
+    TRY(ldb__page_check_header(p, psize, (enum ldb_page_type)type));
+    unsigned first = type == PAGE_BRANCH ? 1 : 0;
     uint64_t heap_bytes = 0;
     struct page_node prev = {0}, cur, firstkey = {0};
-    for (unsigned i = 0; i < h->count; i++) {
+    for (unsigned i = 0; i < count; i++) {
         TRY(ldb__page_node(p, psize, i, &cur));
         heap_bytes += cur.node_size;
         if (i < first) {
@@ -70,14 +72,14 @@ int ldb__page_validate(const uint8_t *p, uint32_t psize)
             firstkey = cur;
         else if (ldb__key_cmp(prev.key, prev.key_size, cur.key, cur.key_size) >= 0)
             return LDB_CORRUPT(); /* keys out of order */
-        if (cur.key_size == 0 || cur.key_size < h->prefix_len ||
-            (h->prefix_len && memcmp(cur.key, firstkey.key, h->prefix_len) != 0))
+        if (cur.key_size == 0 || cur.key_size < plen ||
+            (plen && memcmp(cur.key, firstkey.key, plen) != 0))
             return LDB_CORRUPT();
-        if (PAGE_CSLOTS(p)[i].hint != key_hint(cur.key + h->prefix_len, cur.key_size - h->prefix_len))
+        if (ldb__le32(PAGE_CSLOTS(p)[i].hint) != key_hint(cur.key + plen, cur.key_size - plen))
             return LDB_CORRUPT();
         prev = cur;
     }
-    if (heap_bytes != psize - h->aux)
+    if (heap_bytes != psize - ldb__le32(h->aux))
         return LDB_CORRUPT(); /* overlapping or stray nodes */
     return 0;
 }
@@ -89,32 +91,18 @@ int ldb__page_validate(const uint8_t *p, uint32_t psize)
 static inline int node_key(const uint8_t *p, uint32_t psize, unsigned idx, unsigned count,
                            int leaf, const uint8_t **key, uint32_t *ksize)
 {
-    uint64_t off = PAGE_CSLOTS(p)[idx].offset;
+    uint64_t off = ldb__le32(PAGE_CSLOTS(p)[idx].offset);
     uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)count * sizeof(struct page_slot);
     uint64_t hdr = leaf ? LEAF_NODE_HEADER : BRANCH_NODE_HEADER;
     if (LDB_UNLIKELY(off < slots_end || off + hdr > psize))
         return LDB_CORRUPT();
     const uint8_t *node = p + off;
     uint32_t size = ldb__rd16(leaf ? node : node + 8);
-    if (LDB_UNLIKELY(off + hdr + size > psize || size < PAGE_CHDR(p)->prefix_len))
+    if (LDB_UNLIKELY(off + hdr + size > psize || size < ldb__le16(PAGE_CHDR(p)->prefix_len)))
         return LDB_CORRUPT();
     *key = node + hdr;
     *ksize = size;
     return 0;
-}
-
-static inline uint32_t be32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return __builtin_bswap32(v);
-}
-
-static inline uint16_t be16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return __builtin_bswap16(v);
 }
 
 /* memcmp for the short runs keys are made of, with no call and no byte
@@ -124,8 +112,8 @@ static inline int bytes_cmp(const uint8_t *a, const uint8_t *b, uint32_t n)
 {
     uint64_t x, y;
     while (n >= 8) {
-        x = __builtin_bswap64(ldb__rd64(a));
-        y = __builtin_bswap64(ldb__rd64(b));
+        x = ldb__ld_be64(a);
+        y = ldb__ld_be64(b);
         if (x != y)
             return x < y ? -1 : 1;
         a += 8;
@@ -133,11 +121,11 @@ static inline int bytes_cmp(const uint8_t *a, const uint8_t *b, uint32_t n)
         n -= 8;
     }
     if (n >= 4) {
-        x = (uint64_t)be32(a) << 32 | be32(a + n - 4);
-        y = (uint64_t)be32(b) << 32 | be32(b + n - 4);
+        x = (uint64_t)ldb__ld_be32(a) << 32 | ldb__ld_be32(a + n - 4);
+        y = (uint64_t)ldb__ld_be32(b) << 32 | ldb__ld_be32(b + n - 4);
     } else if (n >= 2) {
-        x = (uint64_t)be16(a) << 16 | be16(a + n - 2);
-        y = (uint64_t)be16(b) << 16 | be16(b + n - 2);
+        x = (uint64_t)ldb__ld_be16(a) << 16 | ldb__ld_be16(a + n - 2);
+        y = (uint64_t)ldb__ld_be16(b) << 16 | ldb__ld_be16(b + n - 2);
     } else if (n == 1) {
         x = a[0];
         y = b[0];
@@ -152,8 +140,8 @@ int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint3
 {
     const struct page_header *h = PAGE_CHDR(p);
     const struct page_slot *slots = PAGE_CSLOTS(p);
-    int leaf = h->type != PAGE_BRANCH;
-    unsigned first = leaf ? 0 : 1, n = h->count;
+    int leaf = ldb__le16(h->type) != PAGE_BRANCH;
+    unsigned first = leaf ? 0 : 1, n = ldb__le16(h->count);
     const uint8_t *nkey = NULL;
     uint32_t nsize = 0;
     *exact = 0;
@@ -161,7 +149,7 @@ int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint3
         *idx = first;
         return 0;
     }
-    uint32_t plen = h->prefix_len;
+    uint32_t plen = ldb__le16(h->prefix_len);
     if (plen) {
         /* Keys that do not share the page's prefix sort before or after
          * every key of the page; the hints apply only to keys that do. */
@@ -178,7 +166,7 @@ int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint3
     unsigned lo = first, hi = n;
     while (lo < hi) {
         unsigned mid = (lo + hi) / 2;
-        uint32_t sh = slots[mid].hint;
+        uint32_t sh = ldb__le32(slots[mid].hint);
         if (sh < hint) {
             lo = mid + 1;
         } else if (sh > hint) {
@@ -220,11 +208,13 @@ static uint32_t make_room(uint8_t *p, unsigned idx, uint32_t node_size)
 {
     struct page_header *h = PAGE_HDR(p);
     struct page_slot *slots = PAGE_SLOTS(p);
-    h->aux -= node_size;
-    memmove(&slots[idx + 1], &slots[idx], (h->count - idx) * sizeof *slots);
-    h->count++;
-    slots[idx].offset = h->aux;
-    return h->aux;
+    uint32_t aux = ldb__le32(h->aux) - node_size;
+    unsigned count = ldb__le16(h->count);
+    h->aux = ldb__to_le32(aux);
+    memmove(&slots[idx + 1], &slots[idx], (count - idx) * sizeof *slots);
+    h->count = ldb__to_le16((uint16_t)(count + 1));
+    slots[idx].offset = ldb__to_le32(aux);
+    return aux;
 }
 
 /* Keep prefix_len and the hints true after inserting key at idx. */
@@ -232,22 +222,23 @@ static void update_prefix(uint8_t *p, uint32_t psize, unsigned idx, const uint8_
                           uint32_t ksize)
 {
     struct page_header *h = PAGE_HDR(p);
-    unsigned first = h->type == PAGE_BRANCH ? 1 : 0;
+    unsigned first = ldb__le16(h->type) == PAGE_BRANCH ? 1 : 0;
     if (idx < first)
         return;
-    if (h->count == first + 1) {
-        h->prefix_len = (uint16_t)ksize;
+    if (ldb__le16(h->count) == first + 1) {
+        h->prefix_len = ldb__to_le16((uint16_t)ksize);
     } else {
         struct page_node other;
         /* Structure is trusted on dirty pages (validated when copied). */
         (void)ldb__page_node(p, psize, idx == first ? first + 1 : first, &other);
         uint32_t l = common_prefix(key, ksize, other.key, other.key_size);
-        if (l < h->prefix_len) {
+        if (l < ldb__le16(h->prefix_len)) {
             ldb__page_fix_hints(p, psize);
             return;
         }
     }
-    PAGE_SLOTS(p)[idx].hint = key_hint(key + h->prefix_len, ksize - h->prefix_len);
+    uint32_t plen = ldb__le16(h->prefix_len);
+    PAGE_SLOTS(p)[idx].hint = ldb__to_le32(key_hint(key + plen, ksize - plen));
 }
 
 void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
@@ -257,14 +248,13 @@ void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8
     int overflow = (node_flags & NODE_OVERFLOW) != 0;
     uint32_t size = ldb__leaf_node_size(ksize, vsize, overflow);
     uint8_t *node = p + make_room(p, idx, size);
-    uint16_t k16 = (uint16_t)ksize;
-    memcpy(node, &k16, 2);
+    ldb__st_le16(node, (uint16_t)ksize);
     node[2] = (uint8_t)(node_flags & NODE_FLAGS_KNOWN);
     node[3] = 0;
-    memcpy(node + 4, &vsize, 4);
+    ldb__st_le32(node + 4, vsize);
     memcpy(node + LEAF_NODE_HEADER, key, ksize);
     if (overflow)
-        memcpy(node + LEAF_NODE_HEADER + ksize, value, sizeof(pgno_t));
+        memcpy(node + LEAF_NODE_HEADER + ksize, value, sizeof(pgno_t)); /* stored form */
     else if (vsize)
         memcpy(node + LEAF_NODE_HEADER + ksize, value, vsize);
     update_prefix(p, psize, idx, key, ksize);
@@ -274,13 +264,12 @@ void ldb__page_insert_branch(uint8_t *p, uint32_t psize, unsigned idx, const uin
                              uint32_t ksize, pgno_t child)
 {
     uint8_t *node = p + make_room(p, idx, ldb__branch_node_size(ksize));
-    uint16_t k16 = (uint16_t)ksize;
-    memcpy(node, &child, 8);
-    memcpy(node + 8, &k16, 2);
+    ldb__st_le64(node, child);
+    ldb__st_le16(node + 8, (uint16_t)ksize);
     if (ksize)
         memcpy(node + BRANCH_NODE_HEADER, key, ksize);
     if (idx == 0)
-        PAGE_SLOTS(p)[0].hint = 0;
+        PAGE_SLOTS(p)[0].hint = ldb__to_le32(0);
     else
         update_prefix(p, psize, idx, key, ksize);
 }
@@ -291,52 +280,57 @@ void ldb__page_remove(uint8_t *p, uint32_t psize, unsigned idx)
     struct page_slot *slots = PAGE_SLOTS(p);
     struct page_node node;
     (void)ldb__page_node(p, psize, idx, &node);
-    uint32_t off = slots[idx].offset, size = node.node_size;
+    uint32_t off = ldb__le32(slots[idx].offset), size = node.node_size;
+    uint32_t aux = ldb__le32(h->aux);
+    unsigned count = ldb__le16(h->count);
     /* Slide the nodes below this one up over it, then fix their offsets. */
-    memmove(p + h->aux + size, p + h->aux, off - h->aux);
-    for (unsigned i = 0; i < h->count; i++)
-        if (slots[i].offset < off)
-            slots[i].offset += size;
-    memmove(&slots[idx], &slots[idx + 1], (h->count - idx - 1) * sizeof *slots);
-    h->count--;
-    h->aux += size;
+    memmove(p + aux + size, p + aux, off - aux);
+    for (unsigned i = 0; i < count; i++) {
+        uint32_t o = ldb__le32(slots[i].offset);
+        if (o < off)
+            slots[i].offset = ldb__to_le32(o + size);
+    }
+    memmove(&slots[idx], &slots[idx + 1], (count - idx - 1) * sizeof *slots);
+    h->count = ldb__to_le16((uint16_t)(count - 1));
+    h->aux = ldb__to_le32(aux + size);
 }
 
 void ldb__page_set_child(uint8_t *p, unsigned idx, pgno_t child)
 {
-    memcpy(p + PAGE_SLOTS(p)[idx].offset, &child, 8);
+    ldb__st_le64(p + ldb__le32(PAGE_SLOTS(p)[idx].offset), child);
 }
 
 void ldb__page_fix_hints(uint8_t *p, uint32_t psize)
 {
     struct page_header *h = PAGE_HDR(p);
     struct page_slot *slots = PAGE_SLOTS(p);
-    unsigned first = h->type == PAGE_BRANCH ? 1 : 0;
+    unsigned first = ldb__le16(h->type) == PAGE_BRANCH ? 1 : 0;
+    unsigned count = ldb__le16(h->count);
     struct page_node a, b;
-    if (h->count <= first) {
-        h->prefix_len = 0;
-        if (h->count)
-            slots[0].hint = 0;
+    if (count <= first) {
+        h->prefix_len = ldb__to_le16(0);
+        if (count)
+            slots[0].hint = ldb__to_le32(0);
         return;
     }
     (void)ldb__page_node(p, psize, first, &a);
-    (void)ldb__page_node(p, psize, h->count - 1u, &b);
+    (void)ldb__page_node(p, psize, count - 1u, &b);
     uint32_t plen = common_prefix(a.key, a.key_size, b.key, b.key_size);
-    h->prefix_len = (uint16_t)plen;
+    h->prefix_len = ldb__to_le16((uint16_t)plen);
     if (first)
-        slots[0].hint = 0;
-    for (unsigned i = first; i < h->count; i++) {
+        slots[0].hint = ldb__to_le32(0);
+    for (unsigned i = first; i < count; i++) {
         (void)ldb__page_node(p, psize, i, &a);
-        slots[i].hint = key_hint(a.key + plen, a.key_size - plen);
+        slots[i].hint = ldb__to_le32(key_hint(a.key + plen, a.key_size - plen));
     }
 }
 
 void ldb__page_seal(uint8_t *p, size_t bytes)
 {
-    PAGE_HDR(p)->checksum = ldb__crc32c(0, p + 4, bytes - 4);
+    PAGE_HDR(p)->checksum = ldb__to_le32(ldb__crc32c(0, p + 4, bytes - 4));
 }
 
 int ldb__page_checksum_ok(const uint8_t *p, size_t bytes)
 {
-    return PAGE_CHDR(p)->checksum == ldb__crc32c(0, p + 4, bytes - 4);
+    return ldb__le32(PAGE_CHDR(p)->checksum) == ldb__crc32c(0, p + 4, bytes - 4);
 }

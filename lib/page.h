@@ -45,12 +45,14 @@ static inline uint32_t ldb__key_max(uint32_t psize)
 static inline uint32_t ldb__page_used(const uint8_t *p, uint32_t psize)
 {
     const struct page_header *h = PAGE_CHDR(p);
-    return h->count * (uint32_t)sizeof(struct page_slot) + (psize - h->aux);
+    return ldb__le16(h->count) * (uint32_t)sizeof(struct page_slot) +
+           (psize - ldb__le32(h->aux));
 }
 static inline uint32_t ldb__page_room(const uint8_t *p)
 {
     const struct page_header *h = PAGE_CHDR(p);
-    return h->aux - PAGE_HEADER_SIZE - h->count * (uint32_t)sizeof(struct page_slot);
+    return ldb__le32(h->aux) - PAGE_HEADER_SIZE -
+           ldb__le16(h->count) * (uint32_t)sizeof(struct page_slot);
 }
 
 /* A node's parts, as located by ldb__page_node(). */
@@ -74,33 +76,29 @@ static inline int ldb__page_check_header(const uint8_t *p, uint32_t psize,
                                          enum ldb_page_type type)
 {
     const struct page_header *h = PAGE_CHDR(p);
-    if (LDB_UNLIKELY(h->type != type))
+    if (LDB_UNLIKELY(ldb__le16(h->type) != type))
         return LDB_CORRUPT();
-    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)h->count * sizeof(struct page_slot);
-    if (LDB_UNLIKELY(h->aux < slots_end || h->aux > psize || h->prefix_len > psize))
+    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)ldb__le16(h->count) * sizeof(struct page_slot);
+    uint32_t aux = ldb__le32(h->aux);
+    if (LDB_UNLIKELY(aux < slots_end || aux > psize || ldb__le16(h->prefix_len) > psize))
         return LDB_CORRUPT();
     return 0;
 }
 /* Full check of every slot and node: done on pages copied for writing and by
  * ldb_check. */
 int ldb__page_validate(const uint8_t *p, uint32_t psize);
+/* Little-endian loads of node fields (format.h). */
 static inline uint16_t ldb__rd16(const uint8_t *p)
 {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
+    return ldb__ld_le16(p);
 }
 static inline uint32_t ldb__rd32(const uint8_t *p)
 {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
+    return ldb__ld_le32(p);
 }
 static inline uint64_t ldb__rd64(const uint8_t *p)
 {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
+    return ldb__ld_le64(p);
 }
 
 /* Locate node idx, checking every byte of it lies inside the page. On the
@@ -109,11 +107,12 @@ static inline int ldb__page_node(const uint8_t *p, uint32_t psize, unsigned idx,
 {
     const struct page_header *h = PAGE_CHDR(p);
     *n = (struct page_node){0}; /* defined even when the page is damaged */
-    if (LDB_UNLIKELY(idx >= h->count))
+    unsigned count = ldb__le16(h->count);
+    if (LDB_UNLIKELY(idx >= count))
         return LDB_CORRUPT();
-    uint64_t off = PAGE_CSLOTS(p)[idx].offset;
-    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)h->count * sizeof(struct page_slot);
-    if (h->type == PAGE_LEAF) {
+    uint64_t off = ldb__le32(PAGE_CSLOTS(p)[idx].offset);
+    uint64_t slots_end = PAGE_HEADER_SIZE + (uint64_t)count * sizeof(struct page_slot);
+    if (ldb__le16(h->type) == PAGE_LEAF) {
         if (LDB_UNLIKELY(off < slots_end || off + LEAF_NODE_HEADER > psize))
             return LDB_CORRUPT();
         const uint8_t *node = p + off;
@@ -168,7 +167,8 @@ static inline uint32_t ldb__branch_node_size(uint32_t ksize)
 }
 
 /* Insert a node at slot idx; the caller made sure it fits (ldb__page_room
- * >= node size + slot). value is the inline value or the overflow pgno;
+ * >= node size + slot). value is the inline value or the overflow pgno as
+ * stored (8 bytes, little-endian: ldb__st_le64);
  * node_flags are NODE_OVERFLOW and NODE_COMPRESSED. */
 void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
                            uint32_t ksize, const void *value, uint32_t vsize,

@@ -177,8 +177,8 @@ void ldb__written_note(struct ldb__written *w, const uint8_t *page, pgno_t pgno)
         w->len = nlen;
     }
     const struct page_header *h = (const struct page_header *)(const void *)page;
-    w->v[pgno].txnid_lo = (uint32_t)h->txnid;
-    w->v[pgno].checksum = h->checksum;
+    w->v[pgno].txnid_lo = (uint32_t)ldb__le64(h->txnid);
+    w->v[pgno].checksum = ldb__le32(h->checksum);
 }
 
 void ldb__written_destroy(struct ldb__written *w)

@@ -106,8 +106,8 @@ static inline int ldb__written_match(const struct ldb__written *w, const uint8_t
         return 0;
     const struct page_header *h = (const struct page_header *)(const void *)page;
     const struct ldb__written_page *e = &w->v[pgno];
-    return e->txnid_lo != 0 && e->txnid_lo == (uint32_t)h->txnid && e->checksum == h->checksum &&
-           h->pgno == pgno;
+    return e->txnid_lo != 0 && e->txnid_lo == (uint32_t)ldb__le64(h->txnid) &&
+           e->checksum == ldb__le32(h->checksum) && ldb__le64(h->pgno) == pgno;
 }
 
 /* The page named pgno: the txn's dirty copy if it has one, else the map.

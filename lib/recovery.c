@@ -156,7 +156,7 @@ static int replay_tree(ldb_txn *txn, struct replay_trees *rt, const struct ldb__
         TRY(rc);
         if (v.size != sizeof(struct tree_desc))
             return LDB_CORRUPT();
-        memcpy(&e->desc, v.data, sizeof e->desc);
+        ldb__tree_desc_load(&e->desc, v.data);
         e->state = DBI_CLEAN;
     }
     rt->n++;
@@ -242,9 +242,12 @@ static int save_trees(ldb_txn *txn, const struct replay_trees *rt)
 {
     for (size_t i = 0; i < rt->n; i++) {
         const struct replay_tree *e = &rt->v[i];
-        if (e->state == DBI_DIRTY)
-            TRY(ldb__btree_put(&txn->pager, &txn->snap.catalog_tree, e->name, e->name_len,
-                               &e->desc, sizeof e->desc, 0));
+        if (e->state != DBI_DIRTY)
+            continue;
+        uint8_t stored[sizeof e->desc];
+        ldb__tree_desc_store(stored, &e->desc);
+        TRY(ldb__btree_put(&txn->pager, &txn->snap.catalog_tree, e->name, e->name_len, stored,
+                           sizeof stored, 0));
     }
     return 0;
 }

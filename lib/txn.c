@@ -145,7 +145,7 @@ static int txn_release(void *ctx, pgno_t pgno, uint32_t n)
         /* Which txn wrote it decides whether the checkpoint still needs it. */
         const uint8_t *p = NULL;
         TRY(ldb__pager_get(&txn->pager, pgno, &p));
-        written_by = PAGE_CHDR(p)->txnid;
+        written_by = ldb__le64(PAGE_CHDR(p)->txnid);
     }
     return ldb__freelist_give(&txn->freelist, pgno, n, b != NULL, written_by);
 }
@@ -178,7 +178,7 @@ static int load_tree(ldb_txn *txn, ldb_dbi dbi, struct txn_dbi *e)
         TRY(rc);
         if (v.size != sizeof(struct tree_desc))
             return LDB_CORRUPT();
-        memcpy(&e->desc, v.data, sizeof e->desc);
+        ldb__tree_desc_load(&e->desc, v.data);
         e->state = DBI_CLEAN;
     }
     e->generation = txn->dbi_generation;

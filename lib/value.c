@@ -108,10 +108,10 @@ static int value_decompress(ldb_txn *txn, const struct ldb__path *path, const st
     if (n->overflow) {
         /* node_value returned the run's bytes after its page header */
         const struct page_header *h = PAGE_CHDR(sv->data - PAGE_HEADER_SIZE);
-        key = (struct ldb__cache_key){h->pgno, h->txnid, 0};
-        cacheable = !ldb__pager_is_dirty(pg, h->pgno);
+        key = (struct ldb__cache_key){ldb__le64(h->pgno), ldb__le64(h->txnid), 0};
+        cacheable = !ldb__pager_is_dirty(pg, ldb__le64(h->pgno));
     } else {
-        key = (struct ldb__cache_key){path->pgno[leaf], PAGE_CHDR(lp)->txnid,
+        key = (struct ldb__cache_key){path->pgno[leaf], ldb__le64(PAGE_CHDR(lp)->txnid),
                                       (uint32_t)(n->value - lp)};
         cacheable = lp == pg->map + (size_t)path->pgno[leaf] * pg->page_size;
     }

@@ -109,16 +109,16 @@ static void check_overflow(struct checker *ck, const char *tree, const struct pa
     }
     const uint8_t *p = ck->pg->map + ov * psize;
     const struct page_header *h = PAGE_CHDR(p);
-    if (h->type != PAGE_OVERFLOW || h->aux == 0 || h->pgno != ov) {
+    if (ldb__le16(h->type) != PAGE_OVERFLOW || ldb__le32(h->aux) == 0 || ldb__le64(h->pgno) != ov) {
         finding(ck, "%s: page %" PRIu64 " is not the overflow run it should be", tree, ov);
         return;
     }
-    if (claim(ck, ov, h->aux, tree) < 0)
+    if (claim(ck, ov, ldb__le32(h->aux), tree) < 0)
         return;
-    c->overflow += h->aux;
-    if (PAGE_HEADER_SIZE + (uint64_t)n->value_size > (uint64_t)h->aux * psize)
+    c->overflow += ldb__le32(h->aux);
+    if (PAGE_HEADER_SIZE + (uint64_t)n->value_size > (uint64_t)ldb__le32(h->aux) * psize)
         finding(ck, "%s: overflow run at %" PRIu64 " is shorter than its value", tree, ov);
-    else if (!ldb__page_checksum_ok(p, (size_t)h->aux * psize))
+    else if (!ldb__page_checksum_ok(p, (size_t)ldb__le32(h->aux) * psize))
         finding(ck, "%s: overflow run at %" PRIu64 " fails its checksum", tree, ov);
 }
 
@@ -158,24 +158,26 @@ static void walk_page(struct checker *ck, const char *tree, const struct tree_de
         finding(ck, "%s: page %" PRIu64 " fails its checksum", tree, pgno);
         return;
     }
-    if (h->pgno != pgno)
-        finding(ck, "%s: page %" PRIu64 " says it is page %" PRIu64, tree, pgno, h->pgno);
+    if (ldb__le64(h->pgno) != pgno)
+        finding(ck, "%s: page %" PRIu64 " says it is page %" PRIu64, tree, pgno,
+                ldb__le64(h->pgno));
     int leaf = level + 1 == t->depth;
-    if (h->type != (leaf ? PAGE_LEAF : PAGE_BRANCH)) {
-        finding(ck, "%s: page %" PRIu64 " at level %u has type %u", tree, pgno, level, h->type);
+    if (ldb__le16(h->type) != (leaf ? PAGE_LEAF : PAGE_BRANCH)) {
+        finding(ck, "%s: page %" PRIu64 " at level %u has type %u", tree, pgno, level,
+                ldb__le16(h->type));
         return;
     }
     if (ldb__page_validate(p, psize) < 0) {
         finding(ck, "%s: page %" PRIu64 " is malformed (%s)", tree, pgno, ldb__corrupt_where());
         return;
     }
-    if (h->count == 0)
+    if (ldb__le16(h->count) == 0)
         finding(ck, "%s: page %" PRIu64 " is empty", tree, pgno);
     if (leaf)
         c->leaf++;
     else
         c->branch++;
-    for (unsigned i = 0; i < h->count; i++) {
+    for (unsigned i = 0; i < ldb__le16(h->count); i++) {
         struct page_node n;
         if (ldb__page_node(p, psize, i, &n) < 0)
             return;
@@ -194,7 +196,7 @@ static void walk_page(struct checker *ck, const char *tree, const struct tree_de
         }
         struct bound clo = i == 0 ? lo : (struct bound){n.key, n.key_size};
         struct bound chi = hi;
-        if (i + 1 < h->count) {
+        if (i + 1 < ldb__le16(h->count)) {
             struct page_node nx;
             if (ldb__page_node(p, psize, i + 1, &nx) < 0)
                 return;
@@ -242,7 +244,7 @@ static void visit_catalog(struct checker *ck, const struct page_node *n, void *a
     memcpy(name, n->key, n->key_size);
     name[n->key_size] = '\0';
     struct tree_desc t;
-    memcpy(&t, v.data, sizeof t);
+    ldb__tree_desc_load(&t, v.data);
     char label[LDB_MAX_NAME + 16];
     snprintf(label, sizeof label, "tree \"%s\"", name);
     walk_tree(ck, label, &t, NULL, NULL);
@@ -258,8 +260,7 @@ static void visit_free(struct checker *ck, const struct page_node *n, void *arg)
         return;
     }
     for (size_t i = 0; i < v.size / sizeof(pgno_t); i++) {
-        pgno_t p;
-        memcpy(&p, (const uint8_t *)v.data + i * sizeof p, sizeof p);
+        pgno_t p = ldb__ld_le64((const uint8_t *)v.data + i * sizeof p);
         claim(ck, p, 1, "free list");
     }
 }

@@ -1209,7 +1209,7 @@ START_TEST(test_missing_codec)
     /* A sound stored value of that codec (as a full build writes it): the
      * header is valid, the codec is not here. */
     uint8_t stored[64] = {0};
-    struct value_header h = {(uint8_t)codec, {0, 0, 0}, 1000};
+    struct value_header h = {(uint8_t)codec, {0, 0, 0}, ldb__to_le32(1000)};
     memcpy(stored, &h, sizeof h);
     int got_codec;
     uint32_t raw;

@@ -533,9 +533,9 @@ START_TEST(test_dict_damage)
     size_t page = (size_t)(at - img - PAGE_HEADER_SIZE);
     ck_assert_uint_eq(page % 4096, 0);
     const struct page_header *h = PAGE_CHDR(img + page);
-    ck_assert_uint_eq(h->type, PAGE_OVERFLOW);
+    ck_assert_uint_eq(ldb__le16(h->type), PAGE_OVERFLOW);
     at[rlen / 2] ^= 0x20;
-    ldb__page_seal(img + page, (size_t)h->aux * 4096);
+    ldb__page_seal(img + page, (size_t)ldb__le32(h->aux) * 4096);
     file_write(path, img, flen);
     expect_corrupted(path, "dictionary 1 is damaged");
 
@@ -575,7 +575,7 @@ START_TEST(test_dict_without_zstd)
     /* A value a full build compressed with dictionary 1: a sound header,
      * a codec this build lacks, so LDB_VERSION and not damage. */
     uint8_t stored[64] = {0};
-    struct value_header h = {LDB_COMPRESS_ZSTD, {1, 0, 0}, 1000};
+    struct value_header h = {LDB_COMPRESS_ZSTD, {1, 0, 0}, ldb__to_le32(1000)};
     memcpy(stored, &h, sizeof h);
     int codec;
     uint32_t raw;

@@ -252,7 +252,7 @@ static uint64_t find_overflow_page(const uint8_t *file, size_t len)
 {
     for (uint64_t p = 2; (p + 1) * PSIZE <= len; p++) {
         const struct page_header *h = (const void *)(file + p * PSIZE);
-        if (h->type == PAGE_OVERFLOW && h->pgno == p)
+        if (ldb__le16(h->type) == PAGE_OVERFLOW && ldb__le64(h->pgno) == p)
             return p;
     }
     ck_abort_msg("no overflow run in the file");
@@ -304,7 +304,7 @@ START_TEST(test_overflow_run_too_long)
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         struct page_header h;
         memcpy(&h, file + ov * PSIZE, sizeof h);
-        h.aux = counts[i];
+        h.aux = ldb__to_le32(counts[i]);
         write_at(path, &h, sizeof h, ov * PSIZE);
         expect_run_refused(path);
     }

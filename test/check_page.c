@@ -66,7 +66,7 @@ START_TEST(search_matches_linear_scan)
             ck_assert_int_eq(ldb__page_search(p, PS, (const uint8_t *)key, (uint32_t)len, &idx, &exact), 0);
             unsigned want = 0;
             int want_exact = 0;
-            for (; want < PAGE_HDR(p)->count; want++) {
+            for (; want < ldb__le16(PAGE_HDR(p)->count); want++) {
                 struct page_node nd;
                 ck_assert_int_eq(ldb__page_node(p, PS, want, &nd), 0);
                 int c = cmp_keys(nd.key, nd.key_size, (const uint8_t *)key, (uint32_t)len);
@@ -96,7 +96,7 @@ START_TEST(remove_keeps_order_and_heap)
         uint32_t size = nd.node_size;
         ldb__page_remove(p, PS, idx);
         n--;
-        ck_assert_uint_eq(PAGE_HDR(p)->count, n);
+        ck_assert_uint_eq(ldb__le16(PAGE_HDR(p)->count), n);
         ck_assert_uint_eq(ldb__page_room(p), room_before + size + 8);
         ck_assert_int_eq(ldb__page_validate(p, PS), 0);
     }
@@ -132,17 +132,17 @@ START_TEST(damaged_slots_are_caught)
     ck_assert_uint_gt(n, 2);
     struct page_node nd;
     /* An offset pointing past the page. */
-    uint32_t saved = PAGE_SLOTS(p)[1].offset;
-    PAGE_SLOTS(p)[1].offset = PS - 2;
+    uint32_t saved = ldb__le32(PAGE_SLOTS(p)[1].offset);
+    PAGE_SLOTS(p)[1].offset = ldb__to_le32(PS - 2);
     ck_assert_int_eq(ldb__page_node(p, PS, 1, &nd), LDB_CORRUPTED);
     ck_assert_int_eq(ldb__page_validate(p, PS), LDB_CORRUPTED);
     /* An offset into the slot array. */
-    PAGE_SLOTS(p)[1].offset = 8;
+    PAGE_SLOTS(p)[1].offset = ldb__to_le32(8);
     ck_assert_int_eq(ldb__page_node(p, PS, 1, &nd), LDB_CORRUPTED);
-    PAGE_SLOTS(p)[1].offset = saved;
+    PAGE_SLOTS(p)[1].offset = ldb__to_le32(saved);
     ck_assert_int_eq(ldb__page_validate(p, PS), 0);
     /* A key size running past the page. */
-    uint8_t *node = p + PAGE_SLOTS(p)[0].offset;
+    uint8_t *node = p + ldb__le32(PAGE_SLOTS(p)[0].offset);
     uint16_t ks;
     memcpy(&ks, node, 2);
     uint16_t huge = 0xffff;
@@ -150,10 +150,10 @@ START_TEST(damaged_slots_are_caught)
     ck_assert_int_eq(ldb__page_node(p, PS, 0, &nd), LDB_CORRUPTED);
     memcpy(node, &ks, 2);
     /* A slot count larger than the page can hold. */
-    uint16_t count = PAGE_HDR(p)->count;
-    PAGE_HDR(p)->count = 5000;
+    uint16_t count = ldb__le16(PAGE_HDR(p)->count);
+    PAGE_HDR(p)->count = ldb__to_le16(5000);
     ck_assert_int_eq(ldb__page_check_header(p, PS, PAGE_LEAF), LDB_CORRUPTED);
-    PAGE_HDR(p)->count = count;
+    PAGE_HDR(p)->count = ldb__to_le16(count);
     /* Wrong type. */
     ck_assert_int_eq(ldb__page_check_header(p, PS, PAGE_BRANCH), LDB_CORRUPTED);
     /* Keys out of order are caught by validation. */

@@ -132,8 +132,8 @@ static void branch_key_too_long(uint8_t *page)
 {
     struct page_header *h = (struct page_header *)(void *)page;
     struct page_slot *slots = (struct page_slot *)(void *)(page + PAGE_HEADER_SIZE);
-    for (unsigned i = 0; i < h->count; i++) {
-        uint32_t off = slots[i].offset;
+    for (unsigned i = 0; i < ldb__le16(h->count); i++) {
+        uint32_t off = ldb__le32(slots[i].offset);
         if (off + BRANCH_NODE_HEADER <= PSIZE) {
             uint16_t big = 0xffff;
             memcpy(page + off + 8, &big, 2);
@@ -146,8 +146,8 @@ static void leaf_key_too_long(uint8_t *page)
 {
     struct page_header *h = (struct page_header *)(void *)page;
     struct page_slot *slots = (struct page_slot *)(void *)(page + PAGE_HEADER_SIZE);
-    for (unsigned i = 0; i < h->count; i++) {
-        uint32_t off = slots[i].offset;
+    for (unsigned i = 0; i < ldb__le16(h->count); i++) {
+        uint32_t off = ldb__le32(slots[i].offset);
         if (off + LEAF_NODE_HEADER <= PSIZE) {
             uint16_t big = 0xffff;
             memcpy(page + off, &big, 2);
@@ -160,8 +160,8 @@ static void leaf_offset_in_slots(uint8_t *page)
 {
     struct page_header *h = (struct page_header *)(void *)page;
     struct page_slot *slots = (struct page_slot *)(void *)(page + PAGE_HEADER_SIZE);
-    for (unsigned i = 0; i < h->count; i++)
-        slots[i].offset = PAGE_HEADER_SIZE;
+    for (unsigned i = 0; i < ldb__le16(h->count); i++)
+        slots[i].offset = ldb__to_le32(PAGE_HEADER_SIZE);
 }
 
 /* Build a database, damage every page of one type with fn, and expect
@@ -181,7 +181,7 @@ static void expect_gets_corrupted(uint16_t type, damage_fn fn)
     unsigned damaged = 0;
     for (off_t off = 0; pread(fd, page, PSIZE, off) == (ssize_t)PSIZE; off += PSIZE) {
         struct page_header *h = (struct page_header *)(void *)page;
-        if (off < 2 * (off_t)PSIZE || h->type != type || h->count == 0)
+        if (off < 2 * (off_t)PSIZE || ldb__le16(h->type) != type || ldb__le16(h->count) == 0)
             continue;
         fn(page);
         ck_assert_int_eq(pwrite(fd, page, PSIZE, off), (ssize_t)PSIZE);

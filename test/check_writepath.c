@@ -85,9 +85,10 @@ static off_t newest_leaf(int fd, uint8_t *page)
     off_t at = -1;
     for (off_t off = 2 * (off_t)PSIZE; pread(fd, p, PSIZE, off) == (ssize_t)PSIZE; off += PSIZE) {
         const struct page_header *h = (const struct page_header *)(const void *)p;
-        if (h->type == PAGE_LEAF && h->count > 0 && h->pgno == (uint64_t)off / PSIZE &&
-            h->txnid > best && ldb__page_checksum_ok(p, PSIZE)) {
-            best = h->txnid;
+        if (ldb__le16(h->type) == PAGE_LEAF && ldb__le16(h->count) > 0 &&
+            ldb__le64(h->pgno) == (uint64_t)off / PSIZE &&
+            ldb__le64(h->txnid) > best && ldb__page_checksum_ok(p, PSIZE)) {
+            best = ldb__le64(h->txnid);
             at = off;
             memcpy(page, p, PSIZE);
         }
@@ -114,10 +115,11 @@ START_TEST(test_rewritten_page_checked)
     ck_assert_int_gt(off, 0);
     struct page_header *h = (struct page_header *)(void *)page;
     struct page_slot *slots = (struct page_slot *)(void *)(page + PAGE_HEADER_SIZE);
-    ck_assert_uint_ge(h->count, 2);
-    struct page_slot t = slots[h->count - 1];
-    slots[h->count - 1] = slots[h->count - 2];
-    slots[h->count - 2] = t;
+    ck_assert_uint_ge(ldb__le16(h->count), 2);
+    unsigned n = ldb__le16(h->count);
+    struct page_slot t = slots[n - 1];
+    slots[n - 1] = slots[n - 2];
+    slots[n - 2] = t;
     ldb__page_seal(page, PSIZE);
     ck_assert_int_eq(pwrite(fd, page, PSIZE, off), (ssize_t)PSIZE);
     close(fd);
