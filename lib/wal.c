@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "checksum.h"
 #include "error.h"
+#include "format.h"
 #include "os.h"
 
 void ldb__wal_buf_free(struct ldb__wal_buf *b)
@@ -80,12 +81,10 @@ int ldb__wal_buf_add(struct ldb__wal_buf *b, const struct ldb__wal_op *op, uint6
     }
     TRY(buf_reserve(b, (size_t)need));
     uint8_t *p = b->data + b->len;
-    uint16_t k16 = (uint16_t)op->key_len;
-    uint32_t v32 = (uint32_t)op->value_len;
     p[0] = (uint8_t)op->type;
     p[1] = (uint8_t)op->name_len;
-    memcpy(p + 2, &k16, 2);
-    memcpy(p + 4, &v32, 4);
+    ldb__st_le16(p + 2, (uint16_t)op->key_len);
+    ldb__st_le32(p + 4, (uint32_t)op->value_len);
     p += WAL_OP_HEADER;
     if (op->name_len)
         memcpy(p, op->name, op->name_len);
@@ -110,16 +109,15 @@ int ldb__wal_buf_seal(struct ldb__wal_buf *b, const struct ldb__wal_seal *s, siz
         return LDB_TOOBIG; /* wal_buf_add keeps records below it (W5) */
     TRY(buf_reserve(b, (size_t)len));
     memset(b->data + b->len, 0, (size_t)len - b->len);
-    uint32_t l32 = (uint32_t)len;
-    memcpy(b->data + 4, &l32, 4);
-    memcpy(b->data + 8, &s->txnid, 8);
-    memcpy(b->data + 16, &s->salt, 8);
-    memcpy(b->data + 24, &b->nops, 4);
-    memcpy(b->data + 28, &s->prev_crc, 4);
-    memcpy(b->data + 32, &s->time_us, 8);
-    memcpy(b->data + 40, &s->durable_txnid, 8);
+    ldb__st_le32(b->data + 4, (uint32_t)len);
+    ldb__st_le64(b->data + 8, s->txnid);
+    ldb__st_le64(b->data + 16, s->salt);
+    ldb__st_le32(b->data + 24, b->nops);
+    ldb__st_le32(b->data + 28, s->prev_crc);
+    ldb__st_le64(b->data + 32, s->time_us);
+    ldb__st_le64(b->data + 40, s->durable_txnid);
     uint32_t c = ldb__crc32c(ldb__wal_first_crc(s->salt), b->data + 4, (size_t)len - 4);
-    memcpy(b->data, &c, 4);
+    ldb__st_le32(b->data, c);
     b->len = (size_t)len;
     *len_out = (size_t)len;
     *crc = c;
@@ -135,33 +133,27 @@ void ldb__wal_header_encode(uint8_t out[WAL_HEADER_SIZE], uint64_t salt, uint64_
                             uint64_t db_id)
 {
     memset(out, 0, WAL_HEADER_SIZE);
-    uint64_t magic = WAL_MAGIC;
-    uint32_t version = WAL_VERSION;
-    memcpy(out, &magic, 8);
-    memcpy(out + 8, &version, 4);
-    memcpy(out + 16, &salt, 8);
-    memcpy(out + 24, &checkpoint, 8);
-    memcpy(out + 32, &db_id, 8);
-    uint32_t c = ldb__crc32c(0, out, 40);
-    memcpy(out + 40, &c, 4);
+    ldb__st_le64(out, WAL_MAGIC);
+    ldb__st_le32(out + 8, WAL_VERSION);
+    ldb__st_le64(out + 16, salt);
+    ldb__st_le64(out + 24, checkpoint);
+    ldb__st_le64(out + 32, db_id);
+    ldb__st_le32(out + 40, ldb__crc32c(0, out, 40));
 }
 
 int ldb__wal_header_decode(const uint8_t in[WAL_HEADER_SIZE], unsigned *version, uint64_t *salt,
                            uint64_t *checkpoint, uint64_t *db_id)
 {
-    uint64_t magic;
-    uint32_t v, c;
-    memcpy(&magic, in, 8);
-    memcpy(&v, in + 8, 4);
-    memcpy(&c, in + 40, 4);
+    uint64_t magic = ldb__ld_le64(in);
+    uint32_t v = ldb__ld_le32(in + 8), c = ldb__ld_le32(in + 40);
     if (magic != WAL_MAGIC || c != ldb__crc32c(0, in, 40))
         return LDB_CORRUPT();
     if (v != WAL_VERSION && v != WAL_VERSION_1)
         return LDB_VERSION;
     *version = v;
-    memcpy(salt, in + 16, 8);
-    memcpy(checkpoint, in + 24, 8);
-    memcpy(db_id, in + 32, 8);
+    *salt = ldb__ld_le64(in + 16);
+    *checkpoint = ldb__ld_le64(in + 24);
+    *db_id = ldb__ld_le64(in + 32);
     return 0;
 }
 
@@ -223,16 +215,16 @@ struct rec_head {
 
 static void head_decode(const uint8_t *h, unsigned version, struct rec_head *o)
 {
-    memcpy(&o->crc, h, 4);
-    memcpy(&o->len, h + 4, 4);
-    memcpy(&o->txnid, h + 8, 8);
-    memcpy(&o->salt, h + 16, 8);
-    memcpy(&o->nops, h + 24, 4);
+    o->crc = ldb__ld_le32(h);
+    o->len = ldb__ld_le32(h + 4);
+    o->txnid = ldb__ld_le64(h + 8);
+    o->salt = ldb__ld_le64(h + 16);
+    o->nops = ldb__ld_le32(h + 24);
     o->prev_crc = o->time_us = o->durable_txnid = 0;
     if (version == WAL_VERSION) {
-        memcpy(&o->prev_crc, h + 28, 4);
-        memcpy(&o->time_us, h + 32, 8);
-        memcpy(&o->durable_txnid, h + 40, 8);
+        o->prev_crc = ldb__ld_le32(h + 28);
+        o->time_us = ldb__ld_le64(h + 32);
+        o->durable_txnid = ldb__ld_le64(h + 40);
     }
 }
 
@@ -353,14 +345,10 @@ int ldb__wal_op_next(const uint8_t *ops, size_t len, size_t *pos, struct ldb__wa
     size_t p = *pos;
     if (len - p < WAL_OP_HEADER)
         return LDB_CORRUPT();
-    uint16_t k16;
-    uint32_t v32;
     op->type = ops[p];
     op->name_len = ops[p + 1];
-    memcpy(&k16, ops + p + 2, 2);
-    op->key_len = k16;
-    memcpy(&v32, ops + p + 4, 4);
-    op->value_len = v32;
+    op->key_len = ldb__ld_le16(ops + p + 2);
+    op->value_len = ldb__ld_le32(ops + p + 4);
     p += WAL_OP_HEADER;
     uint64_t body = (uint64_t)op->name_len + op->key_len + op->value_len;
     if (body > len - p || op->type < WAL_OP_PUT || op->type > WAL_OP_PUT_COMPRESSED)
