@@ -6,7 +6,8 @@
 # database exactly as it was); --format mdb against LMDB's own mdb_load and
 # mdb_dump (lmdb-utils; skipped without them), both ways; progress only
 # with --progress (never when stderr is a file or pipe); --nowait and
-# --timeout against a writer another process holds. Ends "N passed, N failed".
+# --timeout against a writer another process holds, and the wait without
+# them. Ends "N passed, N failed".
 set -u
 tool=./tools/lightningdb
 [ -x "$tool" ] || { echo "no $tool: run from the build directory"; exit 77; }
@@ -141,9 +142,19 @@ check "says it waited" grep -q "after 0.3 s" "$work/err"
 expect_rc "checkpoint --nowait" 3 "$tool" checkpoint "$db" --nowait
 in=$work/all.dump expect_rc "load --nowait" 3 "$tool" load "$db" --nowait
 expect_rc "a bad --timeout" 2 "$tool" put "$db" k v --timeout soon
+# Without either option the command waits, and says for what.
+"$tool" put "$db" waited v >/dev/null 2>"$work/wait.err" 9>&- &
+waiter=$!
+sleep 1
+check "a waiting put says why it waits" grep -q "waiting for another write txn" "$work/wait.err"
+check "and is still waiting" kill -0 "$waiter"
 exec 9>&-
 wait "$holder"
 holder=
+wait "$waiter"
+check "the waiting put commits once the writer is free" [ $? = 0 ]
+expect_rc "its value is there" 0 "$tool" get "$db" waited
+check "the waited value" [ "$(cat "$work/out")" = v ]
 expect_rc "put --timeout 5 once the writer is free" 0 "$tool" put "$db" k v --timeout 5
 expect_rc "checkpoint --nowait once free" 0 "$tool" checkpoint "$db" --nowait
 expect_rc "check at the end" 0 "$tool" check "$db"
