@@ -22,7 +22,8 @@
  * the next training, with other bytes): they never enter the env's cache
  * before they are committed; lookups through the txn find them first.
  *
- * Layer: beside value.c, over the txn (it reads and writes a tree).
+ * Layer: beside value.c, over the txn and trees.c (it reads and writes a
+ * tree).
  */
 #ifndef LDB_DICT_H
 #define LDB_DICT_H
@@ -30,11 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "txn.h"
+#include "trees.h"
 
+/* A reserved name (trees.h): ldb_dbi_open refuses it. */
 #define LDB__DICT_TREE "\001ldb-dict"
-/* The first byte of the names the library keeps for its own trees. */
-#define LDB__RESERVED_NAME_BYTE '\001'
 
 /* Dictionary sizes ldb_dbi_train_dict accepts, and its default. */
 #define LDB__DICT_MIN_BYTES 1024u
@@ -46,8 +46,6 @@ struct ldb__dict_cache;
 int ldb__dict_cache_open(struct ldb__dict_cache **out);
 void ldb__dict_cache_close(struct ldb__dict_cache *c);
 
-/* ldb_dbi_open without the refusal of reserved names (api.c). */
-int ldb__dbi_open(ldb_txn *txn, const char *name, unsigned flags, ldb_dbi *dbi);
 /* Train a dictionary for dbi's values in the write txn and make it the
  * tree's (ldb_dbi_train_dict). */
 int ldb__dict_train(ldb_txn *txn, ldb_dbi dbi, size_t bytes, uint32_t *id);
