@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "checksum.h"
+#include "format.h"
 #include "meta.h"
 #include "wal.h"
 #ifdef LDB_TEST_HOOKS
@@ -1120,16 +1121,16 @@ END_TEST
 /* A version-1 log as 0.1.0 wrote it (wal.h), built by hand: one put per txn. */
 static size_t v1_log(uint8_t *buf, uint64_t db_id, uint64_t txns)
 {
-    uint64_t salt = 0x5A17ED0123456789ull, magic = WAL_MAGIC, zero64 = 0;
-    uint32_t version = 1, prev = (uint32_t)salt;
+    /* Little-endian, as 0.1.0 wrote it on x86-64. */
+    uint64_t salt = 0x5A17ED0123456789ull;
+    uint32_t prev = (uint32_t)salt;
     memset(buf, 0, 64);
-    memcpy(buf, &magic, 8);
-    memcpy(buf + 8, &version, 4);
-    memcpy(buf + 16, &salt, 8);
-    memcpy(buf + 24, &zero64, 8);
-    memcpy(buf + 32, &db_id, 8);
-    uint32_t c = ldb__crc32c(0, buf, 40);
-    memcpy(buf + 40, &c, 4);
+    ldb__st_le64(buf, WAL_MAGIC);
+    ldb__st_le32(buf + 8, 1);
+    ldb__st_le64(buf + 16, salt);
+    ldb__st_le64(buf + 24, 0);
+    ldb__st_le64(buf + 32, db_id);
+    ldb__st_le32(buf + 40, ldb__crc32c(0, buf, 40));
     size_t len = 64;
     for (uint64_t t = 1; t <= txns; t++) {
         uint8_t *rec = buf + len;
@@ -1137,21 +1138,20 @@ static size_t v1_log(uint8_t *buf, uint64_t db_id, uint64_t txns)
         snprintf(key, sizeof key, "v1-%02d", (int)t);
         snprintf(val, sizeof val, "%d", (int)t);
         uint16_t kl = (uint16_t)strlen(key);
-        uint32_t vl = (uint32_t)strlen(val), nops = 1, zero = 0;
+        uint32_t vl = (uint32_t)strlen(val);
         uint32_t rlen = (uint32_t)((32 + 8 + kl + vl + 7) & ~7u);
         memset(rec, 0, rlen);
         rec[32] = WAL_OP_PUT;
-        memcpy(rec + 34, &kl, 2);
-        memcpy(rec + 36, &vl, 4);
+        ldb__st_le16(rec + 34, kl);
+        ldb__st_le32(rec + 36, vl);
         memcpy(rec + 40, key, kl);
         memcpy(rec + 40 + kl, val, vl);
-        memcpy(rec + 4, &rlen, 4);
-        memcpy(rec + 8, &t, 8);
-        memcpy(rec + 16, &salt, 8);
-        memcpy(rec + 24, &nops, 4);
-        memcpy(rec + 28, &zero, 4);
-        c = ldb__crc32c(prev, rec + 4, rlen - 4);
-        memcpy(rec, &c, 4);
+        ldb__st_le32(rec + 4, rlen);
+        ldb__st_le64(rec + 8, t);
+        ldb__st_le64(rec + 16, salt);
+        ldb__st_le32(rec + 24, 1); /* ops */
+        uint32_t c = ldb__crc32c(prev, rec + 4, rlen - 4);
+        ldb__st_le32(rec, c);
         prev = c;
         len += rlen;
     }

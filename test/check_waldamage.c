@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "checksum.h"
+#include "format.h"
 #include "meta.h"
 #include "wal.h"
 
@@ -516,15 +517,13 @@ static void v1_begin(v1_log *l, uint64_t db_id, uint64_t checkpoint)
 {
     memset(l, 0, sizeof *l);
     l->salt = 0x5A17ED0123456789ull;
-    uint64_t magic = WAL_MAGIC;
-    uint32_t version = 1;
-    memcpy(l->buf, &magic, 8);
-    memcpy(l->buf + 8, &version, 4);
-    memcpy(l->buf + 16, &l->salt, 8);
-    memcpy(l->buf + 24, &checkpoint, 8);
-    memcpy(l->buf + 32, &db_id, 8);
-    uint32_t c = ldb__crc32c(0, l->buf, 40);
-    memcpy(l->buf + 40, &c, 4);
+    /* Little-endian, as 0.1.0 wrote it on x86-64. */
+    ldb__st_le64(l->buf, WAL_MAGIC);
+    ldb__st_le32(l->buf + 8, 1);
+    ldb__st_le64(l->buf + 16, l->salt);
+    ldb__st_le64(l->buf + 24, checkpoint);
+    ldb__st_le64(l->buf + 32, db_id);
+    ldb__st_le32(l->buf + 40, ldb__crc32c(0, l->buf, 40));
     l->len = 64;
     l->prev_crc = (uint32_t)l->salt;
 }
@@ -535,12 +534,10 @@ static void v1_op(v1_log *l, unsigned type, const char *name, const char *key, c
         l->rec_len = 32;
     uint8_t *p = l->rec + l->rec_len;
     size_t nl = name ? strlen(name) : 0, kl = key ? strlen(key) : 0, vl = val ? strlen(val) : 0;
-    uint16_t k16 = (uint16_t)kl;
-    uint32_t v32 = (uint32_t)vl;
     p[0] = (uint8_t)type;
     p[1] = (uint8_t)nl;
-    memcpy(p + 2, &k16, 2);
-    memcpy(p + 4, &v32, 4);
+    ldb__st_le16(p + 2, (uint16_t)kl);
+    ldb__st_le32(p + 4, (uint32_t)vl);
     memcpy(p + 8, name ? name : "", nl);
     memcpy(p + 8 + nl, key ? key : "", kl);
     memcpy(p + 8 + nl + kl, val ? val : "", vl);
@@ -552,15 +549,15 @@ static void v1_seal(v1_log *l, uint64_t txnid)
 {
     if (l->rec_len == 0)
         l->rec_len = 32;
-    uint32_t len = (uint32_t)((l->rec_len + 7) & ~(size_t)7), zero = 0;
+    uint32_t len = (uint32_t)((l->rec_len + 7) & ~(size_t)7);
     memset(l->rec + l->rec_len, 0, len - l->rec_len);
-    memcpy(l->rec + 4, &len, 4);
-    memcpy(l->rec + 8, &txnid, 8);
-    memcpy(l->rec + 16, &l->salt, 8);
-    memcpy(l->rec + 24, &l->nops, 4);
-    memcpy(l->rec + 28, &zero, 4);
+    ldb__st_le32(l->rec + 4, len);
+    ldb__st_le64(l->rec + 8, txnid);
+    ldb__st_le64(l->rec + 16, l->salt);
+    ldb__st_le32(l->rec + 24, l->nops);
+    ldb__st_le32(l->rec + 28, 0);
     uint32_t c = ldb__crc32c(l->prev_crc, l->rec + 4, len - 4);
-    memcpy(l->rec, &c, 4);
+    ldb__st_le32(l->rec, c);
     memcpy(l->buf + l->len, l->rec, len);
     l->len += len;
     l->prev_crc = c;
@@ -642,9 +639,7 @@ START_TEST(test_v1_log_recovers)
     fd = open(wal, O_RDONLY);
     ck_assert(fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h);
     close(fd);
-    uint32_t version;
-    memcpy(&version, h + 8, 4);
-    ck_assert_uint_eq(version, WAL_VERSION);
+    ck_assert_uint_eq(ldb__ld_le32(h + 8), WAL_VERSION);
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
     tu_remove_dir(dir);
