@@ -15,7 +15,12 @@
  * most of the address space for its shadow memory, and what is left for
  * the program does not hold several 1 TiB map reservations (a process with
  * two envs open got ENOMEM from mmap). */
-#if defined(__SANITIZE_THREAD__)
+/* The suites run under qemu-user (test/qemu-suites.sh) define their own:
+ * qemu reserves the guest's address space up front and cannot give it
+ * even one 64 GiB map. */
+#if defined(LDB_TEST_DEFAULT_MAX_SIZE)
+#define LDB_DEFAULT_MAX_SIZE LDB_TEST_DEFAULT_MAX_SIZE
+#elif defined(__SANITIZE_THREAD__)
 #define LDB_DEFAULT_MAX_SIZE (1ULL << 36)
 #else
 #define LDB_DEFAULT_MAX_SIZE (1ULL << 40)

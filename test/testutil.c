@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -91,6 +92,13 @@ uint64_t tu_env_u64(const char *name, uint64_t dflt)
     char *end;
     unsigned long long v = strtoull(s, &end, 0);
     return *end == '\0' && v > 0 ? (uint64_t)v : dflt;
+}
+
+int tu_robust_mutexes(void)
+{
+    void *head;
+    size_t len;
+    return syscall(SYS_get_robust_list, 0, &head, &len) == 0;
 }
 
 int tu_wait_child(int pid, int timeout_s, const char *what)

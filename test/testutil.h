@@ -47,6 +47,11 @@ void tu_remove_dir(const char *dir);
  * killed and the test fails (a hang). Returns its wait status. */
 int tu_wait_child(int pid, int timeout_s, const char *what);
 
+/* Whether the kernel hands a dead thread's robust mutex on (EOWNERDEAD).
+ * qemu-user does not implement set_robust_list: a test of a holder that
+ * died skips that part there, saying so. */
+int tu_robust_mutexes(void);
+
 /* The first failure of this process, in words (children print it as they
  * exit): tu_fail records it unless one is recorded already, returns -1. */
 extern char tu_fail_msg[2048];
