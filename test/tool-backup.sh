@@ -5,22 +5,8 @@
 # and dumped equal to the original; an existing DEST is refused (exit 1,
 # left as it was); usage errors exit 2. Ends with a Check-style summary line
 # (CI counts test cases from it).
-tool=./tools/lightningdb
-dir=${LDB_TEST_TMPDIR:-${TMPDIR:-/tmp}}/ldb-tool-backup.$$
-checks=0
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-check() { # description, then the command
-    what=$1
-    shift
-    checks=$((checks + 1))
-    "$@" || fail "$what"
-}
-mkdir -p "$dir" || exit 1
-trap 'rm -rf "$dir"' EXIT
+name=tool-backup
+. "${srcdir:-.}/test/tool-lib.sh"
 
 # A database with a main tree and a named tree, some values on overflow pages.
 big=$(head -c 6000 /dev/zero | tr '\0' 'a' | od -An -v -tx1 | tr -d ' \n')
@@ -59,5 +45,4 @@ check "missing DEST: exit 2" test $? -eq 2
 check "unknown option: exit 2" test $? -eq 2
 check "no DEST left by a usage error" test ! -e "$dir/x"
 
-echo "$(((checks - failures) * 100 / checks))%: Checks: $checks, Failures: $failures, Errors: 0"
-[ "$failures" -eq 0 ]
+summary

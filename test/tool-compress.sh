@@ -6,27 +6,13 @@
 # compressed database loaded with compression off dumps the same again;
 # `backup` and `backup --compact` copies dump the same and stay compressed.
 # Ends with a Check-style summary line (CI counts test cases from it).
-tool=./tools/lightningdb
-[ -x "$tool" ] || { echo "no $tool: run from the build directory"; exit 77; }
+name=tool-compress
+. "${srcdir:-.}/test/tool-lib.sh"
+
 for codec in ZSTD LZ4; do
     grep -q "^#define HAVE_$codec 1" config.h ||
         { echo "tool-compress: built without $codec: skipped"; exit 77; }
 done
-dir=${LDB_TEST_TMPDIR:-${TMPDIR:-/tmp}}/ldb-tool-compress.$$
-checks=0
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-check() { # description, then the command
-    what=$1
-    shift
-    checks=$((checks + 1))
-    "$@" || fail "$what"
-}
-mkdir -p "$dir" || exit 1
-trap 'rm -rf "$dir"' EXIT
 
 # 200 log-line values of ~700 bytes (inline, compressible), 3 of 9000
 # bytes (overflow runs), short ones (below the threshold): in hex.
@@ -93,5 +79,4 @@ print(t["values_compressed"], t["bytes_saved"], v["cache_hits"] + v["cache_misse
     done
 done
 
-echo "$(((checks - failures) * 100 / checks))%: Checks: $checks, Failures: $failures, Errors: 0"
-[ "$failures" -eq 0 ]
+summary

@@ -8,24 +8,10 @@
 # plain open reads it all; bad sizes and trees fail with the documented
 # exit statuses, and `trees` does not show the dictionary tree.
 # Ends with a Check-style summary line (CI counts test cases from it).
-tool=./tools/lightningdb
-[ -x "$tool" ] || { echo "no $tool: run from the build directory"; exit 77; }
+name=tool-dict
+. "${srcdir:-.}/test/tool-lib.sh"
+
 grep -q "^#define HAVE_ZSTD 1" config.h || { echo "tool-dict: built without ZSTD: skipped"; exit 77; }
-dir=${LDB_TEST_TMPDIR:-${TMPDIR:-/tmp}}/ldb-tool-dict.$$
-checks=0
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-check() { # description, then the command
-    what=$1
-    shift
-    checks=$((checks + 1))
-    "$@" || fail "$what"
-}
-mkdir -p "$dir" || exit 1
-trap 'rm -rf "$dir"' EXIT
 
 awk 'BEGIN {
     for (i = 32; i < 127; i++) ord[sprintf("%c", i)] = i
@@ -91,5 +77,4 @@ check "--size abc: exit 2 (got $?)" test $? -eq 2
 check "--size without BYTES: exit 2 (got $?)" test $? -eq 2
 check "check after the refusals" sh -c "'$tool' check '$db' >/dev/null"
 
-echo "$(((checks - failures) * 100 / checks))%: Checks: $checks, Failures: $failures, Errors: 0"
-[ "$failures" -eq 0 ]
+summary

@@ -10,26 +10,14 @@
 # wholly at or before the backup; --follow builds a replica and applies a
 # new segment, and stops with exit 0 on SIGTERM. Ends with a Check-style
 # summary line.
-tool=./tools/lightningdb
-dir=${LDB_TEST_TMPDIR:-${TMPDIR:-/tmp}}/ldb-tool-restore.$$
-checks=0
-failures=0
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
+name=tool-restore
+. "${srcdir:-.}/test/tool-lib.sh"
+
 must() { # a step the checks build on: counted as a check
     checks=$((checks + 1))
     "$@" || fail "$*"
 }
-check() { # description, then the command
-    what=$1
-    shift
-    checks=$((checks + 1))
-    "$@" || fail "$what"
-}
 mkdir -p "$dir/arch" || exit 1
-trap 'rm -rf "$dir"' EXIT
 db=$dir/db
 export LIGHTNINGDB_OPTIONS="archive_dir=$dir/arch,wal_max_bytes=4096"
 
@@ -128,5 +116,4 @@ check "prune left the rest" test "$(ls "$dir/arch" | grep -c '\.ldblog$')" -eq $
 check "restore to txn 22 after prune" \
     sh -c "$tool restore '$dir/backup' --archive '$dir/arch' --to-txn 22 '$dir/r-pruned' >/dev/null"
 
-echo "$(((checks - failures) * 100 / checks))%: Checks: $checks, Failures: $failures, Errors: 0"
-[ "$failures" -eq 0 ]
+summary
