@@ -792,3 +792,89 @@ int ldb__btree_drop(struct ldb__pager *pg, struct tree_desc *t)
     memset(t, 0, sizeof *t);
     return 0;
 }
+
+/* ---- relocation (the shrink, space.c) ------------------------------------ */
+
+struct relocation {
+    struct ldb__pager *pg;
+    struct tree_desc *t;
+    struct ldb__path path;
+    int (*want)(void *ctx, pgno_t pgno, uint32_t npages);
+    void *ctx;
+};
+
+/* Copy levels 0..l of the path (touch is a no-op for pages already copied). */
+static int touch_upto(struct relocation *r, unsigned l)
+{
+    for (unsigned i = 0; i <= l; i++)
+        TRY(touch(r->pg, r->t, &r->path, i));
+    return 0;
+}
+
+/* Move the overflow runs of the leaf at level l that r->want asks for: the
+ * value is read (its checksum verified, so damage is not carried into a new
+ * run), written to a new run and the old run released. */
+static int relocate_runs(struct relocation *r, unsigned l)
+{
+    uint32_t psize = r->pg->page_size;
+    unsigned n = PAGE_CHDR(r->path.page[l])->count;
+    for (unsigned i = 0; i < n; i++) {
+        struct page_node node;
+        TRY(ldb__page_node(r->path.page[l], psize, i, &node));
+        if (!node.overflow)
+            continue;
+        pgno_t ov = ldb__page_overflow_pgno(&node);
+        const uint8_t *rp = NULL;
+        if (ldb__pager_is_dirty(r->pg, ov))
+            continue;
+        TRY(ldb__pager_get(r->pg, ov, &rp));
+        if (!r->want(r->ctx, ov, PAGE_CHDR(rp)->aux))
+            continue;
+        ldb_val v;
+        TRY(ldb__btree_node_value(r->pg, &node, &v)); /* checks the run */
+        TRY(touch_upto(r, l));
+        pgno_t np;
+        TRY(write_overflow(r->pg, r->t, v.data, (uint32_t)v.size, &np));
+        TRY(ldb__page_node(r->path.page[l], psize, i, &node));
+        TRY(free_overflow(r->pg, r->t, &node));
+        memcpy((uint8_t *)(uintptr_t)node.value, &np, sizeof np);
+    }
+    return 0;
+}
+
+static int relocate_level(struct relocation *r, unsigned l)
+{
+    struct ldb__path *path = &r->path;
+    if (!ldb__pager_is_dirty(r->pg, path->pgno[l]) && r->want(r->ctx, path->pgno[l], 1))
+        TRY(touch_upto(r, l));
+    if (l + 1 == r->t->depth)
+        return r->t->overflow_pages ? relocate_runs(r, l) : 0;
+    /* Children that are leaves without runs need no visit unless moved. */
+    int leaves = l + 2 == r->t->depth && r->t->overflow_pages == 0;
+    unsigned n = PAGE_CHDR(path->page[l])->count;
+    for (unsigned i = 0; i < n; i++) {
+        pgno_t child = 0;
+        TRY(branch_child(path->page[l], r->pg->page_size, i, &child));
+        if (leaves && (ldb__pager_is_dirty(r->pg, child) || !r->want(r->ctx, child, 1)))
+            continue;
+        path->idx[l] = i;
+        path->pgno[l + 1] = child;
+        TRY(fetch(r->pg, r->t, child, l + 1, &path->page[l + 1]));
+        path->depth = l + 2;
+        TRY(relocate_level(r, l + 1));
+    }
+    return 0;
+}
+
+int ldb__btree_relocate(struct ldb__pager *pg, struct tree_desc *t,
+                        int (*want)(void *ctx, pgno_t pgno, uint32_t npages), void *ctx)
+{
+    if (t->root == 0)
+        return 0;
+    TRY(check_desc(t));
+    struct relocation r = {.pg = pg, .t = t, .want = want, .ctx = ctx};
+    r.path.pgno[0] = t->root;
+    TRY(fetch(pg, t, t->root, 0, &r.path.page[0]));
+    r.path.depth = 1;
+    return relocate_level(&r, 0);
+}

@@ -64,6 +64,12 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
 int ldb__btree_del(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen);
 /* Release every page of the tree and make it empty. */
 int ldb__btree_drop(struct ldb__pager *pg, struct tree_desc *t);
+/* Copy to new page numbers (the txn's allocator: lowest free first) every
+ * page of the tree, and every overflow run, for which want() says yes, with
+ * the branch pages above them: the shrink moves live pages off the end of
+ * the file this way (space.c). Pages this txn already copied stay. */
+int ldb__btree_relocate(struct ldb__pager *pg, struct tree_desc *t,
+                        int (*want)(void *ctx, pgno_t pgno, uint32_t npages), void *ctx);
 
 #ifdef LDB_TEST_HOOKS
 /* Committed pages a write txn checked (checksum and structure) before

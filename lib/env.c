@@ -417,7 +417,7 @@ int ldb_close(ldb_env *env)
             env->archive_rc = 0;
             rc = ldb__checkpoint_locked(env, NULL);
             if (rc == 0) {
-                rc = ldb__space_trim(env);
+                rc = ldb__space_trim(env, 1);
                 if (rc == 0)
                     rc = env->archive_rc; /* the log stays for the next open to archive */
             }
@@ -459,7 +459,7 @@ int ldb_checkpoint_ex(ldb_env *env, unsigned flags)
     env->archive_rc = 0;
     int rc = ldb__checkpoint_locked(env, NULL);
     if (rc == 0) {
-        rc = ldb__space_trim(env);
+        rc = ldb__space_trim(env, 1);
         if (rc == 0)
             rc = env->archive_rc; /* the checkpoint stands; the log waits for the archive */
     }

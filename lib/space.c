@@ -159,6 +159,56 @@ static int trim_round(ldb_txn *txn, uint64_t *cut, int *again)
     return 0;
 }
 
+/* Relocation: what may move (the shrink's ctx for ldb__btree_relocate). */
+struct move_ctx {
+    const struct ldb__freelist *fl;
+    uint64_t bound; /* pages at or past this are moved if they can go lower */
+};
+
+static int want_move(void *ctx, pgno_t pgno, uint32_t npages)
+{
+    const struct move_ctx *m = ctx;
+    const struct ldb__pgno_list *pool = &m->fl->pool;
+    /* The allocator takes the lowest free page first (runs: the lowest
+     * that fits); a page with none below it stays. */
+    return pgno + npages > m->bound && pool->len >= npages && pool->items[pool->len - 1] < m->bound;
+}
+
+/* Free pages are many but scattered (a random load frees pages of the
+ * checkpointed trees everywhere): copy the live pages past the number the
+ * trees need into free pages below it, and commit as a checkpoint, so the
+ * next round finds the end of the file free. Only the main tree and the
+ * catalog move (named trees' descriptors live in the catalog's values and
+ * stay where they are). *moved: pages copied. A txn that would have grown
+ * the file is not committed (its end frees what it took). */
+static int relocate_round(ldb_txn *txn, uint64_t *moved)
+{
+    ldb_env *env = txn->env;
+    *moved = 0;
+    uint64_t npages = txn->snap.npages, nfree = txn->freelist.pool.len;
+    if (nfree * env->page_size < 2 * grow_chunk(txn->file_size) || nfree < npages / 16)
+        return 0;
+    /* The bound leaves room below it for what the moves themselves take
+     * there (copies of the branch pages above moved pages, the free tree
+     * written at commit): one page left above it would stop the cut. */
+    const struct tree_desc *ft = &txn->snap.free_tree;
+    uint64_t slack = 2 * (ft->branch_pages + ft->leaf_pages) + 64 + npages / 512;
+    if (slack > nfree)
+        return 0;
+    struct move_ctx m = {&txn->freelist, npages - nfree + slack};
+    uint64_t before = txn->dirty.count;
+    TRY(ldb__btree_relocate(&txn->pager, &txn->snap.main_tree, want_move, &m));
+    TRY(ldb__btree_relocate(&txn->pager, &txn->snap.catalog_tree, want_move, &m));
+    if (txn->snap.npages > npages || txn->dirty.count == before)
+        return 0;
+    uint64_t n = txn->dirty.count - before;
+    txn->log.too_big = 1; /* a checkpoint: nothing for the log to carry */
+    txn->mods++;
+    TRY(ldb__commit(txn));
+    *moved = n;
+    return 0;
+}
+
 /* Raise *pages to the largest count either meta page names (S3): the
  * fallback meta must stay whole, or a newest meta damaged later leaves a
  * database that names pages the file lost. A checkpoint's copy of its meta
@@ -180,20 +230,31 @@ static int metas_floor(ldb_env *env, uint64_t *pages)
     return 0;
 }
 
-static int trim(ldb_env *env)
+static int trim(ldb_env *env, int relocate)
 {
     uint64_t total = 0;
     /* With an archive, no trim round: its txn commits as a checkpoint, with
      * no log record, so the archive would miss its txn id (a gap that
      * fails every restore past it, archive.h). The cut below needs no txn. */
     int again = env->archive_fd < 0;
-    for (int round = 0; again && round < 3; round++) {
+    for (int round = 0; again && round < 8; round++) {
         ldb_txn *txn;
         TRY(ldb__txn_begin_locked(env, &txn));
-        uint64_t cut = 0;
+        uint64_t cut = 0, moved = 0;
         int rc = ldb__freelist_load_all(&txn->freelist, &txn->pager, &txn->snap.free_tree);
         if (rc == 0)
             rc = trim_round(txn, &cut, &again);
+        /* A relocation when there was no tail to cut: the next round cuts
+         * what it freed. Pages that the branch pages above the moved ones
+         * and the free tree took below the bound push some moved pages
+         * above it, so up to three relocations, each moving fewer. */
+        if (rc == 0 && cut == 0 && relocate > 0) {
+            rc = relocate_round(txn, &moved);
+            relocate = moved != 0 ? relocate - 1 : 0;
+            again = moved != 0;
+        } else if (cut != 0 && relocate > 0) {
+            again = 1;
+        }
         ldb__txn_end_locked(txn);
         TRY(rc);
         total += cut;
@@ -219,14 +280,15 @@ static int trim(ldb_env *env)
     return set_data_size(env, size);
 }
 
-int ldb__space_trim(ldb_env *env)
+int ldb__space_trim(ldb_env *env, int relocate)
 {
+    relocate = relocate ? 3 : 0;
     if (env->wal_fd < 0 || env->recovering || ldb__log_failed(env))
         return 0;
     /* Giving space back is never what a checkpoint or a txn is for: a
      * failure leaves the file as it was (a commit that failed made nothing
      * visible), and only a panic is passed on. */
-    int rc = trim(env);
+    int rc = trim(env, relocate);
     return rc == LDB_PANIC ? rc : 0;
 }
 

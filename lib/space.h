@@ -56,7 +56,10 @@ int ldb__space_extend(ldb_txn *txn, uint32_t n, pgno_t *pgno);
  * state (txn's parent) so txn may load them. 1 if it did, 0 if there was
  * nothing to gain. */
 int ldb__space_unlock_held(ldb_txn *txn);
-/* After a checkpoint (the writer mutex held): cut the file's free end (S2). */
-int ldb__space_trim(ldb_env *env);
+/* After a checkpoint (the writer mutex held): cut the file's free end (S2).
+ * relocate (ldb_close, ldb_checkpoint): when free pages are many but not at
+ * the end, first copy live pages from the end into them (one more
+ * checkpoint), so the cut gives them back. */
+int ldb__space_trim(ldb_env *env, int relocate);
 
 #endif

@@ -352,7 +352,7 @@ static int begin_write(ldb_env *env, unsigned flags, ldb_txn *txn)
     uint64_t cp = __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE);
     CHECK_GOTO(rc, ldb__checkpoint_if_due(env), fail);
     if (cp != __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE))
-        CHECK_GOTO(rc, ldb__space_trim(env), fail);
+        CHECK_GOTO(rc, ldb__space_trim(env, 0), fail);
     CHECK_GOTO(rc, setup_write(env, txn), fail);
     return 0;
 fail:

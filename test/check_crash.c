@@ -860,8 +860,10 @@ static int del_tagged(ldb_env *env, int from, int to)
 /* Fill SHRINK_KEYS values of 64 KiB, delete all but SHRINK_KEEP (every
  * commit durable), then checkpoint with the simulator on, losing power at
  * its crash_at-th write, sync or truncate (1 << 40: never; then the calls
- * it made and the file's size are reported). */
-static void shrink_child(const char *path, uint64_t sim_seed, long crash_at)
+ * it made and the file's size are reported). keep_last: the values kept
+ * are the last ones written, at the file's end, so the checkpoint first
+ * moves them into the free pages before them (relocation), then cuts. */
+static void shrink_child(const char *path, uint64_t sim_seed, long crash_at, int keep_last)
 {
     ldb__os_crashsim_start(sim_seed);
     ldb_env *env;
@@ -870,7 +872,8 @@ static void shrink_child(const char *path, uint64_t sim_seed, long crash_at)
         wl_child_exit(2, "open: %s", ldb_strerror(rc));
     for (int i = 0; i < SHRINK_KEYS && rc == 0; i++)
         rc = put_tagged(env, i, i + 1);
-    for (int i = SHRINK_KEEP; i < SHRINK_KEYS && rc == 0; i += 8)
+    int first = keep_last ? 0 : SHRINK_KEEP, end = keep_last ? SHRINK_KEYS - SHRINK_KEEP : SHRINK_KEYS;
+    for (int i = first; i < end && rc == 0; i += 8)
         rc = del_tagged(env, i, i + 8);
     if (rc)
         wl_child_exit(3, "fill and delete: %s", ldb_strerror(rc));
@@ -903,9 +906,10 @@ static uint64_t info_of(const wl_log *log, uint64_t j)
 START_TEST(test_power_loss_in_shrink)
 {
     uint64_t seed = wl_test_seed("power loss in shrink");
+    int keep_last = _i;
     static int tags[SHRINK_KEYS];
     for (int i = 0; i < SHRINK_KEYS; i++)
-        tags[i] = i < SHRINK_KEEP ? i + 1 : 0;
+        tags[i] = (keep_last ? i >= SHRINK_KEYS - SHRINK_KEEP : i < SHRINK_KEEP) ? i + 1 : 0;
     long calls = 0;
     uint64_t full = 0, shrunk = 0;
     /* Each point SHRINK_FATES times: which unsynced writes a power loss
@@ -918,12 +922,12 @@ START_TEST(test_power_loss_in_shrink)
         int rfd;
         pid_t pid = wl_fork(&rfd);
         if (pid == 0)
-            shrink_child(path, wl_mix(seed + (uint64_t)run), at ? at : 1L << 40);
+            shrink_child(path, wl_mix(seed + (uint64_t)run), at ? at : 1L << 40, keep_last);
         wl_log log = {0};
         char what[160];
         snprintf(what, sizeof what,
-                 "seed %" PRIu64 ": power lost at I/O %ld of %ld of a shrink (run %ld)", seed, at,
-                 calls, run);
+                 "seed %" PRIu64 ": power lost at I/O %ld of %ld of a shrink (run %ld%s)", seed,
+                 at, calls, run, keep_last ? ", relocating" : "");
         wl_expect_exit0(wl_finish(pid, rfd, &log, 120, what), what);
         if (run == 0) {
             calls = (long)info_of(&log, 3);
@@ -943,8 +947,8 @@ START_TEST(test_power_loss_in_shrink)
         ck_assert_int_eq(ldb_close(env), 0);
         tu_remove_dir(dir);
     }
-    fprintf(stderr, "power loss in shrink: %ld I/O points; %" PRIu64 " -> %" PRIu64 " bytes\n",
-            calls, full, shrunk);
+    fprintf(stderr, "power loss in shrink%s: %ld I/O points; %" PRIu64 " -> %" PRIu64 " bytes\n",
+            keep_last ? " (relocating)" : "", calls, full, shrunk);
 }
 END_TEST
 
@@ -955,7 +959,7 @@ static Suite *crash_suite(void)
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, test_power_loss, 0, 2 * (int)tu_env_u64("LDB_CRASH_BATCHES", 1));
     tcase_add_test(tc, test_power_loss_while_creating);
-    tcase_add_test(tc, test_power_loss_in_shrink);
+    tcase_add_loop_test(tc, test_power_loss_in_shrink, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("faults");
     tcase_set_timeout(tc, 900);

@@ -355,6 +355,134 @@ START_TEST(test_shrink)
 }
 END_TEST
 
+/* ---- relocation: scattered free pages given back at close ------------------------------ */
+
+enum { RL_KEYS = 20000, RL_VAL = 100, RL_PER_TXN = 500 };
+
+static void rl_put_all(ldb_env *env, uint64_t seed, int tag)
+{
+    static int order[RL_KEYS];
+    for (int i = 0; i < RL_KEYS; i++)
+        order[i] = i;
+    for (int i = RL_KEYS - 1; i > 0; i--) {
+        int j = (int)(tu_rand(&seed) % (uint64_t)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    uint8_t val[RL_VAL];
+    for (int b = 0; b < RL_KEYS; b += RL_PER_TXN) {
+        ldb_txn *txn = tu_begin(env, 0);
+        for (int i = b; i < b + RL_PER_TXN; i++) {
+            char kb[32];
+            snprintf(kb, sizeof kb, "r-%06d", order[i]);
+            tu_fill_pattern(val, RL_VAL, (uint64_t)order[i] * 31 + (uint64_t)tag);
+            ldb_val k = tu_str(kb), v = tu_val(val, RL_VAL);
+            TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+        }
+        TU_RC_OK(ldb_txn_commit(txn));
+    }
+}
+
+static void rl_expect(ldb_txn *txn, int tag, const char *when)
+{
+    uint8_t val[RL_VAL];
+    for (int i = 0; i < RL_KEYS; i++) {
+        char kb[32];
+        snprintf(kb, sizeof kb, "r-%06d", i);
+        tu_fill_pattern(val, RL_VAL, (uint64_t)i * 31 + (uint64_t)tag);
+        ldb_val k = tu_str(kb), v;
+        int rc = ldb_get(txn, LDB_MAIN, &k, &v);
+        TU_REQUIRE(rc == 0 && v.size == RL_VAL && memcmp(v.data, val, RL_VAL) == 0,
+                   "%s: key %d: %s", when, i, rc ? ldb_strerror(rc) : "wrong value");
+    }
+}
+
+/* A random load with checkpoints in between leaves free pages all over
+ * the file (pages of the checkpointed trees, held until the next one): the
+ * checkpoint of ldb_close (and ldb_checkpoint) moves the live pages past
+ * the trees' size into them, and cuts the end. Counted in pages: the file
+ * after close holds the trees, the reserve and little else. A reader on an
+ * older snapshot keeps every page it may read. */
+START_TEST(test_relocate)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_options o;
+    memset(&o, 0, sizeof o);
+    o.sync_mode = LDB_SYNC_OFF;
+    o.wal_max_bytes = 512 << 10; /* checkpoints during the load */
+    ldb_env *env = tu_open(path, &o);
+    rl_put_all(env, 11, 1);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    rl_put_all(env, 12, 2);
+    ldb_space before = space_of(env);
+    TU_RC_OK(ldb_checkpoint(env));
+    rl_expect(r, 1, "a reader of the first load, after a relocating checkpoint");
+    ldb_txn_abort(r);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    env = tu_open(path, &o);
+    ldb_space sp = space_of(env);
+    TU_REQUIRE(sp.file_pages <= sp.used_pages + sp.used_pages / 10 + sp.reserve_pages + 16,
+               "after close: %llu pages, %llu in the trees, %llu free, %llu unused (before: "
+               "%llu pages, %llu free)",
+               (unsigned long long)sp.file_pages, (unsigned long long)sp.used_pages,
+               (unsigned long long)sp.free_pages, (unsigned long long)sp.unused_pages,
+               (unsigned long long)before.file_pages, (unsigned long long)before.free_pages);
+    ldb_txn *t = tu_begin(env, LDB_TXN_RDONLY);
+    rl_expect(t, 2, "after close and reopen");
+    ldb_txn_abort(t);
+    tu_check_env(env);
+    /* Overwritten all again from the relocated file: live pages end up
+     * in both halves of the doubled file, a few near its end. */
+    rl_put_all(env, 13, 3);
+    TU_RC_OK(ldb_close(env));
+    env = tu_open(path, &o);
+    sp = space_of(env);
+    TU_REQUIRE(sp.file_pages <= sp.used_pages + sp.used_pages / 10 + sp.reserve_pages + 16,
+               "after an overwrite and close: %llu pages, %llu in the trees, %llu free",
+               (unsigned long long)sp.file_pages, (unsigned long long)sp.used_pages,
+               (unsigned long long)sp.free_pages);
+    t = tu_begin(env, LDB_TXN_RDONLY);
+    rl_expect(t, 3, "after an overwrite, close and reopen");
+    ldb_txn_abort(t);
+    tu_check_env(env);
+    fprintf(stderr, "relocate: %llu pages (%llu free) before, %llu (%llu free) after close\n",
+            (unsigned long long)before.file_pages, (unsigned long long)before.free_pages,
+            (unsigned long long)sp.file_pages, (unsigned long long)sp.free_pages);
+
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+
+    /* Overflow runs at the end of the file, free pages before them. */
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    env = tu_open(path, &o);
+    sp_model *m = tu_xmalloc(sizeof *m);
+    memset(m, 0, sizeof *m);
+    enum { BIG = 400, KEEP = 40 };
+    for (int i = 0; i < BIG; i += 50)
+        TU_RC_OK(sp_put_range(env, m, i, i + 50, 1));
+    TU_RC_OK(ldb_checkpoint(env));
+    uint64_t full = file_bytes(path);
+    for (int i = 0; i < BIG - KEEP; i += 40)
+        TU_RC_OK(sp_del_range(env, m, i, i + 40, 1, 0));
+    TU_RC_OK(ldb_checkpoint(env));
+    uint64_t after = file_bytes(path);
+    TU_REQUIRE(after < full / 3,
+               "file %llu bytes with the values, %llu after deleting the first %d of %d and a "
+               "checkpoint", (unsigned long long)full, (unsigned long long)after, BIG - KEEP, BIG);
+    sp_expect(env, m, "after relocating overflow runs");
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    env = tu_open(path, &o);
+    sp_expect(env, m, "after reopen");
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    free(m);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *space_suite(void)
 {
     Suite *s = suite_create("space");
@@ -366,6 +494,7 @@ static Suite *space_suite(void)
     tc = tcase_create("shrink");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_shrink);
+    tcase_add_test(tc, test_relocate);
     suite_add_tcase(s, tc);
     return s;
 }
