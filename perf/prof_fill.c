@@ -9,6 +9,11 @@
  *   overwrite   N puts in another random order: run it on the database a
  *               fillrandom of the same N left
  *   fillseq     N puts in ascending order with LDB_APPEND
+ *   fillseqnoappend  the same without LDB_APPEND
+ *   big1kseq    N puts of 1 KiB values in ascending order with LDB_APPEND
+ *               (bigvalues)
+ *   big1krandom N puts of 1 KiB values in a fixed random order
+ *   big4krandom N puts of 4 KiB values in a fixed random order
  *
  * Keys are 16-byte zero-padded decimals, values 100 pseudo-random bytes,
  * 1,000 puts per txn, LDB_SYNC_OFF and one ldb_sync at the end: the bench's
@@ -22,13 +27,19 @@
  * ...` or with LD_LIBRARY_PATH=lib/.libs perf/.libs/prof_fill).
  */
 #include <lightningdb.h>
+#ifdef HAVE_LMDB
+#include <lmdb.h>
+#endif
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PER_TXN 1000
-#define VALUE_LEN 100
+#define VALUE_MAX 4096
+
+static int value_len = 100;
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -57,7 +68,7 @@ static long *key_order(long n, uint64_t seed)
 
 static int fill(ldb_env *env, const long *ord, long n, unsigned flags)
 {
-    unsigned char val[VALUE_LEN];
+    static unsigned char val[VALUE_MAX];
     uint64_t vs = 1;
     for (long b = 0; b < n; b += PER_TXN) {
         ldb_txn *t;
@@ -67,11 +78,11 @@ static int fill(ldb_env *env, const long *ord, long n, unsigned flags)
         for (long i = b; i < b + PER_TXN && i < n; i++) {
             char k[17];
             snprintf(k, sizeof k, "%016ld", ord[i]);
-            for (int q = 0; q < VALUE_LEN; q += 8) {
+            for (int q = 0; q < value_len; q += 8) {
                 uint64_t r = splitmix(&vs);
-                memcpy(val + q, &r, q + 8 <= VALUE_LEN ? 8 : VALUE_LEN - q);
+                memcpy(val + q, &r, q + 8 <= value_len ? 8 : (size_t)(value_len - q));
             }
-            ldb_val kv = {16, k}, vv = {VALUE_LEN, val};
+            ldb_val kv = {16, k}, vv = {(size_t)value_len, val};
             if ((rc = ldb_put(t, LDB_MAIN, &kv, &vv, flags)) != 0) {
                 ldb_txn_abort(t);
                 return rc;
@@ -83,18 +94,125 @@ static int fill(ldb_env *env, const long *ord, long n, unsigned flags)
     return ldb_sync(env);
 }
 
+static void print_space(ldb_env *env)
+{
+    ldb_space sp;
+    if (ldb_stat_space(env, &sp, sizeof sp) != 0)
+        return;
+    printf("  pages: file %llu used %llu free %llu (reusable %llu reader-held %llu "
+           "checkpoint-held %llu) unused %llu reserve %llu\n",
+           (unsigned long long)sp.file_pages, (unsigned long long)sp.used_pages,
+           (unsigned long long)sp.free_pages, (unsigned long long)sp.reusable_pages,
+           (unsigned long long)sp.reader_held_pages,
+           (unsigned long long)sp.checkpoint_held_pages, (unsigned long long)sp.unused_pages,
+           (unsigned long long)sp.reserve_pages);
+}
+
+static unsigned long long file_bytes(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0) {
+        if (f != NULL)
+            fclose(f);
+        return 0;
+    }
+    long len = ftell(f);
+    fclose(f);
+    return len < 0 ? 0 : (unsigned long long)len;
+}
+
+#ifdef HAVE_LMDB
+/* The same load into LMDB; its data file's size. */
+static int fill_lmdb(const char *dir, const long *ord, long n, int append,
+                     unsigned long long *size)
+{
+    MDB_env *env;
+    MDB_dbi dbi;
+    int rc = mdb_env_create(&env);
+    if (rc != 0)
+        return rc;
+    if ((rc = mdb_env_set_mapsize(env, 8ull << 30)) != 0 ||
+        (rc = mdb_env_open(env, dir, MDB_NOSYNC, 0644)) != 0) {
+        mdb_env_close(env);
+        return rc;
+    }
+    static unsigned char val[VALUE_MAX];
+    uint64_t vs = 1;
+    for (long b = 0; b < n && rc == 0; b += PER_TXN) {
+        MDB_txn *t;
+        if ((rc = mdb_txn_begin(env, NULL, 0, &t)) != 0)
+            break;
+        if ((rc = mdb_dbi_open(t, NULL, 0, &dbi)) != 0) {
+            mdb_txn_abort(t);
+            break;
+        }
+        for (long i = b; i < b + PER_TXN && i < n && rc == 0; i++) {
+            char k[17];
+            snprintf(k, sizeof k, "%016ld", ord[i]);
+            for (int q = 0; q < value_len; q += 8) {
+                uint64_t r = splitmix(&vs);
+                memcpy(val + q, &r, q + 8 <= value_len ? 8 : (size_t)(value_len - q));
+            }
+            MDB_val kv = {16, k}, vv = {(size_t)value_len, val};
+            rc = mdb_put(t, dbi, &kv, &vv, append ? MDB_APPEND : 0);
+        }
+        if (rc != 0)
+            mdb_txn_abort(t);
+        else
+            rc = mdb_txn_commit(t);
+    }
+    if (rc == 0)
+        rc = mdb_env_sync(env, 1);
+    mdb_env_close(env);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    *size = file_bytes(path);
+    return rc;
+}
+#endif
+
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: prof_fill PATH fillrandom|overwrite|fillseq N\n");
+    static const struct {
+        const char *name;
+        int vlen, seq;
+        uint64_t seed;
+        unsigned flags;
+    } modes[] = {
+        { "fillrandom", 100, 0, 2, 0 },    { "overwrite", 100, 0, 3, 0 },
+        { "fillseq", 100, 1, 0, LDB_APPEND }, { "fillseqnoappend", 100, 1, 0, 0 },
+        { "big1kseq", 1024, 1, 0, LDB_APPEND },     { "big1krandom", 1024, 0, 2, 0 },
+        { "big4krandom", 4096, 0, 2, 0 },
+    };
+    int m = -1, lmdb = argc == 4 && strncmp(argv[2], "lmdb-", 5) == 0;
+    if (argc == 4)
+        for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+            if (strcmp(argv[2] + (lmdb ? 5 : 0), modes[i].name) == 0)
+                m = (int)i;
+    long n = argc == 4 ? atol(argv[3]) : 0;
+    if (m < 0 || n <= 0) {
+        fprintf(stderr, "usage: prof_fill PATH fillrandom|overwrite|fillseq|fillseqnoappend|"
+                        "big1kseq|big1krandom|big4krandom N\n");
         return 2;
     }
-    const char *mode = argv[2];
-    long n = atol(argv[3]);
-    int seq = strcmp(mode, "fillseq") == 0;
-    if (n <= 0 || (!seq && strcmp(mode, "fillrandom") != 0 && strcmp(mode, "overwrite") != 0)) {
-        fprintf(stderr, "prof_fill: bad mode or N\n");
+    value_len = modes[m].vlen;
+    if (lmdb) {
+#ifdef HAVE_LMDB
+        long *lord = key_order(n, modes[m].seed);
+        unsigned long long size = 0;
+        int lrc = lord == NULL ? ENOMEM
+                               : fill_lmdb(argv[1], lord, n, modes[m].flags == LDB_APPEND, &size);
+        free(lord);
+        if (lrc != 0) {
+            fprintf(stderr, "prof_fill: lmdb: %s\n", mdb_strerror(lrc));
+            return 1;
+        }
+        printf("%s n=%ld lmdb data file %llu bytes\n", argv[2], n, size);
+        return 0;
+#else
+        fprintf(stderr, "prof_fill: built without LMDB\n");
         return 2;
+#endif
     }
     ldb_options o;
     memset(&o, 0, sizeof o);
@@ -106,16 +224,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "prof_fill: open: %s\n", ldb_strerror(rc));
         return 1;
     }
-    long *ord = key_order(n, seq ? 0 : strcmp(mode, "overwrite") == 0 ? 3 : 2);
-    rc = ord == NULL ? -12 : fill(env, ord, n, seq ? LDB_APPEND : 0);
+    long *ord = key_order(n, modes[m].seed);
+    rc = ord == NULL ? -12 : fill(env, ord, n, modes[m].flags);
     free(ord);
     ldb_stat st;
     if (rc == 0)
         rc = ldb_stat_env(env, &st);
-    if (rc == 0)
-        printf("%s n=%ld file=%llu\n", mode, n, (unsigned long long)st.file_size);
-    else
+    if (rc == 0) {
+        printf("%s n=%ld file=%llu\n", argv[2], n, (unsigned long long)st.file_size);
+        print_space(env);
+    } else {
         fprintf(stderr, "prof_fill: %s\n", ldb_strerror(rc));
+    }
     int crc = ldb_close(env);
+    if (rc == 0 && crc == 0)
+        printf("  after close: data file %llu bytes (data %llu bytes of keys and values)\n",
+               file_bytes(argv[1]), (unsigned long long)n * (unsigned long long)(16 + value_len));
     return rc != 0 || crc != 0;
 }
