@@ -453,23 +453,72 @@ static unsigned split_point(const struct entry *ents, unsigned total, int leaf, 
 
 /* Insert ins at idx of the full page at path level `level`, splitting it,
  * and push separators up as far as needed. */
+/* The separator of a leaf split: the length of the shortest prefix of b
+ * (the right page's first key) that still sorts after a (the left page's
+ * last key). */
+static uint32_t sep_len(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+{
+    uint32_t m = alen < blen ? alen : blen, l = 0;
+    while (l < m && a[l] == b[l])
+        l++;
+    return l + 1 <= blen ? l + 1 : blen;
+}
+
+/* A split of the rightmost page by an append at its end: the page keeps
+ * its entries untouched (no copy, no rebuild: a bulk load's pages stay
+ * full), *ins alone starts a new right page *rpgno; *slen: how much of
+ * ins->key separates them. */
+static int split_append(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *page, int leaf,
+                        const struct entry *ins, pgno_t *rpgno, uint32_t *slen)
+{
+    uint32_t psize = pg->page_size;
+    *slen = ins->ksize;
+    if (leaf) {
+        struct page_node last;
+        TRY(ldb__page_node(page, psize, ldb__le16(PAGE_CHDR(page)->count) - 1u, &last));
+        *slen = sep_len(last.key, last.key_size, ins->key, ins->ksize);
+    }
+    uint8_t *right;
+    TRY(new_page(pg, leaf ? PAGE_LEAF : PAGE_BRANCH, rpgno, &right));
+    if (leaf)
+        t->leaf_pages++;
+    else
+        t->branch_pages++;
+    append_entry(right, psize, ins, leaf, 1);
+    return 0;
+}
+
 static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *path,
                         unsigned level, unsigned idx, struct entry ins, int append)
 {
     uint32_t psize = pg->page_size;
-    uint8_t *copy = ldb__malloc(psize);
-    uint8_t *sep = ldb__malloc(psize);
-    struct entry *ents = ldb__malloc((psize / sizeof(struct page_slot) + 2) * sizeof *ents);
+    uint8_t *copy = NULL, *sep = NULL;
+    struct entry *ents = NULL;
     int rc = 0;
-    if (!copy || !sep || !ents) {
-        rc = -ENOMEM;
-        goto out;
-    }
     for (;;) {
         uint8_t *page = (uint8_t *)path->page[level];
         int leaf = ldb__le16(PAGE_HDR(page)->type) == PAGE_LEAF;
         enum ldb_page_type type = leaf ? PAGE_LEAF : PAGE_BRANCH;
         unsigned n = ldb__le16(PAGE_HDR(page)->count), total = n + 1;
+        pgno_t rpgno, lpgno = path->pgno[level];
+        const uint8_t *skey;
+        uint32_t slen;
+        if (append && idx == n) {
+            /* Appending at the end of the rightmost page: the left page
+             * stays as it is (full), the entry starts the right one. */
+            CHECK_GOTO(rc, split_append(pg, t, page, leaf, &ins, &rpgno, &slen), out);
+            skey = ins.key;
+            goto push;
+        }
+        if (copy == NULL) {
+            copy = ldb__malloc(psize);
+            sep = ldb__malloc(psize);
+            ents = ldb__malloc((psize / sizeof(struct page_slot) + 2) * sizeof *ents);
+            if (!copy || !sep || !ents) {
+                rc = -ENOMEM;
+                goto out;
+            }
+        }
         memcpy(copy, page, psize);
         for (unsigned i = 0; i < n; i++) {
             struct page_node node;
@@ -480,15 +529,13 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
 
         /* Split point k: left keeps ents[0..k). Appending at the end of the
          * rightmost page keeps the left page full (bulk loads). */
-        unsigned k = append && idx == n ? n : split_point(ents, total, leaf, usable(psize));
-        pgno_t rpgno;
+        unsigned k = split_point(ents, total, leaf, usable(psize));
         uint8_t *right;
         CHECK_GOTO(rc, new_page(pg, type, &rpgno, &right), out);
         if (leaf)
             t->leaf_pages++;
         else
             t->branch_pages++;
-        pgno_t lpgno = path->pgno[level];
         memset(page, 0, psize);
         ldb__page_init(page, psize, type, pg->txnid);
         PAGE_HDR(page)->pgno = ldb__to_le64(lpgno);
@@ -499,22 +546,18 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
 
         /* The separator: for leaves the shortest prefix of the right page's
          * first key that still sorts after the left page's last key. */
-        uint32_t slen = ents[k].ksize;
-        if (leaf) {
-            const struct entry *a = &ents[k - 1], *b = &ents[k];
-            uint32_t m = a->ksize < b->ksize ? a->ksize : b->ksize, l = 0;
-            while (l < m && a->key[l] == b->key[l])
-                l++;
-            slen = l + 1 <= b->ksize ? l + 1 : b->ksize;
-        }
+        slen = leaf ? sep_len(ents[k - 1].key, ents[k - 1].ksize, ents[k].key, ents[k].ksize)
+                    : ents[k].ksize;
         memmove(sep, ents[k].key, slen);
+        skey = sep;
 
+    push:
         if (level == 0) {
             pgno_t root;
             uint8_t *rp;
             CHECK_GOTO(rc, new_page(pg, PAGE_BRANCH, &root, &rp), out);
             ldb__page_insert_branch(rp, psize, 0, NULL, 0, lpgno);
-            ldb__page_insert_branch(rp, psize, 1, sep, slen, rpgno);
+            ldb__page_insert_branch(rp, psize, 1, skey, slen, rpgno);
             t->root = root;
             t->depth++;
             t->branch_pages++;
@@ -522,9 +565,9 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
         }
         uint8_t *parent = (uint8_t *)path->page[level - 1];
         unsigned pidx = path->idx[level - 1] + 1;
-        struct entry up = {sep, slen, NULL, 0, 0, 0, rpgno};
+        struct entry up = {skey, slen, NULL, 0, 0, 0, rpgno};
         if (ldb__page_room(parent) >= entry_size(&up, 0)) {
-            ldb__page_insert_branch(parent, psize, pidx, sep, slen, rpgno);
+            ldb__page_insert_branch(parent, psize, pidx, skey, slen, rpgno);
             goto out;
         }
         level--;
@@ -577,6 +620,21 @@ static int put_copy(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *k
     int rc = ldb__btree_put(pg, t, copy, klen, copy + klen, vlen, flags);
     ldb__free(copy);
     return rc;
+}
+
+/* Whether idx of the leaf at level leafl is past the tree's last key (the
+ * rightmost leaf, at its end): an ascending load without LDB_APPEND splits
+ * there as with it, keeping the left page full (a random load lands there
+ * about once per leaf split of the whole tree, so its pages stay as they
+ * are). */
+static int at_tree_end(const struct ldb__path *path, unsigned leafl, unsigned idx)
+{
+    if (idx != ldb__le16(PAGE_CHDR(path->page[leafl])->count))
+        return 0;
+    for (unsigned l = 0; l < leafl; l++)
+        if (path->idx[l] + 1u != ldb__le16(PAGE_CHDR(path->page[l])->count))
+            return 0;
+    return 1;
 }
 
 int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *key, uint32_t klen,
@@ -634,7 +692,8 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
     if (ldb__page_room(leaf) >= entry_size(&e, 1))
         ldb__page_insert_leaf(leaf, psize, idx, key, klen, e.value, vlen, node_flags(&e));
     else
-        TRY(split_insert(pg, t, &path, leafl, idx, e, (flags & LDB_APPEND) != 0));
+        TRY(split_insert(pg, t, &path, leafl, idx, e,
+                         (flags & LDB_APPEND) != 0 || at_tree_end(&path, leafl, idx)));
     if (!exact)
         t->entries++;
     return 0;

@@ -175,6 +175,59 @@ START_TEST(test_pgno_sort)
 }
 END_TEST
 
+/* Ascending loads, with and without LDB_APPEND, leave every leaf but the
+ * last full: a key past the tree's last one starts a new page and leaves
+ * the full one as it is (1 KiB values: three to a page, so a half split
+ * would leave pages of one or two). Then a put in the middle still splits
+ * evenly, and everything reads back. */
+START_TEST(test_ascending_pages_full)
+{
+    enum { N = 3000, VLEN = 1024, PER_TXN = 100 };
+    for (int append = 0; append < 2; append++) {
+        char dir[4096], path[4200];
+        tu_fresh_db(dir, sizeof dir, path, sizeof path);
+        ldb_env *env = tu_open(path, NULL);
+        static uint8_t val[VLEN];
+        for (int b = 0; b < N; b += PER_TXN) {
+            ldb_txn *txn = tu_begin(env, 0);
+            for (int i = b; i < b + PER_TXN; i++) {
+                char kb[32];
+                snprintf(kb, sizeof kb, "asc-%08d", i * 2);
+                tu_fill_pattern(val, VLEN, (uint64_t)i);
+                ldb_val k = tu_str(kb), v = tu_val(val, VLEN);
+                TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, append ? LDB_APPEND : 0));
+            }
+            TU_RC_OK(ldb_txn_commit(txn));
+        }
+        ldb_txn *txn = tu_begin(env, 0);
+        ldb_tree_stat st = tu_tree_stat(txn, LDB_MAIN);
+        TU_REQUIRE(st.entries == N && st.leaf_pages == (N + 2) / 3,
+                   "%s: %llu entries in %llu leaves, want %d leaves of 3",
+                   append ? "LDB_APPEND" : "no flag", (unsigned long long)st.entries,
+                   (unsigned long long)st.leaf_pages, (N + 2) / 3);
+        /* A key between two full pages' keys: an ordinary split. */
+        char kb[32];
+        snprintf(kb, sizeof kb, "asc-%08d", 1001);
+        tu_fill_pattern(val, VLEN, 1u << 20);
+        ldb_val k = tu_str(kb), v = tu_val(val, VLEN);
+        TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+        TU_RC_OK(ldb_txn_commit(txn));
+        txn = tu_begin(env, LDB_TXN_RDONLY);
+        for (int i = 0; i < N; i++) {
+            snprintf(kb, sizeof kb, "asc-%08d", i * 2);
+            tu_fill_pattern(val, VLEN, (uint64_t)i);
+            k = tu_str(kb);
+            TU_RC_OK(ldb_get(txn, LDB_MAIN, &k, &v));
+            TU_REQUIRE(v.size == VLEN && memcmp(v.data, val, VLEN) == 0, "key %d", i * 2);
+        }
+        ldb_txn_abort(txn);
+        tu_check_env(env);
+        TU_RC_OK(ldb_close(env));
+        tu_remove_dir(dir);
+    }
+}
+END_TEST
+
 static Suite *writepath_suite(void)
 {
     Suite *s = suite_create("writepath");
@@ -183,6 +236,7 @@ static Suite *writepath_suite(void)
     tcase_add_test(tc, test_own_pages_checked_once);
     tcase_add_test(tc, test_rewritten_page_checked);
     tcase_add_test(tc, test_pgno_sort);
+    tcase_add_test(tc, test_ascending_pages_full);
     suite_add_tcase(s, tc);
     return s;
 }
