@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PER_TXN 1000
 #define VALUE_MAX 4096
@@ -106,6 +107,13 @@ static void print_space(ldb_env *env)
            (unsigned long long)sp.reader_held_pages,
            (unsigned long long)sp.checkpoint_held_pages, (unsigned long long)sp.unused_pages,
            (unsigned long long)sp.reserve_pages);
+}
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static unsigned long long file_bytes(const char *path)
@@ -200,14 +208,17 @@ int main(int argc, char **argv)
 #ifdef HAVE_LMDB
         long *lord = key_order(n, modes[m].seed);
         unsigned long long size = 0;
+        double t0 = now_sec();
         int lrc = lord == NULL ? ENOMEM
                                : fill_lmdb(argv[1], lord, n, modes[m].flags == LDB_APPEND, &size);
+        double secs = now_sec() - t0;
         free(lord);
         if (lrc != 0) {
             fprintf(stderr, "prof_fill: lmdb: %s\n", mdb_strerror(lrc));
             return 1;
         }
-        printf("%s n=%ld lmdb data file %llu bytes\n", argv[2], n, size);
+        printf("%s n=%ld %.3f s (open to close) lmdb data file %llu bytes\n", argv[2], n, secs,
+               size);
         return 0;
 #else
         fprintf(stderr, "prof_fill: built without LMDB\n");
@@ -225,13 +236,16 @@ int main(int argc, char **argv)
         return 1;
     }
     long *ord = key_order(n, modes[m].seed);
+    double t0 = now_sec();
     rc = ord == NULL ? -12 : fill(env, ord, n, modes[m].flags);
+    double secs = now_sec() - t0;
     free(ord);
     ldb_stat st;
     if (rc == 0)
         rc = ldb_stat_env(env, &st);
     if (rc == 0) {
-        printf("%s n=%ld file=%llu\n", argv[2], n, (unsigned long long)st.file_size);
+        printf("%s n=%ld %.3f s (puts and sync) file=%llu\n", argv[2], n, secs,
+               (unsigned long long)st.file_size);
         print_space(env);
     } else {
         fprintf(stderr, "prof_fill: %s\n", ldb_strerror(rc));
