@@ -876,7 +876,7 @@ static int touch_upto(struct relocation *r, unsigned l)
 static int relocate_runs(struct relocation *r, unsigned l)
 {
     uint32_t psize = r->pg->page_size;
-    unsigned n = PAGE_CHDR(r->path.page[l])->count;
+    unsigned n = ldb__le16(PAGE_CHDR(r->path.page[l])->count);
     for (unsigned i = 0; i < n; i++) {
         struct page_node node;
         TRY(ldb__page_node(r->path.page[l], psize, i, &node));
@@ -887,7 +887,7 @@ static int relocate_runs(struct relocation *r, unsigned l)
         if (ldb__pager_is_dirty(r->pg, ov))
             continue;
         TRY(ldb__pager_get(r->pg, ov, &rp));
-        if (!r->want(r->ctx, ov, PAGE_CHDR(rp)->aux))
+        if (!r->want(r->ctx, ov, ldb__le32(PAGE_CHDR(rp)->aux)))
             continue;
         ldb_val v;
         TRY(ldb__btree_node_value(r->pg, &node, &v)); /* checks the run */
@@ -910,7 +910,7 @@ static int relocate_level(struct relocation *r, unsigned l)
         return r->t->overflow_pages ? relocate_runs(r, l) : 0;
     /* Children that are leaves without runs need no visit unless moved. */
     int leaves = l + 2 == r->t->depth && r->t->overflow_pages == 0;
-    unsigned n = PAGE_CHDR(path->page[l])->count;
+    unsigned n = ldb__le16(PAGE_CHDR(path->page[l])->count);
     for (unsigned i = 0; i < n; i++) {
         pgno_t child = 0;
         TRY(branch_child(path->page[l], r->pg->page_size, i, &child));
