@@ -254,6 +254,10 @@ int ldb__commit(ldb_txn *txn)
     uint64_t start = ldb__now_ns();
     if (ldb__log_failed(env))
         return LDB_PANIC;
+    /* Once: a second commit would write over the first one's pages under
+     * the same txn id (the shrink's rounds commit txns of their own). */
+    if (txn->committed)
+        return LDB_INVALID;
     TRY(save_catalog(txn));
     TRY(ldb__freelist_save(&txn->freelist, &txn->pager, &txn->snap.free_tree, txn->id));
     /* Pages past the file's end were grown for as they were taken

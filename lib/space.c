@@ -247,12 +247,18 @@ static int trim(ldb_env *env, int relocate)
         /* A relocation when there was no tail to cut: the next round cuts
          * what it freed. Pages that the branch pages above the moved ones
          * and the free tree took below the bound push some moved pages
-         * above it, so up to three relocations, each moving fewer. */
-        if (rc == 0 && cut == 0 && relocate > 0) {
+         * above it, so up to three relocations, each moving fewer. Not in
+         * a txn that trim_round committed, which it does with nothing cut
+         * when the file's last pages are the free tree's own (freed by
+         * loading its records): a second commit of that txn would write
+         * over its free tree in place, under its id, which is checkpointed
+         * already, so neither the meta nor the commit state would follow,
+         * and the free tree would no longer match the trees. */
+        if (rc == 0 && !txn->committed && relocate > 0) {
             rc = relocate_round(txn, &moved);
             relocate = moved != 0 ? relocate - 1 : 0;
             again = moved != 0;
-        } else if (cut != 0 && relocate > 0) {
+        } else if (txn->committed && relocate > 0) {
             again = 1;
         }
         ldb__txn_end_locked(txn);

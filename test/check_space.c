@@ -483,6 +483,114 @@ START_TEST(test_relocate)
 }
 END_TEST
 
+/* A small random load (400 keys, mostly small values, one in 40 an
+ * overflow run, a tenth of the ops deletes) with ldb_checkpoint every few
+ * txns, and ldb_check after each: the shrink's rounds meet every layout of
+ * the file's end. The regression: a round whose commit cut nothing (the
+ * file's last page was one of the free tree's own pages, freed by loading
+ * its records) was taken for a round that committed nothing, and the
+ * relocation then committed the same txn again; that second commit
+ * rewrote the first one's free-tree pages in place under the meta and
+ * commit state of the first (it found its txn id checkpointed already), so
+ * the free tree listed the pages the relocation had just copied from, and
+ * lost the copies (and the next round cut pages the main tree still
+ * used). */
+static uint64_t rm_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void rm_value(uint8_t *buf, uint32_t len, uint64_t j, uint32_t k)
+{
+    for (uint32_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(j * 31 + k * 7 + i / 8);
+}
+
+START_TEST(test_relocate_random)
+{
+    enum { KEYS = 1600, BIG = 14000, TXNS = 1700 };
+    /* Seeds whose loads reach such a round (with this build's layout: 67
+     * at txn 144, 4 at txn 1077, 48 at txn 1573). */
+    static const uint64_t seeds[] = {67, 4, 48};
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_options o;
+    memset(&o, 0, sizeof o);
+    o.sync_mode = LDB_SYNC_OFF;
+    o.wal_max_bytes = 32 << 10;
+    o.compression = LDB_COMPRESS_NONE;
+    ldb_env *env = tu_open(path, &o);
+    static uint32_t len[KEYS]; /* 0: absent */
+    static uint64_t ver[KEYS];
+    memset(len, 0, sizeof len);
+    uint8_t *val = tu_xmalloc(BIG);
+    uint64_t x = 0x9e3779b97f4a7c15ull * seeds[_i];
+    for (uint64_t j = 1; j <= TXNS; j++) {
+        ldb_txn *txn = tu_begin(env, 0);
+        int big = rm_next(&x) % 40 == 0;
+        int nops = big ? 16 + (int)(rm_next(&x) % 15) : 1 + (int)(rm_next(&x) % 8);
+        for (int i = 0; i < nops; i++) {
+            uint32_t k = (uint32_t)(rm_next(&x) % KEYS);
+            char key[32];
+            snprintf(key, sizeof key, "rk-%05u", k);
+            ldb_val kv = {strlen(key), key};
+            unsigned what = (unsigned)(rm_next(&x) % 1000);
+            if (!big && what >= 998) { /* empty the tree */
+                TU_RC_OK(ldb_dbi_drop(txn, LDB_MAIN, 0));
+                memset(len, 0, sizeof len);
+                continue;
+            }
+            if (!big && what >= 700) {
+                int rc = ldb_del(txn, LDB_MAIN, &kv);
+                TU_REQUIRE(rc == 0 || rc == LDB_NOTFOUND, "del: %s", ldb_strerror(rc));
+                len[k] = 0;
+                continue;
+            }
+            uint64_t r = rm_next(&x);
+            uint32_t n = big ? 6000 + (uint32_t)(r % 8000)
+                         : r % 100 < 45 ? 1 + (uint32_t)(r / 100 % 64)
+                         : r % 100 < 80 ? 64 + (uint32_t)(r / 100 % 540)
+                         : r % 100 < 93 ? 600 + (uint32_t)(r / 100 % 1400)
+                                        : 2000 + (uint32_t)(r / 100 % 7000);
+            rm_value(val, n, j, k);
+            ldb_val vv = {n, val};
+            TU_RC_OK(ldb_put(txn, LDB_MAIN, &kv, &vv, 0));
+            len[k] = n;
+            ver[k] = j;
+        }
+        TU_RC_OK(ldb_txn_commit(txn));
+        if (rm_next(&x) % 29 == 0) {
+            TU_RC_OK(ldb_checkpoint(env));
+            tu_check_env(env);
+        }
+    }
+    TU_RC_OK(ldb_close(env));
+    env = tu_open(path, &o);
+    tu_check_env(env);
+    ldb_txn *t = tu_begin(env, LDB_TXN_RDONLY);
+    for (uint32_t k = 0; k < KEYS; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "rk-%05u", k);
+        ldb_val kv = {strlen(key), key}, v;
+        int rc = ldb_get(t, LDB_MAIN, &kv, &v);
+        if (len[k] == 0) {
+            TU_REQUIRE(rc == LDB_NOTFOUND, "key %u: %s, deleted", k, ldb_strerror(rc));
+            continue;
+        }
+        TU_RC_OK(rc);
+        rm_value(val, len[k], ver[k], k);
+        TU_REQUIRE(v.size == len[k] && memcmp(v.data, val, v.size) == 0, "key %u: value", k);
+    }
+    ldb_txn_abort(t);
+    TU_RC_OK(ldb_close(env));
+    free(val);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *space_suite(void)
 {
     Suite *s = suite_create("space");
@@ -495,6 +603,10 @@ static Suite *space_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_shrink);
     tcase_add_test(tc, test_relocate);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("relocate_random");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_relocate_random, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
