@@ -33,12 +33,7 @@ int ldb_get(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, ldb_val *val)
     TRY(check_key(txn->env, key));
     struct tree_desc *t;
     TRY(ldb__txn_tree(txn, dbi, &t));
-    struct ldb__path path;
-    int exact;
-    TRY(ldb__btree_seek(&txn->pager, t, key->data, (uint32_t)key->size, &path, &exact));
-    if (!exact)
-        return LDB_NOTFOUND;
-    return ldb__value_entry(txn, &path, NULL, val);
+    return ldb__value_get(txn, t, key->data, (uint32_t)key->size, val);
 }
 
 int ldb_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *val, unsigned flags)

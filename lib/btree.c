@@ -146,8 +146,8 @@ static inline int branch_child(const uint8_t *p, uint32_t psize, unsigned idx, p
 /* A point read walks down without recording a path (nothing will step
  * from it), reading each branch's child straight from its node; every
  * page gets the same checks as on any other walk. */
-int ldb__btree_get(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
-                   uint32_t klen, ldb_val *val)
+int ldb__btree_find(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
+                    uint32_t klen, struct ldb__leaf_pos *pos)
 {
     if (t->root == 0)
         return LDB_NOTFOUND;
@@ -167,9 +167,17 @@ int ldb__btree_get(const struct ldb__pager *pg, const struct tree_desc *t, const
     TRY(ldb__page_search(p, pg->page_size, key, klen, &idx, &exact));
     if (!exact)
         return LDB_NOTFOUND;
-    struct page_node n;
-    TRY(ldb__page_node(p, pg->page_size, idx, &n));
-    return ldb__btree_node_value(pg, &n, val);
+    pos->pgno = pgno;
+    pos->page = p;
+    return ldb__page_node(p, pg->page_size, idx, &pos->node);
+}
+
+int ldb__btree_get(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
+                   uint32_t klen, ldb_val *val)
+{
+    struct ldb__leaf_pos pos;
+    TRY(ldb__btree_find(pg, t, key, klen, &pos));
+    return ldb__btree_node_value(pg, &pos.node, val);
 }
 
 int ldb__btree_entry(const struct ldb__pager *pg, const struct ldb__path *path, ldb_val *key,

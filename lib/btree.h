@@ -40,6 +40,17 @@ struct ldb__path {
  * bound (may equal the leaf's count). *exact when the key is there. */
 int ldb__btree_seek(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
                     uint32_t klen, struct ldb__path *path, int *exact);
+/* Where a point read found its key: the leaf (its pgno and the bytes the
+ * pager gave) and the key's node there. */
+struct ldb__leaf_pos {
+    pgno_t pgno;
+    const uint8_t *page;
+    struct page_node node;
+};
+/* Find key's entry walking down without a path; LDB_NOTFOUND if absent. */
+int ldb__btree_find(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
+                    uint32_t klen, struct ldb__leaf_pos *pos);
+/* ldb__btree_find and the stored value (not decompressed). */
 int ldb__btree_get(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
                    uint32_t klen, ldb_val *val);
 /* The key and value at the path's leaf position. */

@@ -97,12 +97,10 @@ int ldb__value_encode(ldb_txn *txn, ldb_dbi dbi, const ldb_val *val, unsigned fl
 /* Decompress the stored value sv of node n into an entry pinned by txn:
  * from the cache when the bytes are committed, privately when they are in
  * this txn's dirty pages. */
-static int value_decompress(ldb_txn *txn, const struct ldb__path *path, const struct page_node *n,
-                            const ldb_val *sv, ldb_val *val)
+static int value_decompress(ldb_txn *txn, pgno_t leaf_pgno, const uint8_t *lp,
+                            const struct page_node *n, const ldb_val *sv, ldb_val *val)
 {
     const struct ldb__pager *pg = &txn->pager;
-    unsigned leaf = path->depth - 1;
-    const uint8_t *lp = path->page[leaf];
     struct ldb__cache_key key;
     int cacheable;
     if (n->overflow) {
@@ -111,9 +109,9 @@ static int value_decompress(ldb_txn *txn, const struct ldb__path *path, const st
         key = (struct ldb__cache_key){ldb__le64(h->pgno), ldb__le64(h->txnid), 0};
         cacheable = !ldb__pager_is_dirty(pg, ldb__le64(h->pgno));
     } else {
-        key = (struct ldb__cache_key){path->pgno[leaf], ldb__le64(PAGE_CHDR(lp)->txnid),
+        key = (struct ldb__cache_key){leaf_pgno, ldb__le64(PAGE_CHDR(lp)->txnid),
                                       (uint32_t)(n->value - lp)};
-        cacheable = lp == pg->map + (size_t)path->pgno[leaf] * pg->page_size;
+        cacheable = lp == pg->map + (size_t)leaf_pgno * pg->page_size;
     }
     int codec;
     uint32_t raw;
@@ -138,6 +136,19 @@ static int value_decompress(ldb_txn *txn, const struct ldb__path *path, const st
     return 0;
 }
 
+/* The caller's value of node n of leaf page lp (page number leaf_pgno). */
+static int node_value(ldb_txn *txn, pgno_t leaf_pgno, const uint8_t *lp,
+                      const struct page_node *n, ldb_val *val)
+{
+    ldb_val sv;
+    TRY(ldb__btree_node_value(&txn->pager, n, &sv));
+    if (LDB_LIKELY(!n->compressed)) {
+        *val = sv;
+        return 0;
+    }
+    return value_decompress(txn, leaf_pgno, lp, n, &sv, val);
+}
+
 int ldb__value_entry(ldb_txn *txn, const struct ldb__path *path, ldb_val *key, ldb_val *val)
 {
     if (path->depth == 0)
@@ -152,13 +163,15 @@ int ldb__value_entry(ldb_txn *txn, const struct ldb__path *path, ldb_val *key, l
     }
     if (val == NULL)
         return 0;
-    ldb_val sv;
-    TRY(ldb__btree_node_value(pg, &n, &sv));
-    if (!n.compressed) {
-        *val = sv;
-        return 0;
-    }
-    return value_decompress(txn, path, &n, &sv, val);
+    return node_value(txn, path->pgno[leaf], path->page[leaf], &n, val);
+}
+
+int ldb__value_get(ldb_txn *txn, const struct tree_desc *t, const uint8_t *key, uint32_t klen,
+                   ldb_val *val)
+{
+    struct ldb__leaf_pos pos;
+    TRY(ldb__btree_find(&txn->pager, t, key, klen, &pos));
+    return node_value(txn, pos.pgno, pos.page, &pos.node, val);
 }
 
 void ldb__value_unpin(ldb_txn *txn)

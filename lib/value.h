@@ -41,6 +41,10 @@ int ldb__value_encode(ldb_txn *txn, ldb_dbi dbi, const ldb_val *val, unsigned fl
 /* The key and the caller's value of the entry at path (key or val NULL
  * when not wanted). */
 int ldb__value_entry(ldb_txn *txn, const struct ldb__path *path, ldb_val *key, ldb_val *val);
+/* ldb_get's read: key's value in tree t, found with no path
+ * (LDB_NOTFOUND if absent). */
+int ldb__value_get(ldb_txn *txn, const struct tree_desc *t, const uint8_t *key, uint32_t klen,
+                   ldb_val *val);
 /* Let go of every value the txn handed out. */
 void ldb__value_unpin(ldb_txn *txn);
 
