@@ -185,6 +185,43 @@ START_TEST(limits_follow_page_size)
 }
 END_TEST
 
+/* Keys whose 4 hint bytes are all 0xff share the largest hint: the search
+ * must take the whole run of them (the run's end cannot be found as "the
+ * first hint above", there is none), and a damaged node inside the run
+ * still gives LDB_CORRUPTED. */
+START_TEST(search_runs_of_the_largest_hint)
+{
+    uint8_t *p = aligned_alloc(4096, PS);
+    ldb__page_init(p, PS, PAGE_LEAF, 1);
+    uint8_t key[8] = {'a'};
+    ldb__page_insert_leaf(p, PS, 0, key, 1, "v", 1, 0); /* no page prefix */
+    memset(key, 0xff, 4);
+    for (unsigned i = 0; i < 40; i++) {
+        key[4] = (uint8_t)(2 * i + 1);
+        ldb__page_insert_leaf(p, PS, 1 + i, key, 5, "v", 1, 0);
+    }
+    ck_assert_int_eq(ldb__page_validate(p, PS), 0);
+    unsigned idx;
+    int exact;
+    for (unsigned t = 0; t <= 80; t++) {
+        key[4] = (uint8_t)t;
+        ck_assert_int_eq(ldb__page_search(p, PS, key, 5, &idx, &exact), 0);
+        ck_assert_int_eq(exact, t % 2);
+        ck_assert_uint_eq(idx, 1 + t / 2);
+    }
+    ck_assert_int_eq(ldb__page_search(p, PS, key, 4, &idx, &exact), 0);
+    ck_assert_int_eq(exact, 0);
+    ck_assert_uint_eq(idx, 1);
+    /* A key size running past the page, in the middle of the run. */
+    uint8_t *node = p + ldb__le32(PAGE_SLOTS(p)[20].offset);
+    uint16_t huge = 0xffff;
+    memcpy(node, &huge, 2);
+    key[4] = 39;
+    ck_assert_int_eq(ldb__page_search(p, PS, key, 5, &idx, &exact), LDB_CORRUPTED);
+    free(p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("page");
@@ -196,6 +233,7 @@ int main(void)
     tcase_add_test(tc, remove_keeps_order_and_heap);
     tcase_add_test(tc, branch_routing);
     tcase_add_test(tc, damaged_slots_are_caught);
+    tcase_add_test(tc, search_runs_of_the_largest_hint);
     tcase_add_test(tc, checksum_seal_and_verify);
     tcase_add_test(tc, limits_follow_page_size);
     suite_add_tcase(s, tc);
