@@ -176,7 +176,10 @@ int ldb__value_get(ldb_txn *txn, const struct tree_desc *t, const uint8_t *key, 
 
 void ldb__value_unpin(ldb_txn *txn)
 {
-    ldb__pins_release(txn->env->cache, &txn->pins);
+    /* Every reset and commit comes here; most txns read no compressed
+     * value, and a read txn reset per get should not pay the call. */
+    if (txn->pins.len != 0 || txn->pins.hits != 0)
+        ldb__pins_release(txn->env->cache, &txn->pins);
 }
 
 int ldb__dbi_compress_stat(ldb_txn *txn, ldb_dbi dbi, ldb_compress_stat *st)
