@@ -135,23 +135,6 @@ static inline int bytes_cmp(const uint8_t *a, const uint8_t *b, uint32_t n)
     return x < y ? -1 : x > y;
 }
 
-/* The first slot in [lo, hi) (lo < hi) whose hint is >= hint, or hi. Each
- * step halves the range with a conditional move instead of a branch: the
- * outcome of a search step is a coin toss for the branch predictor, and
- * a branchy search mispredicted about half its steps (issue 15). */
-static inline unsigned hint_lower_bound(const struct page_slot *slots, unsigned lo, unsigned hi,
-                                        uint32_t hint)
-{
-    const struct page_slot *base = slots + lo;
-    unsigned n = hi - lo;
-    while (n > 1) {
-        unsigned half = n / 2;
-        base = ldb__le32(base[half].hint) < hint ? base + half : base;
-        n -= half;
-    }
-    return (unsigned)(base - slots) + (ldb__le32(base->hint) < hint);
-}
-
 int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint32_t klen,
                      unsigned *idx, int *exact)
 {
@@ -180,31 +163,29 @@ int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint3
         }
     }
     uint32_t hint = key_hint(key + plen, klen - plen);
-    unsigned lo = hint_lower_bound(slots, first, n, hint), hi = lo + 1;
-    if (lo == n || ldb__le32(slots[lo].hint) != hint) {
-        *idx = lo; /* no key of the page has this hint */
-        return 0;
-    }
-    /* Keys from lo have this hint: usually one; a run of them is searched
-     * by key, knowing every key before lo is smaller and every one from
-     * hi larger. */
-    if (hi < n && ldb__le32(slots[hi].hint) == hint)
-        hi = hint == UINT32_MAX ? n : hint_lower_bound(slots, hi, n, hint + 1);
+    unsigned lo = first, hi = n;
     while (lo < hi) {
         unsigned mid = (lo + hi) / 2;
-        TRY(node_key(p, psize, mid, n, leaf, &nkey, &nsize));
-        uint32_t a = nsize - plen, b = klen - plen;
-        int c = bytes_cmp(nkey + plen, key + plen, a < b ? a : b);
-        if (c == 0)
-            c = a < b ? -1 : a > b;
-        if (c < 0) {
+        uint32_t sh = ldb__le32(slots[mid].hint);
+        if (sh < hint) {
             lo = mid + 1;
-        } else if (c > 0) {
+        } else if (sh > hint) {
             hi = mid;
         } else {
-            *idx = mid;
-            *exact = 1;
-            return 0;
+            TRY(node_key(p, psize, mid, n, leaf, &nkey, &nsize));
+            uint32_t a = nsize - plen, b = klen - plen;
+            int c = bytes_cmp(nkey + plen, key + plen, a < b ? a : b);
+            if (c == 0)
+                c = a < b ? -1 : a > b;
+            if (c < 0) {
+                lo = mid + 1;
+            } else if (c > 0) {
+                hi = mid;
+            } else {
+                *idx = mid;
+                *exact = 1;
+                return 0;
+            }
         }
     }
     *idx = lo;
