@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * prof_getpair: random gets, one read txn each (renew, get, reset), on our
+ * database and LMDB's, alternating in slices of 20,000 gets in one
+ * process, for the side-by-side numbers of docs/benchmarks.md (issue 15).
+ * On a shared machine a run of one engine and then the other meets
+ * different load; slices this short meet the same. Each slice is timed
+ * by wall clock and by the thread's CPU clock (CLOCK_THREAD_CPUTIME_ID),
+ * which does not run while the thread waits for a core, so its ratio
+ * stands up to load better (cache contention still counts).
+ *
+ * Both databases get N keys loaded in ascending order: 16-byte
+ * zero-padded decimals, 100-byte values, 1,000 puts per txn (ldb_bench's
+ * gets workloads). Prints the median ns per get of each engine over the
+ * slices, and the ratios (LMDB's time / ours: above 1 means ours is
+ * faster).
+ *
+ * Usage: prof_getpair DIR N SLICES    (DIR: an empty directory; build it
+ *        with make perf/prof_getpair, run perf/.libs/prof_getpair with
+ *        LD_LIBRARY_PATH=lib/.libs)
+ */
+#include <lightningdb.h>
+#include <lmdb.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define SLICE 20000
+#define VALUE_LEN 100
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double now_ns(clockid_t clk)
+{
+    struct timespec t;
+    clock_gettime(clk, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void value_of(long i, unsigned char *val)
+{
+    uint64_t s = (uint64_t)i + 1;
+    for (int q = 0; q < VALUE_LEN; q += 8) {
+        uint64_t r = splitmix(&s);
+        memcpy(val + q, &r, q + 8 <= VALUE_LEN ? 8 : VALUE_LEN - q);
+    }
+}
+
+static int load_ldb(ldb_env *env, long n)
+{
+    unsigned char val[VALUE_LEN];
+    for (long b = 0; b < n; b += 1000) {
+        ldb_txn *t;
+        int rc = ldb_txn_begin(env, 0, &t);
+        for (long i = b; rc == 0 && i < b + 1000 && i < n; i++) {
+            char k[24]; /* 16 digits for every key here */
+            snprintf(k, sizeof k, "%016ld", i);
+            value_of(i, val);
+            ldb_val kv = {16, k}, vv = {VALUE_LEN, val};
+            rc = ldb_put(t, LDB_MAIN, &kv, &vv, LDB_APPEND);
+        }
+        if (rc != 0) {
+            ldb_txn_abort(t);
+            return rc;
+        }
+        if ((rc = ldb_txn_commit(t)) != 0)
+            return rc;
+    }
+    return ldb_sync(env);
+}
+
+static int load_lmdb(MDB_env *env, MDB_dbi dbi, long n)
+{
+    unsigned char val[VALUE_LEN];
+    for (long b = 0; b < n; b += 1000) {
+        MDB_txn *t;
+        int rc = mdb_txn_begin(env, NULL, 0, &t);
+        for (long i = b; rc == 0 && i < b + 1000 && i < n; i++) {
+            char k[24]; /* 16 digits for every key here */
+            snprintf(k, sizeof k, "%016ld", i);
+            value_of(i, val);
+            MDB_val kv = {16, k}, vv = {VALUE_LEN, val};
+            rc = mdb_put(t, dbi, &kv, &vv, MDB_APPEND);
+        }
+        if (rc != 0) {
+            mdb_txn_abort(t);
+            return rc;
+        }
+        if ((rc = mdb_txn_commit(t)) != 0)
+            return rc;
+    }
+    return mdb_env_sync(env, 1);
+}
+
+/* One slice of gets; returns the number found (every key is there). */
+static long slice_ldb(ldb_txn *rt, uint64_t *seed, long n, unsigned char *out)
+{
+    long found = 0;
+    for (int g = 0; g < SLICE; g++) {
+        char k[24]; /* 16 digits for every key here */
+        snprintf(k, sizeof k, "%016ld", (long)(splitmix(seed) % (uint64_t)n));
+        ldb_val kv = {16, k}, v;
+        if (ldb_txn_renew(rt) != 0)
+            return -1;
+        if (ldb_get(rt, LDB_MAIN, &kv, &v) == 0) {
+            memcpy(out, v.data, v.size < VALUE_LEN ? v.size : VALUE_LEN);
+            found++;
+        }
+        ldb_txn_reset(rt);
+    }
+    return found;
+}
+
+static long slice_lmdb(MDB_txn *rt, MDB_dbi dbi, uint64_t *seed, long n, unsigned char *out)
+{
+    long found = 0;
+    for (int g = 0; g < SLICE; g++) {
+        char k[24]; /* 16 digits for every key here */
+        snprintf(k, sizeof k, "%016ld", (long)(splitmix(seed) % (uint64_t)n));
+        MDB_val kv = {16, k}, v;
+        if (mdb_txn_renew(rt) != 0)
+            return -1;
+        if (mdb_get(rt, dbi, &kv, &v) == 0) {
+            memcpy(out, v.mv_data, v.mv_size < VALUE_LEN ? v.mv_size : VALUE_LEN);
+            found++;
+        }
+        mdb_txn_reset(rt);
+    }
+    return found;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4 || atol(argv[2]) <= 0 || atoi(argv[3]) <= 0) {
+        fprintf(stderr, "usage: prof_getpair DIR N SLICES\n");
+        return 2;
+    }
+    long n = atol(argv[2]);
+    int slices = atoi(argv[3]);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ldb", argv[1]);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/ldb/data.ldb", argv[1]);
+    ldb_options o;
+    memset(&o, 0, sizeof o);
+    o.sync_mode = LDB_SYNC_OFF;
+    o.max_size = 16ull << 30;
+    ldb_env *le;
+    MDB_env *me;
+    MDB_dbi dbi;
+    MDB_txn *t;
+    int rc = ldb_open(path, &o, &le);
+    if (rc == 0)
+        rc = load_ldb(le, n);
+    if (rc != 0) {
+        fprintf(stderr, "prof_getpair: ours: %s\n", ldb_strerror(rc));
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/lmdb", argv[1]);
+    mkdir(path, 0755);
+    if ((rc = mdb_env_create(&me)) != 0 || (rc = mdb_env_set_mapsize(me, (size_t)16 << 30)) != 0 ||
+        (rc = mdb_env_open(me, path, MDB_NOSYNC, 0644)) != 0 ||
+        (rc = mdb_txn_begin(me, NULL, 0, &t)) != 0 || (rc = mdb_dbi_open(t, NULL, 0, &dbi)) != 0 ||
+        (rc = mdb_txn_commit(t)) != 0 || (rc = load_lmdb(me, dbi, n)) != 0) {
+        fprintf(stderr, "prof_getpair: lmdb: %s\n", mdb_strerror(rc));
+        return 1;
+    }
+    ldb_txn *lr;
+    MDB_txn *mr;
+    if (ldb_txn_begin(le, LDB_TXN_RDONLY, &lr) != 0 || mdb_txn_begin(me, NULL, MDB_RDONLY, &mr) != 0)
+        return 1;
+    ldb_txn_reset(lr);
+    mdb_txn_reset(mr);
+    double *w[2], *c[2];
+    for (int e = 0; e < 2; e++) {
+        w[e] = calloc((size_t)slices, sizeof(double));
+        c[e] = calloc((size_t)slices, sizeof(double));
+        if (w[e] == NULL || c[e] == NULL)
+            return 1;
+    }
+    unsigned char out[VALUE_LEN];
+    /* Warm both maps once (a fresh map would otherwise time page faults). */
+    uint64_t warm = 7;
+    for (long i = 0; i < n / SLICE + 1; i++)
+        if (slice_ldb(lr, &warm, n, out) < 0 || slice_lmdb(mr, dbi, &warm, n, out) < 0)
+            return 1;
+    for (int s = 0; s < slices; s++) {
+        /* Both engines get the same keys in a slice; the first to run alternates. */
+        for (int k = 0; k < 2; k++) {
+            int e = (s + k) % 2;
+            uint64_t seed = 1000 + (uint64_t)s;
+            double w0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+            long f = e == 0 ? slice_ldb(lr, &seed, n, out) : slice_lmdb(mr, dbi, &seed, n, out);
+            c[e][s] = (now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / SLICE;
+            w[e][s] = (now_ns(CLOCK_MONOTONIC) - w0) / SLICE;
+            if (f != SLICE) {
+                fprintf(stderr, "prof_getpair: %s found %ld of %d\n", e ? "lmdb" : "ours", f,
+                        SLICE);
+                return 1;
+            }
+        }
+    }
+    double lw = median(w[0], slices), mw = median(w[1], slices);
+    double lc = median(c[0], slices), mc = median(c[1], slices);
+    printf("n=%ld slices=%d of %d gets\n", n, slices, SLICE);
+    printf("ns per get, wall (median): ours %.0f lmdb %.0f ratio lmdb/ours %.2fx\n", lw, mw,
+           mw / lw);
+    printf("ns per get, thread cpu (median): ours %.0f lmdb %.0f ratio lmdb/ours %.2fx\n", lc, mc,
+           mc / lc);
+    ldb_txn_abort(lr);
+    mdb_txn_abort(mr);
+    mdb_env_close(me);
+    return ldb_close(le) != 0;
+}
