@@ -22,6 +22,11 @@
  *   threads    warm random gets of compressed values from 1 and then 2
  *              threads (the cache's lock-free hits), plain values and LMDB
  *              (built with it: plain values, same keys) alongside.
+ *   gets       warm random gets from one thread, a fixed number (-g, default
+ *              1,000,000) per engine: zstd (all in the cache), plain, and
+ *              LMDB (built with it) on the same values, each loop in a
+ *              function of its own (gets_zstd, gets_plain, gets_lmdb) so
+ *              that callgrind can compare them; wall and CPU rates.
  *   small      small values through the database, zstd without and with a
  *              trained dictionary (ldb_dbi_train_dict after the first
  *              2,000 values): ~200-byte JSON records, and log lines of
@@ -32,8 +37,8 @@
  *              bound driven by the same keys.
  * `size` includes zstd with a dictionary trained the same way.
  *
- * Usage: bench_compress [-n N] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4]
- *                       threshold|random|size|dict|threads|small|zipf...
+ * Usage: bench_compress [-n N] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4] [-g GETS]
+ *                       threshold|random|size|dict|threads|gets|small|zipf...
  * (-c limits `random` to one codec: for instruction counts under callgrind;
  * and `size` to one row: plain, lz4, zstd, zstd:19 or zstd+dict.)
  * Timings are wall clock: on a shared machine, compare the ratios of one
@@ -64,6 +69,7 @@ static uint64_t n_values = 100000;
 static const char *parent = "/tmp";
 static int rounds = 3;          /* -r: rounds of random and threads */
 static const char *only = NULL; /* -c: random runs only this codec */
+static uint64_t n_gets = 1000000; /* -g: gets per engine in `gets` */
 
 static uint64_t splitmix64(uint64_t *s)
 {
@@ -565,6 +571,7 @@ struct reader {
     uint64_t n, seed;
     const uint32_t *stream;
     uint64_t stream_len;
+    uint64_t count; /* stop after this many gets (0: after secs) */
     double secs;
     double cpu; /* the thread's CPU seconds */
     uint64_t gets;
@@ -588,6 +595,8 @@ static int reader_done(const struct reader *rd, uint64_t gets, double stop)
 {
     if (rd->stream != NULL)
         return gets >= rd->stream_len;
+    if (rd->count != 0)
+        return gets >= rd->count;
     return gets % 1024 == 0 && now() >= stop;
 }
 
@@ -794,6 +803,94 @@ static void run_threads(void)
     db_remove(pp);
 }
 
+/* ---- gets: one thread, a fixed count, for callgrind ------------------------------- */
+
+/* One timed run of a fixed number of gets; the rate per CPU second in *cpu. */
+static double fixed_gets(const struct reader *proto, void *(*loop)(void *), double *cpu)
+{
+    struct reader rd = *proto;
+    rd.seed = 1000;
+    rd.count = n_gets;
+    loop(&rd);
+    *cpu = (double)rd.gets / rd.cpu;
+    return (double)rd.gets / rd.secs;
+}
+
+/* A function per engine, so that callgrind's profile tells them apart
+ * (the phase store keeps the compiler from folding them into one). */
+static volatile int gets_phase;
+
+static __attribute__((noinline)) double gets_zstd(const struct reader *r, double *cpu)
+{
+    gets_phase = 1;
+    return fixed_gets(r, read_loop_ldb, cpu);
+}
+
+static __attribute__((noinline)) double gets_plain(const struct reader *r, double *cpu)
+{
+    gets_phase = 2;
+    return fixed_gets(r, read_loop_ldb, cpu);
+}
+
+#ifdef BENCH_LMDB
+static __attribute__((noinline)) double gets_lmdb(const struct reader *r, double *cpu)
+{
+    gets_phase = 3;
+    return fixed_gets(r, read_loop_lmdb, cpu);
+}
+#endif
+
+static void run_gets(void)
+{
+    uint64_t n = n_values < 50000 ? n_values : 50000;
+    printf("gets: %" PRIu64 " log-line values of 1 KiB, %" PRIu64
+           " warm random gets per engine and round, one thread\n",
+           n, n_gets);
+    char pz[600], pp[600];
+    db_path(pz, sizeof pz, "gets-zstd.ldb");
+    db_path(pp, sizeof pp, "gets-plain.ldb");
+    db_remove(pz);
+    db_remove(pp);
+    ldb_env *z = open_db(pz, LDB_COMPRESS_ZSTD, 0), *p = open_db(pp, LDB_COMPRESS_NONE, 0);
+    fill(z, NULL, n, VALUE_SIZE, 0, NULL);
+    fill(p, NULL, n, VALUE_SIZE, 0, NULL);
+    struct reader rz = {.env = z, .n = n}, rp = {.env = p, .n = n};
+#ifdef BENCH_LMDB
+    char pm[600];
+    db_path(pm, sizeof pm, "gets-lmdb");
+    struct reader lm = {.n = n};
+    lm.menv = lmdb_fill(pm, n, &lm.mdbi);
+#endif
+    struct reader warm = rz;
+    warm.stream = shuffled(n, 7);
+    warm.stream_len = n;
+    read_loop_ldb(&warm); /* every value once: all in the cache */
+    free((void *)warm.stream);
+    for (int round = 0; round < rounds; round++) {
+        double cz, cp, wz = gets_zstd(&rz, &cz), wp = gets_plain(&rp, &cp);
+        printf("  round %d: zstd %.0f/s (CPU %.0f/s), plain %.0f/s (CPU %.0f/s), zstd/plain "
+               "CPU %.2f\n",
+               round, wz, cz, wp, cp, cz / cp);
+#ifdef BENCH_LMDB
+        double cm, wm = gets_lmdb(&lm, &cm);
+        printf("           LMDB plain %.0f/s (CPU %.0f/s); zstd/LMDB wall %.2f, CPU %.2f\n", wm,
+               cm, wz / wm, cz / cm);
+#endif
+        fflush(stdout);
+    }
+    ldb_stat st;
+    OK(ldb_stat_env(z, &st));
+    printf("  cache hits %" PRIu64 " misses %" PRIu64 "\n", st.cache_hits, st.cache_misses);
+#ifdef BENCH_LMDB
+    mdb_env_close(lm.menv);
+    lmdb_remove(pm);
+#endif
+    OK(ldb_close(z));
+    OK(ldb_close(p));
+    db_remove(pz);
+    db_remove(pp);
+}
+
 /* ---- zipf -------------------------------------------------------------------------- */
 
 #define ZIPF_THETA 0.99
@@ -959,12 +1056,14 @@ int main(int argc, char **argv)
             rounds = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "-c") == 0)
             only = argv[i + 1];
+        else if (strcmp(argv[i], "-g") == 0)
+            n_gets = strtoull(argv[i + 1], NULL, 10);
         else
             break;
     }
     if (i >= argc || n_values < 1000) {
-        fprintf(stderr, "usage: bench_compress [-n N>=1000] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4] "
-                        "threshold|random|size|dict|threads|small|zipf...\n");
+        fprintf(stderr, "usage: bench_compress [-n N>=1000] [-d DIR] [-r ROUNDS] [-c off|zstd|lz4] [-g GETS] "
+                        "threshold|random|size|dict|threads|gets|small|zipf...\n");
         return 2;
     }
     text = malloc(TEXT_SIZE);
@@ -987,6 +1086,8 @@ int main(int argc, char **argv)
             run_dict();
         else if (strcmp(argv[i], "threads") == 0)
             run_threads();
+        else if (strcmp(argv[i], "gets") == 0)
+            run_gets();
         else if (strcmp(argv[i], "small") == 0)
             run_small();
         else if (strcmp(argv[i], "zipf") == 0)
