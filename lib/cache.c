@@ -69,6 +69,18 @@ struct ldb__cache {
     struct ldb__pins *slots;
 };
 
+/* A zeroed header with room for size bytes of data, on a cache line of its
+ * own (cache.h: a hit reads one line of it). */
+static struct ldb__cache_entry *entry_alloc(uint32_t size)
+{
+    void *p;
+    size_t n = (sizeof(struct ldb__cache_entry) + size + 63) & ~(size_t)63;
+    if (ldb__memalign(&p, 64, n) != 0)
+        return NULL;
+    memset(p, 0, sizeof(struct ldb__cache_entry));
+    return p;
+}
+
 /* What an entry costs the bound: its data and its bookkeeping. */
 static uint64_t charge(const struct ldb__cache_entry *e)
 {
@@ -339,10 +351,9 @@ static void evict(struct ldb__cache *c, struct shard *s, struct ldb__cache_entry
 {
     list_del(s, e);
     retire(c, s, e);
-    struct ldb__cache_entry *g = ldb__malloc(sizeof *g);
+    struct ldb__cache_entry *g = entry_alloc(0);
     if (g == NULL)
         return; /* no ghost: the policy forgets the key, still correct */
-    memset(g, 0, sizeof *g);
     g->key = e->key;
     g->size = e->size;
     g->refs = 1;
@@ -521,10 +532,9 @@ struct ldb__cache_entry *ldb__cache_get(struct ldb__cache *c, const struct ldb__
 
 struct ldb__cache_entry *ldb__cache_entry_new(uint32_t size)
 {
-    struct ldb__cache_entry *e = ldb__malloc(sizeof *e + (size ? size : 1));
+    struct ldb__cache_entry *e = entry_alloc(size);
     if (e == NULL)
         return NULL;
-    memset(e, 0, sizeof *e);
     e->size = size;
     e->refs = 1;
     e->list = LIST_NONE;

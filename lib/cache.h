@@ -56,17 +56,21 @@ struct ldb__cache_link {
     struct ldb__cache_link *prev, *next;
 };
 
+/* An entry starts on a cache line (entries are allocated 64-byte aligned)
+ * and what a hit reads or writes comes first, within 40 bytes: a hit
+ * touches that one line of the entry before its data. */
 struct ldb__cache_entry {
     /* Fields marked (atomic) are read and written with __atomic builtins. */
     struct ldb__cache_entry *hnext;         /* hash chain, walked without the lock (atomic) */
-    struct ldb__cache_link link;            /* its list or the limbo: shard lock */
     struct ldb__cache_key key;              /* set before it is indexed, then fixed */
-    uint64_t retired;                       /* the epoch it left the index at */
     uint32_t size;                          /* bytes of data */
     uint32_t refs;                          /* pins, plus one while cached or in limbo (atomic) */
     uint8_t referenced;                     /* hit since the policy last looked (atomic) */
     uint8_t list;                           /* enum in cache.c: its list, or none (atomic) */
-    uint8_t data[];
+    /* Not read by a hit: */
+    struct ldb__cache_link link;            /* its list or the limbo: shard lock */
+    uint64_t retired;                       /* the epoch it left the index at */
+    uint8_t data[] __attribute__((aligned(64)));
 };
 
 /* The pins a txn holds, the hits it has not yet added to the cache's count,

@@ -113,13 +113,16 @@ static int value_decompress(ldb_txn *txn, pgno_t leaf_pgno, const uint8_t *lp,
                                       (uint32_t)(n->value - lp)};
         cacheable = lp == pg->map + (size_t)leaf_pgno * pg->page_size;
     }
-    int codec;
-    uint32_t raw;
-    TRY(ldb__compress_header(sv->data, (uint32_t)sv->size, &codec, &raw));
     TRY(ldb__pins_reserve(&txn->pins));
     struct ldb__cache *cache = txn->env->cache;
     struct ldb__cache_entry *e = cacheable ? ldb__cache_get(cache, &key, &txn->pins) : NULL;
     if (e == NULL) {
+        /* Checked on a miss only: a hit's entry was decompressed from
+         * these very bytes (the key names them) after the same checks, so
+         * a hit reads neither them nor their frame header. */
+        int codec;
+        uint32_t raw;
+        TRY(ldb__compress_header(sv->data, (uint32_t)sv->size, &codec, &raw));
         if ((e = ldb__cache_entry_new(raw)) == NULL)
             return -ENOMEM;
         int rc = ldb__dict_decompress(txn, sv->data, (uint32_t)sv->size, e->data, raw);
