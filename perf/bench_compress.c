@@ -24,9 +24,10 @@
  *              (built with it: plain values, same keys) alongside.
  *   gets       warm random gets from one thread, a fixed number (-g, default
  *              1,000,000) per engine: zstd (all in the cache), plain, and
- *              LMDB (built with it) on the same values, each loop in a
- *              function of its own (gets_zstd, gets_plain, gets_lmdb) so
- *              that callgrind can compare them; wall and CPU rates.
+ *              LMDB and RocksDB with LZ4 (when built with them) on the
+ *              same values, each loop in a function of its own (gets_zstd,
+ *              gets_plain, gets_lmdb, gets_rocksdb) so that callgrind can
+ *              compare them; wall and CPU rates.
  *   small      small values through the database, zstd without and with a
  *              trained dictionary (ldb_dbi_train_dict after the first
  *              2,000 values): ~200-byte JSON records, and log lines of
@@ -59,6 +60,9 @@
 #include <zstd.h>
 #ifdef BENCH_LMDB
 #include <lmdb.h>
+#endif
+#ifdef BENCH_ROCKSDB
+#include <rocksdb/c.h>
 #endif
 
 #include "lightningdb.h"
@@ -568,6 +572,10 @@ struct reader {
     MDB_env *menv;
     MDB_dbi mdbi;
 #endif
+#ifdef BENCH_ROCKSDB
+    rocksdb_t *rdb;
+    rocksdb_readoptions_t *rro;
+#endif
     uint64_t n, seed;
     const uint32_t *stream;
     uint64_t stream_len;
@@ -803,6 +811,92 @@ static void run_threads(void)
     db_remove(pp);
 }
 
+#ifdef BENCH_ROCKSDB
+static void rocks_ok(const char *what, char *err)
+{
+    if (err != NULL) {
+        fprintf(stderr, "bench_compress: %s: %s\n", what, err);
+        exit(1);
+    }
+}
+
+/* The same loop over RocksDB: a pinned get (no copy), its block cache warm. */
+static void *read_loop_rocksdb(void *arg)
+{
+    struct reader *rd = arg;
+    double t0 = now(), stop = t0 + rd->secs, c0 = thread_cpu();
+    uint64_t gets = 0, s = rd->seed, sum = 0;
+    while (!reader_done(rd, gets, stop)) {
+        unsigned char k[8];
+        key_of(next_key(rd, &s, gets), k);
+        char *err = NULL;
+        rocksdb_pinnableslice_t *ps = rocksdb_get_pinned(rd->rdb, rd->rro, (const char *)k, 7, &err);
+        rocks_ok("rocksdb_get_pinned", err);
+        size_t len;
+        const char *v = rocksdb_pinnableslice_value(ps, &len);
+        if (v == NULL) {
+            fprintf(stderr, "bench_compress: rocksdb: a key is missing\n");
+            exit(1);
+        }
+        sum += (unsigned char)v[len / 2];
+        rocksdb_pinnableslice_destroy(ps);
+        gets++;
+    }
+    rd->secs = now() - t0;
+    rd->cpu = thread_cpu() - c0;
+    rd->gets = gets + (sum == 0xFFFFFFFFFFFFFFFFull);
+    return NULL;
+}
+
+/* RocksDB with LZ4 (as ldb_bench's rocksdb-lz4) holding values 0..n-1,
+ * flushed and compacted so that gets read LZ4 blocks from SST files through
+ * a block cache of cache_size bytes (the same as ours), not the memtable. */
+static rocksdb_t *rocksdb_fill(const char *path, uint64_t n, size_t cache_size)
+{
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(o, 1);
+    rocksdb_options_set_compression(o, rocksdb_lz4_compression);
+    rocksdb_block_based_table_options_t *t = rocksdb_block_based_options_create();
+    rocksdb_cache_t *cache = rocksdb_cache_create_lru(cache_size);
+    rocksdb_block_based_options_set_block_cache(t, cache);
+    rocksdb_options_set_block_based_table_factory(o, t);
+    char *err = NULL;
+    rocksdb_t *db = rocksdb_open(o, path, &err);
+    rocks_ok("rocksdb_open", err);
+    rocksdb_writeoptions_t *w = rocksdb_writeoptions_create();
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    for (uint64_t i = 0; i < n; i++) {
+        unsigned char k[8];
+        key_of((uint32_t)i, k);
+        rocksdb_writebatch_put(b, (const char *)k, 7, (const char *)text_value(i, VALUE_SIZE),
+                               VALUE_SIZE);
+        if (i % 1000 == 999 || i + 1 == n) {
+            rocksdb_write(db, w, b, &err);
+            rocks_ok("rocksdb_write", err);
+            rocksdb_writebatch_clear(b);
+        }
+    }
+    rocksdb_writebatch_destroy(b);
+    rocksdb_writeoptions_destroy(w);
+    rocksdb_flushoptions_t *f = rocksdb_flushoptions_create();
+    rocksdb_flush(db, f, &err);
+    rocks_ok("rocksdb_flush", err);
+    rocksdb_flushoptions_destroy(f);
+    rocksdb_compact_range(db, NULL, 0, NULL, 0);
+    /* the options, table options and cache stay referenced by the db */
+    return db;
+}
+
+static void rocksdb_remove(const char *path)
+{
+    rocksdb_options_t *o = rocksdb_options_create();
+    char *err = NULL;
+    rocksdb_destroy_db(o, path, &err);
+    free(err);
+    rocksdb_options_destroy(o);
+}
+#endif
+
 /* ---- gets: one thread, a fixed count, for callgrind ------------------------------- */
 
 /* One timed run of a fixed number of gets; the rate per CPU second in *cpu. */
@@ -840,6 +934,14 @@ static __attribute__((noinline)) double gets_lmdb(const struct reader *r, double
 }
 #endif
 
+#ifdef BENCH_ROCKSDB
+static __attribute__((noinline)) double gets_rocksdb(const struct reader *r, double *cpu)
+{
+    gets_phase = 4;
+    return fixed_gets(r, read_loop_rocksdb, cpu);
+}
+#endif
+
 static void run_gets(void)
 {
     uint64_t n = n_values < 50000 ? n_values : 50000;
@@ -861,10 +963,23 @@ static void run_gets(void)
     struct reader lm = {.n = n};
     lm.menv = lmdb_fill(pm, n, &lm.mdbi);
 #endif
+#ifdef BENCH_ROCKSDB
+    char pr[600];
+    db_path(pr, sizeof pr, "gets-rocksdb");
+    struct reader rr = {.n = n};
+    rr.rdb = rocksdb_fill(pr, n, (size_t)64 << 20 /* our default cache_size */);
+    rr.rro = rocksdb_readoptions_create();
+#endif
     struct reader warm = rz;
     warm.stream = shuffled(n, 7);
     warm.stream_len = n;
     read_loop_ldb(&warm); /* every value once: all in the cache */
+#ifdef BENCH_ROCKSDB
+    struct reader rwarm = rr;
+    rwarm.stream = warm.stream;
+    rwarm.stream_len = n;
+    read_loop_rocksdb(&rwarm); /* every block once: all in the block cache */
+#endif
     free((void *)warm.stream);
     for (int round = 0; round < rounds; round++) {
         double cz, cp, wz = gets_zstd(&rz, &cz), wp = gets_plain(&rp, &cp);
@@ -876,6 +991,11 @@ static void run_gets(void)
         printf("           LMDB plain %.0f/s (CPU %.0f/s); zstd/LMDB wall %.2f, CPU %.2f\n", wm,
                cm, wz / wm, cz / cm);
 #endif
+#ifdef BENCH_ROCKSDB
+        double cr, wr = gets_rocksdb(&rr, &cr);
+        printf("           RocksDB LZ4 %.0f/s (CPU %.0f/s); zstd/RocksDB wall %.2f, CPU %.2f\n",
+               wr, cr, wz / wr, cz / cr);
+#endif
         fflush(stdout);
     }
     ldb_stat st;
@@ -884,6 +1004,11 @@ static void run_gets(void)
 #ifdef BENCH_LMDB
     mdb_env_close(lm.menv);
     lmdb_remove(pm);
+#endif
+#ifdef BENCH_ROCKSDB
+    rocksdb_readoptions_destroy(rr.rro);
+    rocksdb_close(rr.rdb);
+    rocksdb_remove(pr);
 #endif
     OK(ldb_close(z));
     OK(ldb_close(p));
