@@ -581,6 +581,38 @@ static int touch(struct ldb__cache *c, uint64_t i)
     return hit;
 }
 
+/* What a hit reads of an entry lies in one cache line: entries start on a
+ * 64-byte boundary, the hit's fields in the first line, the data on the
+ * next; as allocated, as cached, and as the cache hands them back. */
+START_TEST(test_cache_entry_one_line)
+{
+    TU_REQUIRE(offsetof(struct ldb__cache_entry, list) < 64 &&
+                   offsetof(struct ldb__cache_entry, referenced) < 64 &&
+                   offsetof(struct ldb__cache_entry, refs) < 64 &&
+                   offsetof(struct ldb__cache_entry, key) + sizeof(struct ldb__cache_key) <= 64,
+               "a hit's fields span two lines");
+    TU_REQUIRE(offsetof(struct ldb__cache_entry, data) == 64, "data at %zu",
+               offsetof(struct ldb__cache_entry, data));
+    struct ldb__cache *c;
+    TU_RC_OK(ldb__cache_open(64 * ECHARGE, 1, &c));
+    for (uint32_t size = 1; size <= 4096; size = size * 3 + 1) {
+        struct ldb__cache_key k = ck(size);
+        struct ldb__cache_entry *e = ldb__cache_entry_new(size);
+        ck_assert_ptr_nonnull(e);
+        TU_REQUIRE((uintptr_t)e % 64 == 0, "a %u-byte entry at %p", size, (void *)e);
+        memset(e->data, 0xA5, size); /* ASan: the whole size is there */
+        e = ldb__cache_insert(c, &k, e);
+        ldb__cache_unpin(c, e);
+        struct ldb__cache_entry *h = ldb__cache_get(c, &k, NULL);
+        TU_REQUIRE(h == e && (uintptr_t)h % 64 == 0 && h->size == size &&
+                       h->data[size - 1] == 0xA5,
+                   "the hit for a %u-byte entry", size);
+        ldb__cache_unpin(c, h);
+    }
+    ldb__cache_close(c);
+}
+END_TEST
+
 START_TEST(test_arc_bound_under_scan)
 {
     struct ldb__cache *c;
@@ -1245,6 +1277,7 @@ static Suite *compress_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("arc");
+    tcase_add_test(tc, test_cache_entry_one_line);
     tcase_add_test(tc, test_arc_bound_under_scan);
     tcase_add_test(tc, test_arc_hot_set_survives_scan);
     tcase_add_test(tc, test_arc_ghost_hits_move_p);
