@@ -57,8 +57,9 @@ struct ldb__cache_link {
 };
 
 /* An entry starts on a cache line (entries are allocated 64-byte aligned)
- * and what a hit reads or writes comes first, within 40 bytes: a hit
- * touches that one line of the entry before its data. */
+ * and what a hit reads or writes comes first, within 42 bytes: a hit
+ * touches that one line of the entry before its data (which starts at
+ * byte 72, after the fields only the shard lock's holder uses). */
 struct ldb__cache_entry {
     /* Fields marked (atomic) are read and written with __atomic builtins. */
     struct ldb__cache_entry *hnext;         /* hash chain, walked without the lock (atomic) */
@@ -70,7 +71,7 @@ struct ldb__cache_entry {
     /* Not read by a hit: */
     struct ldb__cache_link link;            /* its list or the limbo: shard lock */
     uint64_t retired;                       /* the epoch it left the index at */
-    uint8_t data[] __attribute__((aligned(64)));
+    uint8_t data[];
 };
 
 /* The pins a txn holds, the hits it has not yet added to the cache's count,

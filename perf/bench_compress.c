@@ -1021,7 +1021,7 @@ static void run_gets(void)
 #define ZIPF_THETA 0.99
 /* What an entry costs the cache's bound beyond its data (sizeof struct
  * ldb__cache_entry, lib/cache.h): the LRU below is charged the same. */
-#define ENTRY_OVERHEAD 64u
+#define ENTRY_OVERHEAD 72u
 
 /* count keys of 0..n-1 drawn from a Zipfian distribution (Gray et al.,
  * "Quickly generating billion-record synthetic databases", as YCSB does),

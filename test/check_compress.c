@@ -582,17 +582,19 @@ static int touch(struct ldb__cache *c, uint64_t i)
 }
 
 /* What a hit reads of an entry lies in one cache line: entries start on a
- * 64-byte boundary, the hit's fields in the first line, the data on the
- * next; as allocated, as cached, and as the cache hands them back. */
+ * 64-byte boundary with the hit's fields in the first line; as allocated,
+ * as cached, and as the cache hands them back. */
 START_TEST(test_cache_entry_one_line)
 {
-    TU_REQUIRE(offsetof(struct ldb__cache_entry, list) < 64 &&
+    TU_REQUIRE(offsetof(struct ldb__cache_entry, hnext) < 64 &&
+                   offsetof(struct ldb__cache_entry, list) < 64 &&
                    offsetof(struct ldb__cache_entry, referenced) < 64 &&
                    offsetof(struct ldb__cache_entry, refs) < 64 &&
+                   offsetof(struct ldb__cache_entry, size) < 64 &&
                    offsetof(struct ldb__cache_entry, key) + sizeof(struct ldb__cache_key) <= 64,
                "a hit's fields span two lines");
-    TU_REQUIRE(offsetof(struct ldb__cache_entry, data) == 64, "data at %zu",
-               offsetof(struct ldb__cache_entry, data));
+    TU_REQUIRE(sizeof(struct ldb__cache_entry) <= 72, "a %zu-byte header",
+               sizeof(struct ldb__cache_entry));
     struct ldb__cache *c;
     TU_RC_OK(ldb__cache_open(64 * ECHARGE, 1, &c));
     for (uint32_t size = 1; size <= 4096; size = size * 3 + 1) {
