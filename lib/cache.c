@@ -351,9 +351,11 @@ static void evict(struct ldb__cache *c, struct shard *s, struct ldb__cache_entry
 {
     list_del(s, e);
     retire(c, s, e);
-    struct ldb__cache_entry *g = entry_alloc(0);
+    /* A ghost has no data and is never hit: no need for a line of its own. */
+    struct ldb__cache_entry *g = ldb__malloc(sizeof *g);
     if (g == NULL)
         return; /* no ghost: the policy forgets the key, still correct */
+    memset(g, 0, sizeof *g);
     g->key = e->key;
     g->size = e->size;
     g->refs = 1;
