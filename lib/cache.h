@@ -56,7 +56,8 @@ struct ldb__cache_link {
     struct ldb__cache_link *prev, *next;
 };
 
-/* An entry starts on a cache line (entries are allocated 64-byte aligned)
+/* An entry starts on a cache line (entries with data are allocated 64-byte
+ * aligned; ghosts are not, never being hit)
  * and what a hit reads or writes comes first, within 42 bytes: a hit
  * touches that one line of the entry before its data (which starts at
  * byte 72, after the fields only the shard lock's holder uses). */
