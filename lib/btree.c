@@ -904,7 +904,7 @@ static int relocate_runs(struct relocation *r, unsigned l)
         TRY(write_overflow(r->pg, r->t, v.data, (uint32_t)v.size, &np));
         TRY(ldb__page_node(r->path.page[l], psize, i, &node));
         TRY(free_overflow(r->pg, r->t, &node));
-        memcpy((uint8_t *)(uintptr_t)node.value, &np, sizeof np);
+        ldb__st_le64((uint8_t *)(uintptr_t)node.value, np); /* as the put wrote it */
     }
     return 0;
 }
