@@ -46,6 +46,7 @@
  *    segments wholly at or before the backup.
  */
 #include "testutil.h"
+#include "v1log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -162,19 +163,6 @@ static void expect_db(const char *path, uint64_t want)
         expect_tree(txn, t, m.tree);
     ldb_txn_abort(txn);
     TU_RC_OK(ldb_close(env));
-}
-
-static uint64_t db_id_of(const char *path)
-{
-    int fd = open(path, O_RDONLY);
-    ck_assert(fd >= 0);
-    struct stat sb;
-    ck_assert(fstat(fd, &sb) == 0);
-    struct meta_page m;
-    unsigned slot;
-    TU_RC_OK(ldb__meta_read_newest(fd, (uint64_t)sb.st_size, &m, &slot));
-    close(fd);
-    return m.db_id;
 }
 
 static uint64_t now_us(void)
@@ -325,7 +313,7 @@ START_TEST(test_restore_targets)
     ck_assert_uint_eq(rp.total, 240);
     /* Its own history from here: a database id of its own, and no segment
      * of the original's restores onto it. */
-    ck_assert_uint_ne(db_id_of(dest), db_id_of(r->path));
+    ck_assert_uint_ne(tu_db_id_of(dest), tu_db_id_of(r->path));
     char again[4300];
     snprintf(again, sizeof again, "%s/again", r->dir);
     TU_RC_IS(ldb_restore(dest, r->arch, again, 0, 0, &got, err, sizeof err), LDB_MISMATCH);
@@ -575,7 +563,7 @@ START_TEST(test_follow_segments)
     TU_RC_OK(follow(r, replica, &got, err, sizeof err));
     ck_assert_uint_eq(got, 40);
     expect_db(replica, 40);
-    ck_assert_uint_eq(db_id_of(replica), db_id_of(r->path));
+    ck_assert_uint_eq(tu_db_id_of(replica), tu_db_id_of(r->path));
     /* Txns not yet archived are not there; each segment is, as it appears. */
     commit_txns(r, env, 41, 80, 0);
     TU_RC_OK(ldb_restore_follow(NULL, r->arch, replica, &got, err, sizeof err));
@@ -634,7 +622,7 @@ START_TEST(test_follow_segments)
     TU_RC_OK(ldb_archive_list(other->arch, remember_newest, NULL));
     char from[4600], to[4400], name[128];
     snprintf(from, sizeof from, "%s/%s", other->arch, newest_segment);
-    snprintf(name, sizeof name, "%016" PRIx64 "-%020d-%020d.ldblog", db_id_of(r->path), 201,
+    snprintf(name, sizeof name, "%016" PRIx64 "-%020d-%020d.ldblog", tu_db_id_of(r->path), 201,
              260);
     snprintf(to, sizeof to, "%s/%s", r->arch, name);
     ck_assert(rename(from, to) == 0);
@@ -1118,44 +1106,20 @@ END_TEST
 
 /* ---- version 1 ---------------------------------------------------------------- */
 
-/* A version-1 log as 0.1.0 wrote it (wal.h), built by hand: one put per txn. */
-static size_t v1_log(uint8_t *buf, uint64_t db_id, uint64_t txns)
+/* A version-1 log (v1log.h) with one put per txn: "v1-NN" = "N". */
+static void v1_log_write(const char *path, uint64_t db_id, uint64_t txns)
 {
-    /* Little-endian, as 0.1.0 wrote it on x86-64. */
-    uint64_t salt = 0x5A17ED0123456789ull;
-    uint32_t prev = (uint32_t)salt;
-    memset(buf, 0, 64);
-    ldb__st_le64(buf, WAL_MAGIC);
-    ldb__st_le32(buf + 8, 1);
-    ldb__st_le64(buf + 16, salt);
-    ldb__st_le64(buf + 24, 0);
-    ldb__st_le64(buf + 32, db_id);
-    ldb__st_le32(buf + 40, ldb__crc32c(0, buf, 40));
-    size_t len = 64;
+    tu_v1_log *l = tu_xmalloc(sizeof *l);
+    tu_v1_begin(l, db_id, 0);
     for (uint64_t t = 1; t <= txns; t++) {
-        uint8_t *rec = buf + len;
         char key[8], val[8];
         snprintf(key, sizeof key, "v1-%02d", (int)t);
         snprintf(val, sizeof val, "%d", (int)t);
-        uint16_t kl = (uint16_t)strlen(key);
-        uint32_t vl = (uint32_t)strlen(val);
-        uint32_t rlen = (uint32_t)((32 + 8 + kl + vl + 7) & ~7u);
-        memset(rec, 0, rlen);
-        rec[32] = WAL_OP_PUT;
-        ldb__st_le16(rec + 34, kl);
-        ldb__st_le32(rec + 36, vl);
-        memcpy(rec + 40, key, kl);
-        memcpy(rec + 40 + kl, val, vl);
-        ldb__st_le32(rec + 4, rlen);
-        ldb__st_le64(rec + 8, t);
-        ldb__st_le64(rec + 16, salt);
-        ldb__st_le32(rec + 24, 1); /* ops */
-        uint32_t c = ldb__crc32c(prev, rec + 4, rlen - 4);
-        ldb__st_le32(rec, c);
-        prev = c;
-        len += rlen;
+        tu_v1_op(l, WAL_OP_PUT, NULL, key, val);
+        tu_v1_seal(l, t);
     }
-    return len;
+    tu_v1_write(l, path);
+    free(l);
 }
 
 START_TEST(test_restore_v1_segment)
@@ -1166,14 +1130,9 @@ START_TEST(test_restore_v1_segment)
     ldb_env *env = tu_open(r->path, NULL);
     TU_RC_OK(ldb_backup(env, r->backup, 0)); /* txn 0 */
     TU_RC_OK(ldb_close(env));
-    uint8_t buf[4096];
-    size_t len = v1_log(buf, db_id_of(r->path), 5);
-    int fd;
     char wal[4300];
     snprintf(wal, sizeof wal, "%s-wal", r->path);
-    fd = open(wal, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ck_assert(fd >= 0 && write(fd, buf, len) == (ssize_t)len);
-    close(fd);
+    v1_log_write(wal, tu_db_id_of(r->path), 5);
     ldb_options o = run_options(r);
     env = tu_open(r->path, &o); /* recovers the v1 log, archives it */
     TU_RC_OK(ldb_close(env));

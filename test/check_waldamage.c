@@ -26,6 +26,7 @@
  *  - v1: a version-1 log (0.1.0's), built by hand, is replayed.
  */
 #include "testutil.h"
+#include "v1log.h"
 #include "workload.h"
 
 #include <errno.h>
@@ -500,85 +501,6 @@ END_TEST
 
 /* ---- version 1 ---------------------------------------------------------------------- */
 
-/* A version-1 log, as 0.1.0 wrote it (wal.h): the header with version 1,
- * then records with a 32-byte header whose crc chains from the previous
- * record's. Built here by hand, not with the library's encoder. */
-typedef struct v1_log {
-    uint8_t buf[8192];
-    size_t len;
-    uint64_t salt;
-    uint32_t prev_crc;
-    uint8_t rec[4096];
-    size_t rec_len;
-    uint32_t nops;
-} v1_log;
-
-static void v1_begin(v1_log *l, uint64_t db_id, uint64_t checkpoint)
-{
-    memset(l, 0, sizeof *l);
-    l->salt = 0x5A17ED0123456789ull;
-    /* Little-endian, as 0.1.0 wrote it on x86-64. */
-    ldb__st_le64(l->buf, WAL_MAGIC);
-    ldb__st_le32(l->buf + 8, 1);
-    ldb__st_le64(l->buf + 16, l->salt);
-    ldb__st_le64(l->buf + 24, checkpoint);
-    ldb__st_le64(l->buf + 32, db_id);
-    ldb__st_le32(l->buf + 40, ldb__crc32c(0, l->buf, 40));
-    l->len = 64;
-    l->prev_crc = (uint32_t)l->salt;
-}
-
-static void v1_op(v1_log *l, unsigned type, const char *name, const char *key, const char *val)
-{
-    if (l->rec_len == 0)
-        l->rec_len = 32;
-    uint8_t *p = l->rec + l->rec_len;
-    size_t nl = name ? strlen(name) : 0, kl = key ? strlen(key) : 0, vl = val ? strlen(val) : 0;
-    p[0] = (uint8_t)type;
-    p[1] = (uint8_t)nl;
-    ldb__st_le16(p + 2, (uint16_t)kl);
-    ldb__st_le32(p + 4, (uint32_t)vl);
-    memcpy(p + 8, name ? name : "", nl);
-    memcpy(p + 8 + nl, key ? key : "", kl);
-    memcpy(p + 8 + nl + kl, val ? val : "", vl);
-    l->rec_len += 8 + nl + kl + vl;
-    l->nops++;
-}
-
-static void v1_seal(v1_log *l, uint64_t txnid)
-{
-    if (l->rec_len == 0)
-        l->rec_len = 32;
-    uint32_t len = (uint32_t)((l->rec_len + 7) & ~(size_t)7);
-    memset(l->rec + l->rec_len, 0, len - l->rec_len);
-    ldb__st_le32(l->rec + 4, len);
-    ldb__st_le64(l->rec + 8, txnid);
-    ldb__st_le64(l->rec + 16, l->salt);
-    ldb__st_le32(l->rec + 24, l->nops);
-    ldb__st_le32(l->rec + 28, 0);
-    uint32_t c = ldb__crc32c(l->prev_crc, l->rec + 4, len - 4);
-    ldb__st_le32(l->rec, c);
-    memcpy(l->buf + l->len, l->rec, len);
-    l->len += len;
-    l->prev_crc = c;
-    l->rec_len = 0;
-    l->nops = 0;
-}
-
-/* The database id of the data file at path. */
-static uint64_t db_id_of(const char *path)
-{
-    int fd = open(path, O_RDONLY);
-    ck_assert(fd >= 0);
-    struct stat sb;
-    ck_assert(fstat(fd, &sb) == 0);
-    struct meta_page m;
-    unsigned slot;
-    TU_RC_OK(ldb__meta_read_newest(fd, (uint64_t)sb.st_size, &m, &slot));
-    close(fd);
-    return m.db_id;
-}
-
 /* A database that 0.1.0 left after a crash: its data file at txn 1 and a
  * version-1 log with txns 1..4 (txn 1 is in the checkpoint already) and a
  * torn fifth. Loop 0 opens it read-write, loop 1 LDB_RDONLY. */
@@ -592,27 +514,24 @@ START_TEST(test_v1_log_recovers)
     tu_put_str(txn, LDB_MAIN, "one", "1");
     TU_RC_OK(ldb_txn_commit(txn));
     TU_RC_OK(ldb_close(env)); /* checkpointed at txn 1, log emptied */
-    v1_log *l = tu_xmalloc(sizeof *l);
-    v1_begin(l, db_id_of(path), 0);
-    v1_op(l, WAL_OP_PUT, NULL, "one", "1");
-    v1_seal(l, 1);
-    v1_op(l, WAL_OP_PUT, NULL, "two", "2");
-    v1_op(l, WAL_OP_CREATE, "tree", NULL, NULL);
-    v1_op(l, WAL_OP_PUT, "tree", "in-tree", "x");
-    v1_seal(l, 2);
-    v1_op(l, WAL_OP_DEL, NULL, "one", NULL);
-    v1_op(l, WAL_OP_PUT, NULL, "three", "3");
-    v1_seal(l, 3);
-    v1_op(l, WAL_OP_PUT, NULL, "four", "4");
-    v1_seal(l, 4);
+    tu_v1_log *l = tu_xmalloc(sizeof *l);
+    tu_v1_begin(l, tu_db_id_of(path), 0);
+    tu_v1_op(l, WAL_OP_PUT, NULL, "one", "1");
+    tu_v1_seal(l, 1);
+    tu_v1_op(l, WAL_OP_PUT, NULL, "two", "2");
+    tu_v1_op(l, WAL_OP_CREATE, "tree", NULL, NULL);
+    tu_v1_op(l, WAL_OP_PUT, "tree", "in-tree", "x");
+    tu_v1_seal(l, 2);
+    tu_v1_op(l, WAL_OP_DEL, NULL, "one", NULL);
+    tu_v1_op(l, WAL_OP_PUT, NULL, "three", "3");
+    tu_v1_seal(l, 3);
+    tu_v1_op(l, WAL_OP_PUT, NULL, "four", "4");
+    tu_v1_seal(l, 4);
     size_t keep = l->len;
-    v1_op(l, WAL_OP_PUT, NULL, "five", "5");
-    v1_seal(l, 5);
+    tu_v1_op(l, WAL_OP_PUT, NULL, "five", "5");
+    tu_v1_seal(l, 5);
     l->buf[l->len - 3] ^= 1; /* torn: fails its crc */
-    int fd = open(wal, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    ck_assert(fd >= 0);
-    ck_assert(write(fd, l->buf, l->len) == (ssize_t)l->len);
-    close(fd);
+    tu_v1_write(l, wal);
     ck_assert(keep < l->len);
     free(l);
     ldb_options ro = {.flags = LDB_RDONLY};
@@ -636,7 +555,7 @@ START_TEST(test_v1_log_recovers)
     tu_put_str(txn, LDB_MAIN, "five", "5");
     TU_RC_OK(ldb_txn_commit(txn));
     uint8_t h[12];
-    fd = open(wal, O_RDONLY);
+    int fd = open(wal, O_RDONLY);
     ck_assert(fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h);
     close(fd);
     ck_assert_uint_eq(ldb__ld_le32(h + 8), WAL_VERSION);

@@ -74,7 +74,8 @@ case $defs in
 esac
 
 # lib/ and the test helpers once, then one static program per suite.
-for f in "$srcdir"/lib/*.c "$srcdir"/test/testutil.c "$srcdir"/test/workload.c; do
+for f in "$srcdir"/lib/*.c "$srcdir"/test/testutil.c "$srcdir"/test/workload.c \
+    "$srcdir"/test/v1log.c; do
     o=$out/obj/$(basename "$f" .c).o
     # shellcheck disable=SC2086 # $flags and $defs are lists
     $cc $flags $defs -c -o "$o" "$f" 2>"$o.err" || { cat "$o.err"; exit 1; }
