@@ -709,6 +709,56 @@ static void lmdb_remove(const char *path)
 }
 #endif
 
+/* The same n log-line values in each engine the warm-get runs compare: ours
+ * with zstd and plain, and LMDB's (when built with it). */
+struct engines {
+    char pz[600], pp[600];
+    ldb_env *z, *p;
+    struct reader rz, rp;
+#ifdef BENCH_LMDB
+    char pm[600];
+    struct reader lm;
+#endif
+};
+
+static void engine_path(char *out, size_t cap, const char *run, const char *what)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s-%s", run, what);
+    db_path(out, cap, name);
+}
+
+static void engines_open(struct engines *e, const char *run, uint64_t n)
+{
+    engine_path(e->pz, sizeof e->pz, run, "zstd.ldb");
+    engine_path(e->pp, sizeof e->pp, run, "plain.ldb");
+    db_remove(e->pz);
+    db_remove(e->pp);
+    e->z = open_db(e->pz, LDB_COMPRESS_ZSTD, 0);
+    e->p = open_db(e->pp, LDB_COMPRESS_NONE, 0);
+    fill(e->z, NULL, n, VALUE_SIZE, 0, NULL);
+    fill(e->p, NULL, n, VALUE_SIZE, 0, NULL);
+    e->rz = (struct reader){.env = e->z, .n = n};
+    e->rp = (struct reader){.env = e->p, .n = n};
+#ifdef BENCH_LMDB
+    engine_path(e->pm, sizeof e->pm, run, "lmdb");
+    e->lm = (struct reader){.n = n};
+    e->lm.menv = lmdb_fill(e->pm, n, &e->lm.mdbi);
+#endif
+}
+
+static void engines_close(struct engines *e)
+{
+#ifdef BENCH_LMDB
+    mdb_env_close(e->lm.menv);
+    lmdb_remove(e->pm);
+#endif
+    OK(ldb_close(e->z));
+    OK(ldb_close(e->p));
+    db_remove(e->pz);
+    db_remove(e->pp);
+}
+
 /* Gets per second of `threads` readers like proto, each with its own seed;
  * *per_cpu (unless NULL): gets per CPU second of the readers, which a busy
  * machine disturbs less than the clock (threads waiting for a core). */
@@ -767,48 +817,28 @@ static void run_threads(void)
     printf("threads: %" PRIu64 " log-line values of 1 KiB, warm random gets (cache holds all), "
            "2 s per run, rounds alternating\n",
            n);
-    char pz[600], pp[600];
-    db_path(pz, sizeof pz, "threads-zstd.ldb");
-    db_path(pp, sizeof pp, "threads-plain.ldb");
-    db_remove(pz);
-    db_remove(pp);
-    ldb_env *z = open_db(pz, LDB_COMPRESS_ZSTD, 0), *p = open_db(pp, LDB_COMPRESS_NONE, 0);
-    fill(z, NULL, n, VALUE_SIZE, 0, NULL);
-    fill(p, NULL, n, VALUE_SIZE, 0, NULL);
-#ifdef BENCH_LMDB
-    char pm[600];
-    db_path(pm, sizeof pm, "threads-lmdb");
-    struct reader lm = {.n = n};
-    lm.menv = lmdb_fill(pm, n, &lm.mdbi);
-#endif
-    ldb_rate(z, n, 1, 1.0); /* warm the cache */
-    struct reader rz = {.env = z, .n = n}, rp = {.env = p, .n = n};
+    struct engines e;
+    engines_open(&e, "threads", n);
+    ldb_rate(e.z, n, 1, 1.0); /* warm the cache */
     for (int round = 0; round < rounds; round++) {
-        struct rates zr = measure(&rz, read_loop_ldb), pr = measure(&rp, read_loop_ldb);
+        struct rates zr = measure(&e.rz, read_loop_ldb), pr = measure(&e.rp, read_loop_ldb);
         printf("  round %d:\n", round);
         print_rates("zstd", &zr);
         print_rates("plain", &pr);
         printf("    zstd/plain per CPU s: 1 thread %.2f, 2 threads %.2f\n", zr.c1 / pr.c1,
                zr.c2 / pr.c2);
 #ifdef BENCH_LMDB
-        struct rates mr = measure(&lm, read_loop_lmdb);
+        struct rates mr = measure(&e.lm, read_loop_lmdb);
         print_rates("LMDB plain", &mr);
         printf("    zstd/LMDB per CPU s: 1 thread %.2f, 2 threads %.2f; wall: %.2f, %.2f\n",
                zr.c1 / mr.c1, zr.c2 / mr.c2, zr.r1 / mr.r1, zr.r2 / mr.r2);
 #endif
         ldb_stat st;
-        OK(ldb_stat_env(z, &st));
+        OK(ldb_stat_env(e.z, &st));
         printf("    cache hits %" PRIu64 " misses %" PRIu64 "\n", st.cache_hits, st.cache_misses);
         fflush(stdout);
     }
-#ifdef BENCH_LMDB
-    mdb_env_close(lm.menv);
-    lmdb_remove(pm);
-#endif
-    OK(ldb_close(z));
-    OK(ldb_close(p));
-    db_remove(pz);
-    db_remove(pp);
+    engines_close(&e);
 }
 
 #ifdef BENCH_ROCKSDB
@@ -948,21 +978,8 @@ static void run_gets(void)
     printf("gets: %" PRIu64 " log-line values of 1 KiB, %" PRIu64
            " warm random gets per engine and round, one thread\n",
            n, n_gets);
-    char pz[600], pp[600];
-    db_path(pz, sizeof pz, "gets-zstd.ldb");
-    db_path(pp, sizeof pp, "gets-plain.ldb");
-    db_remove(pz);
-    db_remove(pp);
-    ldb_env *z = open_db(pz, LDB_COMPRESS_ZSTD, 0), *p = open_db(pp, LDB_COMPRESS_NONE, 0);
-    fill(z, NULL, n, VALUE_SIZE, 0, NULL);
-    fill(p, NULL, n, VALUE_SIZE, 0, NULL);
-    struct reader rz = {.env = z, .n = n}, rp = {.env = p, .n = n};
-#ifdef BENCH_LMDB
-    char pm[600];
-    db_path(pm, sizeof pm, "gets-lmdb");
-    struct reader lm = {.n = n};
-    lm.menv = lmdb_fill(pm, n, &lm.mdbi);
-#endif
+    struct engines e;
+    engines_open(&e, "gets", n);
 #ifdef BENCH_ROCKSDB
     char pr[600];
     db_path(pr, sizeof pr, "gets-rocksdb");
@@ -970,7 +987,7 @@ static void run_gets(void)
     rr.rdb = rocksdb_fill(pr, n, (size_t)64 << 20 /* our default cache_size */);
     rr.rro = rocksdb_readoptions_create();
 #endif
-    struct reader warm = rz;
+    struct reader warm = e.rz;
     warm.stream = shuffled(n, 7);
     warm.stream_len = n;
     read_loop_ldb(&warm); /* every value once: all in the cache */
@@ -982,12 +999,12 @@ static void run_gets(void)
 #endif
     free((void *)warm.stream);
     for (int round = 0; round < rounds; round++) {
-        double cz, cp, wz = gets_zstd(&rz, &cz), wp = gets_plain(&rp, &cp);
+        double cz, cp, wz = gets_zstd(&e.rz, &cz), wp = gets_plain(&e.rp, &cp);
         printf("  round %d: zstd %.0f/s (CPU %.0f/s), plain %.0f/s (CPU %.0f/s), zstd/plain "
                "CPU %.2f\n",
                round, wz, cz, wp, cp, cz / cp);
 #ifdef BENCH_LMDB
-        double cm, wm = gets_lmdb(&lm, &cm);
+        double cm, wm = gets_lmdb(&e.lm, &cm);
         printf("           LMDB plain %.0f/s (CPU %.0f/s); zstd/LMDB wall %.2f, CPU %.2f\n", wm,
                cm, wz / wm, cz / cm);
 #endif
@@ -999,21 +1016,14 @@ static void run_gets(void)
         fflush(stdout);
     }
     ldb_stat st;
-    OK(ldb_stat_env(z, &st));
+    OK(ldb_stat_env(e.z, &st));
     printf("  cache hits %" PRIu64 " misses %" PRIu64 "\n", st.cache_hits, st.cache_misses);
-#ifdef BENCH_LMDB
-    mdb_env_close(lm.menv);
-    lmdb_remove(pm);
-#endif
 #ifdef BENCH_ROCKSDB
     rocksdb_readoptions_destroy(rr.rro);
     rocksdb_close(rr.rdb);
     rocksdb_remove(pr);
 #endif
-    OK(ldb_close(z));
-    OK(ldb_close(p));
-    db_remove(pz);
-    db_remove(pp);
+    engines_close(&e);
 }
 
 /* ---- zipf -------------------------------------------------------------------------- */
