@@ -411,6 +411,29 @@ static int add_child(struct builder *bd, unsigned l, const uint8_t *sep, uint32_
     return 0;
 }
 
+/* The source's bare run for n, renumbered to the next free numbers and
+ * written now: its bytes as they are (the checksum in the ref covers the
+ * value and the txn id, not the page number). ref gets the new run_ref. */
+static int copy_bare_run(struct builder *bd, const struct page_node *n, uint8_t *ref)
+{
+    struct backup *b = bd->b;
+    pgno_t from = ldb__page_overflow_pgno(n);
+    uint64_t run = ldb__bare_run_pages(n->value_size, b->psize);
+    const uint8_t *p = NULL;
+    TRY(ldb__pager_get(b->pg, from, &p));
+    if (run == 0 || run > b->snap->npages - from)
+        return LDB_CORRUPT();
+    if (b->out.fd >= 0 && b->verify &&
+        ldb__bare_run_checksum(n->value + RUN_REF_TXNID, p, n->value_size) !=
+            ldb__rd32(n->value + RUN_REF_CHECKSUM))
+        return LDB_CORRUPT();
+    memcpy(ref, n->value, RUN_REF_SIZE);
+    ldb__st_le64(ref + RUN_REF_PGNO, b->next_pgno);
+    b->next_pgno += run;
+    bd->t.overflow_pages += run;
+    return out_file_range(&b->out, from * (uint64_t)b->psize, run * b->psize);
+}
+
 /* The source's overflow run for n, renumbered to the next free numbers and
  * written now (before the leaf that names it). */
 static int copy_overflow(struct builder *bd, const struct page_node *n, pgno_t *to)
@@ -459,15 +482,17 @@ static int add_entry(struct builder *bd, const struct page_node *n, uint8_t node
         lv->sep_len = sl;
     }
     pgno_t ov = 0;
-    uint8_t ov_le[sizeof ov]; /* the run's pgno as the node stores it */
-    if (n->overflow) {
+    uint8_t ref[RUN_REF_SIZE]; /* the run's pgno or run_ref as the node stores it */
+    if (n->bare) {
+        TRY(copy_bare_run(bd, n, ref));
+    } else if (n->overflow) {
         TRY(copy_overflow(bd, n, &ov));
-        ldb__st_le64(ov_le, ov);
+        ldb__st_le64(ref, ov);
     }
     if (lv->page) {
-        const void *v = n->overflow ? (const void *)ov_le : (const void *)n->value;
+        const void *v = n->overflow ? (const void *)ref : (const void *)n->value;
         ldb__page_insert_leaf(lv->page, b->psize, lv->count, n->key, n->key_size, v,
-                              n->value_size, n->overflow);
+                              n->value_size, node_flags);
         /* Keep flag bits this code does not know of (a codec tag, say). */
         lv->page[ldb__le32(PAGE_SLOTS(lv->page)[lv->count].offset) + 2] = node_flags;
     }

@@ -101,6 +101,25 @@ static int seek_append(const struct ldb__pager *pg, const struct tree_desc *t, c
     return 0;
 }
 
+/* A bare run (format.h, struct run_ref): its pages from the ref, its
+ * checksum from the ref, verified as a headed run's is. */
+static int bare_run_value(const struct ldb__pager *pg, const struct page_node *n, ldb_val *val)
+{
+    pgno_t ov = ldb__page_overflow_pgno(n);
+    uint64_t run = ldb__bare_run_pages(n->value_size, pg->page_size);
+    const uint8_t *p = NULL;
+    TRY(ldb__pager_get(pg, ov, &p)); /* ov is inside the snapshot */
+    if (LDB_UNLIKELY(run == 0 || run > pg->npages - ov))
+        return LDB_CORRUPT();
+    if (!ldb__pager_is_dirty(pg, ov) &&
+        ldb__bare_run_checksum(n->value + RUN_REF_TXNID, p, n->value_size) !=
+            ldb__rd32(n->value + RUN_REF_CHECKSUM))
+        return LDB_CORRUPT();
+    val->size = n->value_size;
+    val->data = p;
+    return 0;
+}
+
 int ldb__btree_node_value(const struct ldb__pager *pg, const struct page_node *n, ldb_val *val)
 {
     if (!n->overflow) {
@@ -108,6 +127,8 @@ int ldb__btree_node_value(const struct ldb__pager *pg, const struct page_node *n
         val->data = n->value;
         return 0;
     }
+    if (n->bare)
+        return bare_run_value(pg, n, val);
     pgno_t ov = ldb__page_overflow_pgno(n);
     const uint8_t *p = NULL;
     TRY(ldb__pager_get(pg, ov, &p));
@@ -127,6 +148,16 @@ int ldb__btree_node_value(const struct ldb__pager *pg, const struct page_node *n
     val->size = n->value_size;
     val->data = p + PAGE_HEADER_SIZE;
     return 0;
+}
+
+uint64_t ldb__btree_run_pages(const struct ldb__pager *pg, const struct page_node *n)
+{
+    if (n->bare)
+        return ldb__bare_run_pages(n->value_size, pg->page_size);
+    const uint8_t *p = NULL;
+    if (ldb__pager_get(pg, ldb__page_overflow_pgno(n), &p) != 0)
+        return 0;
+    return ldb__le32(PAGE_CHDR(p)->aux);
 }
 
 /* The child pgno of branch node idx, bounds-checked as ldb__page_node
@@ -349,38 +380,83 @@ static int new_page(struct ldb__pager *pg, enum ldb_page_type type, pgno_t *pgno
     return 0;
 }
 
-static int write_overflow(struct ldb__pager *pg, struct tree_desc *t, const void *val,
-                          uint32_t vlen, pgno_t *out)
+#ifdef LDB_TEST_HOOKS
+int ldb__btree_headed_runs;
+#endif
+
+/* A headed run (formats 1..3): only the test hook writes one now, to make
+ * the files older builds wrote. ref gets the pgno as the node stores it. */
+static int write_headed_run(struct ldb__pager *pg, struct tree_desc *t, const void *val,
+                            uint32_t vlen, uint8_t *ref)
 {
     uint64_t n = (PAGE_HEADER_SIZE + (uint64_t)vlen + pg->page_size - 1) / pg->page_size;
     uint8_t *buf;
-    TRY(pg->alloc(pg->ctx, (uint32_t)n, out, &buf));
+    pgno_t pgno;
+    TRY(pg->alloc(pg->ctx, (uint32_t)n, &pgno, &buf));
     struct page_header *h = PAGE_HDR(buf);
     memset(h, 0, sizeof *h);
     h->type = ldb__to_le16(PAGE_OVERFLOW);
-    h->pgno = ldb__to_le64(*out);
+    h->pgno = ldb__to_le64(pgno);
     h->txnid = ldb__to_le64(pg->txnid);
     h->aux = ldb__to_le32((uint32_t)n);
     if (vlen)
         memcpy(buf + PAGE_HEADER_SIZE, val, vlen);
     memset(buf + PAGE_HEADER_SIZE + vlen, 0, n * pg->page_size - PAGE_HEADER_SIZE - vlen);
     t->overflow_pages += n;
+    ldb__st_le64(ref, pgno);
+    return 0;
+}
+
+/* Store val in a new overflow run: a bare one (ceil(vlen / page_size)
+ * pages, the value and zeros), its run_ref in ref and NODE_OVERFLOW |
+ * NODE_BARE in *flags; the checksum is taken now, from the caller's
+ * bytes, since nothing writes into a run after this. */
+static int write_overflow(struct ldb__pager *pg, struct tree_desc *t, const void *val,
+                          uint32_t vlen, uint8_t ref[RUN_REF_SIZE], unsigned *flags)
+{
+#ifdef LDB_TEST_HOOKS
+    if (ldb__btree_headed_runs) {
+        *flags = NODE_OVERFLOW;
+        return write_headed_run(pg, t, val, vlen, ref);
+    }
+#endif
+    uint64_t n = ldb__bare_run_pages(vlen, pg->page_size);
+    if (n == 0)
+        return LDB_CORRUPT(); /* no caller: a run holds a value past inline */
+    uint8_t *buf;
+    pgno_t pgno;
+    TRY(pg->alloc(pg->ctx, (uint32_t)n, &pgno, &buf));
+    ldb__dirty_set_bare(pg->dirty, pgno);
+    memcpy(buf, val, vlen);
+    memset(buf + vlen, 0, n * pg->page_size - vlen);
+    t->overflow_pages += n;
+    ldb__st_le64(ref + RUN_REF_PGNO, pgno);
+    ldb__st_le64(ref + RUN_REF_TXNID, pg->txnid);
+    ldb__st_le32(ref + RUN_REF_CHECKSUM, ldb__bare_run_checksum(ref + RUN_REF_TXNID, buf, vlen));
+    *flags = NODE_OVERFLOW | NODE_BARE;
     return 0;
 }
 
 static int free_overflow(struct ldb__pager *pg, struct tree_desc *t, const struct page_node *n)
 {
-    /* Only the run's header needs to be sound to free it: a damaged value
+    /* Only the run's extent needs to be sound to free it: a damaged value
      * can still be deleted. */
     pgno_t ov = ldb__page_overflow_pgno(n);
-    const uint8_t *p = NULL;
-    TRY(ldb__pager_get(pg, ov, &p));
-    const struct page_header *h = PAGE_CHDR(p);
-    if (ldb__le16(h->type) != PAGE_OVERFLOW || ldb__le32(h->aux) == 0 ||
-        ov + ldb__le32(h->aux) > pg->npages)
-        return LDB_CORRUPT();
-    uint32_t npages = ldb__le32(h->aux);
-    TRY(pg->release(pg->ctx, ov, npages));
+    uint64_t npages;
+    if (n->bare) {
+        npages = ldb__bare_run_pages(n->value_size, pg->page_size);
+        if (ov < LDB_META_PAGES || ov >= pg->npages || npages == 0 || npages > pg->npages - ov)
+            return LDB_CORRUPT();
+    } else {
+        const uint8_t *p = NULL;
+        TRY(ldb__pager_get(pg, ov, &p));
+        const struct page_header *h = PAGE_CHDR(p);
+        if (ldb__le16(h->type) != PAGE_OVERFLOW || ldb__le32(h->aux) == 0 ||
+            ov + ldb__le32(h->aux) > pg->npages)
+            return LDB_CORRUPT();
+        npages = ldb__le32(h->aux);
+    }
+    TRY(pg->release(pg->ctx, ov, (uint32_t)npages));
     t->overflow_pages -= npages;
     return 0;
 }
@@ -389,23 +465,26 @@ static int free_overflow(struct ldb__pager *pg, struct tree_desc *t, const struc
 struct entry {
     const uint8_t *key;
     uint32_t ksize;
-    const void *value; /* leaf: inline bytes or the overflow pgno (stored, LE) */
+    const void *value; /* leaf: inline bytes, the overflow pgno (stored, LE)
+                          or the run_ref */
     uint32_t vsize;
     int overflow;
+    int bare;          /* leaf: NODE_BARE (value is a run_ref) */
     int compressed;    /* leaf: NODE_COMPRESSED */
     pgno_t child;      /* branch */
 };
 
-static uint32_t entry_size(const struct entry *e, int leaf)
-{
-    return (leaf ? ldb__leaf_node_size(e->ksize, e->vsize, e->overflow)
-                 : ldb__branch_node_size(e->ksize)) +
-           (uint32_t)sizeof(struct page_slot);
-}
-
 static unsigned node_flags(const struct entry *e)
 {
-    return (e->overflow ? NODE_OVERFLOW : 0u) | (e->compressed ? NODE_COMPRESSED : 0u);
+    return (e->overflow ? NODE_OVERFLOW : 0u) | (e->bare ? NODE_BARE : 0u) |
+           (e->compressed ? NODE_COMPRESSED : 0u);
+}
+
+static uint32_t entry_size(const struct entry *e, int leaf)
+{
+    return (leaf ? ldb__leaf_node_size(e->ksize, e->vsize, node_flags(e))
+                 : ldb__branch_node_size(e->ksize)) +
+           (uint32_t)sizeof(struct page_slot);
 }
 
 static void append_entry(uint8_t *p, uint32_t psize, const struct entry *e, int leaf,
@@ -422,8 +501,8 @@ static void append_entry(uint8_t *p, uint32_t psize, const struct entry *e, int 
 
 static struct entry node_entry(const struct page_node *n)
 {
-    struct entry e = {n->key,      n->key_size,   n->value, n->value_size,
-                      n->overflow, n->compressed, n->child};
+    struct entry e = {n->key,      n->key_size, n->value,      n->value_size,
+                      n->overflow, n->bare,     n->compressed, n->child};
     return e;
 }
 
@@ -573,7 +652,7 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
         }
         uint8_t *parent = (uint8_t *)path->page[level - 1];
         unsigned pidx = path->idx[level - 1] + 1;
-        struct entry up = {skey, slen, NULL, 0, 0, 0, rpgno};
+        struct entry up = {.key = skey, .ksize = slen, .child = rpgno};
         if (ldb__page_room(parent) >= entry_size(&up, 0)) {
             ldb__page_insert_branch(parent, psize, pidx, skey, slen, rpgno);
             goto out;
@@ -610,7 +689,7 @@ static int put_aliases(const struct ldb__pager *pg, const uint8_t *leaf, unsigne
     if (!exact || ldb__page_node(leaf, psize, idx, &old) != 0 || !old.overflow ||
         ldb__pager_get(pg, ldb__page_overflow_pgno(&old), &run) != 0)
         return 0;
-    size_t len = PAGE_HEADER_SIZE + (size_t)old.value_size;
+    size_t len = (old.bare ? 0 : PAGE_HEADER_SIZE) + (size_t)old.value_size;
     return overlaps(key, klen, run, len) || overlaps(val, vlen, run, len);
 }
 
@@ -689,14 +768,12 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
             TRY(free_overflow(pg, t, &old));
         ldb__page_remove(leaf, psize, idx);
     }
-    pgno_t ov = 0;
-    uint8_t ov_le[sizeof ov]; /* the run's pgno as the node stores it */
-    if (overflow) {
-        TRY(write_overflow(pg, t, val, vlen, &ov));
-        ldb__st_le64(ov_le, ov);
-    }
-    struct entry e = {key,  klen,     overflow ? (const void *)ov_le : val, vlen,
-                      overflow, compressed, 0};
+    uint8_t ref[RUN_REF_SIZE]; /* the run as the node stores it */
+    unsigned run_flags = 0;
+    if (overflow)
+        TRY(write_overflow(pg, t, val, vlen, ref, &run_flags));
+    struct entry e = {key,      klen, overflow ? (const void *)ref : val, vlen, overflow,
+                      (run_flags & NODE_BARE) != 0, compressed, 0};
     if (ldb__page_room(leaf) >= entry_size(&e, 1))
         ldb__page_insert_leaf(leaf, psize, idx, key, klen, e.value, vlen, node_flags(&e));
     else
@@ -880,7 +957,8 @@ static int touch_upto(struct relocation *r, unsigned l)
 
 /* Move the overflow runs of the leaf at level l that r->want asks for: the
  * value is read (its checksum verified, so damage is not carried into a new
- * run), written to a new run and the old run released. */
+ * run), written to a new run of the same kind (the node keeps its size, so
+ * its ref is rewritten in place) and the old run released. */
 static int relocate_runs(struct relocation *r, unsigned l)
 {
     uint32_t psize = r->pg->page_size;
@@ -891,20 +969,24 @@ static int relocate_runs(struct relocation *r, unsigned l)
         if (!node.overflow)
             continue;
         pgno_t ov = ldb__page_overflow_pgno(&node);
-        const uint8_t *rp = NULL;
         if (ldb__pager_is_dirty(r->pg, ov))
             continue;
-        TRY(ldb__pager_get(r->pg, ov, &rp));
-        if (!r->want(r->ctx, ov, ldb__le32(PAGE_CHDR(rp)->aux)))
+        uint64_t run = ldb__btree_run_pages(r->pg, &node);
+        if (run == 0 || run > UINT32_MAX || !r->want(r->ctx, ov, (uint32_t)run))
             continue;
         ldb_val v;
         TRY(ldb__btree_node_value(r->pg, &node, &v)); /* checks the run */
         TRY(touch_upto(r, l));
-        pgno_t np;
-        TRY(write_overflow(r->pg, r->t, v.data, (uint32_t)v.size, &np));
+        uint8_t ref[RUN_REF_SIZE];
+        unsigned flags = NODE_OVERFLOW;
+        if (node.bare)
+            TRY(write_overflow(r->pg, r->t, v.data, (uint32_t)v.size, ref, &flags));
+        else
+            TRY(write_headed_run(r->pg, r->t, v.data, (uint32_t)v.size, ref));
         TRY(ldb__page_node(r->path.page[l], psize, i, &node));
         TRY(free_overflow(r->pg, r->t, &node));
-        ldb__st_le64((uint8_t *)(uintptr_t)node.value, np); /* as the put wrote it */
+        /* as the put wrote it: same kind, same size */
+        memcpy((uint8_t *)(uintptr_t)node.value, ref, node.bare ? RUN_REF_SIZE : sizeof(pgno_t));
     }
     return 0;
 }

@@ -82,7 +82,15 @@ int ldb__btree_drop(struct ldb__pager *pg, struct tree_desc *t);
 int ldb__btree_relocate(struct ldb__pager *pg, struct tree_desc *t,
                         int (*want)(void *ctx, pgno_t pgno, uint32_t npages), void *ctx);
 
+/* Pages of node n's overflow run (n->overflow): from the value size for a
+ * bare run, from the header for a headed one (0 if that page is out of
+ * range). */
+uint64_t ldb__btree_run_pages(const struct ldb__pager *pg, const struct page_node *n);
+
 #ifdef LDB_TEST_HOOKS
+/* Nonzero: puts write headed overflow runs, as format 3 and older did, so
+ * tests can make such files (with the meta version set back). */
+extern int ldb__btree_headed_runs;
 /* Committed pages a write txn checked (checksum and structure) before
  * copying them, in this process: tests see which copies skip the check. */
 extern uint64_t ldb__btree_copy_checks;

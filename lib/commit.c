@@ -113,7 +113,8 @@ static int write_dirty_pages(ldb_txn *txn)
         uint64_t off = next * (uint64_t)psize;
         while (i < n && list[i].pgno == next && cnt < WRITE_RUN_MAX) {
             size_t len = (size_t)list[i].npages * psize;
-            ldb__page_seal(list[i].buf, len);
+            if (!list[i].bare) /* a bare run's checksum is in its leaf node */
+                ldb__page_seal(list[i].buf, len);
             iov[cnt].iov_base = list[i].buf;
             iov[cnt].iov_len = len;
             cnt++;
@@ -124,7 +125,7 @@ static int write_dirty_pages(ldb_txn *txn)
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         uint16_t type = ldb__le16(PAGE_CHDR(list[i].buf)->type);
-        if (list[i].npages == 1 && (type == PAGE_LEAF || type == PAGE_BRANCH))
+        if (list[i].npages == 1 && !list[i].bare && (type == PAGE_LEAF || type == PAGE_BRANCH))
             ldb__written_note(&txn->env->written, list[i].buf, list[i].pgno);
     }
     ldb__free(list);

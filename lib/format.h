@@ -25,10 +25,13 @@
  * page), big-endian, zero-padded. A search compares hints first and reads a
  * node only to break a tie, so most comparisons stay in the slot array.
  *
- * Overflow runs: a value too large to sit in a leaf is stored in npages
- * consecutive pages: one page_header (type OVERFLOW, aux = npages), then the
- * value's bytes, contiguous across the run (no header on later pages), so
- * ldb_get can return one pointer into the map.
+ * Overflow runs: a value too large to sit in a leaf is stored in
+ * consecutive pages, contiguous (no header between pages), so ldb_get can
+ * return one pointer into the map. A bare run (NODE_BARE, format 4) is
+ * the value's bytes alone, ceil(size / page_size) pages: what identifies
+ * and checks it (page number, writing txn, checksum) is in the leaf node's
+ * run_ref. A headed run (formats 1..3, still read) starts with a
+ * page_header (type OVERFLOW, aux = npages) and the node holds its pgno.
  */
 #ifndef LDB_FORMAT_H
 #define LDB_FORMAT_H
@@ -138,7 +141,10 @@ static inline void ldb__st_be64(void *p, uint64_t v)
  * would return their stored bytes as the value, so it must refuse them.
  * Version 1 files have no such node and read as they are; the first
  * checkpoint rewrites their meta page as version 2. */
-#define LDB_FORMAT_VERSION 3u
+/* Version 4 added bare overflow runs (NODE_BARE): a version 3 reader would
+ * take their 20-byte run_ref for an 8-byte pgno and the run for a page.
+ * Headed runs of older files stay readable beside them. */
+#define LDB_FORMAT_VERSION 4u
 #define LDB_FORMAT_VERSION_MIN 1u
 #define LDB_MIN_PAGE_SIZE 4096u
 #define LDB_MAX_PAGE_SIZE 65536u
@@ -179,8 +185,8 @@ struct page_slot {
 };
 _Static_assert(sizeof(struct page_slot) == 8, "slot is 8 bytes");
 
-/* Leaf node: header, key, then the value inline or an overflow page number
- * (8 bytes, little-endian). Nodes sit at any byte offset: their fields are
+/* Leaf node: header, key, then the value inline, or an overflow page number
+ * (8 bytes, little-endian), or a run_ref (NODE_BARE, 20 bytes). Nodes sit at any byte offset: their fields are
  * read with ldb__rd16() and friends (page.h), not through these structs. */
 struct leaf_node {
     le16_t key_size;
@@ -195,7 +201,29 @@ _Static_assert(sizeof(struct leaf_node) == 8, "leaf node header is 8 bytes");
 /* The stored value (inline or in the overflow run) is a value_header and a
  * compressed payload; value_size counts the stored bytes. Format 2 on. */
 #define NODE_COMPRESSED 0x2u
-#define NODE_FLAGS_KNOWN (NODE_OVERFLOW | NODE_COMPRESSED)
+/* With NODE_OVERFLOW: the run is bare (no page header) and the node holds
+ * a run_ref, not a pgno. Format 4 on. */
+#define NODE_BARE 0x4u
+#define NODE_FLAGS_KNOWN (NODE_OVERFLOW | NODE_COMPRESSED | NODE_BARE)
+
+/* What a bare run's leaf node holds in place of the value (nodes sit at any
+ * offset: read with ldb__ld_le64() and friends at these offsets). The run
+ * is ceil(value_size / page_size) pages from pgno: the value's bytes, then
+ * zeros to the end of its last page. txnid is the txn that wrote the run:
+ * with pgno it names the value for the value cache (a run is never written
+ * again until freed, and reuse stamps a newer id). checksum is the CRC32C
+ * of the 8 txnid bytes as stored followed by the value's bytes: a damaged
+ * txnid cannot name another value in the cache unnoticed. */
+struct run_ref {
+    le64_t pgno;
+    le64_t txnid;
+    le32_t checksum;
+};
+#define RUN_REF_PGNO 0u
+#define RUN_REF_TXNID 8u
+#define RUN_REF_CHECKSUM 16u
+#define RUN_REF_SIZE 20u
+_Static_assert(offsetof(struct run_ref, checksum) == RUN_REF_CHECKSUM, "checksum at 16");
 
 /* The first bytes of a compressed value. codec is LDB_COMPRESS_LZ4 (a raw
  * LZ4 block) or LDB_COMPRESS_ZSTD (one zstd frame); raw_size is the size

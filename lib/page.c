@@ -46,7 +46,12 @@ void ldb__page_init(uint8_t *p, uint32_t psize, enum ldb_page_type type, uint64_
 
 pgno_t ldb__page_overflow_pgno(const struct page_node *n)
 {
-    return ldb__rd64(n->value);
+    return ldb__rd64(n->value); /* a run_ref starts with it too */
+}
+
+uint32_t ldb__bare_run_checksum(const uint8_t *txnid_le, const void *value, size_t len)
+{
+    return ldb__crc32c(ldb__crc32c(0, txnid_le, 8), value, len);
 }
 
 int ldb__page_validate(const uint8_t *p, uint32_t psize)
@@ -246,15 +251,16 @@ void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8
                            unsigned node_flags)
 {
     int overflow = (node_flags & NODE_OVERFLOW) != 0;
-    uint32_t size = ldb__leaf_node_size(ksize, vsize, overflow);
+    uint32_t size = ldb__leaf_node_size(ksize, vsize, node_flags);
     uint8_t *node = p + make_room(p, idx, size);
     ldb__st_le16(node, (uint16_t)ksize);
     node[2] = (uint8_t)(node_flags & NODE_FLAGS_KNOWN);
     node[3] = 0;
     ldb__st_le32(node + 4, vsize);
     memcpy(node + LEAF_NODE_HEADER, key, ksize);
-    if (overflow)
-        memcpy(node + LEAF_NODE_HEADER + ksize, value, sizeof(pgno_t)); /* stored form */
+    if (overflow) /* stored form */
+        memcpy(node + LEAF_NODE_HEADER + ksize, value,
+               size - LEAF_NODE_HEADER - ksize);
     else if (vsize)
         memcpy(node + LEAF_NODE_HEADER + ksize, value, vsize);
     update_prefix(p, psize, idx, key, ksize);

@@ -60,9 +60,11 @@ struct page_node {
     const uint8_t *key;
     uint32_t key_size;
     /* leaf only */
-    const uint8_t *value;  /* inline bytes, or where the overflow pgno is */
+    const uint8_t *value;  /* inline bytes, or where the overflow pgno (or,
+                              bare, the run_ref) is */
     uint32_t value_size;   /* the value's full size */
     int overflow;          /* the value is in an overflow run */
+    int bare;              /* that run is bare: value is a run_ref */
     int compressed;        /* the stored value is compressed (NODE_COMPRESSED) */
     /* branch only */
     pgno_t child;
@@ -118,11 +120,14 @@ static inline int ldb__page_node(const uint8_t *p, uint32_t psize, unsigned idx,
         const uint8_t *node = p + off;
         n->key_size = ldb__rd16(node);
         n->overflow = (node[2] & NODE_OVERFLOW) != 0;
+        n->bare = (node[2] & (NODE_OVERFLOW | NODE_BARE)) == (NODE_OVERFLOW | NODE_BARE);
         n->compressed = (node[2] & NODE_COMPRESSED) != 0;
         n->value_size = ldb__rd32(node + 4);
         n->key = node + LEAF_NODE_HEADER;
         n->value = n->key + n->key_size;
-        uint64_t vbytes = n->overflow ? sizeof(pgno_t) : n->value_size;
+        uint64_t vbytes = n->bare       ? RUN_REF_SIZE
+                          : n->overflow ? sizeof(pgno_t)
+                                        : n->value_size;
         uint64_t end = off + LEAF_NODE_HEADER + n->key_size + vbytes;
         if (LDB_UNLIKELY(end > psize))
             return LDB_CORRUPT();
@@ -141,11 +146,21 @@ static inline int ldb__page_node(const uint8_t *p, uint32_t psize, unsigned idx,
         n->value = NULL;
         n->value_size = 0;
         n->overflow = 0;
+        n->bare = 0;
         n->compressed = 0;
     }
     return 0;
 }
 pgno_t ldb__page_overflow_pgno(const struct page_node *n);
+/* Pages of node n's overflow run, as far as the node tells: a bare run's
+ * length follows from the value size; a headed run's is in its header. */
+static inline uint64_t ldb__bare_run_pages(uint32_t value_size, uint32_t psize)
+{
+    return ((uint64_t)value_size + psize - 1) / psize;
+}
+/* A bare run's checksum (struct run_ref): txnid_le is the ref's 8 stored
+ * txnid bytes. */
+uint32_t ldb__bare_run_checksum(const uint8_t *txnid_le, const void *value, size_t len);
 
 /* Lower bound: the first index >= first_idx whose key is >= key (count if
  * none); *exact says whether that key equals key. first_idx is 1 in branch
@@ -157,9 +172,14 @@ int ldb__branch_route(const uint8_t *p, uint32_t psize, const uint8_t *key, uint
                       unsigned *idx);
 
 /* Node sizes and building. */
-static inline uint32_t ldb__leaf_node_size(uint32_t ksize, uint32_t vsize, int overflow)
+/* node_flags: NODE_OVERFLOW and NODE_BARE decide what the value takes
+ * (1, NODE_OVERFLOW, is a headed run's pgno). */
+static inline uint32_t ldb__leaf_node_size(uint32_t ksize, uint32_t vsize, unsigned node_flags)
 {
-    return LEAF_NODE_HEADER + ksize + (overflow ? (uint32_t)sizeof(pgno_t) : vsize);
+    uint32_t v = !(node_flags & NODE_OVERFLOW) ? vsize
+                 : (node_flags & NODE_BARE)    ? RUN_REF_SIZE
+                                               : (uint32_t)sizeof(pgno_t);
+    return LEAF_NODE_HEADER + ksize + v;
 }
 static inline uint32_t ldb__branch_node_size(uint32_t ksize)
 {
@@ -167,9 +187,10 @@ static inline uint32_t ldb__branch_node_size(uint32_t ksize)
 }
 
 /* Insert a node at slot idx; the caller made sure it fits (ldb__page_room
- * >= node size + slot). value is the inline value or the overflow pgno as
- * stored (8 bytes, little-endian: ldb__st_le64);
- * node_flags are NODE_OVERFLOW and NODE_COMPRESSED. */
+ * >= node size + slot). value is the inline value, or the overflow pgno as
+ * stored (8 bytes, little-endian: ldb__st_le64), or with NODE_BARE the
+ * stored run_ref (20 bytes); node_flags are NODE_OVERFLOW, NODE_BARE and
+ * NODE_COMPRESSED. */
 void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
                            uint32_t ksize, const void *value, uint32_t vsize,
                            unsigned node_flags);

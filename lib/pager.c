@@ -68,8 +68,24 @@ int ldb__dirty_add(struct ldb__dirty_table *t, pgno_t pgno, uint8_t *buf, uint32
     t->slots[i].pgno = pgno;
     t->slots[i].buf = buf;
     t->slots[i].npages = npages;
+    t->slots[i].bare = 0;
     t->count++;
     return 0;
+}
+
+void ldb__dirty_set_bare(struct ldb__dirty_table *t, pgno_t pgno)
+{
+    if (t->cap == 0)
+        return;
+    for (size_t i = hash_pgno(pgno, t->cap);; i = (i + 1) & (t->cap - 1)) {
+        struct ldb__dirty_entry *e = &t->slots[i];
+        if (e->pgno == pgno && e->buf != TOMBSTONE) {
+            e->bare = 1;
+            return;
+        }
+        if (e->pgno == 0)
+            return;
+    }
 }
 
 uint8_t *ldb__dirty_remove(struct ldb__dirty_table *t, pgno_t pgno)

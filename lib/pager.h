@@ -22,6 +22,7 @@ struct ldb__dirty_entry {
     pgno_t pgno;     /* 0 = empty slot (page 0 is a meta page, never dirty) */
     uint8_t *buf;
     uint32_t npages; /* 1, or the length of an overflow run */
+    uint32_t bare;   /* a bare overflow run: raw bytes, no header to seal */
 };
 
 /* Page buffers kept for reuse by the env's write txns (one at a time per
@@ -81,6 +82,9 @@ const uint8_t *ldb__dirty_find(const struct ldb__dirty_table *t, pgno_t pgno);
 int ldb__dirty_add(struct ldb__dirty_table *t, pgno_t pgno, uint8_t *buf, uint32_t npages);
 /* Remove and return the buffer (the caller frees it), or NULL. */
 uint8_t *ldb__dirty_remove(struct ldb__dirty_table *t, pgno_t pgno);
+/* Mark the entry of pgno (just added) as a bare run: the commit writes it
+ * as it is, with no header to checksum (format.h, struct run_ref). */
+void ldb__dirty_set_bare(struct ldb__dirty_table *t, pgno_t pgno);
 /* Free every buffer and empty the table (keeps its capacity). */
 void ldb__dirty_clear(struct ldb__dirty_table *t);
 void ldb__dirty_destroy(struct ldb__dirty_table *t);

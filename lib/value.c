@@ -103,7 +103,12 @@ static int value_decompress(ldb_txn *txn, pgno_t leaf_pgno, const uint8_t *lp,
     const struct ldb__pager *pg = &txn->pager;
     struct ldb__cache_key key;
     int cacheable;
-    if (n->overflow) {
+    if (n->bare) {
+        /* the run has no header: its ref names it as a header would */
+        pgno_t ov = ldb__page_overflow_pgno(n);
+        key = (struct ldb__cache_key){ov, ldb__ld_le64(n->value + RUN_REF_TXNID), 0};
+        cacheable = !ldb__pager_is_dirty(pg, ov);
+    } else if (n->overflow) {
         /* node_value returned the run's bytes after its page header */
         const struct page_header *h = PAGE_CHDR(sv->data - PAGE_HEADER_SIZE);
         key = (struct ldb__cache_key){ldb__le64(h->pgno), ldb__le64(h->txnid), 0};
