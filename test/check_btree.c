@@ -417,6 +417,66 @@ START_TEST(test_large_values)
 }
 END_TEST
 
+/* An overflow run holds exactly ceil(size / page_size) pages (format 4's
+ * bare runs: no page header takes room from the value): sizes around one
+ * page and several, at 4 KiB and 64 KiB pages, each in its own key, read
+ * back in the txn that wrote them, after commit and after reopen; the
+ * tree's overflow page count is the sum, and deletes give it all back. */
+START_TEST(test_run_exact_pages)
+{
+    const unsigned ps = value_page_sizes[_i];
+    const size_t sizes[] = {ps - 1, ps, ps + 1, 2 * ps, 3 * ps + 1, 5 * ps - 1, 16 * ps};
+    const size_t n = sizeof sizes / sizeof sizes[0];
+    char *path = tu_new_db_path();
+    ldb_options o = {0};
+    o.page_size = ps;
+    ldb_env *env = tu_open(path, &o);
+    uint8_t *buf = tu_xmalloc(16 * ps);
+    char k[16];
+    uint64_t want = 0;
+    ldb_txn *w = tu_begin(env, 0);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(k, sizeof k, "r%02zu", i);
+        tu_fill_pattern(buf, sizes[i], 40 + i);
+        tu_put_bytes(w, LDB_MAIN, k, strlen(k), buf, sizes[i]);
+        want += (sizes[i] + ps - 1) / ps;
+        TU_REQUIRE(tu_tree_stat(w, LDB_MAIN).overflow_pages == want,
+                   "page %u: a %zu-byte value: %llu overflow pages in all, %llu expected", ps,
+                   sizes[i], (unsigned long long)tu_tree_stat(w, LDB_MAIN).overflow_pages,
+                   (unsigned long long)want);
+        tu_expect_bytes(w, LDB_MAIN, k, strlen(k), buf, sizes[i]);
+    }
+    TU_RC_OK(ldb_txn_commit(w));
+    for (int reopen = 0; reopen < 2; reopen++) {
+        if (reopen) {
+            TU_RC_OK(ldb_close(env));
+            env = tu_open(path, &o);
+        }
+        ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+        for (size_t i = 0; i < n; i++) {
+            snprintf(k, sizeof k, "r%02zu", i);
+            tu_fill_pattern(buf, sizes[i], 40 + i);
+            tu_expect_bytes(r, LDB_MAIN, k, strlen(k), buf, sizes[i]);
+        }
+        ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).overflow_pages, want);
+        ldb_txn_abort(r);
+        tu_check_env(env);
+    }
+    w = tu_begin(env, 0);
+    for (size_t i = 0; i < n; i += 2) {
+        snprintf(k, sizeof k, "r%02zu", i);
+        TU_RC_OK(ldb_del(w, LDB_MAIN, &(ldb_val){strlen(k), k}));
+        want -= (sizes[i] + ps - 1) / ps;
+    }
+    ck_assert_uint_eq(tu_tree_stat(w, LDB_MAIN).overflow_pages, want);
+    TU_RC_OK(ldb_txn_commit(w));
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    free(buf);
+    free(path);
+}
+END_TEST
+
 /* Random puts, overwrites and deletes of values from 0 bytes to several
  * pages, checked against a model after every txn; some txns are aborted. */
 struct vmodel {
@@ -1278,6 +1338,8 @@ static Suite *btree_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_overwrite_sizes);
     tcase_add_loop_test(tc, test_large_values, 0,
+                        (int)(sizeof value_page_sizes / sizeof value_page_sizes[0]));
+    tcase_add_loop_test(tc, test_run_exact_pages, 0,
                         (int)(sizeof value_page_sizes / sizeof value_page_sizes[0]));
     tcase_add_test(tc, test_mixed_value_sizes);
     suite_add_tcase(s, tc);

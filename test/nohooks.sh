@@ -9,7 +9,7 @@
 grep -q '^#define LDB_TEST_HOOKS' config.h &&
     { echo "nohooks: configured with --enable-test-hooks"; exit 77; }
 command -v nm >/dev/null 2>&1 || { echo "nohooks: no nm"; exit 77; }
-hooks='ldb__os_fault_set ldb__os_crashsim_start ldb__os_io_cap_set ldb__lock_set_reclaim_hook ldb__lock_test_not_alone ldb__recovery_step_hook ldb__wal_set_record_max ldb__alloc_fail_set ldb__env_abandon ldb__os_crashsim_stop'
+hooks='ldb__os_fault_set ldb__os_crashsim_start ldb__os_io_cap_set ldb__lock_set_reclaim_hook ldb__lock_test_not_alone ldb__recovery_step_hook ldb__wal_set_record_max ldb__alloc_fail_set ldb__env_abandon ldb__os_crashsim_stop ldb__btree_headed_runs'
 status=0
 has() { # has FILE NAME: nm of FILE lists NAME
     nm "$1" 2>/dev/null | awk '{ print $NF }' | grep -qx "$2"

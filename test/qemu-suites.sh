@@ -35,7 +35,7 @@ case $arch in
 s390x) suites="check_page check_checksum check_options check_abi check_api check_btree
     check_cursor check_dbi check_catalog check_model check_compress check_dict check_damage
     check_wal check_recovery check_waldamage check_backup check_restore check_space
-    check_immutable check_writepath check_readpath" ;;
+    check_immutable check_writepath check_readpath check_runs" ;;
 arm64) suites="check_page check_checksum check_btree check_cursor check_compress check_wal
     check_recovery" ;;
 esac
