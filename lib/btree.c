@@ -354,7 +354,7 @@ static int touch(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *p
     memcpy(buf, src, pg->page_size);
     PAGE_HDR(buf)->pgno = ldb__to_le64(np);
     PAGE_HDR(buf)->txnid = ldb__to_le64(pg->txnid);
-    TRY(pg->release(pg->ctx, old, 1));
+    TRY(pg->release(pg->ctx, old, 1, 0));
     path->pgno[l] = np;
     path->page[l] = buf;
     if (l == 0)
@@ -442,10 +442,12 @@ static int free_overflow(struct ldb__pager *pg, struct tree_desc *t, const struc
     /* Only the run's extent needs to be sound to free it: a damaged value
      * can still be deleted. */
     pgno_t ov = ldb__page_overflow_pgno(n);
-    uint64_t npages;
+    uint64_t npages, written_by = 0;
     if (n->bare) {
         npages = ldb__bare_run_pages(n->value_size, pg->page_size);
-        if (ov < LDB_META_PAGES || ov >= pg->npages || npages == 0 || npages > pg->npages - ov)
+        written_by = ldb__rd64(n->value + RUN_REF_TXNID);
+        if (ov < LDB_META_PAGES || ov >= pg->npages || npages == 0 ||
+            npages > pg->npages - ov || written_by == 0)
             return LDB_CORRUPT();
     } else {
         const uint8_t *p = NULL;
@@ -456,7 +458,7 @@ static int free_overflow(struct ldb__pager *pg, struct tree_desc *t, const struc
             return LDB_CORRUPT();
         npages = ldb__le32(h->aux);
     }
-    TRY(pg->release(pg->ctx, ov, (uint32_t)npages));
+    TRY(pg->release(pg->ctx, ov, (uint32_t)npages, written_by));
     t->overflow_pages -= npages;
     return 0;
 }
@@ -824,7 +826,7 @@ static int shrink_root(struct ldb__pager *pg, struct tree_desc *t, const uint8_t
             t->root = n.child;
             t->depth--;
         }
-        TRY(pg->release(pg->ctx, old, 1));
+        TRY(pg->release(pg->ctx, old, 1, 0));
         if (t->root == 0)
             return 0;
         TRY(fetch(pg, t, t->root, 0, &root));
@@ -844,7 +846,7 @@ static int rebalance(struct ldb__pager *pg, struct tree_desc *t, struct ldb__pat
         unsigned pidx = path->idx[level - 1];
         if (ldb__le16(h->count) == 0) {
             count_page(t, page, -1);
-            TRY(pg->release(pg->ctx, path->pgno[level], 1));
+            TRY(pg->release(pg->ctx, path->pgno[level], 1, 0));
             remove_child(parent, psize, pidx);
             level--;
             continue;
@@ -886,7 +888,7 @@ static int rebalance(struct ldb__pager *pg, struct tree_desc *t, struct ldb__pat
             append_entry(lp, psize, &e, is_leaf, 0);
         }
         count_page(t, rp, -1);
-        TRY(pg->release(pg->ctx, rpgno, 1));
+        TRY(pg->release(pg->ctx, rpgno, 1, 0));
         ldb__page_remove(parent, psize, ridx);
         level--;
     }
@@ -924,7 +926,7 @@ static int drop_subtree(struct ldb__pager *pg, struct tree_desc *t, pgno_t pgno,
         else if (node.overflow)
             TRY(free_overflow(pg, t, &node));
     }
-    return pg->release(pg->ctx, pgno, 1);
+    return pg->release(pg->ctx, pgno, 1, 0);
 }
 
 int ldb__btree_drop(struct ldb__pager *pg, struct tree_desc *t)

@@ -71,9 +71,12 @@ struct ldb__pager {
     uint64_t txnid;         /* stamped into pages this txn writes */
     struct ldb__dirty_table *dirty; /* NULL in a read txn */
     /* Write txns only: get npages fresh pages (a dirty buffer registered in
-     * the table), and give back a page this txn no longer references. */
+     * the table), and give back a page this txn no longer references.
+     * written_by is the txn that wrote a committed page (it decides whether
+     * the last checkpoint still needs it); 0: read it from the page's
+     * header (a bare run has none: its leaf node's run_ref tells). */
     int (*alloc)(void *ctx, uint32_t npages, pgno_t *pgno, uint8_t **buf);
-    int (*release)(void *ctx, pgno_t pgno, uint32_t npages);
+    int (*release)(void *ctx, pgno_t pgno, uint32_t npages, uint64_t written_by);
     void *ctx;
     const struct ldb__written *written; /* write txns: the env's, or NULL */
 };

@@ -135,13 +135,14 @@ static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
     return 0;
 }
 
-static int txn_release(void *ctx, pgno_t pgno, uint32_t n)
+static int txn_release(void *ctx, pgno_t pgno, uint32_t n, uint64_t written_by)
 {
     ldb_txn *txn = ctx;
     uint8_t *b = ldb__dirty_remove(&txn->dirty, pgno);
     ldb__buffer_put(&txn->env->buffers, b, n);
-    uint64_t written_by = 0;
-    if (b == NULL) {
+    if (b != NULL) {
+        written_by = 0;
+    } else if (written_by == 0) {
         /* Which txn wrote it decides whether the checkpoint still needs it. */
         const uint8_t *p = NULL;
         TRY(ldb__pager_get(&txn->pager, pgno, &p));

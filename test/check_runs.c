@@ -18,6 +18,9 @@
  *    (compact), and its first checkpoint makes it version 4. A version
  *    newer than this build's is refused with LDB_VERSION (what a version 3
  *    build does with a version 4 file).
+ *  - the checkpoint's runs: a bare run the last checkpoint's tree holds,
+ *    freed after it, is not written over before the next checkpoint (its
+ *    writer's txn id comes from its leaf node, not from its bytes).
  *  - relocation: the shrink moves headed and bare runs alike.
  *
  * Every test that writes ends with ldb_check.
@@ -267,6 +270,58 @@ START_TEST(test_bare_run_past_file)
 }
 END_TEST
 
+/* ---- the checkpoint's runs ----------------------------------------------------- */
+
+/* A bare run of the last checkpoint's tree, freed after it, waits for the
+ * next checkpoint: recovery starts from that tree. The txn that wrote a
+ * run is in its leaf node (its bytes 16..23 are the value's, here 0xFF,
+ * which read as a header's txn id would mean "written after the
+ * checkpoint" and let the next txns write over the run). The data file
+ * alone, as a crash that lost the log would leave it, still holds the
+ * checkpoint's value. */
+START_TEST(test_checkpoint_run_held)
+{
+    char dir[4096], path[4200], copy[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    snprintf(copy, sizeof copy, "%s/copy.ldb", dir);
+    uint8_t *v = tu_xmalloc(2 * PSIZE);
+    memset(v, 0xFF, 2 * PSIZE);
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *txn = tu_begin(env, 0);
+    tu_put_bytes(txn, LDB_MAIN, "v", 1, v, 2 * PSIZE);
+    tu_put_str(txn, LDB_MAIN, "a", "small");
+    TU_RC_OK(ldb_txn_commit(txn));
+    TU_RC_OK(ldb_checkpoint(env));
+    txn = tu_begin(env, 0);
+    TU_RC_OK(ldb_del(txn, LDB_MAIN, &(ldb_val){1, "v"}));
+    TU_RC_OK(ldb_txn_commit(txn));
+    uint8_t *w = tu_xmalloc(2 * PSIZE);
+    char k[16];
+    for (int t = 0; t < 20; t++) {
+        txn = tu_begin(env, 0);
+        for (int i = 0; i < 5; i++) {
+            snprintf(k, sizeof k, "w%02d-%d", t, i);
+            tu_fill_pattern(w, 2 * PSIZE, (uint64_t)(t * 5 + i));
+            tu_put_bytes(txn, LDB_MAIN, k, strlen(k), w, 2 * PSIZE);
+        }
+        TU_RC_OK(ldb_txn_commit(txn));
+    }
+    ck_assert_int_eq(tu_copy_file(path, copy), 0); /* the data file, no log */
+    ldb_env *old = tu_open(copy, NULL);
+    txn = tu_begin(old, LDB_TXN_RDONLY);
+    tu_expect_bytes(txn, LDB_MAIN, "v", 1, v, 2 * PSIZE);
+    tu_expect_str(txn, LDB_MAIN, "a", "small");
+    ldb_txn_abort(txn);
+    tu_check_env(old);
+    TU_RC_OK(ldb_close(old));
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    free(w);
+    free(v);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 /* ---- files of format 3 -------------------------------------------------------- */
 
 static const size_t old_sizes[] = {PSIZE - 1, PSIZE, PSIZE + 1, 3 * PSIZE + 1, 20000, 2500};
@@ -448,6 +503,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_bare_run_damage);
     tcase_add_test(tc, test_bare_run_past_file);
+    tcase_add_test(tc, test_checkpoint_run_held);
     suite_add_tcase(s, tc);
     tc = tcase_create("formats");
     tcase_set_timeout(tc, 120);
