@@ -84,6 +84,29 @@ static void fill(ldb_env *env, int round, int nkeys, const char *tree, size_t vs
     OK(ldb_txn_commit(txn));
 }
 
+static void put_runs(ldb_env *env)
+{
+    static const size_t sizes[] = {4095, 4096, 4097, 9000, 5000};
+    static uint8_t vb[9000];
+    ldb_txn *txn;
+    char kb[16];
+
+    for (size_t i = 0; i < sizeof vb; i++)
+        vb[i] = (uint8_t)(i * 7 + i / 251);
+    OK(ldb_txn_begin(env, 0, &txn));
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ldb_val k = {(size_t)snprintf(kb, sizeof kb, "run%zu", i), kb};
+        ldb_val v = {sizes[i], vb};
+        OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+    }
+    OK(ldb_txn_commit(txn));
+    OK(ldb_txn_begin(env, 0, &txn));
+    ldb_val k = {4, "run1"}, k3 = {4, "run3"}, v = {6000, vb + 1};
+    OK(ldb_del(txn, LDB_MAIN, &k));
+    OK(ldb_put(txn, LDB_MAIN, &k3, &v, 0));
+    OK(ldb_txn_commit(txn));
+}
+
 int main(int argc, char **argv)
 {
     char path[300], p2[320], name[400];
@@ -126,6 +149,14 @@ int main(int argc, char **argv)
     OK(ldb_close(env));
     o.compression = LDB_COMPRESS_NONE;
     save(path, "corpus/datafile/compressed.db", -1);
+
+    /* Bare overflow runs (format 4): a page short of a page, a page, a
+     * page and a byte, several pages; one deleted, one overwritten. */
+    fuzz_dir_clean();
+    OK(ldb_open(path, &o, &env));
+    put_runs(env);
+    OK(ldb_close(env));
+    save(path, "corpus/datafile/runs.db", -1);
 
     /* The log target's base, then logs of commits on top of it. */
     fuzz_dir_clean();
