@@ -27,9 +27,19 @@ static inline uint32_t key_hint(const uint8_t *rest, uint32_t len)
     }
 }
 
+/* Eight bytes at a time: every insert into a page compares its key with a
+ * neighbour's here, and byte by byte this loop was a third of the page
+ * edits' instructions in an ascending load of 16-byte keys. Loaded as
+ * little-endian, the first differing byte is the lowest set byte of the
+ * xor on any host. */
 static uint32_t common_prefix(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 {
     uint32_t n = alen < blen ? alen : blen, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = ldb__ld_le64(a + i) ^ ldb__ld_le64(b + i);
+        if (x != 0)
+            return i + (uint32_t)__builtin_ctzll(x) / 8;
+    }
     while (i < n && a[i] == b[i])
         i++;
     return i;

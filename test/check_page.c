@@ -83,6 +83,45 @@ START_TEST(search_matches_linear_scan)
 }
 END_TEST
 
+/* The page prefix is the bytes all keys share, exactly, wherever the keys
+ * first differ: before, inside and after each 8-byte word compared at once,
+ * and where one key is a prefix of the other. */
+START_TEST(prefix_is_exact_at_every_length)
+{
+    uint8_t *p = aligned_alloc(4096, PS);
+    for (uint32_t shared = 0; shared <= 26; shared++) {
+        for (int kind = 0; kind < 3; kind++) {
+            uint8_t a[40], b[40];
+            for (uint32_t i = 0; i < sizeof a; i++)
+                a[i] = b[i] = (uint8_t)('a' + i % 26);
+            uint32_t alen = shared + 5, blen = shared + 3;
+            if (kind == 0) {
+                b[shared] = (uint8_t)(a[shared] + 1); /* b > a */
+            } else if (kind == 1) {
+                a[shared] = (uint8_t)(b[shared] + 0x80); /* a > b, high bit */
+            } else if (shared > 0) {
+                blen = shared; /* b is a prefix of a (keys are never empty) */
+            } else {
+                continue;
+            }
+            int b_first = ldb__key_cmp(b, blen, a, alen) < 0;
+            ldb__page_init(p, PS, PAGE_LEAF, 1);
+            /* The larger key first, then the smaller before it. */
+            ldb__page_insert_leaf(p, PS, 0, b_first ? a : b, b_first ? alen : blen, "v", 1, 0);
+            ldb__page_insert_leaf(p, PS, 0, b_first ? b : a, b_first ? blen : alen, "v", 1, 0);
+            ck_assert_uint_eq(ldb__le16(PAGE_HDR(p)->prefix_len), shared);
+            ck_assert_msg(ldb__page_validate(p, PS) == 0, "shared %u kind %d", shared, kind);
+            unsigned idx;
+            int exact;
+            ck_assert_int_eq(ldb__page_search(p, PS, a, alen, &idx, &exact), 0);
+            ck_assert_int_eq(exact, 1);
+            ck_assert_uint_eq(idx, b_first ? 1 : 0);
+        }
+    }
+    free(p);
+}
+END_TEST
+
 START_TEST(remove_keeps_order_and_heap)
 {
     uint8_t *p = aligned_alloc(4096, PS);
@@ -231,6 +270,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, search_matches_linear_scan);
     tcase_add_test(tc, remove_keeps_order_and_heap);
+    tcase_add_test(tc, prefix_is_exact_at_every_length);
     tcase_add_test(tc, branch_routing);
     tcase_add_test(tc, damaged_slots_are_caught);
     tcase_add_test(tc, search_runs_of_the_largest_hint);
