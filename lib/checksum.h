@@ -26,5 +26,11 @@ int ldb__crc32c_hw_available(void);
 /* The crc32-instruction-only path (tables without SSE4.2), exposed so
  * tests compare it with the folding path. */
 uint32_t ldb__crc32c_hw_serial(uint32_t crc, const void *data, size_t len);
+/* 1 when buffers of 128 bytes or more take the 256-bit folding path
+ * (x86-64 with AVX2 and VPCLMULQDQ). */
+int ldb__crc32c_wide_available(void);
+/* The 128-bit folding path whatever the CPU offers beyond it (the serial
+ * one without PCLMULQDQ), exposed so tests compare it with the wide one. */
+uint32_t ldb__crc32c_fold128(uint32_t crc, const void *data, size_t len);
 
 #endif

@@ -32,13 +32,16 @@ START_TEST(hw_matches_sw_all_lengths_and_alignments)
             uint32_t sw = ldb__crc32c_sw(0, buf + off, len);
             ck_assert_uint_eq(ldb__crc32c(0, buf + off, len), sw);
             ck_assert_uint_eq(ldb__crc32c_hw_serial(0, buf + off, len), sw);
+            ck_assert_uint_eq(ldb__crc32c_fold128(0, buf + off, len), sw);
         }
 }
 END_TEST
 
 /* The folding path takes over at 64 bytes, handles 16-byte lanes after the
- * 64-byte rounds, and folds a running CRC into its first lane: every length
- * around those boundaries, continuing from a non-zero CRC. */
+ * 64-byte rounds, and folds a running CRC into its first lane; the wide one
+ * (where the CPU has it) takes over at 128 bytes, with 32-byte lanes after
+ * its 128-byte rounds, then 16-byte ones: every length around those
+ * boundaries, continuing from a non-zero CRC, on every path. */
 START_TEST(fast_path_boundaries_with_running_crc)
 {
     unsigned char buf[600];
@@ -50,6 +53,7 @@ START_TEST(fast_path_boundaries_with_running_crc)
         uint32_t sw = ldb__crc32c_sw(start, buf + 1, len);
         ck_assert_uint_eq(ldb__crc32c(start, buf + 1, len), sw);
         ck_assert_uint_eq(ldb__crc32c_hw_serial(start, buf + 1, len), sw);
+        ck_assert_uint_eq(ldb__crc32c_fold128(start, buf + 1, len), sw);
     }
 }
 END_TEST
