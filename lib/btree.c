@@ -296,13 +296,21 @@ static int step(const struct ldb__pager *pg, struct ldb__path *p, int forward)
     }
     if (leaf == 0)
         return LDB_NOTFOUND;
+    /* Descend into a scratch path and copy back only the levels below l
+     * (a whole path is ~650 bytes; a scan crosses a leaf every ~30
+     * entries): on a damaged page the path stays as it was. */
     struct tree_desc shape = {.depth = p->depth};
-    struct ldb__path np = *p;
-    np.idx[l] += forward ? 1 : -1;
+    struct ldb__path np;
+    unsigned idx = p->idx[l] + (forward ? 1u : -1u);
     struct page_node n;
-    TRY(ldb__page_node(np.page[l], pg->page_size, np.idx[l], &n));
+    TRY(ldb__page_node(p->page[l], pg->page_size, idx, &n));
     TRY(descend_edge(pg, &shape, &np, l + 1, n.child, !forward));
-    *p = np;
+    p->idx[l] = idx;
+    for (unsigned i = l + 1; i < p->depth; i++) {
+        p->pgno[i] = np.pgno[i];
+        p->page[i] = np.page[i];
+        p->idx[i] = np.idx[i];
+    }
     return 0;
 }
 

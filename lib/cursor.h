@@ -30,6 +30,10 @@ struct ldb_cursor {
     uint64_t mods;    /* txn->mods when path was made */
     uint8_t *saved_key; /* write txns: the key at path */
     uint32_t saved_len, saved_cap;
+    /* Read txns' scans: the next leaf, and how much of it has been asked
+     * into the cache so far (cursor.c, scan_next); NULL when unknown. */
+    const uint8_t *ahead;
+    uint32_t ahead_off;
 };
 
 #endif

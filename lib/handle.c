@@ -14,12 +14,12 @@
 #include "os.h"
 
 /* Bumped in the child after fork(). */
-static unsigned fork_generation;
+unsigned ldb__fork_count;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void on_fork_child(void)
 {
-    __atomic_add_fetch(&fork_generation, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&ldb__fork_count, 1, __ATOMIC_RELAXED);
 }
 
 static void register_atfork(void)
@@ -34,16 +34,7 @@ void ldb__fork_watch(void)
 
 unsigned ldb__fork_generation(void)
 {
-    return __atomic_load_n(&fork_generation, __ATOMIC_RELAXED);
-}
-
-int ldb__env_check(const ldb_env *env)
-{
-    if (env == NULL || env->magic != LDB_ENV_MAGIC)
-        return LDB_INVALID;
-    if (LDB_UNLIKELY(env->fork_generation != __atomic_load_n(&fork_generation, __ATOMIC_RELAXED)))
-        return LDB_INVALID;
-    return 0;
+    return __atomic_load_n(&ldb__fork_count, __ATOMIC_RELAXED);
 }
 
 int ldb__env_map_cover(ldb_env *env, uint64_t bytes, const uint8_t **map)

@@ -92,9 +92,21 @@ int ldb__env_map_cover(ldb_env *env, uint64_t bytes, const uint8_t **map);
 /* Unmap every map of env (at close). */
 void ldb__env_unmap_all(ldb_env *env);
 
+/* Forks of this process so far, counted in the child by a pthread_atfork
+ * handler (handle.c); read inline by ldb__env_check. */
+extern unsigned ldb__fork_count;
+
 /* 0 if env is a usable handle in this process (not a forked child's copy
- * of its parent's env: a pthread_atfork handler counts forks). */
-int ldb__env_check(const ldb_env *env);
+ * of its parent's env). Inline: every call of the API makes it, and a scan
+ * makes one per entry. */
+static inline int ldb__env_check(const ldb_env *env)
+{
+    if (env == NULL || env->magic != LDB_ENV_MAGIC)
+        return LDB_INVALID;
+    if (LDB_UNLIKELY(env->fork_generation != __atomic_load_n(&ldb__fork_count, __ATOMIC_RELAXED)))
+        return LDB_INVALID;
+    return 0;
+}
 void ldb__fork_watch(void);
 unsigned ldb__fork_generation(void);
 

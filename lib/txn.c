@@ -72,18 +72,6 @@ int ldb__txn_fail(ldb_txn *txn, int err)
     return err;
 }
 
-int ldb__txn_check(const ldb_txn *txn, int want_write)
-{
-    if (txn == NULL || txn->magic != LDB_TXN_MAGIC)
-        return LDB_INVALID;
-    TRY(ldb__env_check(txn->env));
-    if (want_write && txn->rdonly)
-        return LDB_READONLY;
-    if (txn->rdonly && !txn->active)
-        return LDB_INVALID; /* reset and not renewed */
-    return 0;
-}
-
 /* ---- the write txn's allocator (pager callbacks) ------------------------- */
 
 /* Take n reusable pages (*pgno = 0 if there are none). */

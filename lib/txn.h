@@ -112,8 +112,19 @@ int ldb__txn_own_thread(const ldb_txn *txn);
 int ldb__txn_end_elsewhere(ldb_txn *txn);
 /* The newest txn whose freed pages a writer may reuse now. */
 uint64_t ldb__txn_reuse_bound(ldb_env *env);
-/* Check txn is a live handle; want_write: a live write txn. */
-int ldb__txn_check(const ldb_txn *txn, int want_write);
+/* Check txn is a live handle; want_write: a live write txn. Inline: every
+ * call of the API makes it, and a scan makes one per entry. */
+static inline int ldb__txn_check(const ldb_txn *txn, int want_write)
+{
+    if (txn == NULL || txn->magic != LDB_TXN_MAGIC)
+        return LDB_INVALID;
+    TRY(ldb__env_check(txn->env));
+    if (want_write && txn->rdonly)
+        return LDB_READONLY;
+    if (txn->rdonly && !txn->active)
+        return LDB_INVALID; /* reset and not renewed */
+    return 0;
+}
 /* Writes through a write txn: apply to the tree, mark it changed, and fail
  * the txn on any error that is not a refusal. */
 int ldb__txn_put(ldb_txn *txn, ldb_dbi dbi, const ldb_val *key, const ldb_val *val,

@@ -12,6 +12,14 @@
  *    into must still fire on damaged branch and leaf pages, so a damaged
  *    file answers LDB_CORRUPTED, never a wild read (the ASan build of
  *    make check would catch the read).
+ *  - A scan in a read txn steps from leaf to leaf without the general
+ *    cursor path (cursor.c, scan_next), copies back only the path levels
+ *    the step changed, and asks the next leaf's lines into the cache
+ *    ahead: every entry still comes in order with its value (inline or in
+ *    an overflow run), a scan turned around at any point walks back over
+ *    the same entries (the upper levels of the path are right), and a
+ *    damaged leaf or branch met on the way answers LDB_CORRUPTED, leaving
+ *    the cursor on the last good entry when the step itself failed.
  */
 #include "testutil.h"
 
@@ -222,6 +230,234 @@ START_TEST(test_damaged_leaf_offset)
 }
 END_TEST
 
+/* ---- scans ----------------------------------------------------------- */
+
+#define SCAN_KEYS 4000
+#define SCAN_KLEN 150
+#define SCAN_BIG 3000 /* past the inline limit of a 4 KiB page: overflow run */
+
+/* Long keys, so that a few thousand make a tree of depth 3 or more. */
+static size_t scan_key(uint8_t *buf, unsigned i)
+{
+    memset(buf, 'k', SCAN_KLEN);
+    char num[16];
+    snprintf(num, sizeof num, "%08u", i);
+    memcpy(buf + SCAN_KLEN - 8, num, 8);
+    return SCAN_KLEN;
+}
+
+/* Every 61st value is big (an overflow run), the rest inline. */
+static size_t scan_val(uint8_t *buf, unsigned i)
+{
+    size_t len = i % 61 == 7 ? SCAN_BIG : 20 + i % 50;
+    tu_fill_pattern(buf, len, 1000 + i);
+    return len;
+}
+
+static void scan_expect_entry(const ldb_val *k, const ldb_val *v, unsigned i)
+{
+    uint8_t kb[SCAN_KLEN], vb[SCAN_BIG];
+    size_t kl = scan_key(kb, i), vl = scan_val(vb, i);
+    ck_assert_msg(k->size == kl && memcmp(k->data, kb, kl) == 0, "entry %u: wrong key", i);
+    ck_assert_msg(v->size == vl && memcmp(v->data, vb, vl) == 0, "entry %u: wrong value", i);
+}
+
+/* Entries are written in a scrambled order, so leaves are not in file
+ * order and are half to fully used, as after random puts. */
+static ldb_env *scan_db(const char *path)
+{
+    ldb_env *env = tu_open(path, NULL);
+    ldb_txn *w = tu_begin(env, 0);
+    uint8_t kb[SCAN_KLEN], vb[SCAN_BIG];
+    for (unsigned j = 0; j < SCAN_KEYS; j++) {
+        unsigned i = (j * 1543u) % SCAN_KEYS; /* 1543 is prime to 4000 */
+        size_t kl = scan_key(kb, i), vl = scan_val(vb, i);
+        tu_put_bytes(w, LDB_MAIN, kb, kl, vb, vl);
+    }
+    TU_RC_OK(ldb_txn_commit(w));
+    tu_check_env(env);
+    return env;
+}
+
+START_TEST(test_scan_every_entry)
+{
+    const char *dir = tu_tmpdir();
+    ldb_env *env = scan_db(tu_path(dir, "d.db"));
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_tree_stat st = tu_tree_stat(r, LDB_MAIN);
+    ck_assert_uint_ge(st.depth, 3); /* steps that climb one and two levels */
+    ldb_cursor *c;
+    TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &c));
+    ldb_val k, v;
+    unsigned n = 0;
+    int rc;
+    while ((rc = ldb_cursor_get(c, &k, &v, LDB_NEXT)) == 0)
+        scan_expect_entry(&k, &v, n++);
+    TU_RC_IS(rc, LDB_NOTFOUND);
+    ck_assert_uint_eq(n, SCAN_KEYS);
+    /* At the end the cursor stays on the last entry. */
+    TU_RC_OK(ldb_cursor_get(c, &k, &v, LDB_CURRENT));
+    scan_expect_entry(&k, &v, SCAN_KEYS - 1);
+    /* Keys only, and values only, from the fast step too. */
+    TU_RC_OK(ldb_cursor_get(c, &k, NULL, LDB_FIRST));
+    for (unsigned i = 1; i < SCAN_KEYS; i++) {
+        TU_RC_OK(ldb_cursor_get(c, i % 2 ? NULL : &k, i % 2 ? &v : NULL, LDB_NEXT));
+        ldb_val cur_k, cur_v;
+        TU_RC_OK(ldb_cursor_get(c, &cur_k, &cur_v, LDB_CURRENT));
+        scan_expect_entry(&cur_k, &cur_v, i);
+    }
+    ldb_cursor_close(c);
+    ldb_txn_abort(r);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* Forward from a seek to entry `from` up to entry `to`, then all the way
+ * back: after leaf steps the path's upper levels must lead back. */
+static void scan_turn(ldb_cursor *c, unsigned from, unsigned to)
+{
+    uint8_t kb[SCAN_KLEN];
+    ldb_val key = {scan_key(kb, from), kb}, k, v;
+    TU_RC_OK(ldb_cursor_get(c, &key, &v, LDB_SEEK));
+    for (unsigned i = from + 1; i <= to; i++) {
+        TU_RC_OK(ldb_cursor_get(c, &k, &v, LDB_NEXT));
+        scan_expect_entry(&k, &v, i);
+    }
+    for (unsigned i = to; i-- > 0;) {
+        TU_RC_OK(ldb_cursor_get(c, &k, &v, LDB_PREV));
+        scan_expect_entry(&k, &v, i);
+    }
+    TU_RC_IS(ldb_cursor_get(c, &k, &v, LDB_PREV), LDB_NOTFOUND);
+}
+
+START_TEST(test_scan_turns_back)
+{
+    const char *dir = tu_tmpdir();
+    ldb_env *env = scan_db(tu_path(dir, "d.db"));
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_cursor *c;
+    TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &c));
+    for (unsigned to = 1; to < SCAN_KEYS; to = to * 3 + 1)
+        scan_turn(c, to / 2, to);
+    scan_turn(c, 0, SCAN_KEYS - 1);
+    ldb_cursor_close(c);
+    ldb_txn_abort(r);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* Damage every page of the given type except the one holding the first
+ * key, scan from the start in a read txn, and expect the good entries in
+ * order, then LDB_CORRUPTED; *cur_rc: what LDB_CURRENT says after it
+ * (the entry it is on, when the step failed before moving). */
+static unsigned scan_until_damage(uint16_t type, damage_fn fn, int *cur_rc, unsigned *cur_at)
+{
+    const char *dir = tu_tmpdir();
+    const char *path = tu_path(dir, "d.db");
+    ldb_env *env = scan_db(path);
+    TU_RC_OK(ldb_close(env));
+
+    uint8_t first[SCAN_KLEN];
+    scan_key(first, 0);
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t page[PSIZE];
+    unsigned damaged = 0;
+    for (off_t off = 0; pread(fd, page, PSIZE, off) == (ssize_t)PSIZE; off += PSIZE) {
+        struct page_header *h = (struct page_header *)(void *)page;
+        if (off < 2 * (off_t)PSIZE || ldb__le16(h->type) != type || ldb__le16(h->count) == 0 ||
+            (type == PAGE_LEAF && memmem(page, PSIZE, first, sizeof first) != NULL))
+            continue;
+        fn(page);
+        ck_assert_int_eq(pwrite(fd, page, PSIZE, off), (ssize_t)PSIZE);
+        damaged++;
+    }
+    close(fd);
+    ck_assert_uint_gt(damaged, 0);
+
+    env = tu_open(path, NULL);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_cursor *c;
+    TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &c));
+    ldb_val k, v;
+    unsigned n = 0;
+    int rc;
+    while ((rc = ldb_cursor_get(c, &k, &v, LDB_NEXT)) == 0)
+        scan_expect_entry(&k, &v, n++);
+    ck_assert_msg(rc == LDB_CORRUPTED, "after %u entries: %s", n, ldb_strerror(rc));
+    *cur_rc = ldb_cursor_get(c, &k, &v, LDB_CURRENT);
+    *cur_at = SCAN_KEYS;
+    for (unsigned i = 0; *cur_rc == 0 && i < n; i++) {
+        uint8_t kb[SCAN_KLEN];
+        if (k.size == scan_key(kb, i) && memcmp(k.data, kb, k.size) == 0)
+            *cur_at = i;
+    }
+    /* Asked again, the scan still refuses (no step past the damage). */
+    TU_RC_IS(ldb_cursor_get(c, &k, &v, LDB_NEXT), LDB_CORRUPTED);
+    ldb_cursor_close(c);
+    ldb_txn_abort(r);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+    return n;
+}
+
+/* Leaf: the page count is 0, which no leaf of a tree may have. */
+static void leaf_emptied(uint8_t *page)
+{
+    struct page_header *h = (struct page_header *)(void *)page;
+    h->count = ldb__to_le16(0);
+}
+
+/* Branch: every child pointer but the first names a page past any file's
+ * end (so the descent to the first leaf works, and the first step from
+ * one leaf to the next, and the look ahead at it, meet the damage). */
+static void branch_child_far(uint8_t *page)
+{
+    struct page_header *h = (struct page_header *)(void *)page;
+    struct page_slot *slots = (struct page_slot *)(void *)(page + PAGE_HEADER_SIZE);
+    for (unsigned i = 1; i < ldb__le16(h->count); i++) {
+        uint32_t off = ldb__le32(slots[i].offset);
+        if (off + BRANCH_NODE_HEADER <= PSIZE)
+            ldb__st_le64(page + off, (uint64_t)1 << 40);
+    }
+}
+
+START_TEST(test_scan_damaged_node)
+{
+    int cur_rc;
+    unsigned at, n = scan_until_damage(PAGE_LEAF, leaf_key_too_long, &cur_rc, &at);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_lt(n, SCAN_KEYS);
+    /* The step reached the damaged leaf; its nodes stay unreadable. */
+    TU_RC_IS(cur_rc, LDB_CORRUPTED);
+}
+END_TEST
+
+START_TEST(test_scan_damaged_leaf_header)
+{
+    int cur_rc;
+    unsigned at, n = scan_until_damage(PAGE_LEAF, leaf_emptied, &cur_rc, &at);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_lt(n, SCAN_KEYS);
+    /* The step failed on fetching the leaf: the cursor did not move. */
+    TU_RC_OK(cur_rc);
+    ck_assert_uint_eq(at, n - 1);
+}
+END_TEST
+
+START_TEST(test_scan_damaged_child_pointer)
+{
+    int cur_rc;
+    unsigned at, n = scan_until_damage(PAGE_BRANCH, branch_child_far, &cur_rc, &at);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_lt(n, SCAN_KEYS);
+    TU_RC_OK(cur_rc);
+    ck_assert_uint_eq(at, n - 1);
+}
+END_TEST
+
 static Suite *readpath_suite(void)
 {
     Suite *s = suite_create("readpath");
@@ -234,6 +470,14 @@ static Suite *readpath_suite(void)
     tcase_add_test(tc, test_damaged_branch_key);
     tcase_add_test(tc, test_damaged_leaf_key);
     tcase_add_test(tc, test_damaged_leaf_offset);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("scan");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_scan_every_entry);
+    tcase_add_test(tc, test_scan_turns_back);
+    tcase_add_test(tc, test_scan_damaged_node);
+    tcase_add_test(tc, test_scan_damaged_leaf_header);
+    tcase_add_test(tc, test_scan_damaged_child_pointer);
     suite_add_tcase(s, tc);
     return s;
 }
