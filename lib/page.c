@@ -112,6 +112,8 @@ static inline int node_key(const uint8_t *p, uint32_t psize, unsigned idx, unsig
     if (LDB_UNLIKELY(off < slots_end || off + hdr > psize))
         return LDB_CORRUPT();
     const uint8_t *node = p + off;
+    if (leaf) /* the value's next line: the search is about to end here */
+        __builtin_prefetch(node + 64);
     uint32_t size = ldb__rd16(leaf ? node : node + 8);
     if (LDB_UNLIKELY(off + hdr + size > psize || size < ldb__le16(PAGE_CHDR(p)->prefix_len)))
         return LDB_CORRUPT();
@@ -179,6 +181,12 @@ int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint3
     }
     uint32_t hint = key_hint(key + plen, klen - plen);
     unsigned lo = first, hi = n;
+    if (n > 16) {
+        /* Past the first probe the search goes to one of these two slot
+         * lines: ask for both now, in parallel with the first probe. */
+        __builtin_prefetch(&slots[n / 4]);
+        __builtin_prefetch(&slots[n / 2 + n / 4]);
+    }
     while (lo < hi) {
         unsigned mid = (lo + hi) / 2;
         uint32_t sh = ldb__le32(slots[mid].hint);
