@@ -127,13 +127,18 @@ static void scan_ahead(ldb_cursor *c, const struct ldb__pager *pg)
     c->ahead = NULL;
     if (p->depth < 2)
         return;
-    unsigned parent = p->depth - 2, idx = p->idx[parent] + 1;
-    struct page_node n;
-    if (idx >= ldb__le16(PAGE_CHDR(p->page[parent])->count) ||
-        ldb__page_node(p->page[parent], pg->page_size, idx, &n) != 0 ||
-        ldb__pager_get(pg, n.child, &c->ahead) != 0)
-        c->ahead = NULL; /* a damaged pgno is found when the scan gets there */
+    /* Only the child pointer is read (a second full node decode here
+     * would keep the compiler from inlining the one in scan_next); the
+     * step to that leaf checks the node in full. */
+    const uint8_t *bp = p->page[p->depth - 2];
+    unsigned idx = p->idx[p->depth - 2] + 1;
     c->ahead_off = 0;
+    if (idx >= ldb__le16(PAGE_CHDR(bp)->count))
+        return;
+    uint64_t off = ldb__le32(PAGE_CSLOTS(bp)[idx].offset);
+    if (off + sizeof(pgno_t) > pg->page_size ||
+        ldb__pager_get(pg, ldb__rd64(bp + off), &c->ahead) != 0)
+        c->ahead = NULL; /* damage is found when the scan gets there */
 }
 
 /* The scan's step (NEXT from an entry in a read txn, whose pages never
