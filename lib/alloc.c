@@ -100,3 +100,19 @@ void ldb__free(void *p)
 /* ISO C wants a translation unit to declare something. */
 typedef int ldb__alloc_unused;
 #endif
+
+void *ldb__array_grow(void *items, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    size_t n = *cap ? *cap : first;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return NULL;
+        n *= 2;
+    }
+    if (elem != 0 && n > SIZE_MAX / elem)
+        return NULL;
+    void *p = ldb__realloc(items, n * elem);
+    if (p != NULL)
+        *cap = n;
+    return p;
+}

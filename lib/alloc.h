@@ -62,4 +62,11 @@ static inline void ldb__free(void *p)
 }
 #endif
 
+/* Growing an array: items holds *cap elements of elem bytes; make room
+ * for at least need, doubling from *cap (from first when it is 0). Returns
+ * the array, moved or not, with *cap updated; or NULL (out of memory, or a
+ * size that overflows: the caller's -ENOMEM) with items and *cap as they
+ * were. Callers test need > *cap themselves, where it is cheap. */
+void *ldb__array_grow(void *items, size_t *cap, size_t need, size_t elem, size_t first);
+
 #endif

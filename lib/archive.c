@@ -132,12 +132,10 @@ static int list_one(void *ctx, const char *name)
     if (!ldb__archive_parse_name(name, &s.db_id, &s.first, &s.last))
         return 0; /* not a segment (a temporary, or someone else's file) */
     if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        struct ldb__archive_seg *v = ldb__realloc(l->v, cap * sizeof *v);
+        struct ldb__archive_seg *v = ldb__array_grow(l->v, &l->cap, l->n + 1, sizeof *v, 32);
         if (v == NULL)
             return -ENOMEM;
         l->v = v;
-        l->cap = cap;
     }
     snprintf(s.name, sizeof s.name, "%s", name);
     l->v[l->n++] = s;

@@ -227,12 +227,10 @@ static int collect_free(struct backup *b, const struct page_node *n, void *arg)
         if (p < LDB_META_PAGES || p >= b->snap->npages)
             return LDB_CORRUPT();
         if (s->len == s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 1024;
-            pgno_t *items = ldb__realloc(s->items, cap * sizeof *items);
+            pgno_t *items = ldb__array_grow(s->items, &s->cap, s->len + 1, sizeof *items, 1024);
             if (items == NULL)
                 return -ENOMEM;
             s->items = items;
-            s->cap = cap;
         }
         s->items[s->len++] = p;
     }
@@ -559,12 +557,11 @@ static int collect_catalog(struct backup *b, const struct page_node *n, void *ar
     if (v.size != sizeof(struct tree_desc) || n->key_size > LDB_MAX_NAME)
         return LDB_CORRUPT();
     if (c->len == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        struct named_tree *items = ldb__realloc(c->items, cap * sizeof *items);
+        struct named_tree *items =
+            ldb__array_grow(c->items, &c->cap, c->len + 1, sizeof *items, 16);
         if (items == NULL)
             return -ENOMEM;
         c->items = items;
-        c->cap = cap;
     }
     struct named_tree *e = &c->items[c->len++];
     e->name = n->key;

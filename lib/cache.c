@@ -605,12 +605,10 @@ int ldb__pins_reserve(struct ldb__pins *p)
 {
     if (p->len < p->cap)
         return 0;
-    size_t n = p->cap ? p->cap * 2 : 16;
-    struct ldb__cache_entry **v = ldb__realloc(p->v, n * sizeof *v);
+    struct ldb__cache_entry **v = ldb__array_grow(p->v, &p->cap, p->len + 1, sizeof *v, 16);
     if (v == NULL)
         return -ENOMEM;
     p->v = v;
-    p->cap = n;
     return 0;
 }
 

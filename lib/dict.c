@@ -35,7 +35,7 @@ struct ldb__dict {
 struct ldb__dict_cache {
     pthread_mutex_t mutex;
     struct ldb__dict **v; /* loaded dictionaries: pointers stay valid until close */
-    unsigned n, cap;
+    size_t n, cap;
 };
 
 /* A write txn's own: the trees' ids it looked up, and dictionaries it
@@ -45,7 +45,7 @@ struct ldb__dict_txn {
         ldb_dbi dbi;
         uint32_t id;
     } *memo;
-    unsigned nmemo, capmemo;
+    size_t nmemo, capmemo;
     struct ldb__dict **own;
     unsigned nown;
     int storing;
@@ -147,12 +147,11 @@ static int cache_add(struct ldb__dict_cache *c, struct ldb__dict **d)
         dict_free(*d);
         *d = old;
     } else if (c->n == c->cap) {
-        unsigned cap = c->cap ? c->cap * 2 : 8;
-        struct ldb__dict **v = ldb__realloc(c->v, cap * sizeof *v);
+        struct ldb__dict **v = ldb__array_grow(c->v, &c->cap, c->n + 1, sizeof *v, 8);
         if (v == NULL)
             rc = -ENOMEM;
         else
-            c->v = v, c->cap = cap;
+            c->v = v;
     }
     if (rc == 0 && old == NULL)
         c->v[c->n++] = *d;
@@ -266,12 +265,10 @@ static int memo_set(struct ldb__dict_txn *dt, ldb_dbi dbi, uint32_t id)
         }
     }
     if (dt->nmemo == dt->capmemo) {
-        unsigned cap = dt->capmemo ? dt->capmemo * 2 : 4;
-        void *m = ldb__realloc(dt->memo, cap * sizeof *dt->memo);
+        void *m = ldb__array_grow(dt->memo, &dt->capmemo, dt->nmemo + 1, sizeof *dt->memo, 4);
         if (m == NULL)
             return -ENOMEM;
         dt->memo = m;
-        dt->capmemo = cap;
     }
     dt->memo[dt->nmemo].dbi = dbi;
     dt->memo[dt->nmemo++].id = id;
@@ -368,7 +365,7 @@ struct samples {
     uint8_t *buf;
     size_t len, cap;
     size_t *sizes;
-    unsigned n, ncap;
+    size_t n, ncap;
 };
 
 /* Append one value of the tree (decompressed if need be), cut at SAMPLE_CUT. */
@@ -384,12 +381,10 @@ static int sample_add(ldb_txn *txn, struct samples *s, const struct page_node *n
     if (raw == 0 || s->len + raw > s->cap)
         return 0; /* the budget is spent; smaller ones may still fit */
     if (s->n == s->ncap) {
-        unsigned cap = s->ncap ? s->ncap * 2 : 1024;
-        size_t *z = ldb__realloc(s->sizes, cap * sizeof *z);
+        size_t *z = ldb__array_grow(s->sizes, &s->ncap, s->n + 1, sizeof *z, 1024);
         if (z == NULL)
             return -ENOMEM;
         s->sizes = z;
-        s->ncap = cap;
     }
     uint8_t *dst = s->buf + s->len;
     if (n->compressed)

@@ -17,14 +17,10 @@ static int list_reserve(struct ldb__pgno_list *l, size_t extra)
 {
     if (l->len + extra <= l->cap)
         return 0;
-    size_t cap = l->cap ? l->cap : 64;
-    while (cap < l->len + extra)
-        cap *= 2;
-    pgno_t *p = ldb__realloc(l->items, cap * sizeof *p);
+    pgno_t *p = ldb__array_grow(l->items, &l->cap, l->len + extra, sizeof *p, 64);
     if (p == NULL)
         return -ENOMEM;
     l->items = p;
-    l->cap = cap;
     return 0;
 }
 

@@ -152,14 +152,13 @@ void ldb__buffer_put(struct ldb__buffer_pool *pool, uint8_t *buf, uint32_t npage
         return;
     if (pool != NULL && npages == 1 && pool->len < POOL_MAX) {
         if (pool->len == pool->cap) {
-            size_t cap = pool->cap ? pool->cap * 2 : 256;
-            uint8_t **nb = ldb__realloc(pool->bufs, cap * sizeof *nb);
+            uint8_t **nb =
+                ldb__array_grow(pool->bufs, &pool->cap, pool->len + 1, sizeof *nb, 256);
             if (nb == NULL) {
                 ldb__free(buf);
                 return;
             }
             pool->bufs = nb;
-            pool->cap = cap;
         }
         pool->bufs[pool->len++] = buf;
         return;

@@ -138,12 +138,10 @@ static int replay_tree(ldb_txn *txn, struct replay_trees *rt, const struct ldb__
         }
     }
     if (rt->n == rt->cap) {
-        size_t cap = rt->cap ? rt->cap * 2 : 16;
-        struct replay_tree *v = ldb__realloc(rt->v, cap * sizeof *v);
+        struct replay_tree *v = ldb__array_grow(rt->v, &rt->cap, rt->n + 1, sizeof *v, 16);
         if (v == NULL)
             return -ENOMEM;
         rt->v = v;
-        rt->cap = cap;
     }
     struct replay_tree *e = &rt->v[rt->n];
     e->name = op->name;

@@ -45,14 +45,10 @@ static int buf_reserve(struct ldb__wal_buf *b, size_t need)
 {
     if (b->cap >= need)
         return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *d = ldb__realloc(b->data, cap);
+    uint8_t *d = ldb__array_grow(b->data, &b->cap, need, 1, 4096);
     if (d == NULL)
         return -ENOMEM;
     b->data = d;
-    b->cap = cap;
     return 0;
 }
 

@@ -14,7 +14,7 @@
  * The operations: open of a new database and of an existing one, a write
  * txn (dbi open, puts with overflow values, deletes, a cursor, the commit),
  * close, recovery (open after a writer died leaving its log), backup (plain
- * and compact) and ldb_check.
+ * and compact) and ldb_check; and the growable arrays' helper alone.
  */
 #include "testutil.h"
 #include "alloc.h" /* the failing-allocator hook */
@@ -506,6 +506,35 @@ START_TEST(test_oom_check)
 }
 END_TEST
 
+/* The growable arrays' one helper (ldb__array_grow): it doubles from the
+ * first size until need fits; out of memory, or a size that overflows, it
+ * leaves the array and its capacity as they were. */
+START_TEST(test_array_grow)
+{
+    size_t cap = 0;
+    uint32_t *a = ldb__array_grow(NULL, &cap, 1, sizeof *a, 4);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq(cap, 4);
+    for (uint32_t i = 0; i < 4; i++)
+        a[i] = i;
+    uint32_t *b = ldb__array_grow(a, &cap, 9, sizeof *a, 4); /* 4 -> 8 -> 16 */
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(cap, 16);
+    for (uint32_t i = 0; i < 4; i++)
+        ck_assert_uint_eq(b[i], i);
+    a = b;
+    ldb__alloc_fail_set(1, 0);
+    ck_assert_ptr_null(ldb__array_grow(a, &cap, 17, sizeof *a, 4));
+    ldb__alloc_fail_set(0, 0);
+    ck_assert_uint_eq(cap, 16);
+    ck_assert_uint_eq(a[3], 3); /* still the caller's */
+    ck_assert_ptr_null(ldb__array_grow(a, &cap, SIZE_MAX / 2 + 2, sizeof *a, 4));
+    ck_assert_ptr_null(ldb__array_grow(a, &cap, 17, SIZE_MAX / 8, 4));
+    ck_assert_uint_eq(cap, 16);
+    ldb__free(a);
+}
+END_TEST
+
 static Suite *oom_suite(void)
 {
     Suite *s = suite_create("oom");
@@ -518,6 +547,7 @@ static Suite *oom_suite(void)
     tcase_add_loop_test(tc, test_oom_recovery, 0, 2);
     tcase_add_loop_test(tc, test_oom_backup, 0, 4);
     tcase_add_loop_test(tc, test_oom_check, 0, 2);
+    tcase_add_test(tc, test_array_grow);
     suite_add_tcase(s, tc);
     return s;
 }
