@@ -186,8 +186,9 @@ struct page_slot {
 _Static_assert(sizeof(struct page_slot) == 8, "slot is 8 bytes");
 
 /* Leaf node: header, key, then the value inline, or an overflow page number
- * (8 bytes, little-endian), or a run_ref (NODE_BARE, 20 bytes). Nodes sit at any byte offset: their fields are
- * read with ldb__rd16() and friends (page.h), not through these structs. */
+ * (8 bytes, little-endian), or a run_ref (NODE_BARE, 20 bytes). Nodes sit
+ * at any byte offset: their fields are read with ldb__rd16() and friends
+ * (page.h), not through these structs. */
 struct leaf_node {
     le16_t key_size;
     uint8_t flags;        /* NODE_OVERFLOW: value lives in an overflow run */
