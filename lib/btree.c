@@ -424,19 +424,12 @@ static int write_headed_run(struct ldb__pager *pg, struct tree_desc *t, const vo
     return 0;
 }
 
-/* Store val in a new overflow run: a bare one (ceil(vlen / page_size)
- * pages, the value and zeros), its run_ref in ref and NODE_OVERFLOW |
- * NODE_BARE in *flags; the checksum is taken now, from the caller's
- * bytes, since nothing writes into a run after this. */
-static int write_overflow(struct ldb__pager *pg, struct tree_desc *t, const void *val,
-                          uint32_t vlen, uint8_t ref[RUN_REF_SIZE], unsigned *flags)
+/* Store val in a new bare overflow run (ceil(vlen / page_size) pages, the
+ * value and zeros), its run_ref in ref; the checksum is taken now, from the
+ * caller's bytes, since nothing writes into a run after this. */
+static int write_bare_run(struct ldb__pager *pg, struct tree_desc *t, const void *val,
+                          uint32_t vlen, uint8_t ref[RUN_REF_SIZE])
 {
-#ifdef LDB_TEST_HOOKS
-    if (ldb__btree_headed_runs) {
-        *flags = NODE_OVERFLOW;
-        return write_headed_run(pg, t, val, vlen, ref);
-    }
-#endif
     uint64_t n = ldb__bare_run_pages(vlen, pg->page_size);
     if (n == 0)
         return LDB_CORRUPT(); /* no caller: a run holds a value past inline */
@@ -450,8 +443,22 @@ static int write_overflow(struct ldb__pager *pg, struct tree_desc *t, const void
     ldb__st_le64(ref + RUN_REF_PGNO, pgno);
     ldb__st_le64(ref + RUN_REF_TXNID, pg->txnid);
     ldb__st_le32(ref + RUN_REF_CHECKSUM, ldb__bare_run_checksum(ref + RUN_REF_TXNID, buf, vlen));
-    *flags = NODE_OVERFLOW | NODE_BARE;
     return 0;
+}
+
+/* A put's new overflow run: a bare one, with NODE_OVERFLOW | NODE_BARE in
+ * *flags (a headed one, NODE_OVERFLOW, only under the test hook). */
+static int write_overflow(struct ldb__pager *pg, struct tree_desc *t, const void *val,
+                          uint32_t vlen, uint8_t ref[RUN_REF_SIZE], unsigned *flags)
+{
+#ifdef LDB_TEST_HOOKS
+    if (ldb__btree_headed_runs) {
+        *flags = NODE_OVERFLOW;
+        return write_headed_run(pg, t, val, vlen, ref);
+    }
+#endif
+    *flags = NODE_OVERFLOW | NODE_BARE;
+    return write_bare_run(pg, t, val, vlen, ref);
 }
 
 static int free_overflow(struct ldb__pager *pg, struct tree_desc *t, const struct page_node *n)
@@ -997,9 +1004,8 @@ static int relocate_runs(struct relocation *r, unsigned l)
         TRY(ldb__btree_node_value(r->pg, &node, &v)); /* checks the run */
         TRY(touch_upto(r, l));
         uint8_t ref[RUN_REF_SIZE];
-        unsigned flags = NODE_OVERFLOW;
         if (node.bare)
-            TRY(write_overflow(r->pg, r->t, v.data, (uint32_t)v.size, ref, &flags));
+            TRY(write_bare_run(r->pg, r->t, v.data, (uint32_t)v.size, ref));
         else
             TRY(write_headed_run(r->pg, r->t, v.data, (uint32_t)v.size, ref));
         TRY(ldb__page_node(r->path.page[l], psize, i, &node));
