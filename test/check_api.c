@@ -721,28 +721,12 @@ START_TEST(test_readonly_txn_writes)
 }
 END_TEST
 
-/* Read a whole file into memory (caller frees). */
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 START_TEST(test_rdonly_env)
 {
     char *path = tu_new_db_path();
     seed_db(path);
     size_t before_len;
-    uint8_t *before = slurp(path, &before_len);
+    uint8_t *before = tu_read_file(path, &before_len);
 
     ldb_options o = {0};
     o.flags = LDB_RDONLY;
@@ -768,7 +752,7 @@ START_TEST(test_rdonly_env)
     close_ok(env);
 
     size_t after_len;
-    uint8_t *after = slurp(path, &after_len);
+    uint8_t *after = tu_read_file(path, &after_len);
     TU_REQUIRE(after_len == before_len && memcmp(before, after, before_len) == 0,
             "an LDB_RDONLY session changed the data file");
 

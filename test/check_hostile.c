@@ -109,27 +109,6 @@ static void expect_tool_refuses(const char *path)
     unlink(dump);
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    struct stat st;
-    ck_assert_int_eq(fstat(fd, &st), 0);
-    uint8_t *b = tu_xmalloc((size_t)st.st_size + 1);
-    ck_assert_int_eq(pread(fd, b, (size_t)st.st_size, 0), st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
-    return b;
-}
-
-static void write_at(const char *path, const void *b, size_t len, uint64_t off)
-{
-    int fd = open(path, O_WRONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pwrite(fd, b, len, (off_t)off), (ssize_t)len);
-    close(fd);
-}
-
 /* A closed database of 4 KiB pages: 200 small entries and one value in an
  * overflow run under "big". Both meta pages hold the last checkpoint. */
 static void make_db(const char *path)
@@ -303,14 +282,14 @@ START_TEST(test_overflow_run_too_long)
     make_db(path);
     ldb__btree_headed_runs = 0;
     size_t len;
-    uint8_t *file = read_file(path, &len);
+    uint8_t *file = tu_read_file(path, &len);
     uint64_t ov = find_overflow_page(file, len);
     uint32_t counts[] = {UINT32_MAX, 0x80000000u, 0x00100001u, (uint32_t)(len / PSIZE - ov + 1)};
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         struct page_header h;
         memcpy(&h, file + ov * PSIZE, sizeof h);
         h.aux = ldb__to_le32(counts[i]);
-        write_at(path, &h, sizeof h, ov * PSIZE);
+        tu_write_at(path, &h, sizeof h, ov * PSIZE);
         expect_run_refused(path);
     }
     free(file);
@@ -522,7 +501,7 @@ static void make_victim(const char *path)
 static void expect_victim_intact(const char *path)
 {
     size_t len;
-    uint8_t *b = read_file(path, &len);
+    uint8_t *b = tu_read_file(path, &len);
     TU_REQUIRE(len == strlen(PRECIOUS) && memcmp(b, PRECIOUS, len) == 0,
                "%s was changed through a side file (now %zu bytes)", path, len);
     free(b);
@@ -783,7 +762,7 @@ static void write_zeros(const char *path, size_t n)
 static void expect_zeros_untouched(const char *path, size_t n)
 {
     size_t len;
-    uint8_t *b = read_file(path, &len);
+    uint8_t *b = tu_read_file(path, &len);
     ck_assert_uint_eq(len, n);
     for (size_t i = 0; i < len; i++)
         TU_REQUIRE(b[i] == 0, "byte %zu of the refused file was written", i);
@@ -843,9 +822,9 @@ START_TEST(test_zero_file_refused)
     env = tu_open(path, NULL);
     TU_RC_OK(ldb_close(env));
     size_t len;
-    uint8_t *b = read_file(path, &len);
+    uint8_t *b = tu_read_file(path, &len);
     write_zeros(path, 0);
-    write_at(path, b, LDB_META_BYTES, 0);
+    tu_write_at(path, b, LDB_META_BYTES, 0);
     free(b);
     env = tu_open(path, NULL);
     tu_check_env(env);
@@ -880,7 +859,7 @@ START_TEST(test_foreign_file_refused)
         if (kind == 1)
             tu_fill_pattern(content, sizes[kind], 77);
         write_zeros(path, 0);
-        write_at(path, content, sizes[kind], 0);
+        tu_write_at(path, content, sizes[kind], 0);
         unsigned flags[] = {0, LDB_RDONLY, LDB_NOCREATE, LDB_IMMUTABLE};
         for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
             int rc = open_in_child(path, flags[i]);
@@ -890,7 +869,7 @@ START_TEST(test_foreign_file_refused)
                        "kind %d flags %u: a side file was left beside it", kind, flags[i]);
         }
         size_t len;
-        uint8_t *b = read_file(path, &len);
+        uint8_t *b = tu_read_file(path, &len);
         ck_assert_uint_eq(len, sizes[kind]);
         ck_assert_int_eq(memcmp(b, content, len), 0);
         free(b);
@@ -928,11 +907,11 @@ START_TEST(test_check_reports_damaged_meta)
     TU_RC_OK(ldb_close(env));
     make_db(path);
     size_t len;
-    uint8_t *orig = read_file(path, &len);
+    uint8_t *orig = tu_read_file(path, &len);
     for (unsigned slot = 0; slot < 2; slot++) {
-        write_at(path, orig, len, 0);
+        tu_write_at(path, orig, len, 0);
         uint8_t b = orig[slot * PSIZE + 100] ^ 0x40;
-        write_at(path, &b, 1, slot * PSIZE + 100);
+        tu_write_at(path, &b, 1, slot * PSIZE + 100);
         env = tu_open(path, NULL);
         ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
         tu_expect_str(txn, LDB_MAIN, "k0042", "value 42");
@@ -948,7 +927,7 @@ START_TEST(test_check_reports_damaged_meta)
         expect_tool_exit(NULL, 4, check_args);
     }
     /* A meta page resealed but naming more pages than the file holds. */
-    write_at(path, orig, len, 0);
+    tu_write_at(path, orig, len, 0);
     uint64_t n = len / PSIZE + 5;
     craft_meta(path, 1, set_npages, &n);
     env = tu_open(path, NULL);
@@ -958,7 +937,7 @@ START_TEST(test_check_reports_damaged_meta)
     free(rep);
     TU_RC_OK(ldb_close(env));
     /* Whole again: clean. */
-    write_at(path, orig, len, 0);
+    tu_write_at(path, orig, len, 0);
     env = tu_open(path, NULL);
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
@@ -1000,7 +979,7 @@ static int load_text(const char *path, const char *text, char *err, size_t errca
     int st = tu_wait_child(pid, 60, "load");
     TU_REQUIRE(WIFEXITED(st), "load died of signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     size_t len;
-    uint8_t *b = read_file(errpath, &len);
+    uint8_t *b = tu_read_file(errpath, &len);
     snprintf(err, errcap, "%.*s", (int)len, (const char *)b);
     free(b);
     unlink(in);

@@ -171,26 +171,10 @@ static const char *side(const char *path, const char *suffix)
     return b;
 }
 
-/* Whole-file contents, malloc'ed; *n its size. */
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "fopen(%s): %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)len + 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert(fread(b, 1, (size_t)len, f) == (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
 static void assert_same_file(const char *path, const uint8_t *before, size_t n)
 {
     size_t m;
-    uint8_t *now = slurp(path, &m);
+    uint8_t *now = tu_read_file(path, &m);
     ck_assert_msg(m == n && memcmp(now, before, n) == 0,
                   "%s changed (%zu bytes, was %zu) under LDB_IMMUTABLE", path, m, n);
     free(now);
@@ -324,7 +308,7 @@ START_TEST(test_immutable_copy)
     make_db(path);
     ck_assert_int_eq(tu_copy_file(path, copy), 0);
     size_t n;
-    uint8_t *bytes = slurp(copy, &n);
+    uint8_t *bytes = tu_read_file(copy, &n);
     listing(dir, before, sizeof before);
 
     /* A missing file: -ENOENT and nothing created. */
@@ -355,7 +339,7 @@ START_TEST(test_immutable_copy)
      * leave the lock file as it is. */
     if (exists(side(path, "-lock"))) {
         size_t ln;
-        uint8_t *lock_bytes = slurp(side(path, "-lock"), &ln);
+        uint8_t *lock_bytes = tu_read_file(side(path, "-lock"), &ln);
         struct stat s0, s1;
         ck_assert(stat(side(path, "-lock"), &s0) == 0);
         immutable_readers(path, 1);

@@ -215,21 +215,6 @@ static void wait_blocked_on_flock(pid_t pid)
     ck_abort_msg("opener %d never waited for the lock file", (int)pid);
 }
 
-static char *read_file_bytes(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    ck_assert_int_ge(n, 0);
-    rewind(f);
-    char *b = tu_xmalloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 static void expect_exit0(int status, const char *what)
 {
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %d", what, status);
@@ -247,7 +232,7 @@ static void race(enum stop_mode mode, int waiters)
     char wal[4300];
     snprintf(wal, sizeof wal, "%s-wal", path);
     size_t log_len;
-    char *log_before = read_file_bytes(wal, &log_len);
+    char *log_before = (char *)tu_read_file(wal, &log_len);
 
     int rp[2], gp[2];
     ck_assert_int_eq(pipe(rp), 0);
@@ -268,7 +253,7 @@ static void race(enum stop_mode mode, int waiters)
 
     /* A is stopped half-way: the log must be as the writer left it. */
     size_t log_len_mid;
-    char *log_mid = read_file_bytes(wal, &log_len_mid);
+    char *log_mid = (char *)tu_read_file(wal, &log_len_mid);
     ck_assert_msg(log_len_mid == log_len && memcmp(log_mid, log_before, log_len) == 0,
                   "the log changed during recovery");
     free(log_mid);

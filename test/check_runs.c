@@ -40,40 +40,12 @@
 
 #define PSIZE 4096u
 
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY);
-    ck_assert_int_ge(fd, 0);
-    struct stat st;
-    ck_assert_int_eq(fstat(fd, &st), 0);
-    uint8_t *b = tu_xmalloc((size_t)st.st_size + 1);
-    ck_assert_int_eq(pread(fd, b, (size_t)st.st_size, 0), (ssize_t)st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
-    return b;
-}
-
-static void write_at(const char *path, const void *b, size_t len, uint64_t off)
-{
-    int fd = open(path, O_WRONLY);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pwrite(fd, b, len, (off_t)off), (ssize_t)len);
-    close(fd);
-}
-
-static uint64_t file_bytes(const char *path)
-{
-    struct stat st;
-    ck_assert_int_eq(stat(path, &st), 0);
-    return (uint64_t)st.st_size;
-}
-
 /* The page where value (len >= 64 bytes) starts in the file: a bare run
  * starts with the value itself. */
 static uint64_t find_run(const char *path, const uint8_t *value)
 {
     size_t len;
-    uint8_t *file = read_all(path, &len);
+    uint8_t *file = tu_read_file(path, &len);
     for (uint64_t p = 2; (p + 1) * PSIZE <= len; p++)
         if (memcmp(file + p * PSIZE, value, 64) == 0) {
             free(file);
@@ -230,7 +202,7 @@ START_TEST(test_bare_run_past_file)
     uint8_t *big = tu_xmalloc(BIG);
     make_db(path, big);
     size_t len;
-    uint8_t *file = read_all(path, &len);
+    uint8_t *file = tu_read_file(path, &len);
     uint64_t leaf;
     uint32_t off;
     find_node(file, len, "big", &leaf, &off);
@@ -240,7 +212,7 @@ START_TEST(test_bare_run_past_file)
         uint8_t *pg = tu_dup_bytes(file + leaf * PSIZE, PSIZE);
         ldb__st_le32(pg + off + 4, sizes[i]);
         ldb__page_seal(pg, PSIZE);
-        write_at(path, pg, PSIZE, leaf * PSIZE);
+        tu_write_at(path, pg, PSIZE, leaf * PSIZE);
         free(pg);
         ldb_env *env = tu_open(path, NULL);
         ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
@@ -257,7 +229,7 @@ START_TEST(test_bare_run_past_file)
         TU_RC_OK(ldb_close(env));
     }
     /* The leaf as it was: clean again. */
-    write_at(path, file + leaf * PSIZE, PSIZE, leaf * PSIZE);
+    tu_write_at(path, file + leaf * PSIZE, PSIZE, leaf * PSIZE);
     ldb_env *env = tu_open(path, NULL);
     ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
     tu_expect_bytes(txn, LDB_MAIN, "big", 3, big, BIG);
@@ -464,7 +436,7 @@ START_TEST(test_relocate_both_kinds)
     }
     ldb__btree_headed_runs = 0;
     TU_RC_OK(ldb_checkpoint(env));
-    uint64_t full = file_bytes(path);
+    uint64_t full = tu_file_size(path);
     ldb_txn *txn = tu_begin(env, 0);
     for (int i = 0; i < N - KEEP; i++) {
         snprintf(k, sizeof k, "r%04d", i);
@@ -472,7 +444,7 @@ START_TEST(test_relocate_both_kinds)
     }
     TU_RC_OK(ldb_txn_commit(txn));
     TU_RC_OK(ldb_checkpoint(env));
-    uint64_t after = file_bytes(path);
+    uint64_t after = tu_file_size(path);
     TU_REQUIRE(after < full / 3, "file %llu bytes with the values, %llu after the deletes",
                (unsigned long long)full, (unsigned long long)after);
     for (int reopen = 0; reopen < 2; reopen++) {

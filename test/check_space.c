@@ -258,13 +258,6 @@ END_TEST
 
 /* ---- the file given back ---------------------------------------------------------------- */
 
-static uint64_t file_bytes(const char *path)
-{
-    struct stat st;
-    ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
-    return (uint64_t)st.st_size;
-}
-
 /* The pages the file needs now, from ldb_stat_space. */
 static ldb_space space_of(ldb_env *env)
 {
@@ -285,11 +278,11 @@ START_TEST(test_shrink)
     enum { KEYS = 2000, KEEP = 200, MORE = 1000 };
     for (int i = 0; i < KEYS; i += 50)
         TU_RC_OK(sp_put_range(env, m, i, i + 50, 1));
-    uint64_t full = file_bytes(path);
+    uint64_t full = tu_file_size(path);
     for (int i = KEEP; i < KEYS; i += 100)
         TU_RC_OK(sp_del_range(env, m, i, i + 100, 1, 0));
     TU_RC_OK(ldb_checkpoint(env));
-    uint64_t after = file_bytes(path);
+    uint64_t after = tu_file_size(path);
     ldb_space sp = space_of(env);
     TU_REQUIRE(after < full / 3, "file %llu bytes full, %llu after deleting %d of %d values and a "
                "checkpoint: not given back (%llu pages free, %llu unused)",
@@ -308,13 +301,13 @@ START_TEST(test_shrink)
     for (int i = KEYS; i < KEYS + MORE; i += 50)
         TU_RC_OK(sp_put_range(env, m, i, i + 50, 2));
     TU_RC_OK(ldb_checkpoint(env));
-    uint64_t refilled = file_bytes(path);
+    uint64_t refilled = tu_file_size(path);
     ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     *old = *m;
     for (int i = KEYS; i < KEYS + MORE; i += 100)
         TU_RC_OK(sp_del_range(env, m, i, i + 100, 1, 0));
     TU_RC_OK(ldb_checkpoint(env));
-    uint64_t with_reader = file_bytes(path);
+    uint64_t with_reader = tu_file_size(path);
     sp = space_of(env);
     TU_REQUIRE(sp.oldest_reader_txn_id == ldb_txn_id(r), "oldest reader %llu, want %llu",
                (unsigned long long)sp.oldest_reader_txn_id, (unsigned long long)ldb_txn_id(r));
@@ -330,7 +323,7 @@ START_TEST(test_shrink)
     for (int i = 0; i < KEEP; i += 50)
         TU_RC_OK(sp_put_range(env, m, i, i + 50, 3));
     TU_RC_OK(ldb_checkpoint(env));
-    uint64_t last = file_bytes(path);
+    uint64_t last = tu_file_size(path);
     sp = space_of(env);
     TU_REQUIRE(sp.reader_held_pages == 0 && sp.oldest_reader_txn_id == 0,
                "pages still held for a reader: %llu", (unsigned long long)sp.reader_held_pages);
@@ -463,11 +456,11 @@ START_TEST(test_relocate)
     for (int i = 0; i < BIG; i += 50)
         TU_RC_OK(sp_put_range(env, m, i, i + 50, 1));
     TU_RC_OK(ldb_checkpoint(env));
-    uint64_t full = file_bytes(path);
+    uint64_t full = tu_file_size(path);
     for (int i = 0; i < BIG - KEEP; i += 40)
         TU_RC_OK(sp_del_range(env, m, i, i + 40, 1, 0));
     TU_RC_OK(ldb_checkpoint(env));
-    uint64_t after = file_bytes(path);
+    uint64_t after = tu_file_size(path);
     TU_REQUIRE(after < full / 3,
                "file %llu bytes with the values, %llu after deleting the first %d of %d and a "
                "checkpoint", (unsigned long long)full, (unsigned long long)after, BIG - KEEP, BIG);

@@ -771,14 +771,6 @@ static size_t prefix_before(const crashed_db *c, uint64_t p)
     return k;
 }
 
-static void pwrite_at(const char *file, const void *buf, size_t n, uint64_t off)
-{
-    int fd = open(file, O_WRONLY);
-    ck_assert_msg(fd >= 0, "open %s: %s", file, strerror(errno));
-    ck_assert(pwrite(fd, buf, n, (off_t)off) == (ssize_t)n);
-    close(fd);
-}
-
 static uint8_t byte_at(const char *file, uint64_t off)
 {
     int fd = open(file, O_RDONLY);
@@ -832,7 +824,7 @@ START_TEST(test_tail_damage)
                 memcpy(junk + 4, &len, 4);
                 memcpy(junk + 16, hdr + 16, 8);
             }
-            pwrite_at(wal, junk, n, end);
+            tu_write_at(wal, junk, n, end);
             break;
         }
         case TRUNCATE:
@@ -844,7 +836,7 @@ START_TEST(test_tail_damage)
             uint64_t lo = kind == FLIP_ANY ? WAL_HEADER_SIZE : last_start;
             damage_at = lo + x % (end - lo);
             uint8_t b = byte_at(wal, damage_at) ^ (uint8_t)(1u << ((x >> 40) % 8));
-            pwrite_at(wal, &b, 1, damage_at);
+            tu_write_at(wal, &b, 1, damage_at);
             break;
         }
         case ZERO_LAST_SECTOR: {
@@ -858,7 +850,7 @@ START_TEST(test_tail_damage)
                     break;
                 }
             uint8_t zero[1024] = {0};
-            pwrite_at(wal, zero, (size_t)(end - from), from);
+            tu_write_at(wal, zero, (size_t)(end - from), from);
             break;
         }
         default:

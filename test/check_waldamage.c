@@ -130,14 +130,6 @@ static int record_at(const crashed *c, uint64_t off)
     return 0;
 }
 
-static void write_at(const char *file, const void *buf, size_t n, uint64_t off)
-{
-    int fd = open(file, O_RDWR);
-    ck_assert_msg(fd >= 0, "open %s: %s", file, strerror(errno));
-    ck_assert(pwrite(fd, buf, n, (off_t)off) == (ssize_t)n);
-    close(fd);
-}
-
 /* ---- files byte for byte ------------------------------------------------------------ */
 
 typedef struct file_image {
@@ -315,7 +307,7 @@ START_TEST(test_zeroed_record_header)
     crashed c;
     make_crashed(&c, 40, LDB_SYNC_FULL, 0);
     uint8_t zero[WAL_RECORD_HEADER] = {0};
-    write_at(c.wal, zero, sizeof zero, c.ends[9]);
+    tu_write_at(c.wal, zero, sizeof zero, c.ends[9]);
     expect_refused_then_salvaged(&c, 9, "record 10's header zeroed");
     tu_remove_dir(c.dir);
 }
@@ -352,12 +344,12 @@ START_TEST(test_torn_tail_recovers)
         break;
     case ZERO_LAST_HEADER: {
         uint8_t zero[WAL_RECORD_HEADER] = {0};
-        write_at(c.wal, zero, sizeof zero, last);
+        tu_write_at(c.wal, zero, sizeof zero, last);
         break;
     }
     default: {
         uint32_t len = 0x7FFFFFF8u; /* runs past the file */
-        write_at(c.wal, &len, 4, last + 4);
+        tu_write_at(c.wal, &len, 4, last + 4);
         break;
     }
     }

@@ -168,6 +168,40 @@ uint64_t tu_rand(uint64_t *state)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+uint8_t *tu_read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    uint8_t *b = tu_xmalloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = pread(fd, b + got, (size_t)st.st_size - got, (off_t)got);
+        ck_assert_msg(n > 0, "read %s: %s", path, n < 0 ? strerror(errno) : "short");
+        got += (size_t)n;
+    }
+    close(fd);
+    *len = got;
+    return b;
+}
+
+void tu_write_at(const char *path, const void *buf, size_t n, uint64_t off)
+{
+    int fd = open(path, O_WRONLY);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    ck_assert_msg(pwrite(fd, buf, n, (off_t)off) == (ssize_t)n, "write %s: %s", path,
+                  strerror(errno));
+    close(fd);
+}
+
+uint64_t tu_file_size(const char *path)
+{
+    struct stat st;
+    ck_assert_msg(stat(path, &st) == 0, "stat %s: %s", path, strerror(errno));
+    return (uint64_t)st.st_size;
+}
+
 void tu_flip_byte(const char *file, uint64_t off, uint8_t mask)
 {
     int fd = open(file, O_RDWR);

@@ -35,6 +35,16 @@ uint64_t tu_rand(uint64_t *state);
 /* Copy a file byte for byte; returns 0 or -errno. */
 int tu_copy_file(const char *from, const char *to);
 
+/* A whole file's bytes, malloc'ed with one spare byte (so a text file can
+ * be terminated); *len gets its size. Fails the test if it cannot be read. */
+uint8_t *tu_read_file(const char *path, size_t *len);
+
+/* Write n bytes at off in an existing file (damage, a crafted header). */
+void tu_write_at(const char *path, const void *buf, size_t n, uint64_t off);
+
+/* The size of a file in bytes. */
+uint64_t tu_file_size(const char *path);
+
 /* XOR the byte at off in file with mask: the damage of one bit flip (or a
  * few), which the test then expects to be caught. */
 void tu_flip_byte(const char *file, uint64_t off, uint8_t mask);
