@@ -11,6 +11,7 @@
 #include "alloc.h"
 
 #include <errno.h>
+#include <string.h>
 
 #ifdef LDB_TEST_HOOKS
 static struct {
@@ -115,4 +116,15 @@ void *ldb__array_grow(void *items, size_t *cap, size_t need, size_t elem, size_t
     if (p != NULL)
         *cap = n;
     return p;
+}
+
+char *ldb__str_concat(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = ldb__malloc(la + lb + 1);
+    if (s != NULL) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb + 1);
+    }
+    return s;
 }

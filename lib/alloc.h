@@ -69,4 +69,8 @@ static inline void ldb__free(void *p)
  * were. Callers test need > *cap themselves, where it is cheap. */
 void *ldb__array_grow(void *items, size_t *cap, size_t need, size_t elem, size_t first);
 
+/* A new string: a followed by b (a file's name beside another: "-wal",
+ * "-lock", a temporary suffix); NULL when out of memory. */
+char *ldb__str_concat(const char *a, const char *b);
+
 #endif

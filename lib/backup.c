@@ -682,17 +682,6 @@ static int backup_to_fd(ldb_env *env, int fd, unsigned flags, ldb_backup_progres
     return rc;
 }
 
-static char *concat(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = ldb__malloc(la + lb + 1);
-    if (s != NULL) {
-        memcpy(s, a, la);
-        memcpy(s + la, b, lb + 1);
-    }
-    return s;
-}
-
 /* Open and lock the temporary, emptied. A temporary left by a backup that
  * died is unlocked and reused; a locked one belongs to a backup running now
  * (LDB_BUSY). After the lock, check the name still leads to the file we
@@ -732,7 +721,7 @@ static int backup_to_path(ldb_env *env, const char *dest, unsigned flags,
 {
     if (dest[0] == '\0')
         return LDB_INVALID;
-    char *tmp = concat(dest, LDB_BACKUP_TMP_SUFFIX), *wal = concat(dest, "-wal");
+    char *tmp = ldb__str_concat(dest, LDB_BACKUP_TMP_SUFFIX), *wal = ldb__str_concat(dest, "-wal");
     int fd = -1, rc = -ENOMEM;
     if (tmp == NULL || wal == NULL)
         goto out;

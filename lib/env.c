@@ -263,13 +263,11 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
         goto fail;
     }
     int immutable = (env->opts.flags & LDB_IMMUTABLE) != 0, first = 1, created;
-    size_t wn = strlen(path) + sizeof "-wal";
-    env->wal_path = ldb__malloc(wn);
+    env->wal_path = ldb__str_concat(path, "-wal");
     if (env->wal_path == NULL) {
         rc = -ENOMEM;
         goto fail;
     }
-    snprintf(env->wal_path, wn, "%s-wal", path);
     /* The data file first: nothing is made beside a path that is missing
      * (and may not be created) or is not a regular file. */
     struct ldb__os_file info;
@@ -280,13 +278,11 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
         goto fail;
     }
     if (!immutable) {
-        size_t n = strlen(path) + sizeof "-lock";
-        char *lock_path = ldb__malloc(n);
+        char *lock_path = ldb__str_concat(path, "-lock");
         if (lock_path == NULL) {
             rc = -ENOMEM;
             goto fail;
         }
-        snprintf(lock_path, n, "%s-lock", path);
         rc = ldb__lock_open(&env->lock, lock_path, env->opts.file_mode, env->owner, &first);
         ldb__free(lock_path);
         if (rc < 0)

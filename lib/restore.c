@@ -141,23 +141,12 @@ struct tmp_names {
     char *data, *lock, *wal, *dest_wal;
 };
 
-static char *with_suffix(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = ldb__malloc(la + lb + 1);
-    if (s != NULL) {
-        memcpy(s, a, la);
-        memcpy(s + la, b, lb + 1);
-    }
-    return s;
-}
-
 static int names_init(struct tmp_names *t, const char *dest)
 {
-    t->data = with_suffix(dest, TMP_SUFFIX);
-    t->lock = t->data ? with_suffix(t->data, "-lock") : NULL;
-    t->wal = t->data ? with_suffix(t->data, "-wal") : NULL;
-    t->dest_wal = with_suffix(dest, "-wal");
+    t->data = ldb__str_concat(dest, TMP_SUFFIX);
+    t->lock = t->data ? ldb__str_concat(t->data, "-lock") : NULL;
+    t->wal = t->data ? ldb__str_concat(t->data, "-wal") : NULL;
+    t->dest_wal = ldb__str_concat(dest, "-wal");
     return t->data && t->lock && t->wal && t->dest_wal ? 0 : -ENOMEM;
 }
 

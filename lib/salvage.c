@@ -36,15 +36,10 @@ struct db_files {
 
 static int files_init(struct db_files *f, const char *path)
 {
-    size_t n = strlen(path) + sizeof "-lock";
     f->data = ldb__strdup(path);
-    f->wal = ldb__malloc(n);
-    f->lock = ldb__malloc(n);
-    if (f->data == NULL || f->wal == NULL || f->lock == NULL)
-        return -ENOMEM;
-    snprintf(f->wal, n, "%s-wal", path);
-    snprintf(f->lock, n, "%s-lock", path);
-    return 0;
+    f->wal = ldb__str_concat(path, "-wal");
+    f->lock = ldb__str_concat(path, "-lock");
+    return f->data == NULL || f->wal == NULL || f->lock == NULL ? -ENOMEM : 0;
 }
 
 static void files_free(struct db_files *f)
