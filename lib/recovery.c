@@ -146,17 +146,7 @@ static int replay_tree(ldb_txn *txn, struct replay_trees *rt, const struct ldb__
     struct replay_tree *e = &rt->v[rt->n];
     e->name = op->name;
     e->name_len = op->name_len;
-    ldb_val v;
-    int rc = ldb__btree_get(&txn->pager, &txn->snap.catalog_tree, op->name, op->name_len, &v);
-    if (rc == LDB_NOTFOUND) {
-        e->state = DBI_MISSING;
-    } else {
-        TRY(rc);
-        if (v.size != sizeof(struct tree_desc))
-            return LDB_CORRUPT();
-        ldb__tree_desc_load(&e->desc, v.data);
-        e->state = DBI_CLEAN;
-    }
+    TRY(ldb__txn_catalog_load(txn, op->name, op->name_len, &e->desc, &e->state));
     rt->n++;
     *out = e;
     return 0;

@@ -141,6 +141,23 @@ static int txn_release(void *ctx, pgno_t pgno, uint32_t n, uint64_t written_by)
 
 /* ---- trees ---------------------------------------------------------------- */
 
+int ldb__txn_catalog_load(ldb_txn *txn, const uint8_t *name, uint32_t len, struct tree_desc *desc,
+                          enum dbi_state *state)
+{
+    ldb_val v;
+    int rc = ldb__btree_get(&txn->pager, &txn->snap.catalog_tree, name, len, &v);
+    if (rc == LDB_NOTFOUND) {
+        *state = DBI_MISSING;
+        return 0;
+    }
+    TRY(rc);
+    if (v.size != sizeof(struct tree_desc))
+        return LDB_CORRUPT();
+    ldb__tree_desc_load(desc, v.data);
+    *state = DBI_CLEAN;
+    return 0;
+}
+
 /* Load what txn's snapshot holds for the named tree dbi into e, checking
  * dbi is live and pinning its slot for this txn unless it is kept. */
 static int load_tree(ldb_txn *txn, ldb_dbi dbi, struct txn_dbi *e)
@@ -158,18 +175,8 @@ static int load_tree(ldb_txn *txn, ldb_dbi dbi, struct txn_dbi *e)
         e->pinned = 1;
         e->pin_gen = gen;
     }
-    ldb_val v;
-    int rc = ldb__btree_get(&txn->pager, &txn->snap.catalog_tree, (const uint8_t *)name,
-                            (uint32_t)strlen(name), &v);
-    if (rc == LDB_NOTFOUND) {
-        e->state = DBI_MISSING;
-    } else {
-        TRY(rc);
-        if (v.size != sizeof(struct tree_desc))
-            return LDB_CORRUPT();
-        ldb__tree_desc_load(&e->desc, v.data);
-        e->state = DBI_CLEAN;
-    }
+    TRY(ldb__txn_catalog_load(txn, (const uint8_t *)name, (uint32_t)strlen(name), &e->desc,
+                              &e->state));
     e->generation = txn->dbi_generation;
     e->handle_gen = gen;
     return 0;

@@ -95,6 +95,11 @@ void ldb__txn_end_locked(ldb_txn *txn);
 /* Free a txn: release its reader slot or writer hold (not in a forked
  * child), detach its cursors. */
 void ldb__txn_free(ldb_txn *txn);
+/* What txn's snapshot's catalog holds for the tree named name: its
+ * descriptor in *desc and DBI_CLEAN, or DBI_MISSING; LDB_CORRUPTED for a
+ * descriptor of the wrong size. */
+int ldb__txn_catalog_load(ldb_txn *txn, const uint8_t *name, uint32_t len, struct tree_desc *desc,
+                          enum dbi_state *state);
 /* The tree for dbi in txn (loading a named tree's descriptor on first use). */
 int ldb__txn_tree(ldb_txn *txn, ldb_dbi dbi, struct tree_desc **desc);
 /* Mark a named tree's descriptor changed (written to the catalog at commit). */
