@@ -337,6 +337,8 @@ int ldb__btree_prev(const struct ldb__pager *pg, struct ldb__path *p)
 
 #ifdef LDB_TEST_HOOKS
 uint64_t ldb__btree_copy_checks;
+uint64_t ldb__btree_shares[2];
+uint64_t ldb__btree_share_refused;
 #endif
 
 /* Make the page at path level l writable (copy-on-write). The parent, if
@@ -700,6 +702,230 @@ static int overlaps(const void *p, size_t n, const void *area, size_t len)
     return n != 0 && a < b + len && b < a + n;
 }
 
+/* The sibling at parent slot sidx of the page at path level `level` (> 0):
+ * a copy of path that differs from it at that level and in the parent's
+ * slot, ready for touch(). */
+static int sibling_path(const struct ldb__pager *pg, const struct tree_desc *t,
+                        const struct ldb__path *path, unsigned level, unsigned sidx,
+                        struct ldb__path *sp)
+{
+    struct page_node sn;
+    TRY(ldb__page_node(path->page[level - 1], pg->page_size, sidx, &sn));
+    *sp = *path;
+    sp->pgno[level] = sn.child;
+    sp->idx[level - 1] = sidx;
+    return fetch(pg, t, sn.child, level, &sp->page[level]);
+}
+
+/* Room a sibling must have before a full leaf shares its entries with it,
+ * as a fraction of a page (docs/design.md, "Leaf fill", has the measured
+ * choice): with less, too few bytes move for the second page written. */
+#define SHARE_MIN_ROOM_DIV 4u
+
+/* Which sibling of the full leaf at path level `level` takes a share of its
+ * entries: the one with the most room, at least 1/SHARE_MIN_ROOM_DIV of a
+ * page; a sibling this txn already copied counts before one it would have
+ * to copy. Returns 1 with *sp set, or 0 if neither will do. */
+static int pick_sibling(const struct ldb__pager *pg, const struct tree_desc *t,
+                        const struct ldb__path *path, unsigned level, struct ldb__path *sp)
+{
+    const uint8_t *parent = path->page[level - 1];
+    unsigned pidx = path->idx[level - 1], pn = ldb__le16(PAGE_CHDR(parent)->count);
+    uint32_t least = usable(pg->page_size) / SHARE_MIN_ROOM_DIV, best = 0;
+    int found = 0, best_dirty = 0;
+    for (int side = -1; side <= 1; side += 2) {
+        if ((side < 0 && pidx == 0) || (side > 0 && pidx + 1 >= pn))
+            continue;
+        struct ldb__path cand;
+        TRY(sibling_path(pg, t, path, level, pidx + (unsigned)side, &cand));
+        uint32_t room = ldb__page_room(cand.page[level]);
+        int dirty = ldb__pager_is_dirty(pg, cand.pgno[level]);
+        if (room < least)
+            continue;
+        if (found && (dirty < best_dirty || (dirty == best_dirty && room <= best)))
+            continue;
+        *sp = cand;
+        best = room;
+        best_dirty = dirty;
+        found = 1;
+    }
+    return found;
+}
+
+/* Two adjacent leaves (lo first) and an entry to insert, seen as one run
+ * of entries in key order: lo's, then hi's, with ins at index q; and how a
+ * share splits it: lo keeps [0, k), the parent's separator between them
+ * (slot ridx) becomes the first slen bytes of entry k's key. */
+struct share {
+    const uint8_t *lo, *hi;
+    unsigned nlo, total, q, k, ridx;
+    int left; /* the sibling is lo */
+    const struct entry *ins;
+    uint32_t slen;
+};
+
+/* Entry i of the run. */
+static int share_entry(const struct share *s, uint32_t psize, unsigned i, struct entry *e)
+{
+    if (i == s->q) {
+        *e = *s->ins;
+        return 0;
+    }
+    unsigned j = i < s->q ? i : i - 1;
+    struct page_node n;
+    TRY(ldb__page_node(j < s->nlo ? s->lo : s->hi, psize, j < s->nlo ? j : j - s->nlo, &n));
+    *e = node_entry(&n);
+    return 0;
+}
+
+/* Where the run splits into the two pages, lo keeping entries [0, *k): from
+ * the boundary b0 of today, entries cross it toward the lighter side while
+ * that makes the two sides more even (only the entries that move are
+ * read). Returns 1 if both sides then fit a page, else 0. */
+static int share_point(const struct share *s, uint32_t psize, unsigned b0, unsigned *k)
+{
+    uint32_t ins = entry_size(s->ins, 1);
+    uint64_t left = ldb__page_used(s->lo, psize) + (s->q < b0 ? ins : 0);
+    uint64_t right = ldb__page_used(s->hi, psize) + (s->q < b0 ? 0 : ins);
+    unsigned b = b0;
+    for (;;) {
+        int to_right = left > right;
+        uint64_t gap = to_right ? left - right : right - left;
+        if (to_right ? b <= 1 : b + 1 >= s->total)
+            break;
+        struct entry e;
+        TRY(share_entry(s, psize, to_right ? b - 1 : b, &e));
+        uint32_t size = entry_size(&e, 1);
+        if (size >= gap)
+            break;
+        left = to_right ? left - size : left + size;
+        right = to_right ? right + size : right - size;
+        b = to_right ? b - 1 : b + 1;
+    }
+    *k = b;
+    return left <= usable(psize) && right <= usable(psize);
+}
+
+/* Move entries across the boundary of leaves lo and hi (writable, lo first)
+ * until lo holds want of them: from lo's end to hi's front or back. */
+static int move_entries(uint8_t *lo, uint8_t *hi, uint32_t psize, unsigned want)
+{
+    for (;;) {
+        unsigned n = ldb__le16(PAGE_CHDR(lo)->count);
+        if (n == want)
+            return 0;
+        uint8_t *from = n > want ? lo : hi, *to = n > want ? hi : lo;
+        unsigned at = n > want ? n - 1 : 0;
+        struct page_node node;
+        TRY(ldb__page_node(from, psize, at, &node));
+        struct entry e = node_entry(&node);
+        if (n > want)
+            ldb__page_insert_leaf(to, psize, 0, e.key, e.ksize, e.value, e.vsize, node_flags(&e));
+        else
+            append_entry(to, psize, &e, 1, 0);
+        ldb__page_remove(from, psize, at);
+    }
+}
+
+/* Whether the full leaf at path level `level` shares with sibling sp (see
+ * share_leaf), and how: 1 with *s filled, 0 if it must split. */
+static int share_plan(const struct ldb__pager *pg, const struct ldb__path *path,
+                      const struct ldb__path *sp, unsigned level, unsigned idx,
+                      const struct entry *ins, struct share *s)
+{
+    uint32_t psize = pg->page_size;
+    /* ins may have been read from the sibling in this txn (the caller
+     * checked the leaf): it must not move under the put. */
+    if (overlaps(ins->key, ins->ksize, sp->page[level], psize) ||
+        overlaps(ins->value, ins->vsize, sp->page[level], psize))
+        return 0;
+    const uint8_t *parent = path->page[level - 1];
+    unsigned pidx = path->idx[level - 1], sidx = sp->idx[level - 1];
+    s->left = sidx < pidx;
+    s->ridx = s->left ? pidx : sidx;
+    s->lo = s->left ? sp->page[level] : path->page[level];
+    s->hi = s->left ? path->page[level] : sp->page[level];
+    s->ins = ins;
+    s->nlo = ldb__le16(PAGE_CHDR(s->lo)->count);
+    s->total = s->nlo + ldb__le16(PAGE_CHDR(s->hi)->count) + 1;
+    s->q = s->left ? s->nlo + idx : idx;
+    int r = share_point(s, psize, s->left ? s->nlo : s->nlo + 1, &s->k);
+    if (r <= 0)
+        return r;
+    /* The separator: the shortest prefix of the right page's first key
+     * that sorts after the left page's last, in place of the old one. */
+    struct entry a, b;
+    struct page_node old;
+    TRY(share_entry(s, psize, s->k - 1, &a));
+    TRY(share_entry(s, psize, s->k, &b));
+    TRY(ldb__page_node(parent, psize, s->ridx, &old));
+    s->slen = sep_len(a.key, a.ksize, b.key, b.ksize);
+    if ((uint64_t)ldb__page_room(parent) + ldb__branch_node_size(old.key_size) <
+        ldb__branch_node_size(s->slen)) {
+#ifdef LDB_TEST_HOOKS
+        __atomic_fetch_add(&ldb__btree_share_refused, 1, __ATOMIC_RELAXED);
+#endif
+        return 0;
+    }
+    return 1;
+}
+
+/* Carry out share s: copy the sibling (sp), move entries across the
+ * boundary, put ins where it belongs, replace the separator. */
+static int share_apply(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *path,
+                       struct ldb__path *sp, unsigned level, const struct share *s)
+{
+    uint32_t psize = pg->page_size;
+    struct entry b;
+    TRY(share_entry(s, psize, s->k, &b));
+    uint8_t *sep = ldb__malloc(s->slen);
+    if (sep == NULL)
+        return -ENOMEM;
+    memcpy(sep, b.key, s->slen); /* before its page changes */
+    int rc = touch(pg, t, sp, level);
+    if (rc < 0)
+        goto out;
+    uint8_t *lp = (uint8_t *)(s->left ? sp->page[level] : path->page[level]);
+    uint8_t *rp = (uint8_t *)(s->left ? path->page[level] : sp->page[level]);
+    const struct entry *ins = s->ins;
+    CHECK_GOTO(rc, move_entries(lp, rp, psize, s->k - (s->q < s->k)), out);
+    ldb__page_insert_leaf(s->q < s->k ? lp : rp, psize, s->q < s->k ? s->q : s->q - s->k,
+                          ins->key, ins->ksize, ins->value, ins->vsize, node_flags(ins));
+    uint8_t *parent = (uint8_t *)path->page[level - 1];
+    ldb__page_remove(parent, psize, s->ridx);
+    ldb__page_insert_branch(parent, psize, s->ridx, sep, s->slen,
+                            s->left ? path->pgno[level] : sp->pgno[level]);
+#ifdef LDB_TEST_HOOKS
+    __atomic_fetch_add(&ldb__btree_shares[!s->left], 1, __ATOMIC_RELAXED);
+#endif
+    rc = 1;
+out:
+    ldb__free(sep);
+    return rc;
+}
+
+/* B*-tree style: before the full leaf at path level `level` splits for ins
+ * at idx, an adjacent sibling under the same parent with room takes a share
+ * of the entries: entries move across the boundary until the two pages are
+ * about even, ins goes where it belongs, and the separator between them in
+ * the parent is replaced. Returns 1 if done, 0 if the caller must split (no
+ * sibling with room, the two would not fit, or the new separator does not
+ * fit the parent), or an error. */
+static int share_leaf(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *path,
+                      unsigned level, unsigned idx, const struct entry *ins)
+{
+    struct ldb__path sp;
+    struct share s;
+    if (level == 0)
+        return 0;
+    int r = pick_sibling(pg, t, path, level, &sp);
+    if (r > 0)
+        r = share_plan(pg, path, &sp, level, idx, ins, &s);
+    if (r <= 0)
+        return r;
+    return share_apply(pg, t, path, &sp, level, &s);
+}
+
 /* Whether key or val lies in memory this put rewrites or frees: the leaf
  * (a key or value read from it in this txn, by get or a cursor) or the
  * key's old overflow run. An error here is the put's own to report: it
@@ -800,11 +1026,13 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
         TRY(write_overflow(pg, t, val, vlen, ref, &run_flags));
     struct entry e = {key,      klen, overflow ? (const void *)ref : val, vlen, overflow,
                       (run_flags & NODE_BARE) != 0, compressed, 0};
+    int append = (flags & LDB_APPEND) != 0 || at_tree_end(&path, leafl, idx), shared = 0;
     if (ldb__page_room(leaf) >= entry_size(&e, 1))
         ldb__page_insert_leaf(leaf, psize, idx, key, klen, e.value, vlen, node_flags(&e));
+    else if (!append && (shared = share_leaf(pg, t, &path, leafl, idx, &e)) != 0)
+        TRY(shared);
     else
-        TRY(split_insert(pg, t, &path, leafl, idx, e,
-                         (flags & LDB_APPEND) != 0 || at_tree_end(&path, leafl, idx)));
+        TRY(split_insert(pg, t, &path, leafl, idx, e, append));
     if (!exact)
         t->entries++;
     return 0;
@@ -884,18 +1112,14 @@ static int rebalance(struct ldb__pager *pg, struct tree_desc *t, struct ldb__pat
             return 0;
         unsigned sidx = pidx + 1 < pn ? pidx + 1 : pidx - 1;
         unsigned lidx = sidx < pidx ? sidx : pidx, ridx = lidx + 1;
-        struct page_node sn, sepn;
-        TRY(ldb__page_node(parent, psize, sidx, &sn));
+        struct page_node sepn;
         TRY(ldb__page_node(parent, psize, ridx, &sepn));
-        /* The sibling sits at the same level as page. */
-        struct ldb__path sp = *path;
-        sp.pgno[level] = sn.child;
-        TRY(fetch(pg, t, sn.child, level, &sp.page[level]));
+        struct ldb__path sp;
+        TRY(sibling_path(pg, t, path, level, sidx, &sp));
         uint64_t merged = (uint64_t)ldb__page_used(page, psize) +
                           ldb__page_used(sp.page[level], psize) + (is_leaf ? 0 : sepn.key_size);
         if (merged > usable(psize))
             return 0;
-        sp.idx[level - 1] = sidx;
         TRY(touch(pg, t, &sp, level));
         uint8_t *lp = (uint8_t *)(lidx == pidx ? page : sp.page[level]);
         uint8_t *rp = (uint8_t *)(lidx == pidx ? sp.page[level] : page);
