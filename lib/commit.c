@@ -282,6 +282,8 @@ int ldb__commit(ldb_txn *txn)
     } else {
         rc = append_record(txn, &cs);
     }
+    if (rc == 0 && txn->freelist.held.len)
+        ldb__checkpoint_note_held(env, txn->freelist.held.len);
     if (rc == 0 && !txn->internal) {
         __atomic_add_fetch(&env->commits, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&env->lock.hdr->commits, 1, __ATOMIC_RELAXED);

@@ -50,9 +50,12 @@ int ldb__log_sync(ldb_env *env);
  * not committed yet (its pages are written): it becomes committed only if
  * its checkpoint succeeds. The caller holds the writer mutex. */
 int ldb__checkpoint_locked(ldb_env *env, const struct ldb__commit_state *pending);
-/* Checkpoint if the log has passed its limit; the caller holds the writer
- * mutex. */
+/* Checkpoint if the log has passed its limit (under LDB_SYNC_OFF a later
+ * one while few pages wait for it); the caller holds the writer mutex. */
 int ldb__checkpoint_if_due(ldb_env *env);
+/* A commit freed pages pages of the checkpointed trees (they wait for the
+ * next checkpoint); the caller holds the writer mutex. */
+void ldb__checkpoint_note_held(ldb_env *env, uint64_t pages);
 /* Start a new log generation after the newest committed txn, its header
  * synced (the caller holds the writer mutex; a failed sync panics). */
 int ldb__log_start(ldb_env *env);

@@ -71,6 +71,10 @@ struct ldb_env {
     int archive_rc;
     uint64_t archive_retry_end;
     uint64_t archive_segments, archive_failures; /* by this env (atomic) */
+    /* Pages of the checkpointed trees that this process's commits freed
+     * since checkpoint held_since (they wait for the next one), for the
+     * LDB_SYNC_OFF checkpoint deferral (durable.h). Writer mutex. */
+    uint64_t held_pages, held_since;
     /* This process's latencies, for ldb_metrics (lock-free, see
      * histogram.h); the log syncs' are io.sync_latency. */
     struct ldb__histogram commit_latency;
