@@ -410,6 +410,70 @@ START_TEST(test_auto_checkpoint)
 }
 END_TEST
 
+/* Commit one put of value tag under key "defer-NNNN"; returns the log's
+ * size after it. */
+static uint64_t defer_put(ldb_env *env, int i, uint64_t tag)
+{
+    uint8_t val[AUTO_VAL];
+    char key[32];
+    snprintf(key, sizeof key, "defer-%04d", i);
+    fill(val, sizeof val, tag);
+    ldb_txn *txn;
+    ck_assert_int_eq(ldb_txn_begin(env, 0, &txn), 0);
+    ldb_val k = tu_str(key), v = {sizeof val, val};
+    ck_assert_int_eq(ldb_put(txn, LDB_MAIN, &k, &v, 0), 0);
+    ck_assert_int_eq(ldb_txn_commit(txn), 0);
+    return stat_of(env).wal_size;
+}
+
+/* Under LDB_SYNC_OFF the automatic checkpoint of a load into new pages
+ * waits until the log passes 8x wal_max_bytes (durable.c, log_due): 1.2 MB
+ * of ascending puts through a 256 KiB limit checkpoint not once. Puts over
+ * the checkpointed tree hold its pages for the next checkpoint, so they
+ * checkpoint at the plain limit as before (the file stays as small). */
+START_TEST(test_sync_off_defers_checkpoint)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_options o = {.wal_max_bytes = AUTO_WAL_MAX, .sync_mode = LDB_SYNC_OFF};
+    ldb_env *env = tu_open(path, &o);
+    uint64_t cp0 = stat_of(env).checkpoints, max_wal = 0;
+    for (int i = 0; i < AUTO_TXNS; i++) {
+        uint64_t w = defer_put(env, i, (uint64_t)i);
+        max_wal = w > max_wal ? w : max_wal;
+    }
+    ck_assert_msg(stat_of(env).checkpoints == cp0 && max_wal > 4 * AUTO_WAL_MAX,
+                  "an ascending load of %d KB checkpointed %" PRIu64 " times (largest log %" PRIu64
+                  ")",
+                  AUTO_TXNS * AUTO_VAL / 1000, stat_of(env).checkpoints - cp0, max_wal);
+    ck_assert_int_eq(ldb_sync(env), 0);
+    ck_assert_int_eq(ldb_checkpoint(env), 0);
+    /* Overwrites in another order: each copies pages of the checkpointed
+     * tree, which wait for the next checkpoint. */
+    cp0 = stat_of(env).checkpoints;
+    max_wal = 0;
+    for (int i = 0; i < AUTO_TXNS; i++) {
+        uint64_t w = defer_put(env, (i * 7) % AUTO_TXNS, (uint64_t)(i * 7 % AUTO_TXNS) + 1000);
+        max_wal = w > max_wal ? w : max_wal;
+    }
+    uint64_t cps = stat_of(env).checkpoints - cp0;
+    ck_assert_msg(cps >= 3 && max_wal <= AUTO_WAL_MAX + 2 * AUTO_VAL + 4096,
+                  "overwrites checkpointed %" PRIu64 " times, largest log %" PRIu64, cps, max_wal);
+    ck_assert_int_eq(ldb_close(env), 0);
+    env = tu_open(path, &o);
+    uint8_t val[AUTO_VAL];
+    for (int i = 0; i < AUTO_TXNS; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "defer-%04d", i);
+        fill(val, sizeof val, (uint64_t)i + 1000);
+        expect_kv(env, key, val, sizeof val);
+    }
+    tu_check_env(env);
+    ck_assert_int_eq(ldb_close(env), 0);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 enum { BIG_VALS = 40, BIG_VAL = 8000 };
 
 /* One txn of BIG_VALS values of BIG_VAL bytes (320 KB, over half of a
@@ -1047,6 +1111,7 @@ static Suite *wal_suite(void)
     tcase_add_loop_test(tc, test_recover_after_exit, 0, 2);
     tcase_add_test(tc, test_wal_size_and_checkpoint);
     tcase_add_test(tc, test_auto_checkpoint);
+    tcase_add_test(tc, test_sync_off_defers_checkpoint);
     tcase_add_test(tc, test_big_txn_commits_as_checkpoint);
     suite_add_tcase(s, tc);
     tc = tcase_create("group");
