@@ -159,7 +159,11 @@ typedef struct ldb_options {
     unsigned max_dbs;      /**< named trees open at once in this env; 0 = 128 */
     uint64_t wal_max_bytes; /**< checkpoint once the write-ahead log is this big;
                                  0 = 64 MiB. A txn whose log record would pass
-                                 half of it commits as a checkpoint instead. */
+                                 half of it commits as a checkpoint instead.
+                                 Under #LDB_SYNC_OFF, without an archive_dir,
+                                 the checkpoint waits (the log up to 8 times
+                                 this) while the commits since the last one
+                                 hold back under a sixteenth of it in pages. */
     unsigned file_mode;    /**< permission bits of a data file that ldb_open()
                                 creates; 0 = 0644. Masked by the process umask,
                                 as open(2) does. Side files created beside an

@@ -243,15 +243,20 @@ int ldb__log_start(ldb_env *env)
  * file fsync per wal_max_bytes of log: 4 fewer in 256 MiB of 1 KiB values,
  * 0.3-0.5 s of a 1.3 s load (docs/benchmarks.md). Its cost: a longer log
  * for a crash to replay. Under LDB_SYNC_FULL the log is synced per commit
- * anyway and its room is preallocated: it keeps the plain limit. Nothing
- * about durability depends on when a checkpoint happens (design.md). */
+ * anyway and its room is preallocated, and with a log archive each
+ * checkpoint closes a segment (operations.md promises one per
+ * wal_max_bytes): both keep the plain limit. held counts only this
+ * process's commits: another writer's held pages can delay a checkpoint
+ * to 8x at most. Nothing about durability depends on when a checkpoint
+ * happens (design.md). */
 #define SYNC_OFF_LOG_DEFER 8
 static int log_due(ldb_env *env, uint64_t wal_end)
 {
     uint64_t max = env->opts.wal_max_bytes;
     if (wal_end <= max)
         return 0;
-    if (env->opts.sync_mode == LDB_SYNC_FULL || wal_end > SYNC_OFF_LOG_DEFER * max)
+    if (env->opts.sync_mode == LDB_SYNC_FULL || env->archive_fd >= 0 ||
+        wal_end / SYNC_OFF_LOG_DEFER > max)
         return 1;
     uint64_t cp = __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE);
     uint64_t held = cp == env->held_since ? env->held_pages : 0;
