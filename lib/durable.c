@@ -278,7 +278,8 @@ int ldb__checkpoint_if_due(ldb_env *env)
          * been committed since). */
         return ldb__log_start(env);
     }
-    /* Due when the log is long (see log_due for LDB_SYNC_OFF). Not when many freed pages wait for a
+    /* Due when the log is long (log_due: later under LDB_SYNC_OFF while few
+     * freed pages wait). Never earlier because many freed pages wait for a
      * checkpoint (W3): those are pages of the last checkpoint's tree, so
      * they never exceed one copy of it, and checkpointing early to reuse
      * them costs a random bulk load most of its time in write-back (1,000
