@@ -152,6 +152,39 @@ static inline int bytes_cmp(const uint8_t *a, const uint8_t *b, uint32_t n)
     return x < y ? -1 : x > y;
 }
 
+/* Where a key shorter than the page prefix goes: it cannot share the
+ * prefix, so it sorts before or after every key of the page, as its bytes
+ * compare with the first key's. */
+static int search_short_key(const uint8_t *p, uint32_t psize, const uint8_t *key, uint32_t klen,
+                            unsigned first, unsigned n, int leaf, unsigned *idx)
+{
+    const uint8_t *nkey = NULL;
+    uint32_t nsize = 0;
+    TRY(node_key(p, psize, first, n, leaf, &nkey, &nsize));
+    *idx = bytes_cmp(key, nkey, klen) <= 0 ? first : n;
+    return 0;
+}
+
+/* Ask for the slot lines the binary search will read, all at once, so
+ * that its probes do not wait for them one after another. A branch page's
+ * whole array (up to 32 lines: a branch of short keys holds ~100-200
+ * slots, and the upper levels of a large tree are not all in cache); for
+ * a larger array, and a leaf's past the lines 0-3 fetch() asked for, the
+ * lines of the first three probes. */
+static inline void prefetch_slots(const struct page_slot *slots, unsigned first, unsigned n,
+                                  int leaf)
+{
+    if (!leaf && n <= 256) {
+        for (const uint8_t *l = (const uint8_t *)&slots[first]; l <= (const uint8_t *)&slots[n - 1];
+             l += 64)
+            __builtin_prefetch(l);
+        __builtin_prefetch(&slots[n - 1]);
+    } else if (n > 28) { /* past line 3 */
+        for (unsigned k = 1; k < 8; k++)
+            __builtin_prefetch(&slots[first + (n - first) * k / 8]);
+    }
+}
+
 int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint32_t klen,
                      unsigned *idx, int *exact)
 {
@@ -167,28 +200,15 @@ int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint3
         return 0;
     }
     uint32_t plen = ldb__le16(h->prefix_len);
-    if (plen) {
-        /* Keys that do not share the page's prefix sort before or after
-         * every key of the page; the hints apply only to keys that do. */
-        TRY(node_key(p, psize, first, n, leaf, &nkey, &nsize));
-        int c = bytes_cmp(key, nkey, klen < plen ? klen : plen);
-        if (c == 0 && klen < plen)
-            c = -1;
-        if (c != 0) {
-            *idx = c < 0 ? first : n;
-            return 0;
-        }
-    }
+    if (LDB_UNLIKELY(klen < plen))
+        return search_short_key(p, psize, key, klen, first, n, leaf, idx);
+    prefetch_slots(slots, first, n, leaf);
+    /* The hints and the node comparisons below hold for keys that share
+     * the page's prefix; whether this one does is checked at the end. */
     uint32_t hint = key_hint(key + plen, klen - plen);
-    unsigned lo = first, hi = n;
-    if (n > 16) {
-        /* Past the first probe the search goes to one of these two slot
-         * lines: ask for both now, in parallel with the first probe. */
-        __builtin_prefetch(&slots[n / 4]);
-        __builtin_prefetch(&slots[n / 2 + n / 4]);
-    }
+    unsigned lo = first, hi = n, mid = n;
     while (lo < hi) {
-        unsigned mid = (lo + hi) / 2;
+        mid = (lo + hi) / 2;
         uint32_t sh = ldb__le32(slots[mid].hint);
         if (sh < hint) {
             lo = mid + 1;
@@ -205,13 +225,27 @@ int ldb__page_search(const uint8_t *p, uint32_t psize, const uint8_t *key, uint3
             } else if (c > 0) {
                 hi = mid;
             } else {
-                *idx = mid;
                 *exact = 1;
-                return 0;
+                break;
             }
         }
     }
-    *idx = lo;
+    *idx = *exact ? mid : lo;
+    if (plen == 0)
+        return 0;
+    /* A key that does not share the prefix sorts before or after every key
+     * of the page. Checked last, against the node this search or its caller
+     * reads anyway (the match; else the one before the bound, which
+     * ldb__branch_route descends to): checked first, against the first
+     * node, it cost one more cache miss in the chain of every page. */
+    unsigned v = *exact ? mid : lo > first ? lo - 1 : first;
+    if (!*exact) /* on a match, nkey is the match's key */
+        TRY(node_key(p, psize, v, n, leaf, &nkey, &nsize));
+    int c = bytes_cmp(key, nkey, plen);
+    if (c != 0) {
+        *idx = c < 0 ? first : n;
+        *exact = 0;
+    }
     return 0;
 }
 

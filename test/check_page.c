@@ -164,6 +164,74 @@ START_TEST(branch_routing)
 }
 END_TEST
 
+/* A branch page whose keys share a prefix: every key routes to the child
+ * a linear scan picks, those that do not share the prefix (shorter, or
+ * differing inside it, on either side) included. The search checks the
+ * prefix last, on the node it routes to, so the hint search before it
+ * runs on keys it does not apply to: its answer must not leak out. */
+START_TEST(branch_search_matches_linear_scan)
+{
+    uint8_t *p = aligned_alloc(4096, PS);
+    const char *prefixes[] = {"user:", "0000000000", "m"};
+    for (int pi = 0; pi < 3; pi++) {
+        ldb__page_init(p, PS, PAGE_BRANCH, 1);
+        ldb__page_insert_branch(p, PS, 0, NULL, 0, 1000);
+        unsigned n = 1;
+        for (unsigned i = 1; i < 150; i++) {
+            char key[64];
+            int len = snprintf(key, sizeof key, "%s%05u", prefixes[pi], 100 + 37 * i);
+            if (ldb__page_room(p) < ldb__branch_node_size((uint32_t)len) + 8)
+                break;
+            ldb__page_insert_branch(p, PS, n, (const uint8_t *)key, (uint32_t)len, 1000 + n);
+            n++;
+        }
+        ck_assert_uint_gt(n, 50);
+        ck_assert_int_eq(ldb__page_validate(p, PS), 0);
+        ck_assert_uint_eq(ldb__le16(PAGE_HDR(p)->prefix_len), strlen(prefixes[pi]) + 1);
+        uint64_t s = 77;
+        for (int q = 0; q < 3000; q++) {
+            char key[64];
+            int len;
+            if (q % 3 == 0) /* shares the prefix */
+                len = snprintf(key, sizeof key, "%s%05llu", prefixes[pi],
+                               (unsigned long long)(tu_rand(&s) % 7000));
+            else if (q % 3 == 1) /* a cut prefix: shorter, or sorting before it */
+                len = snprintf(key, sizeof key, "%.*s%llu", (int)(tu_rand(&s) % 6), prefixes[pi],
+                               (unsigned long long)(tu_rand(&s) % 100000));
+            else /* the prefix with one byte changed: before or after the page */
+                len = snprintf(key, sizeof key, "%s%05llu", prefixes[pi],
+                               (unsigned long long)(tu_rand(&s) % 7000));
+            if (q % 3 == 2)
+                key[tu_rand(&s) % strlen(prefixes[pi])] ^= (char)(1 + tu_rand(&s) % 0x7e);
+            if (len == 0)
+                continue;
+            unsigned idx;
+            ck_assert_int_eq(ldb__branch_route(p, PS, (const uint8_t *)key, (uint32_t)len, &idx),
+                             0);
+            unsigned want = 0; /* the last child whose separator is <= key */
+            for (unsigned i = 1; i < n; i++) {
+                struct page_node nd;
+                ck_assert_int_eq(ldb__page_node(p, PS, i, &nd), 0);
+                if (cmp_keys(nd.key, nd.key_size, (const uint8_t *)key, (uint32_t)len) <= 0)
+                    want = i;
+            }
+            ck_assert_msg(idx == want, "%.*s routed to %u, not %u", len, key, idx, want);
+        }
+        /* The node the prefix is checked on (the one routed to), damaged:
+         * its key shorter than the prefix. */
+        char key[64];
+        int len = snprintf(key, sizeof key, "%s%05u", prefixes[pi], 100 + 37 * 20 + 1);
+        uint8_t *node = p + ldb__le32(PAGE_SLOTS(p)[20].offset);
+        uint16_t tiny = 0;
+        memcpy(node + 8, &tiny, 2);
+        unsigned idx;
+        ck_assert_int_eq(ldb__branch_route(p, PS, (const uint8_t *)key, (uint32_t)len, &idx),
+                         LDB_CORRUPTED);
+    }
+    free(p);
+}
+END_TEST
+
 START_TEST(damaged_slots_are_caught)
 {
     uint8_t *p = aligned_alloc(4096, PS);
@@ -272,6 +340,7 @@ int main(void)
     tcase_add_test(tc, remove_keeps_order_and_heap);
     tcase_add_test(tc, prefix_is_exact_at_every_length);
     tcase_add_test(tc, branch_routing);
+    tcase_add_test(tc, branch_search_matches_linear_scan);
     tcase_add_test(tc, damaged_slots_are_caught);
     tcase_add_test(tc, search_runs_of_the_largest_hint);
     tcase_add_test(tc, checksum_seal_and_verify);
