@@ -21,6 +21,8 @@
  *    owner, and every slot can be had again at the end. (A regression run
  *    of the whole protocol: it seldom catches the old race in its 2 s,
  *    which late_checker reproduces every time.)
+ *  - slot_lines: each reader's slot is a cache line of its own, apart from
+ *    the header's (issue 15: a get writes its slot twice).
  *
  * Built only with --enable-test-hooks. Children report through their exit
  * status; every wait is bounded.
@@ -303,12 +305,38 @@ START_TEST(test_stress)
 }
 END_TEST
 
+/* What a read txn writes (its slot's txnid and start time, on every renew
+ * and reset) shares no cache line with another reader's slot or with the
+ * header every reader reads (the published txn id): readers in different
+ * processes would otherwise take the line from one another on every get. */
+START_TEST(test_slot_lines)
+{
+    char dir[4096], path[4096];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    struct ldb__lock lk;
+    lock_create(&lk, path, 8);
+    const uint8_t *hdr_end = (const uint8_t *)lk.hdr + sizeof *lk.hdr;
+    ck_assert((const uint8_t *)&lk.slots[0] >= hdr_end);
+    for (unsigned i = 0; i < 8; i++) {
+        uintptr_t a = (uintptr_t)&lk.slots[i];
+        ck_assert_uint_eq(a % 64, 0);
+        ck_assert_uint_eq((uintptr_t)&lk.slots[i].txnid / 64, a / 64);
+        ck_assert_uint_eq((uintptr_t)&lk.slots[i].began / 64, a / 64);
+        if (i > 0)
+            ck_assert_uint_eq(a / 64, (uintptr_t)&lk.slots[i - 1] / 64 + 1);
+    }
+    ldb__lock_close(&lk);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *readers_suite(void)
 {
     Suite *s = suite_create("readers");
     TCase *tc = tcase_create("late_checker");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_late_checker);
+    tcase_add_test(tc, test_slot_lines);
     suite_add_tcase(s, tc);
     tc = tcase_create("stress");
     tcase_set_timeout(tc, 120);
