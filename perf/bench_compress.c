@@ -13,7 +13,10 @@
  *   size       N log-line values of 1 KiB in random key order (the
  *              textvalues workload of ldb_bench), plain, LZ4 and zstd: the
  *              data file after ldb_close (checkpointed, empty log) and the
- *              largest log seen.
+ *              largest log seen; then what those files are up against: the
+ *              bytes of the keys and the values compressed one at a time
+ *              (no page, node or slot) and, built with it, RocksDB's LZ4
+ *              file closed.
  *   dict       the codec alone on the same 1 KiB values: zstd per value at
  *              levels 1, 3, 9, 19, and with a dictionary trained (libzstd's
  *              ZDICT_trainFromBuffer) on the first 2,000 values: what a
@@ -45,6 +48,7 @@
  * Timings are wall clock: on a shared machine, compare the ratios of one
  * run, not absolute rates (or count instructions under callgrind).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -341,6 +345,8 @@ static void train(ldb_env *env)
     OK(ldb_txn_commit(txn));
 }
 
+static void size_limits(uint64_t n, uint64_t plain_file);
+
 static void run_size(void)
 {
     uint64_t n = n_values;
@@ -411,18 +417,24 @@ static void run_size(void)
         fflush(stdout);
         db_remove(path);
     }
+    if (only == NULL)
+        size_limits(n, plain_file);
 }
 
 /* ---- dict ------------------------------------------------------------------------- */
 
-/* Stored bytes (our 8-byte header included) of values 0..n-1 compressed one
- * at a time with cctx at level, through cdict if not NULL. */
-static uint64_t dict_stored(ZSTD_CCtx *cctx, ZSTD_CDict *cdict, int level, uint64_t n)
+/* dict measures values the training sample did not include. */
+#define HELD_OUT 1000000u
+
+/* Stored bytes (our 8-byte header included) of values first..first+n-1
+ * compressed one at a time with cctx at level, through cdict if not NULL. */
+static uint64_t dict_stored(ZSTD_CCtx *cctx, ZSTD_CDict *cdict, int level, uint64_t first,
+                            uint64_t n)
 {
     static unsigned char out[2 * VALUE_SIZE];
     uint64_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
-        const unsigned char *v = text_value(i + 1000000, VALUE_SIZE);
+        const unsigned char *v = text_value(i + first, VALUE_SIZE);
         size_t r = cdict ? ZSTD_compress_usingCDict(cctx, out, sizeof out, v, VALUE_SIZE, cdict)
                          : ZSTD_compressCCtx(cctx, out, sizeof out, v, VALUE_SIZE, level);
         if (ZSTD_isError(r))
@@ -443,7 +455,7 @@ static void run_dict(void)
     static const int levels[] = {1, 3, 9, 19};
     for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++)
         printf("  no dictionary, level %2d: %.3f\n", levels[l],
-               (double)dict_stored(cctx, NULL, levels[l], n) / (double)(n * VALUE_SIZE));
+               (double)dict_stored(cctx, NULL, levels[l], HELD_OUT, n) / (double)(n * VALUE_SIZE));
     unsigned char *samples = malloc((size_t)SAMPLES * VALUE_SIZE);
     size_t *sizes = malloc(SAMPLES * sizeof *sizes);
     if (samples == NULL || sizes == NULL)
@@ -465,7 +477,7 @@ static void run_dict(void)
             ZSTD_CDict *cd = ZSTD_createCDict(dict, len, levels[l]);
             printf("  dictionary of %6zu bytes (from the first %d values), level %2d: %.3f\n",
                    len, SAMPLES, levels[l],
-                   (double)dict_stored(cctx, cd, levels[l], n) / (double)(n * VALUE_SIZE));
+                   (double)dict_stored(cctx, cd, levels[l], HELD_OUT, n) / (double)(n * VALUE_SIZE));
             ZSTD_freeCDict(cd);
         }
         free(dict);
@@ -926,6 +938,50 @@ static void rocksdb_remove(const char *path)
     rocksdb_options_destroy(o);
 }
 #endif
+
+/* Bytes of the regular files in dbdir (a RocksDB database's directory). */
+static uint64_t dir_bytes(const char *dbdir)
+{
+    DIR *d = opendir(dbdir);
+    uint64_t total = 0;
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s", dbdir, de->d_name);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+            total += (uint64_t)sb.st_size;
+    }
+    if (d != NULL)
+        closedir(d);
+    return total;
+}
+
+/* What `size`'s rows are up against, in the same run: the bytes any store
+ * that compresses each value alone needs for these keys and values (zstd's
+ * default level, our 8-byte header, no node, slot or page: a tree packed
+ * without a byte of air), and RocksDB's LZ4 file (blocks of many values
+ * compressed together), flushed, compacted and closed. */
+static void size_limits(uint64_t n, uint64_t plain_file)
+{
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    uint64_t floor = 7 * n + dict_stored(cctx, NULL, ZSTD_CLEVEL_DEFAULT, 0, n);
+    ZSTD_freeCCtx(cctx);
+    printf("per-value floor: keys + values zstd'ed one at a time %7.1f MB (%.3f of plain's "
+           "closed file)\n",
+           floor / 1e6, (double)floor / plain_file);
+#ifdef BENCH_ROCKSDB
+    char path[600];
+    db_path(path, sizeof path, "size.rocksdb");
+    rocksdb_remove(path);
+    rocksdb_close(rocksdb_fill(path, n, 8u << 20));
+    uint64_t closed = dir_bytes(path);
+    printf("RocksDB LZ4: closed %7.1f MB (%.3f of plain's closed file)\n", closed / 1e6,
+           (double)closed / plain_file);
+    rocksdb_remove(path);
+#endif
+    fflush(stdout);
+}
 
 /* ---- gets: one thread, a fixed count, for callgrind ------------------------------- */
 
