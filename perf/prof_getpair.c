@@ -29,35 +29,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "benchutil.h"
+
 #define SLICE 20000
 #define VALUE_LEN 100
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double now_ns(clockid_t clk)
-{
-    struct timespec t;
-    clock_gettime(clk, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* Key number i as 16 zero-padded decimal digits (i < 10^16), formatted as
  * ldb_bench formats its keys: snprintf took ~1,900 instructions a key,
@@ -71,15 +46,6 @@ static void key_of(long i, char *k)
     }
 }
 
-static void value_of(long i, unsigned char *val)
-{
-    uint64_t s = (uint64_t)i + 1;
-    for (int q = 0; q < VALUE_LEN; q += 8) {
-        uint64_t r = splitmix(&s);
-        memcpy(val + q, &r, q + 8 <= VALUE_LEN ? 8 : VALUE_LEN - q);
-    }
-}
-
 static int load_ldb(ldb_env *env, long n)
 {
     unsigned char val[VALUE_LEN];
@@ -89,7 +55,7 @@ static int load_ldb(ldb_env *env, long n)
         for (long i = b; rc == 0 && i < b + 1000 && i < n; i++) {
             char k[16];
             key_of(i, k);
-            value_of(i, val);
+            bench_value_of(i, val, VALUE_LEN);
             ldb_val kv = {16, k}, vv = {VALUE_LEN, val};
             rc = ldb_put(t, LDB_MAIN, &kv, &vv, LDB_APPEND);
         }
@@ -112,7 +78,7 @@ static int load_lmdb(MDB_env *env, MDB_dbi dbi, long n)
         for (long i = b; rc == 0 && i < b + 1000 && i < n; i++) {
             char k[16];
             key_of(i, k);
-            value_of(i, val);
+            bench_value_of(i, val, VALUE_LEN);
             MDB_val kv = {16, k}, vv = {VALUE_LEN, val};
             rc = mdb_put(t, dbi, &kv, &vv, MDB_APPEND);
         }
@@ -132,7 +98,7 @@ static long slice_ldb(ldb_txn *rt, uint64_t *seed, long n, unsigned char *out)
     long found = 0;
     for (int g = 0; g < SLICE; g++) {
         char k[16];
-        key_of((long)(splitmix(seed) % (uint64_t)n), k);
+        key_of((long)(bench_splitmix(seed) % (uint64_t)n), k);
         ldb_val kv = {16, k}, v;
         if (ldb_txn_renew(rt) != 0)
             return -1;
@@ -150,7 +116,7 @@ static long slice_lmdb(MDB_txn *rt, MDB_dbi dbi, uint64_t *seed, long n, unsigne
     long found = 0;
     for (int g = 0; g < SLICE; g++) {
         char k[16];
-        key_of((long)(splitmix(seed) % (uint64_t)n), k);
+        key_of((long)(bench_splitmix(seed) % (uint64_t)n), k);
         MDB_val kv = {16, k}, v;
         if (mdb_txn_renew(rt) != 0)
             return -1;
@@ -230,10 +196,10 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2; k++) {
             int e = (s + k) % 2;
             uint64_t seed = 1000 + (uint64_t)s;
-            double w0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+            double w0 = bench_now_ns(CLOCK_MONOTONIC), c0 = bench_now_ns(CLOCK_THREAD_CPUTIME_ID);
             long f = e == 0 ? slice_ldb(lr, &seed, n, out) : slice_lmdb(mr, dbi, &seed, n, out);
-            c[e][s] = (now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / SLICE;
-            w[e][s] = (now_ns(CLOCK_MONOTONIC) - w0) / SLICE;
+            c[e][s] = (bench_now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / SLICE;
+            w[e][s] = (bench_now_ns(CLOCK_MONOTONIC) - w0) / SLICE;
             if (f != SLICE) {
                 fprintf(stderr, "prof_getpair: %s found %ld of %d\n", e ? "lmdb" : "ours", f,
                         SLICE);
@@ -241,8 +207,8 @@ int main(int argc, char **argv)
             }
         }
     }
-    double lw = median(w[0], slices), mw = median(w[1], slices);
-    double lc = median(c[0], slices), mc = median(c[1], slices);
+    double lw = bench_median(w[0], slices), mw = bench_median(w[1], slices);
+    double lc = bench_median(c[0], slices), mc = bench_median(c[1], slices);
     printf("n=%ld slices=%d of %d gets\n", n, slices, SLICE);
     printf("ns per get, wall (median): ours %.0f lmdb %.0f ratio lmdb/ours %.2fx\n", lw, mw,
            mw / lw);

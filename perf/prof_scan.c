@@ -32,45 +32,10 @@
 #include <time.h>
 
 #include "bench.h"
+#include "benchutil.h"
 
 #define VALUE_LEN 100
 #define BATCH 1000
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double now_ns(clockid_t clk)
-{
-    struct timespec t;
-    clock_gettime(clk, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void value_of(long i, unsigned char *val)
-{
-    uint64_t s = (uint64_t)i + 1;
-    for (int q = 0; q < VALUE_LEN; q += 8) {
-        uint64_t r = splitmix(&s);
-        memcpy(val + q, &r, q + 8 <= VALUE_LEN ? 8 : VALUE_LEN - q);
-    }
-}
 
 static int load_ldb(ldb_env *env, const long *order, long n, unsigned flags)
 {
@@ -81,7 +46,7 @@ static int load_ldb(ldb_env *env, const long *order, long n, unsigned flags)
         for (long i = b; rc == 0 && i < b + BATCH && i < n; i++) {
             char k[24]; /* 16 digits for every key here */
             snprintf(k, sizeof k, "%016ld", order[i]);
-            value_of(order[i], val);
+            bench_value_of(order[i], val, VALUE_LEN);
             ldb_val kv = {16, k}, vv = {VALUE_LEN, val};
             rc = ldb_put(t, LDB_MAIN, &kv, &vv, flags);
         }
@@ -104,7 +69,7 @@ static int load_lmdb(MDB_env *env, MDB_dbi dbi, const long *order, long n, unsig
         for (long i = b; rc == 0 && i < b + BATCH && i < n; i++) {
             char k[24]; /* 16 digits for every key here */
             snprintf(k, sizeof k, "%016ld", order[i]);
-            value_of(order[i], val);
+            bench_value_of(order[i], val, VALUE_LEN);
             MDB_val kv = {16, k}, vv = {VALUE_LEN, val};
             rc = mdb_put(t, dbi, &kv, &vv, flags);
         }
@@ -160,7 +125,7 @@ static long *key_order(long n, int shuffle)
         o[i] = i;
     uint64_t s = 42;
     for (long i = n - 1; shuffle && i > 0; i--) {
-        long j = (long)(splitmix(&s) % (uint64_t)(i + 1)), x = o[i];
+        long j = (long)(bench_splitmix(&s) % (uint64_t)(i + 1)), x = o[i];
         o[i] = o[j];
         o[j] = x;
     }
@@ -240,10 +205,10 @@ int main(int argc, char **argv)
             int e = (r + k) % 2;
             struct scan_acc acc;
             memset(&acc, 0, sizeof acc);
-            double w0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+            double w0 = bench_now_ns(CLOCK_MONOTONIC), c0 = bench_now_ns(CLOCK_THREAD_CPUTIME_ID);
             long f = e == 0 ? scan_ldb(lr, &acc) : scan_lmdb(mr, dbi, &acc);
-            c[e][r] = (now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)n;
-            w[e][r] = (now_ns(CLOCK_MONOTONIC) - w0) / (double)n;
+            c[e][r] = (bench_now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)n;
+            w[e][r] = (bench_now_ns(CLOCK_MONOTONIC) - w0) / (double)n;
             if (f != n || acc.disorder != 0) {
                 fprintf(stderr, "prof_scan: %s saw %ld of %ld, %llu out of order\n",
                         e ? "lmdb" : "ours", f, n, (unsigned long long)acc.disorder);
@@ -256,8 +221,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "prof_scan: the two scans read different values\n");
         return 1;
     }
-    double lw = median(w[0] + 1, rounds), mw = median(w[1] + 1, rounds);
-    double lc = median(c[0] + 1, rounds), mc = median(c[1] + 1, rounds);
+    double lw = bench_median(w[0] + 1, rounds), mw = bench_median(w[1] + 1, rounds);
+    double lc = bench_median(c[0] + 1, rounds), mc = bench_median(c[1] + 1, rounds);
     printf("n=%ld %s rounds=%d\n", n, argv[3], rounds);
     /* Round 0 is each map's first touch: mostly page faults. */
     printf("first scan (fresh map), ns per entry, wall: ours %.1f lmdb %.1f ratio %.2fx; "
