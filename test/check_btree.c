@@ -20,25 +20,6 @@
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static void shuffle(uint32_t *a, size_t n, uint64_t seed)
-{
-    uint64_t s = seed;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(tu_rand(&s) % i);
-        uint32_t t = a[i - 1];
-        a[i - 1] = a[j];
-        a[j] = t;
-    }
-}
-
-static uint32_t *iota(size_t n)
-{
-    uint32_t *a = tu_xmalloc(n * sizeof *a);
-    for (size_t i = 0; i < n; i++)
-        a[i] = (uint32_t)i;
-    return a;
-}
-
 /* Count a tree's entries with a cursor, checking they come in strict order. */
 static uint64_t scan_count(ldb_txn *txn, ldb_dbi dbi)
 {
@@ -125,12 +106,12 @@ START_TEST(test_insert_many)
 {
     char *path = tu_new_db_path();
     ldb_env *env = tu_open(path, NULL);
-    uint32_t *order = iota(NKEYS);
+    uint32_t *order = tu_iota(NKEYS);
     if (_i == 1)
         for (uint32_t i = 0; i < NKEYS; i++)
             order[i] = NKEYS - 1 - i;
     else if (_i == 2)
-        shuffle(order, NKEYS, 42);
+        tu_shuffle(order, NKEYS, 42);
 
     const uint32_t per_txn = NKEYS / 10;
     for (uint32_t t = 0; t < 10; t++) {
@@ -191,8 +172,8 @@ START_TEST(test_delete_all_random)
         put_num(w, LDB_MAIN, i);
     TU_RC_OK(ldb_txn_commit(w));
 
-    uint32_t *order = iota(NKEYS);
-    shuffle(order, NKEYS, 7);
+    uint32_t *order = tu_iota(NKEYS);
+    tu_shuffle(order, NKEYS, 7);
     uint8_t *gone = calloc(NKEYS, 1);
     ck_assert_ptr_nonnull(gone);
     uint64_t rng = 99;
@@ -342,8 +323,8 @@ START_TEST(test_large_values)
     ldb_options o = {0};
     o.page_size = ps;
     ldb_env *env = tu_open(path, &o);
-    uint32_t *order = iota(n);
-    shuffle(order, n, ps);
+    uint32_t *order = tu_iota(n);
+    tu_shuffle(order, n, ps);
     uint8_t *buf = tu_xmalloc(1 << 20);
     char k[16];
     uint64_t min_overflow = 0;
@@ -614,8 +595,8 @@ START_TEST(test_append_bulk_load)
     ck_assert_uint_eq(tu_tree_stat(w, app).entries, BULK_N);
     TU_RC_OK(ldb_txn_commit(w));
 
-    uint32_t *order = iota(BULK_N);
-    shuffle(order, BULK_N, 11);
+    uint32_t *order = tu_iota(BULK_N);
+    tu_shuffle(order, BULK_N, 11);
     w = tu_begin(env, 0);
     for (uint32_t j = 0; j < BULK_N; j++) {
         bulk_key(k, order[j]);
@@ -1180,8 +1161,8 @@ START_TEST(test_shared_prefix_keys)
     keys[at++] = (struct bkey){k2, P + 1};
     ck_assert_uint_eq(at, n);
     /* scatter the insertion order */
-    uint32_t *order = iota(n);
-    shuffle(order, n, 3);
+    uint32_t *order = tu_iota(n);
+    tu_shuffle(order, n, 3);
     struct bkey *shuffled = tu_xmalloc(n * sizeof *keys);
     for (size_t i = 0; i < n; i++)
         shuffled[i] = keys[order[i]];
@@ -1217,8 +1198,8 @@ START_TEST(test_binary_keys)
         p[1] = (uint8_t)a;
         keys[at++] = (struct bkey){p, 2};
     }
-    uint32_t *order = iota(n);
-    shuffle(order, n, 17);
+    uint32_t *order = tu_iota(n);
+    tu_shuffle(order, n, 17);
     struct bkey *shuffled = tu_xmalloc(n * sizeof *keys);
     for (size_t i = 0; i < n; i++)
         shuffled[i] = keys[order[i]];

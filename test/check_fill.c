@@ -38,19 +38,6 @@ static uint64_t refused(void)
     return __atomic_load_n(&ldb__btree_share_refused, __ATOMIC_RELAXED);
 }
 
-static uint32_t *shuffled(uint32_t n, uint64_t seed)
-{
-    uint32_t *a = tu_xmalloc(n * sizeof *a);
-    for (uint32_t i = 0; i < n; i++)
-        a[i] = i;
-    for (uint32_t i = n; i > 1; i--) {
-        uint32_t j = (uint32_t)(tu_rand(&seed) % i), t = a[i - 1];
-        a[i - 1] = a[j];
-        a[j] = t;
-    }
-    return a;
-}
-
 /* Every entry of the tree, forward then backward: strictly ordered and as
  * many as want; each value checked by check(key, value) if given. */
 static void scan_both_ways(ldb_txn *txn, ldb_dbi dbi, uint64_t want,
@@ -95,15 +82,33 @@ static ldb_env *fresh_open(char **path, int codec)
     return tu_open(*path, &o);
 }
 
+/* Puts the keys "<prefix><order[j] as %08u>" in txns of per_txn puts, each
+ * value made by make_val(buf, i), which returns its length. */
+static void put_in_order(ldb_env *env, const char *prefix, const uint32_t *order, uint32_t n,
+                         uint32_t per_txn, size_t (*make_val)(uint8_t *buf, uint32_t i))
+{
+    char k[32];
+    static uint8_t v[8192];
+    for (uint32_t j = 0; j < n;) {
+        ldb_txn *w = tu_begin(env, 0);
+        for (uint32_t end = j + per_txn; j < end && j < n; j++) {
+            int klen = snprintf(k, sizeof k, "%s%08u", prefix, order[j]);
+            tu_put_bytes(w, LDB_MAIN, k, (size_t)klen, v, make_val(v, order[j]));
+        }
+        TU_RC_OK(ldb_txn_commit(w));
+    }
+}
+
 /* ---- random inserts: the average leaf fill ------------------------------------ */
 
 #define FILL_N 30000u
 #define FILL_KEY 12u
 #define FILL_VAL 100u
 
-static void fill_val(uint8_t *v, uint32_t i)
+static size_t fill_val(uint8_t *v, uint32_t i)
 {
     tu_fill_pattern(v, FILL_VAL, i);
+    return FILL_VAL;
 }
 
 static void fill_check(const ldb_val *k, const ldb_val *v)
@@ -120,19 +125,12 @@ START_TEST(test_random_fill)
 {
     char *path;
     ldb_env *env = fresh_open(&path, LDB_COMPRESS_NONE);
-    uint32_t *order = shuffled(FILL_N, 7);
+    uint32_t *order = tu_iota(FILL_N);
+    tu_shuffle(order, FILL_N, 7);
     uint64_t left0 = shares(0), right0 = shares(1);
+    put_in_order(env, "key-", order, FILL_N, 1000, fill_val); /* 1,000 per txn, as the benchmarks */
     char k[FILL_KEY + 1];
     uint8_t v[FILL_VAL];
-    for (uint32_t j = 0; j < FILL_N;) { /* 1,000 per txn, as the benchmarks */
-        ldb_txn *w = tu_begin(env, 0);
-        for (uint32_t end = j + 1000; j < end && j < FILL_N; j++) {
-            snprintf(k, sizeof k, "key-%08u", order[j]);
-            fill_val(v, order[j]);
-            tu_put_bytes(w, LDB_MAIN, k, FILL_KEY, v, FILL_VAL);
-        }
-        TU_RC_OK(ldb_txn_commit(w));
-    }
     ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
     ldb_tree_stat st = tu_tree_stat(r, LDB_MAIN);
     ck_assert_uint_eq(st.entries, FILL_N);
@@ -367,18 +365,12 @@ START_TEST(test_mixed_values)
 {
     char *path;
     ldb_env *env = fresh_open(&path, LDB_COMPRESS_ZSTD);
-    uint32_t *order = shuffled(MIX_N, 5);
+    uint32_t *order = tu_iota(MIX_N);
+    tu_shuffle(order, MIX_N, 5);
     uint64_t left0 = shares(0), right0 = shares(1);
+    put_in_order(env, "mix-", order, MIX_N, 500, mix_val);
     char k[16];
     static uint8_t v[8192];
-    for (uint32_t j = 0; j < MIX_N;) {
-        ldb_txn *w = tu_begin(env, 0);
-        for (uint32_t end = j + 500; j < end && j < MIX_N; j++) {
-            snprintf(k, sizeof k, "mix-%08u", order[j]);
-            tu_put_bytes(w, LDB_MAIN, k, 12, v, mix_val(v, order[j]));
-        }
-        TU_RC_OK(ldb_txn_commit(w));
-    }
     TU_REQUIRE(shares(0) > left0 && shares(1) > right0, "shares: %llu left, %llu right",
                (unsigned long long)(shares(0) - left0),
                (unsigned long long)(shares(1) - right0));

@@ -168,6 +168,24 @@ uint64_t tu_rand(uint64_t *state)
     return x * 0x2545F4914F6CDD1Dull;
 }
 
+uint32_t *tu_iota(size_t n)
+{
+    uint32_t *a = tu_xmalloc(n * sizeof *a);
+    for (size_t i = 0; i < n; i++)
+        a[i] = (uint32_t)i;
+    return a;
+}
+
+void tu_shuffle(uint32_t *a, size_t n, uint64_t seed)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(tu_rand(&seed) % i);
+        uint32_t t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
 uint8_t *tu_read_file(const char *path, size_t *len)
 {
     int fd = open(path, O_RDONLY);

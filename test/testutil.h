@@ -32,6 +32,11 @@ ldb_val tu_str(const char *s);
 /* Deterministic PRNG (xorshift64*), seeded per test. */
 uint64_t tu_rand(uint64_t *state);
 
+/* 0, 1, ..., n-1 in a tu_xmalloc'ed array; tu_shuffle permutes an array in
+ * place (Fisher-Yates over tu_rand), the same permutation for the same seed. */
+uint32_t *tu_iota(size_t n);
+void tu_shuffle(uint32_t *a, size_t n, uint64_t seed);
+
 /* Copy a file byte for byte; returns 0 or -errno. */
 int tu_copy_file(const char *from, const char *to);
 
