@@ -249,6 +249,70 @@ static int append_record(ldb_txn *txn, struct ldb__commit_state *cs)
     return rc;
 }
 
+/* Make sure recovery cannot replay a record this commit wrote but then
+ * failed to stand behind: its checksum is turned into one that never
+ * matches. If even that write fails, no env may trust the log. */
+static int unwrite_record(ldb_env *env, uint64_t off, uint32_t crc)
+{
+    uint8_t bad[4];
+    ldb__st_le32(bad, ~crc);
+    if (ldb__os_pwrite_full(env->wal_fd, bad, sizeof bad, off) < 0)
+        return ldb__panic(env, 1);
+    return 0;
+}
+
+/* Steps 2-6 of commit.h under LDB_SYNC_OFF, with the two copies into the
+ * page cache overlapped: the log record goes to a kernel worker (on the
+ * other core) while this thread seals and writes the data pages, and both
+ * are complete before anything is visible, so a kill -9 after the return
+ * still finds the record, and a reader of the new snapshot finds its pages
+ * in the kernel. Pages that fail after the record was written: the record
+ * is unwritten, as if it had never been (a failed commit leaves no trace). */
+static int commit_overlapped(ldb_txn *txn, struct ldb__commit_state *cs)
+{
+    ldb_env *env = txn->env;
+    struct ldb__commit_state before = *cs;
+    uint32_t crc;
+    size_t rec_len;
+    struct ldb__wal_seal seal = {
+        .txnid = txn->id,
+        .salt = cs->wal_salt,
+        .prev_crc = cs->wal_prev_crc,
+        .time_us = wall_clock_us(),
+        .durable_txnid = __atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE),
+    };
+    TRY(ldb__wal_buf_seal(&txn->log, &seal, &rec_len, &crc));
+    uint64_t off = cs->wal_end;
+    int rc = ldb__log_make_room(env, cs, off + rec_len);
+    if (rc == 0)
+        rc = ldb__io_append_start(&env->io, env->wal_fd, txn->log.data, rec_len, off);
+    int pages = write_dirty_pages(txn);
+    if (rc == 0)
+        rc = ldb__io_append_wait(&env->io);
+    if (pages < 0) {
+        if (rc == 0) /* a whole record: recovery would replay it */
+            TRY(unwrite_record(env, off, crc));
+        return pages;
+    }
+    if (rc == -ENOSPC) /* as in append_record: no room in the log */
+        return commit_as_checkpoint(txn, &before);
+    TRY(rc);
+    cs->wal_end = off + rec_len;
+    cs->wal_prev_crc = crc;
+    TRY(ldb__lock_state_write(&env->lock, cs));
+    txn->committed = 1;
+    return publish_committed(env, &cs->snap);
+}
+
+/* Whether this commit takes commit_overlapped: a logged txn under
+ * LDB_SYNC_OFF. LDB_SYNC_FULL keeps the pages-then-record order, whose
+ * record write and sync go out as one submission (append_and_publish). */
+static int overlap_fits(const ldb_txn *txn)
+{
+    return !txn->replaying && !txn->log.too_big &&
+           txn->env->opts.sync_mode == LDB_SYNC_OFF;
+}
+
 int ldb__commit(ldb_txn *txn)
 {
     ldb_env *env = txn->env;
@@ -264,14 +328,18 @@ int ldb__commit(ldb_txn *txn)
     /* Pages past the file's end were grown for as they were taken
      * (space.h); this only catches what the allocator did not see. */
     TRY(ldb__space_grow(txn, txn->snap.npages));
-    TRY(write_dirty_pages(txn));
+    int overlap = overlap_fits(txn);
+    if (!overlap)
+        TRY(write_dirty_pages(txn));
     struct ldb__commit_state cs;
     TRY(ldb__lock_state_read(&env->lock, &cs));
     cs.snap = txn->snap;
     cs.snap.txnid = txn->id;
     cs.data_size = txn->file_size;
     int rc;
-    if (txn->replaying) {
+    if (overlap) {
+        rc = commit_overlapped(txn, &cs);
+    } else if (txn->replaying) {
         /* Recovery: the record is in the log already; it checkpoints last. */
         rc = ldb__lock_state_write(&env->lock, &cs);
         if (rc == 0)

@@ -18,8 +18,14 @@
  *     the one holding the sync mutex, one fdatasync covering every record
  *     appended so far by any thread or process (group commit);
  *  6. publish the newest durable state to readers.
- * LDB_SYNC_OFF skips the sync and publishes at once. A txn whose record
- * would be too large for the log commits as a checkpoint instead.
+ * LDB_SYNC_OFF skips the sync and publishes at once, and runs steps 2 and
+ * 3 side by side: the record is sealed first and its write handed to a
+ * kernel worker (io.h, ldb__io_append_start) while this thread checksums and
+ * writes the pages; both writes are complete (in the kernel) before step 4,
+ * and a page write that fails after the record was written takes the
+ * record back (its checksum overwritten), so a failed commit still leaves
+ * no trace. A txn whose record would be too large for the log commits as a
+ * checkpoint instead.
  *
  * Checkpoints, the shared syncs and failure semantics: durable.h.
  */

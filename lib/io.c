@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * io.c: see io.h. The ring is small and private to the env; only the
- * holder of the log's sync mutex submits to it, so it needs no lock of its
+ * io.c: see io.h. The rings are small and private to the env; only the
+ * holder of the log's sync mutex submits to the first, only the writer
+ * (the writer mutex) to the append ring, so they need no lock of their
  * own. A short write is finished with the plain path, so the caller always
  * gets all-or-error.
  */
@@ -22,27 +23,41 @@ struct ldb__ring {
     struct io_uring ring;
 };
 
-static int ring_setup(struct ldb__io *io)
+static struct ldb__ring *ring_new(unsigned entries)
 {
     struct ldb__ring *r = ldb__calloc(1, sizeof *r);
     if (r == NULL)
-        return -ENOMEM;
-    int rc = io_uring_queue_init(4, &r->ring, 0);
-    if (rc < 0) {
+        return NULL;
+    if (io_uring_queue_init(entries, &r->ring, 0) < 0) {
         ldb__free(r);
-        return rc;
+        return NULL;
     }
-    io->ring = r;
+    return r;
+}
+
+static void ring_free(struct ldb__ring *r)
+{
+    if (r) {
+        io_uring_queue_exit(&r->ring);
+        ldb__free(r);
+    }
+}
+
+static int ring_setup(struct ldb__io *io)
+{
+    io->ring = ring_new(4);
+    if (io->ring == NULL)
+        return -ENOSYS;
+    io->append_ring = ring_new(2); /* NULL: appends take the plain path */
     return 0;
 }
 
 static void ring_teardown(struct ldb__io *io)
 {
-    if (io->ring) {
-        io_uring_queue_exit(&io->ring->ring);
-        ldb__free(io->ring);
-        io->ring = NULL;
-    }
+    ring_free(io->ring);
+    ring_free(io->append_ring);
+    io->ring = NULL;
+    io->append_ring = NULL;
 }
 
 #else
@@ -181,4 +196,61 @@ static int wait_write_sync(struct ldb__io *io)
     }
 #endif
     return ldb__os_fdatasync(io->fd);
+}
+
+int ldb__io_append_start(struct ldb__io *io, int fd, const void *buf, size_t len, uint64_t off)
+{
+    io->append_pending = 0;
+#ifdef HAVE_LIBURING
+    if (io->append_ring != NULL && USE_RING(io, len)) {
+        int e = IO_FAULT(LDB_FAULT_WRITE);
+        if (e)
+            return -e;
+        struct io_uring *r = &io->append_ring->ring;
+        struct io_uring_sqe *w = io_uring_get_sqe(r);
+        if (w == NULL)
+            return -EBUSY; /* cannot happen: one append at a time, reaped */
+        io_uring_prep_write(w, fd, buf, (unsigned)len, off);
+        /* Straight to a worker: submitted inline, the copy would run on
+         * this thread before io_uring_submit returned. */
+        w->flags |= IOSQE_ASYNC;
+        int rc = io_uring_submit(r);
+        if (rc < 0)
+            return rc; /* not submitted: nothing written */
+        io->append_fd = fd;
+        io->append_buf = buf;
+        io->append_len = len;
+        io->append_off = off;
+        io->append_pending = 1;
+        return 0;
+    }
+#endif
+    return ldb__os_pwrite_full(fd, buf, len, off);
+}
+
+int ldb__io_append_wait(struct ldb__io *io)
+{
+#ifdef HAVE_LIBURING
+    if (io->append_pending) {
+        struct io_uring_cqe *cqe;
+        int rc;
+        do
+            rc = io_uring_wait_cqe(&io->append_ring->ring, &cqe);
+        while (rc == -EINTR || rc == -EAGAIN);
+        if (rc < 0)
+            return rc; /* cannot happen with a submission in flight */
+        int res = cqe->res;
+        io_uring_cqe_seen(&io->append_ring->ring, cqe);
+        io->append_pending = 0;
+        if (res < 0)
+            return res;
+        size_t done = (size_t)res;
+        if (done < io->append_len) /* a short write: finish on the plain path */
+            return ldb__os_pwrite_full(io->append_fd, (const char *)io->append_buf + done,
+                                       io->append_len - done, io->append_off + done);
+        return 0;
+    }
+#endif
+    (void)io;
+    return 0;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * io.h: the log's I/O backend: io_uring where the kernel allows it, plain
- * pwrite/fdatasync otherwise. Both do the same three things; the io_uring
- * one can link a write and an fdatasync in one submission, so a commit with
- * no sync already in flight costs one system call.
+ * pwrite/fdatasync otherwise. Both do the same things; the io_uring one
+ * can link a write and an fdatasync in one submission, so a commit with no
+ * sync already in flight costs one system call, and can hand a write to a
+ * kernel worker, so a commit's record is copied while its pages are.
  *
  * The backend is chosen at open: io_uring if liburing was found at build
  * time, the ring can be set up (old kernels and seccomp filters refuse it),
@@ -33,6 +34,14 @@ struct ldb__io {
     /* Every log sync this env waited for: fdatasync alone, or a linked
      * write + fdatasync from submission to completion. */
     struct ldb__histogram sync_latency;
+    /* The writer's log append in flight (ldb__io_append_start), on a ring
+     * of its own: the one above belongs to the sync mutex's holder. */
+    struct ldb__ring *append_ring;
+    int append_fd;
+    const void *append_buf;
+    size_t append_len;
+    uint64_t append_off;
+    int append_pending; /* submitted to append_ring, not yet reaped */
 };
 
 /* Set up the backend; never fails for want of io_uring (falls back). */
@@ -53,5 +62,16 @@ int ldb__io_datasync(struct ldb__io *io, int fd);
 int ldb__io_submit_write_sync(struct ldb__io *io, int fd, const void *buf, size_t len,
                               uint64_t off);
 int ldb__io_wait_write_sync(struct ldb__io *io);
+
+/* Write len bytes of buf at off of fd on a kernel worker thread, so that
+ * the caller can work on the other core meanwhile (the commit writes its
+ * data pages while the kernel copies its log record); append_wait returns
+ * once the whole write is in the kernel (what a pwrite promises) or failed,
+ * and buf must stay unchanged until then. A start that fails wrote nothing
+ * and needs no wait. Without the ring (the plain backend, a record of 1 GiB
+ * or more, the power-loss simulation) start is a plain pwrite and wait
+ * returns 0. One append in flight at a time: only the writer appends. */
+int ldb__io_append_start(struct ldb__io *io, int fd, const void *buf, size_t len, uint64_t off);
+int ldb__io_append_wait(struct ldb__io *io);
 
 #endif

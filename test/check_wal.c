@@ -17,7 +17,9 @@
  *    wal_size grows with commits and falls back to the log header at
  *    ldb_checkpoint, checkpoints counts them; the log is checkpointed when it
  *    passes wal_max_bytes; a txn too big for half of it commits as a
- *    checkpoint and never enters the log.
+ *    checkpoint and never enters the log; a commit whose k-th write fails
+ *    (its record or one of its pages) is absent after a crash, under both
+ *    sync modes, with and without a commit after it.
  *  - group: 8 threads x 300 single-put LDB_SYNC_FULL txns, and 3 processes
  *    x 2 threads x 100, then a crash: every txn is there, ids unique and
  *    consecutive; the sync count is printed (batching).
@@ -282,6 +284,86 @@ START_TEST(test_recover_after_exit)
     wl_model_free(m);
     tu_remove_dir(dir);
     tu_remove_dir(dir2);
+}
+END_TEST
+
+/* Child side of test_failed_commit_leaves_no_trace: commit "before", fail
+ * the k-th write of the commit of "failed" (a value over several pages),
+ * commit "after" if asked, and die without closing. Exits 0 if "failed"
+ * failed, 1 if it committed (the fault came too late), else 2. */
+static void failing_commit_child(const char *path, int sync_mode, uint64_t k, int then_commit)
+{
+    ldb_options o = {.sync_mode = sync_mode};
+    ldb_env *env;
+    if (ldb_open(path, &o, &env) != 0)
+        _exit(2);
+    uint8_t big[20000];
+    fill(big, sizeof big, 7);
+    ldb_txn *txn;
+    ldb_val kb = tu_str("before"), kf = tu_str("failed"), ka = tu_str("after");
+    ldb_val vs = {5, "small"}, vb = {sizeof big, big};
+    if (ldb_txn_begin(env, 0, &txn) != 0 || ldb_put(txn, LDB_MAIN, &kb, &vs, 0) != 0 ||
+        ldb_txn_commit(txn) != 0)
+        _exit(2);
+    if (ldb_txn_begin(env, 0, &txn) != 0 || ldb_put(txn, LDB_MAIN, &kf, &vb, 0) != 0)
+        _exit(2);
+    ldb__os_fault_reset();
+    ldb__os_fault_set(LDB_FAULT_WRITE, k, EIO);
+    int rc = ldb_txn_commit(txn);
+    ldb__os_fault_reset();
+    if (rc != 0 && rc != -EIO)
+        _exit(2);
+    if (then_commit && (ldb_txn_begin(env, 0, &txn) != 0 ||
+                        ldb_put(txn, LDB_MAIN, &ka, &vs, 0) != 0 || ldb_txn_commit(txn) != 0))
+        _exit(2);
+    _exit(rc == 0 ? 1 : 0); /* no ldb_close: recovery replays the log */
+}
+
+/* A commit that fails leaves no trace after a crash, whichever of its
+ * writes failed: under LDB_SYNC_OFF its log record is written while its
+ * data pages are (commit.c), so a page that fails after the record was
+ * written must take the record back, or recovery would replay a txn the
+ * application was told had failed. Then the env commits on. */
+START_TEST(test_failed_commit_leaves_no_trace)
+{
+    const int sync_mode = _i ? LDB_SYNC_OFF : LDB_SYNC_FULL;
+    int failures = 0;
+    for (uint64_t k = 1; k <= 4; k++) {
+        for (int then_commit = 0; then_commit < 2; then_commit++) {
+            char dir[4096], path[4200];
+            tu_fresh_db(dir, sizeof dir, path, sizeof path);
+            pid_t pid = fork();
+            ck_assert_int_ge(pid, 0);
+            if (pid == 0)
+                failing_commit_child(path, sync_mode, k, then_commit);
+            int status = tu_wait_child(pid, 60, "failing committer");
+            ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) < 2,
+                          "write %" PRIu64 ": the child failed (status %d)", k, status);
+            int failed = WEXITSTATUS(status) == 0;
+            failures += failed;
+            ldb_options o = {.sync_mode = sync_mode};
+            ldb_env *env = tu_open(path, &o);
+            expect_kv(env, "before", "small", 5);
+            ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
+            if (failed) {
+                tu_expect_absent(txn, LDB_MAIN, "failed");
+            } else {
+                uint8_t big[20000];
+                fill(big, sizeof big, 7);
+                tu_expect_bytes(txn, LDB_MAIN, "failed", 6, big, sizeof big);
+            }
+            if (then_commit)
+                tu_expect_str(txn, LDB_MAIN, "after", "small");
+            else
+                tu_expect_absent(txn, LDB_MAIN, "after");
+            ldb_txn_abort(txn);
+            tu_check_env(env);
+            ck_assert_int_eq(ldb_close(env), 0);
+            tu_remove_dir(dir);
+        }
+    }
+    /* The record and the first page writes fail, at least. */
+    ck_assert_int_ge(failures, 4);
 }
 END_TEST
 
@@ -1109,6 +1191,7 @@ static Suite *wal_suite(void)
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, test_reopen_after_close, 0, 2);
     tcase_add_loop_test(tc, test_recover_after_exit, 0, 2);
+    tcase_add_loop_test(tc, test_failed_commit_leaves_no_trace, 0, 2);
     tcase_add_test(tc, test_wal_size_and_checkpoint);
     tcase_add_test(tc, test_auto_checkpoint);
     tcase_add_test(tc, test_sync_off_defers_checkpoint);
