@@ -35,46 +35,76 @@ static int cmp_asc(const void *a, const void *b)
     return -cmp_desc(a, b);
 }
 
-#define RADIX_BITS 11
-#define RADIX_SIZE (1u << RADIX_BITS)
+/* Digits of 8 bits below RADIX_WIDE_MIN page numbers, 11 above: a pass
+ * clears and sums one counter per digit value, and a commit sorts lists of
+ * about a thousand, where 2,048 counters a pass cost more than the numbers
+ * themselves (docs/benchmarks.md, "Random loads, fifth pass"). */
+#define RADIX_BITS_SMALL 8
+#define RADIX_BITS_WIDE 11
+#define RADIX_WIDE_MIN 8192
+#define RADIX_MAX_SIZE (1u << RADIX_BITS_WIDE)
 
-/* One stable pass of the radix sort: src by the digit at shift into dst. */
-static void radix_pass(const pgno_t *src, pgno_t *dst, size_t n, unsigned shift, int descending)
+#ifdef LDB_TEST_HOOKS
+uint64_t ldb__pgno_sort_passes;
+#endif
+
+/* One stable pass of the radix sort: src by the bits-wide digit at shift
+ * into dst. */
+static void radix_pass(const pgno_t *src, pgno_t *dst, size_t n, unsigned shift, unsigned bits,
+                       int descending)
 {
-    size_t count[RADIX_SIZE] = {0};
+    size_t count[RADIX_MAX_SIZE];
+    unsigned size = 1u << bits;
+    pgno_t mask = size - 1;
+    memset(count, 0, size * sizeof *count);
     for (size_t i = 0; i < n; i++)
-        count[(src[i] >> shift) & (RADIX_SIZE - 1)]++;
+        count[(src[i] >> shift) & mask]++;
     size_t sum = 0;
-    for (unsigned d = 0; d < RADIX_SIZE; d++) {
-        unsigned b = descending ? RADIX_SIZE - 1 - d : d;
+    for (unsigned d = 0; d < size; d++) {
+        unsigned b = descending ? size - 1 - d : d;
         size_t c = count[b];
         count[b] = sum;
         sum += c;
     }
     for (size_t i = 0; i < n; i++)
-        dst[count[(src[i] >> shift) & (RADIX_SIZE - 1)]++] = src[i];
+        dst[count[(src[i] >> shift) & mask]++] = src[i];
+#ifdef LDB_TEST_HOOKS
+    __atomic_fetch_add(&ldb__pgno_sort_passes, 1, __ATOMIC_RELAXED);
+#endif
 }
 
 /* Page numbers are dense and small (a 16 GiB file of 4 KiB pages needs 22
- * bits), so a least-significant-digit radix sort over the bits the largest
- * one uses takes two or three linear passes: it replaced qsort, which took
- * 16% of a random overwrite's instructions (the pool is sorted again after
- * every free record loaded; docs/benchmarks.md). */
+ * bits), so a least-significant-digit radix sort takes a few linear
+ * passes: it replaced qsort, which took 16% of a random overwrite's
+ * instructions (docs/benchmarks.md). Only the bits that differ between the
+ * numbers get a pass: a digit every number shares would leave the order as
+ * it is (the commit's dirty list packs an index under each page number,
+ * with zero bits between the two). */
 void ldb__pgno_sort(pgno_t *v, size_t n, int descending)
 {
     if (n < 2)
         return;
-    pgno_t all = 0;
-    for (size_t i = 0; i < n; i++)
-        all |= v[i];
+    pgno_t any = 0, every = ~(pgno_t)0;
+    for (size_t i = 0; i < n; i++) {
+        any |= v[i];
+        every &= v[i];
+    }
+    pgno_t differ = any ^ every;
+    if (differ == 0)
+        return; /* all equal */
     pgno_t *tmp = n >= 256 ? ldb__malloc(n * sizeof *tmp) : NULL;
     if (tmp == NULL) { /* short, or no memory: sorting must not fail */
         qsort(v, n, sizeof *v, descending ? cmp_desc : cmp_asc);
         return;
     }
+    unsigned bits = n >= RADIX_WIDE_MIN ? RADIX_BITS_WIDE : RADIX_BITS_SMALL;
+    pgno_t mask = ((pgno_t)1 << bits) - 1;
     pgno_t *src = v, *dst = tmp;
-    for (unsigned shift = 0; shift < 64 && (all >> shift) != 0; shift += RADIX_BITS) {
-        radix_pass(src, dst, n, shift, descending);
+    for (unsigned shift = (unsigned)__builtin_ctzll(differ); shift < 64 && (differ >> shift) != 0;
+         shift += bits) {
+        if (((differ >> shift) & mask) == 0)
+            continue;
+        radix_pass(src, dst, n, shift, bits, descending);
         pgno_t *t = src;
         src = dst;
         dst = t;
@@ -177,24 +207,50 @@ static void merge_into_pool(struct ldb__pgno_list *p, size_t old)
         v[--k] = i > 0 && v[i - 1] < run[j - 1] ? v[--i] : run[--j];
 }
 
+#ifdef LDB_TEST_HOOKS
+uint64_t ldb__freelist_records_seen;
+#endif
+
+/* The first record a load may take: from the tree's first key, or from
+ * the resume point (freelist.h) when one is known. */
+static int first_candidate(const struct ldb__freelist *fl, struct ldb__pager *pg,
+                           struct tree_desc *ft, struct ldb__path *path)
+{
+    if (!fl->resume_valid)
+        return ldb__btree_first(pg, ft, path);
+    int exact;
+    TRY(ldb__btree_seek(pg, ft, fl->resume_key, FREE_KEY_SIZE, path, &exact));
+    if (path->depth == 0)
+        return LDB_NOTFOUND;
+    unsigned leaf = path->depth - 1;
+    if (path->idx[leaf] < ldb__le16(PAGE_CHDR(path->page[leaf])->count))
+        return 0;
+    return ldb__btree_next(pg, path); /* past this leaf's last key */
+}
+
 /* Move the oldest loadable free record into the pool. 1 if one was loaded,
  * 0 if none can be. */
 static int load_record(struct ldb__freelist *fl, struct ldb__pager *pg, struct tree_desc *ft)
 {
     struct ldb__path path;
     ldb_val k, v;
-    int rc = ldb__btree_first(pg, ft, &path);
+    int rc = first_candidate(fl, pg, ft, &path);
     for (;; rc = ldb__btree_next(pg, &path)) {
         if (rc == LDB_NOTFOUND)
             return 0;
         TRY(rc);
         TRY(ldb__btree_entry(pg, &path, &k, &v));
+#ifdef LDB_TEST_HOOKS
+        __atomic_fetch_add(&ldb__freelist_records_seen, 1, __ATOMIC_RELAXED);
+#endif
         if (k.size != FREE_KEY_SIZE || v.size % sizeof(pgno_t) != 0 ||
             v.size > FREE_CHUNK_PAGES * sizeof(pgno_t))
             return LDB_CORRUPT();
         uint64_t txnid = be64(k.data);
         if (txnid > fl->reuse_bound) {
             fl->held_back = 1; /* and every later record: keys are in txn order */
+            memcpy(fl->resume_key, k.data, FREE_KEY_SIZE);
+            fl->resume_valid = 1;
             return 0;
         }
         if (be32((const uint8_t *)k.data + 8) >= HELD_CHUNK && txnid > fl->checkpoint) {
@@ -205,6 +261,10 @@ static int load_record(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
     }
     uint8_t key[FREE_KEY_SIZE];
     memcpy(key, k.data, FREE_KEY_SIZE);
+    /* Every record before this one was skipped and stays so until the
+     * checkpoint moves (ldb__freelist_checkpointed forgets the point). */
+    memcpy(fl->resume_key, key, FREE_KEY_SIZE);
+    fl->resume_valid = 1;
     size_t n = v.size / sizeof(pgno_t);
     TRY(list_reserve(&fl->pool, n));
     /* Into the pool first, so deleting the record can use its pages. */
@@ -240,6 +300,24 @@ int ldb__freelist_take(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
     }
 }
 
+/* Put pgno into the pool at its place (largest first): a txn gives back a
+ * page it allocated one at a time, and sorting the whole pool again for
+ * each cost more than the move. */
+static void pool_insert(struct ldb__pgno_list *p, pgno_t pgno)
+{
+    size_t lo = 0, hi = p->len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->items[mid] > pgno)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(&p->items[lo + 1], &p->items[lo], (p->len - lo) * sizeof *p->items);
+    p->items[lo] = pgno;
+    p->len++;
+}
+
 int ldb__freelist_give(struct ldb__freelist *fl, pgno_t pgno, uint32_t n, int was_dirty,
                        uint64_t written_by)
 {
@@ -247,26 +325,46 @@ int ldb__freelist_give(struct ldb__freelist *fl, pgno_t pgno, uint32_t n, int wa
                                : written_by > fl->checkpoint ? &fl->freed
                                                              : &fl->held;
     TRY(list_reserve(l, n));
-    for (uint32_t i = 0; i < n; i++)
-        l->items[l->len++] = pgno + i;
-    if (was_dirty)
-        sort_pgnos(l->items, l->len, cmp_desc);
+    for (uint32_t i = 0; i < n; i++) {
+        if (was_dirty)
+            pool_insert(l, pgno + i);
+        else
+            l->items[l->len++] = pgno + i;
+    }
     return 0;
 }
 
-/* The union of lists a and b (b may be NULL), ascending, in a new array. */
+/* Whether l is sorted largest first. */
+static int sorted_desc(const struct ldb__pgno_list *l)
+{
+    for (size_t i = 1; i < l->len; i++)
+        if (l->items[i - 1] < l->items[i])
+            return 0;
+    return 1;
+}
+
+/* The union of lists a and b (b may be NULL; the pool, largest first),
+ * ascending, in a new array: a sorted, then b merged in from its end,
+ * not the two sorted again together at every commit. */
 static int merged_list(const struct ldb__pgno_list *a, const struct ldb__pgno_list *b, pgno_t **out,
                        size_t *len)
 {
-    size_t n = a->len + (b ? b->len : 0);
+    size_t alen = a->len, blen = b ? b->len : 0, n = alen + blen;
     pgno_t *m = ldb__malloc((n ? n : 1) * sizeof *m);
     if (m == NULL)
         return -ENOMEM;
-    if (a->len)
-        memcpy(m, a->items, a->len * sizeof *m);
-    if (b && b->len)
-        memcpy(m + a->len, b->items, b->len * sizeof *m);
-    sort_pgnos(m, n, cmp_asc);
+    if (alen)
+        memcpy(m, a->items, alen * sizeof *m);
+    if (blen && !sorted_desc(b)) { /* not as kept: sort it all */
+        memcpy(m + alen, b->items, blen * sizeof *m);
+        sort_pgnos(m, n, cmp_asc);
+    } else {
+        sort_pgnos(m, alen, cmp_asc);
+        /* From the largest down: m[i..] and b[j..] still to place, the
+         * write position k never below i. */
+        for (size_t i = alen, j = 0, k = n; j < blen;)
+            m[--k] = i > 0 && m[i - 1] > b->items[j] ? m[--i] : b->items[j++];
+    }
     *out = m;
     *len = n;
     return 0;
@@ -308,6 +406,7 @@ int ldb__freelist_save(struct ldb__freelist *fl, struct ldb__pager *pg, struct t
     size_t wplain_len = 0, wheld_len = 0;
     int rc = 0;
     fl->busy = 1;
+    fl->resume_valid = 0; /* the records change under any saved point */
     for (int round = 0;; round++) {
         pgno_t *plain, *held;
         size_t plain_len, held_len;
@@ -446,6 +545,7 @@ int ldb__freelist_checkpointed(struct ldb__freelist *fl, uint64_t cp)
     fl->held.len += fl->freed.len;
     fl->freed.len = 0;
     fl->checkpoint = cp;
+    fl->resume_valid = 0; /* held records before the point may load now */
     fl->records_exhausted = 0;
     fl->held_for_checkpoint = 0;
     return 0;

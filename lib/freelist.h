@@ -49,7 +49,21 @@ struct ldb__freelist {
     int held_back;               /* a record exists but a reader holds it */
     int held_for_checkpoint;     /* a held record waits for the next checkpoint */
     int busy;                    /* inside a free-tree edit: do not recurse */
+    /* Where the next record load starts: every record before resume_key
+     * is a held one that waits for the next checkpoint (skipped, not
+     * loadable until fl->checkpoint moves). Without it each load walked
+     * past all of them from the tree's first key again. */
+    int resume_valid;
+    uint8_t resume_key[FREE_KEY_SIZE];
 };
+
+#ifdef LDB_TEST_HOOKS
+/* Free-tree records a load looked at (loaded, skipped or held back), in
+ * this process: tests see that a load does not walk the held ones again. */
+extern uint64_t ldb__freelist_records_seen;
+/* Passes the page-number sort made over its input, in this process. */
+extern uint64_t ldb__pgno_sort_passes;
+#endif
 
 /* Sort n page numbers, ascending or (descending != 0) descending. */
 void ldb__pgno_sort(pgno_t *v, size_t n, int descending);

@@ -13,7 +13,12 @@
  *    checked when copied: its damage (keys out of order under a valid
  *    checksum) answers LDB_CORRUPTED, not a freshly checksummed copy.
  *  - The radix sort of page numbers (free lists, the dirty list) sorts
- *    like qsort, both ways, for short and long lists and large numbers.
+ *    like qsort, both ways, for short and long lists and large numbers,
+ *    and makes a pass only over the digits in which the numbers differ.
+ *  - A txn that loads many free records looks at the held ones (pages of
+ *    the checkpointed trees, waiting for the next checkpoint) once, not
+ *    once per record it loads; and what it loads is what it should: the
+ *    pages it reuses leave the file as large as before, ldb_check passes.
  */
 #include "testutil.h"
 
@@ -175,6 +180,84 @@ START_TEST(test_pgno_sort)
 }
 END_TEST
 
+/* The commit's dirty list packs an index (here under 1,000: 10 bits) under
+ * each page number (here under 2^16) shifted up 24 bits: 16 + 10 bits
+ * differ, 4 passes of 8 bits (two of them over the index) and none over
+ * the zero bits between. All page numbers but the low bits equal: one. */
+START_TEST(test_pgno_sort_passes)
+{
+    enum { N = 1000 };
+    pgno_t v[N];
+    uint64_t seed = 7;
+    for (size_t i = 0; i < N; i++)
+        v[i] = (tu_rand(&seed) & 0xffff) << 24 | i;
+    uint64_t before = __atomic_load_n(&ldb__pgno_sort_passes, __ATOMIC_RELAXED);
+    ldb__pgno_sort(v, N, 0);
+    ck_assert_uint_eq(__atomic_load_n(&ldb__pgno_sort_passes, __ATOMIC_RELAXED) - before, 4);
+    for (size_t i = 1; i < N; i++)
+        ck_assert_uint_le(v[i - 1], v[i]);
+    for (size_t i = 0; i < N; i++)
+        v[i] = (1ull << 40) + (tu_rand(&seed) & 0xff);
+    before = __atomic_load_n(&ldb__pgno_sort_passes, __ATOMIC_RELAXED);
+    ldb__pgno_sort(v, N, 1);
+    ck_assert_uint_eq(__atomic_load_n(&ldb__pgno_sort_passes, __ATOMIC_RELAXED) - before, 1);
+    for (size_t i = 1; i < N; i++)
+        ck_assert_uint_ge(v[i - 1], v[i]);
+}
+END_TEST
+
+/* n keys from from on, step apart, with values of 1,000 bytes (three to a
+ * page: a txn of many puts needs many pages). */
+static void put_range(ldb_env *env, unsigned from, unsigned n, unsigned step, unsigned gen)
+{
+    ldb_txn *txn = tu_begin(env, 0);
+    for (unsigned i = 0; i < n; i++) {
+        char kb[32], vb[1000];
+        key_of(kb, sizeof kb, (from + i * step) % NKEYS);
+        memset(vb, 'a' + (int)(gen % 26), sizeof vb);
+        ldb_val k = tu_str(kb), v = tu_val(vb, sizeof vb);
+        TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+    }
+    TU_RC_OK(ldb_txn_commit(txn));
+}
+
+/* After a checkpoint, each small txn leaves a held record (the checkpointed
+ * pages it copied). A txn that rewrites every leaf twice over frees a
+ * thousand pages written since the checkpoint: plain records of 64 pages,
+ * after all the held ones, which the next such txn loads one after another. */
+START_TEST(test_free_records_resume)
+{
+    enum { SMALL = 60 };
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_options o = {0};
+    o.sync_mode = LDB_SYNC_OFF;
+    o.wal_max_bytes = 1ull << 30; /* no checkpoint but ours */
+    ldb_env *env = tu_open(path, &o);
+    for (unsigned b = 0; b < NKEYS; b += 500)
+        put_range(env, b, 500, 1, 0);
+    TU_RC_OK(ldb_checkpoint(env));
+    for (unsigned t = 0; t < SMALL; t++)
+        put_range(env, t * 37, 8, 97, t + 1);
+    put_range(env, 0, NKEYS, 1, SMALL + 1);
+    put_range(env, 0, NKEYS, 1, SMALL + 2);
+    uint64_t before = __atomic_load_n(&ldb__freelist_records_seen, __ATOMIC_RELAXED);
+    put_range(env, 0, NKEYS, 1, SMALL + 3);
+    uint64_t seen = __atomic_load_n(&ldb__freelist_records_seen, __ATOMIC_RELAXED) - before;
+    /* The held records of ~SMALL txns and ~16 plain ones, each looked at
+     * about once (where a load stopped, twice); from the first record each
+     * time it was ~16 * SMALL. */
+    TU_REQUIRE(seen > SMALL && seen <= 2 * (SMALL + 16 + 8),
+               "records looked at: %llu for %d txns' records", (unsigned long long)seen, SMALL);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    env = tu_open(path, &o);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 /* Ascending loads, with and without LDB_APPEND, leave every leaf but the
  * last full: a key past the tree's last one starts a new page and leaves
  * the full one as it is (1 KiB values: three to a page, so a half split
@@ -236,6 +319,8 @@ static Suite *writepath_suite(void)
     tcase_add_test(tc, test_own_pages_checked_once);
     tcase_add_test(tc, test_rewritten_page_checked);
     tcase_add_test(tc, test_pgno_sort);
+    tcase_add_test(tc, test_pgno_sort_passes);
+    tcase_add_test(tc, test_free_records_resume);
     tcase_add_test(tc, test_ascending_pages_full);
     suite_add_tcase(s, tc);
     return s;
