@@ -527,6 +527,19 @@ static void append_entry(uint8_t *p, uint32_t psize, const struct entry *e, int 
         ldb__page_insert_branch(p, psize, at, e->key, e->ksize, e->child);
 }
 
+/* append_entry without the prefix and hint upkeep (ldb__page_place_leaf):
+ * the page gets ldb__page_fix_hints after its last entry. */
+static void place_entry(uint8_t *p, const struct entry *e, int leaf, int first_of_branch)
+{
+    unsigned at = ldb__le16(PAGE_HDR(p)->count);
+    if (leaf)
+        ldb__page_place_leaf(p, at, e->key, e->ksize, e->value, e->vsize, node_flags(e));
+    else if (first_of_branch)
+        ldb__page_place_branch(p, at, NULL, 0, e->child);
+    else
+        ldb__page_place_branch(p, at, e->key, e->ksize, e->child);
+}
+
 static struct entry node_entry(const struct page_node *n)
 {
     struct entry e = {n->key,      n->key_size, n->value,      n->value_size,
@@ -655,9 +668,11 @@ static int split_insert(struct ldb__pager *pg, struct tree_desc *t, struct ldb__
         ldb__page_init(page, psize, type, pg->txnid);
         PAGE_HDR(page)->pgno = ldb__to_le64(lpgno);
         for (unsigned i = 0; i < k; i++)
-            append_entry(page, psize, &ents[i], leaf, i == 0);
+            place_entry(page, &ents[i], leaf, i == 0);
         for (unsigned i = k; i < total; i++)
-            append_entry(right, psize, &ents[i], leaf, i == k);
+            place_entry(right, &ents[i], leaf, i == k);
+        ldb__page_fix_hints(page, psize);
+        ldb__page_fix_hints(right, psize);
 
         /* The separator: for leaves the shortest prefix of the right page's
          * first key that still sorts after the left page's last key. */
@@ -807,7 +822,9 @@ static int share_point(const struct share *s, uint32_t psize, unsigned b0, unsig
 }
 
 /* Move entries across the boundary of leaves lo and hi (writable, lo first)
- * until lo holds want of them: from lo's end to hi's front or back. */
+ * until lo holds want of them: from lo's end to hi's front or back. (A
+ * share moves a few entries: keeping the prefix per insert costs less
+ * here than ldb__page_fix_hints over both pages.) */
 static int move_entries(uint8_t *lo, uint8_t *hi, uint32_t psize, unsigned want)
 {
     for (;;) {

@@ -284,10 +284,17 @@ static uint32_t make_room(uint8_t *p, unsigned idx, uint32_t node_size)
     return aux;
 }
 
+#ifdef LDB_TEST_HOOKS
+uint64_t ldb__page_prefix_updates;
+#endif
+
 /* Keep prefix_len and the hints true after inserting key at idx. */
 static void update_prefix(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
                           uint32_t ksize)
 {
+#ifdef LDB_TEST_HOOKS
+    __atomic_fetch_add(&ldb__page_prefix_updates, 1, __ATOMIC_RELAXED);
+#endif
     struct page_header *h = PAGE_HDR(p);
     unsigned first = ldb__le16(h->type) == PAGE_BRANCH ? 1 : 0;
     if (idx < first)
@@ -308,9 +315,8 @@ static void update_prefix(uint8_t *p, uint32_t psize, unsigned idx, const uint8_
     PAGE_SLOTS(p)[idx].hint = ldb__to_le32(key_hint(key + plen, ksize - plen));
 }
 
-void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
-                           uint32_t ksize, const void *value, uint32_t vsize,
-                           unsigned node_flags)
+void ldb__page_place_leaf(uint8_t *p, unsigned idx, const uint8_t *key, uint32_t ksize,
+                          const void *value, uint32_t vsize, unsigned node_flags)
 {
     int overflow = (node_flags & NODE_OVERFLOW) != 0;
     uint32_t size = ldb__leaf_node_size(ksize, vsize, node_flags);
@@ -325,17 +331,30 @@ void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8
                size - LEAF_NODE_HEADER - ksize);
     else if (vsize)
         memcpy(node + LEAF_NODE_HEADER + ksize, value, vsize);
+}
+
+void ldb__page_insert_leaf(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
+                           uint32_t ksize, const void *value, uint32_t vsize,
+                           unsigned node_flags)
+{
+    ldb__page_place_leaf(p, idx, key, ksize, value, vsize, node_flags);
     update_prefix(p, psize, idx, key, ksize);
 }
 
-void ldb__page_insert_branch(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
-                             uint32_t ksize, pgno_t child)
+void ldb__page_place_branch(uint8_t *p, unsigned idx, const uint8_t *key, uint32_t ksize,
+                            pgno_t child)
 {
     uint8_t *node = p + make_room(p, idx, ldb__branch_node_size(ksize));
     ldb__st_le64(node, child);
     ldb__st_le16(node + 8, (uint16_t)ksize);
     if (ksize)
         memcpy(node + BRANCH_NODE_HEADER, key, ksize);
+}
+
+void ldb__page_insert_branch(uint8_t *p, uint32_t psize, unsigned idx, const uint8_t *key,
+                             uint32_t ksize, pgno_t child)
+{
+    ldb__page_place_branch(p, idx, key, ksize, child);
     if (idx == 0)
         PAGE_SLOTS(p)[0].hint = ldb__to_le32(0);
     else

@@ -19,6 +19,8 @@
  *    the checkpointed trees, waiting for the next checkpoint) once, not
  *    once per record it loads; and what it loads is what it should: the
  *    pages it reuses leave the file as large as before, ldb_check passes.
+ *  - A split rebuilds its two pages without keeping the prefix and hints
+ *    per entry, and makes them true once per page.
  */
 #include "testutil.h"
 
@@ -258,6 +260,61 @@ START_TEST(test_free_records_resume)
 }
 END_TEST
 
+/* A split rebuilds both pages and makes their prefixes and hints true
+ * once each, not once per entry it moves; the pages check out and every
+ * key reads back. */
+START_TEST(test_split_hints_once)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_env *env = tu_open(path, NULL);
+    static uint8_t val[100];
+    unsigned n = 0;
+    ldb_txn *txn = tu_begin(env, 0);
+    for (;; n++) { /* fill the root leaf: the next even key would split it */
+        char kb[32];
+        key_of(kb, sizeof kb, 2 * n);
+        ldb_val k = tu_str(kb), v = tu_val(val, sizeof val);
+        TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+        if (tu_tree_stat(txn, LDB_MAIN).leaf_pages > 1)
+            break;
+    }
+    ldb_txn_abort(txn);
+    txn = tu_begin(env, 0);
+    for (unsigned i = 0; i < n; i++) {
+        char kb[32];
+        key_of(kb, sizeof kb, 2 * i);
+        ldb_val k = tu_str(kb), v = tu_val(val, sizeof val);
+        TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+    }
+    TU_REQUIRE(tu_tree_stat(txn, LDB_MAIN).leaf_pages == 1, "%u entries fill one leaf", n);
+    char kb[32];
+    key_of(kb, sizeof kb, n | 1); /* odd: in the middle, not an append */
+    ldb_val k = tu_str(kb), v = tu_val(val, sizeof val);
+    uint64_t before = __atomic_load_n(&ldb__page_prefix_updates, __ATOMIC_RELAXED);
+    TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+    uint64_t updates = __atomic_load_n(&ldb__page_prefix_updates, __ATOMIC_RELAXED) - before;
+    ldb_tree_stat st = tu_tree_stat(txn, LDB_MAIN);
+    TU_REQUIRE(st.leaf_pages == 2 && st.entries == n + 1, "%llu leaves, %llu entries",
+               (unsigned long long)st.leaf_pages, (unsigned long long)st.entries);
+    /* The new root's two children only (its first has no key). */
+    TU_REQUIRE(updates <= 1, "%llu per-insert prefix updates for a split of %u entries",
+               (unsigned long long)updates, n + 1);
+    TU_RC_OK(ldb_txn_commit(txn));
+    tu_check_env(env);
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    for (unsigned i = 0; i <= n; i++) {
+        key_of(kb, sizeof kb, i == n ? n | 1 : 2 * i);
+        k = tu_str(kb);
+        TU_RC_OK(ldb_get(txn, LDB_MAIN, &k, &v));
+        ck_assert_uint_eq(v.size, sizeof val);
+    }
+    ldb_txn_abort(txn);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 /* Ascending loads, with and without LDB_APPEND, leave every leaf but the
  * last full: a key past the tree's last one starts a new page and leaves
  * the full one as it is (1 KiB values: three to a page, so a half split
@@ -321,6 +378,7 @@ static Suite *writepath_suite(void)
     tcase_add_test(tc, test_pgno_sort);
     tcase_add_test(tc, test_pgno_sort_passes);
     tcase_add_test(tc, test_free_records_resume);
+    tcase_add_test(tc, test_split_hints_once);
     tcase_add_test(tc, test_ascending_pages_full);
     suite_add_tcase(s, tc);
     return s;
