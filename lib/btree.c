@@ -23,6 +23,26 @@ static inline uint32_t usable(uint32_t psize)
     return psize - PAGE_HEADER_SIZE;
 }
 
+/* How much of a page fetch() asks for at once, from its start: all of a
+ * page of the default size. (A larger page's nodes lie anywhere in it; its
+ * first 4 KiB holds the header and the start of the slot array.) */
+#define PREFETCH_SPAN 4096u
+
+#ifdef LDB_TEST_HOOKS
+uint64_t ldb__btree_prefetched;
+#endif
+
+/* Ask for the lines of a page past its header line, all at once. */
+static inline void prefetch_page(const uint8_t *page, uint32_t psize)
+{
+    uint32_t span = psize < PREFETCH_SPAN ? psize : PREFETCH_SPAN;
+    for (uint32_t off = 64; off < span; off += 64)
+        __builtin_prefetch(page + off);
+#ifdef LDB_TEST_HOOKS
+    __atomic_fetch_add(&ldb__btree_prefetched, span - 64, __ATOMIC_RELAXED);
+#endif
+}
+
 /* Fetch a page of the tree at level (0 = root) and check it is the kind that
  * level must hold (B1) and not empty (B3). */
 static int fetch(const struct ldb__pager *pg, const struct tree_desc *t, pgno_t pgno,
@@ -30,11 +50,20 @@ static int fetch(const struct ldb__pager *pg, const struct tree_desc *t, pgno_t 
 {
     TRY(ldb__pager_get(pg, pgno, page));
     enum ldb_page_type type = level + 1 == t->depth ? PAGE_LEAF : PAGE_BRANCH;
-    if (type == PAGE_LEAF) {
-        /* A leaf is the page of a search least likely to be in cache: ask
-         * for the lines of its slot array (a 4 KiB leaf of small entries
-         * has up to ~30 slots: lines 0-3) together with the header line,
-         * not one after another as the binary search reaches them. */
+    /* A read txn's search of a page waits for three lines one after
+     * another: the header, the slot the binary search ends on, the node
+     * that slot names (the key to compare; in a branch, the child). In
+     * the two lowest levels, which hold nearly all of a large tree's
+     * pages, none of them is in cache. Asked for together with the
+     * header, the rest of the page costs bandwidth (lines of one DRAM
+     * page), not latency, and the node's line is there when the search
+     * reaches it. The levels above are few pages that stay in cache.
+     * A write txn's lower pages are mostly its own dirty copies, in
+     * cache: it asks only for a leaf's slot lines (a 4 KiB leaf of small
+     * entries has up to ~30 slots: lines 0-3). */
+    if (level + 2 >= t->depth && pg->dirty == NULL) {
+        prefetch_page(*page, pg->page_size);
+    } else if (type == PAGE_LEAF) {
         __builtin_prefetch(*page + 64);
         __builtin_prefetch(*page + 128);
         __builtin_prefetch(*page + 192);

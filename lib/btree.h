@@ -94,6 +94,10 @@ extern int ldb__btree_headed_runs;
 /* Committed pages a write txn checked (checksum and structure) before
  * copying them, in this process: tests see which copies skip the check. */
 extern uint64_t ldb__btree_copy_checks;
+/* Bytes of committed pages a read txn's searches asked for ahead, past
+ * each page's header line (fetch, prefetch_page): tests see which levels
+ * of a tree are asked for whole. */
+extern uint64_t ldb__btree_prefetched;
 /* Leaf shares with a sibling instead of a split: [0] into the left one,
  * [1] into the right one; and shares refused because the new separator
  * did not fit the parent (the leaf split instead). */

@@ -20,9 +20,14 @@
  *    the same entries (the upper levels of the path are right), and a
  *    damaged leaf or branch met on the way answers LDB_CORRUPTED, leaving
  *    the cursor on the last good entry when the step itself failed.
+ *  - A read txn's search asks for the whole of each page in the two
+ *    lowest levels of a tree when it fetches the page (up to 4 KiB of it),
+ *    and for no more of the pages above; a write txn's search asks for
+ *    no whole page (btree.c, fetch).
  */
 #include "testutil.h"
 
+#include "btree.h"
 #include "format.h"
 
 #include <fcntl.h>
@@ -129,6 +134,63 @@ START_TEST(test_renew_quiet_registers)
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
     tu_remove_dir(dir);
+}
+END_TEST
+
+/* Bytes the search of one get asked for ahead (ldb__btree_prefetched). */
+static uint64_t prefetched_by_get(ldb_txn *txn, unsigned i)
+{
+    char k[32];
+    ldb_val kv, v;
+    key_of(k, sizeof k, i);
+    kv.data = k;
+    kv.size = strlen(k);
+    uint64_t before = __atomic_load_n(&ldb__btree_prefetched, __ATOMIC_RELAXED);
+    TU_RC_OK(ldb_get(txn, LDB_MAIN, &kv, &v));
+    return __atomic_load_n(&ldb__btree_prefetched, __ATOMIC_RELAXED) - before;
+}
+
+/* n keys in a database of psize-byte pages; gets in a read txn ask for
+ * the pages of the two lowest levels (the whole page, at most 4 KiB of it,
+ * past the header line), a write txn's for none of them. */
+static void expect_low_levels_prefetched(unsigned psize, unsigned n, unsigned want_depth)
+{
+    const char *dir = tu_tmpdir();
+    ldb_options o;
+    memset(&o, 0, sizeof o);
+    o.page_size = psize;
+    ldb_env *env = tu_open(tu_path(dir, "p.db"), &o);
+    ldb_txn *load = tu_begin(env, 0);
+    char k[32], val[96];
+    for (unsigned i = 0; i < n; i++) {
+        key_of(k, sizeof k, i);
+        val_of(val, sizeof val, i, 0);
+        tu_put_str(load, LDB_MAIN, k, val);
+    }
+    TU_RC_OK(ldb_txn_commit(load));
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ldb_tree_stat st;
+    TU_RC_OK(ldb_dbi_stat(r, LDB_MAIN, &st));
+    ck_assert_uint_eq(st.depth, want_depth);
+    uint64_t span = (psize < 4096 ? psize : 4096) - 64;
+    uint64_t levels = want_depth < 2 ? want_depth : 2;
+    for (unsigned i = 0; i < n; i += 97)
+        ck_assert_uint_eq(prefetched_by_get(r, i), levels * span);
+    ldb_txn_abort(r);
+    ldb_txn *w = tu_begin(env, 0);
+    for (unsigned i = 0; i < n; i += 97)
+        ck_assert_uint_eq(prefetched_by_get(w, i), 0);
+    ldb_txn_abort(w);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+
+START_TEST(test_low_levels_prefetched)
+{
+    expect_low_levels_prefetched(4096, 40000, 3); /* root, branches, leaves */
+    expect_low_levels_prefetched(65536, NKEYS, 2); /* a root over leaves */
+    expect_low_levels_prefetched(4096, 20, 1);     /* a root leaf */
 }
 END_TEST
 
@@ -464,6 +526,7 @@ static Suite *readpath_suite(void)
     TCase *tc = tcase_create("renew");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_renew_quiet_registers);
+    tcase_add_test(tc, test_low_levels_prefetched);
     suite_add_tcase(s, tc);
     tc = tcase_create("damage");
     tcase_set_timeout(tc, 60);
