@@ -44,9 +44,10 @@ static inline void prefetch_page(const uint8_t *page, uint32_t psize)
 }
 
 /* Fetch a page of the tree at level (0 = root) and check it is the kind that
- * level must hold (B1) and not empty (B3). */
-static int fetch(const struct ldb__pager *pg, const struct tree_desc *t, pgno_t pgno,
-                 unsigned level, const uint8_t **page)
+ * level must hold (B1) and not empty (B3); searched: a point search will
+ * binary-search it (ldb__btree_seek, ldb__btree_find), not step along it. */
+static int fetch_page(const struct ldb__pager *pg, const struct tree_desc *t, pgno_t pgno,
+                      unsigned level, int searched, const uint8_t **page)
 {
     TRY(ldb__pager_get(pg, pgno, page));
     enum ldb_page_type type = level + 1 == t->depth ? PAGE_LEAF : PAGE_BRANCH;
@@ -58,10 +59,11 @@ static int fetch(const struct ldb__pager *pg, const struct tree_desc *t, pgno_t 
      * header, the rest of the page costs bandwidth (lines of one DRAM
      * page), not latency, and the node's line is there when the search
      * reaches it. The levels above are few pages that stay in cache.
-     * A write txn's lower pages are mostly its own dirty copies, in
-     * cache: it asks only for a leaf's slot lines (a 4 KiB leaf of small
-     * entries has up to ~30 slots: lines 0-3). */
-    if (level + 2 >= t->depth && pg->dirty == NULL) {
+     * Otherwise a leaf's slot lines are asked for (a 4 KiB leaf of small
+     * entries has up to ~30 slots: lines 0-3): a write txn's low pages are
+     * mostly its own dirty copies, in cache, and a scan asks for the next
+     * leaf's lines itself (cursor.c, scan_next). */
+    if (searched && level + 2 >= t->depth && pg->dirty == NULL) {
         prefetch_page(*page, pg->page_size);
     } else if (type == PAGE_LEAF) {
         __builtin_prefetch(*page + 64);
@@ -72,6 +74,12 @@ static int fetch(const struct ldb__pager *pg, const struct tree_desc *t, pgno_t 
     if (LDB_UNLIKELY(ldb__le16(PAGE_CHDR(*page)->count) == 0))
         return LDB_CORRUPT();
     return 0;
+}
+
+static int fetch(const struct ldb__pager *pg, const struct tree_desc *t, pgno_t pgno,
+                 unsigned level, const uint8_t **page)
+{
+    return fetch_page(pg, t, pgno, level, 0, page);
 }
 
 static int check_desc(const struct tree_desc *t)
@@ -95,7 +103,7 @@ int ldb__btree_seek(const struct ldb__pager *pg, const struct tree_desc *t, cons
         const uint8_t *p = NULL;
         struct page_node n;
         unsigned idx;
-        TRY(fetch(pg, t, pgno, l, &p));
+        TRY(fetch_page(pg, t, pgno, l, 1, &p));
         TRY(ldb__branch_route(p, pg->page_size, key, klen, &idx));
         TRY(ldb__page_node(p, pg->page_size, idx, &n));
         path->pgno[l] = pgno;
@@ -104,7 +112,7 @@ int ldb__btree_seek(const struct ldb__pager *pg, const struct tree_desc *t, cons
         pgno = n.child;
     }
     const uint8_t *p = NULL;
-    TRY(fetch(pg, t, pgno, leaf, &p));
+    TRY(fetch_page(pg, t, pgno, leaf, 1, &p));
     path->pgno[leaf] = pgno;
     path->page[leaf] = p;
     TRY(ldb__page_search(p, pg->page_size, key, klen, &path->idx[leaf], exact));
@@ -225,14 +233,14 @@ int ldb__btree_find(const struct ldb__pager *pg, const struct tree_desc *t, cons
     unsigned leaf = t->depth - 1, idx;
     const uint8_t *p = NULL;
     for (unsigned l = 0; l < leaf; l++) {
-        TRY(fetch(pg, t, pgno, l, &p));
+        TRY(fetch_page(pg, t, pgno, l, 1, &p));
         TRY(ldb__branch_route(p, pg->page_size, key, klen, &idx));
         if (LDB_UNLIKELY(idx >= ldb__le16(PAGE_CHDR(p)->count)))
             return LDB_CORRUPT();
         TRY(branch_child(p, pg->page_size, idx, &pgno));
     }
     int exact;
-    TRY(fetch(pg, t, pgno, leaf, &p));
+    TRY(fetch_page(pg, t, pgno, leaf, 1, &p));
     TRY(ldb__page_search(p, pg->page_size, key, klen, &idx, &exact));
     if (!exact)
         return LDB_NOTFOUND;

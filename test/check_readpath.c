@@ -20,10 +20,11 @@
  *    the same entries (the upper levels of the path are right), and a
  *    damaged leaf or branch met on the way answers LDB_CORRUPTED, leaving
  *    the cursor on the last good entry when the step itself failed.
- *  - A read txn's search asks for the whole of each page in the two
- *    lowest levels of a tree when it fetches the page (up to 4 KiB of it),
- *    and for no more of the pages above; a write txn's search asks for
- *    no whole page (btree.c, fetch).
+ *  - A read txn's point search (a get, a cursor seek) asks for the whole
+ *    of each page in the two lowest levels of a tree when it fetches the
+ *    page (up to 4 KiB of it), and for no more of the pages above; a
+ *    write txn's search and a scan ask for no whole page (btree.c,
+ *    fetch_page).
  */
 #include "testutil.h"
 
@@ -152,7 +153,8 @@ static uint64_t prefetched_by_get(ldb_txn *txn, unsigned i)
 
 /* n keys in a database of psize-byte pages; gets in a read txn ask for
  * the pages of the two lowest levels (the whole page, at most 4 KiB of it,
- * past the header line), a write txn's for none of them. */
+ * past the header line), a write txn's for none of them, and neither does
+ * a scan. */
 static void expect_low_levels_prefetched(unsigned psize, unsigned n, unsigned want_depth)
 {
     const char *dir = tu_tmpdir();
@@ -176,6 +178,16 @@ static void expect_low_levels_prefetched(unsigned psize, unsigned n, unsigned wa
     uint64_t levels = want_depth < 2 ? want_depth : 2;
     for (unsigned i = 0; i < n; i += 97)
         ck_assert_uint_eq(prefetched_by_get(r, i), levels * span);
+    uint64_t before = __atomic_load_n(&ldb__btree_prefetched, __ATOMIC_RELAXED);
+    ldb_cursor *c;
+    ldb_val ck, cv;
+    unsigned seen = 0;
+    TU_RC_OK(ldb_cursor_open(r, LDB_MAIN, &c));
+    while (ldb_cursor_get(c, &ck, &cv, LDB_NEXT) == 0)
+        seen++;
+    ldb_cursor_close(c);
+    ck_assert_uint_eq(seen, n);
+    ck_assert_uint_eq(__atomic_load_n(&ldb__btree_prefetched, __ATOMIC_RELAXED), before);
     ldb_txn_abort(r);
     ldb_txn *w = tu_begin(env, 0);
     for (unsigned i = 0; i < n; i += 97)
