@@ -15,13 +15,20 @@
  * slices, and the ratios (LMDB's time / ours: above 1 means ours is
  * faster).
  *
- * Usage: prof_getpair DIR N SLICES [WARM]    (DIR: an empty directory;
- *        build it with make perf/prof_getpair, run perf/.libs/prof_getpair
- *        with LD_LIBRARY_PATH=lib/.libs; WARM: warm-up slices per engine,
- *        N / 20,000 + 1 unless given: fewer keep a callgrind run short)
+ * With THREADS > 1, that many threads run the slices at once, each with
+ * its own read txn of each engine and its own keys, all on the same engine
+ * at a time (a barrier between slices), so the cores share only what the
+ * engines share; the medians are over every thread's slices.
+ *
+ * Usage: prof_getpair DIR N SLICES [WARM [THREADS]]    (DIR: an empty
+ *        directory; build it with make perf/prof_getpair, run
+ *        perf/.libs/prof_getpair with LD_LIBRARY_PATH=lib/.libs; WARM:
+ *        warm-up slices per engine, N / 20,000 + 1 unless given or 0:
+ *        fewer keep a callgrind run short; THREADS: 1 unless given)
  */
 #include <lightningdb.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +40,7 @@
 
 #define SLICE 20000
 #define VALUE_LEN 100
+#define MAX_THREADS 8
 
 /* Key number i as 16 zero-padded decimal digits (i < 10^16), formatted as
  * ldb_bench formats its keys: snprintf took ~1,900 instructions a key,
@@ -129,10 +137,76 @@ static long slice_lmdb(MDB_txn *rt, MDB_dbi dbi, uint64_t *seed, long n, unsigne
     return found;
 }
 
+/* What every thread shares: the engines and the run's shape. */
+struct run {
+    ldb_env *le;
+    MDB_env *me;
+    MDB_dbi dbi;
+    long n;
+    int slices;
+    long warm_slices;
+    pthread_barrier_t barrier;
+};
+
+/* One thread's txns and slice times (w: wall, c: thread CPU; [0] ours). */
+struct worker {
+    struct run *r;
+    int index;
+    double *w[2], *c[2];
+    int failed;
+};
+
+static void *worker_main(void *p)
+{
+    struct worker *wk = p;
+    struct run *r = wk->r;
+    ldb_txn *lr = NULL;
+    MDB_txn *mr = NULL;
+    if (ldb_txn_begin(r->le, LDB_TXN_RDONLY, &lr) != 0 ||
+        mdb_txn_begin(r->me, NULL, MDB_RDONLY, &mr) != 0)
+        wk->failed = 1;
+    if (lr != NULL)
+        ldb_txn_reset(lr);
+    if (mr != NULL)
+        mdb_txn_reset(mr);
+    unsigned char out[VALUE_LEN];
+    /* Warm both maps once (a fresh map would otherwise time page faults). */
+    uint64_t warm = 7 + 1000003u * (uint64_t)wk->index;
+    for (long i = 0; !wk->failed && i < r->warm_slices; i++)
+        if (slice_ldb(lr, &warm, r->n, out) < 0 || slice_lmdb(mr, r->dbi, &warm, r->n, out) < 0)
+            wk->failed = 1;
+    for (int s = 0; s < r->slices; s++) {
+        /* Both engines get the same keys in a slice; the first to run
+         * alternates; every thread runs the same engine at a time. */
+        for (int k = 0; k < 2; k++) {
+            int e = (s + k) % 2;
+            uint64_t seed = 1000 + (uint64_t)s + 7919u * (uint64_t)wk->index;
+            pthread_barrier_wait(&r->barrier);
+            if (wk->failed)
+                continue; /* keep meeting the others at the barrier */
+            double w0 = bench_now_ns(CLOCK_MONOTONIC), c0 = bench_now_ns(CLOCK_THREAD_CPUTIME_ID);
+            long f = e == 0 ? slice_ldb(lr, &seed, r->n, out)
+                            : slice_lmdb(mr, r->dbi, &seed, r->n, out);
+            wk->c[e][s] = (bench_now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / SLICE;
+            wk->w[e][s] = (bench_now_ns(CLOCK_MONOTONIC) - w0) / SLICE;
+            if (f != SLICE) {
+                fprintf(stderr, "prof_getpair: %s found %ld of %d\n", e ? "lmdb" : "ours", f,
+                        SLICE);
+                wk->failed = 1;
+            }
+        }
+    }
+    if (lr != NULL)
+        ldb_txn_abort(lr);
+    if (mr != NULL)
+        mdb_txn_abort(mr);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
-    if ((argc != 4 && argc != 5) || atol(argv[2]) <= 0 || atoi(argv[3]) <= 0) {
-        fprintf(stderr, "usage: prof_getpair DIR N SLICES [WARM]\n");
+    if (argc < 4 || argc > 6 || atol(argv[2]) <= 0 || atoi(argv[3]) <= 0) {
+        fprintf(stderr, "usage: prof_getpair DIR N SLICES [WARM [THREADS]]\n");
         return 2;
     }
     long n = atol(argv[2]);
@@ -171,51 +245,57 @@ int main(int argc, char **argv)
         fprintf(stderr, "prof_getpair: lmdb: %s\n", mdb_strerror(rc));
         return 1;
     }
-    ldb_txn *lr;
-    MDB_txn *mr;
-    if (ldb_txn_begin(le, LDB_TXN_RDONLY, &lr) != 0 || mdb_txn_begin(me, NULL, MDB_RDONLY, &mr) != 0)
+    struct run r = {.le = le, .me = me, .dbi = dbi, .n = n, .slices = slices,
+                    .warm_slices = argc >= 5 ? atol(argv[4]) : 0};
+    if (r.warm_slices <= 0)
+        r.warm_slices = n / SLICE + 1;
+    int threads = argc == 6 ? atoi(argv[5]) : 1;
+    if (threads < 1 || threads > MAX_THREADS) {
+        fprintf(stderr, "prof_getpair: THREADS is 1..%d\n", MAX_THREADS);
+        return 2;
+    }
+    pthread_barrier_init(&r.barrier, NULL, (unsigned)threads);
+    struct worker wk[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    for (int i = 0; i < threads; i++) {
+        wk[i] = (struct worker){.r = &r, .index = i};
+        for (int e = 0; e < 2; e++) {
+            wk[i].w[e] = calloc((size_t)slices, sizeof(double));
+            wk[i].c[e] = calloc((size_t)slices, sizeof(double));
+            if (wk[i].w[e] == NULL || wk[i].c[e] == NULL)
+                return 1;
+        }
+        if (pthread_create(&tid[i], NULL, worker_main, &wk[i]) != 0)
+            return 1;
+    }
+    int failed = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(tid[i], NULL);
+        failed |= wk[i].failed;
+    }
+    pthread_barrier_destroy(&r.barrier);
+    if (failed)
         return 1;
-    ldb_txn_reset(lr);
-    mdb_txn_reset(mr);
     double *w[2], *c[2];
     for (int e = 0; e < 2; e++) {
-        w[e] = calloc((size_t)slices, sizeof(double));
-        c[e] = calloc((size_t)slices, sizeof(double));
+        w[e] = calloc((size_t)(slices * threads), sizeof(double));
+        c[e] = calloc((size_t)(slices * threads), sizeof(double));
         if (w[e] == NULL || c[e] == NULL)
             return 1;
-    }
-    unsigned char out[VALUE_LEN];
-    /* Warm both maps once (a fresh map would otherwise time page faults). */
-    uint64_t warm = 7;
-    long warm_slices = argc == 5 ? atol(argv[4]) : n / SLICE + 1;
-    for (long i = 0; i < warm_slices; i++)
-        if (slice_ldb(lr, &warm, n, out) < 0 || slice_lmdb(mr, dbi, &warm, n, out) < 0)
-            return 1;
-    for (int s = 0; s < slices; s++) {
-        /* Both engines get the same keys in a slice; the first to run alternates. */
-        for (int k = 0; k < 2; k++) {
-            int e = (s + k) % 2;
-            uint64_t seed = 1000 + (uint64_t)s;
-            double w0 = bench_now_ns(CLOCK_MONOTONIC), c0 = bench_now_ns(CLOCK_THREAD_CPUTIME_ID);
-            long f = e == 0 ? slice_ldb(lr, &seed, n, out) : slice_lmdb(mr, dbi, &seed, n, out);
-            c[e][s] = (bench_now_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / SLICE;
-            w[e][s] = (bench_now_ns(CLOCK_MONOTONIC) - w0) / SLICE;
-            if (f != SLICE) {
-                fprintf(stderr, "prof_getpair: %s found %ld of %d\n", e ? "lmdb" : "ours", f,
-                        SLICE);
-                return 1;
-            }
+        for (int i = 0; i < threads; i++) {
+            memcpy(w[e] + i * slices, wk[i].w[e], (size_t)slices * sizeof(double));
+            memcpy(c[e] + i * slices, wk[i].c[e], (size_t)slices * sizeof(double));
         }
     }
+    slices *= threads; /* the medians are over every thread's slices */
     double lw = bench_median(w[0], slices), mw = bench_median(w[1], slices);
     double lc = bench_median(c[0], slices), mc = bench_median(c[1], slices);
-    printf("n=%ld slices=%d of %d gets\n", n, slices, SLICE);
+    printf("n=%ld slices=%d of %d gets, %d thread%s\n", n, slices / threads, SLICE, threads,
+           threads > 1 ? "s" : "");
     printf("ns per get, wall (median): ours %.0f lmdb %.0f ratio lmdb/ours %.2fx\n", lw, mw,
            mw / lw);
     printf("ns per get, thread cpu (median): ours %.0f lmdb %.0f ratio lmdb/ours %.2fx\n", lc, mc,
            mc / lc);
-    ldb_txn_abort(lr);
-    mdb_txn_abort(mr);
     mdb_env_close(me);
     return ldb_close(le) != 0;
 }
