@@ -214,6 +214,23 @@ static int commit_as_checkpoint(ldb_txn *txn, struct ldb__commit_state *cs)
     return ldb__checkpoint_locked(txn->env, cs);
 }
 
+/* Finish txn's log record to follow the log's last one (cs): its length
+ * and checksum out. */
+static int seal_record(ldb_txn *txn, const struct ldb__commit_state *cs, size_t *rec_len,
+                       uint32_t *crc)
+{
+    struct ldb__wal_seal seal = {
+        .txnid = txn->id,
+        .salt = cs->wal_salt,
+        .prev_crc = cs->wal_prev_crc,
+        .time_us = wall_clock_us(),
+        /* What is durable now, so that a later record can prove a damaged
+         * earlier one was (wal.h, W4). */
+        .durable_txnid = __atomic_load_n(&txn->env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE),
+    };
+    return ldb__wal_buf_seal(&txn->log, &seal, rec_len, crc);
+}
+
 /* Steps 3-6 for a logged txn. No room in the log for its record (a full
  * disk: the log's room is preallocated under LDB_SYNC_FULL, the append
  * grows it under LDB_SYNC_OFF; either fails before the txn is visible):
@@ -225,16 +242,7 @@ static int append_record(ldb_txn *txn, struct ldb__commit_state *cs)
     struct ldb__commit_state before = *cs;
     uint32_t crc;
     size_t rec_len;
-    struct ldb__wal_seal seal = {
-        .txnid = txn->id,
-        .salt = cs->wal_salt,
-        .prev_crc = cs->wal_prev_crc,
-        .time_us = wall_clock_us(),
-        /* What is durable now, so that a later record can prove a damaged
-         * earlier one was (wal.h, W4). */
-        .durable_txnid = __atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE),
-    };
-    TRY(ldb__wal_buf_seal(&txn->log, &seal, &rec_len, &crc));
+    TRY(seal_record(txn, cs, &rec_len, &crc));
     int rc = ldb__log_make_room(env, cs, cs->wal_end + rec_len);
     if (rc == 0) {
         cs->wal_end += rec_len;
@@ -274,14 +282,7 @@ static int commit_overlapped(ldb_txn *txn, struct ldb__commit_state *cs)
     struct ldb__commit_state before = *cs;
     uint32_t crc;
     size_t rec_len;
-    struct ldb__wal_seal seal = {
-        .txnid = txn->id,
-        .salt = cs->wal_salt,
-        .prev_crc = cs->wal_prev_crc,
-        .time_us = wall_clock_us(),
-        .durable_txnid = __atomic_load_n(&env->lock.hdr->durable_txnid, __ATOMIC_ACQUIRE),
-    };
-    TRY(ldb__wal_buf_seal(&txn->log, &seal, &rec_len, &crc));
+    TRY(seal_record(txn, cs, &rec_len, &crc));
     uint64_t off = cs->wal_end;
     int rc = ldb__log_make_room(env, cs, off + rec_len);
     if (rc == 0)
