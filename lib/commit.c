@@ -142,19 +142,13 @@ static int publish_committed(ldb_env *env, const struct ldb__snapshot *snap)
     return 0;
 }
 
-/* Steps 3-6 of commit.h for a sealed record. */
+/* Steps 3-6 of commit.h for a sealed record under LDB_SYNC_FULL
+ * (LDB_SYNC_OFF commits take commit_overlapped). */
 static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t rec_len)
 {
     ldb_env *env = txn->env;
     const uint8_t *rec = txn->log.data;
     uint64_t off = cs->wal_end - rec_len;
-    int sync_full = env->opts.sync_mode == LDB_SYNC_FULL;
-    if (!sync_full) {
-        TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
-        TRY(ldb__lock_state_write(&env->lock, cs));
-        txn->committed = 1;
-        return publish_committed(env, &cs->snap);
-    }
     /* Alone (no sync in flight, no one waiting for one): the write and its
      * sync go out as one submission, and the next txn starts building while
      * the sync runs. With others waiting, a sync of ours would cover only
@@ -231,11 +225,12 @@ static int seal_record(ldb_txn *txn, const struct ldb__commit_state *cs, size_t 
     return ldb__wal_buf_seal(&txn->log, &seal, rec_len, crc);
 }
 
-/* Steps 3-6 for a logged txn. No room in the log for its record (a full
- * disk: the log's room is preallocated under LDB_SYNC_FULL, the append
- * grows it under LDB_SYNC_OFF; either fails before the txn is visible):
- * the txn commits as a checkpoint, which needs no log room, so a txn that
- * only deletes never needs a reserve in the log (space.h). */
+/* Steps 3-6 for a logged txn under LDB_SYNC_FULL. No room in the log for
+ * its record (a full disk: the log's room is preallocated; under
+ * LDB_SYNC_OFF, commit_overlapped, the append grows it; either fails
+ * before the txn is visible): the txn commits as a checkpoint, which needs
+ * no log room, so a txn that only deletes never needs a reserve in the log
+ * (space.h). */
 static int append_record(ldb_txn *txn, struct ldb__commit_state *cs)
 {
     ldb_env *env = txn->env;
