@@ -724,9 +724,12 @@ static int snapshot_matches(ldb_txn *txn)
 #define FOLLOW_TXNS 400
 
 /* A reader of the replica in another process: snapshots until it sees
- * FOLLOW_TXNS. Exit 0: every one was a whole txn and it saw several; 1: a
- * snapshot differed from the model at its txn; 2: too few; 3: errors. */
-static void replica_reader(const char *replica, int ready_fd)
+ * FOLLOW_TXNS, writing each new txn id it sees to seen_fd (the test waits
+ * for each round's last txn there, so the reader sees every round however
+ * the two processes are scheduled). Exit 0: every one was a whole txn and
+ * it saw several; 1: a snapshot differed from the model at its txn; 2: too
+ * few; 3: errors. */
+static void replica_reader(const char *replica, int ready_fd, int seen_fd)
 {
     ldb_options o = {0};
     o.flags = LDB_RDONLY;
@@ -743,13 +746,25 @@ static void replica_reader(const char *replica, int ready_fd)
             _exit(3);
         if (!snapshot_matches(txn))
             _exit(1);
-        if (ldb_txn_id(txn) != last)
+        if (ldb_txn_id(txn) != last) {
             seen++;
-        last = ldb_txn_id(txn);
+            last = ldb_txn_id(txn);
+            if (write(seen_fd, &last, sizeof last) != sizeof last)
+                _exit(3);
+        }
         ldb_txn_abort(txn);
     }
     ldb_close(env);
     _exit(last == FOLLOW_TXNS && seen >= 3 ? 0 : 2);
+}
+
+/* Wait until the replica's reader reports a snapshot at txn id `to`. */
+static void wait_reader_sees(int seen_fd, uint64_t to)
+{
+    uint64_t id = 0;
+    while (id < to)
+        TU_REQUIRE(read(seen_fd, &id, sizeof id) == sizeof id,
+                   "the replica's reader stopped before it saw txn %" PRIu64, to);
 }
 
 START_TEST(test_follow_reader)
@@ -766,15 +781,17 @@ START_TEST(test_follow_reader)
     uint64_t got = 0;
     TU_RC_OK(follow(r, replica, &got, err, sizeof err));
     ck_assert_uint_eq(got, 20);
-    int ready[2];
-    ck_assert(pipe(ready) == 0);
+    int ready[2], seen[2];
+    ck_assert(pipe(ready) == 0 && pipe(seen) == 0);
     pid_t pid = fork();
     ck_assert(pid >= 0);
     if (pid == 0) {
         close(ready[0]);
-        replica_reader(replica, ready[1]);
+        close(seen[0]);
+        replica_reader(replica, ready[1], seen[1]);
     }
     close(ready[1]);
+    close(seen[1]);
     char c;
     ck_assert(read(ready[0], &c, 1) == 1);
     close(ready[0]);
@@ -786,7 +803,9 @@ START_TEST(test_follow_reader)
         int rc = follow(r, replica, &got, err, sizeof err);
         TU_REQUIRE(rc == 0, "follow: %d %s", rc, err);
         ck_assert_uint_eq(got, to);
+        wait_reader_sees(seen[0], to);
     }
+    close(seen[0]);
     int status = tu_wait_child(pid, 150, "replica reader");
     TU_REQUIRE(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader: status %#x", status);
     expect_db(replica, FOLLOW_TXNS);
