@@ -32,14 +32,36 @@ const uint8_t *ldb__dirty_find(const struct ldb__dirty_table *t, pgno_t pgno)
     }
 }
 
+#ifdef LDB_TEST_HOOKS
+uint64_t ldb__dirty_grows;
+#endif
+
+/* A zeroed slot array of ncap slots, or of the pool's spare's size if that
+ * is larger (and this table is past its first size). */
+static struct ldb__dirty_entry *dirty_slots(struct ldb__dirty_table *t, size_t *ncap)
+{
+    struct ldb__buffer_pool *pool = t->pool;
+    if (t->cap != 0 && pool != NULL && pool->spare_cap >= *ncap) {
+        struct ldb__dirty_entry *ns = pool->spare_slots;
+        *ncap = pool->spare_cap;
+        pool->spare_slots = NULL;
+        pool->spare_cap = 0;
+        return ns;
+    }
+    return ldb__calloc(*ncap, sizeof(struct ldb__dirty_entry));
+}
+
 static int dirty_grow(struct ldb__dirty_table *t)
 {
     size_t ncap = t->cap ? t->cap * 2 : 256;
     if (t->count * 4 < t->cap) /* mostly tombstones: rehash in place size */
         ncap = t->cap;
-    struct ldb__dirty_entry *ns = ldb__calloc(ncap, sizeof *ns);
+    struct ldb__dirty_entry *ns = dirty_slots(t, &ncap);
     if (ns == NULL)
         return -ENOMEM;
+#ifdef LDB_TEST_HOOKS
+    __atomic_fetch_add(&ldb__dirty_grows, 1, __ATOMIC_RELAXED);
+#endif
     for (size_t i = 0; i < t->cap; i++) {
         struct ldb__dirty_entry *e = &t->slots[i];
         if (e->pgno == 0 || e->buf == TOMBSTONE)
@@ -120,8 +142,15 @@ void ldb__dirty_clear(struct ldb__dirty_table *t)
 
 void ldb__dirty_destroy(struct ldb__dirty_table *t)
 {
-    ldb__dirty_clear(t);
-    ldb__free(t->slots);
+    ldb__dirty_clear(t); /* all zeros now */
+    struct ldb__buffer_pool *pool = t->pool;
+    if (pool != NULL && t->cap > pool->spare_cap) {
+        ldb__free(pool->spare_slots);
+        pool->spare_slots = t->slots;
+        pool->spare_cap = t->cap;
+    } else {
+        ldb__free(t->slots);
+    }
     t->slots = NULL;
     t->cap = 0;
 }
@@ -171,6 +200,7 @@ void ldb__buffer_pool_destroy(struct ldb__buffer_pool *pool)
     for (size_t i = 0; i < pool->len; i++)
         ldb__free(pool->bufs[i]);
     ldb__free(pool->bufs);
+    ldb__free(pool->spare_slots);
     memset(pool, 0, sizeof *pool);
 }
 

@@ -32,6 +32,12 @@ struct ldb__buffer_pool {
     uint8_t **bufs;
     size_t len, cap;
     uint32_t page_size;
+    /* The largest dirty table a past txn grew, all zeros: a large txn grows
+     * into it at once instead of doubling from 256 slots and rehashing at
+     * every step (a thousand random puts: four grows per txn). A small txn
+     * never needs it, so it never clears the larger table. */
+    struct ldb__dirty_entry *spare_slots;
+    size_t spare_cap;
 };
 
 struct ldb__dirty_table {
@@ -90,6 +96,8 @@ uint8_t *ldb__dirty_remove(struct ldb__dirty_table *t, pgno_t pgno);
 void ldb__dirty_set_bare(struct ldb__dirty_table *t, pgno_t pgno);
 /* Free every buffer and empty the table (keeps its capacity). */
 void ldb__dirty_clear(struct ldb__dirty_table *t);
+/* Free every buffer; the slot array goes to the pool as its spare if it
+ * is larger than the one the pool holds (freed otherwise). */
 void ldb__dirty_destroy(struct ldb__dirty_table *t);
 /* A page-aligned buffer of npages pages (from the pool if it has one; a
  * pooled buffer holds an old page: whoever fills it overwrites or zeroes
@@ -139,5 +147,11 @@ static inline int ldb__pager_is_dirty(const struct ldb__pager *pg, pgno_t pgno)
 {
     return pg->dirty != NULL && ldb__dirty_find(pg->dirty, pgno) != NULL;
 }
+
+#ifdef LDB_TEST_HOOKS
+/* Dirty tables grown (a new slot array), in this process: tests see a
+ * large txn grow into the spare its predecessor left in one step. */
+extern uint64_t ldb__dirty_grows;
+#endif
 
 #endif

@@ -21,6 +21,9 @@
  *    pages it reuses leave the file as large as before, ldb_check passes.
  *  - A split rebuilds its two pages without keeping the prefix and hints
  *    per entry, and makes them true once per page.
+ *  - A large txn's dirty table grows into the slot array a large txn
+ *    before it left (one grow past the first size, not one per doubling);
+ *    a small txn does not take it, and the next large one still finds it.
  */
 #include "testutil.h"
 
@@ -28,6 +31,7 @@
 #include "format.h"
 #include "freelist.h"
 #include "page.h"
+#include "pager.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -368,6 +372,39 @@ START_TEST(test_ascending_pages_full)
 }
 END_TEST
 
+/* Dirty-table grows of one put_range txn. */
+static uint64_t grows_of(ldb_env *env, unsigned n, unsigned gen)
+{
+    uint64_t before = __atomic_load_n(&ldb__dirty_grows, __ATOMIC_RELAXED);
+    put_range(env, 0, n, 1, gen);
+    return __atomic_load_n(&ldb__dirty_grows, __ATOMIC_RELAXED) - before;
+}
+
+/* 3,000 values of 1,000 bytes: ~1,000 leaves, dirty in one txn, need a
+ * table of 2,048 slots (256, 512, 1,024, 2,048 from empty). */
+START_TEST(test_dirty_table_spare)
+{
+    const char *dir = tu_tmpdir();
+    ldb_env *env = tu_open(tu_path(dir, "d.db"), NULL);
+    ck_assert_uint_ge(grows_of(env, NKEYS, 0), 4);
+    ck_assert_uint_eq(grows_of(env, NKEYS, 1), 2); /* 256, then the spare */
+    ck_assert_uint_eq(grows_of(env, 10, 2), 1);    /* small: 256 only */
+    ck_assert_uint_eq(grows_of(env, NKEYS, 3), 2); /* the spare is still there */
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    for (unsigned i = 0; i < NKEYS; i++) {
+        char kb[32];
+        key_of(kb, sizeof kb, i);
+        ldb_val k = tu_str(kb), v;
+        TU_RC_OK(ldb_get(r, LDB_MAIN, &k, &v));
+        TU_REQUIRE(v.size == 1000 && ((const char *)v.data)[999] == 'd', "key %u", i);
+    }
+    ldb_txn_abort(r);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *writepath_suite(void)
 {
     Suite *s = suite_create("writepath");
@@ -380,6 +417,7 @@ static Suite *writepath_suite(void)
     tcase_add_test(tc, test_free_records_resume);
     tcase_add_test(tc, test_split_hints_once);
     tcase_add_test(tc, test_ascending_pages_full);
+    tcase_add_test(tc, test_dirty_table_spare);
     suite_add_tcase(s, tc);
     return s;
 }
