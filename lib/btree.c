@@ -410,7 +410,9 @@ static int touch(struct ldb__pager *pg, struct tree_desc *t, struct ldb__path *p
     memcpy(buf, src, pg->page_size);
     PAGE_HDR(buf)->pgno = ldb__to_le64(np);
     PAGE_HDR(buf)->txnid = ldb__to_le64(pg->txnid);
-    TRY(pg->release(pg->ctx, old, 1, 0));
+    /* The copy's source names its writer: the release need not look the
+     * page up again to read it. */
+    TRY(pg->release(pg->ctx, old, 1, ldb__le64(PAGE_CHDR(src)->txnid)));
     path->pgno[l] = np;
     path->page[l] = buf;
     if (l == 0)

@@ -123,6 +123,10 @@ static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
     return 0;
 }
 
+#ifdef LDB_TEST_HOOKS
+uint64_t ldb__txn_release_header_reads;
+#endif
+
 static int txn_release(void *ctx, pgno_t pgno, uint32_t n, uint64_t written_by)
 {
     ldb_txn *txn = ctx;
@@ -133,6 +137,9 @@ static int txn_release(void *ctx, pgno_t pgno, uint32_t n, uint64_t written_by)
     } else if (written_by == 0) {
         /* Which txn wrote it decides whether the checkpoint still needs it. */
         const uint8_t *p = NULL;
+#ifdef LDB_TEST_HOOKS
+        __atomic_fetch_add(&ldb__txn_release_header_reads, 1, __ATOMIC_RELAXED);
+#endif
         TRY(ldb__pager_get(&txn->pager, pgno, &p));
         written_by = ldb__le64(PAGE_CHDR(p)->txnid);
     }

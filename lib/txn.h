@@ -144,4 +144,10 @@ void ldb__txn_cursor_detach(struct ldb__cursor_link *link);
 /* Record err as the txn's failure (unless it is one that leaves it usable). */
 int ldb__txn_fail(ldb_txn *txn, int err);
 
+#ifdef LDB_TEST_HOOKS
+/* Pages a write txn gave back whose header it read again to learn their
+ * writer, in this process: a copy on first touch passes it along. */
+extern uint64_t ldb__txn_release_header_reads;
+#endif
+
 #endif

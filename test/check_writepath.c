@@ -24,6 +24,8 @@
  *  - A large txn's dirty table grows into the slot array a large txn
  *    before it left (one grow past the first size, not one per doubling);
  *    a small txn does not take it, and the next large one still finds it.
+ *  - A page copied on first touch is given back with its writer's txn id
+ *    (read from the copy's source): the release reads no header again.
  */
 #include "testutil.h"
 
@@ -32,6 +34,7 @@
 #include "freelist.h"
 #include "page.h"
 #include "pager.h"
+#include "txn.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -405,6 +408,30 @@ START_TEST(test_dirty_table_spare)
 }
 END_TEST
 
+/* A txn over every key copies every leaf and branch on first touch, and
+ * gives each old page back: with its writer's id, no header read again. */
+START_TEST(test_touch_passes_writer)
+{
+    const char *dir = tu_tmpdir();
+    const char *path = tu_path(dir, "d.db");
+    ldb_env *env = tu_open(path, NULL);
+    put_all(env, 0);
+    uint64_t before = __atomic_load_n(&ldb__txn_release_header_reads, __ATOMIC_RELAXED);
+    uint64_t copies = __atomic_load_n(&ldb__btree_copy_checks, __ATOMIC_RELAXED);
+    put_all(env, 1);
+    ck_assert_uint_eq(__atomic_load_n(&ldb__txn_release_header_reads, __ATOMIC_RELAXED), before);
+    TU_RC_OK(ldb_close(env));
+    /* After a reopen the copies are checked (and still pass the id on). */
+    env = tu_open(path, NULL);
+    put_all(env, 2);
+    ck_assert_uint_gt(__atomic_load_n(&ldb__btree_copy_checks, __ATOMIC_RELAXED), copies);
+    ck_assert_uint_eq(__atomic_load_n(&ldb__txn_release_header_reads, __ATOMIC_RELAXED), before);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *writepath_suite(void)
 {
     Suite *s = suite_create("writepath");
@@ -418,6 +445,7 @@ static Suite *writepath_suite(void)
     tcase_add_test(tc, test_split_hints_once);
     tcase_add_test(tc, test_ascending_pages_full);
     tcase_add_test(tc, test_dirty_table_spare);
+    tcase_add_test(tc, test_touch_passes_writer);
     suite_add_tcase(s, tc);
     return s;
 }
