@@ -1017,6 +1017,78 @@ static int put_copy(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *k
     return rc;
 }
 
+/* The tail (pager.h, struct ldb__tail). An ascending load puts every key
+ * after the last: each put would descend from the root to the rightmost
+ * leaf, check every page on the way, and look each up in the dirty table
+ * to find it is already this txn's copy. The put that ends at the tree's
+ * end without splitting keeps its path instead; the next put whose key
+ * sorts after that leaf's last key (the tree's greatest) starts there.
+ * The path stays the rightmost one while no other write happens, so every
+ * btree write forgets it before it changes anything, and only a put that
+ * leaves it true (no split, no share, at the end) keeps it. */
+#ifdef LDB_TEST_HOOKS
+uint64_t ldb__btree_put_descents;
+#endif
+
+static void tail_forget(struct ldb__pager *pg)
+{
+    pg->tail.depth = 0;
+}
+
+static void tail_keep(struct ldb__pager *pg, const struct tree_desc *t,
+                      const struct ldb__path *path)
+{
+    struct ldb__tail *tl = &pg->tail;
+    tl->tree = t;
+    tl->depth = path->depth;
+    for (unsigned l = 0; l < path->depth; l++) {
+        tl->pgno[l] = path->pgno[l];
+        tl->page[l] = path->page[l];
+    }
+}
+
+/* The last key of a leaf this txn wrote (count >= 1): its structure is
+ * trusted, as on every dirty page (checked when copied). */
+static const uint8_t *dirty_last_key(const uint8_t *leaf, uint32_t *ksize)
+{
+    unsigned last = ldb__le16(PAGE_CHDR(leaf)->count) - 1u;
+    const uint8_t *node = leaf + ldb__le32(PAGE_CSLOTS(leaf)[last].offset);
+    *ksize = ldb__rd16(node);
+    return node + LEAF_NODE_HEADER;
+}
+
+/* Put the tail's leaf in path if the tail is t's and key sorts after every
+ * key of t; 0 if not (the put then descends from the root). Only the leaf
+ * level is filled: a put that splits asks tail_branches for the rest. */
+static int tail_leaf(const struct ldb__pager *pg, const struct tree_desc *t, const uint8_t *key,
+                     uint32_t klen, struct ldb__path *path)
+{
+    const struct ldb__tail *tl = &pg->tail;
+    if (tl->depth == 0 || tl->tree != t || tl->depth != t->depth || tl->pgno[0] != t->root)
+        return 0;
+    unsigned leaf = tl->depth - 1;
+    uint32_t lsize;
+    const uint8_t *lkey = dirty_last_key(tl->page[leaf], &lsize);
+    if (ldb__key_cmp(key, klen, lkey, lsize) <= 0)
+        return 0;
+    path->pgno[leaf] = tl->pgno[leaf];
+    path->page[leaf] = tl->page[leaf];
+    path->idx[leaf] = ldb__le16(PAGE_CHDR(tl->page[leaf])->count);
+    path->depth = tl->depth;
+    return 1;
+}
+
+/* The branch levels of a path tail_leaf filled, from the tail: the put
+ * forgot the tail (its depth) but changed none of it yet. */
+static void tail_branches(const struct ldb__tail *tl, struct ldb__path *path)
+{
+    for (unsigned l = 0; l + 1 < path->depth; l++) {
+        path->pgno[l] = tl->pgno[l];
+        path->page[l] = tl->page[l];
+        path->idx[l] = ldb__le16(PAGE_CHDR(tl->page[l])->count) - 1u;
+    }
+}
+
 /* Whether idx of the leaf at level leafl is past the tree's last key (the
  * rightmost leaf, at its end): an ascending load without LDB_APPEND splits
  * there as with it, keeping the left page full (a random load lands there
@@ -1038,7 +1110,11 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
     struct ldb__path path;
     int exact = 0;
     uint32_t psize = pg->page_size;
-    if (t->root == 0) {
+    int from_tail = t->root != 0 && tail_leaf(pg, t, key, klen, &path);
+    tail_forget(pg); /* kept again below if this put leaves it true */
+    if (from_tail) {
+        /* at the tree's end; the path is this txn's copy already */
+    } else if (t->root == 0) {
         pgno_t root;
         uint8_t *rp;
         TRY(new_page(pg, PAGE_LEAF, &root, &rp));
@@ -1050,9 +1126,15 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
         path.page[0] = rp;
         path.idx[0] = 0;
     } else if (flags & LDB_APPEND) {
+#ifdef LDB_TEST_HOOKS
+        __atomic_fetch_add(&ldb__btree_put_descents, 1, __ATOMIC_RELAXED);
+#endif
         TRY(seek_append(pg, t, key, klen, &path));
         TRY(touch_path(pg, t, &path));
     } else {
+#ifdef LDB_TEST_HOOKS
+        __atomic_fetch_add(&ldb__btree_put_descents, 1, __ATOMIC_RELAXED);
+#endif
         TRY(ldb__btree_seek(pg, t, key, klen, &path, &exact));
         if (exact && (flags & LDB_NOOVERWRITE))
             return LDB_EXISTS;
@@ -1082,13 +1164,21 @@ int ldb__btree_put(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
         TRY(write_overflow(pg, t, val, vlen, ref, &run_flags));
     struct entry e = {key,      klen, overflow ? (const void *)ref : val, vlen, overflow,
                       (run_flags & NODE_BARE) != 0, compressed, 0};
-    int append = (flags & LDB_APPEND) != 0 || at_tree_end(&path, leafl, idx), shared = 0;
-    if (ldb__page_room(leaf) >= entry_size(&e, 1))
+    int append = from_tail || (flags & LDB_APPEND) != 0 || at_tree_end(&path, leafl, idx);
+    int shared = 0;
+    if (ldb__page_room(leaf) >= entry_size(&e, 1)) {
         ldb__page_insert_leaf(leaf, psize, idx, key, klen, e.value, vlen, node_flags(&e));
-    else if (!append && (shared = share_leaf(pg, t, &path, leafl, idx, &e)) != 0)
+        if (from_tail)
+            pg->tail.depth = path.depth; /* the same path, one entry longer */
+        else if (append && !exact)
+            tail_keep(pg, t, &path);
+    } else if (!append && (shared = share_leaf(pg, t, &path, leafl, idx, &e)) != 0) {
         TRY(shared);
-    else
+    } else {
+        if (from_tail)
+            tail_branches(&pg->tail, &path);
         TRY(split_insert(pg, t, &path, leafl, idx, e, append));
+    }
     if (!exact)
         t->entries++;
     return 0;
@@ -1202,6 +1292,7 @@ int ldb__btree_del(struct ldb__pager *pg, struct tree_desc *t, const uint8_t *ke
 {
     struct ldb__path path;
     int exact;
+    tail_forget(pg);
     TRY(ldb__btree_seek(pg, t, key, klen, &path, &exact));
     if (!exact)
         return LDB_NOTFOUND;
@@ -1235,6 +1326,7 @@ static int drop_subtree(struct ldb__pager *pg, struct tree_desc *t, pgno_t pgno,
 
 int ldb__btree_drop(struct ldb__pager *pg, struct tree_desc *t)
 {
+    tail_forget(pg);
     if (t->root != 0) {
         TRY(check_desc(t));
         TRY(drop_subtree(pg, t, t->root, 0));
@@ -1323,6 +1415,7 @@ static int relocate_level(struct relocation *r, unsigned l)
 int ldb__btree_relocate(struct ldb__pager *pg, struct tree_desc *t,
                         int (*want)(void *ctx, pgno_t pgno, uint32_t npages), void *ctx)
 {
+    tail_forget(pg);
     if (t->root == 0)
         return 0;
     TRY(check_desc(t));

@@ -103,6 +103,9 @@ extern uint64_t ldb__btree_prefetched;
  * did not fit the parent (the leaf split instead). */
 extern uint64_t ldb__btree_shares[2];
 extern uint64_t ldb__btree_share_refused;
+/* Puts that descended from the root to find their leaf (the rest started
+ * at the tail: btree.c, "The tail"). */
+extern uint64_t ldb__btree_put_descents;
 #endif
 
 #endif

@@ -69,6 +69,19 @@ struct ldb__written {
  * 4 KiB pages); they are checked on every copy. */
 #define LDB_WRITTEN_MAX (1ull << 22)
 
+/* Write txns: the rightmost root-to-leaf path of the tree whose last write
+ * was a put at its end, so that the next put after its last key (an
+ * ascending load) starts at that leaf instead of descending from the root
+ * and touching the path again (btree.c, "The tail"). Its pages are this
+ * txn's dirty copies. Valid only from that put to the next btree write of
+ * any tree: every write forgets it first. depth 0: none. */
+struct ldb__tail {
+    const void *tree;   /* the tree_desc it belongs to */
+    unsigned depth;
+    pgno_t pgno[LDB_MAX_DEPTH];
+    const uint8_t *page[LDB_MAX_DEPTH];
+};
+
 struct ldb__pager {
     const uint8_t *map;     /* the data file, mapped read-only */
     uint32_t page_size;
@@ -85,6 +98,7 @@ struct ldb__pager {
     int (*release)(void *ctx, pgno_t pgno, uint32_t npages, uint64_t written_by);
     void *ctx;
     const struct ldb__written *written; /* write txns: the env's, or NULL */
+    struct ldb__tail tail;              /* write txns only */
 };
 
 const uint8_t *ldb__dirty_find(const struct ldb__dirty_table *t, pgno_t pgno);

@@ -329,6 +329,7 @@ static int setup_write(ldb_env *env, ldb_txn *txn)
     txn->pager.release = txn_release;
     txn->pager.ctx = txn;
     txn->pager.written = &env->written;
+    txn->pager.tail.depth = 0; /* a path of an earlier txn's pages */
     ldb__freelist_init(&txn->freelist);
     txn->freelist.reuse_bound = ldb__txn_reuse_bound(env);
     txn->freelist.checkpoint = __atomic_load_n(&env->lock.hdr->checkpoint_txnid, __ATOMIC_ACQUIRE);

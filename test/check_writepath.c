@@ -26,6 +26,12 @@
  *    a small txn does not take it, and the next large one still finds it.
  *  - A page copied on first touch is given back with its writer's txn id
  *    (read from the copy's source): the release reads no header again.
+ *  - An ascending load, with LDB_APPEND or without, starts each put at the
+ *    tail (the rightmost path the last put left, btree.c) instead of
+ *    descending from the root: a put descends only after a split, a write
+ *    elsewhere or at a txn's start. Puts in the middle, deletes at the end,
+ *    refused appends, a drop and two trees taking turns between the
+ *    appends leave every tree as an in-memory model says.
  */
 #include "testutil.h"
 
@@ -432,6 +438,185 @@ START_TEST(test_touch_passes_writer)
 }
 END_TEST
 
+static uint64_t put_descents(void)
+{
+    return __atomic_load_n(&ldb__btree_put_descents, __ATOMIC_RELAXED);
+}
+
+/* An ascending load descends from the root once per split and per txn,
+ * not once per put; the tree holds what was put. */
+START_TEST(test_ascending_puts_start_at_tail)
+{
+    enum { N = 6000, VLEN = 100, PER_TXN = 1000 };
+    for (int append = 0; append < 2; append++) {
+        char dir[4096], path[4200];
+        tu_fresh_db(dir, sizeof dir, path, sizeof path);
+        ldb_env *env = tu_open(path, NULL);
+        uint8_t val[VLEN];
+        uint64_t before = put_descents();
+        for (int b = 0; b < N; b += PER_TXN) {
+            ldb_txn *txn = tu_begin(env, 0);
+            for (int i = b; i < b + PER_TXN; i++) {
+                char kb[32];
+                snprintf(kb, sizeof kb, "%016d", i);
+                tu_fill_pattern(val, VLEN, (uint64_t)i);
+                ldb_val k = tu_str(kb), v = tu_val(val, VLEN);
+                TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, append ? LDB_APPEND : 0));
+            }
+            TU_RC_OK(ldb_txn_commit(txn));
+        }
+        uint64_t descents = put_descents() - before;
+        ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
+        ldb_tree_stat st = tu_tree_stat(txn, LDB_MAIN);
+        TU_REQUIRE(st.entries == N, "%llu entries", (unsigned long long)st.entries);
+        /* One per txn, one after each split (a new leaf, sometimes a new
+         * branch page above it). */
+        uint64_t most = N / PER_TXN + st.leaf_pages + st.branch_pages;
+        TU_REQUIRE(descents <= most, "%s: %llu descents for %d puts, want <= %llu",
+                   append ? "LDB_APPEND" : "no flag", (unsigned long long)descents, N,
+                   (unsigned long long)most);
+        for (int i = 0; i < N; i++) {
+            char kb[32];
+            snprintf(kb, sizeof kb, "%016d", i);
+            tu_fill_pattern(val, VLEN, (uint64_t)i);
+            ldb_val k = tu_str(kb), v;
+            TU_RC_OK(ldb_get(txn, LDB_MAIN, &k, &v));
+            TU_REQUIRE(v.size == VLEN && memcmp(v.data, val, VLEN) == 0, "key %d", i);
+        }
+        ldb_txn_abort(txn);
+        tu_check_env(env);
+        TU_RC_OK(ldb_close(env));
+        tu_remove_dir(dir);
+    }
+}
+END_TEST
+
+/* The model of one tree for test_tail_after_other_writes: key i present
+ * with value seed gen[i] (0: absent). */
+#define TAIL_KEYS 4000
+struct tail_model {
+    ldb_dbi dbi;
+    uint32_t gen[TAIL_KEYS];
+    int last; /* greatest present key, -1 if none */
+};
+
+static void tail_key(char *kb, size_t cap, int i)
+{
+    snprintf(kb, cap, "t-%08d", i);
+}
+
+static void tail_put(ldb_txn *txn, struct tail_model *m, int i, uint32_t gen, unsigned flags)
+{
+    char kb[32];
+    uint8_t val[200];
+    tail_key(kb, sizeof kb, i);
+    size_t vlen = 60 + (size_t)(gen * 37u % 140u); /* sizes vary: splits anywhere */
+    tu_fill_pattern(val, vlen, gen);
+    ldb_val k = tu_str(kb), v = tu_val(val, vlen);
+    TU_RC_OK(ldb_put(txn, m->dbi, &k, &v, flags));
+    m->gen[i] = gen;
+    if (i > m->last)
+        m->last = i;
+}
+
+static void tail_del(ldb_txn *txn, struct tail_model *m, int i)
+{
+    char kb[32];
+    tail_key(kb, sizeof kb, i);
+    ldb_val k = tu_str(kb);
+    TU_RC_OK(ldb_del(txn, m->dbi, &k));
+    m->gen[i] = 0;
+    while (m->last >= 0 && m->gen[m->last] == 0)
+        m->last--;
+}
+
+/* The tree holds exactly the model's keys and values, in order. */
+static void tail_compare(ldb_txn *txn, const struct tail_model *m)
+{
+    ldb_cursor *cur;
+    TU_RC_OK(ldb_cursor_open(txn, m->dbi, &cur));
+    ldb_val k, v;
+    int i = -1, rc;
+    while ((rc = ldb_cursor_get(cur, &k, &v, LDB_NEXT)) == 0) {
+        for (i++; i < TAIL_KEYS && m->gen[i] == 0; i++)
+            ;
+        TU_REQUIRE(i < TAIL_KEYS, "an entry past the model's last");
+        char kb[32];
+        uint8_t val[200];
+        tail_key(kb, sizeof kb, i);
+        size_t vlen = 60 + (size_t)(m->gen[i] * 37u % 140u);
+        tu_fill_pattern(val, vlen, m->gen[i]);
+        TU_REQUIRE(k.size == strlen(kb) && memcmp(k.data, kb, k.size) == 0,
+                   "entry where key %d should be", i);
+        TU_REQUIRE(v.size == vlen && memcmp(v.data, val, vlen) == 0, "value of key %d", i);
+    }
+    TU_RC_IS(rc, LDB_NOTFOUND);
+    for (i++; i < TAIL_KEYS; i++)
+        TU_REQUIRE(m->gen[i] == 0, "key %d missing", i);
+    ldb_cursor_close(cur);
+}
+
+/* Appends to two trees by turns, with puts in the middle (splits of any
+ * page on the rightmost path), deletes of the last keys, refused appends
+ * and a drop between them: every put lands where the model says. */
+START_TEST(test_tail_after_other_writes)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_env *env = tu_open(path, NULL);
+    static struct tail_model m[2];
+    memset(m, 0, sizeof m);
+    ldb_txn *txn = tu_begin(env, 0);
+    m[0].dbi = LDB_MAIN;
+    TU_RC_OK(ldb_dbi_open(txn, "other", LDB_CREATE, &m[1].dbi));
+    m[0].last = m[1].last = -1;
+    uint32_t gen = 1;
+    uint64_t rs = 7;
+    for (int round = 0; round < 8; round++) {
+        for (int i = 0; i < 400; i++) { /* appends by turns: every third key */
+            int key = 3 * (round * 160 + i / 2 % 160);
+            struct tail_model *t = &m[i % 2];
+            if (key > t->last)
+                tail_put(txn, t, key, gen++, (i / 2) % 3 ? LDB_APPEND : 0);
+        }
+        for (int i = 0; i < 150; i++) { /* the middle: splits anywhere */
+            struct tail_model *t = &m[tu_rand(&rs) % 2];
+            int key = (int)(tu_rand(&rs) % (uint64_t)(t->last + 1));
+            if (key % 3 != 0)
+                tail_put(txn, t, key, gen++, 0);
+        }
+        struct tail_model *t = &m[round % 2];
+        int gone = t->last;
+        tail_del(txn, t, gone); /* the last key: the tail leaf shrinks */
+        char kb[32];
+        tail_key(kb, sizeof kb, t->last);
+        ldb_val k = tu_str(kb), v = tu_val("x", 1);
+        TU_RC_IS(ldb_put(txn, t->dbi, &k, &v, LDB_APPEND), LDB_EXISTS);
+        tail_put(txn, t, gone - 1 > t->last ? gone - 1 : gone, gen++, LDB_APPEND);
+        if (round % 4 == 3) { /* new txn: the tail is not carried over */
+            TU_RC_OK(ldb_txn_commit(txn));
+            txn = tu_begin(env, 0);
+        }
+    }
+    /* Emptied, then loaded again from its first key. */
+    TU_RC_OK(ldb_dbi_drop(txn, m[1].dbi, 0));
+    memset(m[1].gen, 0, sizeof m[1].gen);
+    m[1].last = -1;
+    for (int i = 0; i < 500; i++)
+        tail_put(txn, &m[1], i, gen++, LDB_APPEND);
+    tail_compare(txn, &m[0]);
+    tail_compare(txn, &m[1]);
+    TU_RC_OK(ldb_txn_commit(txn));
+    txn = tu_begin(env, LDB_TXN_RDONLY);
+    tail_compare(txn, &m[0]);
+    tail_compare(txn, &m[1]);
+    ldb_txn_abort(txn);
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
 static Suite *writepath_suite(void)
 {
     Suite *s = suite_create("writepath");
@@ -446,6 +631,8 @@ static Suite *writepath_suite(void)
     tcase_add_test(tc, test_ascending_pages_full);
     tcase_add_test(tc, test_dirty_table_spare);
     tcase_add_test(tc, test_touch_passes_writer);
+    tcase_add_test(tc, test_ascending_puts_start_at_tail);
+    tcase_add_test(tc, test_tail_after_other_writes);
     suite_add_tcase(s, tc);
     return s;
 }
