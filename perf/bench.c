@@ -60,7 +60,10 @@
  *    the next. Nothing is dropped from the page cache: reads are warm.
  *  - The driver does all key formatting, value choice, timing and checking;
  *    adapters (bench_<engine>.c, interface in bench.h) only call their
- *    engine. Every get's value is compared with the value written.
+ *    engine. Every get's value is compared with the value written; the
+ *    gets* workloads format their keys and look up their values' first
+ *    bytes before the clock starts, and compare every get's length and
+ *    first bytes, every 256th value whole (planned_loop).
  *
  * The chained workloads (overwrite, readrandom*, readseq) work on the
  * database fillrandom left; when fillrandom is not selected, the first of
@@ -560,6 +563,71 @@ static void get_loop(const struct engine *e, void *th, uint64_t n, uint64_t keys
     st->done = i;
 }
 
+/* One get of a gets* run, planned before the clock starts: its key
+ * formatted, and the first bytes of the value it must find. Drawing and
+ * formatting the key and looking the expected value up in the 4 MiB
+ * buffer (a random line, mostly not in cache) cost a get of ours at 100K
+ * keys about a third of what the engine does, the same for every engine,
+ * and so diluted the ratio of the engines' own costs (docs/benchmarks.md,
+ * issue 15, sixth pass). */
+struct planned_get {
+    char key[BENCH_KEY_SIZE];
+    uint32_t k;        /* the key's number, for the full check */
+    unsigned char head[4]; /* the value's first bytes */
+};
+
+/* n gets' plan (the draws get_loop would make from seed); NULL if out of
+ * memory. keys < 2^32 (the gets* workloads: at most 10M). */
+static struct planned_get *plan_gets(uint64_t n, uint64_t keys, size_t vsize, unsigned gen,
+                                     uint64_t seed)
+{
+    struct planned_get *plan = malloc(n * sizeof *plan);
+
+    for (uint64_t i = 0; plan != NULL && i < n; i++) {
+        uint64_t k = draw(&seed, keys);
+
+        key_fmt(plan[i].key, k);
+        plan[i].k = (uint32_t)k;
+        memcpy(plan[i].head, val_ptr(k, gen, vsize), sizeof plan[i].head);
+    }
+    return plan;
+}
+
+/* get_loop over a plan: each get's length and first bytes are checked, and
+ * every 256th value whole (with the deadline check), so a wrong or torn
+ * value still fails the run, at a 256th of the old check's misses. */
+static void planned_loop(const struct engine *e, void *th, const struct planned_get *plan,
+                         uint64_t n, size_t vsize, unsigned gen, unsigned char *buf,
+                         struct get_stats *st)
+{
+    double deadline = cfg.read_secs > 0 ? now_sec() + cfg.read_secs : 0;
+    uint64_t i;
+
+    for (i = 0; i < n; i++) {
+        const struct planned_get *g = &plan[i];
+        size_t vlen = 0;
+        int rc = e->get(th, g->key, sizeof g->key, buf, vsize + 1, &vlen);
+
+        if (rc == BENCH_NOTFOUND) {
+            st->misses++;
+        } else if (rc) {
+            st->failed = 1;
+            break;
+        } else if (vlen != vsize || memcmp(buf, g->head, sizeof g->head)) {
+            st->bad++;
+        }
+        if ((i & 255) == 255) {
+            if (rc == 0 && memcmp(buf, val_ptr(g->k, gen, vsize), vsize))
+                st->bad++;
+            if (deadline > 0 && now_sec() > deadline) {
+                i++;
+                break;
+            }
+        }
+    }
+    st->done = i;
+}
+
 struct reader_arg {
     struct ctx *c;
     pthread_barrier_t *start;
@@ -567,6 +635,7 @@ struct reader_arg {
     uint64_t keys;     /* drawn from 0..keys-1 */
     size_t vsize;
     uint64_t seed;
+    int planned;       /* a gets* run: keys and values planned before the clock */
     double end;
     struct get_stats st;
 };
@@ -577,17 +646,28 @@ static void *reader_main(void *p)
     const struct engine *e = a->c->e;
     unsigned char *buf = malloc(a->vsize + 1);
     void *th = NULL;
+    struct planned_get *plan = NULL;
     int open_rc;
 
+    if (a->planned && buf) {
+        plan = plan_gets(a->n, a->keys, a->vsize, a->c->gen, a->seed);
+        if (plan == NULL) {
+            free(buf);
+            buf = NULL;
+        }
+    }
     open_rc = buf ? e->thread_open(a->c->db, &th) : -1;
     pthread_barrier_wait(a->start);
     if (open_rc)
         a->st.failed = 1;
+    else if (plan)
+        planned_loop(e, th, plan, a->n, a->vsize, a->c->gen, buf, &a->st);
     else
         get_loop(e, th, a->n, a->keys, a->vsize, a->c->gen, a->seed, buf, &a->st);
     a->end = now_sec();
     if (!open_rc)
         e->thread_close(th);
+    free(plan);
     free(buf);
     return NULL;
 }
@@ -610,9 +690,10 @@ static int gets_result(const struct engine *e, const struct get_stats *st, doubl
 }
 
 /* n random gets over `keys` keys from `threads` threads; res gets gets/s
- * in the metric `m`. Misses and wrong values fail the run. */
+ * in the metric `m`. Misses and wrong values fail the run. planned: the
+ * gets* workloads' loop (planned_loop), for keys < 2^32. */
 static int run_reads(struct ctx *c, uint64_t n, uint64_t keys, size_t vsize, int threads,
-                     enum metric m, struct run_result *res)
+                     int planned, enum metric m, struct run_result *res)
 {
     struct reader_arg a[8];
     pthread_t tid[8];
@@ -625,7 +706,8 @@ static int run_reads(struct ctx *c, uint64_t n, uint64_t keys, size_t vsize, int
         a[t] = (struct reader_arg){ .c = c, .start = &start, .keys = keys, .vsize = vsize,
                                     .n = n / (uint64_t)threads +
                                          ((uint64_t)t < n % (uint64_t)threads),
-                                    .seed = SEED_READ + 0x1000u * (uint64_t)t };
+                                    .seed = SEED_READ + 0x1000u * (uint64_t)t,
+                                    .planned = planned && keys <= UINT32_MAX };
         if (pthread_create(&tid[t], NULL, reader_main, &a[t]) != 0) {
             bench_error(c->e->name, "pthread_create failed");
             exit(1);
@@ -937,7 +1019,7 @@ static void child_run(const struct engine *e, enum job_id j, const char *dir, in
         break;
     case J_READRANDOM1:
     case J_READRANDOM2:
-        rc = run_reads(&c, cfg.n, cfg.n, VAL_SIZE, jb->threads, M_RATE, res);
+        rc = run_reads(&c, cfg.n, cfg.n, VAL_SIZE, jb->threads, 0, M_RATE, res);
         break;
     case J_READSEQ:
         rc = run_scan(&c, cfg.n, res);
@@ -963,7 +1045,7 @@ static void child_run(const struct engine *e, enum job_id j, const char *dir, in
         /* MiB/s of key and value bytes, as db_bench counts them. */
         secs = res->m[M_SECS];
         res->m[M_RATE] = (double)cfg.big_n * (BENCH_KEY_SIZE + BIG_VAL_SIZE) / secs / 1048576.0;
-        rc = run_reads(&c, cfg.big_n, cfg.big_n, BIG_VAL_SIZE, 1, M_RATE2, res);
+        rc = run_reads(&c, cfg.big_n, cfg.big_n, BIG_VAL_SIZE, 1, 0, M_RATE2, res);
         res->m[M_SECS] = secs;
         break;
     }
@@ -985,7 +1067,7 @@ static void child_run(const struct engine *e, enum job_id j, const char *dir, in
          * or a 10M-key run would time page faults, not gets. */
         rc = run_scan(&c, jb->keys, res);
         if (rc == 0)
-            rc = run_reads(&c, SIZED_GETS, jb->keys, VAL_SIZE, jb->threads, M_RATE, res);
+            rc = run_reads(&c, SIZED_GETS, jb->keys, VAL_SIZE, jb->threads, 1, M_RATE, res);
         break;
     case J_COUNT:
         break;
