@@ -530,19 +530,10 @@ static int snapshot_read_locked(struct ldb__lock *lk, uint64_t *slot_txnid,
     return LDB_CORRUPT();
 }
 
-/* The coarse clock (a few ms resolution, no hardware counter read): the
- * reader's age is for operators, and this is on every read txn's path. */
-static uint64_t coarse_now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 int ldb__lock_reader_begin(struct ldb__lock *lk, unsigned slot, struct ldb__snapshot *snap)
 {
     struct ldb__reader_slot *s = &lk->slots[slot];
-    __atomic_store_n(&s->began, coarse_now_ns(), __ATOMIC_RELAXED);
+    __atomic_store_n(&s->began, ldb__lock_coarse_now_ns(), __ATOMIC_RELAXED);
     for (unsigned spins = 0; spins < SNAPSHOT_SPINS; spins++) {
         uint64_t id = __atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST);
         __atomic_store_n(&s->txnid, id, __ATOMIC_SEQ_CST);
@@ -552,25 +543,6 @@ int ldb__lock_reader_begin(struct ldb__lock *lk, unsigned slot, struct ldb__snap
             return 0;
     }
     return snapshot_read_locked(lk, &s->txnid, snap);
-}
-
-int ldb__lock_reader_rejoin(struct ldb__lock *lk, unsigned slot, uint64_t id)
-{
-    if (__atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST) != id)
-        return 0;
-    __atomic_store_n(&lk->slots[slot].began, coarse_now_ns(), __ATOMIC_RELAXED);
-    __atomic_store_n(&lk->slots[slot].txnid, id, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&lk->hdr->published_txnid, __ATOMIC_SEQ_CST) == id)
-        return 1;
-    /* A commit slipped in: leave the slot as reader_begin expects to find
-     * it, never registered on a snapshot the caller will not use. */
-    __atomic_store_n(&lk->slots[slot].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
-    return 0;
-}
-
-void ldb__lock_reader_end(struct ldb__lock *lk, unsigned slot)
-{
-    __atomic_store_n(&lk->slots[slot].txnid, LDB_READER_IDLE, __ATOMIC_RELEASE);
 }
 
 int ldb__lock_read_published(struct ldb__lock *lk, struct ldb__snapshot *snap)
@@ -671,7 +643,7 @@ void ldb__lock_reader_stats(struct ldb__lock *lk, uint32_t *used, uint64_t *olde
 
 uint64_t ldb__lock_reader_longest_ns(struct ldb__lock *lk)
 {
-    uint64_t now = coarse_now_ns(), longest = 0;
+    uint64_t now = ldb__lock_coarse_now_ns(), longest = 0;
     for (unsigned i = 0; i < lk->hdr->max_readers; i++) {
         const struct ldb__reader_slot *s = &lk->slots[i];
         if (__atomic_load_n(&s->txnid, __ATOMIC_ACQUIRE) == LDB_READER_IDLE)
