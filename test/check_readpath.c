@@ -6,7 +6,8 @@
  *    without copying it again (ldb__lock_reader_rejoin), but it must still
  *    register in its reader slot: a writer that commits afterwards and
  *    reuses pages must never take one the renewed txn can reach. A renew
- *    after a commit must see the commit.
+ *    after a commit must see the commit. The rejoin registers only on
+ *    the id still published, and leaves the slot unregistered otherwise.
  *  - ldb_get walks down without a path and the page search reads only
  *    keys (no page_node for each probe): the bounds checks those moved
  *    into must still fire on damaged branch and leaf pages, so a damaged
@@ -30,6 +31,8 @@
 
 #include "btree.h"
 #include "format.h"
+#include "lock.h"
+#include "txn.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -131,6 +134,55 @@ START_TEST(test_renew_quiet_registers)
     TU_RC_OK(ldb_txn_renew(r));
     ck_assert_uint_eq(ldb_txn_id(r), id6);
     ldb_txn_abort(r);
+
+    tu_check_env(env);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+}
+END_TEST
+
+/* Where the txn's reader slot is registered (0: nowhere, as after a reset). */
+static uint64_t own_registration(ldb_env *env)
+{
+    struct slot_seen seen = {getpid(), 0, 0};
+    TU_RC_OK(ldb_reader_list(env, find_own_slot, &seen));
+    ck_assert_int_le(seen.found, 1);
+    return seen.found ? seen.txn_id : 0;
+}
+
+/* The rejoin (inline in lock.h, the whole of a quiet renew's registration)
+ * registers only on the id that is still published: asked for any other,
+ * it leaves the slot unregistered, so the renew takes a fresh snapshot. */
+START_TEST(test_rejoin_only_published)
+{
+    const char *dir = tu_tmpdir();
+    ldb_env *env = tu_open(tu_path(dir, "j.db"), NULL);
+    write_all(env, 0);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    uint64_t id = ldb_txn_id(r);
+    ldb_txn_reset(r);
+    struct ldb__lock *lk = &env->lock;
+
+    ck_assert_int_eq(ldb__lock_reader_rejoin(lk, r->slot, id + 1), 0);
+    ck_assert_uint_eq(own_registration(env), 0);
+    ck_assert_int_eq(ldb__lock_reader_rejoin(lk, r->slot, id - 1), 0);
+    ck_assert_uint_eq(own_registration(env), 0);
+    ck_assert_int_eq(ldb__lock_reader_rejoin(lk, r->slot, id), 1);
+    ck_assert_uint_eq(own_registration(env), id);
+    ldb__lock_reader_end(lk, r->slot);
+    ck_assert_uint_eq(own_registration(env), 0);
+
+    /* After a commit the old id is no longer published: the renew goes
+     * the long way and registers on the new one. */
+    write_all(env, 1);
+    ck_assert_int_eq(ldb__lock_reader_rejoin(lk, r->slot, id), 0);
+    ck_assert_uint_eq(own_registration(env), 0);
+    TU_RC_OK(ldb_txn_renew(r));
+    ck_assert_uint_gt(ldb_txn_id(r), id);
+    ck_assert_uint_eq(own_registration(env), ldb_txn_id(r));
+    expect_gen(r, 1);
+    ldb_txn_abort(r);
+    ck_assert_uint_eq(own_registration(env), 0);
 
     tu_check_env(env);
     TU_RC_OK(ldb_close(env));
@@ -538,6 +590,7 @@ static Suite *readpath_suite(void)
     TCase *tc = tcase_create("renew");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_renew_quiet_registers);
+    tcase_add_test(tc, test_rejoin_only_published);
     tcase_add_test(tc, test_low_levels_prefetched);
     suite_add_tcase(s, tc);
     tc = tcase_create("damage");
