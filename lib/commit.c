@@ -142,17 +142,47 @@ static int publish_committed(ldb_env *env, const struct ldb__snapshot *snap)
     return 0;
 }
 
-/* Steps 3-6 of commit.h for a sealed record under LDB_SYNC_FULL
- * (LDB_SYNC_OFF commits take commit_overlapped). */
-static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t rec_len)
+/* Make sure recovery cannot replay a record this commit wrote but then
+ * failed to stand behind: its checksum is turned into one that never
+ * matches. If even that write fails, no env may trust the log. */
+static int unwrite_record(ldb_env *env, uint64_t off, uint32_t crc)
+{
+    uint8_t bad[4];
+    ldb__st_le32(bad, ~crc);
+    if (ldb__os_pwrite_full(env->wal_fd, bad, sizeof bad, off) < 0)
+        return ldb__panic(env, 1);
+    return 0;
+}
+
+/* Take back a record whose write and sync were submitted (the sync mutex
+ * held) when the txn's pages then failed: the submission finishes, the
+ * record is unwritten and that is made durable too, since the submitted
+ * sync may have made the whole record durable. A failed sync or unwrite
+ * leaves a log no env may trust. */
+static int take_back_synced_record(ldb_env *env, uint64_t off, uint32_t crc)
+{
+    int synced = ldb__io_wait_write_sync(&env->io);
+    TRY(unwrite_record(env, off, crc));
+    if (synced < 0 || ldb__io_datasync(&env->io, env->wal_fd) < 0)
+        return ldb__panic(env, 1);
+    return 0;
+}
+
+/* Steps 2-6 of commit.h for a sealed record under LDB_SYNC_FULL
+ * (LDB_SYNC_OFF commits take commit_overlapped). *pages is left positive
+ * while txn's pages are not written (a failure before that: the caller's
+ * checkpoint fallback writes them), else is write_dirty_pages' result. */
+static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t rec_len,
+                              uint32_t crc, int *pages)
 {
     ldb_env *env = txn->env;
     const uint8_t *rec = txn->log.data;
     uint64_t off = cs->wal_end - rec_len;
     /* Alone (no sync in flight, no one waiting for one): the write and its
-     * sync go out as one submission, and the next txn starts building while
-     * the sync runs. With others waiting, a sync of ours would cover only
-     * this record; appending and joining the next group sync covers more. */
+     * sync go out as one submission, this thread writes the pages while the
+     * kernel syncs, and the next txn starts building once they are written.
+     * With others waiting, a sync of ours would cover only this record;
+     * appending and joining the next group sync covers more. */
     int rc = 0;
     if (__atomic_load_n(&env->lock.hdr->durable_waiters, __ATOMIC_ACQUIRE) == 0 &&
         ldb__lock_sync_acquire(&env->lock, 1) == 0) {
@@ -161,8 +191,19 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
             ldb__lock_sync_release(&env->lock); /* nothing is visible yet */
             return rc;
         }
+        /* Nothing refers to the pages until the state write below, and
+         * recovery replays the record, never trusting them (recovery.h). */
+        *pages = write_dirty_pages(txn);
+        if (*pages < 0) {
+            rc = take_back_synced_record(env, off, crc);
+            ldb__lock_sync_release(&env->lock);
+            ldb__lock_durable_wake(&env->lock);
+            return rc < 0 ? rc : *pages;
+        }
         rc = ldb__lock_state_write(&env->lock, cs);
         if (rc < 0) {
+            /* As before this reorder: the record may be durable; the txn
+             * was not visible and its caller was told it failed. */
             ldb__lock_sync_release(&env->lock);
             return rc;
         }
@@ -180,10 +221,12 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
         ldb__lock_durable_wake(&env->lock);
         return rc < 0 ? rc : released;
     }
-    /* A sync is in flight: append, let the next txn start, then wait until
-     * a sync covers this record: the one in flight, if it started after the
-     * append, or one we issue ourselves for everyone who appended meanwhile
-     * as soon as the sync mutex is free. */
+    /* A sync is in flight: write the pages, append, let the next txn start,
+     * then wait until a sync covers this record: the one in flight, if it
+     * started after the append, or one we issue ourselves for everyone who
+     * appended meanwhile as soon as the sync mutex is free. */
+    *pages = write_dirty_pages(txn);
+    TRY(*pages);
     TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
     TRY(ldb__lock_state_write(&env->lock, cs));
     txn->committed = 1;
@@ -237,31 +280,23 @@ static int append_record(ldb_txn *txn, struct ldb__commit_state *cs)
     struct ldb__commit_state before = *cs;
     uint32_t crc;
     size_t rec_len;
+    int pages = 1; /* not written yet */
     TRY(seal_record(txn, cs, &rec_len, &crc));
     int rc = ldb__log_make_room(env, cs, cs->wal_end + rec_len);
     if (rc == 0) {
         cs->wal_end += rec_len;
         cs->wal_prev_crc = crc;
-        rc = append_and_publish(txn, cs, rec_len);
+        rc = append_and_publish(txn, cs, rec_len, crc, &pages);
     }
-    if (rc == -ENOSPC) {
+    if (rc == -ENOSPC && pages >= 0) {
         /* Nothing was made visible; a partial record past the log's end is
-         * a stale tail the CRC chain rejects. */
+         * a stale tail the CRC chain rejects. A page that failed is no
+         * shortage of log room: that error stands. */
+        if (pages > 0)
+            TRY(write_dirty_pages(txn));
         rc = commit_as_checkpoint(txn, &before);
     }
     return rc;
-}
-
-/* Make sure recovery cannot replay a record this commit wrote but then
- * failed to stand behind: its checksum is turned into one that never
- * matches. If even that write fails, no env may trust the log. */
-static int unwrite_record(ldb_env *env, uint64_t off, uint32_t crc)
-{
-    uint8_t bad[4];
-    ldb__st_le32(bad, ~crc);
-    if (ldb__os_pwrite_full(env->wal_fd, bad, sizeof bad, off) < 0)
-        return ldb__panic(env, 1);
-    return 0;
 }
 
 /* Steps 2-6 of commit.h under LDB_SYNC_OFF, with the two copies into the
@@ -301,8 +336,8 @@ static int commit_overlapped(ldb_txn *txn, struct ldb__commit_state *cs)
 }
 
 /* Whether this commit takes commit_overlapped: a logged txn under
- * LDB_SYNC_OFF. LDB_SYNC_FULL keeps the pages-then-record order, whose
- * record write and sync go out as one submission (append_and_publish). */
+ * LDB_SYNC_OFF (under LDB_SYNC_FULL, append_record: the pages are written
+ * while the record's write and sync run, append_and_publish). */
 static int overlap_fits(const ldb_txn *txn)
 {
     return !txn->replaying && !txn->log.too_big &&
@@ -325,7 +360,8 @@ int ldb__commit(ldb_txn *txn)
      * (space.h); this only catches what the allocator did not see. */
     TRY(ldb__space_grow(txn, txn->snap.npages));
     int overlap = overlap_fits(txn);
-    if (!overlap)
+    int logged = !txn->replaying && !txn->log.too_big;
+    if (!logged) /* a logged txn's commit writes them beside its record */
         TRY(write_dirty_pages(txn));
     struct ldb__commit_state cs;
     TRY(ldb__lock_state_read(&env->lock, &cs));
@@ -340,7 +376,7 @@ int ldb__commit(ldb_txn *txn)
         rc = ldb__lock_state_write(&env->lock, &cs);
         if (rc == 0)
             rc = ldb__lock_publish_newer(&env->lock, &cs.snap);
-    } else if (txn->log.too_big) {
+    } else if (!logged) {
         rc = commit_as_checkpoint(txn, &cs);
         txn->committed = rc == 0;
     } else {

@@ -6,12 +6,16 @@
  *  1. write the changed trees' descriptors to the catalog and the freed pages
  *     to the free tree; grow the data file if needed;
  *  2. checksum and pwrite T's dirty pages into free page numbers of the data
- *     file (no sync: the log makes T durable, and no snapshot references
- *     those pages yet);
+ *     file (no sync: the log makes T durable, recovery replays T's record
+ *     rather than trust them, and no snapshot references them yet);
  *  3. make room in the log file (a full disk fails T here, before anything
- *     is visible), seal T's record and append it at the log's end: if no
- *     sync is in flight (the sync mutex is free) as one io_uring submission
- *     of the write linked to an fdatasync; otherwise with a plain write;
+ *     is visible: T commits as a checkpoint instead), seal T's record and
+ *     append it at the log's end: if no sync is in flight (the sync mutex is
+ *     free) as one io_uring submission of the write linked to an fdatasync,
+ *     made BEFORE step 2, so the pages are written while the kernel syncs
+ *     (a page failing then takes the record back, durably: its checksum
+ *     overwritten and the log synced); otherwise after step 2, with a plain
+ *     write;
  *  4. record T as the newest committed state and release the writer mutex,
  *     so the next txn can start building on T;
  *  5. wait until the log is durable past T: the submission of step 3, or as

@@ -289,9 +289,12 @@ END_TEST
 
 /* Child side of test_failed_commit_leaves_no_trace: commit "before", fail
  * the k-th write of the commit of "failed" (a value over several pages),
- * commit "after" if asked, and die without closing. Exits 0 if "failed"
- * failed, 1 if it committed (the fault came too late), else 2. */
-static void failing_commit_child(const char *path, int sync_mode, uint64_t k, int then_commit)
+ * commit "after" if asked, and die without closing; with a power_seed, the
+ * power-loss simulation runs from the failing commit on and the power goes
+ * before the exit. Exits 0 if "failed" failed, 1 if it committed (the fault
+ * came too late), else 2. */
+static void failing_commit_child(const char *path, int sync_mode, uint64_t k, int then_commit,
+                                 uint64_t power_seed)
 {
     ldb_options o = {.sync_mode = sync_mode};
     ldb_env *env;
@@ -307,6 +310,8 @@ static void failing_commit_child(const char *path, int sync_mode, uint64_t k, in
         _exit(2);
     if (ldb_txn_begin(env, 0, &txn) != 0 || ldb_put(txn, LDB_MAIN, &kf, &vb, 0) != 0)
         _exit(2);
+    if (power_seed)
+        ldb__os_crashsim_start(power_seed);
     ldb__os_fault_reset();
     ldb__os_fault_set(LDB_FAULT_WRITE, k, EIO);
     int rc = ldb_txn_commit(txn);
@@ -316,26 +321,36 @@ static void failing_commit_child(const char *path, int sync_mode, uint64_t k, in
     if (then_commit && (ldb_txn_begin(env, 0, &txn) != 0 ||
                         ldb_put(txn, LDB_MAIN, &ka, &vs, 0) != 0 || ldb_txn_commit(txn) != 0))
         _exit(2);
+    if (power_seed)
+        ldb__os_crashsim_crash();
     _exit(rc == 0 ? 1 : 0); /* no ldb_close: recovery replays the log */
 }
 
 /* A commit that fails leaves no trace after a crash, whichever of its
- * writes failed: under LDB_SYNC_OFF its log record is written while its
- * data pages are (commit.c), so a page that fails after the record was
- * written must take the record back, or recovery would replay a txn the
- * application was told had failed. Then the env commits on. */
+ * writes failed: its log record is written while its data pages are
+ * (commit.c; under LDB_SYNC_FULL with the record's sync submitted too), so
+ * a page that fails after the record was written must take the record
+ * back, or recovery would replay a txn the application was told had
+ * failed. Under LDB_SYNC_FULL the record may be durable by then, so taking
+ * it back must be durable too: the third round loses power after the
+ * failed commit (no later commit's sync covers the take-back). Then the
+ * env commits on. */
 START_TEST(test_failed_commit_leaves_no_trace)
 {
-    const int sync_mode = _i ? LDB_SYNC_OFF : LDB_SYNC_FULL;
+    const int sync_mode = _i == 1 ? LDB_SYNC_OFF : LDB_SYNC_FULL;
+    const int power_loss = _i == 2;
     int failures = 0;
     for (uint64_t k = 1; k <= 4; k++) {
-        for (int then_commit = 0; then_commit < 2; then_commit++) {
+        for (int round = 0; round < 2; round++) {
+            /* With a power loss, two seeds; a later commit would sync. */
+            int then_commit = power_loss ? 0 : round;
+            uint64_t power_seed = power_loss ? 2 * k + (uint64_t)round : 0;
             char dir[4096], path[4200];
             tu_fresh_db(dir, sizeof dir, path, sizeof path);
             pid_t pid = fork();
             ck_assert_int_ge(pid, 0);
             if (pid == 0)
-                failing_commit_child(path, sync_mode, k, then_commit);
+                failing_commit_child(path, sync_mode, k, then_commit, power_seed);
             int status = tu_wait_child(pid, 60, "failing committer");
             ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) < 2,
                           "write %" PRIu64 ": the child failed (status %d)", k, status);
@@ -1191,7 +1206,7 @@ static Suite *wal_suite(void)
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, test_reopen_after_close, 0, 2);
     tcase_add_loop_test(tc, test_recover_after_exit, 0, 2);
-    tcase_add_loop_test(tc, test_failed_commit_leaves_no_trace, 0, 2);
+    tcase_add_loop_test(tc, test_failed_commit_leaves_no_trace, 0, 3);
     tcase_add_test(tc, test_wal_size_and_checkpoint);
     tcase_add_test(tc, test_auto_checkpoint);
     tcase_add_test(tc, test_sync_off_defers_checkpoint);
