@@ -194,18 +194,14 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
         /* Nothing refers to the pages until the state write below, and
          * recovery replays the record, never trusting them (recovery.h). */
         *pages = write_dirty_pages(txn);
-        if (*pages < 0) {
-            rc = take_back_synced_record(env, off, crc);
+        rc = *pages < 0 ? *pages : ldb__lock_state_write(&env->lock, cs);
+        if (rc < 0) {
+            /* The txn is not committed (its caller is told so), but the
+             * submitted sync may make its record durable. */
+            int taken = take_back_synced_record(env, off, crc);
             ldb__lock_sync_release(&env->lock);
             ldb__lock_durable_wake(&env->lock);
-            return rc < 0 ? rc : *pages;
-        }
-        rc = ldb__lock_state_write(&env->lock, cs);
-        if (rc < 0) {
-            /* As before this reorder: the record may be durable; the txn
-             * was not visible and its caller was told it failed. */
-            ldb__lock_sync_release(&env->lock);
-            return rc;
+            return taken < 0 ? taken : rc;
         }
         txn->committed = 1; /* the next writer builds on it */
         int released = ldb__txn_release_writer(txn);
@@ -228,7 +224,15 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
     *pages = write_dirty_pages(txn);
     TRY(*pages);
     TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
-    TRY(ldb__lock_state_write(&env->lock, cs));
+    rc = ldb__lock_state_write(&env->lock, cs);
+    if (rc < 0) {
+        /* Appended but not committed: the sync in flight, or any later
+         * one, may make the record durable, so its take-back is synced. */
+        TRY(unwrite_record(env, off, crc));
+        if (ldb__io_datasync(&env->io, env->wal_fd) < 0)
+            return ldb__panic(env, 1);
+        return rc;
+    }
     txn->committed = 1;
     int released = ldb__txn_release_writer(txn);
     rc = ldb__wait_durable(env, cs->snap.txnid);
@@ -330,18 +334,13 @@ static int commit_overlapped(ldb_txn *txn, struct ldb__commit_state *cs)
     TRY(rc);
     cs->wal_end = off + rec_len;
     cs->wal_prev_crc = crc;
-    TRY(ldb__lock_state_write(&env->lock, cs));
+    rc = ldb__lock_state_write(&env->lock, cs);
+    if (rc < 0) { /* the whole record is in the kernel: take it back */
+        TRY(unwrite_record(env, off, crc));
+        return rc;
+    }
     txn->committed = 1;
     return publish_committed(env, &cs->snap);
-}
-
-/* Whether this commit takes commit_overlapped: a logged txn under
- * LDB_SYNC_OFF (under LDB_SYNC_FULL, append_record: the pages are written
- * while the record's write and sync run, append_and_publish). */
-static int overlap_fits(const ldb_txn *txn)
-{
-    return !txn->replaying && !txn->log.too_big &&
-           txn->env->opts.sync_mode == LDB_SYNC_OFF;
 }
 
 int ldb__commit(ldb_txn *txn)
@@ -359,8 +358,11 @@ int ldb__commit(ldb_txn *txn)
     /* Pages past the file's end were grown for as they were taken
      * (space.h); this only catches what the allocator did not see. */
     TRY(ldb__space_grow(txn, txn->snap.npages));
-    int overlap = overlap_fits(txn);
     int logged = !txn->replaying && !txn->log.too_big;
+    /* A logged txn under LDB_SYNC_OFF takes commit_overlapped; under
+     * LDB_SYNC_FULL append_record (its pages are written while the
+     * record's write and sync run, append_and_publish). */
+    int overlap = logged && env->opts.sync_mode == LDB_SYNC_OFF;
     if (!logged) /* a logged txn's commit writes them beside its record */
         TRY(write_dirty_pages(txn));
     struct ldb__commit_state cs;

@@ -19,7 +19,9 @@
  *    passes wal_max_bytes; a txn too big for half of it commits as a
  *    checkpoint and never enters the log; a commit whose k-th write fails
  *    (its record or one of its pages) is absent after a crash, under both
- *    sync modes, with and without a commit after it.
+ *    sync modes, with and without a commit after it; so is one whose
+ *    commit-state write fails after its record was written (alone on the
+ *    log and in a group, with and without a power loss).
  *  - group: 8 threads x 300 single-put LDB_SYNC_FULL txns, and 3 processes
  *    x 2 threads x 100, then a crash: every txn is there, ids unique and
  *    consecutive; the sync count is printed (batching).
@@ -379,6 +381,78 @@ START_TEST(test_failed_commit_leaves_no_trace)
     }
     /* The record and the first page writes fail, at least. */
     ck_assert_int_ge(failures, 4);
+}
+END_TEST
+
+/* Child side of test_failed_state_write_leaves_no_trace: commit "before",
+ * then "failed", whose write of the commit state in the lock file fails
+ * (as on a damaged state mutex) after its record was written or submitted;
+ * in_group holds the sync mutex meanwhile, so the commit takes the group
+ * branch (a sync in flight). With a power_seed, the power goes after that.
+ * Exits 0 if "failed" failed as asked, else 2. */
+static void failing_state_child(const char *path, int sync_mode, int in_group,
+                                uint64_t power_seed)
+{
+    ldb_options o = {.sync_mode = sync_mode};
+    ldb_env *env;
+    if (ldb_open(path, &o, &env) != 0)
+        _exit(2);
+    ldb_txn *txn;
+    ldb_val kb = tu_str("before"), kf = tu_str("failed");
+    ldb_val vs = {5, "small"};
+    if (ldb_txn_begin(env, 0, &txn) != 0 || ldb_put(txn, LDB_MAIN, &kb, &vs, 0) != 0 ||
+        ldb_txn_commit(txn) != 0)
+        _exit(2);
+    if (ldb_txn_begin(env, 0, &txn) != 0 || ldb_put(txn, LDB_MAIN, &kf, &vs, 0) != 0)
+        _exit(2);
+    if (in_group && ldb__lock_sync_acquire(&env->lock, 0) != 0)
+        _exit(2);
+    if (power_seed)
+        ldb__os_crashsim_start(power_seed);
+    ldb__lock_fail_state_write(1, LDB_CORRUPTED);
+    int rc = ldb_txn_commit(txn);
+    ldb__lock_fail_state_write(0, 0);
+    if (in_group)
+        ldb__lock_sync_release(&env->lock);
+    if (power_seed)
+        ldb__os_crashsim_crash();
+    _exit(rc == LDB_CORRUPTED ? 0 : 2); /* no ldb_close: recovery replays the log */
+}
+
+/* A commit whose commit-state write fails after its record went to the log
+ * leaves no trace either: the record is taken back, under LDB_SYNC_FULL
+ * durably (the submitted sync, or any later one, may have made it durable;
+ * the power-loss rounds fail without that sync). Variants: LDB_SYNC_OFF;
+ * LDB_SYNC_FULL alone on the log, and in a group (a sync in flight); each
+ * LDB_SYNC_FULL one also with the power lost after the failure. */
+START_TEST(test_failed_state_write_leaves_no_trace)
+{
+    const int sync_mode = _i == 0 ? LDB_SYNC_OFF : LDB_SYNC_FULL;
+    const int in_group = _i >= 3;
+    const int power_loss = _i == 2 || _i == 4;
+    for (uint64_t seed = 1; seed <= (power_loss ? 6u : 1u); seed++) {
+        char dir[4096], path[4200];
+        tu_fresh_db(dir, sizeof dir, path, sizeof path);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+            failing_state_child(path, sync_mode, in_group, power_loss ? seed : 0);
+        int status = tu_wait_child(pid, 60, "committer whose state write fails");
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "variant %d seed %" PRIu64 ": the child failed (status %d)", _i, seed,
+                      status);
+        ldb_options o = {.sync_mode = sync_mode};
+        ldb_env *env = tu_open(path, &o);
+        expect_kv(env, "before", "small", 5);
+        ldb_txn *txn = tu_begin(env, LDB_TXN_RDONLY);
+        tu_expect_absent(txn, LDB_MAIN, "failed");
+        ldb_txn_abort(txn);
+        put_kv(env, "after", "small", 5); /* the env commits on */
+        expect_kv(env, "after", "small", 5);
+        tu_check_env(env);
+        ck_assert_int_eq(ldb_close(env), 0);
+        tu_remove_dir(dir);
+    }
 }
 END_TEST
 
@@ -1207,6 +1281,7 @@ static Suite *wal_suite(void)
     tcase_add_loop_test(tc, test_reopen_after_close, 0, 2);
     tcase_add_loop_test(tc, test_recover_after_exit, 0, 2);
     tcase_add_loop_test(tc, test_failed_commit_leaves_no_trace, 0, 3);
+    tcase_add_loop_test(tc, test_failed_state_write_leaves_no_trace, 0, 5);
     tcase_add_test(tc, test_wal_size_and_checkpoint);
     tcase_add_test(tc, test_auto_checkpoint);
     tcase_add_test(tc, test_sync_off_defers_checkpoint);
