@@ -340,7 +340,9 @@ static int commit_overlapped(ldb_txn *txn, struct ldb__commit_state *cs)
         return rc;
     }
     txn->committed = 1;
-    return publish_committed(env, &cs->snap);
+    rc = publish_committed(env, &cs->snap);
+    ldb__log_write_back(env, cs->wal_salt, cs->wal_end);
+    return rc;
 }
 
 int ldb__commit(ldb_txn *txn)

@@ -56,6 +56,17 @@ int ldb__checkpoint_if_due(ldb_env *env);
 /* A commit freed pages pages of the checkpointed trees (they wait for the
  * next checkpoint); the caller holds the writer mutex. */
 void ldb__checkpoint_note_held(ldb_env *env, uint64_t pages);
+/* Under LDB_SYNC_OFF, once the log appended by this env's commits since
+ * the last call passes LOG_WRITEBACK_BYTES, start writing it to the disk
+ * (no wait), so that the sync that makes it durable (ldb_sync, a
+ * checkpoint, the kernel's own write-back) finds it mostly written. The
+ * caller holds the writer mutex and has appended up to log_end in the
+ * generation of salt. */
+void ldb__log_write_back(ldb_env *env, uint64_t salt, uint64_t log_end);
+#ifdef LDB_TEST_HOOKS
+/* Called with each range ldb__log_write_back hands to the disk. */
+extern void (*ldb__log_write_back_hook)(uint64_t off, uint64_t len);
+#endif
 /* Start a new log generation after the newest committed txn, its header
  * synced (the caller holds the writer mutex; a failed sync panics). */
 int ldb__log_start(ldb_env *env);

@@ -75,6 +75,9 @@ struct ldb_env {
      * since checkpoint held_since (they wait for the next one), for the
      * LDB_SYNC_OFF checkpoint deferral (durable.h). Writer mutex. */
     uint64_t held_pages, held_since;
+    /* Where the log's next early write-back starts, in the generation of
+     * that salt (LDB_SYNC_OFF, ldb__log_write_back). Writer mutex. */
+    uint64_t log_written_back, log_written_back_salt;
     /* This process's latencies, for ldb_metrics (lock-free, see
      * histogram.h); the log syncs' are io.sync_latency. */
     struct ldb__histogram commit_latency;

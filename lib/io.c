@@ -9,6 +9,7 @@
 #include "io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,6 +199,10 @@ static int wait_write_sync(struct ldb__io *io)
     return ldb__os_fdatasync(io->fd);
 }
 
+/* Tags telling the append ring's completions apart. */
+#define TAG_APPEND 1
+#define TAG_WRITEBACK 2
+
 int ldb__io_append_start(struct ldb__io *io, int fd, const void *buf, size_t len, uint64_t off)
 {
     io->append_pending = 0;
@@ -211,6 +216,7 @@ int ldb__io_append_start(struct ldb__io *io, int fd, const void *buf, size_t len
         if (w == NULL)
             return -EBUSY; /* cannot happen: one append at a time, reaped */
         io_uring_prep_write(w, fd, buf, (unsigned)len, off);
+        io_uring_sqe_set_data64(w, TAG_APPEND);
         /* Straight to a worker: submitted inline, the copy would run on
          * this thread before io_uring_submit returned. */
         w->flags |= IOSQE_ASYNC;
@@ -234,11 +240,18 @@ int ldb__io_append_wait(struct ldb__io *io)
     if (io->append_pending) {
         struct io_uring_cqe *cqe;
         int rc;
-        do
-            rc = io_uring_wait_cqe(&io->append_ring->ring, &cqe);
-        while (rc == -EINTR || rc == -EAGAIN);
-        if (rc < 0)
-            return rc; /* cannot happen with a submission in flight */
+        for (;;) {
+            do
+                rc = io_uring_wait_cqe(&io->append_ring->ring, &cqe);
+            while (rc == -EINTR || rc == -EAGAIN);
+            if (rc < 0)
+                return rc; /* cannot happen with a submission in flight */
+            if (io_uring_cqe_get_data64(cqe) != TAG_WRITEBACK)
+                break;
+            /* A write-back's result: a hint, whatever it says. */
+            io_uring_cqe_seen(&io->append_ring->ring, cqe);
+            io->writeback_pending = 0;
+        }
         int res = cqe->res;
         io_uring_cqe_seen(&io->append_ring->ring, cqe);
         io->append_pending = 0;
@@ -252,5 +265,35 @@ int ldb__io_append_wait(struct ldb__io *io)
     }
 #endif
     (void)io;
+    return 0;
+}
+
+int ldb__io_start_writeback(struct ldb__io *io, int fd, uint64_t off, uint64_t len)
+{
+#ifdef HAVE_LIBURING
+    if (io->append_ring != NULL && !io->append_pending) {
+        struct io_uring *r = &io->append_ring->ring;
+        struct io_uring_cqe *cqe;
+        if (io->writeback_pending && io_uring_peek_cqe(r, &cqe) == 0) {
+            io_uring_cqe_seen(r, cqe); /* only a write-back can be there */
+            io->writeback_pending = 0;
+        }
+        if (io->writeback_pending)
+            return LDB_BUSY;
+        struct io_uring_sqe *s = io_uring_get_sqe(r);
+        if (s == NULL)
+            return LDB_BUSY;
+        /* 0 bytes: to the end of the file, for a range past 32 bits. */
+        unsigned nbytes = len > UINT32_MAX ? 0 : (unsigned)len;
+        io_uring_prep_sync_file_range(s, fd, nbytes, off, SYNC_FILE_RANGE_WRITE);
+        io_uring_sqe_set_data64(s, TAG_WRITEBACK);
+        s->flags |= IOSQE_ASYNC; /* a worker waits for the disk's queue, not us */
+        if (io_uring_submit(r) < 0)
+            return LDB_BUSY;
+        io->writeback_pending = 1;
+        return 0;
+    }
+#endif
+    ldb__os_start_writeback(fd, off, len);
     return 0;
 }

@@ -3,8 +3,9 @@
  * io.h: the log's I/O backend: io_uring where the kernel allows it, plain
  * pwrite/fdatasync otherwise. Both do the same things; the io_uring one
  * can link a write and an fdatasync in one submission, so a commit with no
- * sync already in flight costs one system call, and can hand a write to a
- * kernel worker, so a commit's record is copied while its pages are.
+ * sync already in flight costs one system call, and can hand a write (or a
+ * write-back hint) to a kernel worker, so a commit's record is copied while
+ * its pages are.
  *
  * The backend is chosen at open: io_uring if liburing was found at build
  * time, the ring can be set up (old kernels and seccomp filters refuse it),
@@ -42,6 +43,7 @@ struct ldb__io {
     size_t append_len;
     uint64_t append_off;
     int append_pending; /* submitted to append_ring, not yet reaped */
+    int writeback_pending; /* a write-back on append_ring, not yet reaped */
 };
 
 /* Set up the backend; never fails for want of io_uring (falls back). */
@@ -73,5 +75,12 @@ int ldb__io_wait_write_sync(struct ldb__io *io);
  * returns 0. One append in flight at a time: only the writer appends. */
 int ldb__io_append_start(struct ldb__io *io, int fd, const void *buf, size_t len, uint64_t off);
 int ldb__io_append_wait(struct ldb__io *io);
+
+/* Start writing len bytes at off of fd to the disk, as a hint (see
+ * ldb__os_start_writeback), on a kernel worker of the append ring so that
+ * the caller never waits for the disk's queue; without the ring, on this
+ * thread. 0 if started; LDB_BUSY (nothing done) while the last one is
+ * still running. Only the writer calls it, as for appends. */
+int ldb__io_start_writeback(struct ldb__io *io, int fd, uint64_t off, uint64_t len);
 
 #endif

@@ -411,6 +411,11 @@ int ldb__os_fdatasync(int fd)
     return 0;
 }
 
+void ldb__os_start_writeback(int fd, uint64_t off, uint64_t len)
+{
+    (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+}
+
 int ldb__os_file_size(int fd, uint64_t *size)
 {
     struct stat st;

@@ -51,6 +51,11 @@ int ldb__os_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 int ldb__os_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off);
 int ldb__os_fsync(int fd);
 int ldb__os_fdatasync(int fd);
+/* Start writing len bytes at off of fd to the disk without waiting
+ * (sync_file_range's SYNC_FILE_RANGE_WRITE): a hint that makes a later
+ * sync of them shorter; it promises no durability, and a failure is
+ * ignored (a later fsync reports any I/O error). */
+void ldb__os_start_writeback(int fd, uint64_t off, uint64_t len);
 int ldb__os_file_size(int fd, uint64_t *size);
 /* Grow the file to new_size bytes, allocating the blocks (so a later write
  * cannot fail for space) where the filesystem supports it. */

@@ -55,6 +55,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "os.h"
 #include "txn.h"
 #include "wal.h"
@@ -602,6 +603,89 @@ static uint64_t defer_put(ldb_env *env, int i, uint64_t tag)
  * of ascending puts through a 256 KiB limit checkpoint not once. Puts over
  * the checkpointed tree hold its pages for the next checkpoint, so they
  * checkpoint at the plain limit as before (the file stays as small). */
+/* The ranges ldb__log_write_back handed to the disk, in order. */
+static struct {
+    uint64_t off, len;
+} written_back[64];
+static unsigned written_back_count;
+
+static void note_written_back(uint64_t off, uint64_t len)
+{
+    if (written_back_count < sizeof written_back / sizeof written_back[0])
+        written_back[written_back_count++] = (typeof(written_back[0])){off, len};
+}
+
+/* Commit txns of 24 x 4 KiB values (a ~100 KB log record each) until the
+ * log holds at least bytes; the log's size. */
+static uint64_t grow_log(ldb_env *env, uint64_t bytes, int *seq)
+{
+    uint8_t val[4096];
+    char key[32];
+    while (stat_of(env).wal_size < bytes) {
+        ldb_txn *txn = tu_begin(env, 0);
+        for (int i = 0; i < 24; i++, (*seq)++) {
+            snprintf(key, sizeof key, "k%07d", *seq);
+            fill(val, sizeof val, (uint64_t)*seq);
+            ldb_val k = tu_str(key), v = {sizeof val, val};
+            TU_RC_OK(ldb_put(txn, LDB_MAIN, &k, &v, 0));
+        }
+        TU_RC_OK(ldb_txn_commit(txn));
+    }
+    return stat_of(env).wal_size;
+}
+
+/* Under LDB_SYNC_OFF the log is handed to the disk as it grows, every
+ * 4 MiB, each range following the last, from the start of each new
+ * generation; under LDB_SYNC_FULL (every commit syncs) never. (A range
+ * joins the next while the last one still runs on the ring's worker:
+ * allowed once per generation here.) */
+START_TEST(test_sync_off_writes_log_back)
+{
+    const uint64_t chunk = 4u << 20, record_max = 110000;
+    const int sync_mode = _i == 0 ? LDB_SYNC_OFF : LDB_SYNC_FULL;
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_options o = {.sync_mode = sync_mode};
+    ldb_env *env = tu_open(path, &o);
+    written_back_count = 0;
+    ldb__log_write_back_hook = note_written_back;
+    int seq = 0;
+    uint64_t end = grow_log(env, 3 * chunk + chunk / 2, &seq);
+    unsigned first_generation = written_back_count;
+    TU_RC_OK(ldb_checkpoint(env));
+    uint64_t end2 = grow_log(env, chunk + chunk / 2, &seq);
+    ldb__log_write_back_hook = NULL;
+    if (sync_mode == LDB_SYNC_FULL) {
+        ck_assert_msg(written_back_count == 0, "%u write-backs under LDB_SYNC_FULL",
+                      written_back_count);
+    } else {
+        ck_assert_msg(first_generation >= 2 && first_generation <= 3 &&
+                          written_back_count == first_generation + 1,
+                      "write-backs: %u in a log of %" PRIu64 " bytes, %u in all",
+                      first_generation, end, written_back_count);
+        uint64_t at = 0;
+        for (unsigned i = 0; i < written_back_count; i++) {
+            if (i == first_generation) {
+                ck_assert_msg(at + 2 * chunk + record_max > end,
+                              "the first generation's write-backs end at %" PRIu64
+                              " of %" PRIu64, at, end);
+                at = 0; /* the checkpoint started a new generation */
+            }
+            ck_assert_msg(written_back[i].off == at && written_back[i].len >= chunk,
+                          "write-back %u: %" PRIu64 " bytes at %" PRIu64 ", want %" PRIu64
+                          "+ at %" PRIu64,
+                          i, written_back[i].len, written_back[i].off, chunk, at);
+            at += written_back[i].len;
+            ck_assert_msg(at <= (i < first_generation ? end : end2),
+                          "write-back %u ends at %" PRIu64 ", past the log", i, at);
+        }
+    }
+    tu_check_env(env);
+    ck_assert_int_eq(ldb_close(env), 0);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_sync_off_defers_checkpoint)
 {
     char dir[4096], path[4200];
@@ -1285,6 +1369,7 @@ static Suite *wal_suite(void)
     tcase_add_test(tc, test_wal_size_and_checkpoint);
     tcase_add_test(tc, test_auto_checkpoint);
     tcase_add_test(tc, test_sync_off_defers_checkpoint);
+    tcase_add_loop_test(tc, test_sync_off_writes_log_back, 0, 2);
     tcase_add_test(tc, test_big_txn_commits_as_checkpoint);
     suite_add_tcase(s, tc);
     tc = tcase_create("group");
