@@ -76,7 +76,16 @@ static int fetch_page(const struct ldb__pager *pg, const struct tree_desc *t, pg
      * Otherwise a leaf's slot lines are asked for (a 4 KiB leaf of small
      * entries has up to ~30 slots: lines 0-3): a write txn's low pages are
      * mostly its own dirty copies, in cache, and a scan asks for the next
-     * leaf's lines itself (cursor.c, scan_next). */
+     * leaf's lines itself (cursor.c, scan_next).
+     * The header is read (and checked) first, the rest asked for after:
+     * asked for before it, the 63 lines went to memory ahead of the one
+     * line the search waits for first, and gets were ~5% slower in time
+     * (docs/benchmarks.md, issue 15, seventh pass). The prefetches do not
+     * wait for the check's load: they follow its branches speculatively.
+     * A page whose header is damaged is not asked for. */
+    TRY(ldb__page_check_header(*page, pg->page_size, type));
+    if (LDB_UNLIKELY(ldb__le16(PAGE_CHDR(*page)->count) == 0))
+        return LDB_CORRUPT();
     if (searched && level + 2 >= t->depth && pg->dirty == NULL) {
         prefetch_page(*page, pg->page_size);
     } else if (type == PAGE_LEAF) {
@@ -84,9 +93,6 @@ static int fetch_page(const struct ldb__pager *pg, const struct tree_desc *t, pg
         __builtin_prefetch(*page + 128);
         __builtin_prefetch(*page + 192);
     }
-    TRY(ldb__page_check_header(*page, pg->page_size, type));
-    if (LDB_UNLIKELY(ldb__le16(PAGE_CHDR(*page)->count) == 0))
-        return LDB_CORRUPT();
     return 0;
 }
 

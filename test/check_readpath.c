@@ -298,9 +298,17 @@ static void leaf_offset_in_slots(uint8_t *page)
         slots[i].offset = ldb__to_le32(PAGE_HEADER_SIZE);
 }
 
+/* Leaf: its header says branch, so the header check refuses it. */
+static void leaf_type_branch(uint8_t *page)
+{
+    struct page_header *h = (struct page_header *)(void *)page;
+    h->type = ldb__to_le16(PAGE_BRANCH);
+}
+
 /* Build a database, damage every page of one type with fn, and expect
- * every get to answer LDB_CORRUPTED. */
-static void expect_gets_corrupted(uint16_t type, damage_fn fn)
+ * every get to answer LDB_CORRUPTED; and, unless want_prefetched is
+ * negative, each get to ask for that many bytes ahead (prefetched_by_get). */
+static void expect_gets_corrupted_prefetching(uint16_t type, damage_fn fn, long want_prefetched)
 {
     const char *dir = tu_tmpdir();
     const char *path = tu_path(dir, "d.db");
@@ -330,13 +338,41 @@ static void expect_gets_corrupted(uint16_t type, damage_fn fn)
     for (unsigned i = 0; i < NKEYS; i += 97) {
         key_of(k, sizeof k, i);
         ldb_val key = tu_str(k), val;
+        uint64_t before = __atomic_load_n(&ldb__btree_prefetched, __ATOMIC_RELAXED);
         int rc = ldb_get(r, LDB_MAIN, &key, &val);
         ck_assert_msg(rc == LDB_CORRUPTED, "get %s: %s", k, ldb_strerror(rc));
+        if (want_prefetched >= 0)
+            ck_assert_uint_eq(__atomic_load_n(&ldb__btree_prefetched, __ATOMIC_RELAXED) - before,
+                              (uint64_t)want_prefetched);
     }
     ldb_txn_abort(r);
     TU_RC_OK(ldb_close(env));
     tu_remove_dir(dir);
 }
+
+static void expect_gets_corrupted(uint16_t type, damage_fn fn)
+{
+    expect_gets_corrupted_prefetching(type, fn, -1);
+}
+
+/* A page's header is checked before its lines are asked for: a get waits
+ * for the header line first, not behind the page's 63 other lines, and a
+ * page whose header is damaged is not asked for. In a tree of depth 2
+ * (NKEYS keys: a root over leaves, both asked for whole), a get whose
+ * leaf says it is a branch asks for the root's lines alone. */
+START_TEST(test_damaged_header_not_prefetched)
+{
+    const char *dir = tu_tmpdir();
+    ldb_env *env = tu_open(tu_path(dir, "d.db"), NULL);
+    write_all(env, 0);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    ck_assert_uint_eq(tu_tree_stat(r, LDB_MAIN).depth, 2);
+    ldb_txn_abort(r);
+    TU_RC_OK(ldb_close(env));
+    tu_remove_dir(dir);
+    expect_gets_corrupted_prefetching(PAGE_LEAF, leaf_type_branch, (long)PSIZE - 64);
+}
+END_TEST
 
 START_TEST(test_damaged_branch_key)
 {
@@ -598,6 +634,7 @@ static Suite *readpath_suite(void)
     tcase_add_test(tc, test_damaged_branch_key);
     tcase_add_test(tc, test_damaged_leaf_key);
     tcase_add_test(tc, test_damaged_leaf_offset);
+    tcase_add_test(tc, test_damaged_header_not_prefetched);
     suite_add_tcase(s, tc);
     tc = tcase_create("scan");
     tcase_set_timeout(tc, 60);
