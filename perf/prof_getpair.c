@@ -20,8 +20,13 @@
  * at a time (a barrier between slices), so the cores share only what the
  * engines share; the medians are over every thread's slices.
  *
- * Usage: prof_getpair DIR N SLICES [WARM [THREADS]]    (DIR: an empty
- *        directory; build it with make perf/prof_getpair, run
+ * With ONLY (ldb or lmdb), that engine alone runs its slices, as
+ * ldb_bench runs each engine in a process of its own: no slice of the
+ * other evicts its upper levels from the shared L3 between slices. Runs
+ * of each alone, alternating, give the ratio.
+ *
+ * Usage: prof_getpair DIR N SLICES [WARM [THREADS [ONLY]]]    (DIR: an
+ *        empty directory; build it with make perf/prof_getpair, run
  *        perf/.libs/prof_getpair with LD_LIBRARY_PATH=lib/.libs; WARM:
  *        warm-up slices per engine, N / 20,000 + 1 unless given or 0:
  *        fewer keep a callgrind run short; THREADS: 1 unless given)
@@ -145,6 +150,7 @@ struct run {
     long n;
     int slices;
     long warm_slices;
+    int only; /* -1: both engines; 0: ours alone; 1: LMDB's alone */
     pthread_barrier_t barrier;
 };
 
@@ -173,13 +179,16 @@ static void *worker_main(void *p)
     /* Warm both maps once (a fresh map would otherwise time page faults). */
     uint64_t warm = 7 + 1000003u * (uint64_t)wk->index;
     for (long i = 0; !wk->failed && i < r->warm_slices; i++)
-        if (slice_ldb(lr, &warm, r->n, out) < 0 || slice_lmdb(mr, r->dbi, &warm, r->n, out) < 0)
+        if ((r->only != 1 && slice_ldb(lr, &warm, r->n, out) < 0) ||
+            (r->only != 0 && slice_lmdb(mr, r->dbi, &warm, r->n, out) < 0))
             wk->failed = 1;
     for (int s = 0; s < r->slices; s++) {
         /* Both engines get the same keys in a slice; the first to run
          * alternates; every thread runs the same engine at a time. */
         for (int k = 0; k < 2; k++) {
             int e = (s + k) % 2;
+            if (r->only >= 0 && e != r->only)
+                continue; /* every thread skips it alike */
             uint64_t seed = 1000 + (uint64_t)s + 7919u * (uint64_t)wk->index;
             pthread_barrier_wait(&r->barrier);
             if (wk->failed)
@@ -205,8 +214,8 @@ static void *worker_main(void *p)
 
 int main(int argc, char **argv)
 {
-    if (argc < 4 || argc > 6 || atol(argv[2]) <= 0 || atoi(argv[3]) <= 0) {
-        fprintf(stderr, "usage: prof_getpair DIR N SLICES [WARM [THREADS]]\n");
+    if (argc < 4 || argc > 7 || atol(argv[2]) <= 0 || atoi(argv[3]) <= 0) {
+        fprintf(stderr, "usage: prof_getpair DIR N SLICES [WARM [THREADS [ONLY]]]\n");
         return 2;
     }
     long n = atol(argv[2]);
@@ -249,7 +258,12 @@ int main(int argc, char **argv)
                     .warm_slices = argc >= 5 ? atol(argv[4]) : 0};
     if (r.warm_slices <= 0)
         r.warm_slices = n / SLICE + 1;
-    int threads = argc == 6 ? atoi(argv[5]) : 1;
+    int threads = argc >= 6 ? atoi(argv[5]) : 1;
+    r.only = argc < 7 ? -1 : strcmp(argv[6], "ldb") == 0 ? 0 : strcmp(argv[6], "lmdb") == 0 ? 1 : -2;
+    if (r.only == -2) {
+        fprintf(stderr, "prof_getpair: ONLY is ldb or lmdb\n");
+        return 2;
+    }
     if (threads < 1 || threads > MAX_THREADS) {
         fprintf(stderr, "prof_getpair: THREADS is 1..%d\n", MAX_THREADS);
         return 2;
@@ -292,6 +306,12 @@ int main(int argc, char **argv)
     double lc = bench_median(c[0], slices), mc = bench_median(c[1], slices);
     printf("n=%ld slices=%d of %d gets, %d thread%s\n", n, slices / threads, SLICE, threads,
            threads > 1 ? "s" : "");
+    if (r.only >= 0) { /* one engine alone, as ldb_bench runs each in its own process */
+        printf("ns per get, %s alone (median): wall %.0f thread cpu %.0f\n",
+               r.only ? "lmdb" : "ours", r.only ? mw : lw, r.only ? mc : lc);
+        mdb_env_close(me);
+        return ldb_close(le) != 0;
+    }
     printf("ns per get, wall (median): ours %.0f lmdb %.0f ratio lmdb/ours %.2fx\n", lw, mw,
            mw / lw);
     printf("ns per get, thread cpu (median): ours %.0f lmdb %.0f ratio lmdb/ours %.2fx\n", lc, mc,
