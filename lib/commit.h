@@ -11,8 +11,9 @@
  *  3. make room in the log file (a full disk fails T here, before anything
  *     is visible: T commits as a checkpoint instead), seal T's record and
  *     append it at the log's end: if no sync is in flight (the sync mutex is
- *     free) as one io_uring submission of the write linked to an fdatasync,
- *     made BEFORE step 2, so the pages are written while the kernel syncs
+ *     free) BEFORE step 2, its write-back started at once (io.h; with
+ *     LDB_IO_BACKEND=io_uring, one submission of the write linked to an
+ *     fdatasync), so the pages are written while the disk writes the record
  *     (a page failing then takes the record back, durably: its checksum
  *     overwritten and the log synced); otherwise after step 2, with a plain
  *     write;

@@ -413,6 +413,10 @@ int ldb__os_fdatasync(int fd)
 
 void ldb__os_start_writeback(int fd, uint64_t off, uint64_t len)
 {
+#ifdef LDB_TEST_HOOKS
+    if (ldb__os_fault_check(LDB_FAULT_WRITEBACK))
+        return; /* an injected failure: the hint is lost, as a failed call's */
+#endif
     (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
 }
 

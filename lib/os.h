@@ -123,6 +123,7 @@ enum ldb__os_fault_kind {
     LDB_FAULT_SHORT,
     LDB_FAULT_RENAME, /* renameat2 fails: ldb__os_rename_noreplace falls back */
     LDB_FAULT_COPY,   /* ldb__os_copy_range (archiving a log generation) */
+    LDB_FAULT_WRITEBACK, /* ldb__os_start_writeback: counted; a fault drops the hint */
     LDB_FAULT_KINDS
 };
 void ldb__os_fault_set(enum ldb__os_fault_kind kind, uint64_t nth_call, int err);

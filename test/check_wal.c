@@ -457,6 +457,80 @@ START_TEST(test_failed_state_write_leaves_no_trace)
 }
 END_TEST
 
+/* Child side of test_log_writeback_starts_early: the write-back start of
+ * a commit's record fails, the commit goes on, and the power goes. */
+static void writeback_fails_child(const char *path, uint64_t power_seed)
+{
+    ldb_options o = {.sync_mode = LDB_SYNC_FULL};
+    ldb_env *env;
+    if (ldb_open(path, &o, &env) != 0)
+        _exit(2);
+    ldb__os_crashsim_start(power_seed);
+    ldb__os_fault_reset();
+    ldb__os_fault_set(LDB_FAULT_WRITEBACK, 1, EIO);
+    ldb_txn *txn;
+    ldb_val k = tu_str("durable"), v = {5, "value"};
+    if (ldb_txn_begin(env, 0, &txn) != 0 || ldb_put(txn, LDB_MAIN, &k, &v, 0) != 0)
+        _exit(2);
+    int rc = ldb_txn_commit(txn);
+    uint64_t started = ldb__os_fault_calls(LDB_FAULT_WRITEBACK);
+    ldb__os_fault_reset();
+    ldb__os_crashsim_crash();
+    _exit(rc == 0 && started == 1 ? 0 : 1);
+}
+
+/* A durable commit with no sync in flight starts the disk on its record
+ * (sync_file_range) before it writes its pages, so that they are written
+ * while the record is (io.h): the first page write failing finds the
+ * record's write-back started already, once (none with the linked
+ * io_uring submission, LDB_IO_BACKEND=io_uring, whose kernel worker writes
+ * the record). A start that fails costs nothing but the head start: the
+ * commit succeeds, and its fdatasync still makes it durable (a power loss
+ * right after it keeps it). */
+START_TEST(test_log_writeback_starts_early)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_options o = {.sync_mode = LDB_SYNC_FULL};
+    ldb_env *env = tu_open(path, &o);
+    put_kv(env, "before", "small", 5);
+    int linked = strcmp(ldb__io_backend(&env->io), "io_uring") == 0;
+    if (getenv("LDB_IO_BACKEND") == NULL) /* the linked submission is asked for only */
+        ck_assert(!linked);
+    ldb_txn *txn = tu_begin(env, 0);
+    ldb_val k = tu_str("failed"), v = {5, "value"};
+    ck_assert_int_eq(ldb_put(txn, LDB_MAIN, &k, &v, 0), 0);
+    ldb__os_fault_reset();
+    ldb__os_fault_set(LDB_FAULT_WRITE, 2, EIO); /* the record is the first write */
+    int rc = ldb_txn_commit(txn);
+    uint64_t started = ldb__os_fault_calls(LDB_FAULT_WRITEBACK);
+    ldb__os_fault_reset();
+    ck_assert_int_eq(rc, -EIO);
+    ck_assert_uint_eq(started, linked ? 0 : 1);
+    put_kv(env, "after", "small", 5);
+    ck_assert_int_eq(ldb_close(env), 0);
+
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+            writeback_fails_child(path, seed);
+        int status = tu_wait_child(pid, 60, "committer");
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "the commit failed with its write-back start (status %d)", status);
+        env = tu_open(path, &o);
+        expect_kv(env, "durable", "value", 5);
+        expect_kv(env, "after", "small", 5);
+        ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+        tu_expect_absent(r, LDB_MAIN, "failed");
+        ldb_txn_abort(r);
+        tu_check_env(env);
+        ck_assert_int_eq(ldb_close(env), 0);
+    }
+    tu_remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_wal_size_and_checkpoint)
 {
     char dir[4096], path[4200];
@@ -1366,6 +1440,7 @@ static Suite *wal_suite(void)
     tcase_add_loop_test(tc, test_recover_after_exit, 0, 2);
     tcase_add_loop_test(tc, test_failed_commit_leaves_no_trace, 0, 3);
     tcase_add_loop_test(tc, test_failed_state_write_leaves_no_trace, 0, 5);
+    tcase_add_test(tc, test_log_writeback_starts_early);
     tcase_add_test(tc, test_wal_size_and_checkpoint);
     tcase_add_test(tc, test_auto_checkpoint);
     tcase_add_test(tc, test_sync_off_defers_checkpoint);

@@ -1,7 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Rerun the log and crash suites on the plain pwrite/fdatasync backend
-# (LDB_IO_BACKEND=sync), so make check covers it as well as io_uring.
+# (LDB_IO_BACKEND=sync: no io_uring at all), and the log suite with the
+# linked io_uring write + fdatasync of a durable commit, which only
+# LDB_IO_BACKEND=io_uring sets up (io.h), so make check covers every path
+# besides the default one (plain durable commits, io_uring appends).
 # With LDB_TEST_QUICK set (the shortened CI builds), the log suite alone:
 # build 1 runs both, and the backend is a few plain system calls that the
 # crash suite's fault loops only repeat.
@@ -15,13 +18,15 @@ failures=0
 errors=0
 out=${TMPDIR:-/tmp}/ldb-sync-backend.$$
 trap 'rm -f "$out"' EXIT
-suites="test/check_wal test/check_crash"
-[ -n "${LDB_TEST_QUICK:-}" ] && suites=test/check_wal
-for t in $suites; do
+runs="sync:test/check_wal sync:test/check_crash io_uring:test/check_wal"
+[ -n "${LDB_TEST_QUICK:-}" ] && runs="sync:test/check_wal io_uring:test/check_wal"
+for run in $runs; do
+    backend=${run%%:*}
+    t=${run#*:}
     [ -x "$t" ] || continue
     ran=1
-    echo "== $t with LDB_IO_BACKEND=sync"
-    LDB_IO_BACKEND=sync "./$t" >"$out" 2>&1 || status=1
+    echo "== $t with LDB_IO_BACKEND=$backend"
+    LDB_IO_BACKEND=$backend "./$t" >"$out" 2>&1 || status=1
     cat "$out"
     line=$(grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$out" | tail -n 1)
     if [ -n "$line" ]; then
