@@ -309,6 +309,7 @@ int ldb__io_start_writeback(struct ldb__io *io, int fd, uint64_t off, uint64_t l
         return 0;
     }
 #endif
+    (void)io;
     ldb__os_start_writeback(fd, off, len);
     return 0;
 }
