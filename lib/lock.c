@@ -391,33 +391,13 @@ int ldb__lock_state_read(struct ldb__lock *lk, struct ldb__commit_state *out)
     return 0;
 }
 
-#ifdef LDB_TEST_HOOKS
-static uint64_t state_write_fault_nth;
-static int state_write_fault_err;
-
-void ldb__lock_fail_state_write(uint64_t nth, int err)
-{
-    __atomic_store_n(&state_write_fault_err, err, __ATOMIC_RELAXED);
-    __atomic_store_n(&state_write_fault_nth, nth, __ATOMIC_RELEASE);
-}
-
-/* The error a test asked this state write to fail with, or 0. */
-static int state_write_fault(void)
-{
-    uint64_t nth = __atomic_load_n(&state_write_fault_nth, __ATOMIC_ACQUIRE);
-    if (nth == 0 || __atomic_sub_fetch(&state_write_fault_nth, 1, __ATOMIC_ACQ_REL) != 0)
-        return 0;
-    return __atomic_load_n(&state_write_fault_err, __ATOMIC_RELAXED);
-}
-#else
-#define state_write_fault() 0
-#endif
-
 int ldb__lock_state_write(struct ldb__lock *lk, const struct ldb__commit_state *in)
 {
-    int fault = state_write_fault();
+#ifdef LDB_TEST_HOOKS
+    int fault = ldb__os_fault_check(LDB_FAULT_STATE);
     if (fault != 0)
         return fault;
+#endif
     TRY(state_lock(lk));
     uint32_t next = (lk->hdr->state_idx + 1) & 1;
     lk->hdr->state[next] = *in;

@@ -206,11 +206,6 @@ __attribute__((warn_unused_result))
 int ldb__lock_state_read(struct ldb__lock *lk, struct ldb__commit_state *out);
 __attribute__((warn_unused_result))
 int ldb__lock_state_write(struct ldb__lock *lk, const struct ldb__commit_state *in);
-#ifdef LDB_TEST_HOOKS
-/* The nth ldb__lock_state_write from now (this process) fails with err, as
- * one on a damaged state mutex would; nth = 0 turns the fault off. */
-void ldb__lock_fail_state_write(uint64_t nth, int err);
-#endif
 /* Committers waiting for the log to become durable past their txn sleep
  * on durable_seq (a process-shared futex) rather than queueing on the sync
  * mutex, so one sync releases all of them at once. */

@@ -124,6 +124,8 @@ enum ldb__os_fault_kind {
     LDB_FAULT_RENAME, /* renameat2 fails: ldb__os_rename_noreplace falls back */
     LDB_FAULT_COPY,   /* ldb__os_copy_range (archiving a log generation) */
     LDB_FAULT_WRITEBACK, /* ldb__os_start_writeback: counted; a fault drops the hint */
+    LDB_FAULT_STATE, /* ldb__lock_state_write fails with the error as given (an
+                      * LDB_ code, as on a damaged state mutex), not -errno */
     LDB_FAULT_KINDS
 };
 void ldb__os_fault_set(enum ldb__os_fault_kind kind, uint64_t nth_call, int err);

@@ -410,9 +410,10 @@ static void failing_state_child(const char *path, int sync_mode, int in_group,
         _exit(2);
     if (power_seed)
         ldb__os_crashsim_start(power_seed);
-    ldb__lock_fail_state_write(1, LDB_CORRUPTED);
+    ldb__os_fault_reset();
+    ldb__os_fault_set(LDB_FAULT_STATE, 1, LDB_CORRUPTED);
     int rc = ldb_txn_commit(txn);
-    ldb__lock_fail_state_write(0, 0);
+    ldb__os_fault_reset();
     if (in_group)
         ldb__lock_sync_release(&env->lock);
     if (power_seed)
