@@ -154,14 +154,13 @@ static int unwrite_record(ldb_env *env, uint64_t off, uint32_t crc)
     return 0;
 }
 
-/* Take back a record whose write and sync were submitted (the sync mutex
- * held) when the txn's pages then failed: the submission finishes, the
- * record is unwritten and that is made durable too, since the submitted
- * sync may have made the whole record durable. A failed sync or unwrite
- * leaves a log no env may trust. */
-static int take_back_synced_record(ldb_env *env, uint64_t off, uint32_t crc)
+/* Take back a record that a sync (submitted with it, or anyone's later one)
+ * may have made durable when its txn then failed: the record is unwritten
+ * and that is made durable too. synced: the result of the record's own
+ * sync, if one was submitted with it (else 0). A failed sync or unwrite
+ * leaves a log no env may trust (a failed sync is never retried). */
+static int take_back_durable_record(ldb_env *env, uint64_t off, uint32_t crc, int synced)
 {
-    int synced = ldb__io_wait_write_sync(&env->io);
     TRY(unwrite_record(env, off, crc));
     if (synced < 0 || ldb__io_datasync(&env->io, env->wal_fd) < 0)
         return ldb__panic(env, 1);
@@ -198,7 +197,8 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
         if (rc < 0) {
             /* The txn is not committed (its caller is told so), but the
              * submitted sync may make its record durable. */
-            int taken = take_back_synced_record(env, off, crc);
+            int synced = ldb__io_wait_write_sync(&env->io); /* the submission ends */
+            int taken = take_back_durable_record(env, off, crc, synced);
             ldb__lock_sync_release(&env->lock);
             ldb__lock_durable_wake(&env->lock);
             return taken < 0 ? taken : rc;
@@ -227,11 +227,9 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
     rc = ldb__lock_state_write(&env->lock, cs);
     if (rc < 0) {
         /* Appended but not committed: the sync in flight, or any later
-         * one, may make the record durable, so its take-back is synced. */
-        TRY(unwrite_record(env, off, crc));
-        if (ldb__io_datasync(&env->io, env->wal_fd) < 0)
-            return ldb__panic(env, 1);
-        return rc;
+         * one, may make the record durable. */
+        int taken = take_back_durable_record(env, off, crc, 0);
+        return taken < 0 ? taken : rc;
     }
     txn->committed = 1;
     int released = ldb__txn_release_writer(txn);
