@@ -368,7 +368,11 @@ START_TEST(test_backup_live)
         snprintf(names[n], sizeof names[n], "pipedc%d", r);
         TU_RC_OK(backup_via_pipe(w.env, LDB_BACKUP_COMPACT, tu_path(dir, names[n++]), &w));
     }
-    uint64_t during = __atomic_load_n(&w.done, __ATOMIC_ACQUIRE);
+    /* The writer must still be committing once the copies have ended: wait
+     * for its next commit before stopping it (the stop flag alone may win
+     * the race against that commit on a slow machine). */
+    uint64_t during = writer_done(&w);
+    wait_commits(&w, during + 1);
     __atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
     ck_assert_msg(!w.failed, "writer: %s", tu_fail_msg);
