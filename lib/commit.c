@@ -301,10 +301,11 @@ static int append_record(ldb_txn *txn, struct ldb__commit_state *cs)
     return rc;
 }
 
-/* Steps 2-6 of commit.h under LDB_SYNC_OFF, with the two copies into the
- * page cache overlapped: the log record goes to a kernel worker (on the
- * other core) while this thread seals and writes the data pages, and both
- * are complete before anything is visible, so a kill -9 after the return
+/* Steps 2-6 of commit.h under LDB_SYNC_OFF. With LDB_IO_BACKEND=io_uring
+ * the two copies into the page cache overlap: the log record goes to a
+ * kernel worker while this thread seals and writes the data pages (by
+ * default it is a pwrite before them: io.h says why). Both are complete
+ * before anything is visible, so a kill -9 after the return
  * still finds the record, and a reader of the new snapshot finds its pages
  * in the kernel. Pages that fail after the record was written: the record
  * is unwritten, as if it had never been (a failed commit leaves no trace). */

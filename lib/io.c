@@ -83,13 +83,15 @@ int ldb__io_init(struct ldb__io *io)
     const char *want = getenv("LDB_IO_BACKEND");
     if (want != NULL && strcmp(want, "sync") == 0)
         return 0;
-    /* The linked write + fdatasync only when asked for: on the machine of
-     * docs/benchmarks.md ("issue 11, durable commits, sync3 branch") its
-     * kernel worker ran on the committing thread's core, after the commit's
-     * page writes, and a durable commit spent 10-30 us more outside the
-     * disk than with the plain calls and the write-back started early. */
-    int linked_sync = want != NULL && strcmp(want, "io_uring") == 0;
-    (void)ring_setup(io, linked_sync); /* refused or unavailable: the plain path */
+    /* The linked write + fdatasync, and appends on a kernel worker, only
+     * when asked for: on the machine of docs/benchmarks.md ("issue 11,
+     * durable commits, sync3 branch" and "Appends written on the writer's
+     * own thread") the worker's wake-ups cost more than the copy they took
+     * off the committing thread. By default the ring only starts the log's
+     * write-back. */
+    int asked = want != NULL && strcmp(want, "io_uring") == 0;
+    if (ring_setup(io, asked) == 0) /* refused or unavailable: the plain path */
+        io->ring_appends = asked && io->append_ring != NULL;
     return 0;
 }
 
@@ -102,7 +104,9 @@ const char *ldb__io_backend(const struct ldb__io *io)
 {
     if (io->ring != NULL)
         return "io_uring";
-    return io->append_ring != NULL ? "sync, io_uring appends" : "sync";
+    if (io->ring_appends)
+        return "sync, io_uring appends";
+    return io->append_ring != NULL ? "sync, io_uring write-back" : "sync";
 }
 
 /* Fault injection applies to both backends (test builds only); the power
@@ -222,7 +226,7 @@ int ldb__io_append_start(struct ldb__io *io, int fd, const void *buf, size_t len
 {
     io->append_pending = 0;
 #ifdef HAVE_LIBURING
-    if (USE_RING(io->append_ring, len)) {
+    if (io->ring_appends && USE_RING(io->append_ring, len)) {
         int e = IO_FAULT(LDB_FAULT_WRITE);
         if (e)
             return -e;

@@ -496,8 +496,11 @@ START_TEST(test_log_writeback_starts_early)
     ldb_env *env = tu_open(path, &o);
     put_kv(env, "before", "small", 5);
     int linked = strcmp(ldb__io_backend(&env->io), "io_uring") == 0;
-    if (getenv("LDB_IO_BACKEND") == NULL) /* the linked submission is asked for only */
-        ck_assert(!linked);
+    const char *backend = getenv("LDB_IO_BACKEND");
+    if (backend == NULL) /* the linked submission and ring appends are asked for only */
+        ck_assert(!linked && !env->io.ring_appends);
+    else if (strcmp(backend, "io_uring") == 0)
+        ck_assert(env->io.ring_appends == (env->io.append_ring != NULL));
     ldb_txn *txn = tu_begin(env, 0);
     ldb_val k = tu_str("failed"), v = {5, "value"};
     ck_assert_int_eq(ldb_put(txn, LDB_MAIN, &k, &v, 0), 0);

@@ -4,7 +4,8 @@
 # (LDB_IO_BACKEND=sync: no io_uring at all), and the log suite with the
 # linked io_uring write + fdatasync of a durable commit, which only
 # LDB_IO_BACKEND=io_uring sets up (io.h), so make check covers every path
-# besides the default one (plain durable commits, io_uring appends).
+# besides the default one (plain writes, io_uring only for the log's
+# write-back), including LDB_SYNC_OFF records written on a kernel worker.
 # With LDB_TEST_QUICK set (the shortened CI builds), the log suite alone:
 # build 1 runs both, and the backend is a few plain system calls that the
 # crash suite's fault loops only repeat.
