@@ -167,19 +167,32 @@ static int take_back_durable_record(ldb_env *env, uint64_t off, uint32_t crc, in
     return 0;
 }
 
+/* What became of a txn's pages when its append failed: a failure before
+ * they were written leaves them to the caller's checkpoint fallback; a
+ * failed page write is an error of its own, never a shortage of log room. */
+enum txn_pages { PAGES_PENDING, PAGES_WRITTEN, PAGES_FAILED };
+
+static int write_pages_noting(ldb_txn *txn, enum txn_pages *pages)
+{
+    int rc = write_dirty_pages(txn);
+    *pages = rc < 0 ? PAGES_FAILED : PAGES_WRITTEN;
+    return rc;
+}
+
 /* Steps 2-6 of commit.h for a sealed record under LDB_SYNC_FULL
- * (LDB_SYNC_OFF commits take commit_overlapped). *pages is left positive
- * while txn's pages are not written (a failure before that: the caller's
- * checkpoint fallback writes them), else is write_dirty_pages' result. */
+ * (LDB_SYNC_OFF commits take commit_overlapped); *pages says what became
+ * of txn's pages. */
 static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t rec_len,
-                              uint32_t crc, int *pages)
+                              uint32_t crc, enum txn_pages *pages)
 {
     ldb_env *env = txn->env;
     const uint8_t *rec = txn->log.data;
     uint64_t off = cs->wal_end - rec_len;
-    /* Alone (no sync in flight, no one waiting for one): the write and its
-     * sync go out as one submission, this thread writes the pages while the
-     * kernel syncs, and the next txn starts building once they are written.
+    /* Alone (no sync in flight, no one waiting for one): the record's write
+     * and its sync are submitted (io.h: a pwrite and the start of its
+     * write-back, or one linked io_uring submission), this thread writes
+     * the pages while the disk works, and the next txn starts building
+     * once they are written.
      * With others waiting, a sync of ours would cover only this record;
      * appending and joining the next group sync covers more. */
     int rc = 0;
@@ -192,8 +205,9 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
         }
         /* Nothing refers to the pages until the state write below, and
          * recovery replays the record, never trusting them (recovery.h). */
-        *pages = write_dirty_pages(txn);
-        rc = *pages < 0 ? *pages : ldb__lock_state_write(&env->lock, cs);
+        rc = write_pages_noting(txn, pages);
+        if (rc == 0)
+            rc = ldb__lock_state_write(&env->lock, cs);
         if (rc < 0) {
             /* The txn is not committed (its caller is told so), but the
              * submitted sync may make its record durable. */
@@ -221,8 +235,7 @@ static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t
      * then wait until a sync covers this record: the one in flight, if it
      * started after the append, or one we issue ourselves for everyone who
      * appended meanwhile as soon as the sync mutex is free. */
-    *pages = write_dirty_pages(txn);
-    TRY(*pages);
+    TRY(write_pages_noting(txn, pages));
     TRY(ldb__io_write(&env->io, env->wal_fd, rec, rec_len, off));
     rc = ldb__lock_state_write(&env->lock, cs);
     if (rc < 0) {
@@ -282,7 +295,7 @@ static int append_record(ldb_txn *txn, struct ldb__commit_state *cs)
     struct ldb__commit_state before = *cs;
     uint32_t crc;
     size_t rec_len;
-    int pages = 1; /* not written yet */
+    enum txn_pages pages = PAGES_PENDING;
     TRY(seal_record(txn, cs, &rec_len, &crc));
     int rc = ldb__log_make_room(env, cs, cs->wal_end + rec_len);
     if (rc == 0) {
@@ -290,11 +303,10 @@ static int append_record(ldb_txn *txn, struct ldb__commit_state *cs)
         cs->wal_prev_crc = crc;
         rc = append_and_publish(txn, cs, rec_len, crc, &pages);
     }
-    if (rc == -ENOSPC && pages >= 0) {
+    if (rc == -ENOSPC && pages != PAGES_FAILED) {
         /* Nothing was made visible; a partial record past the log's end is
-         * a stale tail the CRC chain rejects. A page that failed is no
-         * shortage of log room: that error stands. */
-        if (pages > 0)
+         * a stale tail the CRC chain rejects. */
+        if (pages == PAGES_PENDING)
             TRY(write_dirty_pages(txn));
         rc = commit_as_checkpoint(txn, &before);
     }

@@ -130,8 +130,6 @@ static unsigned long long file_bytes(const char *path)
 }
 
 #ifdef HAVE_LMDB
-static double now_sec(void);
-
 /* The same load into LMDB; its data file's size and how long its final
  * sync took. */
 static int fill_lmdb(const char *dir, const long *ord, long n, int append,
