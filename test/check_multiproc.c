@@ -40,7 +40,8 @@
  * and _exit with a code the parent asserts on. Every wait is bounded.
  */
 #include "testutil.h"
-#include "txn.h" /* white-box, test_killed_mid_publish only: the lock file's snapshot buffers */
+#include "txn.h" /* white-box: the lock file's snapshot buffers (test_killed_mid_publish),
+                   * the kept thread id (test_thread_id_kept_per_thread) */
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,7 +57,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1826,6 +1829,48 @@ static pid_t race_start(const char *path, int closer, int *go, int *say)
  * and closes in a loop. The closer must never find the lock file laid out
  * again under it (nor crash on it), the writer mutex must work afterwards,
  * and every commit must be there. */
+/* The writer's thread id is kept per thread (lock.c): each thread gets
+ * its own, and a forked child (its thread inherits the forking thread's
+ * copy) gets the child's, not the parent's. */
+static pid_t kernel_thread_id(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+static void *note_thread_id(void *arg)
+{
+    pid_t *ids = arg;
+    ids[0] = ldb__lock_thread_id();
+    ids[1] = ldb__lock_thread_id(); /* the kept one */
+    ids[2] = kernel_thread_id();
+    return NULL;
+}
+
+START_TEST(test_thread_id_kept_per_thread)
+{
+    pid_t mine = ldb__lock_thread_id();
+    ck_assert_int_eq(mine, kernel_thread_id());
+    ck_assert_int_eq(ldb__lock_thread_id(), mine);
+    pid_t other[3];
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, note_thread_id, other), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(other[0], other[2]);
+    ck_assert_int_eq(other[1], other[2]);
+    ck_assert_int_ne(other[0], mine);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        pid_t id = ldb__lock_thread_id();
+        _exit(id == kernel_thread_id() && id != mine && ldb__lock_thread_id() == id ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the forked child's thread id is not its own (status %d)", status);
+}
+END_TEST
+
 START_TEST(test_close_race_new_first_opener)
 {
     const char *dir = tu_tmpdir();
@@ -1904,6 +1949,7 @@ static Suite *multiproc_suite(void)
     tc = tcase_create("closerace");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_close_race_new_first_opener);
+    tcase_add_test(tc, test_thread_id_kept_per_thread);
     suite_add_tcase(s, tc);
 #endif
     return s;
