@@ -17,10 +17,10 @@
  * worker's wake-ups cost more than the work they took off the committing
  * thread: a durable commit spent 10-30 us more outside the disk with the
  * linked submission, and an LDB_SYNC_OFF load of 1M ascending puts took
- * 0.54 s with its records on the worker against 0.40 s with pwrite. A ring needs liburing at build
- * time and a kernel that allows one (old kernels and seccomp filters
- * refuse it); without it every path is plain. Errors come back as -errno,
- * like os.c.
+ * 0.54 s with its records on the worker against 0.40 s with pwrite. A
+ * ring needs liburing at build time and a kernel that allows one (old
+ * kernels and seccomp filters refuse it); without it every path is plain.
+ * Errors come back as -errno, like os.c.
  */
 #ifndef LDB_IO_H
 #define LDB_IO_H
@@ -84,7 +84,8 @@ int ldb__io_wait_write_sync(struct ldb__io *io);
  * and buf must stay unchanged until then. A start that fails wrote nothing
  * and needs no wait. Without appends on the ring (the default and plain
  * backends, a record of 1 GiB or more, the power-loss simulation) start is
- * a plain pwrite and wait returns 0. One append in flight at a time: only the writer appends. */
+ * a plain pwrite and wait returns 0. One append in flight at a time: only
+ * the writer appends. */
 int ldb__io_append_start(struct ldb__io *io, int fd, const void *buf, size_t len, uint64_t off);
 int ldb__io_append_wait(struct ldb__io *io);
 

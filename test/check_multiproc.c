@@ -49,6 +49,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -57,7 +58,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1824,11 +1824,6 @@ static pid_t race_start(const char *path, int closer, int *go, int *say)
     return pid;
 }
 
-/* Two processes have the database open; one closes and, in the window
- * after it found the other still there, the other closes and a third opens
- * and closes in a loop. The closer must never find the lock file laid out
- * again under it (nor crash on it), the writer mutex must work afterwards,
- * and every commit must be there. */
 /* The writer's thread id is kept per thread (lock.c): each thread gets
  * its own, and a forked child (its thread inherits the forking thread's
  * copy) gets the child's, not the parent's. */
@@ -1871,6 +1866,11 @@ START_TEST(test_thread_id_kept_per_thread)
 }
 END_TEST
 
+/* Two processes have the database open; one closes and, in the window
+ * after it found the other still there, the other closes and a third opens
+ * and closes in a loop. The closer must never find the lock file laid out
+ * again under it (nor crash on it), the writer mutex must work afterwards,
+ * and every commit must be there. */
 START_TEST(test_close_race_new_first_opener)
 {
     const char *dir = tu_tmpdir();
@@ -1949,6 +1949,8 @@ static Suite *multiproc_suite(void)
     tc = tcase_create("closerace");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_close_race_new_first_opener);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("threadid");
     tcase_add_test(tc, test_thread_id_kept_per_thread);
     suite_add_tcase(s, tc);
 #endif
