@@ -180,7 +180,7 @@ static int write_pages_noting(ldb_txn *txn, enum txn_pages *pages)
 }
 
 /* Steps 2-6 of commit.h for a sealed record under LDB_SYNC_FULL
- * (LDB_SYNC_OFF commits take commit_overlapped); *pages says what became
+ * (LDB_SYNC_OFF commits take commit_sync_off); *pages says what became
  * of txn's pages. */
 static int append_and_publish(ldb_txn *txn, struct ldb__commit_state *cs, size_t rec_len,
                               uint32_t crc, enum txn_pages *pages)
@@ -285,7 +285,7 @@ static int seal_record(ldb_txn *txn, const struct ldb__commit_state *cs, size_t 
 
 /* Steps 3-6 for a logged txn under LDB_SYNC_FULL. No room in the log for
  * its record (a full disk: the log's room is preallocated; under
- * LDB_SYNC_OFF, commit_overlapped, the append grows it; either fails
+ * LDB_SYNC_OFF, commit_sync_off, the append grows it; either fails
  * before the txn is visible): the txn commits as a checkpoint, which needs
  * no log room, so a txn that only deletes never needs a reserve in the log
  * (space.h). */
@@ -321,7 +321,7 @@ static int append_record(ldb_txn *txn, struct ldb__commit_state *cs)
  * still finds the record, and a reader of the new snapshot finds its pages
  * in the kernel. Pages that fail after the record was written: the record
  * is unwritten, as if it had never been (a failed commit leaves no trace). */
-static int commit_overlapped(ldb_txn *txn, struct ldb__commit_state *cs)
+static int commit_sync_off(ldb_txn *txn, struct ldb__commit_state *cs)
 {
     ldb_env *env = txn->env;
     struct ldb__commit_state before = *cs;
@@ -372,7 +372,7 @@ int ldb__commit(ldb_txn *txn)
      * (space.h); this only catches what the allocator did not see. */
     TRY(ldb__space_grow(txn, txn->snap.npages));
     int logged = !txn->replaying && !txn->log.too_big;
-    /* A logged txn under LDB_SYNC_OFF takes commit_overlapped; under
+    /* A logged txn under LDB_SYNC_OFF takes commit_sync_off; under
      * LDB_SYNC_FULL append_record (its pages are written while the
      * record's write and sync run, append_and_publish). */
     int overlap = logged && env->opts.sync_mode == LDB_SYNC_OFF;
@@ -385,7 +385,7 @@ int ldb__commit(ldb_txn *txn)
     cs.data_size = txn->file_size;
     int rc;
     if (overlap) {
-        rc = commit_overlapped(txn, &cs);
+        rc = commit_sync_off(txn, &cs);
     } else if (txn->replaying) {
         /* Recovery: the record is in the log already; it checkpoints last. */
         rc = ldb__lock_state_write(&env->lock, &cs);
