@@ -10,13 +10,16 @@
  *               fillrandom of the same N left
  *   fillseq     N puts in ascending order with LDB_APPEND
  *   fillseqnoappend  the same without LDB_APPEND
+ *   oneputseq   N puts in ascending order, one per txn (small commits:
+ *               compare LDB_IO_BACKEND=io_uring, records on a kernel
+ *               worker, with the default)
  *   big1kseq    N puts of 1 KiB values in ascending order with LDB_APPEND
  *               (bigvalues)
  *   big1krandom N puts of 1 KiB values in a fixed random order
  *   big4krandom N puts of 4 KiB values in a fixed random order
  *
  * Keys are 16-byte zero-padded decimals, values 100 pseudo-random bytes,
- * 1,000 puts per txn, LDB_SYNC_OFF and one ldb_sync at the end: the bench's
+ * 1,000 puts per txn (but oneputseq), LDB_SYNC_OFF and one ldb_sync at the end: the bench's
  * settings. max_size is 4 GiB. It prints the data file's size.
  *
  * Usage: prof_fill PATH fillrandom|overwrite|fillseq N
@@ -37,10 +40,10 @@
 #include <string.h>
 #include <time.h>
 
-#define PER_TXN 1000
 #define VALUE_MAX 4096
 
 static int value_len = 100;
+static long per_txn = 1000; /* puts per txn */
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -71,12 +74,12 @@ static int fill(ldb_env *env, const long *ord, long n, unsigned flags)
 {
     static unsigned char val[VALUE_MAX];
     uint64_t vs = 1;
-    for (long b = 0; b < n; b += PER_TXN) {
+    for (long b = 0; b < n; b += per_txn) {
         ldb_txn *t;
         int rc = ldb_txn_begin(env, 0, &t);
         if (rc != 0)
             return rc;
-        for (long i = b; i < b + PER_TXN && i < n; i++) {
+        for (long i = b; i < b + per_txn && i < n; i++) {
             char k[17];
             snprintf(k, sizeof k, "%016ld", ord[i]);
             for (int q = 0; q < value_len; q += 8) {
@@ -147,7 +150,7 @@ static int fill_lmdb(const char *dir, const long *ord, long n, int append,
     }
     static unsigned char val[VALUE_MAX];
     uint64_t vs = 1;
-    for (long b = 0; b < n && rc == 0; b += PER_TXN) {
+    for (long b = 0; b < n && rc == 0; b += per_txn) {
         MDB_txn *t;
         if ((rc = mdb_txn_begin(env, NULL, 0, &t)) != 0)
             break;
@@ -155,7 +158,7 @@ static int fill_lmdb(const char *dir, const long *ord, long n, int append,
             mdb_txn_abort(t);
             break;
         }
-        for (long i = b; i < b + PER_TXN && i < n && rc == 0; i++) {
+        for (long i = b; i < b + per_txn && i < n && rc == 0; i++) {
             char k[17];
             snprintf(k, sizeof k, "%016ld", ord[i]);
             for (int q = 0; q < value_len; q += 8) {
@@ -189,11 +192,16 @@ int main(int argc, char **argv)
         int vlen, seq;
         uint64_t seed;
         unsigned flags;
+        long per_txn;
     } modes[] = {
-        { "fillrandom", 100, 0, 2, 0 },    { "overwrite", 100, 0, 3, 0 },
-        { "fillseq", 100, 1, 0, LDB_APPEND }, { "fillseqnoappend", 100, 1, 0, 0 },
-        { "big1kseq", 1024, 1, 0, LDB_APPEND },     { "big1krandom", 1024, 0, 2, 0 },
-        { "big4krandom", 4096, 0, 2, 0 },
+        { "fillrandom", 100, 0, 2, 0, 1000 },
+        { "overwrite", 100, 0, 3, 0, 1000 },
+        { "fillseq", 100, 1, 0, LDB_APPEND, 1000 },
+        { "fillseqnoappend", 100, 1, 0, 0, 1000 },
+        { "oneputseq", 100, 1, 0, 0, 1 },
+        { "big1kseq", 1024, 1, 0, LDB_APPEND, 1000 },
+        { "big1krandom", 1024, 0, 2, 0, 1000 },
+        { "big4krandom", 4096, 0, 2, 0, 1000 },
     };
     int m = -1, lmdb = argc == 4 && strncmp(argv[2], "lmdb-", 5) == 0;
     if (argc == 4)
@@ -203,10 +211,11 @@ int main(int argc, char **argv)
     long n = argc == 4 ? atol(argv[3]) : 0;
     if (m < 0 || n <= 0) {
         fprintf(stderr, "usage: prof_fill PATH fillrandom|overwrite|fillseq|fillseqnoappend|"
-                        "big1kseq|big1krandom|big4krandom N\n");
+                        "oneputseq|big1kseq|big1krandom|big4krandom N\n");
         return 2;
     }
     value_len = modes[m].vlen;
+    per_txn = modes[m].per_txn;
     if (lmdb) {
 #ifdef HAVE_LMDB
         long *lord = key_order(n, modes[m].seed);
