@@ -14,6 +14,9 @@
 
 #define TOMBSTONE ((uint8_t *)(uintptr_t)1)
 
+/* Every table starts at this many slots and doubles. */
+#define DIRTY_FIRST_CAP 256
+
 static inline size_t hash_pgno(pgno_t pgno, size_t cap)
 {
     return (size_t)((pgno * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
@@ -41,6 +44,11 @@ uint64_t ldb__dirty_grows;
 static struct ldb__dirty_entry *dirty_slots(struct ldb__dirty_table *t, size_t *ncap)
 {
     struct ldb__buffer_pool *pool = t->pool;
+    if (t->cap == 0 && pool != NULL && pool->first_slots != NULL && *ncap == DIRTY_FIRST_CAP) {
+        struct ldb__dirty_entry *ns = pool->first_slots;
+        pool->first_slots = NULL;
+        return ns;
+    }
     if (t->cap != 0 && pool != NULL && pool->spare_cap >= *ncap) {
         struct ldb__dirty_entry *ns = pool->spare_slots;
         *ncap = pool->spare_cap;
@@ -53,7 +61,7 @@ static struct ldb__dirty_entry *dirty_slots(struct ldb__dirty_table *t, size_t *
 
 static int dirty_grow(struct ldb__dirty_table *t)
 {
-    size_t ncap = t->cap ? t->cap * 2 : 256;
+    size_t ncap = t->cap ? t->cap * 2 : DIRTY_FIRST_CAP;
     if (t->count * 4 < t->cap) /* mostly tombstones: rehash in place size */
         ncap = t->cap;
     struct ldb__dirty_entry *ns = dirty_slots(t, &ncap);
@@ -128,14 +136,19 @@ uint8_t *ldb__dirty_remove(struct ldb__dirty_table *t, pgno_t pgno)
     }
 }
 
+/* Only the slots in use are written: a small txn's table is mostly empty,
+ * and reading it is cheaper than clearing it. */
 void ldb__dirty_clear(struct ldb__dirty_table *t)
 {
+    static const struct ldb__dirty_entry empty;
     for (size_t i = 0; i < t->cap; i++) {
-        if (t->slots[i].pgno != 0 && t->slots[i].buf != TOMBSTONE)
-            ldb__buffer_put(t->pool, t->slots[i].buf, t->slots[i].npages);
+        struct ldb__dirty_entry *e = &t->slots[i];
+        if (e->pgno == 0)
+            continue;
+        if (e->buf != TOMBSTONE)
+            ldb__buffer_put(t->pool, e->buf, e->npages);
+        *e = empty;
     }
-    if (t->cap)
-        memset(t->slots, 0, t->cap * sizeof *t->slots);
     t->count = 0;
     t->tombstones = 0;
 }
@@ -144,7 +157,9 @@ void ldb__dirty_destroy(struct ldb__dirty_table *t)
 {
     ldb__dirty_clear(t); /* all zeros now */
     struct ldb__buffer_pool *pool = t->pool;
-    if (pool != NULL && t->cap > pool->spare_cap) {
+    if (pool != NULL && t->cap == DIRTY_FIRST_CAP && pool->first_slots == NULL) {
+        pool->first_slots = t->slots;
+    } else if (pool != NULL && t->cap > pool->spare_cap) {
         ldb__free(pool->spare_slots);
         pool->spare_slots = t->slots;
         pool->spare_cap = t->cap;
@@ -201,6 +216,7 @@ void ldb__buffer_pool_destroy(struct ldb__buffer_pool *pool)
         ldb__free(pool->bufs[i]);
     ldb__free(pool->bufs);
     ldb__free(pool->spare_slots);
+    ldb__free(pool->first_slots);
     memset(pool, 0, sizeof *pool);
 }
 

@@ -38,6 +38,7 @@
 #include "btree.h"
 #include "format.h"
 #include "freelist.h"
+#include "pager.h"
 #include "page.h"
 #include "pager.h"
 #include "txn.h"
@@ -414,6 +415,39 @@ START_TEST(test_dirty_table_spare)
 }
 END_TEST
 
+/* A txn's table of the first size goes back to the pool cleared slot by
+ * slot, tombstones too, and the next txn starts from that same array: a
+ * slot left behind would show the next txn a page it never copied. */
+START_TEST(test_dirty_first_table_reused)
+{
+    struct ldb__buffer_pool pool = {.page_size = 4096};
+    struct ldb__dirty_table t = {.pool = &pool};
+    for (pgno_t p = 2; p < 50; p++)
+        TU_RC_OK(ldb__dirty_add(&t, p, ldb__buffer_get(&pool, 1), 1));
+    for (pgno_t p = 2; p < 50; p += 3)
+        ldb__buffer_put(&pool, ldb__dirty_remove(&t, p), 1);
+    ck_assert_uint_eq(t.cap, 256);
+    ck_assert_uint_gt(t.tombstones, 0);
+    const struct ldb__dirty_entry *first = t.slots;
+    ldb__dirty_destroy(&t);
+    ck_assert_ptr_eq(pool.first_slots, first);
+
+    struct ldb__dirty_table next = {.pool = &pool};
+    TU_RC_OK(ldb__dirty_add(&next, 60, ldb__buffer_get(&pool, 1), 1));
+    ck_assert_ptr_eq(next.slots, first);
+    ck_assert_ptr_null(pool.first_slots);
+    unsigned used = 0;
+    for (size_t i = 0; i < next.cap; i++)
+        used += next.slots[i].pgno != 0 || next.slots[i].buf != NULL;
+    ck_assert_uint_eq(used, 1);
+    for (pgno_t p = 2; p < 50; p++)
+        ck_assert_ptr_null(ldb__dirty_find(&next, p));
+    ck_assert_ptr_nonnull(ldb__dirty_find(&next, 60));
+    ldb__dirty_destroy(&next);
+    ldb__buffer_pool_destroy(&pool);
+}
+END_TEST
+
 /* A txn over every key copies every leaf and branch on first touch, and
  * gives each old page back: with its writer's id, no header read again. */
 START_TEST(test_touch_passes_writer)
@@ -630,6 +664,7 @@ static Suite *writepath_suite(void)
     tcase_add_test(tc, test_split_hints_once);
     tcase_add_test(tc, test_ascending_pages_full);
     tcase_add_test(tc, test_dirty_table_spare);
+    tcase_add_test(tc, test_dirty_first_table_reused);
     tcase_add_test(tc, test_touch_passes_writer);
     tcase_add_test(tc, test_ascending_puts_start_at_tail);
     tcase_add_test(tc, test_tail_after_other_writes);
