@@ -290,6 +290,23 @@ START_TEST(test_recover_after_exit)
 }
 END_TEST
 
+/* The start both failing children share: open path, commit "before" =
+ * "small", and begin the txn that puts "failed" = *failed_value. Any
+ * failure here exits 2. */
+static void failing_child_begin(const char *path, int sync_mode, const ldb_val *failed_value,
+                                ldb_env **env, ldb_txn **txn)
+{
+    ldb_options o = {.sync_mode = sync_mode};
+    ldb_val kb = tu_str("before"), kf = tu_str("failed"), vs = {5, "small"};
+    if (ldb_open(path, &o, env) != 0)
+        _exit(2);
+    if (ldb_txn_begin(*env, 0, txn) != 0 || ldb_put(*txn, LDB_MAIN, &kb, &vs, 0) != 0 ||
+        ldb_txn_commit(*txn) != 0)
+        _exit(2);
+    if (ldb_txn_begin(*env, 0, txn) != 0 || ldb_put(*txn, LDB_MAIN, &kf, failed_value, 0) != 0)
+        _exit(2);
+}
+
 /* Child side of test_failed_commit_leaves_no_trace: commit "before", fail
  * the k-th write of the commit of "failed" (a value over several pages),
  * commit "after" if asked, and die without closing; with a power_seed, the
@@ -299,20 +316,12 @@ END_TEST
 static void failing_commit_child(const char *path, int sync_mode, uint64_t k, int then_commit,
                                  uint64_t power_seed)
 {
-    ldb_options o = {.sync_mode = sync_mode};
-    ldb_env *env;
-    if (ldb_open(path, &o, &env) != 0)
-        _exit(2);
     uint8_t big[20000];
     fill(big, sizeof big, 7);
+    ldb_val ka = tu_str("after"), vs = {5, "small"}, vb = {sizeof big, big};
+    ldb_env *env;
     ldb_txn *txn;
-    ldb_val kb = tu_str("before"), kf = tu_str("failed"), ka = tu_str("after");
-    ldb_val vs = {5, "small"}, vb = {sizeof big, big};
-    if (ldb_txn_begin(env, 0, &txn) != 0 || ldb_put(txn, LDB_MAIN, &kb, &vs, 0) != 0 ||
-        ldb_txn_commit(txn) != 0)
-        _exit(2);
-    if (ldb_txn_begin(env, 0, &txn) != 0 || ldb_put(txn, LDB_MAIN, &kf, &vb, 0) != 0)
-        _exit(2);
+    failing_child_begin(path, sync_mode, &vb, &env, &txn);
     if (power_seed)
         ldb__os_crashsim_start(power_seed);
     ldb__os_fault_reset();
@@ -394,18 +403,10 @@ END_TEST
 static void failing_state_child(const char *path, int sync_mode, int in_group,
                                 uint64_t power_seed)
 {
-    ldb_options o = {.sync_mode = sync_mode};
-    ldb_env *env;
-    if (ldb_open(path, &o, &env) != 0)
-        _exit(2);
-    ldb_txn *txn;
-    ldb_val kb = tu_str("before"), kf = tu_str("failed");
     ldb_val vs = {5, "small"};
-    if (ldb_txn_begin(env, 0, &txn) != 0 || ldb_put(txn, LDB_MAIN, &kb, &vs, 0) != 0 ||
-        ldb_txn_commit(txn) != 0)
-        _exit(2);
-    if (ldb_txn_begin(env, 0, &txn) != 0 || ldb_put(txn, LDB_MAIN, &kf, &vs, 0) != 0)
-        _exit(2);
+    ldb_env *env;
+    ldb_txn *txn;
+    failing_child_begin(path, sync_mode, &vs, &env, &txn);
     if (in_group && ldb__lock_sync_acquire(&env->lock, 0) != 0)
         _exit(2);
     if (power_seed)
