@@ -59,6 +59,19 @@ static struct ldb__dirty_entry *dirty_slots(struct ldb__dirty_table *t, size_t *
     return ldb__calloc(*ncap, sizeof(struct ldb__dirty_entry));
 }
 
+/* The table's old slot array after a grow: one of the first size goes back
+ * to the pool, zeroed, for the next txn's start. */
+static void dirty_slots_release(struct ldb__dirty_table *t)
+{
+    struct ldb__buffer_pool *pool = t->pool;
+    if (t->cap == DIRTY_FIRST_CAP && pool != NULL && pool->first_slots == NULL) {
+        memset(t->slots, 0, t->cap * sizeof *t->slots);
+        pool->first_slots = t->slots;
+    } else {
+        ldb__free(t->slots);
+    }
+}
+
 static int dirty_grow(struct ldb__dirty_table *t)
 {
     size_t ncap = t->cap ? t->cap * 2 : DIRTY_FIRST_CAP;
@@ -79,7 +92,7 @@ static int dirty_grow(struct ldb__dirty_table *t)
             j = (j + 1) & (ncap - 1);
         ns[j] = *e;
     }
-    ldb__free(t->slots);
+    dirty_slots_release(t);
     t->slots = ns;
     t->cap = ncap;
     t->tombstones = 0;

@@ -417,7 +417,8 @@ END_TEST
 
 /* A txn's table of the first size goes back to the pool cleared slot by
  * slot, tombstones too, and the next txn starts from that same array: a
- * slot left behind would show the next txn a page it never copied. */
+ * slot left behind would show the next txn a page it never copied. A
+ * table that grows past it gives it back zeroed. */
 START_TEST(test_dirty_first_table_reused)
 {
     struct ldb__buffer_pool pool = {.page_size = 4096};
@@ -443,7 +444,16 @@ START_TEST(test_dirty_first_table_reused)
     for (pgno_t p = 2; p < 50; p++)
         ck_assert_ptr_null(ldb__dirty_find(&next, p));
     ck_assert_ptr_nonnull(ldb__dirty_find(&next, 60));
+
+    /* A txn that grows past the first size gives that array back at once. */
+    for (pgno_t p = 100; p < 400; p++)
+        TU_RC_OK(ldb__dirty_add(&next, p, ldb__buffer_get(&pool, 1), 1));
+    ck_assert_uint_gt(next.cap, 256);
+    ck_assert_ptr_eq(pool.first_slots, first);
+    for (size_t i = 0; i < 256; i++)
+        ck_assert_uint_eq(first[i].pgno, 0);
     ldb__dirty_destroy(&next);
+    ck_assert_ptr_eq(pool.first_slots, first);
     ldb__buffer_pool_destroy(&pool);
 }
 END_TEST
