@@ -38,7 +38,6 @@
 #include "btree.h"
 #include "format.h"
 #include "freelist.h"
-#include "pager.h"
 #include "page.h"
 #include "pager.h"
 #include "txn.h"
