@@ -320,7 +320,7 @@ void ldb__log_write_back(ldb_env *env, uint64_t salt, uint64_t log_end)
     uint64_t from = env->log_written_back;
     if (log_end - from < LOG_WRITEBACK_BYTES)
         return;
-    if (ldb__io_start_writeback(&env->io, env->wal_fd, from, log_end - from) != 0)
+    if (ldb__io_start_writeback(&env->io, env->wal_fd, env->wal_sync_fd, from, log_end - from) != 0)
         return; /* the last one still runs: this range joins the next */
 #ifdef LDB_TEST_HOOKS
     if (ldb__log_write_back_hook != NULL)

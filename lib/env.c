@@ -147,6 +147,22 @@ static int open_data_file(ldb_env *env, int *created, struct ldb__os_file *info)
     return 0;
 }
 
+/* env->wal_sync_fd: the log's file opened a second time, or -1 (the
+ * background syncs are then write-back hints on wal_fd, durable.c). The
+ * same file or none: a path swapped between the two opens is refused. */
+static void open_log_sync_fd(ldb_env *env)
+{
+    struct ldb__os_file a, b;
+    int fd;
+    if (ldb__os_open(env->wal_path, O_RDONLY, 0, &fd) != 0)
+        return;
+    if (ldb__os_stat(env->wal_fd, &a) == 0 && ldb__os_stat(fd, &b) == 0 && a.dev == b.dev &&
+        a.ino == b.ino)
+        env->wal_sync_fd = fd;
+    else
+        ldb__os_close(fd);
+}
+
 /* The log, for a handle that may write: the first opener creates it if
  * needed, replays it, checkpoints and starts a fresh generation; later
  * openers just open it. */
@@ -158,6 +174,7 @@ static int open_log(ldb_env *env, int first, uint64_t meta_txnid)
      * first writer starts a generation in it (ldb__checkpoint_if_due). */
     TRY(ldb__os_open_side(env->wal_path, O_RDWR | O_CREAT, env->opts.file_mode, env->owner,
                           &env->wal_fd, &created));
+    open_log_sync_fd(env);
     TRY(ldb__io_init(&env->io));
     env->io_ready = 1;
     if (!first)
@@ -184,6 +201,7 @@ static void env_free(ldb_env *env)
     ldb__lock_close(&env->lock);
     ldb__os_close(env->fd);
     ldb__os_close(env->wal_fd);
+    ldb__os_close(env->wal_sync_fd);
     ldb__os_close(env->archive_fd);
     if (env->io_ready)
         ldb__io_destroy(&env->io);
@@ -248,6 +266,7 @@ static int open_env(const char *path, const ldb_options *opts, ldb_env **out)
         return -ENOMEM;
     env->fd = -1;
     env->wal_fd = -1;
+    env->wal_sync_fd = -1;
     env->archive_fd = -1;
     env->lock.fd = -1;
     pthread_mutex_init(&env->mutex, NULL);

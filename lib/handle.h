@@ -57,6 +57,11 @@ struct ldb_env {
     char *wal_path;
     uint64_t db_id;           /* from the meta page: the log must carry it */
     int wal_fd;               /* -1 without a log (read-only and immutable) */
+    /* The log again, opened on its own: the background syncs of a bulk
+     * load go through it, so an error they see is still reported to the
+     * next fdatasync of wal_fd (the kernel reports a write-back error
+     * once to each open file). -1 where it could not be opened. */
+    int wal_sync_fd;
     struct ldb__io io;        /* the log's I/O backend */
     int io_ready;
     int recovering;           /* ldb_open is replaying the log */

@@ -10,10 +10,10 @@
  * The backend is chosen at open, by the environment variable
  * LDB_IO_BACKEND: "sync", no ring at all; "io_uring", both rings, appends
  * on a kernel worker; unset (or anything else), the append ring for the
- * log's write-back only: every record is written with pwrite; a durable
- * commit's write-back is started at once with sync_file_range (the disk
- * writes it while the caller writes the txn's pages), and fdatasync waits
- * for it and flushes. On the machine of docs/benchmarks.md the kernel
+ * LDB_SYNC_OFF log's background syncs only (ldb__io_start_writeback):
+ * every record is written with pwrite; a durable commit's write-back is
+ * started at once with sync_file_range (the disk writes it while the
+ * caller writes the txn's pages), and fdatasync waits for it and flushes. On the machine of docs/benchmarks.md the kernel
  * worker's wake-ups cost more than the work they took off the committing
  * thread: a durable commit spent 10-30 us more outside the disk with the
  * linked submission, and an LDB_SYNC_OFF load of 1M ascending puts took
@@ -89,11 +89,23 @@ int ldb__io_wait_write_sync(struct ldb__io *io);
 int ldb__io_append_start(struct ldb__io *io, int fd, const void *buf, size_t len, uint64_t off);
 int ldb__io_append_wait(struct ldb__io *io);
 
-/* Start writing len bytes at off of fd to the disk, as a hint (see
- * ldb__os_start_writeback), on a kernel worker of the append ring so that
- * the caller never waits for the disk's queue; without the ring, on this
- * thread. 0 if started; LDB_BUSY (nothing done) while the last one is
- * still running. Only the writer calls it, as for appends. */
-int ldb__io_start_writeback(struct ldb__io *io, int fd, uint64_t off, uint64_t len);
+/* Get len bytes at off of fd to the disk early, on a kernel worker of the
+ * append ring so that the caller never waits for the disk. With sync_fd
+ * (fd's file, opened again; -1 if none) an fdatasync of it: a disk whose
+ * cache is flushed at every sync (this VM's: the final fdatasync of a
+ * 124 MB log took 50-70 ms even with every page written back) pays it a
+ * few MiB at a time while the load runs. Its result is ignored: through
+ * its own open file it cannot take an error from fd's next fdatasync,
+ * to which the kernel still reports it. Without sync_fd a write-back hint
+ * (ldb__os_start_writeback). Without the ring, that hint on this thread.
+ * 0 if started; LDB_BUSY (nothing done) while the last one still runs.
+ * Only the writer calls it, as for appends. */
+int ldb__io_start_writeback(struct ldb__io *io, int fd, int sync_fd, uint64_t off,
+                            uint64_t len);
+
+#ifdef LDB_TEST_HOOKS
+/* Background syncs ldb__io_start_writeback submitted, in this process. */
+extern uint64_t ldb__io_writeback_syncs;
+#endif
 
 #endif

@@ -765,6 +765,53 @@ START_TEST(test_sync_off_writes_log_back)
 }
 END_TEST
 
+/* Where the env has its ring, those write-backs are whole syncs on a
+ * kernel worker (io.h), made through the log opened a second time: the
+ * same file, but its own open file (opened read-only, so not a dup of the
+ * read-write wal_fd), so that an error the kernel reports to the
+ * background sync is still reported to the log's own next fdatasync.
+ * Without the ring (LDB_IO_BACKEND=sync) they stay hints. Everything
+ * committed reads back after a close and reopen. */
+START_TEST(test_sync_off_log_synced_in_background)
+{
+    char dir[4096], path[4200];
+    tu_fresh_db(dir, sizeof dir, path, sizeof path);
+    ldb_options o = {.sync_mode = LDB_SYNC_OFF};
+    ldb_env *env = tu_open(path, &o);
+    struct stat log, sync_log;
+    ck_assert_int_ge(env->wal_sync_fd, 0);
+    ck_assert_int_eq(fstat(env->wal_fd, &log), 0);
+    ck_assert_int_eq(fstat(env->wal_sync_fd, &sync_log), 0);
+    ck_assert(log.st_dev == sync_log.st_dev && log.st_ino == sync_log.st_ino);
+    ck_assert_int_eq(fcntl(env->wal_sync_fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+    uint64_t before = __atomic_load_n(&ldb__io_writeback_syncs, __ATOMIC_RELAXED);
+    int seq = 0;
+    grow_log(env, 3 * (4u << 20), &seq);
+    uint64_t syncs = __atomic_load_n(&ldb__io_writeback_syncs, __ATOMIC_RELAXED) - before;
+    if (env->io.append_ring != NULL)
+        ck_assert_uint_ge(syncs, 2);
+    else
+        ck_assert_uint_eq(syncs, 0);
+    TU_RC_OK(ldb_sync(env));
+    ck_assert_int_eq(ldb_close(env), 0);
+    env = tu_open(path, &o);
+    ldb_txn *r = tu_begin(env, LDB_TXN_RDONLY);
+    uint8_t val[4096];
+    char key[32];
+    for (int i = 0; i < seq; i++) {
+        snprintf(key, sizeof key, "k%07d", i);
+        fill(val, sizeof val, (uint64_t)i);
+        ldb_val k = tu_str(key), v;
+        TU_RC_OK(ldb_get(r, LDB_MAIN, &k, &v));
+        TU_REQUIRE(v.size == sizeof val && memcmp(v.data, val, sizeof val) == 0, "key %d", i);
+    }
+    ldb_txn_abort(r);
+    tu_check_env(env);
+    ck_assert_int_eq(ldb_close(env), 0);
+    tu_remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_sync_off_defers_checkpoint)
 {
     char dir[4096], path[4200];
@@ -1450,6 +1497,7 @@ static Suite *wal_suite(void)
     tcase_add_test(tc, test_auto_checkpoint);
     tcase_add_test(tc, test_sync_off_defers_checkpoint);
     tcase_add_loop_test(tc, test_sync_off_writes_log_back, 0, 2);
+    tcase_add_test(tc, test_sync_off_log_synced_in_background);
     tcase_add_test(tc, test_big_txn_commits_as_checkpoint);
     suite_add_tcase(s, tc);
     tc = tcase_create("group");
