@@ -59,14 +59,19 @@ static struct ldb__dirty_entry *dirty_slots(struct ldb__dirty_table *t, size_t *
     return ldb__calloc(*ncap, sizeof(struct ldb__dirty_entry));
 }
 
-/* The table's old slot array after a grow: one of the first size goes back
- * to the pool, zeroed, for the next txn's start. */
+/* Whether t's slot array, of the first size, goes back to the pool for the
+ * next txn's start (zeroed by the caller): the pool has none now. */
+static int keeps_first_slots(const struct ldb__dirty_table *t)
+{
+    return t->pool != NULL && t->cap == DIRTY_FIRST_CAP && t->pool->first_slots == NULL;
+}
+
+/* The table's old slot array after a grow. */
 static void dirty_slots_release(struct ldb__dirty_table *t)
 {
-    struct ldb__buffer_pool *pool = t->pool;
-    if (t->cap == DIRTY_FIRST_CAP && pool != NULL && pool->first_slots == NULL) {
+    if (keeps_first_slots(t)) {
         memset(t->slots, 0, t->cap * sizeof *t->slots);
-        pool->first_slots = t->slots;
+        t->pool->first_slots = t->slots;
     } else {
         ldb__free(t->slots);
     }
@@ -170,7 +175,7 @@ void ldb__dirty_destroy(struct ldb__dirty_table *t)
 {
     ldb__dirty_clear(t); /* all zeros now */
     struct ldb__buffer_pool *pool = t->pool;
-    if (pool != NULL && t->cap == DIRTY_FIRST_CAP && pool->first_slots == NULL) {
+    if (keeps_first_slots(t)) {
         pool->first_slots = t->slots;
     } else if (pool != NULL && t->cap > pool->spare_cap) {
         ldb__free(pool->spare_slots);
