@@ -149,11 +149,15 @@ static int open_data_file(ldb_env *env, int *created, struct ldb__os_file *info)
 
 /* env->wal_sync_fd: the log's file opened a second time, or -1 (the
  * background syncs are then write-back hints on wal_fd, durable.c). The
- * same file or none: a path swapped between the two opens is refused. */
+ * same file or none: a path swapped between the two opens is refused.
+ * Only LDB_SYNC_OFF commits sync in the background (commit.c), and an
+ * env's sync mode is fixed at open. */
 static void open_log_sync_fd(ldb_env *env)
 {
     struct ldb__os_file a, b;
     int fd;
+    if (env->opts.sync_mode != LDB_SYNC_OFF)
+        return;
     if (ldb__os_open(env->wal_path, O_RDONLY, 0, &fd) != 0)
         return;
     if (ldb__os_stat(env->wal_fd, &a) == 0 && ldb__os_stat(fd, &b) == 0 && a.dev == b.dev &&

@@ -60,7 +60,8 @@ struct ldb_env {
     /* The log again, opened on its own: the background syncs of a bulk
      * load go through it, so an error they see is still reported to the
      * next fdatasync of wal_fd (the kernel reports a write-back error
-     * once to each open file). -1 where it could not be opened. */
+     * once to each open file). -1 under LDB_SYNC_FULL, which needs none,
+     * and where it could not be opened. */
     int wal_sync_fd;
     struct ldb__io io;        /* the log's I/O backend */
     int io_ready;

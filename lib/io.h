@@ -13,10 +13,11 @@
  * LDB_SYNC_OFF log's background syncs only (ldb__io_start_writeback):
  * every record is written with pwrite; a durable commit's write-back is
  * started at once with sync_file_range (the disk writes it while the
- * caller writes the txn's pages), and fdatasync waits for it and flushes. On the machine of docs/benchmarks.md the kernel
- * worker's wake-ups cost more than the work they took off the committing
- * thread: a durable commit spent 10-30 us more outside the disk with the
- * linked submission, and an LDB_SYNC_OFF load of 1M ascending puts took
+ * caller writes the txn's pages), and fdatasync waits for it and flushes.
+ * On the machine of docs/benchmarks.md the kernel worker's wake-ups cost
+ * more than the work they took off the committing thread: a durable
+ * commit spent 10-30 us more outside the disk with the linked
+ * submission, and an LDB_SYNC_OFF load of 1M ascending puts took
  * 0.54 s with its records on the worker against 0.40 s with pwrite. A
  * ring needs liburing at build time and a kernel that allows one (old
  * kernels and seccomp filters refuse it); without it every path is plain.

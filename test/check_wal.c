@@ -726,6 +726,8 @@ START_TEST(test_sync_off_writes_log_back)
     tu_fresh_db(dir, sizeof dir, path, sizeof path);
     ldb_options o = {.sync_mode = sync_mode};
     ldb_env *env = tu_open(path, &o);
+    if (sync_mode == LDB_SYNC_FULL) /* no background syncs, no second open */
+        ck_assert_int_eq(env->wal_sync_fd, -1);
     written_back_count = 0;
     ldb__log_write_back_hook = note_written_back;
     int seq = 0;
