@@ -1859,8 +1859,7 @@ START_TEST(test_thread_id_kept_per_thread)
         pid_t id = ldb__lock_thread_id();
         _exit(id == kernel_thread_id() && id != mine && ldb__lock_thread_id() == id ? 0 : 1);
     }
-    int status;
-    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    int status = tu_wait_child(child, 60, "child asking its thread id");
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
                   "the forked child's thread id is not its own (status %d)", status);
 }
