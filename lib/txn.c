@@ -111,6 +111,10 @@ static int txn_alloc(void *ctx, uint32_t n, pgno_t *pgno, uint8_t **buf)
         }
         TRY(rc);
     }
+    /* A damaged lock file's snapshot can name too few pages: never hand
+     * out a meta page (the commit would write over it). */
+    if (LDB_UNLIKELY(*pgno < LDB_META_PAGES))
+        return LDB_CORRUPT();
     uint8_t *b = ldb__buffer_get(&env->buffers, n);
     if (b == NULL)
         return -ENOMEM;
